@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Local dev Kafka (KRaft, single combined broker+controller) from plain Maven Central jars.
+#
+# usage: deploy/dev/kafka.sh {fetch|start|stop|restart|status|logs [-f]|reset}
+#   fetch    resolve the broker jars into $WHISTLE_CACHE/kafka-<version>/libs (once)
+#   start    fetch if needed, format storage on first run, start, wait until ready
+#   stop     SIGTERM, wait up to 30 s for a clean shutdown, then SIGKILL
+#   status   one line; exit 0 if running, 3 if not
+#   logs     last 200 lines of the broker log (-f to follow)
+#   reset    stop and delete all Kafka data (topics, offsets, cluster id)
+#
+# Environment: WHISTLE_KAFKA_PORT (19092), WHISTLE_KAFKA_CONTROLLER_PORT (19093),
+#   WHISTLE_KAFKA_START_TIMEOUT (90), JAVA_HOME (optional), plus lib.sh's WHISTLE_CACHE/RUN.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
+
+KAFKA_POM=$WHISTLE_ROOT/deploy/kafka/pom.xml
+KAFKA_TEMPLATE=$WHISTLE_ROOT/deploy/kafka/server.properties
+KAFKA_LOG4J=$WHISTLE_ROOT/deploy/kafka/log4j2.properties
+KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\([^<]*\)</kafka\.version>.*:\1:p' "$KAFKA_POM" | head -n 1)
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+KAFKA_LIBS=$WHISTLE_CACHE/kafka-$KAFKA_VERSION/libs
+KAFKA_DIR=$WHISTLE_RUN/kafka
+KAFKA_LOG=$WHISTLE_LOGS/kafka.log
+KAFKA_HOST=127.0.0.1
+WHISTLE_KAFKA_PORT=${WHISTLE_KAFKA_PORT:-19092}
+WHISTLE_KAFKA_CONTROLLER_PORT=${WHISTLE_KAFKA_CONTROLLER_PORT:-19093}
+WHISTLE_KAFKA_DATA_DIR=$KAFKA_DIR/data
+START_TIMEOUT=${WHISTLE_KAFKA_START_TIMEOUT:-90}
+STOP_TIMEOUT=30
+# Logged once by kafka.server.KafkaRaftServer after the broker is unfenced and its
+# listeners accept requests:
+#   [KafkaRaftServer nodeId=1] Kafka Server started (kafka.server.KafkaRaftServer)
+READY_LINE='Kafka Server started'
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+  exit 2
+}
+
+where() { printf '%s:%s' "$KAFKA_HOST" "$WHISTLE_KAFKA_PORT"; }
+
+ensure_java() {
+  if [[ -z ${JAVA_HOME:-} ]]; then ensure_cmd java openjdk-17-jre-headless; fi
+  local spec
+  spec=$("$JAVA" -XshowSettings:properties -version 2>&1 \
+    | sed -n 's/^ *java\.specification\.version = //p') || true
+  [[ -n $spec ]] || die "kafka: cannot run '$JAVA' (set JAVA_HOME or install openjdk-17-jre-headless)"
+  ((${spec%%.*} >= 17)) || die "kafka: Kafka $KAFKA_VERSION needs Java 17+, but '$JAVA' is Java $spec"
+}
+
+libs_complete() {
+  [[ -f $KAFKA_LIBS/.complete && $(<"$KAFKA_LIBS/.complete") == "$(sha256sum <"$KAFKA_POM" | cut -d' ' -f1)" ]]
+}
+
+cmd_fetch() {
+  with_lock kafka
+  libs_complete && return 0
+  ensure_java
+  ensure_cmd mvn maven
+  local tmp=$KAFKA_LIBS.tmp.$$ log=$WHISTLE_LOGS/kafka-fetch.log t0=$SECONDS n
+  rm -rf -- "$tmp"
+  mkdir -p -- "$(dirname -- "$KAFKA_LIBS")"
+  note "kafka: fetching Kafka $KAFKA_VERSION jars from Maven Central (log: $log)"
+  if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
+    rm -rf -- "$tmp"
+    show_log_tail "$log"
+    die "kafka: fetching jars with mvn failed; see $log"
+  fi
+  n=$(find "$tmp" -maxdepth 1 -name '*.jar' | wc -l)
+  if [[ ! -f $tmp/kafka_2.13-$KAFKA_VERSION.jar || ! -f $tmp/kafka-clients-$KAFKA_VERSION.jar ]]; then
+    rm -rf -- "$tmp"
+    die "kafka: mvn finished but kafka_2.13-$KAFKA_VERSION.jar is missing; see $log"
+  fi
+  sha256sum <"$KAFKA_POM" | cut -d' ' -f1 >"$tmp/.complete"
+  rm -rf -- "$KAFKA_LIBS"
+  mv -- "$tmp" "$KAFKA_LIBS"
+  note "kafka: fetched $n jars into $KAFKA_LIBS in $((SECONDS - t0))s"
+}
+
+format_storage() {
+  local cluster_id conf=$KAFKA_DIR/server.properties
+  [[ -f $WHISTLE_KAFKA_DATA_DIR/meta.properties ]] && return 0
+  mkdir -p -- "$WHISTLE_KAFKA_DATA_DIR"
+  # random-uuid prints the id on stdout, possibly next to log lines: keep the id-shaped line.
+  cluster_id=$("$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
+    kafka.tools.StorageTool random-uuid 2>>"$KAFKA_LOG" | grep -E '^[A-Za-z0-9_-]{22}$' | tail -n 1) \
+    || die "kafka: 'StorageTool random-uuid' failed; see $KAFKA_LOG"
+  # No --standalone: the quorum is given statically by controller.quorum.voters.
+  "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" >>"$KAFKA_LOG" 2>&1 \
+    || { show_log_tail "$KAFKA_LOG"; die "kafka: formatting $WHISTLE_KAFKA_DATA_DIR failed; see $KAFKA_LOG"; }
+}
+
+cmd_start() {
+  with_lock kafka
+  if is_running kafka; then
+    echo "kafka: already running on $(where) (pid $(get_pid kafka))"
+    return 0
+  fi
+  cmd_fetch
+  ensure_java
+  local port
+  for port in "$WHISTLE_KAFKA_PORT" "$WHISTLE_KAFKA_CONTROLLER_PORT"; do
+    if port_open "$KAFKA_HOST" "$port"; then
+      die "kafka: $KAFKA_HOST:$port is already in use by another process (not ours); free it or set WHISTLE_KAFKA_PORT / WHISTLE_KAFKA_CONTROLLER_PORT"
+    fi
+  done
+
+  mkdir -p -- "$KAFKA_DIR"
+  render_template "$KAFKA_TEMPLATE" "$KAFKA_DIR/server.properties" \
+    WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
+  # One log per run (previous one kept as kafka.log.1), so the readiness grep sees this run only.
+  [[ -f $KAFKA_LOG ]] && mv -f -- "$KAFKA_LOG" "$KAFKA_LOG.1"
+  : >"$KAFKA_LOG"
+  format_storage
+
+  spawn kafka "$KAFKA_LOG" "$JAVA" -Xms256m -Xmx768m \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+  local pid=$SPAWN_PID deadline=$((SECONDS + START_TIMEOUT))
+  until port_open "$KAFKA_HOST" "$WHISTLE_KAFKA_PORT" && grep -qF "$READY_LINE" "$KAFKA_LOG"; do
+    if ! is_running kafka; then
+      show_log_tail "$KAFKA_LOG" 30
+      die "kafka: exited during startup; see $KAFKA_LOG"
+    fi
+    if ((SECONDS >= deadline)); then
+      show_log_tail "$KAFKA_LOG" 30
+      stop_pid kafka "$STOP_TIMEOUT" || true
+      die "kafka: not ready within ${START_TIMEOUT}s (no '$READY_LINE' on $(where)); stopped it; see $KAFKA_LOG"
+    fi
+    sleep 0.25
+  done
+  echo "kafka: running on $(where) (pid $pid)"
+}
+
+cmd_stop() {
+  with_lock kafka
+  if stop_pid kafka "$STOP_TIMEOUT"; then echo "kafka: stopped"; else echo "kafka: not running"; fi
+}
+
+cmd_status() {
+  if is_running kafka; then
+    if port_open "$KAFKA_HOST" "$WHISTLE_KAFKA_PORT"; then
+      echo "kafka: running on $(where) (pid $(get_pid kafka))"
+    else
+      echo "kafka: process $(get_pid kafka) is up but $(where) is not accepting connections; see $KAFKA_LOG"
+      return 1
+    fi
+  elif port_open "$KAFKA_HOST" "$WHISTLE_KAFKA_PORT"; then
+    echo "kafka: not running (but $(where) is in use by another process)"
+    return 3
+  else
+    echo "kafka: not running"
+    return 3
+  fi
+}
+
+cmd_logs() {
+  [[ -f $KAFKA_LOG ]] || die "kafka: no log yet ($KAFKA_LOG)"
+  if [[ ${1:-} == -f ]]; then exec tail -n 200 -F -- "$KAFKA_LOG"; fi
+  tail -n 200 -- "$KAFKA_LOG"
+}
+
+cmd_reset() {
+  with_lock kafka
+  stop_pid kafka "$STOP_TIMEOUT" || true
+  rm -rf -- "$KAFKA_DIR"
+  echo "kafka: stopped and deleted $KAFKA_DIR"
+}
+
+case ${1:-} in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  restart) cmd_stop >/dev/null && cmd_start ;;
+  status) cmd_status ;;
+  logs) cmd_logs "${2:-}" ;;
+  reset) cmd_reset ;;
+  *) usage ;;
+esac

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Whistle's own services (intake, router, gateway), run from already-built binaries.
+#
+# usage: deploy/dev/services.sh {start|stop|status}
+#   start    (re)start every service in the background and wait until each answers /readyz
+#   stop     SIGTERM each service and wait for it to drain (bounded)
+#   status   one line per service; exit 0 if all run, 3 otherwise
+#
+# Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
+# WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT (8081 / 8082 / 8083),
+# WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
+set -euo pipefail
+# shellcheck source=deploy/dev/lib.sh
+. "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
+
+BIN_DIR=${WHISTLE_BIN_DIR:-${CARGO_TARGET_DIR:-$WHISTLE_ROOT/target}/debug}
+START_TIMEOUT=60
+STOP_TIMEOUT=20
+declare -A PORT=(
+  [intake]=${WHISTLE_INTAKE_PORT:-8081}
+  [gateway]=${WHISTLE_GATEWAY_PORT:-8082}
+  [router]=${WHISTLE_ROUTER_PORT:-8083}
+)
+SERVICES=(gateway router intake)
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+  exit 2
+}
+
+ready() { curl -fsS --max-time 3 "http://127.0.0.1:${PORT[$1]}/readyz" >/dev/null 2>&1; }
+
+start_one() {
+  local svc=$1 bin="$BIN_DIR/whistle-$1" log="$WHISTLE_LOGS/$1.log" deadline
+  [[ -x $bin ]] || die "$svc: no binary at $bin; build first (cargo build --bins)"
+  stop_pid "$svc" "$STOP_TIMEOUT" || true
+  if port_open 127.0.0.1 "${PORT[$svc]}"; then
+    die "$svc: 127.0.0.1:${PORT[$svc]} is in use by another process; free it or set WHISTLE_${svc^^}_PORT"
+  fi
+  printf '\n==== %s services.sh start ====\n' "$(date '+%F %T')" >>"$log"
+  (
+    cd "$WHISTLE_ROOT"
+    export WHISTLE_HTTP__PORT=${PORT[$svc]}
+    export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
+    if [[ $svc != router ]]; then export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}; fi
+    spawn "$svc" "$log" "$bin"
+  )
+  deadline=$((SECONDS + START_TIMEOUT))
+  until ready "$svc"; do
+    if ! is_running "$svc"; then
+      show_log_tail "$log"
+      die "$svc: exited during startup; see $log"
+    fi
+    if ((SECONDS >= deadline)); then
+      show_log_tail "$log"
+      die "$svc: not ready within ${START_TIMEOUT}s; see $log"
+    fi
+    sleep 0.2
+  done
+  echo "$svc: running on 127.0.0.1:${PORT[$svc]} (pid $(get_pid "$svc"))"
+}
+
+cmd_start() {
+  with_lock services
+  ensure_cmd curl curl
+  local svc
+  for svc in "${SERVICES[@]}"; do start_one "$svc"; done
+}
+
+cmd_stop() {
+  with_lock services
+  local svc
+  # Intake first: no new whistles while the consumers drain.
+  for svc in intake router gateway; do
+    if stop_pid "$svc" "$STOP_TIMEOUT"; then echo "$svc: stopped"; fi
+  done
+}
+
+cmd_status() {
+  local rc=0 svc
+  for svc in "${SERVICES[@]}"; do
+    if is_running "$svc"; then
+      echo "$svc: running on 127.0.0.1:${PORT[$svc]} (pid $(get_pid "$svc"))"
+    else
+      echo "$svc: not running"
+      rc=3
+    fi
+  done
+  return "$rc"
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *) usage ;;
+esac

@@ -1,0 +1,188 @@
+//! HTTP API bodies (`/api/v1/...`). Requests reject unknown fields: a typo in a field name is an
+//! error the caller sees, not a value silently dropped.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::events::{Actor, Authority, DepartmentRef};
+use crate::{Location, Names, Status};
+
+/// `POST /api/v1/whistles`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseWhistleRequest {
+    pub town: String,
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    /// URLs of photos already uploaded; optional.
+    #[serde(default)]
+    pub photos: Vec<String>,
+}
+
+/// `202 Accepted` answer to a raise: Kafka has the whistle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WhistleAccepted {
+    pub id: Uuid,
+    pub status: Status,
+}
+
+/// `GET /api/v1/whistles/{id}`, and the case shown on boards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WhistleView {
+    pub id: Uuid,
+    pub status: Status,
+    pub town: String,
+    pub district: String,
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+    /// The responsible department, once routed.
+    pub department: Option<DepartmentRef>,
+    pub raised_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Every step, oldest first; append-only.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One step in a whistle's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TimelineEntry {
+    pub event_id: Uuid,
+    /// The CloudEvents type, e.g. `whistle.acknowledged`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status after this step.
+    pub status: Status,
+    pub time: DateTime<Utc>,
+    pub actor: Option<Actor>,
+    /// Reason, note or routing basis, where the step has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `POST /api/v1/whistles/{id}/reject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    pub reason: String,
+}
+
+/// `POST /api/v1/whistles/{id}/resolve` (the body is optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `202 Accepted` answer to a department action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ActionAccepted {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    /// The status the whistle moves to.
+    pub status: Status,
+}
+
+/// Every error answer: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable, e.g. `unknown_item`.
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+}
+
+/// `GET /api/v1/towns`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TownList {
+    pub towns: Vec<TownView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TownView {
+    pub code: String,
+    pub names: Names,
+    pub kind: String,
+    pub district: DistrictRef,
+    pub illustrative: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DistrictRef {
+    pub code: String,
+    pub names: Names,
+}
+
+/// `GET /api/v1/registry/items[?district=CODE]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemList {
+    /// The district whose holders are shown, or `*` for the city-wide default.
+    pub district: String,
+    pub at: DateTime<Utc>,
+    pub items: Vec<ItemView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemView {
+    pub code: String,
+    pub names: Names,
+    pub category: String,
+    pub legal_basis: String,
+    pub illustrative: bool,
+    /// Who holds it now (in the requested district), or null where nobody does.
+    pub authority: Option<Authority>,
+    pub holder: Option<HolderView>,
+}
+
+/// Who holds an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HolderView {
+    /// The district's towns and subdistricts hold it themselves.
+    Towns,
+    /// A district department of this type holds it (`code` is set when a district is known).
+    Department {
+        department_type: String,
+        names: Names,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+    },
+}
+
+/// `GET /api/v1/route?town=CODE&item=CODE[&at=RFC3339]`: where a whistle would go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteView {
+    pub town: String,
+    pub district: String,
+    pub item: String,
+    pub at: DateTime<Utc>,
+    pub outcome: RouteOutcome,
+    pub authority: Option<Authority>,
+    /// Set when a district department (or the command centre) is responsible.
+    pub department: Option<DepartmentRef>,
+    /// Since when the current holder holds the item.
+    pub effective_from: Option<DateTime<Utc>>,
+    pub message: Names,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOutcome {
+    /// A district department is responsible: a whistle is dispatched to it.
+    Department,
+    /// The town holds the item itself: it should act, not whistle.
+    Town,
+    /// Nobody holds it here: the district command centre triages.
+    Triage,
+}

@@ -1,0 +1,305 @@
+//! Kafka events: CloudEvents 1.0 in structured JSON mode.
+//!
+//! The envelope's `type` selects the shape of `data` ([`CaseEventBody`]); the whistle id is the
+//! `subject` and the Kafka key, so all events of one whistle land on one partition, in order.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Location, Names};
+
+pub const SPEC_VERSION: &str = "1.0";
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// One event in a whistle's life, as it travels on the case topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseEvent {
+    /// Always `"1.0"`.
+    pub specversion: String,
+    /// Unique per event; consumers deduplicate on it. Derived deterministically where a retry
+    /// could produce the same event twice (an idempotent raise, a re-routed whistle).
+    pub id: Uuid,
+    /// The producing service, e.g. `/whistle/intake`.
+    pub source: String,
+    /// The whistle id.
+    pub subject: Uuid,
+    pub time: DateTime<Utc>,
+    pub datacontenttype: String,
+    #[serde(flatten)]
+    pub body: CaseEventBody,
+}
+
+/// The `type` and `data` of a [`CaseEvent`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", content = "data")]
+pub enum CaseEventBody {
+    #[serde(rename = "whistle.raised")]
+    Raised(Raised),
+    #[serde(rename = "whistle.dispatched")]
+    Dispatched(Dispatched),
+    #[serde(rename = "whistle.acknowledged")]
+    Acknowledged(Acted),
+    #[serde(rename = "whistle.arrived")]
+    Arrived(Acted),
+    #[serde(rename = "whistle.resolved")]
+    Resolved(Resolved),
+    #[serde(rename = "whistle.rejected")]
+    Rejected(Rejected),
+}
+
+impl CaseEventBody {
+    /// The CloudEvents `type` attribute.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CaseEventBody::Raised(_) => "whistle.raised",
+            CaseEventBody::Dispatched(_) => "whistle.dispatched",
+            CaseEventBody::Acknowledged(_) => "whistle.acknowledged",
+            CaseEventBody::Arrived(_) => "whistle.arrived",
+            CaseEventBody::Resolved(_) => "whistle.resolved",
+            CaseEventBody::Rejected(_) => "whistle.rejected",
+        }
+    }
+}
+
+impl CaseEvent {
+    pub fn new(id: Uuid, source: &str, whistle: Uuid, time: DateTime<Utc>, body: CaseEventBody) -> Self {
+        CaseEvent {
+            specversion: SPEC_VERSION.to_owned(),
+            id,
+            source: source.to_owned(),
+            subject: whistle,
+            time,
+            datacontenttype: CONTENT_TYPE.to_owned(),
+            body,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        self.body.type_name()
+    }
+}
+
+/// What a consumer made of a payload from the case topic.
+#[derive(Debug)]
+pub enum Decoded {
+    Event(Box<CaseEvent>),
+    /// A well-formed CloudEvent of a type this build does not know (a newer producer); skip it.
+    UnknownType(String),
+}
+
+/// Why a payload could not be decoded. Never retryable: the bytes will not change.
+#[derive(Debug)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes a case-topic payload, telling an unknown event type apart from garbage.
+pub fn decode(payload: &[u8]) -> Result<Decoded, DecodeError> {
+    match serde_json::from_slice::<CaseEvent>(payload) {
+        Ok(event) if event.specversion == SPEC_VERSION => Ok(Decoded::Event(Box::new(event))),
+        Ok(event) => Err(DecodeError(format!("unsupported specversion {:?}", event.specversion))),
+        Err(err) => {
+            #[derive(Deserialize)]
+            struct Envelope {
+                specversion: String,
+                #[serde(rename = "type")]
+                kind: String,
+            }
+            match serde_json::from_slice::<Envelope>(payload) {
+                Ok(env) if env.specversion == SPEC_VERSION && !KNOWN_TYPES.contains(&env.kind.as_str()) => {
+                    Ok(Decoded::UnknownType(env.kind))
+                }
+                _ => Err(DecodeError(format!("not a valid case event: {err}"))),
+            }
+        }
+    }
+}
+
+const KNOWN_TYPES: &[&str] = &[
+    "whistle.raised",
+    "whistle.dispatched",
+    "whistle.acknowledged",
+    "whistle.arrived",
+    "whistle.resolved",
+    "whistle.rejected",
+];
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// Town code, department code, or the system component's name.
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    Town,
+    Department,
+    System,
+}
+
+/// A reference to a district department with its display names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentRef {
+    pub code: String,
+    pub names: Names,
+}
+
+/// The authority under which a holder holds an enforcement item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Authority {
+    /// Held by law (a town's own statutory power, or a department's).
+    Statutory,
+    /// Empowered to towns, which act in their own name.
+    Empowered,
+    /// Delegated to towns, which act in the department's name.
+    Delegated,
+    /// Recovered from towns to a district department.
+    Recovered,
+}
+
+impl Authority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Authority::Statutory => "statutory",
+            Authority::Empowered => "empowered",
+            Authority::Delegated => "delegated",
+            Authority::Recovered => "recovered",
+        }
+    }
+}
+
+/// `whistle.raised`: a town team needs a district department.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Raised {
+    pub town: String,
+    pub district: String,
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+    pub raised_by: Actor,
+}
+
+/// `whistle.dispatched`: the router found the responsible department.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dispatched {
+    pub department: DepartmentRef,
+    pub district: String,
+    pub item: String,
+    /// The holder's authority; absent when the whistle goes to triage.
+    pub authority: Option<Authority>,
+    /// True when no holder was found and the district command centre must triage it.
+    #[serde(default)]
+    pub triage: bool,
+    /// Why this department, in words a duty officer understands.
+    pub basis: String,
+}
+
+/// `whistle.acknowledged` and `whistle.arrived`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acted {
+    pub actor: Actor,
+}
+
+/// `whistle.resolved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolved {
+    pub actor: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `whistle.rejected`, by a department (with its reason) or by the system (with a code).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejected {
+    pub actor: Actor,
+    pub reason: String,
+    /// Machine-readable reason for system rejections, e.g. `town_holds_item`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// A message that could not be processed, as written to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetter {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The consumer that gave up on it.
+    pub consumer: String,
+    pub reason: String,
+    pub time: DateTime<Utc>,
+    /// The original key and payload, lossily decoded as UTF-8.
+    pub key: Option<String>,
+    pub payload: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CaseEvent {
+        CaseEvent::new(
+            Uuid::nil(),
+            "/whistle/test",
+            Uuid::nil(),
+            "2026-01-02T03:04:05Z".parse().expect("valid time"),
+            CaseEventBody::Rejected(Rejected {
+                actor: Actor { kind: ActorKind::Department, code: "500103-EE".into() },
+                reason: "not ours".into(),
+                code: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn case_event_serializes_as_structured_cloudevent() {
+        let json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["type"], "whistle.rejected");
+        assert_eq!(json["subject"], Uuid::nil().to_string());
+        assert_eq!(json["data"]["reason"], "not ours");
+        assert_eq!(json["time"], "2026-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn case_event_round_trips() {
+        let bytes = serde_json::to_vec(&sample()).expect("serializes");
+        match decode(&bytes).expect("decodes") {
+            Decoded::Event(event) => assert_eq!(*event, sample()),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_event_type_is_told_apart_from_garbage() {
+        let mut json = serde_json::to_value(sample()).expect("serializes");
+        json["type"] = "sla.breached".into();
+        json["data"] = serde_json::json!({"anything": 1});
+        let bytes = serde_json::to_vec(&json).expect("serializes");
+        assert!(matches!(decode(&bytes), Ok(Decoded::UnknownType(t)) if t == "sla.breached"));
+        assert!(decode(b"{not json").is_err());
+        assert!(decode(br#"{"specversion":"1.0","type":"whistle.raised","data":{}}"#).is_err());
+    }
+}

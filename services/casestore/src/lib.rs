@@ -1,0 +1,21 @@
+//! Case state in Redis: the read side of Whistle.
+//!
+//! - [`state`]: the whistle state machine as a pure function — which event may follow which
+//!   status, and what a case looks like after an event. Unit-tested without Redis.
+//! - [`channel`]: live-board channel names (`department:CODE`, `town:CODE`) and stream cursors.
+//! - [`store`]: the Redis projection. Applying an event updates the case, the open-case sets and
+//!   an append-only stream per channel in one atomic script, so a snapshot and its cursor always
+//!   agree and a resumed reader sees every later change exactly once.
+//!
+//! Key layout (all under the deployment's prefix): `case:{id}` (hash: `v` version, `json` view),
+//! `open:{channel}` (set of whistle ids), `stream:{channel}` (Redis stream; ids are cursors).
+//! Scripts touch keys derived from their arguments, so this layout needs a single Redis node or
+//! a cluster-aware key scheme (hash tags) before moving to Redis Cluster.
+
+pub mod channel;
+pub mod state;
+pub mod store;
+
+pub use channel::{Channel, ChannelError, Cursor};
+pub use state::{Applied, Transition, TransitionError};
+pub use store::{CaseStore, Projected, StreamEntry};

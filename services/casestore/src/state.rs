@@ -1,0 +1,264 @@
+//! The whistle state machine.
+//!
+//! ```text
+//! raised ──dispatch──▶ dispatched ──acknowledge──▶ acknowledged ──arrive──▶ on_site
+//!   │                      │                           │   │                   │
+//!   └─reject (system)─┐    └─reject──┐        reject──┘   └──resolve──┐      resolve
+//!                     ▼              ▼                                 ▼       ▼
+//!                  rejected       rejected                          resolved ◀─┘
+//! ```
+//! `resolved` and `rejected` are terminal.
+
+use whistle_schemas::Status;
+use whistle_schemas::api::{TimelineEntry, WhistleView};
+use whistle_schemas::events::{Actor, ActorKind, CaseEvent, CaseEventBody};
+
+use crate::channel::Channel;
+
+/// A department action requested through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Acknowledge,
+    Arrive,
+    Resolve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a whistle that is {status}")]
+pub struct TransitionError {
+    pub action: &'static str,
+    pub status: Status,
+}
+
+impl Transition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transition::Acknowledge => "acknowledge",
+            Transition::Arrive => "arrive at",
+            Transition::Resolve => "resolve",
+            Transition::Reject => "reject",
+        }
+    }
+
+    /// The status this action leads to from `from`, or why it is not allowed.
+    pub fn target(self, from: Status) -> Result<Status, TransitionError> {
+        use Status::*;
+        let to = match (self, from) {
+            (Transition::Acknowledge, Dispatched) => Acknowledged,
+            (Transition::Arrive, Acknowledged) => OnSite,
+            (Transition::Resolve, Acknowledged | OnSite) => Resolved,
+            (Transition::Reject, Dispatched | Acknowledged) => Rejected,
+            _ => return Err(TransitionError { action: self.name(), status: from }),
+        };
+        Ok(to)
+    }
+}
+
+/// What applying an event to a case produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The case changed; the event goes to these channels (open or closed there after it).
+    Changed { view: Box<WhistleView>, channels: Vec<(Channel, bool)> },
+    /// The event is already on the timeline: a replay after a crash, ignore it.
+    Duplicate,
+    /// The event does not fit the case (wrong order, unknown whistle); it is not applied.
+    Refused(String),
+}
+
+/// Applies `event` to the current view of its case (`None` when the case is not known yet).
+pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
+    if let Some(view) = current
+        && view.timeline.iter().any(|t| t.event_id == event.id)
+    {
+        return Applied::Duplicate;
+    }
+    let mut view = match (current, &event.body) {
+        (None, CaseEventBody::Raised(r)) => WhistleView {
+            id: event.subject,
+            status: Status::Raised,
+            town: r.town.clone(),
+            district: r.district.clone(),
+            item: r.item.clone(),
+            description: r.description.clone(),
+            location: r.location.clone(),
+            photos: r.photos.clone(),
+            department: None,
+            raised_at: event.time,
+            updated_at: event.time,
+            timeline: Vec::new(),
+        },
+        (None, _) => return Applied::Refused(format!("{} for a whistle that was never raised", event.type_name())),
+        (Some(_), CaseEventBody::Raised(_)) => {
+            return Applied::Refused("whistle.raised for a whistle that exists".into());
+        }
+        (Some(view), _) => view.clone(),
+    };
+
+    let from = view.status;
+    let (to, actor, detail) = match &event.body {
+        CaseEventBody::Raised(r) => (Status::Raised, Some(r.raised_by.clone()), None),
+        CaseEventBody::Dispatched(d) if from == Status::Raised => {
+            view.department = Some(d.department.clone());
+            (Status::Dispatched, Some(Actor { kind: ActorKind::System, code: "router".into() }), Some(d.basis.clone()))
+        }
+        CaseEventBody::Acknowledged(a) => match Transition::Acknowledge.target(from) {
+            Ok(to) => (to, Some(a.actor.clone()), None),
+            Err(e) => return Applied::Refused(e.to_string()),
+        },
+        CaseEventBody::Arrived(a) => match Transition::Arrive.target(from) {
+            Ok(to) => (to, Some(a.actor.clone()), None),
+            Err(e) => return Applied::Refused(e.to_string()),
+        },
+        CaseEventBody::Resolved(r) => match Transition::Resolve.target(from) {
+            Ok(to) => (to, Some(r.actor.clone()), r.note.clone()),
+            Err(e) => return Applied::Refused(e.to_string()),
+        },
+        // The router rejects a raised whistle it must not dispatch (the town holds the item).
+        CaseEventBody::Rejected(r) if from == Status::Raised => {
+            (Status::Rejected, Some(r.actor.clone()), Some(r.reason.clone()))
+        }
+        CaseEventBody::Rejected(r) => match Transition::Reject.target(from) {
+            Ok(to) => (to, Some(r.actor.clone()), Some(r.reason.clone())),
+            Err(e) => return Applied::Refused(e.to_string()),
+        },
+        CaseEventBody::Dispatched(_) => return Applied::Refused(format!("cannot dispatch a whistle that is {from}")),
+    };
+
+    view.status = to;
+    view.updated_at = view.updated_at.max(event.time);
+    view.timeline.push(TimelineEntry {
+        event_id: event.id,
+        kind: event.type_name().to_owned(),
+        status: to,
+        time: event.time,
+        actor,
+        detail,
+    });
+    let open = !to.is_terminal();
+    let mut channels = vec![(Channel::Town(view.town.clone()), open)];
+    if let Some(dept) = &view.department {
+        channels.push((Channel::Department(dept.code.clone()), open));
+    }
+    Applied::Changed { view: Box::new(view), channels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+    use whistle_schemas::events::*;
+    use whistle_schemas::{Location, Names};
+
+    fn event(n: u128, body: CaseEventBody) -> CaseEvent {
+        CaseEvent::new(
+            Uuid::from_u128(n),
+            "/test",
+            Uuid::from_u128(7),
+            Utc.timestamp_opt(1_700_000_000 + n as i64, 0).unwrap(),
+            body,
+        )
+    }
+
+    fn dept() -> Actor {
+        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+    }
+
+    fn raised() -> CaseEvent {
+        event(
+            1,
+            CaseEventBody::Raised(Raised {
+                town: "500103001".into(),
+                district: "500103".into(),
+                item: "CQ-ENV-001".into(),
+                description: "drums leaking".into(),
+                location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
+                photos: vec![],
+                raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+            }),
+        )
+    }
+
+    fn dispatched() -> CaseEvent {
+        event(
+            2,
+            CaseEventBody::Dispatched(Dispatched {
+                department: DepartmentRef {
+                    code: "500103-EE".into(),
+                    names: Names { zh: "生态环境局".into(), en: "EE".into() },
+                },
+                district: "500103".into(),
+                item: "CQ-ENV-001".into(),
+                authority: Some(Authority::Recovered),
+                triage: false,
+                basis: "recovered".into(),
+            }),
+        )
+    }
+
+    fn changed(applied: Applied) -> (WhistleView, Vec<(Channel, bool)>) {
+        match applied {
+            Applied::Changed { view, channels } => (*view, channels),
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_whistle_walks_from_raised_to_resolved_with_a_full_timeline() {
+        let (v, ch) = changed(apply(None, &raised()));
+        assert_eq!(v.status, Status::Raised);
+        assert_eq!(ch, vec![(Channel::Town("500103001".into()), true)]);
+        let (v, ch) = changed(apply(Some(&v), &dispatched()));
+        assert_eq!(v.status, Status::Dispatched);
+        assert_eq!(ch.len(), 2, "town and department both see the dispatch");
+        let (v, _) = changed(apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (v, _) = changed(apply(Some(&v), &event(4, CaseEventBody::Arrived(Acted { actor: dept() }))));
+        assert_eq!(v.status, Status::OnSite);
+        let (v, ch) =
+            changed(apply(Some(&v), &event(5, CaseEventBody::Resolved(Resolved { actor: dept(), note: None }))));
+        assert_eq!(v.status, Status::Resolved);
+        assert!(ch.iter().all(|(_, open)| !open), "a resolved case leaves every open set");
+        let kinds: Vec<&str> = v.timeline.iter().map(|t| t.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["whistle.raised", "whistle.dispatched", "whistle.acknowledged", "whistle.arrived", "whistle.resolved"]
+        );
+    }
+
+    #[test]
+    fn a_replayed_event_is_a_duplicate_not_a_second_step() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        assert_eq!(apply(Some(&v), &dispatched()), Applied::Duplicate);
+        assert_eq!(apply(Some(&v), &raised()), Applied::Duplicate);
+    }
+
+    #[test]
+    fn out_of_order_actions_are_refused() {
+        let (v, _) = changed(apply(None, &raised()));
+        assert!(matches!(
+            apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))),
+            Applied::Refused(_)
+        ));
+        assert!(matches!(apply(None, &dispatched()), Applied::Refused(_)));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        assert!(matches!(
+            apply(Some(&v), &event(9, CaseEventBody::Resolved(Resolved { actor: dept(), note: None }))),
+            Applied::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn transitions_follow_the_status_model() {
+        use Status::*;
+        assert_eq!(Transition::Acknowledge.target(Dispatched), Ok(Acknowledged));
+        assert!(Transition::Acknowledge.target(Acknowledged).is_err());
+        assert_eq!(Transition::Resolve.target(OnSite), Ok(Resolved));
+        assert_eq!(Transition::Reject.target(Dispatched), Ok(Rejected));
+        assert!(Transition::Reject.target(Resolved).is_err());
+        assert!(Transition::Arrive.target(Dispatched).is_err());
+        let err = Transition::Resolve.target(Raised).expect_err("not yet");
+        assert_eq!(err.to_string(), "cannot resolve a whistle that is raised");
+    }
+}

@@ -1,0 +1,294 @@
+//! The Redis projection of case events.
+
+use anyhow::Context as _;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamId, StreamRangeReply};
+use uuid::Uuid;
+use whistle_schemas::api::WhistleView;
+use whistle_schemas::events::CaseEvent;
+
+use crate::channel::{Channel, Cursor};
+use crate::state::{Applied, apply};
+
+/// Entries kept per channel stream. A client resuming from further back gets a fresh snapshot.
+pub const STREAM_MAXLEN: usize = 10_000;
+
+/// How often a projection retries when another writer changed the case between read and write.
+const CAS_ATTEMPTS: usize = 8;
+
+/// Writes a new version of a case and appends the event to its channels' streams, atomically,
+/// only if the stored version is still the one the caller read (compare-and-set).
+///
+/// KEYS: case, then (stream, open-set) per channel. ARGV: expected version, new version, case
+/// JSON, event JSON, stream maxlen, whistle id, then `1`/`0` (open after this event) per channel.
+const WRITE: &str = r#"
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'json', ARGV[3])
+local channels = (#KEYS - 1) / 2
+for i = 1, channels do
+  redis.call('XADD', KEYS[2 * i], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4], 'case', ARGV[3])
+  if ARGV[6 + i] == '1' then
+    redis.call('SADD', KEYS[2 * i + 1], ARGV[6])
+  else
+    redis.call('SREM', KEYS[2 * i + 1], ARGV[6])
+  end
+end
+return 1
+"#;
+
+/// Reads a channel's open cases and the stream position they correspond to, atomically.
+/// KEYS: open-set, stream. ARGV: case key prefix. Returns cursor, then case JSONs.
+const SNAPSHOT: &str = r#"
+local ids = redis.call('SMEMBERS', KEYS[1])
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local out = { '0-0' }
+if #last > 0 then out[1] = last[1][1] end
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', ARGV[1] .. id, 'json')
+  if json then table.insert(out, json) end
+end
+return out
+"#;
+
+/// Creates a case only if nobody has projected it yet (version 0 = provisional).
+const PROVISIONAL: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', '0', 'json', ARGV[1])
+return 1
+"#;
+
+/// What projecting one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projected {
+    Applied(Box<WhistleView>),
+    Duplicate,
+    Refused(String),
+}
+
+/// One entry of a channel stream, with the JSON kept as stored so frames are built without a
+/// decode/encode round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEntry {
+    pub cursor: Cursor,
+    pub event: String,
+    pub case: String,
+}
+
+impl StreamEntry {
+    pub fn from_stream_id(id: &StreamId) -> anyhow::Result<StreamEntry> {
+        let cursor = id.id.parse().with_context(|| format!("stream id {}", id.id))?;
+        let event = id.get::<String>("event").context("stream entry without event")?;
+        let case = id.get::<String>("case").context("stream entry without case")?;
+        Ok(StreamEntry { cursor, event, case })
+    }
+}
+
+#[derive(Clone)]
+pub struct CaseStore {
+    conn: ConnectionManager,
+    prefix: String,
+    write: redis::Script,
+    snapshot: redis::Script,
+    provisional: redis::Script,
+}
+
+impl CaseStore {
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        CaseStore {
+            conn,
+            prefix: prefix.into(),
+            write: redis::Script::new(WRITE),
+            snapshot: redis::Script::new(SNAPSHOT),
+            provisional: redis::Script::new(PROVISIONAL),
+        }
+    }
+
+    fn case_key(&self, id: Uuid) -> String {
+        format!("{}case:{id}", self.prefix)
+    }
+
+    fn open_key(&self, channel: &Channel) -> String {
+        format!("{}open:{channel}", self.prefix)
+    }
+
+    /// The Redis stream holding `channel`'s changes.
+    pub fn stream_key(&self, channel: &Channel) -> String {
+        format!("{}stream:{channel}", self.prefix)
+    }
+
+    /// A connection for ordinary commands, shared with this store.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The current view of a case, if known.
+    pub async fn get(&self, id: Uuid) -> anyhow::Result<Option<WhistleView>> {
+        Ok(self.load(id).await?.map(|(_, view)| view))
+    }
+
+    async fn load(&self, id: Uuid) -> anyhow::Result<Option<(u64, WhistleView)>> {
+        let mut conn = self.conn.clone();
+        let (v, json): (Option<u64>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.case_key(id))
+            .arg("v")
+            .arg("json")
+            .query_async(&mut conn)
+            .await
+            .context("reading case")?;
+        match json {
+            None => Ok(None),
+            Some(json) => {
+                let view = serde_json::from_str(&json).context("decoding stored case")?;
+                Ok(Some((v.unwrap_or(0), view)))
+            }
+        }
+    }
+
+    /// Records a just-accepted whistle so an immediate read finds it, without touching channels;
+    /// the projector's own write of the same event replaces it.
+    pub async fn put_provisional(&self, view: &WhistleView) -> anyhow::Result<()> {
+        let json = serde_json::to_string(view).context("encoding case")?;
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .provisional
+            .key(self.case_key(view.id))
+            .arg(json)
+            .invoke_async(&mut conn)
+            .await
+            .context("writing provisional case")?;
+        Ok(())
+    }
+
+    /// Applies one event: idempotent on the event id, atomic with its channel stream entries.
+    pub async fn project(&self, event: &CaseEvent) -> anyhow::Result<Projected> {
+        let event_json = serde_json::to_string(event).context("encoding event")?;
+        for _ in 0..CAS_ATTEMPTS {
+            let loaded = self.load(event.subject).await?;
+            // Version 0 is a provisional record: the projection has not seen the case yet.
+            let (version, current) = match &loaded {
+                Some((v, view)) if *v > 0 => (*v, Some(view)),
+                _ => (0, None),
+            };
+            let (view, channels) = match apply(current, event) {
+                Applied::Changed { view, channels } => (view, channels),
+                Applied::Duplicate => return Ok(Projected::Duplicate),
+                Applied::Refused(reason) => return Ok(Projected::Refused(reason)),
+            };
+            let case_json = serde_json::to_string(&view).context("encoding case")?;
+            let mut invocation = self.write.key(self.case_key(event.subject));
+            for (channel, _) in &channels {
+                invocation.key(self.stream_key(channel)).key(self.open_key(channel));
+            }
+            invocation
+                .arg(version)
+                .arg(view.timeline.len())
+                .arg(&case_json)
+                .arg(&event_json)
+                .arg(STREAM_MAXLEN)
+                .arg(event.subject.to_string());
+            for (_, open) in &channels {
+                invocation.arg(if *open { "1" } else { "0" });
+            }
+            let mut conn = self.conn.clone();
+            let written: i64 = invocation.invoke_async(&mut conn).await.context("writing case")?;
+            if written == 1 {
+                return Ok(Projected::Applied(view));
+            }
+            tracing::debug!(whistle = %event.subject, "case changed under us; retrying");
+        }
+        anyhow::bail!("case {} kept changing during {CAS_ATTEMPTS} attempts", event.subject)
+    }
+
+    /// The open cases of a channel and the cursor they are current as of.
+    pub async fn snapshot(&self, channel: &Channel) -> anyhow::Result<(Cursor, Vec<WhistleView>)> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self
+            .snapshot
+            .key(self.open_key(channel))
+            .key(self.stream_key(channel))
+            .arg(format!("{}case:", self.prefix))
+            .invoke_async(&mut conn)
+            .await
+            .context("reading snapshot")?;
+        let mut raw = raw.into_iter();
+        let cursor = raw.next().context("snapshot without cursor")?.parse()?;
+        let mut cases = raw
+            .map(|json| serde_json::from_str(&json).context("decoding stored case"))
+            .collect::<anyhow::Result<Vec<WhistleView>>>()?;
+        cases.sort_by_key(|c: &WhistleView| c.raised_at);
+        Ok((cursor, cases))
+    }
+
+    /// Up to `count` entries strictly after `after`, oldest first.
+    pub async fn entries_after(
+        &self,
+        channel: &Channel,
+        after: Cursor,
+        count: usize,
+    ) -> anyhow::Result<Vec<StreamEntry>> {
+        let mut conn = self.conn.clone();
+        let reply: StreamRangeReply = conn
+            .xrange_count(self.stream_key(channel), format!("({after}"), "+", count)
+            .await
+            .context("reading channel stream")?;
+        reply.ids.iter().map(StreamEntry::from_stream_id).collect()
+    }
+
+    /// True when every entry after `cursor` is still in the stream (none was trimmed away), and
+    /// the cursor is not from the future of this stream.
+    pub async fn can_resume(&self, channel: &Channel, cursor: Cursor) -> anyhow::Result<bool> {
+        let mut conn = self.conn.clone();
+        let key = self.stream_key(channel);
+        let exists: bool = conn.exists(&key).await.context("checking channel stream")?;
+        if !exists {
+            return Ok(cursor == Cursor::START);
+        }
+        let info: std::collections::HashMap<String, redis::Value> =
+            redis::cmd("XINFO").arg("STREAM").arg(&key).query_async(&mut conn).await.context("reading stream info")?;
+        let id = |field: &str| -> Option<Cursor> {
+            match info.get(field)? {
+                redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                redis::Value::SimpleString(s) => s.parse().ok(),
+                _ => None,
+            }
+        };
+        let last = id("last-generated-id").unwrap_or(Cursor::START);
+        let deleted = id("max-deleted-entry-id").unwrap_or(Cursor::START);
+        Ok(cursor <= last && cursor >= deleted)
+    }
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First use of the key.
+    New,
+    /// The key was used before for the same request.
+    Same,
+    /// The key was used before for a different request.
+    Different,
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
+
+impl CaseStore {
+    /// Records `fingerprint` under an idempotency key, or compares it with the one recorded.
+    pub async fn claim_idempotency(&self, key: &str, fingerprint: &str) -> anyhow::Result<Claim> {
+        let mut conn = self.conn.clone();
+        let redis_key = format!("{}idem:{key}", self.prefix);
+        let opts = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .get(true)
+            .with_expiration(redis::SetExpiry::EX(IDEMPOTENCY_TTL_SECONDS));
+        let previous: Option<String> =
+            conn.set_options(&redis_key, fingerprint, opts).await.context("claiming idempotency key")?;
+        Ok(match previous {
+            None => Claim::New,
+            Some(p) if p == fingerprint => Claim::Same,
+            Some(_) => Claim::Different,
+        })
+    }
+}

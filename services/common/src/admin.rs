@@ -1,0 +1,56 @@
+//! Health, readiness and metrics endpoints, merged into every service's router.
+//!
+//! `/healthz` answers 200 while the process runs; `/readyz` asks the service's dependencies
+//! (Kafka, Redis) and answers 503 with the failing ones named; `/metrics` is Prometheus text.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus::{Encoder, Registry, TextEncoder};
+
+/// A named readiness check.
+pub type Check = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+#[derive(Clone)]
+struct AdminState {
+    registry: Registry,
+    checks: Arc<Vec<(&'static str, Check)>>,
+}
+
+/// Routes for `/healthz`, `/readyz` and `/metrics`.
+pub fn routes<S>(registry: Registry, checks: Vec<(&'static str, Check)>) -> Router<S> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(AdminState { registry, checks: Arc::new(checks) })
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let mut failing = Vec::new();
+    for (name, check) in state.checks.iter() {
+        if !check().await {
+            failing.push(*name);
+        }
+    }
+    if failing.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", failing.join(", "))).into_response()
+    }
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    let encoder = TextEncoder::new();
+    let mut buf = Vec::new();
+    match encoder.encode(&state.registry.gather(), &mut buf) {
+        Ok(()) => ([(header::CONTENT_TYPE, encoder.format_type().to_owned())], buf).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {err}")).into_response(),
+    }
+}

@@ -1,0 +1,271 @@
+//! Kafka clients with Whistle's delivery guarantees.
+//!
+//! Producers are idempotent with `acks=all`: a send that resolves Ok is durable on the broker.
+//! Consumers never store an offset by themselves: a service stores it (see `store_offset`) only
+//! after the message's side effects are durable, and librdkafka commits stored offsets in the
+//! background. A crash therefore replays, never skips; consumers are idempotent on event ids.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use whistle_schemas::events::DeadLetter;
+
+use crate::settings::KafkaSettings;
+
+/// How long a produce may wait for the broker before the caller is told it failed.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An idempotent, `acks=all` producer.
+pub fn producer(settings: &KafkaSettings, client_id: &str) -> anyhow::Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("client.id", client_id)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+        .create()
+        .context("creating Kafka producer")
+}
+
+/// A group consumer that only commits offsets the service stored explicitly.
+pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("group.id", group)
+        .set("client.id", client_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()
+        .context("creating Kafka consumer")
+}
+
+/// A topic this deployment needs.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub retention_ms: i64,
+    pub compacted: bool,
+}
+
+/// The topics every deployment has; `docs/architecture.md` documents them.
+pub fn standard_topics(settings: &KafkaSettings) -> Vec<TopicSpec> {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    vec![
+        TopicSpec {
+            name: settings.topics.cases.clone(),
+            partitions: settings.partitions,
+            retention_ms: 30 * DAY_MS,
+            compacted: false,
+        },
+        TopicSpec {
+            name: settings.topics.deadletter.clone(),
+            partitions: 1,
+            retention_ms: 90 * DAY_MS,
+            compacted: false,
+        },
+    ]
+}
+
+/// Creates the topics that are missing; existing ones are left as they are.
+pub async fn ensure_topics(settings: &KafkaSettings, topics: &[TopicSpec]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .create()
+        .context("creating Kafka admin client")?;
+    let retention: Vec<String> = topics.iter().map(|t| t.retention_ms.to_string()).collect();
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .zip(&retention)
+        .map(|(t, retention)| {
+            NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(settings.replication_factor))
+                .set("retention.ms", retention)
+                .set("cleanup.policy", if t.compacted { "compact" } else { "delete" })
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(30))));
+    let results = admin.create_topics(&new, &opts).await.context("creating Kafka topics")?;
+    for result in results {
+        match result {
+            Ok(name) => tracing::info!(topic = %name, "topic created"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => anyhow::bail!("cannot create topic {name}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+/// True when the broker answers a metadata request within `timeout`.
+pub async fn broker_reachable<C: Consumer + Send + Sync + 'static>(
+    client: std::sync::Arc<C>,
+    timeout: Duration,
+) -> bool {
+    tokio::task::spawn_blocking(move || client.fetch_metadata(None, timeout).is_ok()).await.unwrap_or(false)
+}
+
+/// Producer variant of [`broker_reachable`].
+pub async fn producer_reachable(producer: FutureProducer, timeout: Duration) -> bool {
+    tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).is_ok()).await.unwrap_or(false)
+}
+
+/// Writes messages a consumer cannot process to the dead-letter topic, with the reason.
+#[derive(Clone)]
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    consumer: String,
+}
+
+impl DeadLetters {
+    pub fn new(producer: FutureProducer, topic: String, consumer: String) -> Self {
+        DeadLetters { producer, topic, consumer }
+    }
+
+    /// Returns once the dead letter is durable, so the caller may then store the offset.
+    pub async fn send(&self, msg: &impl Message, reason: &str) -> anyhow::Result<()> {
+        let letter = DeadLetter {
+            topic: msg.topic().to_owned(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            consumer: self.consumer.clone(),
+            reason: reason.to_owned(),
+            time: Utc::now(),
+            key: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            payload: msg.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
+        };
+        let payload = serde_json::to_vec(&letter).context("encoding dead letter")?;
+        let key = msg.key().unwrap_or_default();
+        let record = FutureRecord::to(&self.topic).key(key).payload(&payload);
+        self.producer
+            .send(record, Timeout::After(DELIVERY_TIMEOUT))
+            .await
+            .map_err(|(err, _)| anyhow::anyhow!("writing dead letter: {err}"))?;
+        tracing::warn!(
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            reason,
+            "message dead-lettered"
+        );
+        Ok(())
+    }
+}
+
+/// Consumes `consumer` with at most `max_in_flight` messages being handled at once, and stores
+/// each message's offset only after its handler succeeded *and* every earlier message did, so the
+/// committed position never passes a message whose effects are not durable.
+///
+/// Handlers must be idempotent (a crash replays from the last commit) and must deal with poison
+/// messages themselves (dead-letter them and return Ok). A handler error is fatal: the loop stops
+/// without storing that offset, so the message is replayed on restart. On cancellation the loop
+/// stops taking messages, lets the in-flight ones finish, and commits synchronously.
+pub async fn consume_in_order<H, Fut>(
+    consumer: std::sync::Arc<StreamConsumer>,
+    token: tokio_util::sync::CancellationToken,
+    max_in_flight: usize,
+    handler: H,
+) -> anyhow::Result<()>
+where
+    H: Fn(OwnedMessage) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    use futures::StreamExt as _;
+    let max_in_flight = max_in_flight.max(1);
+    type Position = (String, i32, i64);
+    let mut in_flight: futures::stream::FuturesOrdered<
+        std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Position>> + Send>>,
+    > = futures::stream::FuturesOrdered::new();
+    let store = |topic: &str, partition: i32, offset: i64| {
+        if let Err(err) = consumer.store_offset(topic, partition, offset) {
+            // After a rebalance the partition may belong to another member now; it replays.
+            tracing::warn!(topic, partition, offset, error = %err, "offset not stored");
+        }
+    };
+    let result = loop {
+        tokio::select! {
+            biased;
+            () = token.cancelled() => break Ok(()),
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                match done {
+                    Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
+                    Err(err) => break Err(err),
+                }
+            }
+            received = consumer.recv(), if in_flight.len() < max_in_flight => {
+                match received {
+                    Ok(msg) => {
+                        let msg = msg.detach();
+                        let position = (msg.topic().to_owned(), msg.partition(), msg.offset());
+                        let handled = handler(msg);
+                        in_flight.push_back(Box::pin(async move { handled.await.map(|()| position) }));
+                    }
+                    // Transient client errors (broker down, rebalance); librdkafka retries.
+                    Err(err) => {
+                        tracing::warn!(error = %err, "Kafka consumer error");
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    };
+    // Let what was started finish, so its offsets can be stored; a failure stops the draining.
+    while let Some(done) = in_flight.next().await {
+        match done {
+            Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
+            Err(err) => {
+                tracing::warn!(error = ?err, "in-flight message not finished; it will be replayed");
+                break;
+            }
+        }
+    }
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
+    }
+    result
+}
+
+/// Retries `op` with capped exponential backoff until it succeeds or `token` is cancelled.
+/// For operations whose failure is transient (a broker or Redis restarting).
+pub async fn retry_until_cancelled<T, F, Fut>(
+    what: &str,
+    token: &tokio_util::sync::CancellationToken,
+    mut op: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) => {
+                tracing::warn!(what, error = ?err, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
+                tokio::select! {
+                    () = token.cancelled() => return Err(err.context(format!("{what}: gave up at shutdown"))),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Plumbing every Whistle service shares, so each service crate holds only its own logic.
+//!
+//! - [`settings`]: typed settings: defaults, then an optional TOML file, then `WHISTLE_…__…`
+//!   environment overrides; unknown keys are rejected.
+//! - [`telemetry`]: `tracing` subscriber set-up (text or JSON lines).
+//! - [`shutdown`]: the one place SIGTERM and ctrl-c are handled, and the supervisor that runs a
+//!   service's long-lived tasks, cancels the rest when one ends, and bounds draining by a grace
+//!   period.
+//! - [`kafka`]: producer and consumer construction with Whistle's delivery guarantees, topic
+//!   creation, and the dead-letter writer.
+//! - [`redis_conn`]: Redis connections (managed, and dedicated ones for blocking reads).
+//! - [`admin`]: `/healthz`, `/readyz` and `/metrics` routes for any service.
+
+pub mod admin;
+pub mod kafka;
+pub mod redis_conn;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,187 @@
+//! Typed settings shared by the services.
+//!
+//! Layering: the service's `Default`, then the TOML file named by `WHISTLE_CONFIG` (if set), then
+//! environment variables `WHISTLE_<SECTION>__<KEY>` (double underscore between levels, e.g.
+//! `WHISTLE_KAFKA__BROKERS=127.0.0.1:19092`). Only variables with a `__` are settings, so the
+//! dev scripts' own `WHISTLE_RUN`, `WHISTLE_CACHE`… never collide. Unknown keys are an error.
+
+use std::collections::HashMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("settings: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// Loads settings of type `T`, starting from `T::default()`.
+pub fn load<T>() -> Result<T, SettingsError>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    load_from(std::env::vars())
+}
+
+/// As [`load`], from an explicit environment (for tests).
+pub fn load_from<T, I>(env: I) -> Result<T, SettingsError>
+where
+    T: DeserializeOwned + Serialize + Default,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let env: HashMap<String, String> = env.into_iter().collect();
+    let overrides: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("WHISTLE_") && k.contains("__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let defaults = config::Config::try_from(&T::default())?;
+    let mut builder = config::Config::builder().add_source(defaults);
+    if let Some(path) = env.get("WHISTLE_CONFIG") {
+        builder = builder.add_source(config::File::with_name(path).required(true));
+    }
+    let environment = config::Environment::with_prefix("WHISTLE")
+        .prefix_separator("_")
+        .separator("__")
+        .try_parsing(true)
+        .source(Some(overrides));
+    Ok(builder.add_source(environment).build()?.try_deserialize()?)
+}
+
+/// Where Kafka is and what the topics are called.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    pub topics: Topics,
+    /// Partitions for topics this service creates if they are missing.
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "127.0.0.1:19092".to_owned(),
+            topics: Topics::default(),
+            partitions: 6,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// Topic names. Tests give every run its own names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// Every event in every whistle's life, keyed by whistle id.
+    pub cases: String,
+    /// Messages a consumer could not process, with the reason.
+    pub deadletter: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics { cases: "whistle.cases.v1".to_owned(), deadletter: "whistle.deadletter.v1".to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// May carry a password, so it never prints.
+    #[serde(serialize_with = "expose")]
+    pub url: SecretString,
+    /// Prefix of every key this deployment writes; tests use a random one.
+    pub key_prefix: String,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    // Only used to seed the layered config with defaults; never for display.
+    s.serialize_str(secret.expose_secret())
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings { url: SecretString::from("redis://127.0.0.1:16379"), key_prefix: "whistle:".to_owned() }
+    }
+}
+
+/// An HTTP listener. Port 0 picks a free port (tests).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+impl HttpSettings {
+    pub fn new(port: u16) -> Self {
+        HttpSettings { host: "127.0.0.1".to_owned(), port }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Shutdown behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// How long draining may take after SIGTERM before tasks are abandoned.
+    pub grace_seconds: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings { grace_seconds: 10 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Sample {
+        kafka: KafkaSettings,
+        redis: RedisSettings,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s: Sample =
+            load_from(env(&[("WHISTLE_KAFKA__BROKERS", "k:1"), ("WHISTLE_KAFKA__PARTITIONS", "3")])).expect("loads");
+        assert_eq!(s.kafka.brokers, "k:1");
+        assert_eq!(s.kafka.partitions, 3);
+        assert_eq!(s.kafka.topics.cases, "whistle.cases.v1");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_and_named() {
+        let err = load_from::<Sample, _>(env(&[("WHISTLE_KAFKA__BROKRS", "k:1")])).expect_err("typo is refused");
+        assert!(err.to_string().contains("brokrs"), "{err}");
+    }
+
+    #[test]
+    fn variables_without_a_section_are_not_settings() {
+        let s: Sample = load_from(env(&[("WHISTLE_RUN", "/tmp/x"), ("WHISTLE_DEMO_PASSWORD", "p")])).expect("loads");
+        assert_eq!(s.redis.key_prefix, "whistle:");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = RedisSettings { url: SecretString::from("redis://:hunter2@h:1"), key_prefix: "p".into() };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Gateway: case state and live boards.
+//!
+//! Two jobs, both about what people see:
+//!
+//! - [`projector`]: consumes every case event (consumer group `whistle-projector`) and applies
+//!   it to Redis through `whistle-casestore`: the case's current view and timeline, the open
+//!   cases of each channel, and an append-only stream per channel. The offset is stored only once
+//!   Redis has the change; replays are dropped by event id.
+//! - [`hub`] + [`session`] + [`ws`]: the WebSocket endpoint `/ws`. A session subscribes to channels;
+//!   it first gets a snapshot (or, with a cursor, exactly the entries it missed), then live
+//!   entries. One reader task per gateway tails the channel streams in Redis and fans each entry
+//!   out to the local sessions through bounded broadcast queues; a session that falls behind is
+//!   closed with code 4008 and resumes from its cursor.
+//!
+//! Any gateway instance can serve any board: Redis, not the instance, holds the state.
+
+pub mod hub;
+pub mod metrics;
+pub mod projector;
+pub mod session;
+pub mod settings;
+pub mod startup;
+pub mod ws;
+
+pub use settings::Settings;
+pub use startup::Application;

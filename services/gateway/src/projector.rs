@@ -1,0 +1,66 @@
+//! Case events from Kafka into Redis.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::{Message, OwnedMessage};
+use tokio_util::sync::CancellationToken;
+use whistle_casestore::{CaseStore, Projected};
+use whistle_common::kafka::{self, DeadLetters};
+use whistle_schemas::events::{Decoded, decode};
+
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct Projector {
+    pub store: CaseStore,
+    pub dead_letters: DeadLetters,
+    pub metrics: Metrics,
+}
+
+impl Projector {
+    /// Runs until `token` is cancelled. One message at a time: events of one whistle must be
+    /// applied in their partition order.
+    pub async fn run(self, consumer: Arc<StreamConsumer>, token: CancellationToken) -> anyhow::Result<()> {
+        let handler_token = token.clone();
+        kafka::consume_in_order(consumer, token, 1, move |msg| {
+            let projector = self.clone();
+            let token = handler_token.clone();
+            async move { projector.handle(msg, &token).await }
+        })
+        .await
+    }
+
+    async fn handle(&self, msg: OwnedMessage, token: &CancellationToken) -> anyhow::Result<()> {
+        let event = match decode(msg.payload().unwrap_or_default()) {
+            Ok(Decoded::Event(event)) => event,
+            Ok(Decoded::UnknownType(kind)) => {
+                tracing::debug!(kind, "unknown event type passed over");
+                return Ok(());
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                kafka::retry_until_cancelled("dead-lettering", token, || self.dead_letters.send(&msg, &reason)).await?;
+                self.metrics.dead_letters.inc();
+                return Ok(());
+            }
+        };
+        let outcome =
+            kafka::retry_until_cancelled("projecting into Redis", token, || self.store.project(&event)).await?;
+        match outcome {
+            Projected::Applied(view) => {
+                self.metrics.projected.with_label_values(&[event.type_name()]).inc();
+                let lag = (Utc::now() - event.time).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+                self.metrics.projection_lag.observe(lag);
+                tracing::debug!(whistle = %event.subject, kind = event.type_name(), status = %view.status, "projected");
+            }
+            Projected::Duplicate => self.metrics.duplicates.inc(),
+            Projected::Refused(reason) => {
+                self.metrics.refused.inc();
+                tracing::warn!(whistle = %event.subject, kind = event.type_name(), event_id = %event.id, reason, "event does not fit its case; not applied");
+            }
+        }
+        Ok(())
+    }
+}

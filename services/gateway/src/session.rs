@@ -1,0 +1,304 @@
+//! One WebSocket session: the subscription protocol, independent of the socket type so it can be
+//! driven by channels in tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_util::sync::CancellationToken;
+use whistle_casestore::{Channel, Cursor};
+use whistle_schemas::ws::{CLOSE_SLOW_CONSUMER, ClientMessage, ServerMessage};
+
+use crate::hub::{Frame, Hub, Membership, render};
+use crate::metrics::Metrics;
+
+/// What the session sends.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    Frame(Arc<Frame>),
+    Ping,
+    Close(u16, &'static str),
+}
+
+/// What the session receives.
+#[derive(Debug)]
+pub enum Incoming {
+    Text(String),
+    Binary,
+    Close,
+    /// Pings and pongs; the socket layer answers pings itself.
+    Control,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Client,
+    SlowConsumer,
+    Shutdown,
+    SocketError,
+}
+
+impl Ended {
+    pub fn label(self) -> &'static str {
+        match self {
+            Ended::Client => "client",
+            Ended::SlowConsumer => "slow_consumer",
+            Ended::Shutdown => "shutdown",
+            Ended::SocketError => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_subscriptions: usize,
+    pub ping: Duration,
+}
+
+/// Longest a single write to the socket may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Entries fetched from Redis per round trip while catching up.
+const CATCH_UP_BATCH: usize = 256;
+
+struct Subscription {
+    _membership: Membership,
+    /// The last cursor delivered on this channel.
+    last: Cursor,
+}
+
+struct Session<S> {
+    hub: Arc<Hub>,
+    out: S,
+    subs: HashMap<Channel, Subscription>,
+    streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
+    limits: Limits,
+    metrics: Metrics,
+}
+
+/// Runs a session until the client leaves, falls behind, or the gateway shuts down.
+pub async fn run<S, R>(
+    hub: Arc<Hub>,
+    out: S,
+    mut incoming: R,
+    limits: Limits,
+    metrics: Metrics,
+    token: CancellationToken,
+) -> Ended
+where
+    S: Sink<Outgoing> + Unpin,
+    R: Stream<Item = Incoming> + Unpin,
+{
+    let mut ping = tokio::time::interval(limits.ping);
+    ping.reset();
+    let mut session = Session { hub, out, subs: HashMap::new(), streams: StreamMap::new(), limits, metrics };
+    let ended = loop {
+        let step = tokio::select! {
+            () = token.cancelled() => {
+                let _ = session.out.send(Outgoing::Close(1001, "gateway shutting down; resume with your cursors")).await;
+                break Ended::Shutdown;
+            }
+            _ = ping.tick() => session.send(Outgoing::Ping).await,
+            msg = incoming.next() => match msg {
+                None | Some(Incoming::Close) => break Ended::Client,
+                Some(Incoming::Text(text)) => session.on_text(&text).await,
+                Some(Incoming::Binary) => session.error("unsupported_frame", "send JSON text frames", None).await,
+                Some(Incoming::Control) => Ok(()),
+            },
+            Some((channel, item)) = session.streams.next(), if !session.streams.is_empty() => match item {
+                Ok(frame) => session.deliver(&channel, frame).await,
+                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    let _ = session.out.send(Outgoing::Close(CLOSE_SLOW_CONSUMER, "too slow; reconnect and resume with your cursors")).await;
+                    break Ended::SlowConsumer;
+                }
+            },
+        };
+        if step.is_err() {
+            break Ended::SocketError;
+        }
+    };
+    session.metrics.subscriptions.sub(session.subs.len() as i64);
+    ended
+}
+
+/// The socket refused a write: the session is over.
+struct SocketGone;
+
+impl<S: Sink<Outgoing> + Unpin> Session<S> {
+    async fn send(&mut self, msg: Outgoing) -> Result<(), SocketGone> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.out.send(msg)).await {
+            Ok(Ok(())) => {}
+            // A refused write, or one that takes this long: the peer is gone or hopeless.
+            Ok(Err(_)) | Err(_) => return Err(SocketGone),
+        }
+        self.metrics.frames_sent.inc();
+        Ok(())
+    }
+
+    async fn send_message(&mut self, msg: &ServerMessage) -> Result<(), SocketGone> {
+        match serde_json::to_string(msg) {
+            Ok(text) => self.send(Outgoing::Text(text)).await,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot encode a server message");
+                Ok(())
+            }
+        }
+    }
+
+    async fn error(&mut self, code: &str, message: &str, channel: Option<&Channel>) -> Result<(), SocketGone> {
+        let msg = ServerMessage::Error {
+            code: code.into(),
+            message: message.into(),
+            channel: channel.map(|c| c.to_string()),
+        };
+        self.send_message(&msg).await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), SocketGone> {
+        let msg: ClientMessage = match serde_json::from_str(text) {
+            Ok(msg) => msg,
+            Err(err) => {
+                let message = format!("not a client message: {err}");
+                return self.error("malformed_message", &message, None).await;
+            }
+        };
+        match msg {
+            ClientMessage::Subscribe { channel, cursor } => self.subscribe(&channel, cursor.as_deref()).await,
+            ClientMessage::Unsubscribe { channel } => {
+                let Ok(channel) = Channel::parse(&channel) else {
+                    return self.error("invalid_channel", "expected department:CODE or town:CODE", None).await;
+                };
+                if self.subs.remove(&channel).is_some() {
+                    self.streams.remove(&channel);
+                    self.metrics.subscriptions.dec();
+                }
+                self.send_message(&ServerMessage::Unsubscribed { channel: channel.to_string() }).await
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, channel: &str, cursor: Option<&str>) -> Result<(), SocketGone> {
+        let channel = match Channel::parse(channel) {
+            Ok(c) => c,
+            Err(err) => return self.error("invalid_channel", &err.to_string(), None).await,
+        };
+        let cursor = match cursor.map(str::parse::<Cursor>).transpose() {
+            Ok(c) => c,
+            Err(err) => return self.error("invalid_cursor", &err.to_string(), Some(&channel)).await,
+        };
+        // Subscribing again replaces the old subscription (e.g. to resume from a cursor).
+        if self.subs.remove(&channel).is_some() {
+            self.streams.remove(&channel);
+            self.metrics.subscriptions.dec();
+        }
+        if self.subs.len() >= self.limits.max_subscriptions {
+            let msg = format!("at most {} channels per connection", self.limits.max_subscriptions);
+            return self.error("too_many_subscriptions", &msg, Some(&channel)).await;
+        }
+        // Join first: everything the hub reads from now on is queued for us, so whatever our
+        // snapshot or catch-up does not cover arrives through the queue.
+        let (membership, rx) = self.hub.join(&channel);
+        let last = match self.start(&channel, cursor).await {
+            Ok(Some(last)) => last,
+            Ok(None) => {
+                return self.error("unavailable", "case state is unavailable; retry shortly", Some(&channel)).await;
+            }
+            Err(gone) => return Err(gone),
+        };
+        self.hub.start_at(&channel, last).await;
+        self.streams.insert(channel.clone(), BroadcastStream::new(rx));
+        self.subs.insert(channel, Subscription { _membership: membership, last });
+        self.metrics.subscriptions.inc();
+        Ok(())
+    }
+
+    /// Sends the snapshot, or the resume marker and the missed entries; returns the cursor
+    /// delivered up to (`None` when Redis failed).
+    async fn start(&mut self, channel: &Channel, cursor: Option<Cursor>) -> Result<Option<Cursor>, SocketGone> {
+        let store = self.hub.store().clone();
+        if let Some(cursor) = cursor {
+            match store.can_resume(channel, cursor).await {
+                Ok(true) => {
+                    self.send_message(&ServerMessage::Resumed {
+                        channel: channel.to_string(),
+                        cursor: cursor.to_string(),
+                    })
+                    .await?;
+                    return self.catch_up(channel, cursor).await;
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(channel = %channel, error = ?err, "resume check failed");
+                    return Ok(None);
+                }
+            }
+        }
+        match store.snapshot(channel).await {
+            Ok((at, cases)) => {
+                let reset = cursor.is_some();
+                self.send_message(&ServerMessage::Snapshot {
+                    channel: channel.to_string(),
+                    cursor: at.to_string(),
+                    cases,
+                    reset,
+                })
+                .await?;
+                Ok(Some(at))
+            }
+            Err(err) => {
+                tracing::warn!(channel = %channel, error = ?err, "snapshot failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends every entry after `from` from Redis; returns the last cursor sent (or `from`).
+    async fn catch_up(&mut self, channel: &Channel, mut from: Cursor) -> Result<Option<Cursor>, SocketGone> {
+        let store = self.hub.store().clone();
+        loop {
+            let entries = match store.entries_after(channel, from, CATCH_UP_BATCH).await {
+                Ok(entries) => entries,
+                Err(err) => {
+                    tracing::warn!(channel = %channel, error = ?err, "catch-up read failed");
+                    return Ok(None);
+                }
+            };
+            for entry in &entries {
+                self.send(Outgoing::Text(render(channel, entry))).await?;
+                from = entry.cursor;
+            }
+            if entries.len() < CATCH_UP_BATCH {
+                return Ok(Some(from));
+            }
+        }
+    }
+
+    async fn deliver(&mut self, channel: &Channel, frame: Arc<Frame>) -> Result<(), SocketGone> {
+        let Some(last) = self.subs.get(channel).map(|s| s.last) else { return Ok(()) };
+        if frame.cursor <= last {
+            return Ok(());
+        }
+        let mut last = last;
+        if frame.prev > last {
+            // Entries between what we sent and this frame were read before we joined: fetch them.
+            match self.catch_up(channel, last).await? {
+                Some(caught_up) => last = caught_up,
+                None => return Ok(()),
+            }
+        }
+        if frame.cursor > last {
+            self.send(Outgoing::Frame(frame.clone())).await?;
+            last = frame.cursor;
+        }
+        if let Some(sub) = self.subs.get_mut(channel) {
+            sub.last = last;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Building and running the gateway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::routing::get;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, Producer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use whistle_casestore::CaseStore;
+use whistle_common::admin::{self, Check};
+use whistle_common::kafka::{self, DeadLetters};
+use whistle_common::redis_conn;
+use whistle_common::shutdown::Supervisor;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::projector::Projector;
+use crate::session::Limits;
+use crate::settings::Settings;
+use crate::ws::{self, WsState};
+
+pub struct Application {
+    listener: TcpListener,
+    settings: Settings,
+    consumer: Arc<StreamConsumer>,
+    producer: FutureProducer,
+    store: CaseStore,
+    metrics: Metrics,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let producer = kafka::producer(&settings.kafka, "whistle-gateway")?;
+        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-gateway")?);
+        consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
+        let redis = redis_conn::managed(&settings.redis).await?;
+        let store = CaseStore::new(redis, settings.redis.key_prefix.clone());
+        let listener = TcpListener::bind(settings.http.addr())
+            .await
+            .with_context(|| format!("binding {}", settings.http.addr()))?;
+        tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+        Ok(Application { listener, settings, consumer, producer, store, metrics: Metrics::new()? })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, settings, consumer, producer, store, metrics } = self;
+        let grace = Duration::from_secs(settings.shutdown.grace_seconds);
+        let mut supervisor = Supervisor::new(CancellationToken::new());
+        let token = supervisor.token();
+
+        let hub = Hub::new(store.clone(), settings.websocket.channel_queue);
+        let ws_state = WsState {
+            hub: hub.clone(),
+            limits: Limits {
+                max_subscriptions: settings.websocket.max_subscriptions,
+                ping: Duration::from_secs(settings.websocket.ping_seconds),
+            },
+            max_message_bytes: settings.websocket.max_message_bytes,
+            metrics: metrics.clone(),
+            token: token.clone(),
+        };
+        let kafka_check: Check = {
+            let consumer = consumer.clone();
+            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
+        };
+        let redis_check: Check = {
+            let conn = store.connection();
+            Arc::new(move || {
+                let mut conn = conn.clone();
+                Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })
+            })
+        };
+        let app = axum::Router::new()
+            .route("/ws", get(ws::upgrade))
+            .with_state(ws_state)
+            .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
+
+        supervisor.spawn("http", {
+            let token = token.clone();
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { token.cancelled().await })
+                    .await
+                    .context("HTTP server")
+            }
+        });
+        supervisor.spawn("channel-reader", hub.run_reader(settings.redis.clone(), token.clone()));
+        let dead_letters =
+            DeadLetters::new(producer.clone(), settings.kafka.topics.deadletter.clone(), settings.group_id.clone());
+        let projector = Projector { store, dead_letters, metrics };
+        supervisor.spawn("projector", projector.run(consumer, token));
+        let result = supervisor.run(shutdown, grace).await;
+        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
+        tracing::info!("gateway stopped");
+        result
+    }
+}

@@ -1,0 +1,61 @@
+//! The `/ws` endpoint: adapts axum's WebSocket to the socket-independent [`session`](crate::session).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::session::{self, Incoming, Limits, Outgoing};
+
+#[derive(Clone)]
+pub struct WsState {
+    pub hub: Arc<Hub>,
+    pub limits: Limits,
+    pub max_message_bytes: usize,
+    pub metrics: Metrics,
+    pub token: CancellationToken,
+}
+
+/// `GET /ws`
+pub async fn upgrade(State(state): State<WsState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(state.max_message_bytes)
+        .max_frame_size(state.max_message_bytes)
+        .on_upgrade(move |socket| serve(socket, state))
+}
+
+async fn serve(socket: WebSocket, state: WsState) {
+    state.metrics.connections.inc();
+    let (sink, stream) = socket.split();
+    let out = sink.with(|msg: Outgoing| async move {
+        Ok::<_, axum::Error>(match msg {
+            Outgoing::Text(text) => Message::Text(text.into()),
+            Outgoing::Frame(frame) => Message::Text(frame.text.clone().into()),
+            Outgoing::Ping => Message::Ping(Default::default()),
+            Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+        })
+    });
+    let incoming = stream.map(|msg| match msg {
+        Ok(Message::Text(text)) => Incoming::Text(text.to_string()),
+        Ok(Message::Binary(_)) => Incoming::Binary,
+        Ok(Message::Close(_)) | Err(_) => Incoming::Close,
+        Ok(Message::Ping(_) | Message::Pong(_)) => Incoming::Control,
+    });
+    let out = Box::pin(out);
+    let ended = session::run(
+        state.hub.clone(),
+        out,
+        Box::pin(incoming),
+        state.limits.clone(),
+        state.metrics.clone(),
+        state.token.clone(),
+    )
+    .await;
+    state.metrics.connections.dec();
+    state.metrics.closed.with_label_values(&[ended.label()]).inc();
+    tracing::debug!(reason = ended.label(), "websocket session ended");
+}

@@ -1,0 +1,70 @@
+//! Every API error, and the one conversion into an HTTP answer.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use whistle_schemas::api::{ErrorBody, ErrorDetail};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not the JSON this endpoint takes.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A field has a value outside what the API accepts.
+    #[error("{field}: {message}")]
+    InvalidField { field: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("unknown town {0}")]
+    UnknownTown(String),
+    #[error("unknown item {0}")]
+    UnknownItem(String),
+    /// The town holds the item itself: it acts, it does not whistle.
+    #[error("{0}")]
+    TownHoldsItem(String),
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is too large")]
+    TooLarge,
+    /// Kafka or Redis did not answer; the request was not accepted and may be retried.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::UnknownTown(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_town"),
+            ApiError::UnknownItem(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_item"),
+            ApiError::TownHoldsItem(_) => (StatusCode::UNPROCESSABLE_ENTITY, "town_holds_item"),
+            ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        // Internals stay in the log (the error is attached for the logging middleware), never in
+        // the body.
+        let message = match &self {
+            ApiError::Unexpected(_) => "internal error; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
+        let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(std::sync::Arc::new(self));
+        response
+    }
+}

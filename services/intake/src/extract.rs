@@ -1,0 +1,46 @@
+//! A JSON body extractor whose rejections are [`ApiError`]s.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Like `axum::Json`, but every rejection is a 400 (or 413) in the API's error format.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(from_rejection(rejection)),
+        }
+    }
+}
+
+pub(crate) fn from_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge;
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::MalformedBody("expected a JSON body with Content-Type: application/json".into())
+        }
+        // serde's message names the field and the position, e.g. "unknown field `tonw`".
+        JsonRejection::JsonDataError(e) => ApiError::MalformedBody(trim(e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedBody(trim(e.body_text())),
+        other => ApiError::MalformedBody(trim(other.body_text())),
+    }
+}
+
+/// serde's messages can quote the input; keep them short.
+fn trim(text: String) -> String {
+    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
+}

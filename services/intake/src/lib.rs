@@ -1,0 +1,24 @@
+//! Intake: Whistle's HTTP API (`/api/v1/...`).
+//!
+//! Town teams raise whistles here and departments act on them; every accepted request becomes a
+//! CloudEvent on the case topic, and the answer (`202`) is sent only once Kafka has it.
+//!
+//! - [`settings`]: this service's settings.
+//! - [`startup`]: builds the application (binds the listener, connects Kafka and Redis, loads the
+//!   registry) and runs it until shutdown.
+//! - [`routes`]: the handlers, one file per resource.
+//! - [`domain`]: request bodies parsed into validated values.
+//! - [`error`]: the one place errors become HTTP answers.
+//! - [`extract`]: a JSON extractor whose rejections speak the API's error format.
+//! - [`metrics`]: Prometheus metrics and the request-metrics middleware.
+
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+
+pub use settings::Settings;
+pub use startup::Application;

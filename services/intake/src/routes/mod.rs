@@ -1,0 +1,62 @@
+//! The API's routes and shared state.
+
+mod registry;
+mod whistles;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rdkafka::producer::FutureProducer;
+use whistle_casestore::CaseStore;
+use whistle_registry::Registry;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub producer: FutureProducer,
+    pub cases_topic: Arc<str>,
+    pub store: CaseStore,
+    pub metrics: Metrics,
+}
+
+/// The API router (without the admin routes).
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/api/v1/towns", get(registry::towns))
+        .route("/api/v1/registry/items", get(registry::items))
+        .route("/api/v1/route", get(registry::route))
+        .route("/api/v1/whistles", post(whistles::raise))
+        .route("/api/v1/whistles/{id}", get(whistles::get))
+        .route("/api/v1/whistles/{id}/acknowledge", post(whistles::acknowledge))
+        .route("/api/v1/whistles/{id}/arrive", post(whistles::arrive))
+        .route("/api/v1/whistles/{id}/resolve", post(whistles::resolve))
+        .route("/api/v1/whistles/{id}/reject", post(whistles::reject))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> Response {
+    let body = whistle_schemas::api::ErrorBody {
+        error: whistle_schemas::api::ErrorDetail {
+            code: "method_not_allowed".into(),
+            message: "this endpoint does not take that method".into(),
+        },
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

@@ -1,0 +1,240 @@
+//! Raising whistles, reading them, and department actions.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use rdkafka::producer::FutureRecord;
+use rdkafka::util::Timeout;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+use whistle_casestore::state::apply;
+use whistle_casestore::{Applied, Transition};
+use whistle_common::kafka::DELIVERY_TIMEOUT;
+use whistle_registry::{Route, route as decide};
+use whistle_schemas::Status;
+use whistle_schemas::api::{
+    ActionAccepted, RaiseWhistleRequest, RejectRequest, ResolveRequest, WhistleAccepted, WhistleView,
+};
+use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEvent, CaseEventBody, Raised, Rejected, Resolved};
+
+use super::AppState;
+use super::registry::{route_error, town_holds_message};
+use crate::domain::{self, NewWhistle};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+pub const SOURCE: &str = "/whistle/intake";
+
+/// Namespace for ids derived from idempotency keys, so a retry derives the same id.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_7a9d_43b1_4d0e_9f5a_77c2_0a3e_61d4);
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    headers.get("idempotency-key").map(|v| domain::idempotency_key(v.as_bytes())).transpose()
+}
+
+/// `POST /api/v1/whistles`
+pub async fn raise(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RaiseWhistleRequest>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
+    let whistle = NewWhistle::parse(req)?;
+    let now = Utc::now();
+    let town = state.registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
+    match decide(&state.registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+        Route::Town { authority, since } => {
+            let names = state.registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
+                whistle_schemas::Names { zh: whistle.item.to_string(), en: whistle.item.to_string() }
+            });
+            let msg = town_holds_message(&names, authority, since);
+            return Err(ApiError::TownHoldsItem(format!("{} / {}", msg.en, msg.zh)));
+        }
+        Route::Department { .. } | Route::Triage { .. } => {}
+    }
+
+    let id = match &key {
+        Some(key) => {
+            let id = Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, format!("raise\n{}\n{key}", whistle.town).as_bytes());
+            match state.store.claim_idempotency(&format!("raise:{id}"), &fingerprint).await? {
+                whistle_casestore::store::Claim::Different => return Err(ApiError::IdempotencyKeyReused),
+                whistle_casestore::store::Claim::Same => {
+                    if state.store.get(id).await?.is_some() {
+                        return Ok(accepted(id, Status::Raised));
+                    }
+                    // Accepted before but not visible yet, or the first attempt failed: produce
+                    // again; the event id is the same, so consumers see it once.
+                }
+                whistle_casestore::store::Claim::New => {}
+            }
+            id
+        }
+        None => Uuid::now_v7(),
+    };
+    let event_id = Uuid::new_v5(&id, b"whistle.raised");
+    let event = CaseEvent::new(
+        event_id,
+        SOURCE,
+        id,
+        now,
+        CaseEventBody::Raised(Raised {
+            town: whistle.town.to_string(),
+            district: town.district.to_string(),
+            item: whistle.item.to_string(),
+            description: whistle.description,
+            location: whistle.location,
+            photos: whistle.photos,
+            raised_by: Actor { kind: ActorKind::Town, code: whistle.town.to_string() },
+        }),
+    );
+    publish(&state, &event).await?;
+    state.metrics.whistles_raised.inc();
+    tracing::info!(whistle = %id, town = %whistle.town, item = %whistle.item, "whistle raised");
+    if let Applied::Changed { view, .. } = apply(None, &event)
+        && let Err(err) = state.store.put_provisional(&view).await
+    {
+        // Kafka has the whistle; the projection will record it. Only read-after-write suffers.
+        tracing::warn!(whistle = %id, error = ?err, "could not record provisional case");
+    }
+    Ok(accepted(id, Status::Raised))
+}
+
+fn accepted(id: Uuid, status: Status) -> Response {
+    let location = format!("/api/v1/whistles/{id}");
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(WhistleAccepted { id, status })).into_response()
+}
+
+/// Sends an event and returns once Kafka acknowledged it (acks=all).
+async fn publish(state: &AppState, event: &CaseEvent) -> Result<(), ApiError> {
+    let payload = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
+    let key = event.subject.to_string();
+    let record = FutureRecord::to(&state.cases_topic).key(&key).payload(&payload);
+    match state.producer.send(record, Timeout::After(DELIVERY_TIMEOUT)).await {
+        Ok(_) => Ok(()),
+        Err((err, _)) => {
+            state.metrics.kafka_produce_failures.inc();
+            tracing::error!(whistle = %event.subject, error = %err, "Kafka did not acknowledge; request refused");
+            Err(ApiError::Unavailable("the event log is unavailable; nothing was recorded, retry later".into()))
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id)
+        .map_err(|_| ApiError::NotFound(format!("no whistle {}", id.chars().take(40).collect::<String>())))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiError> {
+    let id = parse_id(id)?;
+    state.store.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("no whistle {id}")))
+}
+
+/// `GET /api/v1/whistles/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<WhistleView>, ApiError> {
+    Ok(Json(load(&state, &id).await?))
+}
+
+/// An optional JSON body: empty means `T::default()`.
+fn optional_json<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::MalformedBody(e.body_text())
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::MalformedBody(e.to_string()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoBody {}
+
+/// `POST /api/v1/whistles/{id}/acknowledge`
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let NoBody {} = optional_json(body)?;
+    act(&state, &id, &headers, Transition::Acknowledge, |actor| CaseEventBody::Acknowledged(Acted { actor })).await
+}
+
+/// `POST /api/v1/whistles/{id}/arrive`
+pub async fn arrive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let NoBody {} = optional_json(body)?;
+    act(&state, &id, &headers, Transition::Arrive, |actor| CaseEventBody::Arrived(Acted { actor })).await
+}
+
+/// `POST /api/v1/whistles/{id}/resolve`
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: ResolveRequest = optional_json(body)?;
+    let note = req.note.map(|n| domain::text("note", &n, domain::MAX_REASON_CHARS, true)).transpose()?;
+    act(&state, &id, &headers, Transition::Resolve, |actor| CaseEventBody::Resolved(Resolved { actor, note })).await
+}
+
+/// `POST /api/v1/whistles/{id}/reject`
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RejectRequest>,
+) -> Result<Response, ApiError> {
+    let reason = domain::reason(&req.reason)?;
+    act(&state, &id, &headers, Transition::Reject, |actor| {
+        CaseEventBody::Rejected(Rejected { actor, reason, code: None })
+    })
+    .await
+}
+
+async fn act(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    transition: Transition,
+    body: impl FnOnce(Actor) -> CaseEventBody,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(headers)?;
+    let view = load(state, id).await?;
+    let event_id = match &key {
+        Some(key) => Uuid::new_v5(&view.id, format!("{}\n{key}", transition.name()).as_bytes()),
+        None => Uuid::now_v7(),
+    };
+    // A retry of an action that already took effect answers as the first attempt did.
+    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id) {
+        return Ok(action_accepted(view.id, event_id, step.status));
+    }
+    let target = transition.target(view.status).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let department =
+        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
+    let actor = Actor { kind: ActorKind::Department, code: department.code.clone() };
+    let event = CaseEvent::new(event_id, SOURCE, view.id, Utc::now(), body(actor));
+    publish(state, &event).await?;
+    state.metrics.actions.with_label_values(&[event.type_name()]).inc();
+    tracing::info!(whistle = %view.id, action = event.type_name(), department = %department.code, "action accepted");
+    Ok(action_accepted(view.id, event_id, target))
+}
+
+fn action_accepted(id: Uuid, event_id: Uuid, status: Status) -> Response {
+    (StatusCode::ACCEPTED, Json(ActionAccepted { id, event_id, status })).into_response()
+}

@@ -1,0 +1,91 @@
+//! Building and running the intake service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::producer::{FutureProducer, Producer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use whistle_casestore::CaseStore;
+use whistle_common::admin::{self, Check};
+use whistle_common::shutdown::Supervisor;
+use whistle_common::{kafka, redis_conn};
+use whistle_registry::Registry;
+
+use crate::metrics::Metrics;
+use crate::routes::{self, AppState};
+use crate::settings::Settings;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    producer: FutureProducer,
+    grace: Duration,
+}
+
+impl Application {
+    /// Connects to everything and binds the listener; the port is known before `run`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let registry = Registry::load(&settings.registry.path)
+            .with_context(|| format!("loading registry {}", settings.registry.path.display()))?;
+        kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let producer = kafka::producer(&settings.kafka, "whistle-intake")?;
+        let redis = redis_conn::managed(&settings.redis).await?;
+        let store = CaseStore::new(redis.clone(), settings.redis.key_prefix.clone());
+        let metrics = Metrics::new()?;
+
+        let state = AppState {
+            registry: Arc::new(registry),
+            producer: producer.clone(),
+            cases_topic: settings.kafka.topics.cases.clone().into(),
+            store,
+            metrics: metrics.clone(),
+        };
+        let kafka_check: Check = {
+            let producer = producer.clone();
+            Arc::new(move || Box::pin(kafka::producer_reachable(producer.clone(), Duration::from_secs(2))))
+        };
+        let redis_check: Check = Arc::new(move || {
+            let mut conn = redis.clone();
+            Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })
+        });
+        let router = routes::router(state, settings.limits.max_body_bytes)
+            .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
+
+        let listener = TcpListener::bind(settings.http.addr())
+            .await
+            .with_context(|| format!("binding {}", settings.http.addr()))?;
+        tracing::info!(addr = %listener.local_addr()?, "intake listening");
+        Ok(Application { listener, router, producer, grace: Duration::from_secs(settings.shutdown.grace_seconds) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves; in-flight requests finish (each waits for its Kafka
+    /// acknowledgement), then the producer is flushed, all within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, router, producer, grace } = self;
+        let mut supervisor = Supervisor::new(CancellationToken::new());
+        let token = supervisor.token();
+        supervisor.spawn("http", async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+                .context("HTTP server")
+        });
+        let result = supervisor.run(shutdown, grace).await;
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
+        if !matches!(flushed, Ok(Ok(()))) {
+            tracing::error!("producer did not flush before the grace period ended");
+        }
+        tracing::info!("intake stopped");
+        result
+    }
+}

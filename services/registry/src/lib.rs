@@ -1,0 +1,20 @@
+//! The enforcement-item registry: who holds which enforcement item, in which district, since when.
+//!
+//! - [`codes`]: domain newtypes for towns, districts, departments and items, parsed at the edge.
+//! - [`model`]: the loaded registry and its look-ups, including effective-dated holder history
+//!   ("who holds item X in district D at time T").
+//! - [`routing`]: the routing decision for a whistle, a pure function of the registry.
+//! - [`file`]: the on-disk data format (`deploy/data/registry.json`) and its validation.
+//!
+//! A change of holder never rewrites history: delegation and recovery are new assignments with an
+//! effective date, so a future-dated change takes effect on its date with no restart.
+
+pub mod codes;
+pub mod file;
+pub mod model;
+pub mod routing;
+
+pub use codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
+pub use file::RegistryError;
+pub use model::{Assignment, Department, District, Holder, Item, Registry, Town};
+pub use routing::{Route, RouteError, route};

@@ -1,0 +1,170 @@
+//! The loaded registry and its look-ups.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use whistle_schemas::Names;
+use whistle_schemas::events::Authority;
+
+use crate::codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
+
+#[derive(Debug, Clone)]
+pub struct District {
+    pub code: DistrictCode,
+    pub names: Names,
+    pub kind: String,
+    pub illustrative: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Town {
+    pub code: TownCode,
+    pub district: DistrictCode,
+    pub names: Names,
+    pub kind: String,
+    pub illustrative: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub code: DepartmentCode,
+    pub district: DistrictCode,
+    pub department_type: String,
+    pub names: Names,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub code: ItemCode,
+    pub names: Names,
+    pub category: String,
+    pub legal_basis: String,
+    pub illustrative: bool,
+    pub keywords_zh: Vec<String>,
+    pub keywords_en: Vec<String>,
+    /// Every holder assignment ever made, in file order; never rewritten.
+    pub assignments: Vec<Assignment>,
+}
+
+/// Where an assignment applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The city-wide default.
+    CityWide,
+    /// One district; overrides the city-wide default while in force.
+    District(DistrictCode),
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::CityWide => f.write_str("*"),
+            Scope::District(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// The district's towns and subdistricts.
+    Towns,
+    /// The district department of this type.
+    DepartmentType(String),
+}
+
+/// One holder of one item in one scope over a half-open interval `[from, to)`.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub scope: Scope,
+    pub holder: Holder,
+    pub authority: Authority,
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
+impl Assignment {
+    pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && self.to.is_none_or(|to| at < to)
+    }
+}
+
+/// The whole registry, immutable once loaded; share it behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    source_note: String,
+    department_types: BTreeMap<String, Names>,
+    districts: BTreeMap<DistrictCode, District>,
+    departments: BTreeMap<DepartmentCode, Department>,
+    towns: BTreeMap<TownCode, Town>,
+    items: BTreeMap<ItemCode, Item>,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        source_note: String,
+        department_types: BTreeMap<String, Names>,
+        districts: BTreeMap<DistrictCode, District>,
+        departments: BTreeMap<DepartmentCode, Department>,
+        towns: BTreeMap<TownCode, Town>,
+        items: BTreeMap<ItemCode, Item>,
+    ) -> Self {
+        Registry { source_note, department_types, districts, departments, towns, items }
+    }
+
+    pub fn source_note(&self) -> &str {
+        &self.source_note
+    }
+
+    pub fn town(&self, code: &TownCode) -> Option<&Town> {
+        self.towns.get(code)
+    }
+
+    pub fn towns(&self) -> impl Iterator<Item = &Town> {
+        self.towns.values()
+    }
+
+    pub fn district(&self, code: &DistrictCode) -> Option<&District> {
+        self.districts.get(code)
+    }
+
+    pub fn districts(&self) -> impl Iterator<Item = &District> {
+        self.districts.values()
+    }
+
+    pub fn department(&self, code: &DepartmentCode) -> Option<&Department> {
+        self.departments.get(code)
+    }
+
+    pub fn departments(&self) -> impl Iterator<Item = &Department> {
+        self.departments.values()
+    }
+
+    pub fn department_type_names(&self, code: &str) -> Option<&Names> {
+        self.department_types.get(code)
+    }
+
+    pub fn item(&self, code: &ItemCode) -> Option<&Item> {
+        self.items.get(code)
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
+        self.items.values()
+    }
+
+    /// Who holds `item` in `district` at `at`: the district's own assignment in force wins over
+    /// the city-wide one; `None` when neither is in force (or the item is unknown).
+    pub fn holder_at(&self, item: &ItemCode, district: &DistrictCode, at: DateTime<Utc>) -> Option<&Assignment> {
+        let item = self.items.get(item)?;
+        let local = Scope::District(district.clone());
+        let in_force = |scope: &Scope| item.assignments.iter().find(|a| &a.scope == scope && a.in_force_at(at));
+        in_force(&local).or_else(|| in_force(&Scope::CityWide))
+    }
+
+    /// The city-wide default holder of `item` at `at`.
+    pub fn default_holder_at(&self, item: &ItemCode, at: DateTime<Utc>) -> Option<&Assignment> {
+        let item = self.items.get(item)?;
+        item.assignments.iter().find(|a| a.scope == Scope::CityWide && a.in_force_at(at))
+    }
+}

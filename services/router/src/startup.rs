@@ -1,0 +1,87 @@
+//! Building and running the router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::Producer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use whistle_common::admin::{self, Check};
+use whistle_common::kafka::{self, DeadLetters};
+use whistle_common::shutdown::Supervisor;
+use whistle_registry::Registry;
+
+use crate::metrics::Metrics;
+use crate::service::Router;
+use crate::settings::Settings;
+
+pub struct Application {
+    listener: TcpListener,
+    admin: axum::Router,
+    consumer: Arc<StreamConsumer>,
+    router: Router,
+    settings: Settings,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let registry = Registry::load(&settings.registry_path)
+            .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
+        kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let producer = kafka::producer(&settings.kafka, "whistle-router")?;
+        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-router")?);
+        consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
+        let metrics = Metrics::new()?;
+        let dead_letters =
+            DeadLetters::new(producer.clone(), settings.kafka.topics.deadletter.clone(), settings.group_id.clone());
+        let router = Router {
+            registry: Arc::new(registry),
+            producer,
+            cases_topic: settings.kafka.topics.cases.clone().into(),
+            dead_letters,
+            metrics: metrics.clone(),
+        };
+        let kafka_check: Check = {
+            let consumer = consumer.clone();
+            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
+        };
+        let admin = admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check)]);
+        let listener = TcpListener::bind(settings.http.addr())
+            .await
+            .with_context(|| format!("binding {}", settings.http.addr()))?;
+        tracing::info!(addr = %listener.local_addr()?, group = %settings.group_id, "router ready");
+        Ok(Application { listener, admin, consumer, router, settings })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, admin, consumer, router, settings } = self;
+        let grace = Duration::from_secs(settings.shutdown.grace_seconds);
+        let producer = router.producer.clone();
+        let mut supervisor = Supervisor::new(CancellationToken::new());
+        let token = supervisor.token();
+        supervisor.spawn("admin-http", {
+            let token = token.clone();
+            async move {
+                axum::serve(listener, admin)
+                    .with_graceful_shutdown(async move { token.cancelled().await })
+                    .await
+                    .context("admin HTTP server")
+            }
+        });
+        supervisor.spawn("routing", router.run(consumer, token, settings.max_in_flight));
+        let result = supervisor.run(shutdown, grace).await;
+        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
+        tracing::info!("router stopped");
+        result
+    }
+}
