@@ -106,7 +106,11 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         let mut cmd = cargo();
         cmd.args(["test", "-p", "whistle-tests", "--test", "stack", "--", "--ignored", "--test-threads=1"])
             .env("WHISTLE_STACK_URL", "http://127.0.0.1:8080");
-        run(&mut cmd, "stack tests")
+        run(&mut cmd, "stack tests")?;
+        // A short load-generator run: proves the tool works end to end (not a timed assertion).
+        let mut cmd = cargo();
+        cmd.args(["run", "--quiet", "-p", "loadtest", "--", "--rate", "50", "--count", "100"]);
+        run(&mut cmd, "loadtest smoke run")
     });
     let stopped = script("services.sh", &["stop"]);
     workspace?;

@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(fn(&mut RaiseWhistleRequest), &str)> = vec![
+        type Edit = fn(&mut RaiseWhistleRequest);
+        let cases: Vec<(Edit, &str)> = vec![
             (|r| r.description = " ".into(), "description"),
             (|r| r.description = "x".repeat(MAX_DESCRIPTION_CHARS + 1), "description"),
             (|r| r.location.address = "a\u{0}b".into(), "location.address"),

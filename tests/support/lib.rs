@@ -1,0 +1,253 @@
+//! Test support: start Whistle's services in-process against the real Kafka and Redis, each test
+//! with its own topics, consumer groups and Redis key prefix, so tests run in parallel.
+//!
+//! Kafka and Redis come from `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`, which `cargo xtask test`
+//! sets after starting them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, Topics};
+
+pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A recovered item, held by the Ecology and Environment Bureau city-wide.
+pub const DEPT_ITEM: &str = "CQ-ENV-001";
+/// An item empowered to towns.
+pub const TOWN_ITEM: &str = "CQ-FIRE-001";
+/// 解放碑街道, Yuzhong District.
+pub const TOWN: &str = "500103001";
+pub const DEPARTMENT: &str = "500103-EE";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `cargo xtask test`, which starts Kafka and Redis")
+    })
+}
+
+pub fn registry_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/data/registry.json")
+}
+
+/// Names unique to one test.
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    pub kafka: KafkaSettings,
+    pub redis: RedisSettings,
+    pub suffix: String,
+}
+
+impl Isolation {
+    pub fn new() -> Isolation {
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let kafka = KafkaSettings {
+            brokers: env("WHISTLE_TEST_KAFKA"),
+            topics: Topics { cases: format!("test-{suffix}.cases"), deadletter: format!("test-{suffix}.deadletter") },
+            partitions: 3,
+            replication_factor: 1,
+        };
+        let redis =
+            RedisSettings { url: SecretString::from(env("WHISTLE_TEST_REDIS")), key_prefix: format!("test:{suffix}:") };
+        Isolation { kafka, redis, suffix }
+    }
+}
+
+impl Default for Isolation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The three services, running in this process on free ports.
+pub struct Stack {
+    pub iso: Isolation,
+    pub api: String,
+    pub ws: String,
+    pub http: reqwest::Client,
+    pub intake_stop: CancellationToken,
+    pub router_stop: CancellationToken,
+    pub gateway_stop: CancellationToken,
+    pub tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn stopper(token: &CancellationToken) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let token = token.clone();
+    async move { token.cancelled().await }
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Stack::start_with(Isolation::new()).await
+    }
+
+    pub async fn start_with(iso: Isolation) -> Stack {
+        let gateway = whistle_gateway::Application::build(whistle_gateway::Settings {
+            http: HttpSettings::new(0),
+            kafka: iso.kafka.clone(),
+            redis: iso.redis.clone(),
+            group_id: format!("test-{}-projector", iso.suffix),
+            ..Default::default()
+        })
+        .await
+        .expect("gateway starts");
+        let router = whistle_router::Application::build(router_settings(&iso)).await.expect("router starts");
+        let intake = whistle_intake::Application::build(intake_settings(&iso)).await.expect("intake starts");
+        let api = format!("http://127.0.0.1:{}", intake.port());
+        let ws = format!("ws://127.0.0.1:{}/ws", gateway.port());
+        let (intake_stop, router_stop, gateway_stop) =
+            (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
+        let tasks = vec![
+            tokio::spawn(gateway.run_until_stopped(stopper(&gateway_stop))),
+            tokio::spawn(router.run_until_stopped(stopper(&router_stop))),
+            tokio::spawn(intake.run_until_stopped(stopper(&intake_stop))),
+        ];
+        Stack { iso, api, ws, http: reqwest::Client::new(), intake_stop, router_stop, gateway_stop, tasks }
+    }
+
+    /// `POST /api/v1/whistles` with a valid body for `item`; returns status and body.
+    pub async fn raise(&self, item: &str, description: &str) -> (u16, Value) {
+        self.post("/api/v1/whistles", &raise_body(TOWN, item, description)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self.http.post(format!("{}{path}", self.api)).json(body).send().await.expect("request is sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}{path}", self.api)).send().await.expect("request is sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls a whistle until `pred` holds on it.
+    pub async fn wait_for(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/whistles/{id}")).await;
+            if status == 200 && pred(&body) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "whistle {id} never reached the expected state; last: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn board(&self) -> Board {
+        Board::connect(&self.ws).await
+    }
+
+    pub async fn stop(self) {
+        self.intake_stop.cancel();
+        self.router_stop.cancel();
+        self.gateway_stop.cancel();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+}
+
+pub fn router_settings(iso: &Isolation) -> whistle_router::Settings {
+    whistle_router::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        registry_path: registry_path(),
+        group_id: format!("test-{}-router", iso.suffix),
+        ..Default::default()
+    }
+}
+
+pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
+    whistle_intake::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        registry: whistle_intake::settings::RegistrySettings { path: registry_path() },
+        ..Default::default()
+    }
+}
+
+pub fn raise_body(town: &str, item: &str, description: &str) -> Value {
+    json!({
+        "town": town,
+        "item": item,
+        "description": description,
+        "location": {"lat": 29.5570, "lon": 106.5770, "address": "重庆市渝中区解放碑步行街"}
+    })
+}
+
+/// A WebSocket client of the gateway.
+pub struct Board {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Board {
+    pub async fn connect(url: &str) -> Board {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Board { socket }
+    }
+
+    pub async fn send(&mut self, msg: Value) {
+        self.socket.send(Message::Text(msg.to_string().into())).await.expect("frame is sent");
+    }
+
+    pub async fn subscribe(&mut self, channel: &str, cursor: Option<&str>) {
+        let mut msg = json!({"type": "subscribe", "channel": channel});
+        if let Some(cursor) = cursor {
+            msg["cursor"] = json!(cursor);
+        }
+        self.send(msg).await;
+    }
+
+    /// The next JSON frame, or None when the server closed or nothing came in time.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.socket.next()).await.ok()??.ok()?;
+            match msg {
+                Message::Text(text) => return Some(serde_json::from_str(&text).expect("server frames are JSON")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Value {
+        self.next_within(RECEIVE_TIMEOUT).await.expect("a frame arrives in time")
+    }
+
+    /// Frames until one satisfies `pred` (returned); earlier frames are returned too.
+    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> (Vec<Value>, Value) {
+        let mut seen = Vec::new();
+        loop {
+            let frame = self.next().await;
+            if pred(&frame) {
+                return (seen, frame);
+            }
+            seen.push(frame);
+        }
+    }
+
+    /// Drops the TCP connection without a closing handshake, as a network cut would.
+    pub fn cut(self) {
+        drop(self.socket);
+    }
+}
+
+/// An `event` frame's CloudEvents type and subject (whistle id).
+pub fn event_of(frame: &Value) -> Option<(&str, &str)> {
+    if frame["type"] != "event" {
+        return None;
+    }
+    Some((frame["event"]["type"].as_str()?, frame["event"]["subject"].as_str()?))
+}
