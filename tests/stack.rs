@@ -5,6 +5,12 @@
 use serde_json::{Value, json};
 use whistle_tests::*;
 
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    let resp = http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+    resp.json().await.unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 fn base() -> String {
     std::env::var("WHISTLE_STACK_URL").expect("WHISTLE_STACK_URL is set by `cargo xtask test`")
 }
@@ -14,13 +20,11 @@ fn base() -> String {
 async fn the_running_stack_serves_the_external_contract_on_one_origin() {
     let base = base();
     let http = reqwest::Client::new();
-    let towns: Value =
-        http.get(format!("{base}/api/v1/towns")).send().await.expect("towns").json().await.expect("json");
+    let towns = get_json(&http, format!("{base}/api/v1/towns")).await;
     let towns = towns["towns"].as_array().expect("a list");
     assert!(towns.len() >= 38 * 3, "towns across every district");
     assert!(towns.iter().any(|t| t["code"] == TOWN && t["district"]["code"] == "500103"));
-    let items: Value =
-        http.get(format!("{base}/api/v1/registry/items")).send().await.expect("items").json().await.expect("json");
+    let items = get_json(&http, format!("{base}/api/v1/registry/items")).await;
     let env_item = items["items"]
         .as_array()
         .expect("a list")
@@ -28,23 +32,9 @@ async fn the_running_stack_serves_the_external_contract_on_one_origin() {
         .find(|i| i["code"] == DEPT_ITEM)
         .expect("the seed's hazardous item");
     assert_eq!(env_item["authority"], "recovered");
-    let route: Value = http
-        .get(format!("{base}/api/v1/route?town={TOWN}&item={DEPT_ITEM}"))
-        .send()
-        .await
-        .expect("route")
-        .json()
-        .await
-        .expect("json");
+    let route = get_json(&http, format!("{base}/api/v1/route?town={TOWN}&item={DEPT_ITEM}")).await;
     assert_eq!(route["department"]["code"], DEPARTMENT);
-    let route: Value = http
-        .get(format!("{base}/api/v1/route?town={TOWN}&item={TOWN_ITEM}"))
-        .send()
-        .await
-        .expect("route")
-        .json()
-        .await
-        .expect("json");
+    let route = get_json(&http, format!("{base}/api/v1/route?town={TOWN}&item={TOWN_ITEM}")).await;
     assert_eq!(route["outcome"], "town");
 
     let ws = base.replacen("http", "ws", 1) + "/ws";

@@ -106,3 +106,78 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
 pub fn derived_id(input: Uuid, kind: &str) -> Uuid {
     Uuid::new_v5(&input, kind.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use whistle_schemas::Location;
+
+    fn registry() -> Registry {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/registry.json");
+        Registry::load(&path).expect("sample registry loads")
+    }
+
+    fn raised(town: &str, item: &str) -> (CaseEvent, Raised) {
+        let raised = Raised {
+            town: town.into(),
+            district: town.get(..6).unwrap_or_default().into(),
+            item: item.into(),
+            description: "x".into(),
+            location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
+            photos: vec![],
+            raised_by: Actor { kind: ActorKind::Town, code: town.into() },
+        };
+        let time = "2026-06-01T00:00:00Z".parse().expect("valid time");
+        (
+            CaseEvent::new(
+                Uuid::from_u128(1),
+                "/test",
+                Uuid::from_u128(2),
+                time,
+                CaseEventBody::Raised(raised.clone()),
+            ),
+            raised,
+        )
+    }
+
+    #[test]
+    fn whistle_for_recovered_item_routes_to_district_department() {
+        let (event, r) = raised("500103001", "CQ-ENV-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::Department);
+        match out.body {
+            CaseEventBody::Dispatched(d) => {
+                assert_eq!(d.department.code, "500103-EE");
+                assert!(!d.triage);
+            }
+            other => panic!("expected a dispatch, got {other:?}"),
+        }
+        assert_eq!(out.subject, event.subject, "the output belongs to the same whistle");
+    }
+
+    #[test]
+    fn replaying_the_same_raised_event_derives_the_same_output_id() {
+        let (event, r) = raised("500103001", "CQ-ENV-001");
+        let (_, a) = decide(&registry(), &event, &r, Utc::now());
+        let (_, b) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn an_item_the_town_holds_is_rejected_with_a_reason_code() {
+        let (event, r) = raised("500103001", "CQ-FIRE-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::TownHolds);
+        assert!(matches!(out.body, CaseEventBody::Rejected(ref rej) if rej.code.as_deref() == Some("town_holds_item")));
+    }
+
+    #[test]
+    fn an_unknown_item_is_rejected_visibly_not_dropped() {
+        let (event, r) = raised("500103001", "CQ-GONE-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::Unroutable);
+        assert!(
+            matches!(out.body, CaseEventBody::Rejected(ref rej) if rej.code.as_deref() == Some("unknown_reference"))
+        );
+    }
+}
