@@ -312,3 +312,32 @@ async fn intake_shut_down_mid_burst_loses_no_accepted_whistle() {
     let _ = task.await;
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_cursor_older_than_the_trimmed_history_cannot_resume() {
+    let iso = Isolation::new();
+    let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
+    let store = whistle_casestore::CaseStore::new(conn.clone(), iso.redis.key_prefix.clone());
+    let channel = whistle_casestore::Channel::Town("500103001".into());
+    let key = store.stream_key(&channel);
+    let mut ids = Vec::new();
+    let mut c = conn.clone();
+    for n in 0..20 {
+        let id: String = redis::cmd("XADD")
+            .arg(&key)
+            .arg("MAXLEN")
+            .arg(5)
+            .arg("*")
+            .arg("n")
+            .arg(n)
+            .query_async(&mut c)
+            .await
+            .expect("xadd");
+        ids.push(id.parse::<whistle_casestore::Cursor>().expect("cursor"));
+    }
+    assert!(!store.can_resume(&channel, ids[0]).await.expect("redis"), "entries after the first were trimmed");
+    assert!(!store.can_resume(&channel, ids[13]).await.expect("redis"), "entry 14 was trimmed");
+    assert!(store.can_resume(&channel, ids[15]).await.expect("redis"), "every entry after 16 is kept");
+    assert!(store.can_resume(&channel, ids[19]).await.expect("redis"), "the latest cursor resumes");
+    let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut c).await.expect("cleanup");
+}

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::events::{Actor, Authority, DepartmentRef};
+use crate::events::{Actor, Authority, Deadlines, DepartmentRef, SlaStageKind};
 use crate::{Location, Names, Status};
 
 /// `POST /api/v1/whistles`.
@@ -45,6 +45,15 @@ pub struct WhistleView {
     pub department: Option<DepartmentRef>,
     pub raised_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The SLA deadlines, once the SLA service has scheduled them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlines: Option<Deadlines>,
+    /// SLA stages breached and not yet completed: the case is overdue while this is non-empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<SlaStageKind>,
+    /// True between `whistle.paused` and `whistle.resumed`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     /// Every step, oldest first; append-only.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -69,6 +78,13 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
+    pub reason: String,
+}
+
+/// `POST /api/v1/whistles/{id}/pause`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
     pub reason: String,
 }
 
@@ -185,4 +201,40 @@ pub enum RouteOutcome {
     Town,
     /// Nobody holds it here: the district command centre triages.
     Triage,
+}
+
+/// `GET /api/v1/sla/summary[?district=CODE][&window_hours=N]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaSummary {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub district: Option<String>,
+    pub total: SlaFigures,
+    pub departments: Vec<DepartmentFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentFigures {
+    pub department: String,
+    pub district: String,
+    #[serde(flatten)]
+    pub figures: SlaFigures,
+}
+
+/// Figures over the cases dispatched in the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaFigures {
+    pub dispatched: u64,
+    pub acknowledged: u64,
+    pub resolved: u64,
+    /// Mean time to acknowledge, in seconds; a still-unacknowledged case counts with its age so
+    /// far, so a backlog of ignored cases raises it instead of hiding.
+    pub mtta_seconds: Option<f64>,
+    /// Mean time to resolve, in seconds, counting open cases by their age so far.
+    pub mttr_seconds: Option<f64>,
+    /// Cases with at least one breached stage, over dispatched.
+    pub breach_rate: Option<f64>,
+    /// Open cases overdue right now.
+    pub overdue_now: u64,
+    pub open: u64,
 }

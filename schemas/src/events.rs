@@ -47,6 +47,21 @@ pub enum CaseEventBody {
     Resolved(Resolved),
     #[serde(rename = "whistle.rejected")]
     Rejected(Rejected),
+    /// The SLA clocks of the case stop (e.g. waiting for the owner of the premises).
+    #[serde(rename = "whistle.paused")]
+    Paused(Paused),
+    #[serde(rename = "whistle.resumed")]
+    Resumed(Acted),
+    /// The SLA service (re)computed the case's deadlines.
+    #[serde(rename = "sla.scheduled")]
+    SlaScheduled(SlaScheduled),
+    #[serde(rename = "sla.warning")]
+    SlaWarning(SlaStage),
+    #[serde(rename = "sla.breached")]
+    SlaBreached(SlaStage),
+    /// A breach moved one step up the escalation chain.
+    #[serde(rename = "whistle.escalated")]
+    Escalated(Escalated),
 }
 
 impl CaseEventBody {
@@ -59,6 +74,12 @@ impl CaseEventBody {
             CaseEventBody::Arrived(_) => "whistle.arrived",
             CaseEventBody::Resolved(_) => "whistle.resolved",
             CaseEventBody::Rejected(_) => "whistle.rejected",
+            CaseEventBody::Paused(_) => "whistle.paused",
+            CaseEventBody::Resumed(_) => "whistle.resumed",
+            CaseEventBody::SlaScheduled(_) => "sla.scheduled",
+            CaseEventBody::SlaWarning(_) => "sla.warning",
+            CaseEventBody::SlaBreached(_) => "sla.breached",
+            CaseEventBody::Escalated(_) => "whistle.escalated",
         }
     }
 }
@@ -130,6 +151,12 @@ const KNOWN_TYPES: &[&str] = &[
     "whistle.arrived",
     "whistle.resolved",
     "whistle.rejected",
+    "whistle.paused",
+    "whistle.resumed",
+    "sla.scheduled",
+    "sla.warning",
+    "sla.breached",
+    "whistle.escalated",
 ];
 
 /// Who did something.
@@ -239,6 +266,82 @@ pub struct Rejected {
     pub code: Option<String>,
 }
 
+/// `whistle.paused`: the SLA clocks stop until `whistle.resumed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Paused {
+    pub actor: Actor,
+    pub reason: String,
+}
+
+/// The three clocks of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaStageKind {
+    Acknowledge,
+    Arrive,
+    Resolve,
+}
+
+impl SlaStageKind {
+    pub const ALL: [SlaStageKind; 3] = [SlaStageKind::Acknowledge, SlaStageKind::Arrive, SlaStageKind::Resolve];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaStageKind::Acknowledge => "acknowledge",
+            SlaStageKind::Arrive => "arrive",
+            SlaStageKind::Resolve => "resolve",
+        }
+    }
+}
+
+/// A case's deadlines as they stand; absent stages are done (or not armed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrive: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<DateTime<Utc>>,
+    /// True while the case is paused: the deadlines above are then absent and move on resume.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// `sla.scheduled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaScheduled {
+    pub deadlines: Deadlines,
+    /// The policy that set them, e.g. `default` or `fire_safety`.
+    pub policy: String,
+}
+
+/// `sla.warning` and `sla.breached`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaStage {
+    pub stage: SlaStageKind,
+    pub deadline: DateTime<Utc>,
+    pub department: String,
+    pub district: String,
+}
+
+/// `whistle.escalated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Escalated {
+    pub stage: SlaStageKind,
+    /// 1 for the first step of the chain.
+    pub level: u32,
+    /// Who is told now, e.g. `department_head`, `command_centre`.
+    pub to: String,
+    pub department: String,
+    pub district: String,
+}
+
 /// A message that could not be processed, as written to the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -295,10 +398,10 @@ mod tests {
     #[test]
     fn unknown_event_type_is_told_apart_from_garbage() {
         let mut json = serde_json::to_value(sample()).expect("serializes");
-        json["type"] = "sla.breached".into();
+        json["type"] = "whistle.invented_later".into();
         json["data"] = serde_json::json!({"anything": 1});
         let bytes = serde_json::to_vec(&json).expect("serializes");
-        assert!(matches!(decode(&bytes), Ok(Decoded::UnknownType(t)) if t == "sla.breached"));
+        assert!(matches!(decode(&bytes), Ok(Decoded::UnknownType(t)) if t == "whistle.invented_later"));
         assert!(decode(b"{not json").is_err());
         assert!(decode(br#"{"specversion":"1.0","type":"whistle.raised","data":{}}"#).is_err());
     }

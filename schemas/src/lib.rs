@@ -88,6 +88,8 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("towns", schema::<api::TownList>()),
         ("items", schema::<api::ItemList>()),
         ("route", schema::<api::RouteView>()),
+        ("pause-request", schema::<api::PauseRequest>()),
+        ("sla-summary", schema::<api::SlaSummary>()),
         ("ws-client-message", schema::<ws::ClientMessage>()),
         ("ws-server-message", schema::<ws::ServerMessage>()),
     ]

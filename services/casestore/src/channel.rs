@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
-    #[error("unknown channel {0:?}: expected department:CODE or town:CODE")]
+    #[error("unknown channel {0:?}: expected department:CODE, town:CODE, manager:city or manager:DISTRICT")]
     Unknown(String),
     #[error("malformed cursor {0:?}: expected a cursor received from this server")]
     Cursor(String),
@@ -17,6 +17,8 @@ pub enum ChannelError {
 pub enum Channel {
     Department(String),
     Town(String),
+    /// Overdue cases: `manager:city`, or `manager:DISTRICT` for one district.
+    Manager(String),
 }
 
 impl Channel {
@@ -30,6 +32,7 @@ impl Channel {
         match kind {
             "department" if plausible => Ok(Channel::Department(code.to_owned())),
             "town" if plausible => Ok(Channel::Town(code.to_owned())),
+            "manager" if plausible => Ok(Channel::Manager(code.to_owned())),
             _ => Err(bad()),
         }
     }
@@ -40,6 +43,7 @@ impl fmt::Display for Channel {
         match self {
             Channel::Department(code) => write!(f, "department:{code}"),
             Channel::Town(code) => write!(f, "town:{code}"),
+            Channel::Manager(scope) => write!(f, "manager:{scope}"),
         }
     }
 }
@@ -90,10 +94,10 @@ mod tests {
 
     #[test]
     fn channels_parse_and_print_back() {
-        for s in ["department:500103-EE", "town:500103001"] {
+        for s in ["department:500103-EE", "town:500103001", "manager:city", "manager:500103"] {
             assert_eq!(Channel::parse(s).expect("valid").to_string(), s);
         }
-        for bad in ["", "department:", "dept:500103-EE", "town:../x", "town:a b", "manager"] {
+        for bad in ["", "department:", "dept:500103-EE", "town:../x", "town:a b", "manager", "manager:"] {
             assert!(Channel::parse(bad).is_err(), "{bad:?}");
         }
     }

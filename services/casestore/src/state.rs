@@ -11,7 +11,9 @@
 
 use whistle_schemas::Status;
 use whistle_schemas::api::{TimelineEntry, WhistleView};
-use whistle_schemas::events::{Actor, ActorKind, CaseEvent, CaseEventBody};
+use whistle_schemas::events::{
+    Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, Escalated, SlaStage, SlaStageKind,
+};
 
 use crate::channel::Channel;
 
@@ -86,6 +88,9 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             department: None,
             raised_at: event.time,
             updated_at: event.time,
+            deadlines: None,
+            overdue: Vec::new(),
+            paused: false,
             timeline: Vec::new(),
         },
         (None, _) => return Applied::Refused(format!("{} for a whistle that was never raised", event.type_name())),
@@ -123,8 +128,63 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             Err(e) => return Applied::Refused(e.to_string()),
         },
         CaseEventBody::Dispatched(_) => return Applied::Refused(format!("cannot dispatch a whistle that is {from}")),
+        CaseEventBody::Paused(p) if can_pause(&view) => {
+            view.paused = true;
+            (from, Some(p.actor.clone()), Some(p.reason.clone()))
+        }
+        CaseEventBody::Paused(_) => return Applied::Refused(format!("cannot pause a whistle that is {from}")),
+        CaseEventBody::Resumed(a) if view.paused && !from.is_terminal() => {
+            view.paused = false;
+            (from, Some(a.actor.clone()), None)
+        }
+        CaseEventBody::Resumed(_) => return Applied::Refused("cannot resume a whistle that is not paused".into()),
+        _ if from.is_terminal() => {
+            return Applied::Refused(format!("{} for a whistle that is {from}", event.type_name()));
+        }
+        // A timer that fired as the stage was completed: the completion wins.
+        CaseEventBody::SlaWarning(SlaStage { stage, .. })
+        | CaseEventBody::SlaBreached(SlaStage { stage, .. })
+        | CaseEventBody::Escalated(Escalated { stage, .. })
+            if stage_done(from, *stage) =>
+        {
+            return Applied::Refused(format!(
+                "{} for the {} stage of a whistle that is {from}",
+                event.type_name(),
+                stage.as_str()
+            ));
+        }
+        CaseEventBody::SlaScheduled(s) => {
+            view.deadlines = Some(s.deadlines.clone());
+            (from, Some(sla_actor()), Some(describe_deadlines(&s.deadlines)))
+        }
+        CaseEventBody::SlaWarning(w) => {
+            (from, Some(sla_actor()), Some(format!("{} due {}", w.stage.as_str(), w.deadline.to_rfc3339())))
+        }
+        CaseEventBody::SlaBreached(b) => {
+            if !view.overdue.contains(&b.stage) {
+                view.overdue.push(b.stage);
+            }
+            (from, Some(sla_actor()), Some(format!("{} was due {}", b.stage.as_str(), b.deadline.to_rfc3339())))
+        }
+        CaseEventBody::Escalated(e) => (
+            from,
+            Some(sla_actor()),
+            Some(format!("{} overdue: escalated to {} (level {})", e.stage.as_str(), e.to, e.level)),
+        ),
     };
 
+    let was_overdue = !view.overdue.is_empty();
+    // A stage done is no longer overdue; a closed case is overdue for nothing.
+    match to {
+        Status::Acknowledged => view.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
+        Status::OnSite => view.overdue.retain(|s| *s != SlaStageKind::Arrive),
+        Status::Resolved | Status::Rejected => {
+            view.overdue.clear();
+            view.deadlines = None;
+            view.paused = false;
+        }
+        _ => {}
+    }
     view.status = to;
     view.updated_at = view.updated_at.max(event.time);
     view.timeline.push(TimelineEntry {
@@ -140,7 +200,43 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     if let Some(dept) = &view.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
+    // Managers watch what is overdue: a case enters their channels on its first breach and
+    // leaves when nothing is overdue any more.
+    let overdue = open && !view.overdue.is_empty();
+    if overdue || was_overdue {
+        channels.push((Channel::Manager(view.district.clone()), overdue));
+        channels.push((Channel::Manager("city".to_owned()), overdue));
+    }
     Applied::Changed { view: Box::new(view), channels }
+}
+
+/// Whether a status means the stage's work is done.
+fn stage_done(status: Status, stage: SlaStageKind) -> bool {
+    match stage {
+        SlaStageKind::Acknowledge => matches!(status, Status::Acknowledged | Status::OnSite),
+        SlaStageKind::Arrive => status == Status::OnSite,
+        SlaStageKind::Resolve => false,
+    }
+}
+
+/// Pausing needs a department that owns the clock, an open case, and no pause already.
+pub fn can_pause(view: &WhistleView) -> bool {
+    view.department.is_some() && !view.status.is_terminal() && !view.paused
+}
+
+fn sla_actor() -> Actor {
+    Actor { kind: ActorKind::System, code: "sla".into() }
+}
+
+fn describe_deadlines(d: &Deadlines) -> String {
+    if d.paused {
+        return "clocks paused".into();
+    }
+    let parts: Vec<String> = [("acknowledge", d.acknowledge), ("arrive", d.arrive), ("resolve", d.resolve)]
+        .into_iter()
+        .filter_map(|(k, t)| t.map(|t| format!("{k} by {}", t.to_rfc3339())))
+        .collect();
+    if parts.is_empty() { "no open deadlines".into() } else { parts.join(", ") }
 }
 
 #[cfg(test)]
@@ -247,6 +343,63 @@ mod tests {
             apply(Some(&v), &event(9, CaseEventBody::Resolved(Resolved { actor: dept(), note: None }))),
             Applied::Refused(_)
         ));
+    }
+
+    fn breached(n: u128, stage: SlaStageKind) -> CaseEvent {
+        event(
+            n,
+            CaseEventBody::SlaBreached(SlaStage {
+                stage,
+                deadline: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+                department: "500103-EE".into(),
+                district: "500103".into(),
+            }),
+        )
+    }
+
+    #[test]
+    fn a_breach_makes_the_case_overdue_for_managers_until_the_stage_is_done() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, ch) = changed(apply(Some(&v), &dispatched()));
+        assert!(ch.iter().all(|(c, _)| !matches!(c, Channel::Manager(_))), "managers see only what is overdue");
+        let (v, ch) = changed(apply(Some(&v), &breached(3, SlaStageKind::Acknowledge)));
+        assert_eq!(v.overdue, vec![SlaStageKind::Acknowledge]);
+        assert_eq!(v.status, Status::Dispatched, "an SLA event does not change the status");
+        assert!(ch.contains(&(Channel::Manager("500103".into()), true)));
+        assert!(ch.contains(&(Channel::Manager("city".into()), true)));
+        let (v, ch) = changed(apply(Some(&v), &event(4, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        assert!(v.overdue.is_empty());
+        assert!(ch.contains(&(Channel::Manager("city".into()), false)), "it leaves the managers' open set");
+        assert!(
+            matches!(apply(Some(&v), &breached(5, SlaStageKind::Acknowledge)), Applied::Refused(_)),
+            "a late timer loses to the acknowledgement"
+        );
+    }
+
+    #[test]
+    fn pause_and_resume_are_recorded_without_changing_status() {
+        let (v, _) = changed(apply(None, &raised()));
+        assert!(
+            matches!(
+                apply(Some(&v), &event(3, CaseEventBody::Paused(Paused { actor: dept(), reason: "x".into() }))),
+                Applied::Refused(_)
+            ),
+            "nothing to pause before dispatch"
+        );
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let (v, _) = changed(apply(
+            Some(&v),
+            &event(3, CaseEventBody::Paused(Paused { actor: dept(), reason: "owner away".into() })),
+        ));
+        assert!(v.paused);
+        assert_eq!(v.status, Status::Dispatched);
+        assert!(matches!(
+            apply(Some(&v), &event(4, CaseEventBody::Paused(Paused { actor: dept(), reason: "again".into() }))),
+            Applied::Refused(_)
+        ));
+        let (v, _) = changed(apply(Some(&v), &event(5, CaseEventBody::Resumed(Acted { actor: dept() }))));
+        assert!(!v.paused);
+        assert_eq!(v.timeline.last().map(|t| t.kind.as_str()), Some("whistle.resumed"));
     }
 
     #[test]

@@ -254,9 +254,26 @@ impl CaseStore {
                 _ => None,
             }
         };
+        let int = |field: &str| -> Option<u64> {
+            match info.get(field)? {
+                redis::Value::Int(n) => u64::try_from(*n).ok(),
+                _ => None,
+            }
+        };
         let last = id("last-generated-id").unwrap_or(Cursor::START);
         let deleted = id("max-deleted-entry-id").unwrap_or(Cursor::START);
-        Ok(cursor <= last && cursor >= deleted)
+        // `MAXLEN ~` trimming does not move max-deleted-entry-id; it shows as fewer entries than
+        // were ever added. Then only a cursor at or past the oldest kept entry can resume.
+        let trimmed = int("entries-added").zip(int("length")).is_some_and(|(added, len)| added > len);
+        let first = match info.get("first-entry") {
+            Some(redis::Value::Array(entry)) => match entry.first() {
+                Some(redis::Value::BulkString(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let kept = !trimmed || first.is_some_and(|first: Cursor| cursor >= first);
+        Ok(cursor <= last && cursor >= deleted && kept)
     }
 }
 

@@ -226,7 +226,10 @@ where
         }
     };
     // Let what was started finish, so its offsets can be stored; a failure stops the draining.
-    while let Some(done) = in_flight.next().await {
+    // After a handler failed nothing more is stored: the committed position must not pass it.
+    while result.is_ok()
+        && let Some(done) = in_flight.next().await
+    {
         match done {
             Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
             Err(err) => {

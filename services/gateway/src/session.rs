@@ -287,9 +287,14 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         let mut last = last;
         if frame.prev > last {
             // Entries between what we sent and this frame were read before we joined: fetch them.
+            // If Redis fails half-way, what was sent is unknown to us: end the session so the
+            // client resumes from the last cursor it saw, rather than risk a gap or a repeat.
             match self.catch_up(channel, last).await? {
                 Some(caught_up) => last = caught_up,
-                None => return Ok(()),
+                None => {
+                    let _ = self.out.send(Outgoing::Close(1011, "temporary failure; resume with your cursors")).await;
+                    return Err(SocketGone);
+                }
             }
         }
         if frame.cursor > last {

@@ -36,6 +36,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A failure of the case store (Redis): the caller may retry.
+    pub fn store(err: anyhow::Error) -> ApiError {
+        tracing::warn!(error = ?err, "case store unavailable");
+        ApiError::Unavailable("case state is unavailable; retry shortly".into())
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),

@@ -18,9 +18,9 @@ use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_registry::{Route, route as decide};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
-    ActionAccepted, RaiseWhistleRequest, RejectRequest, ResolveRequest, WhistleAccepted, WhistleView,
+    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, WhistleAccepted, WhistleView,
 };
-use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEvent, CaseEventBody, Raised, Rejected, Resolved};
+use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEvent, CaseEventBody, Paused, Raised, Rejected, Resolved};
 
 use super::AppState;
 use super::registry::{route_error, town_holds_message};
@@ -62,10 +62,10 @@ pub async fn raise(
     let id = match &key {
         Some(key) => {
             let id = Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, format!("raise\n{}\n{key}", whistle.town).as_bytes());
-            match state.store.claim_idempotency(&format!("raise:{id}"), &fingerprint).await? {
+            match state.store.claim_idempotency(&format!("raise:{id}"), &fingerprint).await.map_err(ApiError::store)? {
                 whistle_casestore::store::Claim::Different => return Err(ApiError::IdempotencyKeyReused),
                 whistle_casestore::store::Claim::Same => {
-                    if state.store.get(id).await?.is_some() {
+                    if state.store.get(id).await.map_err(ApiError::store)?.is_some() {
                         return Ok(accepted(id, Status::Raised));
                     }
                     // Accepted before but not visible yet, or the first attempt failed: produce
@@ -132,7 +132,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 
 async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiError> {
     let id = parse_id(id)?;
-    state.store.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("no whistle {id}")))
+    state.store.get(id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::NotFound(format!("no whistle {id}")))
 }
 
 /// `GET /api/v1/whistles/{id}`
@@ -207,6 +207,46 @@ pub async fn reject(
     .await
 }
 
+/// `POST /api/v1/whistles/{id}/pause`: stops the SLA clocks, with a reason.
+pub async fn pause(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PauseRequest>,
+) -> Result<Response, ApiError> {
+    let reason = domain::reason(&req.reason)?;
+    let check = |view: &WhistleView| {
+        if whistle_casestore::state::can_pause(view) {
+            Ok(view.status)
+        } else {
+            Err(ApiError::Conflict(format!(
+                "cannot pause a whistle that is {}{}",
+                view.status,
+                if view.paused { " and paused" } else { "" }
+            )))
+        }
+    };
+    act_with(&state, &id, &headers, "pause", check, |actor| CaseEventBody::Paused(Paused { actor, reason })).await
+}
+
+/// `POST /api/v1/whistles/{id}/resume`
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let NoBody {} = optional_json(body)?;
+    let check = |view: &WhistleView| {
+        if view.paused && !view.status.is_terminal() {
+            Ok(view.status)
+        } else {
+            Err(ApiError::Conflict("cannot resume a whistle that is not paused".into()))
+        }
+    };
+    act_with(&state, &id, &headers, "resume", check, |actor| CaseEventBody::Resumed(Acted { actor })).await
+}
+
 async fn act(
     state: &AppState,
     id: &str,
@@ -214,17 +254,31 @@ async fn act(
     transition: Transition,
     body: impl FnOnce(Actor) -> CaseEventBody,
 ) -> Result<Response, ApiError> {
+    let check = |view: &WhistleView| transition.target(view.status).map_err(|e| ApiError::Conflict(e.to_string()));
+    act_with(state, id, headers, transition.name(), check, body).await
+}
+
+/// Checks an action against the case (`check` gives the status it leads to), publishes its
+/// event, and answers `202`.
+async fn act_with(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    name: &str,
+    check: impl FnOnce(&WhistleView) -> Result<Status, ApiError>,
+    body: impl FnOnce(Actor) -> CaseEventBody,
+) -> Result<Response, ApiError> {
     let key = idempotency_key(headers)?;
     let view = load(state, id).await?;
     let event_id = match &key {
-        Some(key) => Uuid::new_v5(&view.id, format!("{}\n{key}", transition.name()).as_bytes()),
+        Some(key) => Uuid::new_v5(&view.id, format!("{name}\n{key}").as_bytes()),
         None => Uuid::now_v7(),
     };
     // A retry of an action that already took effect answers as the first attempt did.
     if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id) {
         return Ok(action_accepted(view.id, event_id, step.status));
     }
-    let target = transition.target(view.status).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let target = check(&view)?;
     let department =
         view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
     let actor = Actor { kind: ActorKind::Department, code: department.code.clone() };

@@ -1,0 +1,65 @@
+//! `GET /api/v1/sla/summary[?district=CODE][&window_hours=N]`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use whistle_schemas::api::{ErrorBody, ErrorDetail};
+
+use crate::policy::Policies;
+use crate::store::SlaStore;
+use crate::summary::summarize;
+
+/// Longest window a summary may cover.
+pub const MAX_WINDOW_HOURS: i64 = 24 * 90;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub store: SlaStore,
+    pub policies: Arc<Policies>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    district: Option<String>,
+    window_hours: Option<i64>,
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message } })).into_response()
+}
+
+pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_query", e.body_text()),
+    };
+    let hours = q.window_hours.unwrap_or(24 * 7);
+    if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            format!("window_hours must be between 1 and {MAX_WINDOW_HOURS}"),
+        );
+    }
+    if let Some(d) = &q.district
+        && (d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", "district must be a 6-digit code".into());
+    }
+    let now = Utc::now();
+    let from = now - Duration::hours(hours);
+    match state.store.cases_between(from, now).await {
+        Ok(cases) => Json(summarize(&cases, &state.policies, q.district.as_deref(), from, now)).into_response(),
+        Err(err) => {
+            tracing::error!(error = ?err, "summary failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "SLA state is unavailable; retry shortly".into())
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The SLA service's two loops: case events in (arm, move, cancel timers), timers out.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
+use whistle_registry::{ItemCode, Registry};
+use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, Escalated, SlaScheduled, SlaStage, decode};
+
+use crate::case::{CaseSla, Timer, TimerKind};
+use crate::metrics::Metrics;
+use crate::policy::Policies;
+use crate::store::SlaStore;
+use crate::timers::TimerBackend;
+
+pub const SOURCE: &str = "/whistle/sla";
+
+/// Due timers read per partition per round trip.
+const FIRE_BATCH: isize = 256;
+
+#[derive(Clone)]
+pub struct Sla {
+    pub store: SlaStore,
+    pub policies: Arc<Policies>,
+    pub registry: Arc<Registry>,
+    pub producer: FutureProducer,
+    pub consumer: Arc<StreamConsumer>,
+    pub cases_topic: Arc<str>,
+    pub dead_letters: DeadLetters,
+    pub metrics: Metrics,
+    pub wake: Arc<Notify>,
+    pub token: CancellationToken,
+}
+
+impl Sla {
+    /// Consumes case events until cancelled. One at a time: a case's events apply in order.
+    pub async fn consume(self) -> anyhow::Result<()> {
+        let (consumer, token) = (self.consumer.clone(), self.token.clone());
+        kafka::consume_in_order(consumer, token, 1, move |msg| {
+            let sla = self.clone();
+            async move { sla.handle(msg).await }
+        })
+        .await
+    }
+
+    async fn handle(&self, msg: OwnedMessage) -> anyhow::Result<()> {
+        let event = match decode(msg.payload().unwrap_or_default()) {
+            Ok(Decoded::Event(event)) => event,
+            Ok(Decoded::UnknownType(_)) => return Ok(()),
+            Err(err) => {
+                let reason = err.to_string();
+                kafka::retry_until_cancelled("dead-lettering", &self.token, || self.dead_letters.send(&msg, &reason))
+                    .await?;
+                return Ok(());
+            }
+        };
+        kafka::retry_until_cancelled("applying a case event to SLA state", &self.token, || {
+            self.apply(&event, msg.partition())
+        })
+        .await
+    }
+
+    async fn apply(&self, event: &CaseEvent, partition: i32) -> anyhow::Result<()> {
+        let id = event.subject;
+        let case = match (&event.body, self.store.load(id).await?) {
+            (CaseEventBody::Dispatched(d), None) => {
+                let category =
+                    ItemCode::parse(&d.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
+                let policy = self.policies.for_item(&d.item, category);
+                let case = CaseSla::dispatched(event, &d.department.code, &d.district, &d.item, policy);
+                self.publish_schedule(&case, event.id).await?;
+                self.save(&case, partition).await?;
+                tracing::info!(whistle = %id, policy = %case.policy, department = %case.department, "SLA clocks started");
+                return Ok(());
+            }
+            (CaseEventBody::SlaWarning(s) | CaseEventBody::SlaBreached(s), _) => {
+                // Our own timer events, read back: a timer fired before a crash stays fired.
+                let kind = if matches!(event.body, CaseEventBody::SlaWarning(_)) { "warning" } else { "breach" };
+                self.store.mark_fired(id, &format!("{}.{kind}", s.stage.as_str()), partition).await?;
+                match self.store.load(id).await? {
+                    Some(case) => case,
+                    None => return Ok(()),
+                }
+            }
+            (CaseEventBody::Escalated(e), _) => {
+                self.store.mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), partition).await?;
+                return Ok(());
+            }
+            (_, Some(case)) => case,
+            (_, None) => return Ok(()),
+        };
+        let mut case = case;
+        let calendar = self.policies.calendar(&case.district);
+        let change = case.apply(event, calendar);
+        if change == Default::default() {
+            // Nothing moved, unless a breach was recorded; save to keep `breached` (idempotent).
+            if matches!(event.body, CaseEventBody::SlaBreached(_)) {
+                self.save(&case, partition).await?;
+            }
+            return Ok(());
+        }
+        for done in &change.completed {
+            self.metrics.time_to[done.stage as usize]
+                .with_label_values(&[&case.district, &case.department])
+                .observe(done.seconds);
+        }
+        if change.rescheduled && !change.closed {
+            self.publish_schedule(&case, event.id).await?;
+        }
+        self.save(&case, partition).await?;
+        Ok(())
+    }
+
+    async fn save(&self, case: &CaseSla, partition: i32) -> anyhow::Result<()> {
+        let policy = self.policies.by_name(&case.policy);
+        let fired = self.store.fired(case.whistle).await?;
+        let timers = case.timers(policy, self.policies.calendar(&case.district), &fired);
+        self.store.save(case, partition, &CaseSla::all_keys(policy), &timers).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn publish_schedule(&self, case: &CaseSla, cause: Uuid) -> anyhow::Result<()> {
+        let deadlines = case.deadlines(self.policies.calendar(&case.district));
+        let body = CaseEventBody::SlaScheduled(SlaScheduled { deadlines, policy: case.policy.clone() });
+        let event = CaseEvent::new(Uuid::new_v5(&cause, b"sla.scheduled"), SOURCE, case.whistle, Utc::now(), body);
+        self.publish(&event).await
+    }
+
+    async fn publish(&self, event: &CaseEvent) -> anyhow::Result<()> {
+        let payload = serde_json::to_vec(event).context("encoding SLA event")?;
+        let key = event.subject.to_string();
+        let record = FutureRecord::to(&self.cases_topic).key(&key).payload(&payload);
+        self.producer
+            .send(record, Timeout::After(DELIVERY_TIMEOUT))
+            .await
+            .map_err(|(err, _)| anyhow::anyhow!("publishing {}: {err}", event.type_name()))?;
+        Ok(())
+    }
+
+    /// Partitions of the case topic this instance owns right now.
+    fn partitions(&self) -> Vec<i32> {
+        match self.consumer.assignment() {
+            Ok(list) => list.elements_for_topic(&self.cases_topic).iter().map(|e| e.partition()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn fire(&self, case: &CaseSla, timer: &Timer, partition: i32, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let (department, district) = (case.department.clone(), case.district.clone());
+        let body = match &timer.kind {
+            TimerKind::Warning => CaseEventBody::SlaWarning(SlaStage {
+                stage: timer.stage,
+                deadline: timer.deadline,
+                department,
+                district,
+            }),
+            TimerKind::Breach => CaseEventBody::SlaBreached(SlaStage {
+                stage: timer.stage,
+                deadline: timer.deadline,
+                department,
+                district,
+            }),
+            TimerKind::Escalate { level, to } => CaseEventBody::Escalated(Escalated {
+                stage: timer.stage,
+                level: *level,
+                to: to.clone(),
+                department,
+                district,
+            }),
+        };
+        // The id depends only on the case and the timer: a timer fired twice (a crash between
+        // publishing and recording) is one event to every consumer.
+        let event = CaseEvent::new(Uuid::new_v5(&case.whistle, timer.key.as_bytes()), SOURCE, case.whistle, now, body);
+        self.publish(&event).await?;
+        if self.store.mark_fired(case.whistle, &timer.key, partition).await? {
+            let stage = timer.stage.as_str();
+            match &timer.kind {
+                TimerKind::Warning => self.metrics.warnings.with_label_values(&[stage]).inc(),
+                TimerKind::Breach => self.metrics.breaches.with_label_values(&[stage, &case.district]).inc(),
+                TimerKind::Escalate { level, .. } => {
+                    self.metrics.escalations.with_label_values(&[&level.to_string(), &case.district]).inc()
+                }
+            }
+            let late = (now - timer.due).num_milliseconds().max(0) as f64 / 1000.0;
+            self.metrics.lateness.observe(late);
+            tracing::info!(whistle = %case.whistle, timer = %timer.key, late_seconds = late, "SLA timer fired");
+        }
+        Ok(())
+    }
+}
+
+impl TimerBackend for Sla {
+    async fn fire_due(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let mut fired = 0;
+        for partition in self.partitions() {
+            loop {
+                let due = self.store.due(partition, now, FIRE_BATCH).await?;
+                for (id, key) in &due {
+                    let Some(case) = self.store.load(*id).await? else {
+                        self.store.disarm(partition, *id, key).await?;
+                        continue;
+                    };
+                    let policy = self.policies.by_name(&case.policy);
+                    let done: BTreeSet<String> = self.store.fired(*id).await?;
+                    let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
+                    match timers.iter().find(|t| &t.key == key) {
+                        Some(timer) if timer.due <= now => {
+                            self.fire(&case, timer, partition, now).await?;
+                            fired += 1;
+                        }
+                        // Moved (a pause) or no longer applies (done, fired): re-arm from the case.
+                        _ => self.store.save(&case, partition, &CaseSla::all_keys(policy), &timers).await?,
+                    }
+                }
+                if due.len() < FIRE_BATCH as usize {
+                    break;
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut armed = 0;
+        for partition in self.partitions() {
+            armed += self.store.armed(partition).await?;
+            if let Some(due) = self.store.next_due(partition).await? {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        self.metrics.armed_timers.set(armed as i64);
+        Ok(next)
+    }
+}

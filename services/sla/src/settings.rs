@@ -1,0 +1,46 @@
+//! SLA service settings.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `/api/v1/sla/summary` and `/healthz`, `/readyz`, `/metrics`.
+    pub http: HttpSettings,
+    pub kafka: KafkaSettings,
+    pub redis: RedisSettings,
+    pub registry_path: PathBuf,
+    /// The SLA policy file.
+    pub policy_path: PathBuf,
+    pub group_id: String,
+    /// How often the open/overdue gauges are recomputed.
+    pub gauge_seconds: u64,
+    pub shutdown: ShutdownSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            http: HttpSettings::new(8084),
+            kafka: KafkaSettings::default(),
+            redis: RedisSettings::default(),
+            registry_path: PathBuf::from("deploy/data/registry.json"),
+            policy_path: PathBuf::from("deploy/data/sla.json"),
+            group_id: "whistle-sla".to_owned(),
+            gauge_seconds: 30,
+            shutdown: ShutdownSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.gauge_seconds == 0 {
+            return Err(SettingsError::Invalid { key: "gauge_seconds", message: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! Building and running the SLA service.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::routing::get;
+use chrono::Utc;
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::{FutureProducer, Producer};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use whistle_common::admin::{self, Check};
+use whistle_common::kafka::{self, DeadLetters};
+use whistle_common::redis_conn;
+use whistle_common::shutdown::Supervisor;
+use whistle_registry::Registry;
+use whistle_schemas::events::SlaStageKind;
+
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+use crate::policy::Policies;
+use crate::service::Sla;
+use crate::settings::Settings;
+use crate::store::SlaStore;
+use crate::timers::{self, SystemNow};
+
+pub struct Application {
+    listener: TcpListener,
+    settings: Settings,
+    sla: Sla,
+    producer: FutureProducer,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let registry = Registry::load(&settings.registry_path)
+            .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
+        let policies = Policies::load(&settings.policy_path)?;
+        kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let producer = kafka::producer(&settings.kafka, "whistle-sla")?;
+        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-sla")?);
+        consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
+        let redis = redis_conn::managed(&settings.redis).await?;
+        let store = SlaStore::new(redis, settings.redis.key_prefix.clone());
+        let sla = Sla {
+            store,
+            policies: Arc::new(policies),
+            registry: Arc::new(registry),
+            producer: producer.clone(),
+            consumer,
+            cases_topic: settings.kafka.topics.cases.clone().into(),
+            dead_letters: DeadLetters::new(
+                producer.clone(),
+                settings.kafka.topics.deadletter.clone(),
+                settings.group_id.clone(),
+            ),
+            metrics: Metrics::new()?,
+            wake: Arc::new(Notify::new()),
+            token: CancellationToken::new(),
+        };
+        let listener = TcpListener::bind(settings.http.addr())
+            .await
+            .with_context(|| format!("binding {}", settings.http.addr()))?;
+        tracing::info!(addr = %listener.local_addr()?, "sla listening");
+        Ok(Application { listener, settings, sla, producer })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, settings, sla, producer } = self;
+        let grace = Duration::from_secs(settings.shutdown.grace_seconds);
+        let mut supervisor = Supervisor::new(sla.token.clone());
+        let token = supervisor.token();
+
+        let kafka_check: Check = {
+            let consumer = sla.consumer.clone();
+            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
+        };
+        let app = axum::Router::new()
+            .route("/api/v1/sla/summary", get(http::summary))
+            .with_state(HttpState { store: sla.store.clone(), policies: sla.policies.clone() })
+            .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
+        supervisor.spawn("http", {
+            let token = token.clone();
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { token.cancelled().await })
+                    .await
+                    .context("HTTP server")
+            }
+        });
+        supervisor.spawn("consumer", sla.clone().consume());
+        supervisor.spawn("timers", timers::run(sla.clone(), SystemNow, sla.wake.clone(), token.clone()));
+        supervisor.spawn("gauges", gauges(sla.clone(), Duration::from_secs(settings.gauge_seconds), token));
+        let result = supervisor.run(shutdown, grace).await;
+        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
+        tracing::info!("sla stopped");
+        result
+    }
+}
+
+/// Recomputes the open and overdue gauges from the shared state, so every instance reports the
+/// whole deployment (aggregate with `max`, not `sum`).
+async fn gauges(sla: Sla, every: Duration, token: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        let now = Utc::now();
+        match sla.store.cases_between(now - chrono::Duration::days(30), now).await {
+            Ok(cases) => {
+                let mut by_district: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+                for case in cases.iter().filter(|c| c.is_open()) {
+                    let entry = by_district.entry(case.district.as_str()).or_default();
+                    entry.0 += 1;
+                    let calendar = sla.policies.calendar(&case.district);
+                    if SlaStageKind::ALL.iter().any(|&s| case.deadline(s, calendar).is_some_and(|d| d < now)) {
+                        entry.1 += 1;
+                    }
+                }
+                sla.metrics.open.reset();
+                sla.metrics.overdue.reset();
+                for (district, (open, overdue)) in by_district {
+                    sla.metrics.open.with_label_values(&[district]).set(open);
+                    sla.metrics.overdue.with_label_values(&[district]).set(overdue);
+                }
+            }
+            Err(err) => tracing::warn!(error = ?err, "could not refresh SLA gauges"),
+        }
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The timer loop: sleep until the next deadline, fire what is due, repeat.
+//!
+//! The loop is generic over where timers live ([`TimerBackend`]) and what time it is
+//! ([`Now`]), so its behaviour is tested with tokio's paused clock and an in-memory backend,
+//! while production uses Redis ([`crate::store`]) and the system clock.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Longest sleep between checks: newly armed timers and newly assigned partitions are noticed
+/// at least this often even without a wake-up.
+pub const MAX_SLEEP: StdDuration = StdDuration::from_secs(1);
+
+/// The current time, as the loop sees it.
+pub trait Now: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemNow;
+
+impl Now for SystemNow {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Where timers are kept and how they fire.
+pub trait TimerBackend: Send + Sync {
+    /// Fires every timer due at `now`; returns how many fired.
+    fn fire_due(&self, now: DateTime<Utc>) -> impl Future<Output = anyhow::Result<usize>> + Send;
+    /// The earliest armed deadline, if any.
+    fn next_due(&self) -> impl Future<Output = anyhow::Result<Option<DateTime<Utc>>>> + Send;
+}
+
+/// Runs until `token` is cancelled. `wake` is notified when a timer is armed, so an earlier
+/// deadline than the one slept towards is not missed.
+pub async fn run<B: TimerBackend, N: Now>(
+    backend: B,
+    now: N,
+    wake: Arc<Notify>,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut backoff = StdDuration::from_millis(100);
+    loop {
+        let step = async {
+            backend.fire_due(now.now()).await?;
+            backend.next_due().await
+        };
+        let sleep = match step.await {
+            Ok(next) => {
+                backoff = StdDuration::from_millis(100);
+                next.map_or(MAX_SLEEP, |due| (due - now.now()).to_std().unwrap_or(StdDuration::ZERO).min(MAX_SLEEP))
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, "timer check failed; retrying");
+                backoff = (backoff * 2).min(StdDuration::from_secs(5));
+                backoff
+            }
+        };
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            () = wake.notified() => {}
+            () = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::calendar::tests::chongqing;
+    use crate::case::tests::{dispatched_at, event, policies, t};
+    use crate::case::{CaseSla, Timer};
+    use crate::policy::Policies;
+    use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEventBody, Paused};
+
+    /// Time as tokio's (pausable) clock says, anchored at a chosen instant.
+    struct TestNow {
+        base: DateTime<Utc>,
+        start: tokio::time::Instant,
+    }
+
+    impl Now for TestNow {
+        fn now(&self) -> DateTime<Utc> {
+            self.base + chrono::Duration::from_std(self.start.elapsed()).expect("small")
+        }
+    }
+
+    /// One case in memory, with the same timer logic production uses.
+    struct MemoryBackend {
+        case: Mutex<CaseSla>,
+        fired: Mutex<BTreeSet<String>>,
+        log: Mutex<Vec<(String, DateTime<Utc>)>>,
+        policies: Policies,
+    }
+
+    impl MemoryBackend {
+        fn timers(&self) -> Vec<Timer> {
+            let case = self.case.lock().expect("lock");
+            case.timers(self.policies.by_name("default"), &chongqing(), &self.fired.lock().expect("lock"))
+        }
+    }
+
+    impl TimerBackend for &MemoryBackend {
+        async fn fire_due(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+            let due: Vec<Timer> = self.timers().into_iter().filter(|t| t.due <= now).collect();
+            for timer in &due {
+                self.fired.lock().expect("lock").insert(timer.key.clone());
+                self.log.lock().expect("lock").push((timer.key.clone(), now));
+            }
+            Ok(due.len())
+        }
+
+        async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+            Ok(self.timers().first().map(|t| t.due))
+        }
+    }
+
+    fn actor() -> Actor {
+        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+    }
+
+    fn fired_ack_keys(backend: &MemoryBackend) -> Vec<(String, DateTime<Utc>)> {
+        backend.log.lock().expect("lock").iter().filter(|(k, _)| k.starts_with("acknowledge")).cloned().collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unacknowledged_case_warns_breaches_and_escalates_step_by_step() {
+        let (_, case) = dispatched_at("2026-11-26T10:00:00+08:00");
+        let backend = MemoryBackend {
+            case: Mutex::new(case),
+            fired: Mutex::default(),
+            log: Mutex::default(),
+            policies: policies(),
+        };
+        let now = TestNow { base: t("2026-11-26T10:00:00+08:00"), start: tokio::time::Instant::now() };
+        let token = CancellationToken::new();
+        let loop_token = token.clone();
+        let backend_ref = &backend;
+        let run_loop = run(backend_ref, now, Arc::new(Notify::new()), loop_token);
+        let stop = async {
+            tokio::time::sleep(StdDuration::from_secs(45 * 60)).await;
+            token.cancel();
+        };
+        let (result, ()) = tokio::join!(run_loop, stop);
+        result.expect("loop ends cleanly");
+        let fired = fired_ack_keys(&backend);
+        let expected = [
+            ("acknowledge.warning", "2026-11-26T10:08:00+08:00"),
+            ("acknowledge.breach", "2026-11-26T10:10:00+08:00"),
+            ("acknowledge.escalate.1", "2026-11-26T10:10:00+08:00"),
+            ("acknowledge.escalate.2", "2026-11-26T10:25:00+08:00"),
+            ("acknowledge.escalate.3", "2026-11-26T10:40:00+08:00"),
+        ];
+        assert_eq!(fired.len(), expected.len(), "each timer fires exactly once: {fired:?}");
+        for ((key, at), (want_key, want_at)) in fired.iter().zip(expected) {
+            assert_eq!(key, want_key);
+            let late = (*at - t(want_at)).num_milliseconds();
+            assert!((0..1000).contains(&late), "{key} fired {late} ms after its deadline");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acknowledging_before_the_deadline_stops_the_breach_and_a_pause_moves_the_rest() {
+        let (_, case) = dispatched_at("2026-11-26T10:00:00+08:00");
+        let backend = MemoryBackend {
+            case: Mutex::new(case),
+            fired: Mutex::default(),
+            log: Mutex::default(),
+            policies: policies(),
+        };
+        let now = TestNow { base: t("2026-11-26T10:00:00+08:00"), start: tokio::time::Instant::now() };
+        let wake = Arc::new(Notify::new());
+        let token = CancellationToken::new();
+        let backend_ref = &backend;
+        let run_loop = run(backend_ref, now, wake.clone(), token.clone());
+        let script = async {
+            let cal = chongqing();
+            // 10:09: acknowledged after the warning, before the breach.
+            tokio::time::sleep(StdDuration::from_secs(9 * 60)).await;
+            backend.case.lock().expect("lock").apply(
+                &event(2, "2026-11-26T10:09:00+08:00", CaseEventBody::Acknowledged(Acted { actor: actor() })),
+                &cal,
+            );
+            wake.notify_one();
+            // 10:20: paused with 20 of the 30 arrival minutes used; resumed at 11:00.
+            tokio::time::sleep(StdDuration::from_secs(11 * 60)).await;
+            backend.case.lock().expect("lock").apply(
+                &event(
+                    3,
+                    "2026-11-26T10:20:00+08:00",
+                    CaseEventBody::Paused(Paused { actor: actor(), reason: "owner away".into() }),
+                ),
+                &cal,
+            );
+            wake.notify_one();
+            tokio::time::sleep(StdDuration::from_secs(40 * 60)).await;
+            backend
+                .case
+                .lock()
+                .expect("lock")
+                .apply(&event(4, "2026-11-26T11:00:00+08:00", CaseEventBody::Resumed(Acted { actor: actor() })), &cal);
+            wake.notify_one();
+            tokio::time::sleep(StdDuration::from_secs(30 * 60)).await;
+            token.cancel();
+        };
+        let (result, ()) = tokio::join!(run_loop, script);
+        result.expect("loop ends cleanly");
+        let log = backend.log.lock().expect("lock").clone();
+        let keys: Vec<&str> = log.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys.iter().filter(|k| k.starts_with("acknowledge")).collect::<Vec<_>>(),
+            [&"acknowledge.warning"],
+            "no breach after the acknowledgement"
+        );
+        // Arrival: warning at 24 min of 30 → 4 min after the resume; breach at 11:10.
+        let at =
+            |key: &str| log.iter().find(|(k, _)| k == key).map(|(_, at)| *at).unwrap_or_else(|| panic!("{key} fired"));
+        assert!((at("arrive.warning") - t("2026-11-26T11:04:00+08:00")).num_seconds().abs() < 1);
+        assert!((at("arrive.breach") - t("2026-11-26T11:10:00+08:00")).num_seconds().abs() < 1);
+        assert!(keys.contains(&"arrive.escalate.2"), "15 minutes after the breach");
+        assert!(!keys.contains(&"arrive.escalate.3"), "30 minutes after the breach is past the end of the test");
+    }
+}
