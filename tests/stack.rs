@@ -62,7 +62,9 @@ async fn the_running_stack_serves_the_external_contract_on_one_origin() {
     assert_eq!(resp.status().as_u16(), 202);
     let (_, frame) = board.until(|f| event_of(f) == Some(("whistle.rejected", id.as_str()))).await;
     assert_eq!(frame["event"]["data"]["reason"], "不属于本部门职责");
-    for port in [8081, 8082, 8083] {
+    let summary = get_json(&http, format!("{base}/api/v1/sla/summary?district=500103")).await;
+    assert!(summary["total"]["dispatched"].as_u64().is_some_and(|n| n >= 1), "{summary}");
+    for port in [8081, 8082, 8083, 8084] {
         let metrics = http
             .get(format!("http://127.0.0.1:{port}/metrics"))
             .send()

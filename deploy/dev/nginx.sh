@@ -8,7 +8,7 @@
 #   reload   re-render + test the config and send SIGHUP (starts nginx if it is not running)
 #   status   one line; exit 0 if running, 3 if not
 #
-# Environment: WHISTLE_HTTP_PORT (8080), WHISTLE_GATEWAY_PORT (8082), WHISTLE_INTAKE_PORT
+# Environment: WHISTLE_HTTP_PORT (8080), WHISTLE_GATEWAY_PORT (8082), WHISTLE_SLA_PORT (8084), WHISTLE_INTAKE_PORT
 #   (8081), WHISTLE_CONSOLE_DIR (<repo>/services/console/dist), plus lib.sh's variables.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -17,6 +17,7 @@ set -euo pipefail
 HTTP_HOST=127.0.0.1
 WHISTLE_HTTP_PORT=${WHISTLE_HTTP_PORT:-8080}
 WHISTLE_GATEWAY_PORT=${WHISTLE_GATEWAY_PORT:-8082}
+WHISTLE_SLA_PORT=${WHISTLE_SLA_PORT:-8084}
 WHISTLE_INTAKE_PORT=${WHISTLE_INTAKE_PORT:-8081}
 WHISTLE_CONSOLE_DIR=${WHISTLE_CONSOLE_DIR:-$WHISTLE_ROOT/services/console/dist}
 [[ $WHISTLE_CONSOLE_DIR == /* ]] || WHISTLE_CONSOLE_DIR=$PWD/$WHISTLE_CONSOLE_DIR
@@ -50,7 +51,7 @@ render_and_test() {
   ensure_cmd nginx nginx
   mkdir -p -- "$WHISTLE_NGINX_DIR/tmp"
   render_template "$NGINX_TEMPLATE" "$NGINX_CONF" \
-    WHISTLE_HTTP_PORT WHISTLE_GATEWAY_PORT WHISTLE_INTAKE_PORT WHISTLE_CONSOLE_DIR \
+    WHISTLE_HTTP_PORT WHISTLE_GATEWAY_PORT WHISTLE_INTAKE_PORT WHISTLE_SLA_PORT WHISTLE_CONSOLE_DIR \
     WHISTLE_NGINX_DIR WHISTLE_LOGS WHISTLE_NGINX_USER
   local out
   if ! out=$("$(nginx_bin)" -t -q -p "$WHISTLE_NGINX_DIR/" -c "$NGINX_CONF" -e "$NGINX_ERROR_LOG" 2>&1); then

@@ -71,10 +71,45 @@ pub struct Stack {
     pub api: String,
     pub ws: String,
     pub http: reqwest::Client,
+    /// The SLA service's summary endpoint.
+    pub sla: String,
+    /// The router's admin endpoints (`/metrics`, `/readyz`).
+    pub router_admin: String,
     pub intake_stop: CancellationToken,
     pub router_stop: CancellationToken,
     pub gateway_stop: CancellationToken,
+    pub sla_task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The default SLA policy (minutes: nothing fires during an ordinary test).
+pub fn default_sla_policy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/data/sla.json")
+}
+
+/// A policy with second-long deadlines, for the SLA tests.
+pub fn fast_sla_policy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/sla-fast.json")
+}
+
+pub fn sla_settings(iso: &Isolation, policy: PathBuf) -> whistle_sla::Settings {
+    whistle_sla::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        registry_path: registry_path(),
+        policy_path: policy,
+        group_id: format!("test-{}-sla", iso.suffix),
+        gauge_seconds: 1,
+        ..Default::default()
+    }
+}
+
+/// Starts an SLA service; abort the handle to kill it without a graceful shutdown.
+pub async fn start_sla(iso: &Isolation, policy: PathBuf) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let app = whistle_sla::Application::build(sla_settings(iso, policy)).await.expect("sla starts");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    (url, tokio::spawn(app.run_until_stopped(std::future::pending())))
 }
 
 fn stopper(token: &CancellationToken) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -88,6 +123,10 @@ impl Stack {
     }
 
     pub async fn start_with(iso: Isolation) -> Stack {
+        Stack::start_with_policy(iso, default_sla_policy()).await
+    }
+
+    pub async fn start_with_policy(iso: Isolation, sla_policy: PathBuf) -> Stack {
         let gateway = whistle_gateway::Application::build(whistle_gateway::Settings {
             http: HttpSettings::new(0),
             kafka: iso.kafka.clone(),
@@ -99,7 +138,9 @@ impl Stack {
         .expect("gateway starts");
         let router = whistle_router::Application::build(router_settings(&iso)).await.expect("router starts");
         let intake = whistle_intake::Application::build(intake_settings(&iso)).await.expect("intake starts");
+        let (sla, sla_task) = start_sla(&iso, sla_policy).await;
         let api = format!("http://127.0.0.1:{}", intake.port());
+        let router_admin = format!("http://127.0.0.1:{}", router.port());
         let ws = format!("ws://127.0.0.1:{}/ws", gateway.port());
         let (intake_stop, router_stop, gateway_stop) =
             (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
@@ -108,7 +149,19 @@ impl Stack {
             tokio::spawn(router.run_until_stopped(stopper(&router_stop))),
             tokio::spawn(intake.run_until_stopped(stopper(&intake_stop))),
         ];
-        Stack { iso, api, ws, http: reqwest::Client::new(), intake_stop, router_stop, gateway_stop, tasks }
+        Stack {
+            iso,
+            api,
+            ws,
+            sla,
+            router_admin,
+            http: reqwest::Client::new(),
+            intake_stop,
+            router_stop,
+            gateway_stop,
+            sla_task,
+            tasks,
+        }
     }
 
     /// `POST /api/v1/whistles` with a valid body for `item`; returns status and body.
@@ -149,6 +202,7 @@ impl Stack {
     }
 
     pub async fn stop(self) {
+        self.sla_task.abort();
         self.intake_stop.cancel();
         self.router_stop.cancel();
         self.gateway_stop.cancel();

@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
-const SERVICES: [&str; 3] = ["whistle-intake", "whistle-router", "whistle-gateway"];
+const SERVICES: [&str; 4] = ["whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -93,6 +93,8 @@ fn down() -> anyhow::Result<()> {
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
     script("infra.sh", &["up"])?;
+    // tests/prometheus.rs runs its own short-lived Prometheus server.
+    script("prometheus.sh", &["install"])?;
     // Unit and integration tests: services run in-process on random ports, with random topic
     // names and Redis key prefixes, against the real broker and Redis.
     let mut cmd = cargo();

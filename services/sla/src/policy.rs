@@ -165,10 +165,8 @@ impl Policies {
                     return Err(invalid(format!("category {category} is in two policies")));
                 }
             }
-            if p.items.is_empty() && p.categories.is_empty() {
-                if default.replace(i).is_some() {
-                    return Err(invalid("two policies apply to everything; exactly one may".into()));
-                }
+            if p.items.is_empty() && p.categories.is_empty() && default.replace(i).is_some() {
+                return Err(invalid("two policies apply to everything; exactly one may".into()));
             }
             let budget = |b: &BudgetEntry| Budget { duration: Duration::seconds(b.seconds), clock: b.clock };
             policies.push(Policy {
