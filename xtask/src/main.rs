@@ -111,7 +111,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         run(&mut cmd, "stack tests")?;
         // A short load-generator run: proves the tool works end to end (not a timed assertion).
         let mut cmd = cargo();
-        cmd.args(["run", "--quiet", "-p", "loadtest", "--", "--rate", "50", "--count", "100"]);
+        cmd.args(["run", "--quiet", "-p", "loadtest", "--bin", "loadtest", "--", "--rate", "50", "--count", "100"]);
         run(&mut cmd, "loadtest smoke run")
     });
     let stopped = script("services.sh", &["stop"]);

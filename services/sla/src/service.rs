@@ -200,28 +200,69 @@ impl Sla {
     }
 }
 
+impl Sla {
+    /// Fires the due timers of one case, in order.
+    async fn fire_case(
+        &self,
+        partition: i32,
+        id: Uuid,
+        keys: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let Some(case) = self.store.load(id).await? else {
+            for key in &keys {
+                self.store.disarm(partition, id, key).await?;
+            }
+            return Ok(0);
+        };
+        let policy = self.policies.by_name(&case.policy);
+        let done: BTreeSet<String> = self.store.fired(id).await?;
+        let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
+        let mut fired = 0;
+        let mut resync = false;
+        for key in &keys {
+            match timers.iter().find(|t| &t.key == key) {
+                Some(timer) if timer.due <= now => {
+                    self.fire(&case, timer, partition, now).await?;
+                    fired += 1;
+                }
+                // Moved (a pause) or no longer applies (done, fired): re-arm from the case.
+                _ => resync = true,
+            }
+        }
+        if resync {
+            let done: BTreeSet<String> = self.store.fired(id).await?;
+            let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
+            self.store.save(&case, partition, &CaseSla::all_keys(policy), &timers).await?;
+        }
+        Ok(fired)
+    }
+}
+
+/// Cases whose timers fire at once; each case's own timers fire in order.
+const FIRE_CONCURRENCY: usize = 32;
+
 impl TimerBackend for Sla {
     async fn fire_due(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        use futures::StreamExt as _;
         let mut fired = 0;
         for partition in self.partitions() {
             loop {
                 let due = self.store.due(partition, now, FIRE_BATCH).await?;
+                let mut by_case: Vec<(Uuid, Vec<String>)> = Vec::new();
                 for (id, key) in &due {
-                    let Some(case) = self.store.load(*id).await? else {
-                        self.store.disarm(partition, *id, key).await?;
-                        continue;
-                    };
-                    let policy = self.policies.by_name(&case.policy);
-                    let done: BTreeSet<String> = self.store.fired(*id).await?;
-                    let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
-                    match timers.iter().find(|t| &t.key == key) {
-                        Some(timer) if timer.due <= now => {
-                            self.fire(&case, timer, partition, now).await?;
-                            fired += 1;
-                        }
-                        // Moved (a pause) or no longer applies (done, fired): re-arm from the case.
-                        _ => self.store.save(&case, partition, &CaseSla::all_keys(policy), &timers).await?,
+                    match by_case.iter_mut().find(|(c, _)| c == id) {
+                        Some((_, keys)) => keys.push(key.clone()),
+                        None => by_case.push((*id, vec![key.clone()])),
                     }
+                }
+                let results: Vec<anyhow::Result<usize>> = futures::stream::iter(by_case)
+                    .map(|(id, keys)| self.fire_case(partition, id, keys, now))
+                    .buffer_unordered(FIRE_CONCURRENCY)
+                    .collect()
+                    .await;
+                for r in results {
+                    fired += r?;
                 }
                 if due.len() < FIRE_BATCH as usize {
                     break;
