@@ -96,10 +96,10 @@ async fn main() -> anyhow::Result<()> {
                     basis: "sla-scale".into(),
                 }),
             );
-            let case = CaseSla::dispatched(&event, "500103-EE", "500103", "CQ-ENV-001", policy);
+            let case = CaseSla::dispatched(&event, (i % PARTITIONS as usize) as i32, "500103-EE", "500103", "CQ-ENV-001", policy);
             let timers = case.timers(policy, calendar, &Default::default());
             let keys = CaseSla::all_keys(policy);
-            async move { store.save(&case, (i % PARTITIONS as usize) as i32, &keys, &timers).await }
+            async move { store.save(&case, &keys, &timers).await }
         })
         .buffer_unordered(64)
         .collect::<Vec<_>>()

@@ -233,7 +233,7 @@ where
         match done {
             Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
             Err(err) => {
-                tracing::warn!(error = ?err, "in-flight message not finished; it will be replayed");
+                tracing::warn!(error = %format_args!("{err:#}"), "in-flight message not finished; it will be replayed");
                 break;
             }
         }
@@ -262,7 +262,7 @@ where
         match op().await {
             Ok(value) => return Ok(value),
             Err(err) => {
-                tracing::warn!(what, error = ?err, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
+                tracing::warn!(what, error = %format_args!("{err:#}"), retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
                 tokio::select! {
                     () = token.cancelled() => return Err(err.context(format!("{what}: gave up at shutdown"))),
                     () = tokio::time::sleep(delay) => {}

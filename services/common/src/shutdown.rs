@@ -97,7 +97,7 @@ fn report_exit(joined: Result<(&'static str, anyhow::Result<()>), tokio::task::J
             false
         }
         Ok((task, Err(err))) => {
-            tracing::error!(task, error = ?err, "task failed");
+            tracing::error!(task, error = %format_args!("{err:#}"), "task failed");
             true
         }
         Err(err) => {

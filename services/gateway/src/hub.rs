@@ -127,7 +127,7 @@ impl Hub {
             match self.read_loop(&redis, &token).await {
                 Ok(()) => break,
                 Err(err) => {
-                    tracing::warn!(error = ?err, "channel reader failed; reconnecting");
+                    tracing::warn!(error = %format_args!("{err:#}"), "channel reader failed; reconnecting");
                     tokio::select! {
                         () = token.cancelled() => break,
                         () = tokio::time::sleep(backoff) => {}
@@ -174,7 +174,7 @@ impl Hub {
                     let entry = match StreamEntry::from_stream_id(id) {
                         Ok(entry) => entry,
                         Err(err) => {
-                            tracing::error!(channel = %channel, error = ?err, "unreadable stream entry skipped");
+                            tracing::error!(channel = %channel, error = %format_args!("{err:#}"), "unreadable stream entry skipped");
                             continue;
                         }
                     };

@@ -234,7 +234,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
                 Ok(false) => {}
                 Err(err) => {
-                    tracing::warn!(channel = %channel, error = ?err, "resume check failed");
+                    tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "resume check failed");
                     return Ok(None);
                 }
             }
@@ -252,7 +252,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 Ok(Some(at))
             }
             Err(err) => {
-                tracing::warn!(channel = %channel, error = ?err, "snapshot failed");
+                tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "snapshot failed");
                 Ok(None)
             }
         }
@@ -265,7 +265,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             let entries = match store.entries_after(channel, from, CATCH_UP_BATCH).await {
                 Ok(entries) => entries,
                 Err(err) => {
-                    tracing::warn!(channel = %channel, error = ?err, "catch-up read failed");
+                    tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "catch-up read failed");
                     return Ok(None);
                 }
             };

@@ -38,7 +38,7 @@ pub enum ApiError {
 impl ApiError {
     /// A failure of the case store (Redis): the caller may retry.
     pub fn store(err: anyhow::Error) -> ApiError {
-        tracing::warn!(error = ?err, "case store unavailable");
+        tracing::warn!(error = %format_args!("{err:#}"), "case store unavailable");
         ApiError::Unavailable("case state is unavailable; retry shortly".into())
     }
 

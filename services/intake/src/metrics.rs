@@ -57,7 +57,7 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     metrics.http_requests.with_label_values(&[&route, method.as_str(), status.as_str()]).inc();
     if let Some(err) = response.extensions().get::<Arc<ApiError>>() {
         if status.is_server_error() {
-            tracing::error!(%method, route, status = status.as_u16(), error = ?err, "request failed");
+            tracing::error!(%method, route, status = status.as_u16(), error = %format_args!("{err:#}"), "request failed");
         } else {
             tracing::debug!(%method, route, status = status.as_u16(), error = %err, "request refused");
         }

@@ -44,6 +44,10 @@ pub struct CaseSla {
     pub closed_at: Option<DateTime<Utc>>,
     pub resolved: bool,
     pub breached: BTreeSet<SlaStageKind>,
+    /// The Kafka partition whose timer set holds this case's timers: the partition of its
+    /// dispatch, kept even if the topic is repartitioned later.
+    #[serde(default)]
+    pub partition: i32,
     applied: VecDeque<Uuid>,
 }
 
@@ -84,7 +88,7 @@ pub struct Change {
 
 impl CaseSla {
     /// A case's clocks start at its dispatch.
-    pub fn dispatched(event: &CaseEvent, department: &str, district: &str, item: &str, policy: &Policy) -> CaseSla {
+    pub fn dispatched(event: &CaseEvent, partition: i32, department: &str, district: &str, item: &str, policy: &Policy) -> CaseSla {
         let stages = SlaStageKind::ALL
             .iter()
             .map(|&kind| {
@@ -111,6 +115,7 @@ impl CaseSla {
             closed_at: None,
             resolved: false,
             breached: BTreeSet::new(),
+            partition,
             applied: VecDeque::from([event.id]),
         }
     }
@@ -308,7 +313,7 @@ pub(crate) mod tests {
             }),
         );
         let p = policies();
-        let case = CaseSla::dispatched(&e, "500103-EE", "500103", "CQ-ENV-001", p.by_name("default"));
+        let case = CaseSla::dispatched(&e, 0, "500103-EE", "500103", "CQ-ENV-001", p.by_name("default"));
         (e, case)
     }
 

@@ -58,7 +58,7 @@ pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuer
     match state.store.cases_between(from, now).await {
         Ok(cases) => Json(summarize(&cases, &state.policies, q.district.as_deref(), from, now)).into_response(),
         Err(err) => {
-            tracing::error!(error = ?err, "summary failed");
+            tracing::error!(error = %format_args!("{err:#}"), "summary failed");
             error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "SLA state is unavailable; retry shortly".into())
         }
     }

@@ -77,23 +77,23 @@ impl Sla {
                 let category =
                     ItemCode::parse(&d.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
                 let policy = self.policies.for_item(&d.item, category);
-                let case = CaseSla::dispatched(event, &d.department.code, &d.district, &d.item, policy);
+                let case = CaseSla::dispatched(event, partition, &d.department.code, &d.district, &d.item, policy);
                 self.publish_schedule(&case, event.id).await?;
-                self.save(&case, partition).await?;
+                self.save(&case).await?;
                 tracing::info!(whistle = %id, policy = %case.policy, department = %case.department, "SLA clocks started");
                 return Ok(());
             }
             (CaseEventBody::SlaWarning(s) | CaseEventBody::SlaBreached(s), _) => {
                 // Our own timer events, read back: a timer fired before a crash stays fired.
                 let kind = if matches!(event.body, CaseEventBody::SlaWarning(_)) { "warning" } else { "breach" };
-                self.store.mark_fired(id, &format!("{}.{kind}", s.stage.as_str()), partition).await?;
-                match self.store.load(id).await? {
-                    Some(case) => case,
-                    None => return Ok(()),
-                }
+                let Some(case) = self.store.load(id).await? else { return Ok(()) };
+                self.store.mark_fired(id, &format!("{}.{kind}", s.stage.as_str()), case.partition).await?;
+                case
             }
-            (CaseEventBody::Escalated(e), _) => {
-                self.store.mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), partition).await?;
+            (CaseEventBody::Escalated(e), case) => {
+                if let Some(case) = case {
+                    self.store.mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), case.partition).await?;
+                }
                 return Ok(());
             }
             (_, Some(case)) => case,
@@ -105,7 +105,7 @@ impl Sla {
         if change == Default::default() {
             // Nothing moved, unless a breach was recorded; save to keep `breached` (idempotent).
             if matches!(event.body, CaseEventBody::SlaBreached(_)) {
-                self.save(&case, partition).await?;
+                self.save(&case).await?;
             }
             return Ok(());
         }
@@ -117,15 +117,15 @@ impl Sla {
         if change.rescheduled && !change.closed {
             self.publish_schedule(&case, event.id).await?;
         }
-        self.save(&case, partition).await?;
+        self.save(&case).await?;
         Ok(())
     }
 
-    async fn save(&self, case: &CaseSla, partition: i32) -> anyhow::Result<()> {
+    async fn save(&self, case: &CaseSla) -> anyhow::Result<()> {
         let policy = self.policies.by_name(&case.policy);
         let fired = self.store.fired(case.whistle).await?;
         let timers = case.timers(policy, self.policies.calendar(&case.district), &fired);
-        self.store.save(case, partition, &CaseSla::all_keys(policy), &timers).await?;
+        self.store.save(case, &CaseSla::all_keys(policy), &timers).await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -233,7 +233,7 @@ impl Sla {
         if resync {
             let done: BTreeSet<String> = self.store.fired(id).await?;
             let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
-            self.store.save(&case, partition, &CaseSla::all_keys(policy), &timers).await?;
+            self.store.save(&case, &CaseSla::all_keys(policy), &timers).await?;
         }
         Ok(fired)
     }

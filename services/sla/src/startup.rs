@@ -132,7 +132,7 @@ async fn gauges(sla: Sla, every: Duration, token: CancellationToken) -> anyhow::
                     sla.metrics.overdue.with_label_values(&[district]).set(overdue);
                 }
             }
-            Err(err) => tracing::warn!(error = ?err, "could not refresh SLA gauges"),
+            Err(err) => tracing::warn!(error = %format_args!("{err:#}"), "could not refresh SLA gauges"),
         }
         tokio::select! {
             () = token.cancelled() => return Ok(()),

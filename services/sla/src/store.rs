@@ -69,15 +69,9 @@ impl SlaStore {
     }
 
     /// Writes the case and replaces its armed timers, atomically.
-    pub async fn save(
-        &self,
-        case: &CaseSla,
-        partition: i32,
-        all_keys: &[String],
-        timers: &[Timer],
-    ) -> anyhow::Result<()> {
+    pub async fn save(&self, case: &CaseSla, all_keys: &[String], timers: &[Timer]) -> anyhow::Result<()> {
         let json = serde_json::to_string(case).context("encoding SLA case")?;
-        let due = self.due_key(partition);
+        let due = self.due_key(case.partition);
         let mut pipe = redis::pipe();
         pipe.atomic().set(self.case_key(case.whistle), json);
         let stale: Vec<String> = all_keys.iter().map(|k| format!("{}|{k}", case.whistle)).collect();

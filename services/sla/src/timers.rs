@@ -58,7 +58,7 @@ pub async fn run<B: TimerBackend, N: Now>(
                 next.map_or(MAX_SLEEP, |due| (due - now.now()).to_std().unwrap_or(StdDuration::ZERO).min(MAX_SLEEP))
             }
             Err(err) => {
-                tracing::warn!(error = ?err, "timer check failed; retrying");
+                tracing::warn!(error = %format_args!("{err:#}"), "timer check failed; retrying");
                 backoff = (backoff * 2).min(StdDuration::from_secs(5));
                 backoff
             }

@@ -100,7 +100,7 @@ pub async fn raise(
         && let Err(err) = state.store.put_provisional(&view).await
     {
         // Kafka has the whistle; the projection will record it. Only read-after-write suffers.
-        tracing::warn!(whistle = %id, error = ?err, "could not record provisional case");
+        tracing::warn!(whistle = %id, error = %format_args!("{err:#}"), "could not record provisional case");
     }
     Ok(accepted(id, Status::Raised))
 }
