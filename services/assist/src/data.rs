@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 use whistle_registry::{ItemCode, Registry};
 
+use crate::benchmark::BenchmarkFile;
+
 /// Why the assist data could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -50,9 +52,11 @@ struct ItemsFile {
 #[derive(Debug)]
 pub struct AssistData {
     pub texts: HashMap<String, ItemTexts>,
+    pub benchmarks: BenchmarkFile,
 }
 
 pub const ITEMS_FILE: &str = "items.json";
+pub const BENCHMARKS_FILE: &str = "benchmarks.json";
 
 fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, DataError> {
     let path = dir.join(name);
@@ -91,6 +95,8 @@ impl AssistData {
     pub fn load(dir: &Path, registry: &Registry) -> Result<AssistData, DataError> {
         let items: ItemsFile = read(dir, ITEMS_FILE)?;
         check_codes(registry, ITEMS_FILE, items.items.keys())?;
-        Ok(AssistData { texts: items.items })
+        let benchmarks: BenchmarkFile = read(dir, BENCHMARKS_FILE)?;
+        benchmarks.validate(registry)?;
+        Ok(AssistData { texts: items.items, benchmarks })
     }
 }

@@ -5,11 +5,14 @@
 //!   and character bigrams for Han text; light stemming for English).
 //! - [`index`]: the BM25 index over item names, registry keywords, synonyms and typical
 //!   descriptions, built once at start-up, and the suggestion query with its matched terms.
+//! - [`benchmark`]: discretion benchmarks — per item, circumstances (first offence, corrected in
+//!   time, repeat within N months, serious consequences) mapped to an allowed action and fine range.
 //! - [`data`]: the assist data files under `deploy/data/assist/`, validated against the registry.
 //! - [`eval`]: the labelled evaluation set and the top-1/top-3 accuracy it yields.
 //!
 //! Everything here is pure and synchronous except where a module says otherwise.
 
+pub mod benchmark;
 pub mod data;
 pub mod eval;
 pub mod index;
