@@ -1,7 +1,7 @@
 //! Assisted enforcement through the API: item suggestion, and each electronic fence seen on the
 //! case timeline and on a live board. In-process services against the real Kafka and Redis.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use whistle_tests::*;
 
 async fn suggest(stack: &Stack, text: &str) -> (u16, Value) {
@@ -73,6 +73,200 @@ async fn bad_suggestion_input_gets_a_clear_answer_never_a_panic() {
     assert_eq!(body["suggestions"][0]["item"], "CQ-FIRE-003", "mixed scripts with emoji: {body}");
 
     let (status, body) = stack.get("/api/v1/assist/suggest?text=x&limit=99").await;
+    assert_eq!(status, 400, "{body}");
+    stack.stop().await;
+}
+
+/// Raises a whistle for `item`, waits for its dispatch, acknowledges it; returns its id.
+async fn acknowledged_case(stack: &Stack, item: &str) -> String {
+    let (status, body) = stack.raise(item, "现场核查").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
+    id
+}
+
+fn fenced(frame: &Value, id: &str, rule: &str) -> bool {
+    event_of(frame) == Some(("whistle.fenced", id)) && frame["event"]["data"]["rule"] == rule
+}
+
+/// The case's timeline entries of type `whistle.fenced`, once at least `n` are there.
+async fn fences_on_timeline(stack: &Stack, id: &str, n: usize) -> Vec<Value> {
+    let view = stack
+        .wait_for(id, |v| {
+            v["timeline"].as_array().is_some_and(|t| t.iter().filter(|e| e["type"] == "whistle.fenced").count() >= n)
+        })
+        .await;
+    assert_eq!(view["status"], "acknowledged", "fences do not move the status");
+    let fences: Vec<Value> = view["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["type"] == "whistle.fenced")
+        .cloned()
+        .collect();
+    assert!(fences.iter().all(|e| e["status"] == "acknowledged"), "{view}");
+    fences
+}
+
+const CREDIT_CODE: &str = "91500103MA60XY312F";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_department_inspecting_the_same_enterprise_is_told_to_inspect_jointly() {
+    let stack = Stack::start().await;
+    let env_case = acknowledged_case(&stack, DEPT_ITEM).await; // → 500103-EE
+    let market_case = acknowledged_case(&stack, "CQ-MKT-004").await; // → 500103-MS
+    let mut board = stack.board().await;
+    board.subscribe("department:500103-MS", None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let body = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let (status, first) = stack.post(&format!("/api/v1/whistles/{env_case}/inspect"), &body).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["warnings"], json!([]), "the first inspection trips nothing");
+
+    let (status, second) = stack.post(&format!("/api/v1/whistles/{market_case}/inspect"), &body).await;
+    assert_eq!(status, 202, "an inspection fence warns, it does not refuse: {second}");
+    assert_eq!(second["warnings"][0]["rule"], "multi_department_inspection", "{second}");
+    assert_eq!(second["warnings"][0]["severity"], "warning");
+    assert!(second["warnings"][0]["message"].as_str().unwrap_or("").contains("joint inspection"));
+
+    let fences = fences_on_timeline(&stack, &market_case, 1).await;
+    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[multi_department_inspection]"), "{fences:?}");
+    let (_, frame) = board.until(|f| fenced(f, &market_case, "multi_department_inspection")).await;
+    assert_eq!(frame["event"]["data"]["severity"], "warning");
+    assert_eq!(frame["event"]["data"]["subject"], format!("ucc:{CREDIT_CODE}"));
+    assert_eq!(frame["case"]["status"], "acknowledged");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_department_inspecting_the_same_address_too_often_is_warned_of_repeated_inspection() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("town:{TOWN}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+    // The same place written three ways.
+    for (n, address) in ["重庆市渝中区民族路 100 号", "渝中区民族路100号", "渝中区 民族路１００号"].iter().enumerate()
+    {
+        let (status, body) =
+            stack.post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {"address": address}})).await;
+        assert_eq!(status, 202, "{body}");
+        let rules: Vec<&str> =
+            body["warnings"].as_array().expect("warnings").iter().filter_map(|w| w["rule"].as_str()).collect();
+        if n < 2 {
+            assert!(rules.is_empty(), "inspection {n}: {body}");
+        } else {
+            assert_eq!(rules, ["repeated_inspection"], "{body}");
+        }
+    }
+    let fences = fences_on_timeline(&stack, &id, 1).await;
+    assert!(
+        fences[0]["detail"].as_str().unwrap_or("").contains("3th time")
+            || fences[0]["detail"].as_str().unwrap_or("").contains("第3次")
+    );
+    board.until(|f| fenced(f, &id, "repeated_inspection")).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_flagged() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let (status, tier) = stack
+        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .await;
+    assert_eq!(status, 200, "{tier}");
+    assert_eq!(tier["tier"], "first_offence");
+    let max = tier["fine_max_yuan"].as_u64().expect("a range");
+
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": max * 3});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "override_reason_required");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("outside"), "{body}");
+    let (_, blocked) = board.until(|f| fenced(f, &id, "fine_out_of_range")).await;
+    assert_eq!(blocked["event"]["data"]["severity"], "blocked");
+
+    let mut with_reason = penalty.clone();
+    with_reason["override_reason"] = json!("危废已流入河道，后果接近严重，按上限以上处罚并报批");
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &with_reason).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["warnings"][0]["severity"], "overridden");
+    assert_eq!(body["benchmark"]["tier"], "first_offence");
+    let (_, overridden) =
+        board.until(|f| fenced(f, &id, "fine_out_of_range") && f["event"]["data"]["severity"] == "overridden").await;
+    assert_eq!(overridden["event"]["data"]["flagged"], true, "overrides are flagged for managers");
+    assert!(overridden["event"]["data"]["override_reason"].as_str().is_some());
+
+    let view = stack
+        .wait_for(&id, |v| v["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["type"] == "whistle.penalised")))
+        .await;
+    let fences = fences_on_timeline(&stack, &id, 2).await;
+    assert_eq!(fences.len(), 2, "the refusal and the override are both on the timeline: {view}");
+
+    // The penalty is history now: the same enterprise on a new case for the same item is a repeat.
+    let (status, tier) = stack
+        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .await;
+    assert_eq!(status, 200, "{tier}");
+    assert_eq!(tier["tier"], "repeat_offence", "{tier}");
+    assert_eq!(tier["prior_offences"], 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenced() {
+    let stack = Stack::start().await;
+    // Outdoor advertising is recovered to Yuzhong's urban management department, persuade first.
+    let id = acknowledged_case(&stack, "CQ-CITY-003").await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("town:{TOWN}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 20});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "override_reason_required");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("persuade-first"), "{body}");
+    let (_, frame) = board.until(|f| fenced(f, &id, "persuasion_skipped")).await;
+    assert_eq!(frame["event"]["data"]["action"], "penalty");
+    let fences = fences_on_timeline(&stack, &id, 1).await;
+    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[persuasion_skipped]"));
+
+    let mut persuaded = penalty.clone();
+    persuaded["persuasion_recorded"] = json!(true);
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &persuaded).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["warnings"], json!([]));
+    board.until(|f| event_of(f) == Some(("whistle.penalised", &id))).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enforcement_actions_need_an_acknowledged_case_and_a_valid_subject() {
+    let stack = Stack::start().await;
+    let (_, body) = stack.raise(DEPT_ITEM, "x").await;
+    let id = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    let inspect = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await;
+    assert_eq!(status, 409, "{body}");
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let (status, body) = stack
+        .post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {"credit_code": "91500103MA60XY312G"}}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("check character"), "{body}");
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {}})).await;
     assert_eq!(status, 400, "{body}");
     stack.stop().await;
 }

@@ -93,5 +93,10 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("ws-client-message", schema::<ws::ClientMessage>()),
         ("ws-server-message", schema::<ws::ServerMessage>()),
         ("assist-suggestions", schema::<assist::SuggestResponse>()),
+        ("inspect-request", schema::<assist::InspectRequest>()),
+        ("penalty-request", schema::<assist::PenaltyRequest>()),
+        ("benchmark-request", schema::<assist::BenchmarkRequest>()),
+        ("benchmark", schema::<assist::BenchmarkView>()),
+        ("enforcement-accepted", schema::<assist::EnforcementAccepted>()),
     ]
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use whistle_registry::{ItemCode, Registry};
 
 use crate::benchmark::BenchmarkFile;
+use crate::fence::FenceRules;
 
 /// Why the assist data could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +54,12 @@ struct ItemsFile {
 pub struct AssistData {
     pub texts: HashMap<String, ItemTexts>,
     pub benchmarks: BenchmarkFile,
+    pub fences: FenceRules,
 }
 
 pub const ITEMS_FILE: &str = "items.json";
 pub const BENCHMARKS_FILE: &str = "benchmarks.json";
+pub const FENCES_FILE: &str = "fences.json";
 
 fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, DataError> {
     let path = dir.join(name);
@@ -97,6 +100,9 @@ impl AssistData {
         check_codes(registry, ITEMS_FILE, items.items.keys())?;
         let benchmarks: BenchmarkFile = read(dir, BENCHMARKS_FILE)?;
         benchmarks.validate(registry)?;
-        Ok(AssistData { texts: items.items, benchmarks })
+        let fences: FenceRules = read(dir, FENCES_FILE)?;
+        let longest = benchmarks.scales.values().map(|s| s.repeat_within_months).max().unwrap_or(0);
+        fences.validate(longest)?;
+        Ok(AssistData { texts: items.items, benchmarks, fences })
     }
 }

@@ -7,6 +7,10 @@
 //!   descriptions, built once at start-up, and the suggestion query with its matched terms.
 //! - [`benchmark`]: discretion benchmarks — per item, circumstances (first offence, corrected in
 //!   time, repeat within N months, serious consequences) mapped to an allowed action and fine range.
+//! - [`subject`]: who is inspected or penalised — a checked credit code or a normalised address.
+//! - [`fence`]: electronic fences (multi-department or repeated inspection, fine outside the
+//!   tier's range, penalty without the persuasion a persuade-first item needs); rules are data.
+//! - [`history`]: subjects' inspection and penalty history in Redis (async; the only I/O here).
 //! - [`data`]: the assist data files under `deploy/data/assist/`, validated against the registry.
 //! - [`eval`]: the labelled evaluation set and the top-1/top-3 accuracy it yields.
 //!
@@ -15,7 +19,10 @@
 pub mod benchmark;
 pub mod data;
 pub mod eval;
+pub mod fence;
+pub mod history;
 pub mod index;
+pub mod subject;
 pub mod text;
 
 use std::path::Path;

@@ -41,6 +41,11 @@ impl Application {
 
         let state = AppState {
             registry: Arc::new(registry),
+            history: whistle_assist::history::SubjectHistory::new(
+                redis.clone(),
+                settings.redis.key_prefix.clone(),
+                assist.data.fences.history(),
+            ),
             assist: Arc::new(assist),
             producer: producer.clone(),
             cases_topic: settings.kafka.topics.cases.clone().into(),
