@@ -270,3 +270,31 @@ async fn enforcement_actions_need_an_acknowledged_case_and_a_valid_subject() {
     assert_eq!(status, 400, "{body}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outcome_figures_are_computed_from_the_case_topic() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let inspect = json!({"subject": {"address": "渝中区民生路 5 号"}});
+    for _ in 0..2 {
+        assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
+    }
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/resolve"), &json!({})).await.0, 202);
+    stack.wait_for(&id, |v| v["status"] == "resolved").await;
+
+    let (brokers, topic) = (stack.iso.kafka.brokers.clone(), stack.iso.kafka.topics.cases.clone());
+    let (events, skipped) = tokio::task::spawn_blocking(move || {
+        whistle_assist::figures::read_log(&brokers, &topic, std::time::Duration::from_secs(10))
+    })
+    .await
+    .expect("reader ran")
+    .expect("topic is read");
+    assert_eq!(skipped, 0);
+    let f = whistle_assist::figures::compute(&events, chrono::Duration::days(30), None, None);
+    assert_eq!((f.cases, f.closed), (1, 1), "{f:?}");
+    // dispatched, acknowledged, two inspections, resolved.
+    assert!((f.procedures_per_case - 5.0).abs() < 1e-9, "{f:?}");
+    assert_eq!((f.inspections, f.repeated_inspections), (2, 1), "{f:?}");
+    assert!(f.handling_mean_seconds.is_some_and(|s| s >= 0.0));
+    stack.stop().await;
+}

@@ -11,15 +11,19 @@
 //! - [`fence`]: electronic fences (multi-department or repeated inspection, fine outside the
 //!   tier's range, penalty without the persuasion a persuade-first item needs); rules are data.
 //! - [`history`]: subjects' inspection and penalty history in Redis (async; the only I/O here).
+//! - [`figures`]: outcome figures from the event log — procedures per case, handling time,
+//!   repeated inspections — and a reader for the case topic.
 //! - [`data`]: the assist data files under `deploy/data/assist/`, validated against the registry.
 //! - [`eval`]: the labelled evaluation set and the top-1/top-3 accuracy it yields.
 //!
-//! Everything here is pure and synchronous except where a module says otherwise.
+//! Everything here is pure and synchronous except [`history`] (Redis) and
+//! [`figures::read_log`] (Kafka).
 
 pub mod benchmark;
 pub mod data;
 pub mod eval;
 pub mod fence;
+pub mod figures;
 pub mod history;
 pub mod index;
 pub mod subject;
