@@ -242,9 +242,10 @@ async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenc
     let fences = fences_on_timeline(&stack, &id, 1).await;
     assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[persuasion_skipped]"));
 
-    let mut persuaded = penalty.clone();
-    persuaded["persuasion_recorded"] = json!(true);
-    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &persuaded).await;
+    // Persuasion recorded on an inspection of the same subject in this case satisfies the fence.
+    let inspect = json!({"subject": {"address": "重庆市渝中区八一路20号"}, "persuaded": true});
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["warnings"], json!([]));
     board.until(|f| event_of(f) == Some(("whistle.penalised", &id))).await;

@@ -36,6 +36,9 @@ struct InspectionRecord {
     department: String,
     whistle: Uuid,
     event: Uuid,
+    /// The inspection included persuasion and education (劝导).
+    #[serde(default)]
+    persuaded: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +70,15 @@ impl SubjectHistory {
             .collect())
     }
 
+    /// Whether an inspection of `subject` in case `whistle` recorded persuasion.
+    pub async fn persuaded_in_case(&self, subject: &str, whistle: Uuid) -> anyhow::Result<bool> {
+        let rows = self.range(&self.key(subject, "inspections"), DateTime::<Utc>::UNIX_EPOCH).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|(json, _)| serde_json::from_str::<InspectionRecord>(json).ok())
+            .any(|r| r.whistle == whistle && r.persuaded))
+    }
+
     /// Penalties for `item` against `subject` since `since`, other than in case `except`.
     pub async fn penalties_since(
         &self,
@@ -83,15 +95,18 @@ impl SubjectHistory {
             .count() as u32)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_inspection(
         &self,
         subject: &str,
         department: &str,
         whistle: Uuid,
         event: Uuid,
+        persuaded: bool,
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let member = serde_json::to_string(&InspectionRecord { department: department.to_owned(), whistle, event })?;
+        let record = InspectionRecord { department: department.to_owned(), whistle, event, persuaded };
+        let member = serde_json::to_string(&record)?;
         self.add(&self.key(subject, "inspections"), &member, at).await
     }
 

@@ -252,7 +252,9 @@ pub async fn inspect(
     let shown =
         publish_fences(&state, &view, event_id, "inspect", &actor, &subject, warnings, FenceSeverity::Warning, None)
             .await?;
-    if let Err(err) = state.history.record_inspection(&subject.id, &actor.code, view.id, event_id, now).await {
+    if let Err(err) =
+        state.history.record_inspection(&subject.id, &actor.code, view.id, event_id, req.persuaded, now).await
+    {
         // Kafka has the inspection; only later fences for this subject miss it.
         tracing::error!(whistle = %view.id, subject = %subject.id, error = ?err, "inspection not added to subject history");
     }
@@ -293,7 +295,11 @@ pub async fn penalty(
     let matched =
         state.assist.data.benchmarks.matching(&item, &facts).ok_or_else(|| ApiError::UnknownItem(view.item.clone()))?;
     let rules = &state.assist.data.fences;
-    let warnings = fence::check_penalty(rules, &matched, req.amount_yuan, req.persuasion_recorded);
+    // Persuasion counts as recorded when the officer says so or when an inspection of this
+    // subject in this case recorded it.
+    let persuaded =
+        req.persuasion_recorded || state.history.persuaded_in_case(&subject.id, view.id).await.map_err(unavailable)?;
+    let warnings = fence::check_penalty(rules, &matched, req.amount_yuan, persuaded);
     let benchmark = benchmark_view(&matched, prior);
 
     if !warnings.is_empty() && override_reason.is_none() {
