@@ -62,6 +62,12 @@ pub enum CaseEventBody {
     /// A breach moved one step up the escalation chain.
     #[serde(rename = "whistle.escalated")]
     Escalated(Escalated),
+    #[serde(rename = "whistle.inspected")]
+    Inspected(Inspected),
+    #[serde(rename = "whistle.penalised")]
+    Penalised(Penalised),
+    #[serde(rename = "whistle.fenced")]
+    Fenced(Fenced),
 }
 
 impl CaseEventBody {
@@ -80,6 +86,9 @@ impl CaseEventBody {
             CaseEventBody::SlaWarning(_) => "sla.warning",
             CaseEventBody::SlaBreached(_) => "sla.breached",
             CaseEventBody::Escalated(_) => "whistle.escalated",
+            CaseEventBody::Inspected(_) => "whistle.inspected",
+            CaseEventBody::Penalised(_) => "whistle.penalised",
+            CaseEventBody::Fenced(_) => "whistle.fenced",
         }
     }
 }
@@ -157,6 +166,9 @@ const KNOWN_TYPES: &[&str] = &[
     "sla.warning",
     "sla.breached",
     "whistle.escalated",
+    "whistle.inspected",
+    "whistle.penalised",
+    "whistle.fenced",
 ];
 
 /// Who did something.
@@ -340,6 +352,84 @@ pub struct Escalated {
     pub to: String,
     pub department: String,
     pub district: String,
+}
+
+/// Who or what was inspected or penalised: an enterprise by its unified social credit code, or
+/// anyone else by normalised address. `id` is the key its history is kept under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementSubject {
+    /// `ucc:<credit code>` or `addr:<normalised address>`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// `whistle.inspected`: the department inspected a subject for this case. Does not change status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inspected {
+    pub actor: Actor,
+    pub subject: EnforcementSubject,
+    /// The officers persuaded and educated the subject (劝导) during this inspection.
+    #[serde(default)]
+    pub persuaded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `whistle.penalised`: an administrative penalty decided in this case. Does not change status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Penalised {
+    pub actor: Actor,
+    pub subject: EnforcementSubject,
+    pub item: String,
+    /// The fine in whole yuan (0 for a warning without fine).
+    pub amount_yuan: u64,
+    /// The discretion-benchmark tier that applied, e.g. `first_offence`.
+    pub tier: String,
+    pub range_min_yuan: u64,
+    pub range_max_yuan: u64,
+    /// Present when the officer proceeded past a fence; such penalties are flagged for managers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+}
+
+/// How a fence warning was met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FenceSeverity {
+    /// Advice; the action went ahead.
+    Warning,
+    /// The action was refused until the officer gives a reason.
+    Blocked,
+    /// The officer gave a reason and went ahead; flagged for managers.
+    Overridden,
+}
+
+/// `whistle.fenced`: an electronic fence warned at the moment of an action. Does not change status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fenced {
+    /// The fence rule, e.g. `multi_department_inspection`, `fine_out_of_range`, `persuasion_skipped`.
+    pub rule: String,
+    pub severity: FenceSeverity,
+    /// What the officer was told, in words.
+    pub message: String,
+    /// The action that tripped it: `inspect` or `penalty`.
+    pub action: String,
+    /// The department acting.
+    pub actor: Actor,
+    /// Managers should review this one (an override).
+    #[serde(default)]
+    pub flagged: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 /// A message that could not be processed, as written to the dead-letter topic.

@@ -5,6 +5,7 @@
 //! - [`events`]: the CloudEvents 1.0 JSON events on Kafka (`whistle.raised`, `whistle.dispatched`,
 //!   …). Every event of one whistle carries the whistle's id as `subject` and as the Kafka key.
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
+//! - [`assist`]: bodies of the assist API (item suggestion, benchmarks, fenced enforcement actions).
 //! - [`ws`]: the frames of the WebSocket protocol (`/ws`) used by live boards and dashboards.
 //!
 //! These are *wire* types: codes are plain strings here. Services parse them into domain newtypes
@@ -12,6 +13,7 @@
 //! in under `schemas/json/`; a test fails when they drift (`cargo xtask schemas` rewrites them).
 
 pub mod api;
+pub mod assist;
 pub mod events;
 pub mod ws;
 
@@ -92,5 +94,11 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("sla-summary", schema::<api::SlaSummary>()),
         ("ws-client-message", schema::<ws::ClientMessage>()),
         ("ws-server-message", schema::<ws::ServerMessage>()),
+        ("assist-suggestions", schema::<assist::SuggestResponse>()),
+        ("inspect-request", schema::<assist::InspectRequest>()),
+        ("penalty-request", schema::<assist::PenaltyRequest>()),
+        ("benchmark-request", schema::<assist::BenchmarkRequest>()),
+        ("benchmark", schema::<assist::BenchmarkView>()),
+        ("enforcement-accepted", schema::<assist::EnforcementAccepted>()),
     ]
 }

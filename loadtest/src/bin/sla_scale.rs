@@ -96,7 +96,14 @@ async fn main() -> anyhow::Result<()> {
                     basis: "sla-scale".into(),
                 }),
             );
-            let case = CaseSla::dispatched(&event, (i % PARTITIONS as usize) as i32, "500103-EE", "500103", "CQ-ENV-001", policy);
+            let case = CaseSla::dispatched(
+                &event,
+                (i % PARTITIONS as usize) as i32,
+                "500103-EE",
+                "500103",
+                "CQ-ENV-001",
+                policy,
+            );
             let timers = case.timers(policy, calendar, &Default::default());
             let keys = CaseSla::all_keys(policy);
             async move { store.save(&case, &keys, &timers).await }

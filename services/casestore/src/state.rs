@@ -68,6 +68,11 @@ pub enum Applied {
     Refused(String),
 }
 
+/// Whether a department may record inspections and penalties on a case in `status`.
+pub fn enforcing(status: Status) -> bool {
+    matches!(status, Status::Acknowledged | Status::OnSite)
+}
+
 /// Applies `event` to the current view of its case (`None` when the case is not known yet).
 pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     if let Some(view) = current
@@ -171,6 +176,15 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             Some(sla_actor()),
             Some(format!("{} overdue: escalated to {} (level {})", e.stage.as_str(), e.to, e.level)),
         ),
+        // Enforcement steps and fence warnings go on the timeline without moving the status.
+        CaseEventBody::Inspected(_) | CaseEventBody::Penalised(_) if !enforcing(from) => {
+            return Applied::Refused(format!("cannot record {} on a whistle that is {from}", event.type_name()));
+        }
+        CaseEventBody::Inspected(i) => (from, Some(i.actor.clone()), Some(format!("inspected {}", i.subject.id))),
+        CaseEventBody::Penalised(p) => {
+            (from, Some(p.actor.clone()), Some(format!("{} yuan, tier {}, {}", p.amount_yuan, p.tier, p.subject.id)))
+        }
+        CaseEventBody::Fenced(f) => (from, Some(f.actor.clone()), Some(format!("[{}] {}", f.rule, f.message))),
     };
 
     let was_overdue = !view.overdue.is_empty();
@@ -400,6 +414,39 @@ mod tests {
         let (v, _) = changed(apply(Some(&v), &event(5, CaseEventBody::Resumed(Acted { actor: dept() }))));
         assert!(!v.paused);
         assert_eq!(v.timeline.last().map(|t| t.kind.as_str()), Some("whistle.resumed"));
+    }
+
+    #[test]
+    fn enforcement_steps_and_fence_warnings_join_the_timeline_without_changing_status() {
+        let (v, _) = changed(apply(None, &raised()));
+        let subject = EnforcementSubject { id: "addr:x".into(), credit_code: None, address: Some("x".into()) };
+        let inspected =
+            event(3, CaseEventBody::Inspected(Inspected { actor: dept(), subject, persuaded: false, note: None }));
+        assert!(matches!(apply(Some(&v), &inspected), Applied::Refused(_)), "not before the department acknowledged");
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let (v, _) = changed(apply(Some(&v), &event(4, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (v, ch) = changed(apply(Some(&v), &inspected));
+        assert_eq!(v.status, Status::Acknowledged);
+        assert_eq!(ch.len(), 2, "town and department boards see it");
+        let fenced = event(
+            5,
+            CaseEventBody::Fenced(Fenced {
+                rule: "repeated_inspection".into(),
+                severity: FenceSeverity::Warning,
+                message: "suggest a joint inspection".into(),
+                action: "inspect".into(),
+                actor: dept(),
+                flagged: false,
+                subject: Some("addr:x".into()),
+                override_reason: None,
+            }),
+        );
+        let (v, _) = changed(apply(Some(&v), &fenced));
+        assert_eq!(v.status, Status::Acknowledged);
+        let last = v.timeline.last().expect("an entry");
+        assert_eq!((last.kind.as_str(), last.status), ("whistle.fenced", Status::Acknowledged));
+        assert_eq!(last.detail.as_deref(), Some("[repeated_inspection] suggest a joint inspection"));
+        assert_eq!(apply(Some(&v), &fenced), Applied::Duplicate);
     }
 
     #[test]

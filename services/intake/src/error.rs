@@ -28,6 +28,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body is too large")]
     TooLarge,
+    /// An electronic fence tripped on an action that needs the officer's reason to proceed.
+    #[error("{0}")]
+    FenceBlocked(String),
     /// Kafka or Redis did not answer; the request was not accepted and may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_transition"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -12,6 +12,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub redis: RedisSettings,
     pub registry: RegistrySettings,
+    pub assist: AssistSettings,
     pub limits: Limits,
     pub shutdown: ShutdownSettings,
 }
@@ -23,6 +24,7 @@ impl Default for Settings {
             kafka: KafkaSettings::default(),
             redis: RedisSettings::default(),
             registry: RegistrySettings::default(),
+            assist: AssistSettings::default(),
             limits: Limits::default(),
             shutdown: ShutdownSettings::default(),
         }
@@ -39,6 +41,23 @@ pub struct RegistrySettings {
 impl Default for RegistrySettings {
     fn default() -> Self {
         RegistrySettings { path: PathBuf::from("deploy/data/registry.json") }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistSettings {
+    /// Directory of the assist data files (`items.json`, `benchmarks.json`, `fences.json`); by
+    /// default `assist/` next to the registry file, so one setting moves both.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Where the assist data lives.
+    pub fn assist_data_dir(&self) -> PathBuf {
+        self.assist.data_dir.clone().unwrap_or_else(|| {
+            self.registry.path.parent().map(|p| p.join("assist")).unwrap_or_else(|| PathBuf::from("assist"))
+        })
     }
 }
 

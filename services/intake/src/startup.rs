@@ -30,6 +30,9 @@ impl Application {
         settings.validate()?;
         let registry = Registry::load(&settings.registry.path)
             .with_context(|| format!("loading registry {}", settings.registry.path.display()))?;
+        let assist_dir = settings.assist_data_dir();
+        let assist = whistle_assist::Assist::load(&assist_dir, &registry)
+            .with_context(|| format!("loading assist data from {}", assist_dir.display()))?;
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-intake")?;
         let redis = redis_conn::managed(&settings.redis).await?;
@@ -38,6 +41,12 @@ impl Application {
 
         let state = AppState {
             registry: Arc::new(registry),
+            history: whistle_assist::history::SubjectHistory::new(
+                redis.clone(),
+                settings.redis.key_prefix.clone(),
+                assist.data.fences.history(),
+            ),
+            assist: Arc::new(assist),
             producer: producer.clone(),
             cases_topic: settings.kafka.topics.cases.clone().into(),
             store,

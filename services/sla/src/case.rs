@@ -88,7 +88,14 @@ pub struct Change {
 
 impl CaseSla {
     /// A case's clocks start at its dispatch.
-    pub fn dispatched(event: &CaseEvent, partition: i32, department: &str, district: &str, item: &str, policy: &Policy) -> CaseSla {
+    pub fn dispatched(
+        event: &CaseEvent,
+        partition: i32,
+        department: &str,
+        district: &str,
+        item: &str,
+        policy: &Policy,
+    ) -> CaseSla {
         let stages = SlaStageKind::ALL
             .iter()
             .map(|&kind| {

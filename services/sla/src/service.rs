@@ -92,7 +92,9 @@ impl Sla {
             }
             (CaseEventBody::Escalated(e), case) => {
                 if let Some(case) = case {
-                    self.store.mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), case.partition).await?;
+                    self.store
+                        .mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), case.partition)
+                        .await?;
                 }
                 return Ok(());
             }

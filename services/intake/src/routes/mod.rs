@@ -1,5 +1,6 @@
 //! The API's routes and shared state.
 
+mod assist;
 mod registry;
 mod whistles;
 
@@ -21,6 +22,10 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Item suggestion index, benchmarks and fence rules, built once at start-up.
+    pub assist: Arc<whistle_assist::Assist>,
+    /// Subjects' inspection and penalty history (Redis), for fences and repeat offences.
+    pub history: whistle_assist::history::SubjectHistory,
     pub producer: FutureProducer,
     pub cases_topic: Arc<str>,
     pub store: CaseStore,
@@ -34,6 +39,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/towns", get(registry::towns))
         .route("/api/v1/registry/items", get(registry::items))
         .route("/api/v1/route", get(registry::route))
+        .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
+        .route("/api/v1/assist/benchmark", post(assist::benchmark))
         .route("/api/v1/whistles", post(whistles::raise))
         .route("/api/v1/whistles/{id}", get(whistles::get))
         .route("/api/v1/whistles/{id}/acknowledge", post(whistles::acknowledge))
@@ -42,6 +49,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/whistles/{id}/reject", post(whistles::reject))
         .route("/api/v1/whistles/{id}/pause", post(whistles::pause))
         .route("/api/v1/whistles/{id}/resume", post(whistles::resume))
+        .route("/api/v1/whistles/{id}/inspect", post(assist::inspect))
+        .route("/api/v1/whistles/{id}/penalty", post(assist::penalty))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

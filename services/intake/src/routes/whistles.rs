@@ -33,7 +33,7 @@ pub const SOURCE: &str = "/whistle/intake";
 /// Namespace for ids derived from idempotency keys, so a retry derives the same id.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_7a9d_43b1_4d0e_9f5a_77c2_0a3e_61d4);
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     headers.get("idempotency-key").map(|v| domain::idempotency_key(v.as_bytes())).transpose()
 }
 
@@ -111,7 +111,7 @@ fn accepted(id: Uuid, status: Status) -> Response {
 }
 
 /// Sends an event and returns once Kafka acknowledged it (acks=all).
-async fn publish(state: &AppState, event: &CaseEvent) -> Result<(), ApiError> {
+pub(super) async fn publish(state: &AppState, event: &CaseEvent) -> Result<(), ApiError> {
     let payload = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
     let key = event.subject.to_string();
     let record = FutureRecord::to(&state.cases_topic).key(&key).payload(&payload);
@@ -130,7 +130,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no whistle {}", id.chars().take(40).collect::<String>())))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiError> {
+pub(super) async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiError> {
     let id = parse_id(id)?;
     state.store.get(id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::NotFound(format!("no whistle {id}")))
 }

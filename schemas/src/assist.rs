@@ -1,0 +1,117 @@
+//! Bodies of the assist API (`/api/v1/assist/...` and the enforcement actions
+//! `/api/v1/whistles/{id}/inspect|penalty`): item suggestion, discretion benchmarks, fences.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Names;
+
+/// `GET /api/v1/assist/suggest?text=TEXT[&limit=N]`: the likeliest items, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SuggestResponse {
+    pub suggestions: Vec<ItemSuggestion>,
+}
+
+/// One suggested enforcement item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemSuggestion {
+    pub item: String,
+    /// BM25 score; comparable within one answer only.
+    pub score: f64,
+    pub names: Names,
+    /// The description's terms that matched the item, strongest first: the reason.
+    pub matched: Vec<String>,
+}
+
+/// The subject of an inspection or penalty as the officer enters it: an enterprise's unified
+/// social credit code, or an address (either, or both; the code wins).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectInput {
+    #[serde(default)]
+    pub credit_code: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// `POST /api/v1/whistles/{id}/inspect`: the responding department inspected a subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectRequest {
+    pub subject: SubjectInput,
+    /// The officers persuaded and educated the subject during this inspection.
+    #[serde(default)]
+    pub persuaded: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /api/v1/whistles/{id}/penalty`: an administrative penalty for the case's item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PenaltyRequest {
+    pub subject: SubjectInput,
+    /// The fine in whole yuan; 0 for a warning or no penalty.
+    pub amount_yuan: u64,
+    #[serde(default)]
+    pub corrected_in_time: bool,
+    #[serde(default)]
+    pub serious_consequences: bool,
+    /// Persuasion and education were done (and documented) before this penalty.
+    #[serde(default)]
+    pub persuasion_recorded: bool,
+    /// Why the officer proceeds past a fence; required when one trips, and flagged for managers.
+    #[serde(default)]
+    pub override_reason: Option<String>,
+}
+
+/// `POST /api/v1/assist/benchmark`: which discretion tier applies to these facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkRequest {
+    pub item: String,
+    /// When given, the subject's penalty history decides whether this is a repeat offence.
+    #[serde(default)]
+    pub subject: Option<SubjectInput>,
+    #[serde(default)]
+    pub corrected_in_time: bool,
+    #[serde(default)]
+    pub serious_consequences: bool,
+}
+
+/// The discretion tier that applies, and what it allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BenchmarkView {
+    pub item: String,
+    pub tier: String,
+    pub label: Names,
+    /// `no_penalty`, `warning`, `fine` or `fine_and_suspend`.
+    pub action: String,
+    pub fine_min_yuan: u64,
+    pub fine_max_yuan: u64,
+    pub repeat_within_months: u32,
+    /// Penalties for this item against this subject within the repeat window.
+    pub prior_offences: u32,
+    /// Persuasion must come before a penalty for this item.
+    pub persuade_first: bool,
+}
+
+/// A fence warning as shown to the officer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FenceWarning {
+    pub rule: String,
+    pub severity: crate::events::FenceSeverity,
+    pub message: String,
+}
+
+/// `202 Accepted` answer to an inspection or penalty: Kafka has it; the warnings that tripped are
+/// also on the case timeline as `whistle.fenced` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnforcementAccepted {
+    pub id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub status: crate::Status,
+    pub warnings: Vec<FenceWarning>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<BenchmarkView>,
+}

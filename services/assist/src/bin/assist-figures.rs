@@ -1,0 +1,72 @@
+//! Prints the outcome figures (procedures per case, handling time, repeated inspections) from a
+//! case topic, optionally split at a date into before/after with the relative change.
+//!
+//! `cargo run -p whistle-assist --bin assist-figures -- --brokers 127.0.0.1:19092
+//!  [--topic whistle.cases.v1] [--split 2026-01-01T00:00:00+08:00] [--window-days 30]`
+
+use std::time::Duration as StdDuration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, Utc};
+use whistle_assist::figures::{Figures, change_percent, compute, read_log};
+
+fn main() -> anyhow::Result<()> {
+    let mut brokers = "127.0.0.1:19092".to_owned();
+    let mut topic = "whistle.cases.v1".to_owned();
+    let mut split: Option<DateTime<Utc>> = None;
+    let mut window_days = 30i64;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--brokers" => brokers = value()?,
+            "--topic" => topic = value()?,
+            "--split" => split = Some(DateTime::parse_from_rfc3339(&value()?).context("--split")?.with_timezone(&Utc)),
+            "--window-days" => window_days = value()?.parse().context("--window-days")?,
+            other => anyhow::bail!("unknown argument {other:?}"),
+        }
+    }
+    let (events, skipped) = read_log(&brokers, &topic, StdDuration::from_secs(10))?;
+    println!("{topic}: {} case events ({skipped} other payloads skipped)", events.len());
+    let window = Duration::days(window_days);
+    match split {
+        None => print(&compute(&events, window, None, None)),
+        Some(at) => {
+            let before = compute(&events, window, None, Some(at));
+            let after = compute(&events, window, Some(at), None);
+            println!("-- before {at}");
+            print(&before);
+            println!("-- from {at}");
+            print(&after);
+            println!("-- change");
+            let pct = |b: f64, a: f64| change_percent(b, a).map_or("n/a".to_owned(), |c| format!("{c:+.1}%"));
+            println!("procedures per case   {}", pct(before.procedures_per_case, after.procedures_per_case));
+            println!(
+                "handling time (mean)  {}",
+                pct(before.handling_mean_seconds.unwrap_or(0.0), after.handling_mean_seconds.unwrap_or(0.0))
+            );
+            println!("repeated inspections  {}", pct(before.repeated_inspection_rate, after.repeated_inspection_rate));
+        }
+    }
+    Ok(())
+}
+
+fn print(f: &Figures) {
+    let secs = |s: Option<f64>| s.map_or("n/a".to_owned(), |s| format!("{:.1} min", s / 60.0));
+    println!("cases {} (closed {})", f.cases, f.closed);
+    println!("procedures per case   {:.2}", f.procedures_per_case);
+    println!(
+        "handling time         mean {}  median {}  p90 {}",
+        secs(f.handling_mean_seconds),
+        secs(f.handling_median_seconds),
+        secs(f.handling_p90_seconds)
+    );
+    println!(
+        "inspections {}  repeated {} ({:.1}%)  penalties {}",
+        f.inspections,
+        f.repeated_inspections,
+        100.0 * f.repeated_inspection_rate,
+        f.penalties
+    );
+    println!("fences  warned {}  blocked {}  overridden {}", f.fences_warned, f.fences_blocked, f.fences_overridden);
+}

@@ -1,0 +1,357 @@
+//! Assisted enforcement: item suggestion, the discretion benchmark for a case's facts, and the
+//! enforcement actions (inspect, penalty) with their electronic fences.
+//!
+//! A fence that trips is published as its own `whistle.fenced` event after the action's event,
+//! so it lands on the case timeline and on both boards. Inspection fences only warn; penalty
+//! fences refuse (`422 override_reason_required`, the refusal itself recorded as `blocked`) until
+//! the officer gives an `override_reason`, and then the override is recorded and flagged.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+use whistle_assist::QueryError;
+use whistle_assist::benchmark::{Facts, Matched};
+use whistle_assist::fence::{self, Warning};
+use whistle_assist::index::MAX_LIMIT;
+use whistle_assist::subject;
+use whistle_casestore::state::enforcing;
+use whistle_registry::ItemCode;
+use whistle_schemas::api::WhistleView;
+use whistle_schemas::assist::{
+    BenchmarkRequest, BenchmarkView, EnforcementAccepted, FenceWarning, InspectRequest, ItemSuggestion, PenaltyRequest,
+    SubjectInput, SuggestResponse,
+};
+use whistle_schemas::events::{
+    Actor, ActorKind, CaseEvent, CaseEventBody, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised,
+};
+
+use super::AppState;
+use super::whistles::{SOURCE, idempotency_key, load, publish};
+use crate::domain::{self, MAX_REASON_CHARS};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestQuery {
+    text: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/assist/suggest?text=TEXT[&limit=N]`
+pub async fn suggest(
+    State(state): State<AppState>,
+    q: Result<Query<SuggestQuery>, QueryRejection>,
+) -> Result<Json<SuggestResponse>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))?;
+    answer(&state, q)
+}
+
+/// `POST /api/v1/assist/suggest` with `{"text": ..., "limit": N}`: the same, for text pasted from
+/// notes that would not fit in a URL.
+pub async fn suggest_body(
+    State(state): State<AppState>,
+    ApiJson(q): ApiJson<SuggestQuery>,
+) -> Result<Json<SuggestResponse>, ApiError> {
+    answer(&state, q)
+}
+
+fn answer(state: &AppState, q: SuggestQuery) -> Result<Json<SuggestResponse>, ApiError> {
+    let text = q.text.unwrap_or_default();
+    let text = whistle_assist::validate_query(&text).map_err(|e| ApiError::InvalidField {
+        field: "text",
+        message: match e {
+            QueryError::Empty => "describe the problem in a few words (Chinese or English)".to_owned(),
+            other => other.to_string(),
+        },
+    })?;
+    let limit = match q.limit {
+        None => 5,
+        Some(n @ 1..=MAX_LIMIT) => n,
+        Some(_) => {
+            return Err(ApiError::InvalidField { field: "limit", message: format!("must be 1 to {MAX_LIMIT}") });
+        }
+    };
+    // Microseconds of CPU on a small index: no need to leave the async worker.
+    let suggestions = state
+        .assist
+        .index
+        .suggest(text, limit)
+        .into_iter()
+        .map(|s| ItemSuggestion { item: s.item.to_string(), score: s.score, names: s.names, matched: s.matched })
+        .collect();
+    Ok(Json(SuggestResponse { suggestions }))
+}
+
+fn parse_subject(input: &SubjectInput) -> Result<EnforcementSubject, ApiError> {
+    subject::parse(input.credit_code.as_deref(), input.address.as_deref())
+        .map_err(|e| ApiError::InvalidField { field: "subject", message: e.to_string() })
+}
+
+/// The look-back of a benchmark's repeat window; months are counted as 31 days, erring towards
+/// treating an offence as a repeat.
+fn months(n: u32) -> Duration {
+    Duration::days(31 * i64::from(n))
+}
+
+fn benchmark_view(m: &Matched<'_>, prior_offences: u32) -> BenchmarkView {
+    BenchmarkView {
+        item: m.item.to_string(),
+        tier: m.tier.tier.clone(),
+        label: m.tier.label.clone(),
+        action: m.tier.action.as_str().to_owned(),
+        fine_min_yuan: m.tier.fine_yuan.min,
+        fine_max_yuan: m.tier.fine_yuan.max,
+        repeat_within_months: m.repeat_within_months,
+        prior_offences,
+        persuade_first: m.persuade_first,
+    }
+}
+
+/// Prior penalties for `item` against `subject` within the item's repeat window.
+async fn prior_offences(
+    state: &AppState,
+    item: &ItemCode,
+    subject: &EnforcementSubject,
+    now: DateTime<Utc>,
+    except: Uuid,
+) -> Result<u32, ApiError> {
+    let (_, scale) = state.assist.data.benchmarks.of(item).ok_or_else(|| ApiError::UnknownItem(item.to_string()))?;
+    let since = now - months(scale.repeat_within_months);
+    state.history.penalties_since(&subject.id, item.as_str(), since, except).await.map_err(unavailable)
+}
+
+fn unavailable(err: anyhow::Error) -> ApiError {
+    tracing::error!(error = ?err, "subject history unavailable");
+    ApiError::Unavailable("subject history is unavailable; nothing was recorded, retry later".into())
+}
+
+/// `POST /api/v1/assist/benchmark`
+pub async fn benchmark(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BenchmarkRequest>,
+) -> Result<Json<BenchmarkView>, ApiError> {
+    let item = ItemCode::parse(&req.item).map_err(|_| ApiError::UnknownItem(req.item.clone()))?;
+    let now = Utc::now();
+    let prior = match &req.subject {
+        Some(input) => prior_offences(&state, &item, &parse_subject(input)?, now, Uuid::nil()).await?,
+        None => 0,
+    };
+    let facts = Facts {
+        corrected_in_time: req.corrected_in_time,
+        serious_consequences: req.serious_consequences,
+        prior_offences: prior,
+    };
+    let m = state.assist.data.benchmarks.matching(&item, &facts).ok_or_else(|| ApiError::UnknownItem(req.item))?;
+    Ok(Json(benchmark_view(&m, prior)))
+}
+
+/// The case, checked to be in a status where its department enforces.
+async fn enforcing_case(state: &AppState, id: &str, action: &str) -> Result<(WhistleView, Actor), ApiError> {
+    let view = load(state, id).await?;
+    if !enforcing(view.status) {
+        return Err(ApiError::Conflict(format!(
+            "cannot {action} on a whistle that is {}; acknowledge it first",
+            view.status
+        )));
+    }
+    let department =
+        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
+    let actor = Actor { kind: ActorKind::Department, code: department.code.clone() };
+    Ok((view, actor))
+}
+
+fn event_id(view: &WhistleView, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
+    Ok(match idempotency_key(headers)? {
+        Some(key) => Uuid::new_v5(&view.id, format!("{action}\n{key}").as_bytes()),
+        None => Uuid::now_v7(),
+    })
+}
+
+/// Publishes one `whistle.fenced` event per warning; returns them as shown to the officer.
+#[allow(clippy::too_many_arguments)]
+async fn publish_fences(
+    state: &AppState,
+    view: &WhistleView,
+    cause: Uuid,
+    action: &str,
+    actor: &Actor,
+    subject: &EnforcementSubject,
+    warnings: Vec<Warning>,
+    severity: FenceSeverity,
+    override_reason: Option<&str>,
+) -> Result<Vec<FenceWarning>, ApiError> {
+    let mut shown = Vec::new();
+    for w in warnings {
+        let id = Uuid::new_v5(&cause, format!("fenced\n{}", w.rule).as_bytes());
+        let body = CaseEventBody::Fenced(Fenced {
+            rule: w.rule.to_owned(),
+            severity,
+            message: w.message.clone(),
+            action: action.to_owned(),
+            actor: actor.clone(),
+            flagged: severity == FenceSeverity::Overridden,
+            subject: Some(subject.id.clone()),
+            override_reason: override_reason.map(str::to_owned),
+        });
+        publish(state, &CaseEvent::new(id, SOURCE, view.id, Utc::now(), body)).await?;
+        tracing::warn!(whistle = %view.id, rule = w.rule, ?severity, subject = %subject.id, "fence tripped");
+        shown.push(FenceWarning { rule: w.rule.to_owned(), severity, message: w.message });
+    }
+    Ok(shown)
+}
+
+fn accepted(body: EnforcementAccepted) -> Response {
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// `POST /api/v1/whistles/{id}/inspect`
+pub async fn inspect(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<InspectRequest>,
+) -> Result<Response, ApiError> {
+    let subject = parse_subject(&req.subject)?;
+    let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
+    let (view, actor) = enforcing_case(&state, &id, "record an inspection").await?;
+    let event_id = event_id(&view, &headers, "inspect")?;
+    if view.timeline.iter().any(|t| t.event_id == event_id) {
+        return Ok(accepted(EnforcementAccepted {
+            id: view.id,
+            event_id,
+            status: view.status,
+            warnings: vec![],
+            benchmark: None,
+        }));
+    }
+    let now = Utc::now();
+    let rules = &state.assist.data.fences;
+    let past =
+        state.history.inspections_since(&subject.id, now - rules.inspection_window()).await.map_err(unavailable)?;
+    let warnings = fence::check_inspection(rules, &actor.code, now, &past);
+
+    let event = CaseEvent::new(
+        event_id,
+        SOURCE,
+        view.id,
+        now,
+        CaseEventBody::Inspected(Inspected {
+            actor: actor.clone(),
+            subject: subject.clone(),
+            persuaded: req.persuaded,
+            note,
+        }),
+    );
+    publish(&state, &event).await?;
+    let shown =
+        publish_fences(&state, &view, event_id, "inspect", &actor, &subject, warnings, FenceSeverity::Warning, None)
+            .await?;
+    if let Err(err) =
+        state.history.record_inspection(&subject.id, &actor.code, view.id, event_id, req.persuaded, now).await
+    {
+        // Kafka has the inspection; only later fences for this subject miss it.
+        tracing::error!(whistle = %view.id, subject = %subject.id, error = ?err, "inspection not added to subject history");
+    }
+    state.metrics.actions.with_label_values(&[event.type_name()]).inc();
+    tracing::info!(whistle = %view.id, subject = %subject.id, department = %actor.code, "inspection recorded");
+    Ok(accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: shown, benchmark: None }))
+}
+
+/// `POST /api/v1/whistles/{id}/penalty`
+pub async fn penalty(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PenaltyRequest>,
+) -> Result<Response, ApiError> {
+    let subject = parse_subject(&req.subject)?;
+    let override_reason =
+        req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
+    let (view, actor) = enforcing_case(&state, &id, "record a penalty").await?;
+    let event_id = event_id(&view, &headers, "penalty")?;
+    if view.timeline.iter().any(|t| t.event_id == event_id) {
+        return Ok(accepted(EnforcementAccepted {
+            id: view.id,
+            event_id,
+            status: view.status,
+            warnings: vec![],
+            benchmark: None,
+        }));
+    }
+    let item = ItemCode::parse(&view.item).map_err(|_| ApiError::UnknownItem(view.item.clone()))?;
+    let now = Utc::now();
+    let prior = prior_offences(&state, &item, &subject, now, view.id).await?;
+    let facts = Facts {
+        corrected_in_time: req.corrected_in_time,
+        serious_consequences: req.serious_consequences,
+        prior_offences: prior,
+    };
+    let matched =
+        state.assist.data.benchmarks.matching(&item, &facts).ok_or_else(|| ApiError::UnknownItem(view.item.clone()))?;
+    let rules = &state.assist.data.fences;
+    // Persuasion counts as recorded when the officer says so or when an inspection of this
+    // subject in this case recorded it.
+    let persuaded =
+        req.persuasion_recorded || state.history.persuaded_in_case(&subject.id, view.id).await.map_err(unavailable)?;
+    let warnings = fence::check_penalty(rules, &matched, req.amount_yuan, persuaded);
+    let benchmark = benchmark_view(&matched, prior);
+
+    if !warnings.is_empty() && override_reason.is_none() {
+        // The refusal is recorded too: managers see attempts, not only overrides.
+        let attempt = Uuid::now_v7();
+        let message = warnings.iter().map(|w| w.message.as_str()).collect::<Vec<_>>().join("; ");
+        publish_fences(&state, &view, attempt, "penalty", &actor, &subject, warnings, FenceSeverity::Blocked, None)
+            .await?;
+        return Err(ApiError::FenceBlocked(format!("{message}. Send override_reason to proceed.")));
+    }
+
+    let event = CaseEvent::new(
+        event_id,
+        SOURCE,
+        view.id,
+        now,
+        CaseEventBody::Penalised(Penalised {
+            actor: actor.clone(),
+            subject: subject.clone(),
+            item: item.to_string(),
+            amount_yuan: req.amount_yuan,
+            tier: matched.tier.tier.clone(),
+            range_min_yuan: matched.tier.fine_yuan.min,
+            range_max_yuan: matched.tier.fine_yuan.max,
+            override_reason: override_reason.clone().filter(|_| !warnings.is_empty()),
+        }),
+    );
+    publish(&state, &event).await?;
+    let shown = publish_fences(
+        &state,
+        &view,
+        event_id,
+        "penalty",
+        &actor,
+        &subject,
+        warnings,
+        FenceSeverity::Overridden,
+        override_reason.as_deref(),
+    )
+    .await?;
+    if let Err(err) =
+        state.history.record_penalty(&subject.id, item.as_str(), req.amount_yuan, view.id, event_id, now).await
+    {
+        tracing::error!(whistle = %view.id, subject = %subject.id, error = ?err, "penalty not added to subject history");
+    }
+    state.metrics.actions.with_label_values(&[event.type_name()]).inc();
+    tracing::info!(whistle = %view.id, subject = %subject.id, tier = %matched.tier.tier, amount = req.amount_yuan, "penalty recorded");
+    Ok(accepted(EnforcementAccepted {
+        id: view.id,
+        event_id,
+        status: view.status,
+        warnings: shown,
+        benchmark: Some(benchmark),
+    }))
+}

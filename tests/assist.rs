@@ -1,0 +1,301 @@
+//! Assisted enforcement through the API: item suggestion, and each electronic fence seen on the
+//! case timeline and on a live board. In-process services against the real Kafka and Redis.
+
+use serde_json::{Value, json};
+use whistle_tests::*;
+
+async fn suggest(stack: &Stack, text: &str) -> (u16, Value) {
+    let resp = stack
+        .http
+        .get(format!("{}/api/v1/assist/suggest", stack.api))
+        .query(&[("text", text)])
+        .send()
+        .await
+        .expect("request is sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chinese_description_suggests_the_item_with_its_names_and_matched_terms() {
+    let stack = Stack::start().await;
+    let (status, body) = suggest(&stack, "河边有废油桶泄漏，味道很大").await;
+    assert_eq!(status, 200, "{body}");
+    let first = &body["suggestions"][0];
+    assert_eq!(first["item"], DEPT_ITEM, "{body}");
+    assert_eq!(first["names"]["zh"], "非法处置危险废物");
+    assert!(first["score"].as_f64().expect("a score") > 0.0);
+    assert!(!first["matched"].as_array().expect("matched terms").is_empty());
+    let scores: Vec<f64> =
+        body["suggestions"].as_array().expect("list").iter().map(|s| s["score"].as_f64().unwrap_or(0.0)).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+
+    let (status, body) = suggest(&stack, "someone is blocking the fire exit with boxes").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["suggestions"][0]["item"], "CQ-FIRE-002", "{body}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_suggestion_input_gets_a_clear_answer_never_a_panic() {
+    let stack = Stack::start().await;
+    for blank in ["", "   "] {
+        let (status, body) = suggest(&stack, blank).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_field");
+        assert!(body["error"]["message"].as_str().unwrap_or("").starts_with("text:"), "{body}");
+    }
+    let (status, body) = stack.get("/api/v1/assist/suggest").await;
+    assert_eq!(status, 400, "no text at all: {body}");
+
+    let (status, body) = suggest(&stack, &"河边有油桶".repeat(600)).await;
+    assert_eq!(status, 400, "3,000 characters in the URL");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("at most 2000"), "{body}");
+    // 100 KB does not fit in a URL at all; pasted into the POST form it meets the body limit.
+    let (status, body) =
+        stack.post("/api/v1/assist/suggest", &serde_json::json!({"text": "油".repeat(100 * 1024 / 3)})).await;
+    assert_eq!(status, 413, "100 KB of text");
+    assert_eq!(body["error"]["code"], "body_too_large");
+    let (status, body) = stack.post("/api/v1/assist/suggest", &serde_json::json!({"text": "河边有废油桶"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suggestions"][0]["item"], DEPT_ITEM);
+
+    let (status, body) = suggest(&stack, "油桶\u{7}泄漏").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("control character"), "{body}");
+
+    let (status, body) = suggest(&stack, "🔥🔥🔥").await;
+    assert_eq!(status, 200, "emoji alone is a valid query with nothing to match: {body}");
+    assert_eq!(body["suggestions"], serde_json::json!([]));
+
+    let (status, body) = suggest(&stack, "电瓶车在楼道charge，太危险了⚡").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suggestions"][0]["item"], "CQ-FIRE-003", "mixed scripts with emoji: {body}");
+
+    let (status, body) = stack.get("/api/v1/assist/suggest?text=x&limit=99").await;
+    assert_eq!(status, 400, "{body}");
+    stack.stop().await;
+}
+
+/// Raises a whistle for `item`, waits for its dispatch, acknowledges it; returns its id.
+async fn acknowledged_case(stack: &Stack, item: &str) -> String {
+    let (status, body) = stack.raise(item, "现场核查").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
+    id
+}
+
+fn fenced(frame: &Value, id: &str, rule: &str) -> bool {
+    event_of(frame) == Some(("whistle.fenced", id)) && frame["event"]["data"]["rule"] == rule
+}
+
+/// The case's timeline entries of type `whistle.fenced`, once at least `n` are there.
+async fn fences_on_timeline(stack: &Stack, id: &str, n: usize) -> Vec<Value> {
+    let view = stack
+        .wait_for(id, |v| {
+            v["timeline"].as_array().is_some_and(|t| t.iter().filter(|e| e["type"] == "whistle.fenced").count() >= n)
+        })
+        .await;
+    assert_eq!(view["status"], "acknowledged", "fences do not move the status");
+    let fences: Vec<Value> = view["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["type"] == "whistle.fenced")
+        .cloned()
+        .collect();
+    assert!(fences.iter().all(|e| e["status"] == "acknowledged"), "{view}");
+    fences
+}
+
+const CREDIT_CODE: &str = "91500103MA60XY312F";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_department_inspecting_the_same_enterprise_is_told_to_inspect_jointly() {
+    let stack = Stack::start().await;
+    let env_case = acknowledged_case(&stack, DEPT_ITEM).await; // → 500103-EE
+    let market_case = acknowledged_case(&stack, "CQ-MKT-004").await; // → 500103-MS
+    let mut board = stack.board().await;
+    board.subscribe("department:500103-MS", None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let body = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let (status, first) = stack.post(&format!("/api/v1/whistles/{env_case}/inspect"), &body).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["warnings"], json!([]), "the first inspection trips nothing");
+
+    let (status, second) = stack.post(&format!("/api/v1/whistles/{market_case}/inspect"), &body).await;
+    assert_eq!(status, 202, "an inspection fence warns, it does not refuse: {second}");
+    assert_eq!(second["warnings"][0]["rule"], "multi_department_inspection", "{second}");
+    assert_eq!(second["warnings"][0]["severity"], "warning");
+    assert!(second["warnings"][0]["message"].as_str().unwrap_or("").contains("joint inspection"));
+
+    let fences = fences_on_timeline(&stack, &market_case, 1).await;
+    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[multi_department_inspection]"), "{fences:?}");
+    let (_, frame) = board.until(|f| fenced(f, &market_case, "multi_department_inspection")).await;
+    assert_eq!(frame["event"]["data"]["severity"], "warning");
+    assert_eq!(frame["event"]["data"]["subject"], format!("ucc:{CREDIT_CODE}"));
+    assert_eq!(frame["case"]["status"], "acknowledged");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_department_inspecting_the_same_address_too_often_is_warned_of_repeated_inspection() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("town:{TOWN}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+    // The same place written three ways.
+    for (n, address) in ["重庆市渝中区民族路 100 号", "渝中区民族路100号", "渝中区 民族路１００号"].iter().enumerate()
+    {
+        let (status, body) =
+            stack.post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {"address": address}})).await;
+        assert_eq!(status, 202, "{body}");
+        let rules: Vec<&str> =
+            body["warnings"].as_array().expect("warnings").iter().filter_map(|w| w["rule"].as_str()).collect();
+        if n < 2 {
+            assert!(rules.is_empty(), "inspection {n}: {body}");
+        } else {
+            assert_eq!(rules, ["repeated_inspection"], "{body}");
+        }
+    }
+    let fences = fences_on_timeline(&stack, &id, 1).await;
+    assert!(
+        fences[0]["detail"].as_str().unwrap_or("").contains("3th time")
+            || fences[0]["detail"].as_str().unwrap_or("").contains("第3次")
+    );
+    board.until(|f| fenced(f, &id, "repeated_inspection")).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_flagged() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let (status, tier) = stack
+        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .await;
+    assert_eq!(status, 200, "{tier}");
+    assert_eq!(tier["tier"], "first_offence");
+    let max = tier["fine_max_yuan"].as_u64().expect("a range");
+
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": max * 3});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "override_reason_required");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("outside"), "{body}");
+    let (_, blocked) = board.until(|f| fenced(f, &id, "fine_out_of_range")).await;
+    assert_eq!(blocked["event"]["data"]["severity"], "blocked");
+
+    let mut with_reason = penalty.clone();
+    with_reason["override_reason"] = json!("危废已流入河道，后果接近严重，按上限以上处罚并报批");
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &with_reason).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["warnings"][0]["severity"], "overridden");
+    assert_eq!(body["benchmark"]["tier"], "first_offence");
+    let (_, overridden) =
+        board.until(|f| fenced(f, &id, "fine_out_of_range") && f["event"]["data"]["severity"] == "overridden").await;
+    assert_eq!(overridden["event"]["data"]["flagged"], true, "overrides are flagged for managers");
+    assert!(overridden["event"]["data"]["override_reason"].as_str().is_some());
+
+    let view = stack
+        .wait_for(&id, |v| v["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["type"] == "whistle.penalised")))
+        .await;
+    let fences = fences_on_timeline(&stack, &id, 2).await;
+    assert_eq!(fences.len(), 2, "the refusal and the override are both on the timeline: {view}");
+
+    // The penalty is history now: the same enterprise on a new case for the same item is a repeat.
+    let (status, tier) = stack
+        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .await;
+    assert_eq!(status, 200, "{tier}");
+    assert_eq!(tier["tier"], "repeat_offence", "{tier}");
+    assert_eq!(tier["prior_offences"], 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenced() {
+    let stack = Stack::start().await;
+    // Outdoor advertising is recovered to Yuzhong's urban management department, persuade first.
+    let id = acknowledged_case(&stack, "CQ-CITY-003").await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("town:{TOWN}"), None).await;
+    assert_eq!(board.next().await["type"], "snapshot");
+
+    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 20});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "override_reason_required");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("persuade-first"), "{body}");
+    let (_, frame) = board.until(|f| fenced(f, &id, "persuasion_skipped")).await;
+    assert_eq!(frame["event"]["data"]["action"], "penalty");
+    let fences = fences_on_timeline(&stack, &id, 1).await;
+    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[persuasion_skipped]"));
+
+    // Persuasion recorded on an inspection of the same subject in this case satisfies the fence.
+    let inspect = json!({"subject": {"address": "重庆市渝中区八一路20号"}, "persuaded": true});
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["warnings"], json!([]));
+    board.until(|f| event_of(f) == Some(("whistle.penalised", &id))).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enforcement_actions_need_an_acknowledged_case_and_a_valid_subject() {
+    let stack = Stack::start().await;
+    let (_, body) = stack.raise(DEPT_ITEM, "x").await;
+    let id = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    let inspect = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await;
+    assert_eq!(status, 409, "{body}");
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let (status, body) = stack
+        .post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {"credit_code": "91500103MA60XY312G"}}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("check character"), "{body}");
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/inspect"), &json!({"subject": {}})).await;
+    assert_eq!(status, 400, "{body}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outcome_figures_are_computed_from_the_case_topic() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let inspect = json!({"subject": {"address": "渝中区民生路 5 号"}});
+    for _ in 0..2 {
+        assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
+    }
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/resolve"), &json!({})).await.0, 202);
+    stack.wait_for(&id, |v| v["status"] == "resolved").await;
+
+    let (brokers, topic) = (stack.iso.kafka.brokers.clone(), stack.iso.kafka.topics.cases.clone());
+    let (events, skipped) = tokio::task::spawn_blocking(move || {
+        whistle_assist::figures::read_log(&brokers, &topic, std::time::Duration::from_secs(10))
+    })
+    .await
+    .expect("reader ran")
+    .expect("topic is read");
+    assert_eq!(skipped, 0);
+    let f = whistle_assist::figures::compute(&events, chrono::Duration::days(30), None, None);
+    assert_eq!((f.cases, f.closed), (1, 1), "{f:?}");
+    // dispatched, acknowledged, two inspections, resolved.
+    assert!((f.procedures_per_case - 5.0).abs() < 1e-9, "{f:?}");
+    assert_eq!((f.inspections, f.repeated_inspections), (2, 1), "{f:?}");
+    assert!(f.handling_mean_seconds.is_some_and(|s| s >= 0.0));
+    stack.stop().await;
+}
