@@ -1,147 +1,86 @@
-//! Whistle load generator (first cut; issue F grows it).
+//! Whistle's load generator. Every run stops by itself.
 //!
-//! Holds one department board open over WebSocket, raises whistles over HTTP at a fixed
-//! open-loop rate, and measures for each whistle:
-//! - raise latency: from the *intended* send time to the 202 (no coordinated omission), and
-//! - raise → board latency: from the intended send time to the `whistle.dispatched` frame.
+//! - `pipeline` (default): raises whistles over HTTP at a fixed open-loop rate from many towns,
+//!   holds one live board per responsible department, acknowledges like duty officers, and
+//!   measures raise latency and raise → board latency from the *intended* send time (no
+//!   coordinated omission). Then, in the same run, the baselines: a bare rdkafka produce →
+//!   consume round trip on the same broker and message size, and a bare WebSocket broadcast, so
+//!   the results are also given as ratios. Prints the peak RSS of each service.
+//! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
 //!
-//! Usage: `cargo run -p loadtest -- [--base http://127.0.0.1:8080] [--rate 50] [--count 200]`
-//! Stops by itself: after `count` whistles and their dispatches, or after a bounded wait.
+//! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
+//! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000`
+//! against the stack of `cargo xtask up` (`--base` to point elsewhere).
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod baseline;
+mod idle;
+mod pipeline;
+mod report;
 
 use anyhow::{Context as _, bail};
-use futures::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-const TOWN: &str = "500103001";
-const ITEM: &str = "CQ-ENV-001";
-const DEPARTMENT: &str = "500103-EE";
-
-struct Args {
-    base: String,
-    rate: u64,
-    count: u64,
+/// Flags shared by the modes.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub base: String,
+    pub brokers: String,
+    pub rate: u64,
+    pub seconds: u64,
+    pub count: Option<u64>,
+    pub boards: usize,
+    pub ack_think_ms: u64,
+    pub connections: usize,
+    pub baselines: bool,
 }
 
-fn args() -> anyhow::Result<Args> {
-    let mut a = Args { base: "http://127.0.0.1:8080".into(), rate: 50, count: 200 };
-    let mut it = std::env::args().skip(1);
+fn parse() -> anyhow::Result<(String, Args)> {
+    let mut args = Args {
+        base: "http://127.0.0.1:8080".into(),
+        brokers: "127.0.0.1:19092".into(),
+        rate: 50,
+        seconds: 10,
+        count: None,
+        boards: 64,
+        ack_think_ms: 500,
+        connections: 2000,
+        baselines: true,
+    };
+    let mut it = std::env::args().skip(1).peekable();
+    let mode = match it.peek() {
+        Some(m) if !m.starts_with("--") => it.next().unwrap_or_default(),
+        _ => "pipeline".to_owned(),
+    };
     while let Some(flag) = it.next() {
+        if flag == "--no-baselines" {
+            args.baselines = false;
+            continue;
+        }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        let number = |v: &str| v.parse::<u64>().with_context(|| format!("{flag} takes a whole number"));
         match flag.as_str() {
-            "--base" => a.base = value,
-            "--rate" => a.rate = value.parse().context("--rate")?,
-            "--count" => a.count = value.parse().context("--count")?,
-            other => bail!("unknown flag {other}; flags: --base URL --rate PER_SECOND --count N"),
+            "--base" => args.base = value,
+            "--brokers" => args.brokers = value,
+            "--rate" => args.rate = number(&value)?,
+            "--seconds" => args.seconds = number(&value)?,
+            "--count" => args.count = Some(number(&value)?),
+            "--boards" => args.boards = number(&value)? as usize,
+            "--ack-think-ms" => args.ack_think_ms = number(&value)?,
+            "--connections" => args.connections = number(&value)? as usize,
+            other => bail!("unknown flag {other}; see the top of loadtest/src/main.rs"),
         }
     }
-    if a.rate == 0 || a.count == 0 {
-        bail!("--rate and --count must be positive");
+    if args.rate == 0 || args.seconds == 0 || args.count == Some(0) {
+        bail!("--rate, --seconds and --count must be positive");
     }
-    Ok(a)
+    Ok((mode, args))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args()?;
-    let ws_url = format!("{}/ws", args.base.replacen("http", "ws", 1));
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "channel": format!("department:{DEPARTMENT}")}).to_string().into(),
-    ))
-    .await?;
-
-    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = ws.next().await {
-            if let Message::Text(text) = msg {
-                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                if frame["type"] == "event" && frame["event"]["type"] == "whistle.dispatched" {
-                    let id = frame["event"]["subject"].as_str().unwrap_or_default().to_owned();
-                    if arrived_tx.send((id, Instant::now())).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-
-    let http = reqwest::Client::new();
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
-    let start = Instant::now();
-    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, Instant, Instant)>();
-    for n in 0..args.count {
-        let intended = start + interval * n as u32;
-        tokio::time::sleep_until(intended.into()).await;
-        let (http, base, tx) = (http.clone(), args.base.clone(), sent_tx.clone());
-        tokio::spawn(async move {
-            let body = json!({"town": TOWN, "item": ITEM, "description": format!("loadtest {n}"),
-                              "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
-            let resp = http.post(format!("{base}/api/v1/whistles")).json(&body).send().await;
-            let id = match resp {
-                Ok(r) if r.status().as_u16() == 202 => {
-                    r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
-                }
-                _ => None,
-            };
-            let _ = tx.send((id, intended, Instant::now()));
-        });
+    let (mode, args) = parse()?;
+    match mode.as_str() {
+        "pipeline" => pipeline::run(&args).await,
+        "idle" => idle::run(&args).await,
+        other => bail!("unknown mode {other}: pipeline or idle"),
     }
-    drop(sent_tx);
-
-    let mut raise = Histogram::<u64>::new(3)?;
-    let mut board = Histogram::<u64>::new(3)?;
-    let mut intended_by_id = HashMap::new();
-    let mut errors = 0u64;
-    while let Some((id, intended, done)) = sent_rx.recv().await {
-        raise.record((done - intended).as_micros() as u64)?;
-        match id {
-            Some(id) => {
-                intended_by_id.insert(id, intended);
-            }
-            None => errors += 1,
-        }
-    }
-    let accepted = intended_by_id.len() as u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut early: HashMap<String, Instant> = HashMap::new();
-    while board.len() < accepted {
-        let Ok(Some((id, at))) = tokio::time::timeout_at(deadline, arrived_rx.recv()).await else { break };
-        early.insert(id, at);
-        early.retain(|id, at| match intended_by_id.get(id) {
-            Some(intended) => {
-                let _ = board.record((*at - *intended).as_micros() as u64);
-                false
-            }
-            None => true,
-        });
-    }
-    reader.abort();
-    let elapsed = start.elapsed().as_secs_f64();
-    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "whistles: {} sent, {accepted} accepted, {errors} errors, {} seen on the board, in {elapsed:.1}s ({:.0}/s offered)",
-        args.count,
-        board.len(),
-        args.rate
-    );
-    for (name, h) in [("raise (202)", &raise), ("raise -> board", &board)] {
-        println!(
-            "{name:>15}: p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms",
-            ms(h, 0.5),
-            ms(h, 0.9),
-            ms(h, 0.99),
-            ms(h, 0.999),
-            h.max() as f64 / 1000.0
-        );
-    }
-    if errors > 0 || board.len() < accepted {
-        bail!("{errors} raises failed and {} accepted whistles never reached the board", accepted - board.len());
-    }
-    Ok(())
 }

@@ -1,9 +1,11 @@
 //! Typed settings shared by the services.
 //!
 //! Layering: the service's `Default`, then the TOML file named by `WHISTLE_CONFIG` (if set), then
-//! environment variables `WHISTLE_<SECTION>__<KEY>` (double underscore between levels, e.g.
-//! `WHISTLE_KAFKA__BROKERS=127.0.0.1:19092`). Only variables with a `__` are settings, so the
-//! dev scripts' own `WHISTLE_RUN`, `WHISTLE_CACHE`… never collide. Unknown keys are an error.
+//! environment variables `WHISTLE_<KEY>` or `WHISTLE_<SECTION>__<KEY>` (double underscore between
+//! levels, e.g. `WHISTLE_GROUP_ID=whistle-router`, `WHISTLE_KAFKA__BROKERS=127.0.0.1:19092`).
+//! A variable is a setting when its first part names one of the service's top-level settings,
+//! so the dev scripts' own `WHISTLE_RUN`, `WHISTLE_CACHE`… never collide. Within a section, an
+//! unknown key is an error.
 
 use std::collections::HashMap;
 
@@ -34,12 +36,18 @@ where
     I: IntoIterator<Item = (String, String)>,
 {
     let env: HashMap<String, String> = env.into_iter().collect();
+    let defaults = config::Config::try_from(&T::default())?;
+    let top_level: Vec<String> =
+        defaults.clone().try_deserialize::<HashMap<String, config::Value>>()?.into_keys().collect();
     let overrides: HashMap<String, String> = env
         .iter()
-        .filter(|(k, _)| k.starts_with("WHISTLE_") && k.contains("__"))
+        .filter(|(k, _)| {
+            k.strip_prefix("WHISTLE_")
+                .and_then(|rest| rest.split("__").next())
+                .is_some_and(|first| top_level.iter().any(|t| t.eq_ignore_ascii_case(first)))
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let defaults = config::Config::try_from(&T::default())?;
     let mut builder = config::Config::builder().add_source(defaults);
     if let Some(path) = env.get("WHISTLE_CONFIG") {
         builder = builder.add_source(config::File::with_name(path).required(true));
@@ -174,9 +182,23 @@ mod tests {
     }
 
     #[test]
-    fn variables_without_a_section_are_not_settings() {
+    fn variables_that_name_no_setting_are_left_to_others() {
         let s: Sample = load_from(env(&[("WHISTLE_RUN", "/tmp/x"), ("WHISTLE_DEMO_PASSWORD", "p")])).expect("loads");
         assert_eq!(s.redis.key_prefix, "whistle:");
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct WithTopLevel {
+        group_id: String,
+        kafka: KafkaSettings,
+    }
+
+    #[test]
+    fn top_level_settings_are_set_without_a_section() {
+        let s: WithTopLevel =
+            load_from(env(&[("WHISTLE_GROUP_ID", "g1"), ("WHISTLE_KAFKA__BROKERS", "k:2")])).expect("loads");
+        assert_eq!((s.group_id.as_str(), s.kafka.brokers.as_str()), ("g1", "k:2"));
     }
 
     #[test]

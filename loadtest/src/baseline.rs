@@ -1,0 +1,146 @@
+//! Baselines measured in the same run, on the same machine: what the raw parts can do.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::report::histogram;
+
+fn micros_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Produce (idempotent, acks=all, like intake) → consume on a fresh topic, open loop at `rate`:
+/// latency from the intended send time to consumption.
+pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize) -> anyhow::Result<Histogram<u64>> {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let topic = format!("loadtest-baseline-{}", &suffix[..10]);
+    let settings =
+        whistle_common::settings::KafkaSettings { brokers: brokers.to_owned(), partitions: 6, ..Default::default() };
+    let spec = whistle_common::kafka::TopicSpec {
+        name: topic.clone(),
+        partitions: 6,
+        retention_ms: 3_600_000,
+        compacted: false,
+    };
+    whistle_common::kafka::ensure_topics(&settings, &[spec]).await?;
+    let producer: FutureProducer = whistle_common::kafka::producer(&settings, "loadtest-baseline")?;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("loadtest-baseline-{suffix}"))
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    consumer.subscribe(&[&topic])?;
+    // Let the group settle so the first messages are not measured waiting for an assignment.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while consumer.assignment().map(|a| a.count()).unwrap_or(0) == 0 {
+            let _ = tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await;
+        }
+    })
+    .await;
+    let padding = "x".repeat(size.saturating_sub(20));
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    let base = micros_now();
+    let sender = {
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            for n in 0..count {
+                let intended = start + interval.mul_f64(n as f64);
+                tokio::time::sleep_until(intended.into()).await;
+                let stamp = base + (intended - start).as_micros() as u64;
+                let payload = format!("{stamp}:{padding}");
+                let key = n.to_string();
+                let producer = producer.clone();
+                let topic = topic.clone();
+                tokio::spawn(async move {
+                    let _ = producer
+                        .send(FutureRecord::to(&topic).key(&key).payload(&payload), Duration::from_secs(10))
+                        .await;
+                });
+            }
+        })
+    };
+    let mut h = histogram();
+    let deadline = Instant::now() + Duration::from_secs_f64(count as f64 / rate as f64 + 20.0);
+    while (h.len() as u64) < count && Instant::now() < deadline {
+        let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await else { continue };
+        let Some(stamp) = msg
+            .payload()
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .and_then(|s| s.split(':').next())
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        h.record(micros_now().saturating_sub(stamp).max(1))?;
+    }
+    sender.abort();
+    Ok(h)
+}
+
+/// A bare WebSocket server broadcasting `frames` frames of `size` bytes to `clients` clients:
+/// delivered frames per second.
+pub async fn ws_broadcast(clients: usize, frames: u64, size: usize) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (tx, _) = broadcast::channel::<Arc<String>>(4096);
+    let server_tx = tx.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let mut rx = server_tx.subscribe();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                while let Ok(frame) = rx.recv().await {
+                    if ws.send(WsMessage::Text(frame.as_str().into())).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let received = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}")).await.context("bare client connects")?;
+        let received = received.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = ws.next().await {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    while tx.receiver_count() < clients {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let frame = Arc::new("y".repeat(size));
+    let start = Instant::now();
+    for _ in 0..frames {
+        let _ = tx.send(frame.clone());
+        tokio::task::yield_now().await;
+    }
+    let want = frames * clients as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.load(Ordering::Relaxed) < want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for t in tasks {
+        t.abort();
+    }
+    server.abort();
+    Ok(received.load(Ordering::Relaxed) as f64 / secs)
+}

@@ -1,0 +1,303 @@
+//! The whole pipeline under an open-loop load, then the fan-out test and the baselines.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::Args;
+use crate::baseline;
+use crate::report::{self, histogram};
+
+/// A town and an item that routes to a department, with that department.
+#[derive(Debug, Clone)]
+struct Target {
+    town: String,
+    item: String,
+    department: String,
+}
+
+/// Picks (town, item) pairs that route to a department, spread over districts, one per
+/// department up to `boards`.
+async fn targets(http: &reqwest::Client, base: &str, boards: usize) -> anyhow::Result<Vec<Target>> {
+    let towns: Value = http.get(format!("{base}/api/v1/towns")).send().await?.json().await?;
+    let items: Value = http.get(format!("{base}/api/v1/registry/items")).send().await?.json().await?;
+    let items: Vec<String> = items["items"]
+        .as_array()
+        .context("items")?
+        .iter()
+        .filter(|i| i["holder"]["kind"] == "department")
+        .filter_map(|i| i["code"].as_str().map(str::to_owned))
+        .collect();
+    let mut by_district: HashMap<String, String> = HashMap::new();
+    for t in towns["towns"].as_array().context("towns")? {
+        if let (Some(d), Some(c)) = (t["district"]["code"].as_str(), t["code"].as_str()) {
+            by_district.entry(d.to_owned()).or_insert_with(|| c.to_owned());
+        }
+    }
+    let mut districts: Vec<&String> = by_district.keys().collect();
+    districts.sort();
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    'outer: for item in &items {
+        for district in &districts {
+            if out.len() >= boards {
+                break 'outer;
+            }
+            let town = &by_district[*district];
+            let route: Value =
+                http.get(format!("{base}/api/v1/route?town={town}&item={item}")).send().await?.json().await?;
+            if let (Some("department"), Some(dept)) = (route["outcome"].as_str(), route["department"]["code"].as_str())
+                && seen.insert(dept.to_owned())
+            {
+                out.push(Target { town: town.clone(), item: item.clone(), department: dept.to_owned() });
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("no (town, item) pair routes to a department: is the registry loaded?");
+    }
+    Ok(out)
+}
+
+type Arrival = (String, Instant);
+
+/// One board per department; reports each `whistle.dispatched` arrival and acknowledges it
+/// after the think time, like a duty officer.
+async fn board(
+    ws_url: String,
+    department: String,
+    arrivals: mpsc::UnboundedSender<Arrival>,
+    frames: Arc<AtomicU64>,
+    ack: Option<(reqwest::Client, String, u64, Arc<AtomicU64>)>,
+) -> anyhow::Result<()> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "channel": format!("department:{department}")}).to_string().into(),
+    ))
+    .await?;
+    while let Some(Ok(msg)) = ws.next().await {
+        let Message::Text(text) = msg else { continue };
+        frames.fetch_add(1, Ordering::Relaxed);
+        let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if frame["type"] == "event" && frame["event"]["type"] == "whistle.dispatched" {
+            let id = frame["event"]["subject"].as_str().unwrap_or_default().to_owned();
+            if arrivals.send((id.clone(), Instant::now())).is_err() {
+                break;
+            }
+            if let Some((http, base, think, acked)) = &ack {
+                let (http, base, think, acked) = (http.clone(), base.clone(), *think, acked.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(think)).await;
+                    if let Ok(r) = http.post(format!("{base}/api/v1/whistles/{id}/acknowledge")).send().await
+                        && r.status().as_u16() == 202
+                    {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let ws_url = format!("{}/ws", args.base.replacen("http", "ws", 1));
+    let targets = targets(&http, &args.base, args.boards).await?;
+    println!(
+        "pipeline: {} departments with a board each; raising at {}/s for {}",
+        targets.len(),
+        args.rate,
+        args.count.map_or(format!("{} s", args.seconds), |c| format!("{c} whistles"))
+    );
+
+    let (arrived_tx, mut arrived_rx) = mpsc::unbounded_channel::<Arrival>();
+    let frames = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let mut boards = Vec::new();
+    for t in &targets {
+        let ack = (args.ack_think_ms > 0).then(|| (http.clone(), args.base.clone(), args.ack_think_ms, acked.clone()));
+        boards.push(tokio::spawn(board(ws_url.clone(), t.department.clone(), arrived_tx.clone(), frames.clone(), ack)));
+    }
+    drop(arrived_tx);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let total = args.count.unwrap_or(args.rate * args.seconds);
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Option<String>, Instant, Instant)>();
+    let start = Instant::now();
+    for n in 0..total {
+        let intended = start + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(intended.into()).await;
+        let t = &targets[n as usize % targets.len()];
+        let body = json!({"town": t.town, "item": t.item, "description": format!("loadtest {n}: 河边有废油桶泄漏"),
+                          "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
+        let (http, base, tx) = (http.clone(), args.base.clone(), sent_tx.clone());
+        tokio::spawn(async move {
+            let resp = http.post(format!("{base}/api/v1/whistles")).json(&body).send().await;
+            let id = match resp {
+                Ok(r) if r.status().as_u16() == 202 => {
+                    r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+                }
+                _ => None,
+            };
+            let _ = tx.send((id, intended, Instant::now()));
+        });
+    }
+    drop(sent_tx);
+    let mut raise = histogram();
+    let mut intended_by_id = HashMap::new();
+    let mut errors = 0u64;
+    while let Some((id, intended, done)) = sent_rx.recv().await {
+        raise.record((done - intended).as_micros() as u64)?;
+        match id {
+            Some(id) => {
+                intended_by_id.insert(id, intended);
+            }
+            None => errors += 1,
+        }
+    }
+    let offered_secs = start.elapsed().as_secs_f64();
+    let mut to_board = histogram();
+    let mut pending: HashMap<String, Instant> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut matched = HashSet::new();
+    while matched.len() < intended_by_id.len() {
+        let Ok(Some((id, at))) = tokio::time::timeout_at(deadline, arrived_rx.recv()).await else { break };
+        pending.insert(id, at);
+        pending.retain(|id, at| match intended_by_id.get(id) {
+            Some(intended) if matched.insert(id.clone()) => {
+                let _ = to_board.record((*at - *intended).as_micros() as u64);
+                false
+            }
+            Some(_) => false,
+            None => true,
+        });
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(args.ack_think_ms + 500)).await;
+    for b in boards {
+        b.abort();
+    }
+    let accepted = intended_by_id.len() as u64;
+    println!(
+        "whistles: {total} offered in {offered_secs:.1}s ({:.0}/s), {accepted} accepted, {errors} errors, {} on their board, {} acknowledged; {:.0} whistles/s end to end",
+        total as f64 / offered_secs,
+        matched.len(),
+        acked.load(Ordering::Relaxed),
+        matched.len() as f64 / elapsed
+    );
+    println!("{}", report::line("raise (202)", &raise));
+    println!("{}", report::line("raise -> board", &to_board));
+    let missing = accepted as usize - matched.len();
+
+    if args.baselines {
+        let size = serde_json::to_vec(
+            &json!({"town": "500103001", "item": "CQ-ENV-001", "description": "loadtest 0: 河边有废油桶泄漏"}),
+        )
+        .map(|v| v.len() * 3)
+        .unwrap_or(600);
+        let kafka = baseline::kafka_round_trip(&args.brokers, args.rate, total.min(args.rate * 10), size).await?;
+        println!("{}", report::line("bare Kafka round trip", &kafka));
+        let ratio = |a: &hdrhistogram::Histogram<u64>, b: &hdrhistogram::Histogram<u64>, q: f64| {
+            a.value_at_quantile(q) as f64 / b.value_at_quantile(q).max(1) as f64
+        };
+        println!(
+            "ratio raise->board / bare Kafka: p50 {:.1}x, p99 {:.1}x",
+            ratio(&to_board, &kafka, 0.5),
+            ratio(&to_board, &kafka, 0.99)
+        );
+        let fan = fanout(&http, &args.base, &ws_url, &targets[0], 200, 100).await?;
+        let bare = baseline::ws_broadcast(200, fan.1, fan.2).await?;
+        println!(
+            "fan-out: gateway {:.0} frames/s ({} boards on one channel, {} frames each); bare broadcast {bare:.0} frames/s; ratio {:.2}",
+            fan.0,
+            200,
+            fan.1,
+            fan.0 / bare
+        );
+    }
+    report::print_peak_rss();
+    if errors > 0 || missing > 0 {
+        bail!("{errors} raises failed and {missing} accepted whistles never reached their board");
+    }
+    Ok(())
+}
+
+/// `boards` clients on one department channel, `whistles` raised as fast as allowed: frames/s
+/// delivered by the gateway, the number of frames each board got, and their mean size.
+async fn fanout(
+    http: &reqwest::Client,
+    base: &str,
+    ws_url: &str,
+    target: &Target,
+    boards: usize,
+    whistles: usize,
+) -> anyhow::Result<(f64, u64, usize)> {
+    let channel = format!("department:{}", target.department);
+    let done = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let frames = Arc::new(AtomicU64::new(0));
+    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(boards);
+    let mut tasks = Vec::new();
+    for _ in 0..boards {
+        let (url, channel, done, bytes, frames, ready) =
+            (ws_url.to_owned(), channel.clone(), done.clone(), bytes.clone(), frames.clone(), ready_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+            ws.send(Message::Text(json!({"type": "subscribe", "channel": channel}).to_string().into())).await?;
+            let mut dispatched = 0;
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(text) = msg else { continue };
+                if text.contains("\"type\":\"snapshot\"") {
+                    let _ = ready.send(()).await;
+                    continue;
+                }
+                frames.fetch_add(1, Ordering::Relaxed);
+                bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                if text.contains("\"type\":\"whistle.dispatched\"") && text.contains("fanout ") {
+                    dispatched += 1;
+                    if dispatched == whistles {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for _ in 0..boards {
+        ready_rx.recv().await.context("a fan-out board did not subscribe")?;
+    }
+    frames.store(0, Ordering::Relaxed);
+    bytes.store(0, Ordering::Relaxed);
+    let start = Instant::now();
+    let sends = futures::stream::iter(0..whistles)
+        .map(|n| {
+            let body = json!({"town": target.town, "item": target.item, "description": format!("fanout {n}"),
+                              "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
+            http.post(format!("{base}/api/v1/whistles")).json(&body).send()
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>();
+    sends.await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (done.load(Ordering::Relaxed) as usize) < boards && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for t in tasks {
+        t.abort();
+    }
+    let delivered = frames.load(Ordering::Relaxed);
+    let per_board = delivered / boards as u64;
+    let mean = (bytes.load(Ordering::Relaxed) / delivered.max(1)) as usize;
+    Ok((delivered as f64 / secs, per_board, mean))
+}
