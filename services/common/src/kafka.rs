@@ -170,7 +170,9 @@ impl DeadLetters {
 
 /// Consumes `consumer` with at most `max_in_flight` messages being handled at once, and stores
 /// each message's offset only after its handler succeeded *and* every earlier message did, so the
-/// committed position never passes a message whose effects are not durable.
+/// committed position never passes a message whose effects are not durable. Messages with the
+/// same key are handled one after the other, in order (a whistle's events apply in sequence);
+/// different keys run concurrently.
 ///
 /// Handlers must be idempotent (a crash replays from the last commit) and must deal with poison
 /// messages themselves (dead-letter them and return Ok). A handler error is fatal: the loop stops
@@ -192,6 +194,9 @@ where
     let mut in_flight: futures::stream::FuturesOrdered<
         std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Position>> + Send>>,
     > = futures::stream::FuturesOrdered::new();
+    // The completion of the last message started for each key still in flight.
+    type Tail = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+    let mut tails: std::collections::HashMap<Vec<u8>, Tail> = std::collections::HashMap::new();
     let store = |topic: &str, partition: i32, offset: i64| {
         if let Err(err) = consumer.store_offset(topic, partition, offset) {
             // After a rebalance the partition may belong to another member now; it replays.
@@ -211,10 +216,27 @@ where
             received = consumer.recv(), if in_flight.len() < max_in_flight => {
                 match received {
                     Ok(msg) => {
+                        use futures::FutureExt as _;
                         let msg = msg.detach();
                         let position = (msg.topic().to_owned(), msg.partition(), msg.offset());
+                        let key = msg.key().map(<[u8]>::to_vec);
+                        let previous = key.as_ref().and_then(|k| tails.get(k).cloned());
                         let handled = handler(msg);
-                        in_flight.push_back(Box::pin(async move { handled.await.map(|()| position) }));
+                        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+                        if let Some(key) = key {
+                            if tails.len() > 4 * max_in_flight {
+                                tails.retain(|_, tail| tail.peek().is_none());
+                            }
+                            tails.insert(key, done_rx.map(|_| ()).boxed().shared());
+                        }
+                        in_flight.push_back(Box::pin(async move {
+                            if let Some(previous) = previous {
+                                previous.await;
+                            }
+                            let result = handled.await;
+                            let _ = done_tx.send(());
+                            result.map(|()| position)
+                        }));
                     }
                     // Transient client errors (broker down, rebalance); librdkafka retries.
                     Err(err) => {

@@ -23,7 +23,8 @@ use whistle_common::settings::RedisSettings;
 pub struct Frame {
     pub prev: Cursor,
     pub cursor: Cursor,
-    pub text: String,
+    /// Shared by every subscriber: cloning it is a reference-count increment, not a copy.
+    pub text: axum::extract::ws::Utf8Bytes,
 }
 
 /// Renders a stream entry as an `event` frame without decoding the stored JSON.
@@ -192,7 +193,7 @@ impl Hub {
             return;
         }
         slot.last = Some(entry.cursor);
-        let frame = Arc::new(Frame { prev, cursor: entry.cursor, text: render(channel, entry) });
+        let frame = Arc::new(Frame { prev, cursor: entry.cursor, text: render(channel, entry).into() });
         // No receiver is fine: the last session left between the read and now.
         let _ = slot.tx.send(frame);
     }

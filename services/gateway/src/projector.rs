@@ -12,6 +12,9 @@ use whistle_schemas::events::{Decoded, decode};
 
 use crate::metrics::Metrics;
 
+/// Events being projected at once (across different whistles).
+const PROJECTOR_IN_FLIGHT: usize = 64;
+
 #[derive(Clone)]
 pub struct Projector {
     pub store: CaseStore,
@@ -20,11 +23,11 @@ pub struct Projector {
 }
 
 impl Projector {
-    /// Runs until `token` is cancelled. One message at a time: events of one whistle must be
-    /// applied in their partition order.
+    /// Runs until `token` is cancelled. Events of one whistle apply in their partition order;
+    /// different whistles concurrently.
     pub async fn run(self, consumer: Arc<StreamConsumer>, token: CancellationToken) -> anyhow::Result<()> {
         let handler_token = token.clone();
-        kafka::consume_in_order(consumer, token, 1, move |msg| {
+        kafka::consume_in_order(consumer, token, PROJECTOR_IN_FLIGHT, move |msg| {
             let projector = self.clone();
             let token = handler_token.clone();
             async move { projector.handle(msg, &token).await }

@@ -12,6 +12,9 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::session::{self, Incoming, Limits, Outgoing};
 
+/// Per-connection read buffer; client frames are small (at most `max_message_bytes`, 16 KiB).
+const READ_BUFFER_BYTES: usize = 4096;
+
 #[derive(Clone)]
 pub struct WsState {
     pub hub: Arc<Hub>,
@@ -23,8 +26,12 @@ pub struct WsState {
 
 /// `GET /ws`
 pub async fn upgrade(State(state): State<WsState>, ws: WebSocketUpgrade) -> Response {
+    // tungstenite's 128 KiB read and write buffers per connection would make an idle board cost
+    // far more than its state; boards read little and frames go out one by one.
     ws.max_message_size(state.max_message_bytes)
         .max_frame_size(state.max_message_bytes)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve(socket, state))
 }
 
@@ -34,7 +41,7 @@ async fn serve(socket: WebSocket, state: WsState) {
     let out = sink.with(|msg: Outgoing| async move {
         Ok::<_, axum::Error>(match msg {
             Outgoing::Text(text) => Message::Text(text.into()),
-            Outgoing::Frame(frame) => Message::Text(frame.text.clone().into()),
+            Outgoing::Frame(frame) => Message::Text(frame.text.clone()),
             Outgoing::Ping => Message::Ping(Default::default()),
             Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
         })

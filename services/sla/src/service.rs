@@ -25,6 +25,9 @@ use crate::timers::TimerBackend;
 
 pub const SOURCE: &str = "/whistle/sla";
 
+/// Case events being applied at once (across different cases).
+const CONSUME_IN_FLIGHT: usize = 64;
+
 /// Due timers read per partition per round trip.
 const FIRE_BATCH: isize = 256;
 
@@ -43,10 +46,11 @@ pub struct Sla {
 }
 
 impl Sla {
-    /// Consumes case events until cancelled. One at a time: a case's events apply in order.
+    /// Consumes case events until cancelled. A case's events apply in order; different cases
+    /// concurrently.
     pub async fn consume(self) -> anyhow::Result<()> {
         let (consumer, token) = (self.consumer.clone(), self.token.clone());
-        kafka::consume_in_order(consumer, token, 1, move |msg| {
+        kafka::consume_in_order(consumer, token, CONSUME_IN_FLIGHT, move |msg| {
             let sla = self.clone();
             async move { sla.handle(msg).await }
         })
