@@ -1,7 +1,7 @@
 // Department live board: pick a department; its open cases arrive over the WebSocket without a
 // reload, grouped by stage; one click to acknowledge, mark arrived, resolve, or reject with a reason.
 import { api, ApiError, newKey, TERMINAL, type Case, type District, type Town } from '../api';
-import { announce, clear, h, statusBadge, tx } from '../dom';
+import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime, duration, nextDeadline } from '../format';
 import { nm, nmOther, t, type Key, type Names } from '../i18n';
 import * as reg from '../registry';
@@ -13,6 +13,8 @@ const STORE_KEY = 'whistle.board.dept';
 type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject';
 type Column = 'new' | 'acknowledged' | 'on_site';
 const COLUMNS: Column[] = ['new', 'acknowledged', 'on_site'];
+/** Cards shown per column before "show more" (a busy department can have hundreds open). */
+const PAGE = 20;
 
 function columnOf(c: Case): Column | null {
   if (TERMINAL.has(c.status)) return null;
@@ -41,6 +43,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   let deptCode = params.get('dept') ?? localStorage.getItem(STORE_KEY) ?? '';
   let districtCode = deptCode.split('-')[0] ?? '';
   let loaded = false;
+  const limit: Record<Column, number> = { new: PAGE, acknowledged: PAGE, on_site: PAGE };
 
   const districtSel = h('select', { id: 'board-district', name: 'district' });
   const deptSel = h('select', { id: 'board-dept', name: 'department' });
@@ -220,8 +223,22 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
               h('span', { class: 'count', 'aria-label': t('board.count', { n: byCol[col].length }) }, String(byCol[col].length)),
             ),
             byCol[col].length
-              ? h('ul', { class: 'cards' }, byCol[col].map((c) => h('li', {}, card(c))))
+              ? h('ul', { class: 'cards' }, byCol[col].slice(0, limit[col]).map((c) => h('li', {}, card(c))))
               : h('p', { class: 'column-empty' }, t('board.empty')),
+            byCol[col].length > limit[col]
+              ? h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'btn ghost more',
+                    onclick: () => {
+                      limit[col] += PAGE * 4;
+                      render();
+                    },
+                  },
+                  t('common.showMore', { n: byCol[col].length - limit[col] }),
+                )
+              : null,
           ),
         ),
       ),
@@ -233,7 +250,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
             h(
               'ul',
               { class: 'closed-list' },
-              closed.map((c) =>
+              closed.slice(0, 50).map((c) =>
                 h(
                   'li',
                   { 'data-id': c.id, 'data-status': c.status },
@@ -374,8 +391,9 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       h(
         'p',
         { class: 'loc' },
-        h('span', { 'aria-hidden': 'true' }, '📍 '),
+        icon('pin'),
         c.location?.address ?? '',
+        ' ',
         Number.isFinite(lat) && Number.isFinite(lon)
           ? h(
               'a',
@@ -385,7 +403,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
                 rel: 'noopener',
                 class: 'coords',
               },
-              ` ${lat.toFixed(5)}, ${lon.toFixed(5)}`,
+              `${lat.toFixed(5)}, ${lon.toFixed(5)}`,
             )
           : null,
       ),
@@ -437,7 +455,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       const label = t(`board.due.${el.dataset.stage}` as Key);
       el.classList.toggle('overdue', left < 0);
       el.classList.toggle('soon', left >= 0 && left < 10 * 60_000);
-      el.textContent = `⏱ ${label}: ${left < 0 ? t('board.overdueBy', { d: duration(left) }) : t('board.remaining', { d: duration(left) })}`;
+      el.textContent = `${label}: ${left < 0 ? t('board.overdueBy', { d: duration(left) }) : t('board.remaining', { d: duration(left) })}`;
     });
     body.querySelectorAll<HTMLElement>('[data-ago]').forEach((el) => {
       el.textContent = ago(el.dataset.ago!, now);

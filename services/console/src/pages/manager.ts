@@ -2,7 +2,7 @@
 // chart over time and the overdue cases, refreshed every 15 s. Reads GET /api/v1/sla/summary
 // (issue C) tolerantly; while that endpoint does not exist (404) it says so plainly.
 import { ApiError, api, type Item } from '../api';
-import { clear, h, statusBadge, tx } from '../dom';
+import { clear, h, icon, statusBadge, tx } from '../dom';
 import { dateTime, duration, percent } from '../format';
 import { nm, t, type Key, type Names } from '../i18n';
 import * as reg from '../registry';
@@ -113,7 +113,7 @@ export function mountManager(root: HTMLElement): Page {
         h(
           'div',
           { class: 'state empty-state', id: 'sla-unavailable', role: 'status' },
-          h('div', { class: 'empty-icon', 'aria-hidden': 'true' }, '⏱'),
+          h('div', { class: 'empty-icon' }, icon('clock')),
           h('h2', {}, t('manager.unavailableTitle')),
           h('p', {}, t('manager.unavailable')),
         ),

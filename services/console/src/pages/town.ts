@@ -1,7 +1,7 @@
 // Town dashboard: pick the town, raise a whistle (item from the registry, with suggestions from
 // the description when the assist endpoint exists), follow the town's whistles live.
 import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type Town } from '../api';
-import { announce, clear, h, statusBadge, tx } from '../dom';
+import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
 import { applyI18n, nm, nmOther, t, type Key } from '../i18n';
 import * as reg from '../registry';
@@ -13,6 +13,7 @@ const STORE_TOWN = 'whistle.town';
 const storeIds = (town: string) => `whistle.town.${town}.ids`;
 type Filter = 'all' | 'open' | Status;
 const FILTERS: Filter[] = ['all', 'open', ...STATUSES];
+const LIST_PAGE = 20;
 
 function savedIds(town: string): string[] {
   try {
@@ -44,6 +45,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let suggestTimer: number | undefined;
   let suggestSeq = 0;
   let listLoaded = false;
+  let listLimit = LIST_PAGE;
   const cases = new Map<string, Case>();
 
   const townSel = h('select', { id: 'town-select', name: 'town' });
@@ -456,6 +458,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
             tabindex: f === filter ? 0 : -1,
             onclick: () => {
               filter = f;
+              listLimit = LIST_PAGE;
               renderFilters();
               renderList();
               filterBar.querySelector<HTMLElement>(`[data-filter="${f}"]`)?.focus();
@@ -490,7 +493,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       h(
         'ul',
         { class: 'whistles' },
-        shown.map((c) =>
+        shown.slice(0, listLimit).map((c) =>
           h(
             'li',
             { class: 'whistle', 'data-id': c.id, 'data-status': c.status },
@@ -502,6 +505,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
                 {},
                 h('span', { class: 'w-title' }, nm(itemBy(c.item)?.names, c.item)),
                 statusBadge(c.status),
+                h('span', { class: 'w-desc' }, c.description),
                 h(
                   'span',
                   { class: 'w-meta' },
@@ -511,7 +515,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
                 ),
               ),
               h('p', { class: 'desc' }, c.description),
-              h('p', { class: 'loc' }, `📍 ${c.location?.address ?? ''}`),
+              h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
               c.timeline?.length
                 ? h(
                     'ol',
@@ -532,6 +536,20 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
           ),
         ),
       ),
+      shown.length > listLimit
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn ghost more',
+              onclick: () => {
+                listLimit += LIST_PAGE * 5;
+                renderList();
+              },
+            },
+            t('common.showMore', { n: shown.length - listLimit }),
+          )
+        : null,
     );
   }
 
