@@ -61,8 +61,34 @@ export async function newPage(browser, { lang = 'zh', viewport = { width: 1280, 
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   const path = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path });
   return path;
+}
+
+/** Poll `fn` until it returns a truthy value (returned) or time runs out (throws with `what`). */
+export async function until(fn, what, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** The live channels' state as the page sees them (test hook in src/ws.ts). */
+export function channels(page) {
+  return page.evaluate(() => window.__whistle.channels());
+}
+
+export async function waitLive(page, timeout = 15_000) {
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout });
 }
 
 export async function apiJson(method, path, body) {

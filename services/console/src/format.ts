@@ -69,5 +69,5 @@ export function nextDeadline(c: Case): { stage: Stage; due: number } | null {
 
 export function percent(x: number): string {
   const v = x <= 1 ? x * 100 : x;
-  return `${v.toFixed(v < 10 ? 1 : 0)}%`;
+  return `${Number.isInteger(v) ? v : v.toFixed(1)}%`;
 }

@@ -66,7 +66,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   townSel.addEventListener('change', () => select(townSel.value));
 
   // ---- the raise form
-  const itemSel = h('select', { id: 'item', name: 'item', required: true, 'aria-describedby': 'item-info route-preview' });
+  const itemSel = h('select', { id: 'item', name: 'item', required: true, 'aria-describedby': 'item-err item-info route-preview' });
   const itemInfo = h('p', { id: 'item-info', class: 'hint' });
   const routePreview = h('div', { id: 'route-preview', class: 'route', 'aria-live': 'polite' });
   const desc = h('textarea', { id: 'description', name: 'description', rows: 3, required: true, 'data-i18n-placeholder': 'town.descriptionPlaceholder', 'aria-describedby': 'description-err suggestions' });
@@ -368,13 +368,16 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     if (!el) return;
     el.textContent = msg;
     el.hidden = false;
-    const input = form.querySelector(`[aria-describedby~="${id}"]`);
-    input?.setAttribute('aria-invalid', 'true');
+    inputOf(id)?.setAttribute('aria-invalid', 'true');
   }
   function clearErr(id: string): void {
     const el = document.getElementById(id);
     if (el) el.hidden = true;
-    form.querySelector(`[aria-describedby~="${id}"]`)?.removeAttribute('aria-invalid');
+    inputOf(id)?.removeAttribute('aria-invalid');
+  }
+  /** "lat-err" → the #lat control. */
+  function inputOf(errId: string): HTMLElement | null {
+    return form.querySelector(`#${errId.replace(/-err$/, '')}`);
   }
 
   function validate(): boolean {
