@@ -46,6 +46,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let suggestSeq = 0;
   let listLoaded = false;
   let listLimit = LIST_PAGE;
+  let lastRaised = '';
   const cases = new Map<string, Case>();
 
   const townSel = h('select', { id: 'town-select', name: 'town' });
@@ -165,6 +166,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     channel = null;
     cases.clear();
     listLoaded = false;
+    lastRaised = '';
     route = null;
     routeFor = '';
     town = towns.find((x) => x.code === code);
@@ -198,17 +200,20 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     renderList();
     conn.hidden = false;
     channel = new LiveChannel(`town:${me.code}`, {
-      snapshot(open) {
+      snapshot(open, reset) {
+        const stale = reset ? [...cases.values()].filter((c) => !TERMINAL.has(c.status) && !open.some((o) => o.id === c.id)) : [];
         for (const c of open) cases.set(c.id, c);
         listLoaded = true;
         renderList();
-        // Closed whistles are not in the snapshot: fetch the ones raised from this browser.
-        loadSaved(me.code);
+        // Closed whistles are not in the snapshot: fetch the ones raised from this browser, and
+        // after a reset the ones that closed while we were away.
+        loadSaved(me.code, stale.map((c) => c.id));
       },
       event(c) {
         const before = cases.get(c.id);
         cases.set(c.id, c);
         renderList();
+        track();
         if (before && before.status !== c.status) {
           announce(t('town.newStatus', { item: nm(itemBy(c.item)?.names, c.item), status: t(`status.${c.status}` as Key) }));
         }
@@ -220,12 +225,25 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     setConn(conn, channel.state);
   }
 
-  async function loadSaved(code: string): Promise<void> {
-    const missing = savedIds(code).filter((id) => !cases.has(id));
+  async function loadSaved(code: string, refresh: string[] = []): Promise<void> {
+    const missing = [...savedIds(code).filter((id) => !cases.has(id)), ...refresh];
     const got = await Promise.all(missing.map((id) => api.whistle(id).catch(() => null)));
     if (town?.code !== code) return;
-    for (const c of got) if (c && c.town === code && !cases.has(c.id)) cases.set(c.id, c);
+    for (const c of got) if (c && c.town === code) cases.set(c.id, c);
     renderList();
+    track();
+  }
+
+  /** The whistle just raised: its status and department, live, next to the form. */
+  function track(): void {
+    const el = document.getElementById('raise-track');
+    const c = lastRaised ? cases.get(lastRaised) : undefined;
+    if (!el || !c) return;
+    clear(
+      el,
+      statusBadge(c.status),
+      c.department ? h('span', { class: 'track-dept' }, ` ${t('town.department')}: ${nm(c.department.names, c.department.code)}`) : null,
+    );
   }
 
   function itemBy(code: string): Item | undefined {
@@ -424,8 +442,10 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       if (!cases.has(res.id)) {
         cases.set(res.id, { id: res.id, status: res.status, town: me.code, district: me.district.code, item: req.item, description: req.description, location: req.location, photos: req.photos, raised_at: now, updated_at: now, department: null, timeline: [] });
       }
+      lastRaised = res.id;
       renderList();
-      clear(formStatus, h('p', { class: 'callout ok', role: 'status', id: 'raise-ok' }, t('town.raised')));
+      clear(formStatus, h('div', { class: 'callout ok', role: 'status', id: 'raise-ok' }, h('p', {}, t('town.raised')), h('p', { id: 'raise-track', 'aria-live': 'polite' })));
+      track();
       desc.value = '';
       photos.value = '';
       clear(suggestions);
@@ -573,6 +593,10 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       locBtn.textContent = t('town.useLocation');
       renderFilters();
       renderList();
+      if (formStatus.querySelector('#raise-ok')) {
+        formStatus.querySelector('#raise-ok p')!.textContent = t('town.raised');
+        track();
+      }
       if (channel) setConn(conn, channel.state);
       clear(suggestions);
     },
