@@ -44,6 +44,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   let districtCode = deptCode.split('-')[0] ?? '';
   let loaded = false;
   const limit: Record<Column, number> = { new: PAGE, acknowledged: PAGE, on_site: PAGE };
+  let lastActed = '';
+  let deferred = false;
 
   const districtSel = h('select', { id: 'board-district', name: 'district' });
   const deptSel = h('select', { id: 'board-dept', name: 'department' });
@@ -79,6 +81,11 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     select('');
   });
   deptSel.addEventListener('change', () => select(deptSel.value));
+  body.addEventListener('focusout', () => {
+    window.setTimeout(() => {
+      if (deferred) render();
+    }, 300);
+  });
 
   const tick = window.setInterval(updateCountdowns, 1000);
 
@@ -193,9 +200,17 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     return nm(towns.get(code)?.names, code);
   }
 
-  /** Render the columns; keep focus on the card that was acted on. */
-  function render(focusId?: string): void {
+  /**
+   * Render the columns; keep focus on the card that was acted on. While someone is typing a
+   * reject reason (possibly through an IME), live updates wait until they leave the form.
+   */
+  function render(focusId?: string, force = false): void {
     if (!loaded) return;
+    if (!force && body.querySelector('.reject-form')?.contains(document.activeElement)) {
+      deferred = true;
+      return;
+    }
+    deferred = false;
     const active = document.activeElement;
     const hadFocus = focusId && active instanceof HTMLElement && active.closest(`[data-id="${focusId}"]`) !== null;
     const activeId = active instanceof HTMLElement ? active.id : '';
@@ -266,11 +281,14 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     );
     for (const u of ui.values()) u.fresh = false;
     updateCountdowns();
+    // Keep keyboard users where they were: the same control, or the card they acted on.
     const restore = activeId ? document.getElementById(activeId) : null;
-    if (restore) restore.focus();
-    else if (hadFocus && focusId) {
-      const el = body.querySelector<HTMLElement>(`[data-id="${focusId}"] .actions button:not([disabled])`) ??
-        body.querySelector<HTMLElement>(`[data-id="${focusId}"]`);
+    if (restore && !(restore as HTMLButtonElement).disabled) return restore.focus();
+    const target = hadFocus ? focusId : lastActed && (!document.activeElement || document.activeElement === document.body) ? lastActed : '';
+    if (target) {
+      const el =
+        body.querySelector<HTMLElement>(`[data-id="${target}"] .actions button:not([disabled])`) ??
+        body.querySelector<HTMLElement>(`article[data-id="${target}"]`);
       el?.focus();
     }
   }
@@ -313,7 +331,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
               if (!reason) {
                 u.error = t('board.reasonRequired');
                 ui.set(id, u);
-                render(id);
+                render(id, true);
                 document.getElementById(reasonId)?.focus();
                 return;
               }
@@ -343,7 +361,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
                 onclick: () => {
                   u.rejectOpen = false;
                   u.error = undefined;
-                  render(id);
+                  render(id, true);
                   document.getElementById(`act-reject-${id}`)?.focus();
                 },
               },
@@ -401,7 +419,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
                 href: `https://uri.amap.com/marker?position=${lon},${lat}&name=${encodeURIComponent(c.location.address)}`,
                 target: '_blank',
                 rel: 'noopener',
-                class: 'coords',
+                class: 'coord-link',
               },
               `${lat.toFixed(5)}, ${lon.toFixed(5)}`,
             )
@@ -426,16 +444,17 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     u.rejectOpen = true;
     u.error = undefined;
     ui.set(id, u);
-    render();
+    render(id, true);
     document.getElementById(`reason-${id}`)?.focus();
   }
 
   async function act(id: string, action: Action, bodyObj?: object): Promise<void> {
+    lastActed = id;
     const u = ui.get(id) ?? {};
     u.pending = action;
     u.error = undefined;
     ui.set(id, u);
-    render(id);
+    render(id, true);
     try {
       await api.act(id, action, bodyObj, newKey());
       // The case moves when its event comes back over the WebSocket; keep "sending" until then.
@@ -443,7 +462,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       u.pending = undefined;
       u.error = e instanceof ApiError ? (e.network ? t('common.networkError') : e.message) : String(e);
       ui.set(id, u);
-      render(id);
+      render(id, true);
     }
   }
 

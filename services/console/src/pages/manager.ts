@@ -144,7 +144,7 @@ export function mountManager(root: HTMLElement): Page {
       h(
         'section',
         { class: 'panel', 'aria-labelledby': 'overdue-h' },
-        h('h2', { id: 'overdue-h' }, t('manager.overdue'), ' ', h('span', { class: 'count' }, String(overdue.length))),
+        h('h2', { id: 'overdue-h' }, t('manager.overdue'), ' ', h('span', { class: 'count pill' }, String(overdue.length))),
         overdue.length
           ? h('ul', { class: 'overdue-list', id: 'overdue-list' }, overdue.map(overdueRow))
           : h('p', { class: 'empty' }, t('manager.noOverdue')),
@@ -219,6 +219,14 @@ export function mountManager(root: HTMLElement): Page {
     );
   }
 
+  function seriesLabel(k: string): string {
+    if (/breach/.test(k)) return t('manager.breachRate');
+    if (/overdue/.test(k)) return t('manager.overdueNow');
+    if (/mtta/.test(k)) return t('manager.mtta');
+    if (/mttr/.test(k)) return t('manager.mttr');
+    return k;
+  }
+
   /** A small SVG line chart of the numeric fields of the series (first two). */
   function chart(series: Row[]): HTMLElement {
     const timeKey = ['t', 'time', 'at', 'bucket', 'start'].find((k) => series[0][k] !== undefined) ?? '';
@@ -226,9 +234,10 @@ export function mountManager(root: HTMLElement): Page {
     const W = 640;
     const H = 160;
     const P = 28;
-    const max = Math.max(1e-9, ...series.flatMap((p) => keys.map((k) => Number(p[k]) || 0)));
+    // Each series on its own scale (a rate and a count share the chart); the legend gives the peak.
+    const maxOf = (k: string) => Math.max(1e-9, ...series.map((p) => Number(p[k]) || 0));
     const x = (i: number) => P + (i * (W - 2 * P)) / Math.max(1, series.length - 1);
-    const y = (v: number) => H - P - (v / max) * (H - 2 * P);
+    const y = (v: number, max: number) => H - P - (v / max) * (H - 2 * P);
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -241,7 +250,8 @@ export function mountManager(root: HTMLElement): Page {
     svg.append(axis);
     keys.forEach((k, n) => {
       const line = document.createElementNS(ns, 'polyline');
-      line.setAttribute('points', series.map((p, i) => `${x(i).toFixed(1)},${y(Number(p[k]) || 0).toFixed(1)}`).join(' '));
+      const max = maxOf(k);
+      line.setAttribute('points', series.map((p, i) => `${x(i).toFixed(1)},${y(Number(p[k]) || 0, max).toFixed(1)}`).join(' '));
       line.setAttribute('class', `series s${n}`);
       svg.append(line);
     });
@@ -252,7 +262,10 @@ export function mountManager(root: HTMLElement): Page {
       { class: 'panel' },
       h('h2', {}, t('manager.trend')),
       svg as unknown as HTMLElement,
-      h('p', { class: 'legend' }, keys.map((k, n) => h('span', { class: `key s${n}` }, k)), h('span', { class: 'range' }, first && last ? `${dateTime(first)} – ${dateTime(last)}` : '')),
+      h(
+        'p',
+        { class: 'legend' },
+        keys.map((k, n) => h('span', { class: `key s${n}` }, `${seriesLabel(k)} (max ${/rate|ratio/.test(k) ? percent(maxOf(k)) : maxOf(k)})`)), h('span', { class: 'range' }, first && last ? `${dateTime(first)} – ${dateTime(last)}` : '')),
     );
   }
 
