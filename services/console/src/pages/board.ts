@@ -272,7 +272,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
                   statusBadge(c.status),
                   ' ',
                   h('strong', {}, itemLabel(c.item)),
-                  ` · ${townLabel(c.town)} · ${dateTime(c.updated_at)}`,
+                  ` · ${townLabel(c.town)} · ${dateTime(c.updated_at)} · `,
+                  h('span', { class: 'closed-desc' }, c.description),
                 ),
               ),
             ),
@@ -325,6 +326,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           'form',
           {
             class: 'reject-form',
+            novalidate: true,
             onsubmit: (e: Event) => {
               e.preventDefault();
               const reason = (document.getElementById(reasonId) as HTMLTextAreaElement).value.trim();
