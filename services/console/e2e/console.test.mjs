@@ -79,6 +79,7 @@ describe('console', () => {
     await until(async () => (await row.getAttribute('data-status')) === 'acknowledged', 'acknowledged on the town page');
     assert.equal((await row.locator('summary .badge').textContent()).trim(), '已受理');
     assert.equal((await row.locator('.w-meta').textContent()).includes('渝中区生态环境局'), true);
+    await town.evaluate(() => window.scrollTo(0, 0));
     await shot(town, 'town');
 
     // Status filter: "acknowledged" keeps it, "resolved" hides it.
@@ -120,6 +121,22 @@ describe('console', () => {
     assert.equal(view.json.status, 'rejected');
     assert.ok(view.json.timeline.some((e) => e.detail === '不属于本局职责，请转城市管理局'));
     await board.context().close();
+
+    // The town's list: rejected cases leave the open snapshot, so use the "rejected" filter on a
+    // page that has seen the event live.
+    const town = await openTown('zh');
+    const text2 = marker('reject-me-too');
+    const id2 = await raiseViaApi(text2);
+    const row = town.locator('.whistle', { hasText: text2 });
+    await until(async () => (await row.getAttribute('data-status')) === 'dispatched', 'dispatched on the town page', 20_000);
+    const r = await apiJson('POST', `/api/v1/whistles/${id2}/reject`, { reason: '请先自行劝导' });
+    assert.equal(r.status, 202);
+    await until(async () => (await row.getAttribute('data-status')) === 'rejected', 'rejected on the town page');
+    await town.click('.filters [data-filter="rejected"]');
+    await row.locator('summary').click();
+    assert.equal((await row.locator('summary .badge').textContent()).trim(), '已退回');
+    assert.match(await row.locator('.timeline').textContent(), /请先自行劝导/);
+    await town.context().close();
   });
 
   test('an item the town holds itself: the page says so plainly and the server refusal is shown', async () => {
