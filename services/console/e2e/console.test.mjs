@@ -251,6 +251,38 @@ describe('console', () => {
     await board.context().close();
   });
 
+  test('the board shows the SLA countdown when cases carry deadlines (issue C), and overdue in red', async () => {
+    const page = await newPage(browser, { lang: 'en' });
+    // Until the SLA service adds deadlines to cases, add them to the real gateway's frames.
+    const soon = new Date(Date.now() + 25 * 60_000 + 5_000).toISOString();
+    const past = new Date(Date.now() - 3 * 60_000).toISOString();
+    const withDeadlines = (c, i) => ({ ...c, deadlines: { acknowledge: i % 2 ? past : soon, arrive: soon, resolve: soon } });
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        const f = JSON.parse(String(m));
+        if (f.type === 'snapshot') f.cases = f.cases.map(withDeadlines);
+        if (f.type === 'event') f.case = withDeadlines(f.case, 0);
+        ws.send(JSON.stringify(f));
+      });
+    });
+    await page.goto(`/#/board?dept=${DEPT}`);
+    await waitLive(page);
+    const text = marker('countdown');
+    await raiseViaApi(text);
+    const due = page.locator('.card', { hasText: text }).locator('.due');
+    await due.waitFor({ timeout: 20_000 });
+    assert.match(await due.textContent(), /Acknowledge by: 2[45] min \d\d s left/);
+    const t1 = await due.textContent();
+    await page.waitForTimeout(2200);
+    const t2 = await due.textContent();
+    assert.notEqual(t2, t1, `the countdown ticks (${t1} → ${t2})`);
+    const overdue = page.locator('.col-new .due.overdue').first();
+    await overdue.waitFor();
+    assert.match(await overdue.textContent(), /overdue by 3 min/);
+    await page.context().close();
+  });
+
   test('manager view: SLA summary when the API has it, a clear empty state while it does not', async () => {
     const real = await apiJson('GET', '/api/v1/sla/summary');
     const page = await newPage(browser, { lang: 'zh' });

@@ -20,7 +20,7 @@ export function dateTime(iso: string): string {
 
 /** 1 h 05 min / 3 min 20 s — compact duration for countdowns and SLA figures. */
 export function duration(ms: number): string {
-  const s = Math.max(0, Math.round(Math.abs(ms) / 1000));
+  const s = Math.max(0, Math.floor(Math.abs(ms) / 1000));
   const d = Math.floor(s / 86400);
   const hr = Math.floor((s % 86400) / 3600);
   const min = Math.floor((s % 3600) / 60);

@@ -87,7 +87,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     }, 300);
   });
 
-  const tick = window.setInterval(updateCountdowns, 1000);
+  const tick = window.setInterval(updateCountdowns, 500);
 
   init();
 
