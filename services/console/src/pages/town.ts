@@ -3,7 +3,7 @@
 import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type Town } from '../api';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
-import { applyI18n, nm, nmOther, t, type Key } from '../i18n';
+import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
 import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel } from '../ws';
@@ -30,6 +30,15 @@ function saveId(town: string, id: string): void {
   } catch {
     /* ignore */
   }
+}
+
+/** "English text / 中文" → the part in the UI language (the whole text if it has no such split). */
+function pickLang(msg: string): string {
+  const parts = msg.split(' / ');
+  if (parts.length < 2) return msg;
+  const zh = parts.find((p) => /[\u4e00-\u9fff]/.test(p));
+  const en = parts.find((p) => !/[\u4e00-\u9fff]/.test(p));
+  return (lang() === 'zh' ? zh : en) ?? msg;
 }
 
 export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
@@ -451,13 +460,26 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       clear(suggestions);
     } catch (e) {
       const holds = e instanceof ApiError && e.code === 'town_holds_item';
+      // The server's message carries both languages ("en / zh"); show the one in use, and
+      // refresh the route preview so the form explains the same thing.
+      let holdsMsg = holds ? pickLang((e as ApiError).message) : '';
+      if (holds) {
+        try {
+          route = await api.route(me.code, req.item);
+          routeFor = `${me.code}/${req.item}`;
+          renderRoute();
+          holdsMsg = nm(route.message) || holdsMsg;
+        } catch {
+          /* keep the server's words */
+        }
+      }
       clear(
         formStatus,
         h(
           'div',
           { class: `callout ${holds ? 'warn' : 'error'}`, role: 'alert', id: 'raise-error', 'data-code': e instanceof ApiError ? e.code : 'error' },
           holds ? h('strong', {}, t('town.holdsItemTitle')) : null,
-          h('p', {}, holds ? (e as ApiError).message : errorMessage(e)),
+          h('p', {}, holds ? holdsMsg : errorMessage(e)),
         ),
       );
     } finally {
