@@ -165,6 +165,21 @@ describe('console', () => {
     await town.context().close();
   });
 
+  test('an API outage shows an error with a retry that recovers', async () => {
+    const page = await newPage(browser, { lang: 'en' });
+    await page.route('**/api/v1/towns', (r) =>
+      r.fulfill({ status: 503, json: { error: { code: 'unavailable', message: 'Redis is down' } } }),
+    );
+    await page.goto(`/#/town?town=${TOWN}`);
+    const err = page.locator('.state.error[role="alert"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /Redis is down/);
+    await page.unroute('**/api/v1/towns');
+    await err.locator('button').click();
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    await page.context().close();
+  });
+
   test('the form explains what is missing', async () => {
     const town = await openTown('en');
     await town.click('#raise-submit');
