@@ -46,6 +46,20 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   const limit: Record<Column, number> = { new: PAGE, acknowledged: PAGE, on_site: PAGE };
   let lastActed = '';
   let deferred = false;
+  // Live events are coalesced: a burst of frames (a replay after a reconnect, a busy district)
+  // re-renders the board once.
+  let soonTimer: number | undefined;
+  let soonFocus: string | undefined;
+  const soon = (id: string): void => {
+    soonFocus ??= id;
+    if (soonTimer !== undefined) return;
+    soonTimer = window.setTimeout(() => {
+      const f = soonFocus;
+      soonTimer = undefined;
+      soonFocus = undefined;
+      render(f);
+    }, 30);
+  };
 
   const districtSel = h('select', { id: 'board-district', name: 'district' });
   const deptSel = h('select', { id: 'board-dept', name: 'department' });
@@ -178,7 +192,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           if (!known) u.fresh = true;
           ui.set(c.id, u);
         }
-        render(c.id);
+        soon(c.id);
         if (!known && !TERMINAL.has(c.status) && ev.type === 'whistle.dispatched') {
           announce(t('board.newDispatch', { item: itemLabel(c.item), town: townLabel(c.town) }));
         }
@@ -486,6 +500,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   return {
     unmount() {
       clearInterval(tick);
+      clearTimeout(soonTimer);
       channel?.close();
     },
     relabel() {

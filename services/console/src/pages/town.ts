@@ -56,6 +56,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let listLoaded = false;
   let listLimit = LIST_PAGE;
   let lastRaised = '';
+  let listTimer: number | undefined;
   const cases = new Map<string, Case>();
 
   const townSel = h('select', { id: 'town-select', name: 'town' });
@@ -221,8 +222,13 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       event(c) {
         const before = cases.get(c.id);
         cases.set(c.id, c);
-        renderList();
-        track();
+        // Coalesce bursts (a replay after a reconnect) into one re-render.
+        if (listTimer === undefined)
+          listTimer = window.setTimeout(() => {
+            listTimer = undefined;
+            renderList();
+            track();
+          }, 30);
         if (before && before.status !== c.status) {
           announce(t('town.newStatus', { item: nm(itemBy(c.item)?.names, c.item), status: t(`status.${c.status}` as Key) }));
         }
@@ -601,6 +607,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   return {
     unmount() {
       clearTimeout(suggestTimer);
+      clearTimeout(listTimer);
       channel?.close();
     },
     relabel() {
