@@ -1,8 +1,10 @@
 //! Developer commands. `cargo xtask <command>`:
 //!
-//! - `up`: start Kafka, Redis, every service and the local ingress; print the URLs.
+//! - `up`: start Kafka, Redis, every service, build the web console and start the local ingress;
+//!   print the URLs.
 //! - `down`: stop them all (data is kept).
-//! - `test`: run every test against the real Kafka and Redis, starting them if needed.
+//! - `test`: run every test against the real Kafka and Redis, starting them if needed, and the
+//!   console's browser tests (Debian's Chromium) against the assembled stack.
 //! - `schemas`: rewrite `schemas/json/` from the Rust types.
 //!
 //! The heavy lifting is in `deploy/dev/*.sh`; this crate sequences it and runs cargo.
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         Some("schemas") => schemas(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <up|down|test|schemas>\n  up       start Kafka, Redis and every service with the sample registry\n  down     stop everything (data is kept)\n  test     run every test against real Kafka and Redis (extra args go to cargo test)\n  schemas  regenerate schemas/json from the Rust types"
+                "usage: cargo xtask <up|down|test|schemas>\n  up       start Kafka, Redis and every service with the sample registry, and serve the web console\n  down     stop everything (data is kept)\n  test     run every test against real Kafka and Redis (extra args go to cargo test)\n  schemas  regenerate schemas/json from the Rust types"
             );
             return ExitCode::from(2);
         }
@@ -73,10 +75,15 @@ fn up() -> anyhow::Result<()> {
     script("infra.sh", &["up"])?;
     build_services()?;
     script("services.sh", &["start"])?;
+    // The web console: `npm ci` when needed, then `npm run build` into services/console/dist,
+    // which nginx serves at `/`.
+    script("console.sh", &["build"])?;
     script("nginx.sh", &["start"])?;
     println!();
     println!("Whistle is up:");
-    println!("  console / API   http://127.0.0.1:8080/        (e.g. http://127.0.0.1:8080/api/v1/towns)");
+    println!("  console         http://127.0.0.1:8080/        (zh-CN by default; English at the top right)");
+    println!("                  #/town  town dashboard   #/board  department live board   #/manager  manager view");
+    println!("  API             http://127.0.0.1:8080/api/v1/  (e.g. http://127.0.0.1:8080/api/v1/towns)");
     println!("  WebSocket       ws://127.0.0.1:8080/ws");
     println!(
         "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082/metrics (gateway)  :8083/metrics (router)"
@@ -112,7 +119,12 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         // A short load-generator run: proves the tool works end to end (not a timed assertion).
         let mut cmd = cargo();
         cmd.args(["run", "--quiet", "-p", "loadtest", "--bin", "loadtest", "--", "--rate", "50", "--count", "100"]);
-        run(&mut cmd, "loadtest smoke run")
+        run(&mut cmd, "loadtest smoke run")?;
+        // The web console in a real browser: Debian's Chromium (installed if missing) driven by
+        // playwright-core through the ingress; `npm test` exits non-zero when a test fails.
+        let mut cmd = Command::new("bash");
+        cmd.arg(root().join("deploy/dev/console.sh")).arg("test").env("WHISTLE_BASE_URL", "http://127.0.0.1:8080");
+        run(&mut cmd, "console browser tests")
     });
     let stopped = script("services.sh", &["stop"]);
     workspace?;

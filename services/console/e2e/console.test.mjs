@@ -1,0 +1,368 @@
+// Browser tests of the console against the real stack (WHISTLE_BASE_URL, default
+// http://127.0.0.1:8080): Debian's Chromium driven by playwright-core.
+//   npm test            (in services/console; the stack must be up: cargo xtask up)
+// Screenshots of the three pages go to artifacts/screenshots/ (WHISTLE_SCREENSHOTS overrides).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  BASE, DEPT, ITEM, TOWN, TOWN_ITEM, apiJson, channels, launch, marker, newPage, raiseViaApi, shot, until, waitLive,
+} from './lib.mjs';
+
+let browser;
+let close;
+
+before(async () => {
+  const res = await fetch(`${BASE}/`).catch((e) => e);
+  assert.ok(res instanceof Response && res.ok && (await res.text()).includes('id="main"'), `the console is not served at ${BASE}/ (is the stack up and the console built?)`);
+  ({ browser, close } = await launch());
+});
+after(async () => {
+  await close?.();
+});
+
+/** Open the town page for TOWN and wait for the raise form and the live list. */
+async function openTown(lang = 'zh') {
+  const page = await newPage(browser, { lang });
+  await page.goto(`/#/town?town=${TOWN}`);
+  await page.locator('#item option[value="' + ITEM + '"]').waitFor({ state: 'attached' });
+  await waitLive(page);
+  return page;
+}
+
+async function openBoard(lang = 'zh') {
+  const page = await newPage(browser, { lang });
+  await page.goto(`/#/board?dept=${DEPT}`);
+  await waitLive(page);
+  await page.locator('.columns').waitFor();
+  return page;
+}
+
+async function fillWhistle(page, description) {
+  await page.selectOption('#item', ITEM);
+  await page.locator('#route-dept').waitFor();
+  await page.fill('#description', description);
+  await page.fill('#address', '渝中区解放碑步行街 88 号');
+  await page.fill('#lat', '29.5575');
+  await page.fill('#lon', '106.5772');
+}
+
+describe('console', () => {
+  test('a town raises a whistle, the board shows it live, the duty officer acknowledges, the town sees it', async () => {
+    const board = await openBoard('zh');
+    const town = await openTown('zh');
+    const text = marker('河边废油桶泄漏');
+
+    await fillWhistle(town, text);
+    assert.equal(await town.textContent('#route-dept'), '渝中区生态环境局');
+    await town.click('#raise-submit');
+    await town.locator('#raise-ok').waitFor();
+
+    // The board shows it without a reload, once, in the "new" column, and announces it.
+    const card = board.locator('.card', { hasText: text });
+    await card.waitFor({ timeout: 20_000 });
+    assert.equal(await card.count(), 1);
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched on the board');
+    assert.equal(await board.locator('.col-new .card', { hasText: text }).count(), 1);
+    await until(async () => (await board.textContent('#announcer')).includes('新派单'), 'an aria-live announcement');
+    await shot(board, 'board');
+
+    // One click (here: keyboard) to acknowledge.
+    const ack = card.locator('button[data-action="acknowledge"]');
+    await ack.focus();
+    await board.keyboard.press('Enter');
+    const acked = board.locator('.col-acknowledged .card', { hasText: text });
+    await acked.waitFor({ timeout: 15_000 });
+    assert.equal(await board.locator('.card', { hasText: text }).count(), 1);
+
+    // The town page follows it live: 已受理.
+    const row = town.locator('.whistle', { hasText: text });
+    await until(async () => (await row.getAttribute('data-status')) === 'acknowledged', 'acknowledged on the town page');
+    assert.equal((await row.locator('summary .badge').textContent()).trim(), '已受理');
+    assert.equal((await row.locator('.w-meta').textContent()).includes('渝中区生态环境局'), true);
+    await town.evaluate(() => window.scrollTo(0, 0));
+    await shot(town, 'town');
+
+    // Status filter: "acknowledged" keeps it, "resolved" hides it.
+    await town.click('.filters [data-filter="acknowledged"]');
+    assert.equal(await town.locator('.whistle', { hasText: text }).count(), 1);
+    await town.click('.filters [data-filter="resolved"]');
+    assert.equal(await town.locator('.whistle', { hasText: text }).count(), 0);
+
+    // Mark arrived, then resolve: it leaves the open columns.
+    await acked.locator('button[data-action="arrive"]').click();
+    const onSite = board.locator('.col-on_site .card', { hasText: text });
+    await onSite.waitFor();
+    await onSite.locator('button[data-action="resolve"]').click();
+    await board.locator('.closed-list li', { hasText: text }).waitFor({ state: 'attached' });
+    assert.equal(await board.locator('.card', { hasText: text }).count(), 0);
+    await town.click('.filters [data-filter="resolved"]');
+    await town.locator('.whistle[data-status="resolved"]', { hasText: text }).waitFor();
+
+    assert.deepEqual(board.errors.map(String), []);
+    assert.deepEqual(town.errors.map(String), []);
+    await board.context().close();
+    await town.context().close();
+  });
+
+  test('the duty officer rejects with a reason; the town sees 已退回 and the reason', async () => {
+    const text = marker('reject-me');
+    const id = await raiseViaApi(text);
+    const board = await openBoard('zh');
+    const card = board.locator('.card', { hasText: text });
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched', 20_000);
+    await card.locator('button[data-action="reject"]').click();
+    // An empty reason is refused in the page.
+    await card.locator('.reject-form button[type="submit"]').click();
+    await card.locator('.card-error').waitFor();
+    await card.locator('textarea').fill('不属于本局职责，请转城市管理局');
+    await card.locator('.reject-form button[type="submit"]').click();
+    await board.locator('.closed-list li[data-status="rejected"]', { hasText: text }).waitFor({ state: 'attached' });
+    const view = await apiJson('GET', `/api/v1/whistles/${id}`);
+    assert.equal(view.json.status, 'rejected');
+    assert.ok(view.json.timeline.some((e) => e.detail === '不属于本局职责，请转城市管理局'));
+    await board.context().close();
+
+    // The town's list: rejected cases leave the open snapshot, so use the "rejected" filter on a
+    // page that has seen the event live.
+    const town = await openTown('zh');
+    const text2 = marker('reject-me-too');
+    const id2 = await raiseViaApi(text2);
+    const row = town.locator('.whistle', { hasText: text2 });
+    await until(async () => (await row.getAttribute('data-status')) === 'dispatched', 'dispatched on the town page', 20_000);
+    const r = await apiJson('POST', `/api/v1/whistles/${id2}/reject`, { reason: '请先自行劝导' });
+    assert.equal(r.status, 202);
+    await until(async () => (await row.getAttribute('data-status')) === 'rejected', 'rejected on the town page');
+    await town.click('.filters [data-filter="rejected"]');
+    await row.locator('summary').click();
+    assert.equal((await row.locator('summary .badge').textContent()).trim(), '已退回');
+    assert.match(await row.locator('.timeline').textContent(), /请先自行劝导/);
+    await town.context().close();
+  });
+
+  test('an item the town holds itself: the page says so plainly and the server refusal is shown', async () => {
+    const town = await openTown('zh');
+    await town.selectOption('#item', TOWN_ITEM);
+    const warn = town.locator('#holds-item');
+    await warn.waitFor();
+    assert.match(await warn.textContent(), /无需吹哨/);
+    assert.equal(await town.isDisabled('#raise-submit'), true);
+
+    // Even if the preview said otherwise (a stale page), the server's 422 is shown clearly.
+    await town.route('**/api/v1/route?*', (r) =>
+      r.fulfill({ json: { outcome: 'department', department: { code: 'X', names: { zh: '某部门', en: 'Some department' } } } }),
+    );
+    await town.selectOption('#item', ITEM);
+    await town.selectOption('#item', TOWN_ITEM);
+    await town.locator('#route-dept').waitFor();
+    await town.fill('#description', marker('消防设施损坏'));
+    await town.fill('#address', '解放碑');
+    await town.fill('#lat', '29.55');
+    await town.fill('#lon', '106.57');
+    await town.click('#raise-submit');
+    const err = town.locator('#raise-error[data-code="town_holds_item"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /无需吹哨/);
+    await town.context().close();
+  });
+
+  test('an API outage shows an error with a retry that recovers', async () => {
+    const page = await newPage(browser, { lang: 'en' });
+    await page.route('**/api/v1/towns', (r) =>
+      r.fulfill({ status: 503, json: { error: { code: 'unavailable', message: 'Redis is down' } } }),
+    );
+    await page.goto(`/#/town?town=${TOWN}`);
+    const err = page.locator('.state.error[role="alert"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /Redis is down/);
+    await page.unroute('**/api/v1/towns');
+    await err.locator('button').click();
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    await page.context().close();
+  });
+
+  test('the form explains what is missing', async () => {
+    const town = await openTown('en');
+    await town.click('#raise-submit');
+    await town.locator('#item-err').waitFor();
+    assert.equal(await town.getAttribute('#item', 'aria-invalid'), 'true');
+    assert.equal(await town.evaluate(() => document.activeElement?.id), 'item');
+    assert.match(await town.textContent('#item-err'), /Please fill this in/);
+    await town.context().close();
+  });
+
+  test('switching language: zh-CN by default, English on one click, remembered, registry names in both', async () => {
+    const page = await newPage(browser, { lang: 'none' });
+    await page.goto(`/#/town?town=${TOWN}`);
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+    assert.equal((await page.textContent('nav a[data-route="town"]')).trim(), '乡镇吹哨');
+    assert.equal((await page.textContent(`#item option[value="${ITEM}"]`)).trim(), '非法处置危险废物');
+    await page.selectOption('#item', ITEM);
+    await until(async () => (await page.textContent('#item-info')).includes('Illegal disposal of hazardous waste'), 'the other-language name');
+
+    await page.click('#lang-toggle');
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    assert.equal((await page.textContent('nav a[data-route="town"]')).trim(), 'Town');
+    assert.equal((await page.textContent(`#item option[value="${ITEM}"]`)).trim(), 'Illegal disposal of hazardous waste');
+    assert.equal(await page.inputValue('#item'), ITEM, 'the chosen item survives the switch');
+    await until(async () => (await page.textContent('#route-dept')) === 'Yuzhong District Ecology and Environment Bureau', 'English department name');
+    assert.match(await page.textContent('#town-name'), /Jiefangbei Subdistrict/);
+
+    await page.reload();
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    assert.equal((await page.textContent('nav a[data-route="board"]')).trim(), 'Department board');
+    await page.click('nav a[data-route="board"]');
+    await page.locator('#board-district option[value="500103"]').waitFor({ state: 'attached' });
+    await page.selectOption('#board-district', '500103');
+    await page.locator(`#board-dept option[value="${DEPT}"]`).waitFor({ state: 'attached' });
+    assert.equal((await page.textContent(`#board-dept option[value="${DEPT}"]`)).trim(), 'Yuzhong District Ecology and Environment Bureau');
+    await page.selectOption('#board-dept', DEPT);
+    await waitLive(page);
+    assert.equal((await page.textContent('#conn')).trim(), 'Live');
+    await page.click('#lang-toggle');
+    assert.equal((await page.textContent('#conn')).trim(), '实时连接');
+    assert.equal((await page.textContent('.col-new h2')).trim().startsWith('待受理'), true);
+    await page.context().close();
+  });
+
+  test('the board catches up by itself after its WebSocket is cut: the missed whistle appears exactly once', async () => {
+    const board = await openBoard('en');
+    const before = (await channels(board))[0];
+    assert.equal(before.stats.snapshots, 1);
+
+    // Network drop: the browser goes offline and the socket is cut.
+    await board.context().setOffline(true);
+    await board.evaluate(() => window.__whistle.dropSockets());
+    await until(async () => (await board.getAttribute('#conn', 'data-state')) !== 'live', 'the indicator to leave "live"');
+    assert.match(await board.textContent('#conn'), /Offline|reconnecting/);
+
+    // Meanwhile another town officer raises a whistle, and the router dispatches it.
+    const text = marker('missed-while-offline');
+    const id = await raiseViaApi(text);
+    await until(async () => (await apiJson('GET', `/api/v1/whistles/${id}`)).json?.status === 'dispatched', 'dispatch', 20_000);
+    await board.waitForTimeout(500);
+    assert.equal(await board.locator('.card', { hasText: text }).count(), 0, 'not shown while offline');
+
+    // Back online: reconnect, resume from the cursor, replay exactly the missed events.
+    await board.context().setOffline(false);
+    await waitLive(board, 20_000);
+    const card = board.locator('.card', { hasText: text });
+    await card.waitFor({ timeout: 15_000 });
+    await board.waitForTimeout(1000);
+    assert.equal(await card.count(), 1, 'shown exactly once');
+    const now = (await channels(board))[0];
+    assert.ok(now.stats.resumes >= 1, `resumed by cursor (stats ${JSON.stringify(now.stats)})`);
+    assert.equal(now.stats.snapshots, 1, 'no fresh snapshot was needed');
+
+    // A second cut without going offline (e.g. the gateway restarting): same result.
+    const text2 = marker('missed-during-reconnect');
+    await board.evaluate(() => window.__whistle.dropSockets());
+    await raiseViaApi(text2);
+    await board.locator('.card', { hasText: text2 }).waitFor({ timeout: 20_000 });
+    await board.waitForTimeout(1000);
+    assert.equal(await board.locator('.card', { hasText: text2 }).count(), 1);
+    assert.equal(await board.locator('.card', { hasText: text }).count(), 1);
+    assert.deepEqual(board.errors.map(String), []);
+    await board.context().close();
+  });
+
+  test('the board shows the SLA countdown when cases carry deadlines (issue C), and overdue in red', async () => {
+    const page = await newPage(browser, { lang: 'en' });
+    // Until the SLA service adds deadlines to cases, add them to the real gateway's frames.
+    const soon = new Date(Date.now() + 25 * 60_000 + 5_000).toISOString();
+    const past = new Date(Date.now() - 3 * 60_000).toISOString();
+    const withDeadlines = (c, i) => ({ ...c, deadlines: { acknowledge: i % 2 ? past : soon, arrive: soon, resolve: soon } });
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        const f = JSON.parse(String(m));
+        if (f.type === 'snapshot') f.cases = f.cases.map(withDeadlines);
+        if (f.type === 'event') f.case = withDeadlines(f.case, 0);
+        ws.send(JSON.stringify(f));
+      });
+    });
+    await page.goto(`/#/board?dept=${DEPT}`);
+    await waitLive(page);
+    const text = marker('countdown');
+    await raiseViaApi(text);
+    const due = page.locator('.card', { hasText: text }).locator('.due');
+    await due.waitFor({ timeout: 20_000 });
+    assert.match(await due.textContent(), /Acknowledge by: 2[45] min \d\d s left/);
+    const t1 = await due.textContent();
+    await page.waitForTimeout(2200);
+    const t2 = await due.textContent();
+    assert.notEqual(t2, t1, `the countdown ticks (${t1} → ${t2})`);
+    const overdue = page.locator('.col-new .due.overdue').first();
+    await overdue.waitFor();
+    assert.match(await overdue.textContent(), /overdue by 3 min/);
+    await page.context().close();
+  });
+
+  test('manager view: SLA summary when the API has it, a clear empty state while it does not', async () => {
+    const real = await apiJson('GET', '/api/v1/sla/summary');
+    const page = await newPage(browser, { lang: 'zh' });
+    await page.goto('/#/manager');
+    if (real.status === 404) {
+      await page.locator('#sla-unavailable').waitFor();
+      assert.match(await page.textContent('#sla-unavailable'), /SLA 指标尚未上线/);
+    } else {
+      await page.locator('#sla-kpis').waitFor();
+    }
+    await page.click('#lang-toggle');
+    await shot(page, 'manager');
+    await page.context().close();
+
+    // The empty state, whatever the stack has.
+    const stub = await newPage(browser, { lang: 'en' });
+    await stub.route('**/api/v1/sla/summary', (r) => r.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no such endpoint' } } }));
+    await stub.goto('/#/manager');
+    await stub.locator('#sla-unavailable').waitFor();
+    assert.match(await stub.textContent('#sla-unavailable'), /SLA metrics not available yet/);
+    await stub.context().close();
+
+    // A summary as issue C may shape it: figures, tables, overdue list.
+    const full = await newPage(browser, { lang: 'en' });
+    await full.route('**/api/v1/sla/summary', (r) =>
+      r.fulfill({
+        json: {
+          totals: { mtta_seconds: 312, mttr_seconds: 5400, breach_rate: 0.125, overdue_now: 1 },
+          districts: [{ code: '500103', names: { zh: '渝中区', en: 'Yuzhong District' }, mtta_seconds: 312, mttr_seconds: 5400, breach_rate: 0.125, overdue_now: 1 }],
+          departments: [{ code: DEPT, names: { zh: '渝中区生态环境局', en: 'Yuzhong District Ecology and Environment Bureau' }, mtta_seconds: 300, mttr_seconds: 5000, breach_rate: 0.2, overdue_now: 1 }],
+          overdue: [{ id: '00000000-0000-0000-0000-000000000001', item: ITEM, town: TOWN, status: 'dispatched', department: { code: DEPT, names: { zh: '渝中区生态环境局', en: 'Yuzhong District Ecology and Environment Bureau' } }, due: new Date(Date.now() - 600_000).toISOString() }],
+          series: [0, 1, 2, 3, 4, 5].map((i) => ({ t: new Date(Date.now() - (6 - i) * 3600_000).toISOString(), breach_rate: i / 20, overdue: i % 3 })),
+        },
+      }),
+    );
+    await full.goto('/#/manager');
+    await full.locator('#sla-kpis').waitFor();
+    assert.match(await full.textContent('#sla-kpis'), /5 min 12 s/);
+    assert.match(await full.textContent('#sla-kpis'), /12\.5%/);
+    assert.match(await full.textContent('#overdue-list'), /Illegal disposal of hazardous waste/);
+    await full.context().close();
+  });
+
+  test('suggestions from the description when the assist endpoint answers; silence when it does not', async () => {
+    const town = await openTown('zh');
+    let calls = 0;
+    await town.route('**/api/v1/assist/suggest?*', (r) => {
+      calls++;
+      return r.fulfill({ json: { suggestions: [{ item: ITEM, score: 3.2, names: { zh: '非法处置危险废物', en: 'Illegal disposal of hazardous waste' }, matched: ['废油'] }] } });
+    });
+    await town.fill('#description', '河边有废油桶');
+    const chip = town.locator(`#suggestions .chip[data-item="${ITEM}"]`);
+    await chip.waitFor();
+    await chip.click();
+    assert.equal(await town.inputValue('#item'), ITEM);
+    assert.ok(calls >= 1);
+    await town.context().close();
+
+    // Against the real endpoint: chips if it exists (issue G), nothing and no error if it does not.
+    const real = await apiJson('GET', `/api/v1/assist/suggest?text=${encodeURIComponent('河边有废油桶')}`);
+    const plain = await openTown('zh');
+    await plain.fill('#description', '河边有废油桶');
+    await plain.waitForTimeout(800);
+    if (real.status === 404) assert.equal(await plain.locator('#suggestions .chip').count(), 0);
+    assert.deepEqual(plain.errors.map(String), []);
+    await plain.context().close();
+  });
+});

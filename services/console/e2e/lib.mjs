@@ -1,0 +1,119 @@
+// Shared helpers of the browser tests: Debian's Chromium through playwright-core, the stack's
+// base URL, API calls from Node, screenshots.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const BASE = (process.env.WHISTLE_BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+export const CHROMIUM = process.env.WHISTLE_CHROMIUM ?? '/usr/bin/chromium';
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(here, '../../..');
+export const SHOTS = process.env.WHISTLE_SCREENSHOTS ?? join(REPO, 'artifacts/screenshots');
+
+// The demo pair: 解放碑街道 raises CQ-ENV-001, which 渝中区生态环境局 holds.
+export const TOWN = '500103001';
+export const ITEM = 'CQ-ENV-001';
+export const DEPT = '500103-EE';
+export const TOWN_ITEM = 'CQ-FIRE-001'; // the town holds this one itself
+
+export async function launch() {
+  // playwright-core gives every launch a fresh temporary profile of its own (it refuses an
+  // explicit --user-data-dir with launch()); HOME is pointed at a temp dir so Chromium leaves
+  // nothing in the real one.
+  const home = mkdtempSync(join(tmpdir(), 'whistle-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
+    env: { ...process.env, HOME: home },
+  });
+  const close = async () => {
+    await browser.close().catch(() => {});
+    rmSync(home, { recursive: true, force: true });
+  };
+  return { browser, close };
+}
+
+/** A fresh page (own context: own localStorage) with the language preset. */
+export async function newPage(browser, { lang = 'zh', viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport, locale: lang === 'zh' ? 'zh-CN' : 'en-GB', baseURL: BASE });
+  await context.addInitScript((l) => {
+    if (!localStorage.getItem('whistle.lang')) localStorage.setItem('whistle.lang', l);
+  }, lang);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.errors = errors;
+  return page;
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const path = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Poll `fn` until it returns a truthy value (returned) or time runs out (throws with `what`). */
+export async function until(fn, what, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** The live channels' state as the page sees them (test hook in src/ws.ts). */
+export function channels(page) {
+  return page.evaluate(() => window.__whistle.channels());
+}
+
+export async function waitLive(page, timeout = 15_000) {
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout });
+}
+
+export async function apiJson(method, path, body) {
+  const res = await fetch(BASE + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Raise a whistle through the API (as another town officer would). */
+export async function raiseViaApi(description, { town = TOWN, item = ITEM } = {}) {
+  const r = await apiJson('POST', '/api/v1/whistles', {
+    town,
+    item,
+    description,
+    location: { lat: 29.5575, lon: 106.5772, address: '渝中区解放碑步行街' },
+  });
+  if (r.status !== 202) throw new Error(`raise failed: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json.id;
+}
+
+/** A unique marker so each test finds its own whistle among others on the shared stack. */
+export function marker(label) {
+  return `${label} ${new Date().toISOString().slice(11, 19)} #${Math.random().toString(36).slice(2, 8)}`;
+}

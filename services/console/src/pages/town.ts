@@ -1,0 +1,633 @@
+// Town dashboard: pick the town, raise a whistle (item from the registry, with suggestions from
+// the description when the assist endpoint exists), follow the town's whistles live.
+import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type Town } from '../api';
+import { announce, clear, h, icon, statusBadge, tx } from '../dom';
+import { ago, dateTime } from '../format';
+import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
+import * as reg from '../registry';
+import { setParams, type Page } from '../router';
+import { LiveChannel } from '../ws';
+import { connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
+
+const STORE_TOWN = 'whistle.town';
+const storeIds = (town: string) => `whistle.town.${town}.ids`;
+type Filter = 'all' | 'open' | Status;
+const FILTERS: Filter[] = ['all', 'open', ...STATUSES];
+const LIST_PAGE = 20;
+
+function savedIds(town: string): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(storeIds(town)) ?? '[]');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+function saveId(town: string, id: string): void {
+  try {
+    const ids = [id, ...savedIds(town).filter((x) => x !== id)].slice(0, 50);
+    localStorage.setItem(storeIds(town), JSON.stringify(ids));
+  } catch {
+    /* ignore */
+  }
+}
+
+/** "English text / 中文" → the part in the UI language (the whole text if it has no such split). */
+function pickLang(msg: string): string {
+  const parts = msg.split(' / ');
+  if (parts.length < 2) return msg;
+  const zh = parts.find((p) => /[\u4e00-\u9fff]/.test(p));
+  const en = parts.find((p) => !/[\u4e00-\u9fff]/.test(p));
+  return (lang() === 'zh' ? zh : en) ?? msg;
+}
+
+export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
+  let towns: Town[] = [];
+  let town: Town | undefined;
+  let items: Item[] = [];
+  let route: RouteAnswer | null = null;
+  let routeFor = '';
+  let channel: LiveChannel | null = null;
+  let filter: Filter = 'all';
+  let idemKey = newKey();
+  let suggestAvailable = true;
+  let suggestTimer: number | undefined;
+  let suggestSeq = 0;
+  let listLoaded = false;
+  let listLimit = LIST_PAGE;
+  let lastRaised = '';
+  let listTimer: number | undefined;
+  const cases = new Map<string, Case>();
+
+  const townSel = h('select', { id: 'town-select', name: 'town' });
+  const conn = connIndicator();
+  conn.hidden = true;
+  const townTitle = h('p', { class: 'subtitle', id: 'town-name' });
+  const body = h('div', { class: 'town-body' });
+
+  root.append(
+    h(
+      'section',
+      { class: 'page page-town', 'aria-labelledby': 'town-h' },
+      h('div', { class: 'page-head' }, h('div', {}, tx('h1', 'town.title', { id: 'town-h' }), townTitle), conn),
+      h('div', { class: 'pickers' }, h('div', { class: 'field grow' }, tx('label', 'town.pick', { for: 'town-select' }), townSel)),
+      body,
+    ),
+  );
+  townSel.addEventListener('change', () => select(townSel.value));
+
+  // ---- the raise form
+  const itemSel = h('select', { id: 'item', name: 'item', required: true, 'aria-describedby': 'item-err item-info route-preview' });
+  const itemInfo = h('p', { id: 'item-info', class: 'hint' });
+  const routePreview = h('div', { id: 'route-preview', class: 'route', 'aria-live': 'polite' });
+  const desc = h('textarea', { id: 'description', name: 'description', rows: 3, required: true, 'data-i18n-placeholder': 'town.descriptionPlaceholder', 'aria-describedby': 'description-err suggestions' });
+  const suggestions = h('div', { id: 'suggestions', class: 'suggestions', 'aria-live': 'polite' });
+  const address = h('input', { id: 'address', name: 'address', type: 'text', required: true, autocomplete: 'street-address', 'data-i18n-placeholder': 'town.addressPlaceholder', 'aria-describedby': 'address-err' });
+  const lat = h('input', { id: 'lat', name: 'lat', type: 'number', step: 'any', min: -90, max: 90, required: true, inputmode: 'decimal', 'aria-describedby': 'lat-err' });
+  const lon = h('input', { id: 'lon', name: 'lon', type: 'number', step: 'any', min: -180, max: 180, required: true, inputmode: 'decimal', 'aria-describedby': 'lon-err' });
+  const photos = h('textarea', { id: 'photos', name: 'photos', rows: 2, placeholder: 'https://…' });
+  const submit = h('button', { type: 'submit', class: 'btn primary big', id: 'raise-submit' }, t('town.submit'));
+  const formStatus = h('div', { id: 'form-status', class: 'form-status' });
+  const locBtn = h('button', { type: 'button', class: 'btn ghost small', id: 'use-location' }, t('town.useLocation'));
+  const err = (id: string) => h('p', { id, class: 'field-error', hidden: true });
+
+  const form = h(
+    'form',
+    { id: 'raise-form', class: 'panel raise', novalidate: true, 'aria-labelledby': 'raise-h' },
+    tx('h2', 'town.raise', { id: 'raise-h' }),
+    h('div', { class: 'field' }, tx('label', 'town.item', { for: 'item' }), itemSel, itemInfo, routePreview, err('item-err')),
+    h('div', { class: 'field' }, tx('label', 'town.description', { for: 'description' }), desc, err('description-err'), suggestions),
+    h('div', { class: 'field' }, tx('label', 'town.address', { for: 'address' }), address, err('address-err')),
+    h(
+      'div',
+      { class: 'row coords' },
+      h('div', { class: 'field' }, tx('label', 'town.lat', { for: 'lat' }), lat, err('lat-err')),
+      h('div', { class: 'field' }, tx('label', 'town.lon', { for: 'lon' }), lon, err('lon-err')),
+      locBtn,
+    ),
+    h('div', { class: 'field' }, tx('label', 'town.photos', { for: 'photos' }), photos),
+    h('div', { class: 'submit-row' }, submit, formStatus),
+  );
+  const filterBar = h('div', { class: 'filters', role: 'radiogroup', 'aria-labelledby': 'filter-label' });
+  const list = h('div', { id: 'whistle-list', class: 'whistle-list' });
+  const listPanel = h(
+    'section',
+    { class: 'panel list', 'aria-labelledby': 'list-h' },
+    tx('h2', 'town.list', { id: 'list-h' }),
+    h('p', { id: 'filter-label', class: 'sr-only' }, t('town.filter')),
+    filterBar,
+    list,
+  );
+
+  itemSel.addEventListener('change', () => {
+    clearErr('item-err');
+    onItem();
+  });
+  desc.addEventListener('input', () => {
+    clearErr('description-err');
+    clearTimeout(suggestTimer);
+    suggestTimer = window.setTimeout(suggest, 350);
+  });
+  for (const [el, id] of [
+    [address, 'address-err'],
+    [lat, 'lat-err'],
+    [lon, 'lon-err'],
+  ] as const)
+    el.addEventListener('input', () => clearErr(id));
+  locBtn.addEventListener('click', useLocation);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    raise();
+  });
+
+  init();
+
+  async function init(): Promise<void> {
+    clear(body, loadingState());
+    try {
+      towns = await reg.towns();
+    } catch (e) {
+      clear(body, errorState(e, init));
+      return;
+    }
+    fillTowns();
+    const want = params.get('town') ?? localStorage.getItem(STORE_TOWN) ?? '';
+    select(towns.some((x) => x.code === want) ? want : '');
+  }
+
+  function fillTowns(): void {
+    const groups = new Map<string, { names: Town['district']['names']; towns: Town[] }>();
+    for (const tw of towns) {
+      const g = groups.get(tw.district.code) ?? { names: tw.district.names, towns: [] };
+      g.towns.push(tw);
+      groups.set(tw.district.code, g);
+    }
+    clear(
+      townSel,
+      h('option', { value: '' }, t('town.pickPlaceholder')),
+      [...groups.values()].map((g) =>
+        h('optgroup', { label: nm(g.names) }, g.towns.map((tw) => h('option', { value: tw.code, selected: tw.code === town?.code }, nm(tw.names)))),
+      ),
+    );
+  }
+
+  async function select(code: string): Promise<void> {
+    channel?.close();
+    channel = null;
+    cases.clear();
+    listLoaded = false;
+    lastRaised = '';
+    route = null;
+    routeFor = '';
+    town = towns.find((x) => x.code === code);
+    townSel.value = town?.code ?? '';
+    setParams({ town: town?.code ?? null });
+    townTitle.textContent = town ? `${nm(town.names)} · ${nm(town.district.names)}` : '';
+    if (!town) {
+      conn.hidden = true;
+      clear(body, h('div', { class: 'empty hint' }, tx('p', 'town.pickHint')));
+      return;
+    }
+    try {
+      localStorage.setItem(STORE_TOWN, town.code);
+    } catch {
+      /* ignore */
+    }
+    clear(body, loadingState());
+    const me = town;
+    try {
+      items = await reg.items(me.district.code);
+    } catch (e) {
+      clear(body, errorState(e, () => select(code)));
+      return;
+    }
+    if (town !== me) return;
+    clear(body, form, listPanel);
+    applyI18n(body);
+    fillItems();
+    onItem();
+    renderFilters();
+    renderList();
+    conn.hidden = false;
+    channel = new LiveChannel(`town:${me.code}`, {
+      snapshot(open, reset) {
+        const stale = reset ? [...cases.values()].filter((c) => !TERMINAL.has(c.status) && !open.some((o) => o.id === c.id)) : [];
+        for (const c of open) cases.set(c.id, c);
+        listLoaded = true;
+        renderList();
+        // Closed whistles are not in the snapshot: fetch the ones raised from this browser, and
+        // after a reset the ones that closed while we were away.
+        loadSaved(me.code, stale.map((c) => c.id));
+      },
+      event(c) {
+        const before = cases.get(c.id);
+        cases.set(c.id, c);
+        // Coalesce bursts (a replay after a reconnect) into one re-render.
+        if (listTimer === undefined)
+          listTimer = window.setTimeout(() => {
+            listTimer = undefined;
+            renderList();
+            track();
+          }, 30);
+        if (before && before.status !== c.status) {
+          announce(t('town.newStatus', { item: nm(itemBy(c.item)?.names, c.item), status: t(`status.${c.status}` as Key) }));
+        }
+      },
+      state(s) {
+        setConn(conn, s);
+      },
+    });
+    setConn(conn, channel.state);
+  }
+
+  async function loadSaved(code: string, refresh: string[] = []): Promise<void> {
+    const missing = [...savedIds(code).filter((id) => !cases.has(id)), ...refresh];
+    const got = await Promise.all(missing.map((id) => api.whistle(id).catch(() => null)));
+    if (town?.code !== code) return;
+    for (const c of got) if (c && c.town === code) cases.set(c.id, c);
+    renderList();
+    track();
+  }
+
+  /** The whistle just raised: its status and department, live, next to the form. */
+  function track(): void {
+    const el = document.getElementById('raise-track');
+    const c = lastRaised ? cases.get(lastRaised) : undefined;
+    if (!el || !c) return;
+    clear(
+      el,
+      statusBadge(c.status),
+      c.department ? h('span', { class: 'track-dept' }, ` ${t('town.department')}: ${nm(c.department.names, c.department.code)}`) : null,
+    );
+  }
+
+  function itemBy(code: string): Item | undefined {
+    return items.find((i) => i.code === code);
+  }
+
+  function fillItems(): void {
+    const keep = itemSel.value;
+    const dept = items.filter((i) => i.holder?.kind !== 'towns');
+    const own = items.filter((i) => i.holder?.kind === 'towns');
+    const opt = (i: Item, suffix = '') => h('option', { value: i.code, selected: i.code === keep }, `${nm(i.names)}${suffix}`);
+    clear(
+      itemSel,
+      h('option', { value: '' }, t('town.itemPlaceholder')),
+      h('optgroup', { label: t('town.itemGroupDept') }, dept.map((i) => opt(i))),
+      own.length ? h('optgroup', { label: t('town.itemGroupTown') }, own.map((i) => opt(i, t('town.itemTownSuffix')))) : null,
+    );
+    itemSel.value = keep;
+  }
+
+  async function onItem(): Promise<void> {
+    const it = itemBy(itemSel.value);
+    clear(itemInfo, it ? [h('span', { lang: nmOther(it.names) === it.names.en ? 'en' : 'zh-CN' }, nmOther(it.names)), h('span', { class: 'code' }, ` · ${it.code}`)] : null);
+    if (!it || !town) {
+      route = null;
+      routeFor = '';
+      renderRoute();
+      return;
+    }
+    const key = `${town.code}/${it.code}`;
+    if (routeFor === key && route) return renderRoute();
+    routeFor = key;
+    route = null;
+    clear(routePreview, h('p', { class: 'route-checking' }, t('town.routeChecking')));
+    try {
+      const r = await api.route(town.code, it.code);
+      if (routeFor !== key) return;
+      route = r;
+    } catch {
+      if (routeFor !== key) return;
+      route = null; // the server will tell on submit
+    }
+    renderRoute();
+  }
+
+  function renderRoute(): void {
+    submit.disabled = false;
+    if (!route) {
+      clear(routePreview);
+      return;
+    }
+    if (route.outcome === 'town') {
+      submit.disabled = true;
+      clear(
+        routePreview,
+        h(
+          'div',
+          { class: 'callout warn', role: 'alert', id: 'holds-item' },
+          h('strong', {}, t('town.holdsItemTitle')),
+          h('p', {}, nm(route.message)),
+        ),
+      );
+    } else if (route.outcome === 'triage') {
+      clear(routePreview, h('div', { class: 'callout info' }, h('p', {}, nm(route.message) || t('town.triage'))));
+    } else {
+      clear(
+        routePreview,
+        h(
+          'div',
+          { class: 'callout ok' },
+          h('span', { class: 'route-label' }, `${t('town.routePreview')}: `),
+          h('strong', { id: 'route-dept' }, nm(route.department?.names, route.department?.code ?? '')),
+          route.authority ? h('span', { class: 'authority' }, ` · ${t(`authority.${route.authority}` as Key)}`) : null,
+        ),
+      );
+    }
+  }
+
+  async function suggest(): Promise<void> {
+    const text = desc.value.trim();
+    const seq = ++suggestSeq;
+    if (!suggestAvailable || text.length < 2) {
+      clear(suggestions);
+      return;
+    }
+    try {
+      const s = await api.suggest(text);
+      if (seq !== suggestSeq) return;
+      const known = s.filter((x) => itemBy(x.item)).slice(0, 3);
+      clear(
+        suggestions,
+        known.length
+          ? [
+              h('span', { class: 'hint' }, t('town.suggestions')),
+              known.map((x) =>
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'chip',
+                    'data-item': x.item,
+                    onclick: () => {
+                      itemSel.value = x.item;
+                      onItem();
+                      itemSel.focus();
+                    },
+                  },
+                  nm(itemBy(x.item)?.names ?? x.names, x.item),
+                ),
+              ),
+            ]
+          : null,
+      );
+    } catch (e) {
+      // No assist endpoint yet (404/501), or it failed: typing goes on without suggestions.
+      if (e instanceof ApiError && (e.status === 404 || e.status === 501)) suggestAvailable = false;
+      clear(suggestions);
+    }
+  }
+
+  function useLocation(): void {
+    if (!navigator.geolocation) return showErr('lat-err', t('town.locationFailed'));
+    locBtn.textContent = t('town.locating');
+    navigator.geolocation.getCurrentPosition(
+      (p) => {
+        lat.value = p.coords.latitude.toFixed(6);
+        lon.value = p.coords.longitude.toFixed(6);
+        locBtn.textContent = t('town.useLocation');
+      },
+      () => {
+        locBtn.textContent = t('town.useLocation');
+        showErr('lat-err', t('town.locationFailed'));
+      },
+      { timeout: 10_000 },
+    );
+  }
+
+  function showErr(id: string, msg: string): void {
+    const el = document.getElementById(id);
+    if (!el) return;
+    el.textContent = msg;
+    el.hidden = false;
+    inputOf(id)?.setAttribute('aria-invalid', 'true');
+  }
+  function clearErr(id: string): void {
+    const el = document.getElementById(id);
+    if (el) el.hidden = true;
+    inputOf(id)?.removeAttribute('aria-invalid');
+  }
+  /** "lat-err" → the #lat control. */
+  function inputOf(errId: string): HTMLElement | null {
+    return form.querySelector(`#${errId.replace(/-err$/, '')}`);
+  }
+
+  function validate(): boolean {
+    let first: HTMLElement | null = null;
+    const need = (ok: boolean, id: string, input: HTMLElement, msg: Key = 'town.required') => {
+      if (ok) return clearErr(id);
+      showErr(id, t(msg));
+      first ??= input;
+    };
+    need(!!itemSel.value, 'item-err', itemSel);
+    need(!!desc.value.trim(), 'description-err', desc);
+    need(!!address.value.trim(), 'address-err', address);
+    const la = Number(lat.value);
+    const lo = Number(lon.value);
+    if (!lat.value.trim()) need(false, 'lat-err', lat);
+    else need(la >= -90 && la <= 90, 'lat-err', lat, 'town.badLat');
+    if (!lon.value.trim()) need(false, 'lon-err', lon);
+    else need(lo >= -180 && lo <= 180, 'lon-err', lon, 'town.badLon');
+    (first as HTMLElement | null)?.focus();
+    return !first;
+  }
+
+  async function raise(): Promise<void> {
+    if (!town || !validate()) return;
+    const me = town;
+    const req = {
+      town: me.code,
+      item: itemSel.value,
+      description: desc.value.trim(),
+      location: { address: address.value.trim(), lat: Number(lat.value), lon: Number(lon.value) },
+      photos: photos.value
+        .split(/\s+/)
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
+    submit.disabled = true;
+    submit.textContent = t('town.submitting');
+    clear(formStatus);
+    try {
+      const res = await api.raise(req, idemKey);
+      idemKey = newKey();
+      saveId(me.code, res.id);
+      const now = new Date().toISOString();
+      if (!cases.has(res.id)) {
+        cases.set(res.id, { id: res.id, status: res.status, town: me.code, district: me.district.code, item: req.item, description: req.description, location: req.location, photos: req.photos, raised_at: now, updated_at: now, department: null, timeline: [] });
+      }
+      lastRaised = res.id;
+      renderList();
+      clear(formStatus, h('div', { class: 'callout ok', role: 'status', id: 'raise-ok' }, h('p', {}, t('town.raised')), h('p', { id: 'raise-track', 'aria-live': 'polite' })));
+      track();
+      desc.value = '';
+      photos.value = '';
+      clear(suggestions);
+    } catch (e) {
+      const holds = e instanceof ApiError && e.code === 'town_holds_item';
+      // The server's message carries both languages ("en / zh"); show the one in use, and
+      // refresh the route preview so the form explains the same thing.
+      let holdsMsg = holds ? pickLang((e as ApiError).message) : '';
+      if (holds) {
+        try {
+          route = await api.route(me.code, req.item);
+          routeFor = `${me.code}/${req.item}`;
+          renderRoute();
+          holdsMsg = nm(route.message) || holdsMsg;
+        } catch {
+          /* keep the server's words */
+        }
+      }
+      clear(
+        formStatus,
+        h(
+          'div',
+          { class: `callout ${holds ? 'warn' : 'error'}`, role: 'alert', id: 'raise-error', 'data-code': e instanceof ApiError ? e.code : 'error' },
+          holds ? h('strong', {}, t('town.holdsItemTitle')) : null,
+          h('p', {}, holds ? holdsMsg : errorMessage(e)),
+        ),
+      );
+    } finally {
+      submit.textContent = t('town.submit');
+      submit.disabled = route?.outcome === 'town';
+    }
+  }
+
+  function renderFilters(): void {
+    clear(
+      filterBar,
+      FILTERS.map((f) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            role: 'radio',
+            class: 'chip filter',
+            'data-filter': f,
+            'aria-checked': String(f === filter),
+            tabindex: f === filter ? 0 : -1,
+            onclick: () => {
+              filter = f;
+              listLimit = LIST_PAGE;
+              renderFilters();
+              renderList();
+              filterBar.querySelector<HTMLElement>(`[data-filter="${f}"]`)?.focus();
+            },
+            onkeydown: (e: Event) => {
+              const k = (e as KeyboardEvent).key;
+              const i = FILTERS.indexOf(filter);
+              const j = k === 'ArrowRight' || k === 'ArrowDown' ? i + 1 : k === 'ArrowLeft' || k === 'ArrowUp' ? i - 1 : null;
+              if (j === null) return;
+              e.preventDefault();
+              filter = FILTERS[(j + FILTERS.length) % FILTERS.length];
+              renderFilters();
+              renderList();
+              filterBar.querySelector<HTMLElement>(`[data-filter="${filter}"]`)?.focus();
+            },
+          },
+          f === 'all' ? t('town.filterAll') : f === 'open' ? t('town.filterOpen') : t(`status.${f}` as Key),
+        ),
+      ),
+    );
+  }
+
+  function renderList(): void {
+    if (!town) return;
+    const all = [...cases.values()].sort((a, b) => Date.parse(b.raised_at) - Date.parse(a.raised_at));
+    const shown = all.filter((c) => (filter === 'all' ? true : filter === 'open' ? !TERMINAL.has(c.status) : c.status === filter));
+    if (!listLoaded && all.length === 0) return clear(list, loadingState());
+    if (!shown.length) return clear(list, h('p', { class: 'empty' }, all.length ? t('town.emptyFiltered') : t('town.empty')));
+    const open = new Set([...list.querySelectorAll<HTMLDetailsElement>('details[open]')].map((d) => d.dataset.id));
+    clear(
+      list,
+      h(
+        'ul',
+        { class: 'whistles' },
+        shown.slice(0, listLimit).map((c) =>
+          h(
+            'li',
+            { class: 'whistle', 'data-id': c.id, 'data-status': c.status },
+            h(
+              'details',
+              { 'data-id': c.id, open: open.has(c.id) },
+              h(
+                'summary',
+                {},
+                h('span', { class: 'w-title' }, nm(itemBy(c.item)?.names, c.item)),
+                statusBadge(c.status),
+                h('span', { class: 'w-desc' }, c.description),
+                h(
+                  'span',
+                  { class: 'w-meta' },
+                  c.department ? nm(c.department.names, c.department.code) : TERMINAL.has(c.status) ? '' : t('town.routing'),
+                  ' · ',
+                  h('time', { datetime: c.raised_at, title: dateTime(c.raised_at) }, ago(c.raised_at)),
+                ),
+              ),
+              h('p', { class: 'desc' }, c.description),
+              h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
+              c.timeline?.length
+                ? h(
+                    'ol',
+                    { class: 'timeline', 'aria-label': t('town.timeline') },
+                    c.timeline.map((e) =>
+                      h(
+                        'li',
+                        {},
+                        h('time', { datetime: e.time }, dateTime(e.time)),
+                        ' ',
+                        statusBadge(e.status),
+                        e.detail ? h('span', { class: 'detail' }, ` ${e.detail}`) : null,
+                      ),
+                    ),
+                  )
+                : null,
+            ),
+          ),
+        ),
+      ),
+      shown.length > listLimit
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn ghost more',
+              onclick: () => {
+                listLimit += LIST_PAGE * 5;
+                renderList();
+              },
+            },
+            t('common.showMore', { n: shown.length - listLimit }),
+          )
+        : null,
+    );
+  }
+
+  return {
+    unmount() {
+      clearTimeout(suggestTimer);
+      clearTimeout(listTimer);
+      channel?.close();
+    },
+    relabel() {
+      if (towns.length) fillTowns();
+      townTitle.textContent = town ? `${nm(town.names)} · ${nm(town.district.names)}` : '';
+      if (!town || !items.length) return;
+      fillItems();
+      const it = itemBy(itemSel.value);
+      clear(itemInfo, it ? [h('span', {}, nmOther(it.names)), h('span', { class: 'code' }, ` · ${it.code}`)] : null);
+      renderRoute();
+      submit.textContent = t('town.submit');
+      locBtn.textContent = t('town.useLocation');
+      renderFilters();
+      renderList();
+      if (formStatus.querySelector('#raise-ok')) {
+        formStatus.querySelector('#raise-ok p')!.textContent = t('town.raised');
+        track();
+      }
+      if (channel) setConn(conn, channel.state);
+      clear(suggestions);
+    },
+  };
+}

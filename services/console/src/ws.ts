@@ -1,0 +1,205 @@
+// One live channel over the gateway's WebSocket (/ws), with automatic reconnect and resume.
+//
+// Protocol (docs/architecture.md): send {"type":"subscribe","channel"} → `snapshot` {cursor, cases};
+// then `event` frames, each with the cursor after it. After a drop we reconnect (backoff 0.5 s →
+// 10 s, immediately when the browser comes back online) and subscribe with the last cursor → the
+// server answers `resumed` and replays exactly what we missed, or a `snapshot` with reset:true.
+// Close 4008 (we fell behind) and 1001 (gateway going away) are resumed the same way.
+// Frames at or before the cursor we already applied are dropped, so nothing is applied twice.
+import type { Case } from './api';
+
+export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+export interface CaseEventFrame {
+  id: string;
+  type: string;
+  subject: string;
+  time: string;
+  data?: Record<string, unknown>;
+}
+
+export interface ChannelHandlers {
+  /** Replace local state with these open cases (first subscribe, or a reset after a long gap). */
+  snapshot(cases: Case[], reset: boolean): void;
+  /** One change; `c` is the case after it (also for events replayed after a resume). */
+  event(c: Case, ev: CaseEventFrame): void;
+  state?(s: ConnState): void;
+  error?(code: string, message: string): void;
+}
+
+/** Compare Redis stream ids "ms-seq" numerically. */
+export function cursorCmp(a: string, b: string): number {
+  const [am, as = '0'] = a.split('-');
+  const [bm, bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const e = BigInt(as) - BigInt(bs);
+  return e === 0n ? 0 : e < 0n ? -1 : 1;
+}
+
+function wsUrl(): string {
+  const u = new URL('/ws', location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+const live = new Set<LiveChannel>();
+
+export class LiveChannel {
+  private ws: WebSocket | null = null;
+  private cursor: string | null = null;
+  private closed = false;
+  private attempt = 0;
+  private timer: number | undefined;
+  state: ConnState = 'connecting';
+  /** Counters for tests and the status tooltip. */
+  stats = { connects: 0, snapshots: 0, resumes: 0, events: 0, duplicatesDropped: 0 };
+
+  constructor(
+    readonly channel: string,
+    private readonly h: ChannelHandlers,
+  ) {
+    live.add(this);
+    window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOffline);
+    this.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    live.delete(this);
+    window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOffline);
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'bye');
+  }
+
+  /** Cut the socket as a network drop would (test hook; the channel reconnects by itself). */
+  drop(): void {
+    this.ws?.close(4000, 'dropped by client');
+  }
+
+  private setState(s: ConnState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.h.state?.(s);
+  }
+
+  private onOnline = (): void => {
+    if (this.closed) return;
+    if (!this.ws || this.ws.readyState > WebSocket.OPEN) {
+      clearTimeout(this.timer);
+      this.attempt = 0;
+      this.connect();
+    }
+  };
+
+  private onOffline = (): void => {
+    // Don't wait for TCP to notice: drop now, reconnect when back online.
+    this.setState('offline');
+    this.ws?.close(4000, 'browser offline');
+  };
+
+  private connect(): void {
+    if (this.closed) return;
+    this.setState(this.stats.connects === 0 ? 'connecting' : navigator.onLine === false ? 'offline' : 'reconnecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.stats.connects++;
+      const msg: Record<string, string> = { type: 'subscribe', channel: this.channel };
+      if (this.cursor) msg.cursor = this.cursor;
+      ws.send(JSON.stringify(msg));
+    };
+    ws.onmessage = (m) => {
+      if (this.ws !== ws) return;
+      let frame: Record<string, unknown>;
+      try {
+        frame = JSON.parse(String(m.data));
+      } catch {
+        return;
+      }
+      this.onFrame(frame);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {
+      /* a close follows */
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    this.setState(navigator.onLine === false ? 'offline' : 'reconnecting');
+    const base = Math.min(10_000, 500 * 2 ** this.attempt);
+    this.attempt++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.connect(), delay);
+  }
+
+  private onFrame(f: Record<string, unknown>): void {
+    if (f.channel !== undefined && f.channel !== null && f.channel !== this.channel) return;
+    switch (f.type) {
+      case 'snapshot': {
+        this.stats.snapshots++;
+        this.cursor = String(f.cursor);
+        this.attempt = 0;
+        this.setState('live');
+        this.h.snapshot((f.cases as Case[]) ?? [], f.reset === true);
+        break;
+      }
+      case 'resumed': {
+        this.stats.resumes++;
+        this.attempt = 0;
+        // The frames that follow are exactly the ones we missed, then live ones.
+        this.setState('live');
+        break;
+      }
+      case 'event': {
+        const cur = String(f.cursor);
+        if (this.cursor && cursorCmp(cur, this.cursor) <= 0) {
+          this.stats.duplicatesDropped++;
+          return;
+        }
+        this.cursor = cur;
+        this.stats.events++;
+        this.h.event(f.case as Case, f.event as CaseEventFrame);
+        break;
+      }
+      case 'error':
+        this.h.error?.(String(f.code), String(f.message ?? ''));
+        break;
+      default:
+        break; // unsubscribed, or frames from a newer gateway
+    }
+  }
+}
+
+// Test hook: lets the browser tests cut every live socket to simulate a network drop.
+declare global {
+  interface Window {
+    __whistle?: { dropSockets(): number; channels(): { channel: string; state: ConnState; stats: LiveChannel['stats'] }[] };
+  }
+}
+window.__whistle = {
+  dropSockets() {
+    for (const c of live) c.drop();
+    return live.size;
+  },
+  channels() {
+    return [...live].map((c) => ({ channel: c.channel, state: c.state, stats: { ...c.stats } }));
+  },
+};
