@@ -1,12 +1,13 @@
 // Manager view: SLA summary per district and department (MTTA, MTTR, breach rate, overdue now), a
 // chart over time and the overdue cases, refreshed every 15 s. Reads GET /api/v1/sla/summary
 // (issue C) tolerantly; while that endpoint does not exist (404) it says so plainly.
-import { ApiError, api, type Item } from '../api';
+import { ApiError, api, TERMINAL, type Case, type Item } from '../api';
 import { clear, h, icon, statusBadge, tx } from '../dom';
 import { dateTime, duration, percent } from '../format';
 import { nm, t, type Key, type Names } from '../i18n';
 import * as reg from '../registry';
 import type { Page } from '../router';
+import { LiveChannel } from '../ws';
 import { errorState, loadingState } from './common';
 
 const REFRESH_MS = 15_000;
@@ -75,6 +76,22 @@ export function mountManager(root: HTMLElement): Page {
     ),
   );
 
+  // Cases overdue right now, live from the gateway's `manager:city` channel.
+  const overdueCases = new Map<string, Case>();
+  const isOverdue = (c: Case): boolean => !TERMINAL.has(c.status) && Array.isArray((c as unknown as Row).overdue) && ((c as unknown as Row).overdue as unknown[]).length > 0;
+  const live = new LiveChannel('manager:city', {
+    snapshot(list) {
+      overdueCases.clear();
+      for (const c of list) if (isOverdue(c)) overdueCases.set(c.id, c);
+      if (state === 'ok') render();
+    },
+    event(c) {
+      if (isOverdue(c)) overdueCases.set(c.id, c);
+      else overdueCases.delete(c.id);
+      if (state === 'ok') render();
+    },
+  });
+
   let timer: number | undefined;
   let stopped = false;
   load();
@@ -121,7 +138,8 @@ export function mountManager(root: HTMLElement): Page {
     const d = isObj(data) ? data : {};
     const districts = rows(pick(d, 'districts', 'by_district'));
     const depts = rows(pick(d, 'departments', 'by_department'));
-    const overdue = rows(pick(d, 'overdue', 'overdue_cases', 'overdue_now'));
+    const listed = rows(pick(d, 'overdue', 'overdue_cases'));
+    const overdue = listed.length ? listed : [...overdueCases.values()].map((c) => c as unknown as Row);
     const series = rows(pick(d, 'series', 'history', 'timeseries', 'buckets'));
     const totals = isObj(pick(d, 'totals', 'total', 'overall')) ? (pick(d, 'totals', 'total', 'overall') as Row) : d;
     clear(
@@ -203,7 +221,10 @@ export function mountManager(root: HTMLElement): Page {
     const itemNames = items.find((i) => i.code === item)?.names;
     const dept = pick(c, 'department');
     const deptNames = isObj(dept) ? (dept.names as Names | undefined) : undefined;
-    const due = pick(r, 'due', 'deadline', 'due_at', 'overdue_since') ?? pick(c, 'due', 'deadline');
+    // The earliest deadline among the breached stages (`overdue` names them, `deadlines` has them).
+    const dl = isObj(c.deadlines) ? (c.deadlines as Row) : {};
+    const breached = Array.isArray(c.overdue) ? (c.overdue as unknown[]).map((x) => dl[String(x)]).filter((x) => typeof x === 'string') as string[] : [];
+    const due = pick(r, 'due', 'deadline', 'due_at', 'overdue_since') ?? pick(c, 'due', 'deadline') ?? breached.sort()[0];
     const dueMs = typeof due === 'string' ? Date.parse(due) : NaN;
     const status = String(pick(c, 'status') ?? '');
     const townCode = String(pick(c, 'town') ?? '');
@@ -273,6 +294,7 @@ export function mountManager(root: HTMLElement): Page {
     unmount() {
       stopped = true;
       clearTimeout(timer);
+      live.close();
     },
     relabel() {
       render();
