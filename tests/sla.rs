@@ -73,6 +73,7 @@ async fn an_unacknowledged_whistle_warns_breaches_and_escalates_to_the_command_c
         "the open case counts with its age: {summary}"
     );
     assert_eq!(summary["departments"][0]["department"], DEPARTMENT);
+    assert_eq!(summary["departments"][0]["names"]["zh"], "渝中区生态环境局");
     let bad = stack.http.get(format!("{}/api/v1/sla/summary?window_hours=0", stack.sla)).send().await.expect("summary");
     assert_eq!(bad.status().as_u16(), 400);
 

@@ -216,6 +216,9 @@ pub struct SlaSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DepartmentFigures {
     pub department: String,
+    /// The department's names, where the registry knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
     pub district: String,
     #[serde(flatten)]
     pub figures: SlaFigures,

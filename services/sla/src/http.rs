@@ -22,6 +22,7 @@ pub const MAX_WINDOW_HOURS: i64 = 24 * 90;
 pub struct HttpState {
     pub store: SlaStore,
     pub policies: Arc<Policies>,
+    pub registry: Arc<whistle_registry::Registry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,7 +57,13 @@ pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuer
     let now = Utc::now();
     let from = now - Duration::hours(hours);
     match state.store.cases_between(from, now).await {
-        Ok(cases) => Json(summarize(&cases, &state.policies, q.district.as_deref(), from, now)).into_response(),
+        Ok(cases) => {
+            let names = |code: &str| {
+                let code = whistle_registry::DepartmentCode::parse(code).ok()?;
+                state.registry.department(&code).map(|d| d.names.clone())
+            };
+            Json(summarize(&cases, &state.policies, names, q.district.as_deref(), from, now)).into_response()
+        }
         Err(err) => {
             tracing::error!(error = %format_args!("{err:#}"), "summary failed");
             error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "SLA state is unavailable; retry shortly".into())

@@ -88,7 +88,11 @@ impl Application {
         };
         let app = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
-            .with_state(HttpState { store: sla.store.clone(), policies: sla.policies.clone() })
+            .with_state(HttpState {
+                store: sla.store.clone(),
+                policies: sla.policies.clone(),
+                registry: sla.registry.clone(),
+            })
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         supervisor.spawn("http", {
             let token = token.clone();

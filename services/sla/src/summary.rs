@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use whistle_schemas::Names;
 use whistle_schemas::api::{DepartmentFigures, SlaFigures, SlaSummary};
 use whistle_schemas::events::SlaStageKind;
 
@@ -81,6 +82,7 @@ fn add(acc: &mut (f64, u64), v: f64) {
 pub fn summarize(
     cases: &[CaseSla],
     policies: &Policies,
+    names: impl Fn(&str) -> Option<Names>,
     district: Option<&str>,
     from: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -98,7 +100,12 @@ pub fn summarize(
         total: total.figures(),
         departments: by_department
             .into_iter()
-            .map(|((district, department), acc)| DepartmentFigures { department, district, figures: acc.figures() })
+            .map(|((district, department), acc)| DepartmentFigures {
+                names: names(&department),
+                department,
+                district,
+                figures: acc.figures(),
+            })
             .collect(),
     }
 }
@@ -119,7 +126,7 @@ mod tests {
         let (_, ignored) = dispatched_at("2026-11-26T10:00:00+08:00");
         let now = t("2026-11-26T10:20:00+08:00");
         let p = policies();
-        let s = summarize(&[fast, ignored], &p, None, t("2026-11-26T00:00:00+08:00"), now);
+        let s = summarize(&[fast, ignored], &p, |_| None, None, t("2026-11-26T00:00:00+08:00"), now);
         assert_eq!(s.total.dispatched, 2);
         assert_eq!(s.total.acknowledged, 1);
         // (2 min + 20 min) / 2 = 11 min.
@@ -127,7 +134,7 @@ mod tests {
         assert_eq!(s.total.overdue_now, 1, "the ignored case is past its 10-minute acknowledgement");
         assert_eq!(s.total.open, 2);
         assert_eq!(s.departments.len(), 1);
-        let narrowed = summarize(&[], &p, Some("500101"), t("2026-11-26T00:00:00+08:00"), now);
+        let narrowed = summarize(&[], &p, |_| None, Some("500101"), t("2026-11-26T00:00:00+08:00"), now);
         assert_eq!(narrowed.total.dispatched, 0);
         assert_eq!(narrowed.total.mtta_seconds, None);
     }
