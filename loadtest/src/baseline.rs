@@ -75,7 +75,7 @@ pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize)
     };
     let mut h = histogram();
     let deadline = Instant::now() + Duration::from_secs_f64(count as f64 / rate as f64 + 20.0);
-    while (h.len() as u64) < count && Instant::now() < deadline {
+    while h.len() < count && Instant::now() < deadline {
         let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await else { continue };
         let Some(stamp) = msg
             .payload()
