@@ -193,7 +193,17 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/registry.json");
         let r = Registry::load(&path).expect("deploy/data/registry.json loads");
         assert_eq!(r.districts().count(), 38, "all of Chongqing's district-level divisions");
-        assert!(r.items().count() >= 40);
+        assert_eq!(r.towns().count(), 1031, "the reform's 1,031 towns and subdistricts");
+        for d in r.districts() {
+            let n = r.departments().filter(|x| x.district == d.code).count();
+            assert!((20..=30).contains(&n), "{} has {n} departments", d.code);
+        }
+        let now = Utc::now();
+        let count =
+            |auth| r.items().filter(|i| r.default_holder_at(&i.code, now).map(|a| a.authority) == Some(auth)).count();
+        assert!(count(Authority::Empowered) >= 107, "empowered items");
+        assert!(count(Authority::Recovered) >= 70, "recovered items");
+        assert!(count(Authority::Statutory) >= 20, "statutory items");
         assert!(r.departments().all(|d| r.district(&d.district).is_some()));
     }
 }
