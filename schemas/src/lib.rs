@@ -5,6 +5,7 @@
 //! - [`events`]: the CloudEvents 1.0 JSON events on Kafka (`whistle.raised`, `whistle.dispatched`,
 //!   …). Every event of one whistle carries the whistle's id as `subject` and as the Kafka key.
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
+//! - [`registry`]: the registry topic's item records and the registry API's bodies.
 //! - [`ws`]: the frames of the WebSocket protocol (`/ws`) used by live boards and dashboards.
 //!
 //! These are *wire* types: codes are plain strings here. Services parse them into domain newtypes
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod events;
+pub mod registry;
 pub mod ws;
 
 use schemars::JsonSchema;
@@ -90,6 +92,13 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("route", schema::<api::RouteView>()),
         ("pause-request", schema::<api::PauseRequest>()),
         ("sla-summary", schema::<api::SlaSummary>()),
+        ("registry-item-record", schema::<registry::ItemRecord>()),
+        ("registry-item", schema::<registry::ItemDetail>()),
+        ("registry-holder-change-request", schema::<registry::HolderChangeRequest>()),
+        ("districts", schema::<registry::DistrictList>()),
+        ("registry-import-report", schema::<registry::ImportReport>()),
+        ("registry-whatif-request", schema::<registry::WhatIfRequest>()),
+        ("registry-whatif-report", schema::<registry::WhatIfReport>()),
         ("ws-client-message", schema::<ws::ClientMessage>()),
         ("ws-server-message", schema::<ws::ServerMessage>()),
     ]

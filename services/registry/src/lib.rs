@@ -5,11 +5,15 @@
 //!   ("who holds item X in district D at time T").
 //! - [`routing`]: the routing decision for a whistle, a pure function of the registry.
 //! - [`file`]: the on-disk data format (`deploy/data/registry.json`) and its validation.
+//! - [`change`]: delegation, recovery and holder changes as new effective-dated versions.
+//! - [`csv`]: the catalogue as CSV (export, all-or-nothing import with row-level errors).
 //!
 //! A change of holder never rewrites history: delegation and recovery are new assignments with an
 //! effective date, so a future-dated change takes effect on its date with no restart.
 
+pub mod change;
 pub mod codes;
+pub mod csv;
 pub mod file;
 pub mod model;
 pub mod routing;
