@@ -237,6 +237,10 @@ pub struct Dispatched {
     pub triage: bool,
     /// Why this department, in words a duty officer understands.
     pub basis: String,
+    /// The version of the item's registry record the decision used (0 = as shipped), so a
+    /// decision can be explained after the registry changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_version: Option<u64>,
 }
 
 /// `whistle.acknowledged` and `whistle.arrived`.

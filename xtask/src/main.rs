@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
-const SERVICES: [&str; 4] = ["whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
+const SERVICES: [&str; 5] = ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

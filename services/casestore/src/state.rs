@@ -289,6 +289,7 @@ mod tests {
                 authority: Some(Authority::Recovered),
                 triage: false,
                 basis: "recovered".into(),
+                registry_version: None,
             }),
         )
     }

@@ -65,6 +65,7 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             authority,
             triage,
             basis,
+            registry_version: registry.item(&item).map(|i| i.version),
         };
         CaseEvent::new(
             derived_id(event.id, "whistle.dispatched"),

@@ -10,7 +10,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
-use whistle_registry::Registry;
+use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{CaseEventBody, Decoded, decode};
 
 use crate::decide::decide;
@@ -18,7 +18,8 @@ use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Router {
-    pub registry: Arc<Registry>,
+    /// The local copy of the registry, kept current from the registry topic.
+    pub registry: LiveRegistry,
     pub producer: FutureProducer,
     pub cases_topic: Arc<str>,
     pub dead_letters: DeadLetters,
@@ -62,7 +63,7 @@ impl Router {
             self.metrics.skipped.inc();
             return Ok(());
         };
-        let (outcome, output) = decide(&self.registry, &event, raised, Utc::now());
+        let (outcome, output) = decide(&self.registry.current(), &event, raised, Utc::now());
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         let key = output.subject.to_string();
         kafka::retry_until_cancelled("publishing routed event", token, || async {

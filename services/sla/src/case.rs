@@ -310,6 +310,7 @@ pub(crate) mod tests {
                 authority: Some(Authority::Recovered),
                 triage: false,
                 basis: "x".into(),
+                registry_version: None,
             }),
         );
         let p = policies();

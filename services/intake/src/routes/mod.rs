@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rdkafka::producer::FutureProducer;
 use whistle_casestore::CaseStore;
-use whistle_registry::Registry;
+use whistle_registry::LiveRegistry;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -20,7 +20,8 @@ use crate::metrics::Metrics;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Arc<Registry>,
+    /// The local copy of the registry, kept current from the registry topic.
+    pub registry: LiveRegistry,
     pub producer: FutureProducer,
     pub cases_topic: Arc<str>,
     pub store: CaseStore,

@@ -47,10 +47,12 @@ pub async fn raise(
     let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
     let whistle = NewWhistle::parse(req)?;
     let now = Utc::now();
-    let town = state.registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
-    match decide(&state.registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+    // One snapshot of the live registry for the whole decision.
+    let registry = state.registry.current();
+    let town = registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
+    match decide(&registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
         Route::Town { authority, since } => {
-            let names = state.registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
+            let names = registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
                 whistle_schemas::Names { zh: whistle.item.to_string(), en: whistle.item.to_string() }
             });
             let msg = town_holds_message(&names, authority, since);
