@@ -251,3 +251,107 @@ async fn what_if_reports_the_open_whistles_a_delegation_would_reroute() {
     assert_eq!(item["version"], 0);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_item_nobody_holds_yet_goes_to_the_command_centre_for_triage() {
+    let stack = Stack::start().await;
+    // A new item whose first holder starts in 2030: today nobody holds it.
+    let row = "CQ-TEST-001,新设事项,New item,market,x,true,,,*,MS,recovered,2030-01-01T00:00:00Z,,from 2030\r\n";
+    let csv = format!("{}\r\n{row}", whistle_registry::csv::HEADER.join(","));
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/registry/import?actor=city-office", stack.registry))
+        .body(csv)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    let id = loop {
+        let (status, body) = stack.raise("CQ-TEST-001", "新情况").await;
+        if status == 202 {
+            break body["id"].as_str().expect("id").to_owned();
+        }
+        // Intake's live copy may not have the new item yet.
+        assert_eq!(body["error"]["code"], "unknown_item", "{body}");
+        assert!(tokio::time::Instant::now() < deadline, "intake never learned the new item");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let case = stack.wait_for(&id, |c| c["status"] == "dispatched").await;
+    assert_eq!(case["department"]["code"], "500103-CC", "{case}");
+    let basis = case["timeline"][1]["detail"].as_str().unwrap_or_default();
+    assert!(basis.starts_with("triage:"), "{case}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_the_department_returns_is_rerouted_to_triage_and_the_town_sees_why() {
+    let stack = Stack::start().await;
+    let (status, body) = stack.raise("CQ-ENV-001", "危废桶泄漏").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let case = stack.wait_for(&id, |c| c["status"] == "dispatched").await;
+    assert_eq!(case["department"]["code"], "500103-EE");
+    let basis = case["timeline"][1]["detail"].as_str().unwrap_or_default();
+    assert!(basis.contains("registry version 0"), "the decision keeps its registry version: {basis}");
+
+    let (status, body) =
+        stack.post(&format!("/api/v1/whistles/{id}/reject"), &json!({"reason": "属于危化品运输，不在本局职责"})).await;
+    assert_eq!(status, 202, "{body}");
+    let case = stack.wait_for(&id, |c| c["department"]["code"] == "500103-CC").await;
+    assert_eq!(case["status"], "dispatched", "{case}");
+    let kinds: Vec<&str> =
+        case["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["type"].as_str()).collect();
+    let rejected = kinds.iter().position(|k| *k == "whistle.rejected").expect("the return is on the timeline");
+    assert_eq!(kinds[rejected + 1], "whistle.transferred", "{kinds:?}");
+    let why = case["timeline"][rejected + 1]["detail"].as_str().unwrap_or_default();
+    assert!(why.contains("属于危化品运输") && why.contains("500103-CC"), "{why}");
+
+    // The command centre's own return is final.
+    let (status, _) = stack.post(&format!("/api/v1/whistles/{id}/reject"), &json!({"reason": "无法分办"})).await;
+    assert_eq!(status, 202);
+    let case = stack.wait_for(&id, |c| c["status"] == "rejected").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, again) = stack.get(&format!("/api/v1/whistles/{id}")).await;
+    assert_eq!(again["status"], "rejected", "{case}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_department_transfers_a_case_and_ownership_moves_with_it() {
+    let stack = Stack::start().await;
+    let mut board = stack.board().await;
+    board.subscribe("department:500103-UM", None).await;
+    let (_, snapshot) = board.until(|f| f["type"] == "snapshot").await;
+    assert_eq!(snapshot["cases"], json!([]));
+
+    let (status, body) = stack.raise("CQ-ENV-001", "河道垃圾").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |c| c["status"] == "dispatched").await;
+    stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
+    stack.wait_for(&id, |c| c["status"] == "acknowledged").await;
+
+    let (status, body) =
+        stack.post(&format!("/api/v1/whistles/{id}/transfer"), &json!({"to": "500103-XX", "reason": "x"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")), "{body}");
+    let (status, body) = stack
+        .post(&format!("/api/v1/whistles/{id}/transfer"), &json!({"to": "500103-UM", "reason": "属于城管职责"}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let case = stack.wait_for(&id, |c| c["department"]["code"] == "500103-UM").await;
+    assert_eq!(case["status"], "dispatched", "the new owner must acknowledge: {case}");
+    let (_, frame) = board
+        .until(|f| {
+            f["type"] == "event" && f["event"]["type"] == "whistle.transferred" && f["event"]["subject"] == id.as_str()
+        })
+        .await;
+    assert_eq!(frame["case"]["department"]["code"], "500103-UM");
+    // The new owner acts on it.
+    let (status, _) = stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(status, 202);
+    let case = stack.wait_for(&id, |c| c["status"] == "acknowledged").await;
+    let last = case["timeline"].as_array().and_then(|t| t.last()).cloned().unwrap_or_default();
+    assert_eq!(last["actor"]["code"], "500103-UM", "{case}");
+    stack.stop().await;
+}

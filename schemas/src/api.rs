@@ -81,6 +81,16 @@ pub struct RejectRequest {
     pub reason: String,
 }
 
+/// `POST /api/v1/whistles/{id}/transfer`: hand the case to another department, ownership and
+/// clocks included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The receiving department's code, e.g. `500103-UM`.
+    pub to: String,
+    pub reason: String,
+}
+
 /// `POST /api/v1/whistles/{id}/pause`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

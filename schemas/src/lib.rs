@@ -91,6 +91,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("items", schema::<api::ItemList>()),
         ("route", schema::<api::RouteView>()),
         ("pause-request", schema::<api::PauseRequest>()),
+        ("transfer-request", schema::<api::TransferRequest>()),
         ("sla-summary", schema::<api::SlaSummary>()),
         ("registry-item-record", schema::<registry::ItemRecord>()),
         ("registry-item", schema::<registry::ItemDetail>()),

@@ -7,7 +7,10 @@
 //!                     ▼              ▼                                 ▼       ▼
 //!                  rejected       rejected                          resolved ◀─┘
 //! ```
-//! `resolved` and `rejected` are terminal.
+//! `resolved` and `rejected` are terminal, with one exception: a case a department *returned*
+//! (`whistle.rejected` by a department other than the command centre) is re-routed by the router
+//! with `whistle.transferred` and is `dispatched` again. A department may also transfer a case it
+//! owns (dispatched, acknowledged or on site) to another; ownership moves and it is `dispatched`.
 
 use whistle_schemas::Status;
 use whistle_schemas::api::{TimelineEntry, WhistleView};
@@ -101,6 +104,7 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     };
 
     let from = view.status;
+    let mut previous_department = None;
     let (to, actor, detail) = match &event.body {
         CaseEventBody::Raised(r) => (Status::Raised, Some(r.raised_by.clone()), None),
         CaseEventBody::Dispatched(d) if from == Status::Raised => {
@@ -128,6 +132,19 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             Err(e) => return Applied::Refused(e.to_string()),
         },
         CaseEventBody::Dispatched(_) => return Applied::Refused(format!("cannot dispatch a whistle that is {from}")),
+        CaseEventBody::Transferred(t) if can_transfer(&view) || was_returned(&view, &t.actor) => {
+            let from_code = view.department.as_ref().map_or_else(|| "nobody".to_owned(), |d| d.code.clone());
+            previous_department = view.department.replace(t.to.clone());
+            view.overdue.clear();
+            view.deadlines = None;
+            view.paused = false;
+            let detail =
+                format!("{from_code} → {}{}: {}", t.to.code, if t.triage { " (triage)" } else { "" }, t.reason);
+            (Status::Dispatched, Some(t.actor.clone()), Some(detail))
+        }
+        CaseEventBody::Transferred(_) => {
+            return Applied::Refused(format!("cannot transfer a whistle that is {from}"));
+        }
         CaseEventBody::Paused(p) if can_pause(&view) => {
             view.paused = true;
             (from, Some(p.actor.clone()), Some(p.reason.clone()))
@@ -200,6 +217,10 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     if let Some(dept) = &view.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
+    // The old owner's board sees the case leave.
+    if let Some(prev) = previous_department.filter(|p| view.department.as_ref().is_none_or(|d| d.code != p.code)) {
+        channels.push((Channel::Department(prev.code), false));
+    }
     // Managers watch what is overdue: a case enters their channels on its first breach and
     // leaves when nothing is overdue any more.
     let overdue = open && !view.overdue.is_empty();
@@ -217,6 +238,21 @@ fn stage_done(status: Status, stage: SlaStageKind) -> bool {
         SlaStageKind::Arrive => status == Status::OnSite,
         SlaStageKind::Resolve => false,
     }
+}
+
+/// A department may hand over a case it owns and has not closed.
+pub fn can_transfer(view: &WhistleView) -> bool {
+    view.department.is_some() && matches!(view.status, Status::Dispatched | Status::Acknowledged | Status::OnSite)
+}
+
+/// A case a department returned (rejected) may be re-routed by the router, once: a return by the
+/// command centre itself is final.
+fn was_returned(view: &WhistleView, by: &Actor) -> bool {
+    let Some(last) = view.timeline.last() else { return false };
+    view.status == Status::Rejected
+        && by.kind == ActorKind::System
+        && last.kind == "whistle.rejected"
+        && last.actor.as_ref().is_some_and(|a| a.kind == ActorKind::Department && !a.code.ends_with("-CC"))
 }
 
 /// Pausing needs a department that owns the clock, an open case, and no pause already.

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use whistle_registry::{ItemCode, Registry, Route, RouteError, TownCode, route};
+use whistle_registry::file::COMMAND_CENTRE;
+use whistle_registry::{DepartmentCode, ItemCode, Registry, Route, RouteError, TownCode, route};
 use whistle_schemas::events::{
-    Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected,
+    Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected, Transferred,
 };
 
 pub const SOURCE: &str = "/whistle/router";
@@ -16,6 +17,8 @@ pub enum Outcome {
     Triage,
     TownHolds,
     Unroutable,
+    /// A department returned the case; it went to the command centre's triage.
+    Rerouted,
 }
 
 impl Outcome {
@@ -25,6 +28,7 @@ impl Outcome {
             Outcome::Triage => "triage",
             Outcome::TownHolds => "town_holds",
             Outcome::Unroutable => "unroutable",
+            Outcome::Rerouted => "rerouted",
         }
     }
 }
@@ -78,10 +82,11 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
     match decision {
         Route::Department { department, authority, since } => {
             let basis = format!(
-                "{item} is held by {} under {} authority since {}",
+                "{item} is held by {} under {} authority since {} (registry version {})",
                 department.code,
                 authority.as_str(),
-                since.to_rfc3339()
+                since.to_rfc3339(),
+                registry.item(&item).map_or(0, |i| i.version)
             );
             (Outcome::Department, dispatched(department, Some(authority), false, basis))
         }
@@ -101,6 +106,33 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             ),
         ),
     }
+}
+
+/// The re-routing of a case a department returned (`rejected`): the registry's holder has just
+/// said no, so sending it there again would loop; the district command centre triages it. A
+/// return by the command centre itself is final (`None`), as is anything not from a department.
+pub fn reroute(registry: &Registry, event: &CaseEvent, rejected: &Rejected, now: DateTime<Utc>) -> Option<CaseEvent> {
+    if rejected.actor.kind != ActorKind::Department {
+        return None;
+    }
+    let by = DepartmentCode::parse(&rejected.actor.code).ok()?;
+    if by.department_type() == COMMAND_CENTRE {
+        return None;
+    }
+    let centre = registry.department(&DepartmentCode::new(&by.district(), COMMAND_CENTRE))?;
+    let body = Transferred {
+        actor: Actor { kind: ActorKind::System, code: "router".into() },
+        to: DepartmentRef { code: centre.code.to_string(), names: centre.names.clone() },
+        reason: format!("returned by {by}: {}; re-routed to the command centre for triage", rejected.reason),
+        triage: true,
+    };
+    Some(CaseEvent::new(
+        derived_id(event.id, "whistle.transferred"),
+        SOURCE,
+        event.subject,
+        now,
+        CaseEventBody::Transferred(body),
+    ))
 }
 
 /// A stable id for the event derived from `input`, so a replay derives the same one.
@@ -154,6 +186,25 @@ mod tests {
             other => panic!("expected a dispatch, got {other:?}"),
         }
         assert_eq!(out.subject, event.subject, "the output belongs to the same whistle");
+    }
+
+    #[test]
+    fn a_case_a_department_returns_goes_to_the_command_centre_and_a_return_by_it_is_final() {
+        let (event, _) = raised("500103001", "CQ-ENV-001");
+        let rejected = |code: &str| Rejected {
+            actor: Actor { kind: ActorKind::Department, code: code.into() },
+            reason: "不属于本部门职责".into(),
+            code: None,
+        };
+        let out = reroute(&registry(), &event, &rejected("500103-EE"), Utc::now()).expect("re-routed");
+        match out.body {
+            CaseEventBody::Transferred(t) => {
+                assert_eq!(t.to.code, "500103-CC");
+                assert!(t.triage && t.reason.contains("不属于本部门职责"), "{t:?}");
+            }
+            other => panic!("expected a transfer, got {other:?}"),
+        }
+        assert!(reroute(&registry(), &event, &rejected("500103-CC"), Utc::now()).is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
 use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{CaseEventBody, Decoded, decode};
 
-use crate::decide::decide;
+use crate::decide::{Outcome, decide, reroute};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -59,11 +59,21 @@ impl Router {
                 return Ok(());
             }
         };
-        let CaseEventBody::Raised(raised) = &event.body else {
-            self.metrics.skipped.inc();
-            return Ok(());
+        let registry = self.registry.current();
+        let (outcome, output) = match &event.body {
+            CaseEventBody::Raised(raised) => decide(&registry, &event, raised, Utc::now()),
+            CaseEventBody::Rejected(rejected) => match reroute(&registry, &event, rejected, Utc::now()) {
+                Some(output) => (Outcome::Rerouted, output),
+                None => {
+                    self.metrics.skipped.inc();
+                    return Ok(());
+                }
+            },
+            _ => {
+                self.metrics.skipped.inc();
+                return Ok(());
+            }
         };
-        let (outcome, output) = decide(&self.registry.current(), &event, raised, Utc::now());
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         let key = output.subject.to_string();
         kafka::retry_until_cancelled("publishing routed event", token, || async {

@@ -41,6 +41,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/whistles/{id}/arrive", post(whistles::arrive))
         .route("/api/v1/whistles/{id}/resolve", post(whistles::resolve))
         .route("/api/v1/whistles/{id}/reject", post(whistles::reject))
+        .route("/api/v1/whistles/{id}/transfer", post(whistles::transfer))
         .route("/api/v1/whistles/{id}/pause", post(whistles::pause))
         .route("/api/v1/whistles/{id}/resume", post(whistles::resume))
         .fallback(not_found)

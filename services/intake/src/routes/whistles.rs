@@ -18,9 +18,12 @@ use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_registry::{Route, route as decide};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
-    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, WhistleAccepted, WhistleView,
+    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, TransferRequest, WhistleAccepted,
+    WhistleView,
 };
-use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEvent, CaseEventBody, Paused, Raised, Rejected, Resolved};
+use whistle_schemas::events::{
+    Acted, Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Paused, Raised, Rejected, Resolved, Transferred,
+};
 
 use super::AppState;
 use super::registry::{route_error, town_holds_message};
@@ -205,6 +208,43 @@ pub async fn reject(
     let reason = domain::reason(&req.reason)?;
     act(&state, &id, &headers, Transition::Reject, |actor| {
         CaseEventBody::Rejected(Rejected { actor, reason, code: None })
+    })
+    .await
+}
+
+/// `POST /api/v1/whistles/{id}/transfer`: the owning department hands the case to another
+/// department of the same district; ownership moves and the new owner's clocks start.
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> Result<Response, ApiError> {
+    let reason = domain::reason(&req.reason)?;
+    let code = whistle_registry::DepartmentCode::parse(&req.to)
+        .map_err(|e| ApiError::InvalidField { field: "to", message: e.to_string() })?;
+    let registry = state.registry.current();
+    let to = registry
+        .department(&code)
+        .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
+        .ok_or_else(|| ApiError::InvalidField { field: "to", message: format!("unknown department {code}") })?;
+    let check = |view: &WhistleView| {
+        if !whistle_casestore::state::can_transfer(view) {
+            return Err(ApiError::Conflict(format!("cannot transfer a whistle that is {}", view.status)));
+        }
+        if view.district != code.district().as_str() {
+            return Err(ApiError::InvalidField {
+                field: "to",
+                message: format!("{code} is not in district {}", view.district),
+            });
+        }
+        if view.department.as_ref().is_some_and(|d| d.code == code.as_str()) {
+            return Err(ApiError::Conflict(format!("the whistle is already with {code}")));
+        }
+        Ok(Status::Dispatched)
+    };
+    act_with(&state, &id, &headers, "transfer", check, |actor| {
+        CaseEventBody::Transferred(Transferred { actor, to, reason, triage: false })
     })
     .await
 }
