@@ -351,7 +351,70 @@ async fn a_department_transfers_a_case_and_ownership_moves_with_it() {
     let (status, _) = stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
     assert_eq!(status, 202);
     let case = stack.wait_for(&id, |c| c["status"] == "acknowledged").await;
-    let last = case["timeline"].as_array().and_then(|t| t.last()).cloned().unwrap_or_default();
-    assert_eq!(last["actor"]["code"], "500103-UM", "{case}");
+    let acked = case["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().rev().find(|e| e["type"] == "whistle.acknowledged"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(acked["actor"]["code"], "500103-UM", "{case}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_town_that_holds_the_item_and_asks_for_support_gets_the_supporting_department() {
+    let stack = Stack::start().await;
+    let (status, body) = stack.raise("CQ-FIRE-001", "高层消防设施大面积损坏").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("town_holds_item")), "{body}");
+    let mut request = raise_body(TOWN, "CQ-FIRE-001", "高层消防设施大面积损坏，需消防支援");
+    request["support"] = json!(true);
+    let (status, body) = stack.post("/api/v1/whistles", &request).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let case = stack.wait_for(&id, |c| c["status"] == "dispatched").await;
+    assert_eq!(case["department"]["code"], "500103-FR", "{case}");
+    let basis = case["timeline"][1]["detail"].as_str().unwrap_or_default();
+    assert!(basis.contains("asked for support") && basis.contains("since"), "{basis}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joint_case_is_on_every_departments_board_and_resolves_when_the_lead_resolves() {
+    let stack = Stack::start().await;
+    let mut board = stack.board().await;
+    board.subscribe("department:500103-PS", None).await;
+    board.until(|f| f["type"] == "snapshot").await;
+
+    let mut request = raise_body(TOWN, "CQ-ENV-001", "危废倾倒并有人员冲突");
+    request["assist"] = json!(["XX"]);
+    let (status, body) = stack.post("/api/v1/whistles", &request).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")), "{body}");
+    request["assist"] = json!(["PS", "UM"]);
+    let (status, body) = stack.post("/api/v1/whistles", &request).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let case = stack.wait_for(&id, |c| c["status"] == "dispatched").await;
+    assert_eq!(case["department"]["code"], "500103-EE", "the holder leads");
+    let assisting: Vec<&str> =
+        case["assisting"].as_array().expect("assisting").iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(assisting, ["500103-PS", "500103-UM"]);
+    let (_, frame) = board.until(|f| f["type"] == "event" && f["event"]["subject"] == id.as_str()).await;
+    assert_eq!(frame["event"]["type"], "whistle.dispatched", "the assisting board sees it");
+
+    for (action, status) in [("acknowledge", "acknowledged"), ("arrive", "on_site"), ("resolve", "resolved")] {
+        let (code, body) = stack.post(&format!("/api/v1/whistles/{id}/{action}"), &json!({})).await;
+        assert_eq!(code, 202, "{action}: {body}");
+        stack.wait_for(&id, |c| c["status"] == status).await;
+    }
+    let case = stack.wait_for(&id, |c| c["status"] == "resolved").await;
+    assert_eq!(
+        case["timeline"].as_array().and_then(|t| t.last()).map(|l| l["actor"]["code"].clone()),
+        Some(json!("500103-EE"))
+    );
+    let (_, frame) = board
+        .until(|f| {
+            f["type"] == "event" && f["event"]["subject"] == id.as_str() && f["event"]["type"] == "whistle.resolved"
+        })
+        .await;
+    assert_eq!(frame["case"]["status"], "resolved", "the case leaves the assisting board when the lead resolves");
     stack.stop().await;
 }

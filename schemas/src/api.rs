@@ -20,6 +20,14 @@ pub struct RaiseWhistleRequest {
     /// URLs of photos already uploaded; optional.
     #[serde(default)]
     pub photos: Vec<String>,
+    /// The town holds the item itself but asks a department for support: the whistle goes to the
+    /// supporting department instead of being refused with `town_holds_item`.
+    #[serde(default)]
+    pub support: bool,
+    /// A joint case: department types (e.g. `["UM", "PS"]`) of the district that assist the
+    /// lead department. Each sees the case on its board; it resolves when the lead resolves it.
+    #[serde(default)]
+    pub assist: Vec<String>,
 }
 
 /// `202 Accepted` answer to a raise: Kafka has the whistle.
@@ -41,8 +49,11 @@ pub struct WhistleView {
     pub location: Location,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
-    /// The responsible department, once routed.
+    /// The responsible (lead) department, once routed.
     pub department: Option<DepartmentRef>,
+    /// Assisting departments of a joint case; they see it on their boards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assisting: Vec<DepartmentRef>,
     pub raised_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The SLA deadlines, once the SLA service has scheduled them.

@@ -227,6 +227,12 @@ pub struct Raised {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
     pub raised_by: Actor,
+    /// The town holds the item but asks for a supporting department.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub support: bool,
+    /// Department types asked to assist (a joint case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assist: Vec<String>,
 }
 
 /// `whistle.dispatched`: the router found the responsible department.
@@ -247,6 +253,9 @@ pub struct Dispatched {
     /// decision can be explained after the registry changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_version: Option<u64>,
+    /// Assisting departments of a joint case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assisting: Vec<DepartmentRef>,
 }
 
 /// `whistle.acknowledged` and `whistle.arrived`.

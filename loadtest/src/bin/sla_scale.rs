@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                     triage: false,
                     basis: "sla-scale".into(),
                     registry_version: None,
+                    assisting: vec![],
                 }),
             );
             let case = CaseSla::dispatched(&event, (i % PARTITIONS as usize) as i32, "500103-EE", "500103", "CQ-ENV-001", policy);

@@ -89,6 +89,7 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             location: r.location.clone(),
             photos: r.photos.clone(),
             department: None,
+            assisting: Vec::new(),
             raised_at: event.time,
             updated_at: event.time,
             deadlines: None,
@@ -109,6 +110,7 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
         CaseEventBody::Raised(r) => (Status::Raised, Some(r.raised_by.clone()), None),
         CaseEventBody::Dispatched(d) if from == Status::Raised => {
             view.department = Some(d.department.clone());
+            view.assisting = d.assisting.clone();
             (Status::Dispatched, Some(Actor { kind: ActorKind::System, code: "router".into() }), Some(d.basis.clone()))
         }
         CaseEventBody::Acknowledged(a) => match Transition::Acknowledge.target(from) {
@@ -217,6 +219,10 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     if let Some(dept) = &view.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
+    // A joint case is on every assisting department's board too, until the lead closes it.
+    for dept in view.assisting.iter().filter(|a| view.department.as_ref().is_none_or(|d| d.code != a.code)) {
+        channels.push((Channel::Department(dept.code.clone()), open));
+    }
     // The old owner's board sees the case leave.
     if let Some(prev) = previous_department.filter(|p| view.department.as_ref().is_none_or(|d| d.code != p.code)) {
         channels.push((Channel::Department(prev.code), false));
@@ -308,6 +314,8 @@ mod tests {
                 location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
                 photos: vec![],
                 raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+                support: false,
+                assist: vec![],
             }),
         )
     }
@@ -326,6 +334,7 @@ mod tests {
                 triage: false,
                 basis: "recovered".into(),
                 registry_version: None,
+                assisting: vec![],
             }),
         )
     }

@@ -27,4 +27,4 @@ pub use codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
 pub use file::RegistryError;
 pub use live::LiveRegistry;
 pub use model::{Assignment, Department, District, Holder, Item, Registry, Town};
-pub use routing::{Route, RouteError, route};
+pub use routing::{Route, RouteError, route, supporting_department};

@@ -20,6 +20,55 @@ pub enum Route<'r> {
     Triage { department: &'r Department, reason: String },
 }
 
+/// The department type each category's items belong to when no department ever held an item in
+/// its history (an illustrative mapping of Chongqing's generic district departments).
+const CATEGORY_DEPARTMENTS: &[(&str, &str)] = &[
+    ("fire_safety", "FR"),
+    ("city_appearance", "UM"),
+    ("market", "MS"),
+    ("environment", "EE"),
+    ("agriculture_fishery", "AR"),
+    ("construction", "HC"),
+    ("natural_resources", "PN"),
+    ("transport", "TR"),
+    ("water", "WR"),
+    ("culture_tourism", "CT"),
+    ("safety_production", "EM"),
+    ("health", "HE"),
+    ("public_order", "PS"),
+];
+
+/// The department that supports a town on an item the town holds, when the town asks: the
+/// department that last held the item in the district (or city-wide) before `at`, else the
+/// department of the item's category; `None` when neither exists (the caller triages).
+pub fn supporting_department<'r>(
+    registry: &'r Registry,
+    item: &ItemCode,
+    district: &crate::codes::DistrictCode,
+    at: DateTime<Utc>,
+) -> Option<&'r Department> {
+    let entry = registry.item(item)?;
+    let mut held: Vec<_> = entry
+        .assignments
+        .iter()
+        .filter(|a| a.from <= at)
+        .filter(|a| match &a.scope {
+            crate::model::Scope::CityWide => true,
+            crate::model::Scope::District(d) => d == district,
+        })
+        .filter_map(|a| match &a.holder {
+            Holder::DepartmentType(t) => Some((a.from, t.as_str())),
+            Holder::Towns => None,
+        })
+        .collect();
+    held.sort();
+    let kind = held
+        .last()
+        .map(|(_, t)| *t)
+        .or_else(|| CATEGORY_DEPARTMENTS.iter().find(|(c, _)| *c == entry.category).map(|(_, t)| *t))?;
+    registry.department(&DepartmentCode::new(district, kind))
+}
+
 /// Why no route could be computed at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
@@ -164,6 +213,17 @@ mod tests {
         assert!(matches!(now, Route::Triage { department, .. } if department.code.as_str() == "500103-CC"));
         let later = route(&r, &town, &item, at("2027-01-02T00:00:00Z")).expect("routes");
         assert!(matches!(later, Route::Town { authority: Authority::Delegated, .. }));
+    }
+
+    #[test]
+    fn a_supporting_department_is_the_last_holder_or_the_category_department() {
+        let r = registry();
+        let d = code(crate::codes::DistrictCode::parse, "500106");
+        let item = code(ItemCode::parse, "CQ-CITY-001");
+        let before = supporting_department(&r, &item, &d, at("2025-01-01T00:00:00Z")).expect("a department");
+        assert_eq!(before.code.as_str(), "500106-UM", "no department held it yet: by category");
+        let env = supporting_department(&r, &code(ItemCode::parse, "CQ-ENV-001"), &d, at("2026-01-01T00:00:00Z"));
+        assert_eq!(env.map(|d| d.code.as_str()), Some("500106-EE"));
     }
 
     #[test]

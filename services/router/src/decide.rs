@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use whistle_registry::file::COMMAND_CENTRE;
-use whistle_registry::{DepartmentCode, ItemCode, Registry, Route, RouteError, TownCode, route};
+use whistle_registry::{DepartmentCode, ItemCode, Registry, Route, RouteError, TownCode, route, supporting_department};
 use whistle_schemas::events::{
     Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected, Transferred,
 };
@@ -19,6 +19,8 @@ pub enum Outcome {
     Unroutable,
     /// A department returned the case; it went to the command centre's triage.
     Rerouted,
+    /// The town holds the item and asked for support: a supporting department got it.
+    Support,
 }
 
 impl Outcome {
@@ -29,6 +31,7 @@ impl Outcome {
             Outcome::TownHolds => "town_holds",
             Outcome::Unroutable => "unroutable",
             Outcome::Rerouted => "rerouted",
+            Outcome::Support => "support",
         }
     }
 }
@@ -61,8 +64,19 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             return (Outcome::Unroutable, reject("unroutable", err.to_string(), "unknown_reference"));
         }
     };
+    // A joint case: the district's departments of the requested types, other than the lead.
+    let assisting = |lead: &whistle_registry::Department| -> Vec<DepartmentRef> {
+        raised
+            .assist
+            .iter()
+            .filter_map(|t| registry.department(&DepartmentCode::new(&town.district(), t)))
+            .filter(|d| d.code != lead.code && d.department_type != COMMAND_CENTRE)
+            .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
+            .collect()
+    };
     let dispatched = |department: &whistle_registry::Department, authority, triage, basis| {
         let body = Dispatched {
+            assisting: assisting(department),
             department: DepartmentRef { code: department.code.to_string(), names: department.names.clone() },
             district: raised.district.clone(),
             item: raised.item.clone(),
@@ -92,6 +106,30 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
         }
         Route::Triage { department, reason } => {
             (Outcome::Triage, dispatched(department, None, true, format!("triage: {reason}")))
+        }
+        Route::Town { authority, since } if raised.support => {
+            match supporting_department(registry, &item, &town.district(), event.time) {
+                Some(department) => {
+                    let basis = format!(
+                        "town {town} holds {item} under {} authority since {} and asked for support: {} supports (registry version {})",
+                        authority.as_str(),
+                        since.to_rfc3339(),
+                        department.code,
+                        registry.item(&item).map_or(0, |i| i.version)
+                    );
+                    (Outcome::Support, dispatched(department, Some(authority), false, basis))
+                }
+                None => match registry.department(&DepartmentCode::new(&town.district(), COMMAND_CENTRE)) {
+                    Some(centre) => {
+                        let basis =
+                            format!("triage: town {town} asked for support on {item}; no supporting department");
+                        (Outcome::Triage, dispatched(centre, Some(authority), true, basis))
+                    }
+                    None => {
+                        (Outcome::Unroutable, reject("unroutable", "no command centre".into(), "unknown_reference"))
+                    }
+                },
+            }
         }
         Route::Town { authority, since } => (
             Outcome::TownHolds,
@@ -159,6 +197,8 @@ mod tests {
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
             raised_by: Actor { kind: ActorKind::Town, code: town.into() },
+            support: false,
+            assist: vec![],
         };
         let time = "2026-06-01T00:00:00Z".parse().expect("valid time");
         (

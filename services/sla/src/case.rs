@@ -311,6 +311,7 @@ pub(crate) mod tests {
                 triage: false,
                 basis: "x".into(),
                 registry_version: None,
+                assisting: vec![],
             }),
         );
         let p = policies();

@@ -54,6 +54,7 @@ pub async fn raise(
     let registry = state.registry.current();
     let town = registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
     match decide(&registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+        Route::Town { .. } if whistle.support => {}
         Route::Town { authority, since } => {
             let names = registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
                 whistle_schemas::Names { zh: whistle.item.to_string(), en: whistle.item.to_string() }
@@ -62,6 +63,12 @@ pub async fn raise(
             return Err(ApiError::TownHoldsItem(format!("{} / {}", msg.en, msg.zh)));
         }
         Route::Department { .. } | Route::Triage { .. } => {}
+    }
+    for t in &whistle.assist {
+        let code = whistle_registry::DepartmentCode::new(&town.district, t);
+        if t == whistle_registry::file::COMMAND_CENTRE || registry.department(&code).is_none() {
+            return Err(ApiError::InvalidField { field: "assist", message: format!("no department {code}") });
+        }
     }
 
     let id = match &key {
@@ -96,6 +103,8 @@ pub async fn raise(
             location: whistle.location,
             photos: whistle.photos,
             raised_by: Actor { kind: ActorKind::Town, code: whistle.town.to_string() },
+            support: whistle.support,
+            assist: whistle.assist,
         }),
     );
     publish(&state, &event).await?;
