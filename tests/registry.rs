@@ -162,6 +162,21 @@ async fn districts_items_and_bad_changes_answer_as_the_contract_says() {
     let env = list["items"].as_array().expect("items").iter().find(|i| i["code"] == "CQ-ENV-001").cloned();
     assert_eq!(env.as_ref().map(|e| e["authority"].clone()), Some(json!("recovered")));
 
+    // "Who holds CQ-CITY-003 in 渝中区 at T": the towns before its 2025-07-01 recovery, UM after.
+    let at = |t: &str| format!("{}/api/v1/registry/items?district=500103&at={t}", stack.registry);
+    let holder = |list: &Value| {
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["code"] == "CQ-CITY-003")
+            .map(|i| i["holder"].clone())
+    };
+    let (_, before) = get_from(&stack, &at("2025-06-01T00:00:00Z")).await;
+    assert_eq!(holder(&before), Some(json!({"kind": "towns"})));
+    let (_, after) = get_from(&stack, &at("2025-08-01T00:00:00Z")).await;
+    assert_eq!(holder(&after).map(|h| h["code"].clone()), Some(json!("500103-UM")));
+
     let (status, item) = get_from(&stack, &format!("{}/api/v1/registry/items/CQ-ENV-001", stack.registry)).await;
     assert_eq!(status, 200);
     let h = &item["history"][0];

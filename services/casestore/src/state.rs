@@ -448,6 +448,80 @@ mod tests {
         assert_eq!(v.timeline.last().map(|t| t.kind.as_str()), Some("whistle.resumed"));
     }
 
+    fn transferred(n: u128, actor: Actor, to: &str, triage: bool) -> CaseEvent {
+        event(
+            n,
+            CaseEventBody::Transferred(Transferred {
+                actor,
+                to: DepartmentRef { code: to.into(), names: Names { zh: to.into(), en: to.into() } },
+                reason: "not ours".into(),
+                triage,
+            }),
+        )
+    }
+
+    fn router() -> Actor {
+        Actor { kind: ActorKind::System, code: "router".into() }
+    }
+
+    #[test]
+    fn a_transfer_moves_ownership_and_the_case_leaves_the_old_board() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let (v, _) = changed(apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (v, ch) = changed(apply(Some(&v), &transferred(4, dept(), "500103-UM", false)));
+        assert_eq!(v.status, Status::Dispatched, "the new owner must acknowledge");
+        assert_eq!(v.department.as_ref().map(|d| d.code.as_str()), Some("500103-UM"));
+        assert!(ch.contains(&(Channel::Department("500103-UM".into()), true)));
+        assert!(ch.contains(&(Channel::Department("500103-EE".into()), false)), "it leaves the old board");
+        assert!(
+            v.timeline.last().and_then(|t| t.detail.as_deref()).is_some_and(|d| d.contains("500103-EE → 500103-UM"))
+        );
+    }
+
+    #[test]
+    fn a_returned_case_is_rerouted_once_and_other_closed_cases_stay_closed() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let reject = |n, code: &str| {
+            event(
+                n,
+                CaseEventBody::Rejected(Rejected {
+                    actor: Actor { kind: ActorKind::Department, code: code.into() },
+                    reason: "not ours".into(),
+                    code: None,
+                }),
+            )
+        };
+        let (v, _) = changed(apply(Some(&v), &reject(3, "500103-EE")));
+        assert_eq!(v.status, Status::Rejected);
+        assert!(matches!(apply(Some(&v), &transferred(4, dept(), "500103-UM", false)), Applied::Refused(_)));
+        let (v, ch) = changed(apply(Some(&v), &transferred(5, router(), "500103-CC", true)));
+        assert_eq!(v.status, Status::Dispatched);
+        assert!(ch.contains(&(Channel::Department("500103-CC".into()), true)));
+        let (v, _) = changed(apply(Some(&v), &reject(6, "500103-CC")));
+        assert!(
+            matches!(apply(Some(&v), &transferred(7, router(), "500103-CC", true)), Applied::Refused(_)),
+            "the command centre's return is final"
+        );
+    }
+
+    #[test]
+    fn a_joint_case_is_on_every_assisting_board_until_the_lead_resolves() {
+        let (v, _) = changed(apply(None, &raised()));
+        let mut joint = dispatched();
+        if let CaseEventBody::Dispatched(d) = &mut joint.body {
+            d.assisting =
+                vec![DepartmentRef { code: "500103-PS".into(), names: Names { zh: "公安".into(), en: "PS".into() } }];
+        }
+        let (v, ch) = changed(apply(Some(&v), &joint));
+        assert!(ch.contains(&(Channel::Department("500103-PS".into()), true)));
+        let (v, _) = changed(apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (_, ch) =
+            changed(apply(Some(&v), &event(4, CaseEventBody::Resolved(Resolved { actor: dept(), note: None }))));
+        assert!(ch.contains(&(Channel::Department("500103-PS".into()), false)));
+    }
+
     #[test]
     fn transitions_follow_the_status_model() {
         use Status::*;

@@ -65,9 +65,11 @@ fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct DistrictQuery {
     district: Option<String>,
+    /// RFC 3339: "who holds each item in this district at this time"; defaults to now.
+    at: Option<String>,
 }
 
-/// `GET /api/v1/registry/items[?district=CODE]`: the same shape intake serves.
+/// `GET /api/v1/registry/items[?district=CODE][&at=RFC3339]`: the same shape intake serves.
 async fn items(
     State(state): State<AppState>,
     q: Result<Query<DistrictQuery>, QueryRejection>,
@@ -83,7 +85,12 @@ async fn items(
             Some(code)
         }
     };
-    let at = Utc::now();
+    let at = match q.at.as_deref() {
+        None => Utc::now(),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|e| ApiError::InvalidField { field: "at", message: format!("not an RFC 3339 time: {e}") })?
+            .with_timezone(&Utc),
+    };
     let items = registry.items().map(|i| views::item_view(&registry, i, district.as_ref(), at)).collect();
     Ok(Json(ItemList { district: district.map_or_else(|| "*".to_owned(), |d| d.to_string()), at, items }))
 }
