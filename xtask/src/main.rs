@@ -79,7 +79,7 @@ fn up() -> anyhow::Result<()> {
     println!("  console / API   http://127.0.0.1:8080/        (e.g. http://127.0.0.1:8080/api/v1/towns)");
     println!("  WebSocket       ws://127.0.0.1:8080/ws");
     println!(
-        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082/metrics (gateway)  :8083/metrics (router)"
+        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)"
     );
     println!("  Kafka {KAFKA}   Redis {REDIS}");
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");

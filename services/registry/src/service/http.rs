@@ -36,6 +36,8 @@ pub struct AppState {
     /// Changes are decided on the current version and published one at a time, so two
     /// concurrent changes of one item cannot both claim the same next version.
     pub writer: Arc<Mutex<()>>,
+    /// Changes published, by action (delegate, recover, change_holder, import).
+    pub changes: prometheus::IntCounterVec,
 }
 
 pub fn router(state: AppState, max_import_bytes: usize) -> Router {
@@ -150,9 +152,19 @@ async fn change(
         ApiError::Unavailable("Kafka did not take the change; nothing was changed, retry".into())
     })?;
     tracing::info!(item = %item.code, version = item.version, action = ?action, district = %req.district, effective_from = %req.effective_from, "registry change published");
+    state.changes.with_label_values(&[action_label(action)]).inc();
     state.live.put(item.clone());
     let registry = state.live.current();
     Ok(Json(views::item_detail(&registry, &item, now)))
+}
+
+fn action_label(action: ChangeAction) -> &'static str {
+    match action {
+        ChangeAction::Delegate => "delegate",
+        ChangeAction::Recover => "recover",
+        ChangeAction::ChangeHolder => "change_holder",
+        ChangeAction::Import => "import",
+    }
 }
 
 /// `GET /api/v1/registry/export`: the catalogue as CSV.
@@ -191,6 +203,7 @@ async fn import(
             ApiError::Unavailable("Kafka did not take the import; retry the same file".into())
         })?;
     }
+    state.changes.with_label_values(&["import"]).inc_by(import.changed.len() as u64);
     let changed = import.changed.iter().map(|i| i.code.to_string()).collect();
     for item in import.changed {
         state.live.put(item);

@@ -34,6 +34,12 @@ impl Application {
         let follower = live::catch_up(&settings.kafka, &live).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-registry")?;
         let redis = redis_conn::managed(&settings.redis).await?;
+        let metrics = prometheus::Registry::new_custom(Some("whistle_registry".into()), None)?;
+        let changes = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("changes_total", "Registry item changes published, by action"),
+            &["action"],
+        )?;
+        metrics.register(Box::new(changes.clone()))?;
         let state = AppState {
             live,
             producer: producer.clone(),
@@ -41,12 +47,12 @@ impl Application {
             redis,
             key_prefix: settings.redis.key_prefix.clone().into(),
             writer: Arc::default(),
+            changes,
         };
         let kafka_check: Check = {
             let producer = producer.clone();
             Arc::new(move || Box::pin(kafka::producer_reachable(producer.clone(), Duration::from_secs(2))))
         };
-        let metrics = prometheus::Registry::new_custom(Some("whistle_registry".into()), None)?;
         let router =
             http::router(state, settings.max_import_bytes).merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
         let listener = TcpListener::bind(settings.http.addr())
