@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Whistle's own services (intake, router, gateway, sla), run from already-built binaries.
+# Whistle's own services (registry, intake, router, gateway, sla), run from already-built binaries.
 #
-# usage: deploy/dev/services.sh {start|stop|status}  (intake, router, gateway, sla)
+# usage: deploy/dev/services.sh {start|stop|status}  (registry, intake, router, gateway, sla)
 #   start    (re)start every service in the background and wait until each answers /readyz
 #   stop     SIGTERM each service and wait for it to drain (bounded)
 #   status   one line per service; exit 0 if all run, 3 otherwise
 #
 # Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
-# WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT (8081-8084),
+# WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
@@ -21,8 +21,9 @@ declare -A PORT=(
   [gateway]=${WHISTLE_GATEWAY_PORT:-8082}
   [router]=${WHISTLE_ROUTER_PORT:-8083}
   [sla]=${WHISTLE_SLA_PORT:-8084}
+  [registry]=${WHISTLE_REGISTRY_PORT:-8085}
 )
-SERVICES=(gateway router sla intake)
+SERVICES=(registry gateway router sla intake)
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
@@ -72,7 +73,7 @@ cmd_stop() {
   with_lock services
   local svc
   # Intake first: no new whistles while the consumers drain.
-  for svc in intake router sla gateway; do
+  for svc in intake registry router sla gateway; do
     if stop_pid "$svc" "$STOP_TIMEOUT"; then echo "$svc: stopped"; fi
   done
 }

@@ -23,6 +23,8 @@ fn event() -> CaseEvent {
             },
             photos: vec!["https://files.example/whistle/1.jpg".into()],
             raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+            support: false,
+            assist: Vec::new(),
         }),
     )
 }

@@ -20,6 +20,14 @@ pub struct RaiseWhistleRequest {
     /// URLs of photos already uploaded; optional.
     #[serde(default)]
     pub photos: Vec<String>,
+    /// The town holds the item itself but asks a department for support: the whistle goes to the
+    /// supporting department instead of being refused with `town_holds_item`.
+    #[serde(default)]
+    pub support: bool,
+    /// A joint case: department types (e.g. `["UM", "PS"]`) of the district that assist the
+    /// lead department. Each sees the case on its board; it resolves when the lead resolves it.
+    #[serde(default)]
+    pub assist: Vec<String>,
 }
 
 /// `202 Accepted` answer to a raise: Kafka has the whistle.
@@ -41,8 +49,11 @@ pub struct WhistleView {
     pub location: Location,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
-    /// The responsible department, once routed.
+    /// The responsible (lead) department, once routed.
     pub department: Option<DepartmentRef>,
+    /// Assisting departments of a joint case; they see it on their boards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assisting: Vec<DepartmentRef>,
     pub raised_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The SLA deadlines, once the SLA service has scheduled them.
@@ -78,6 +89,16 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
+    pub reason: String,
+}
+
+/// `POST /api/v1/whistles/{id}/transfer`: hand the case to another department, ownership and
+/// clocks included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The receiving department's code, e.g. `500103-UM`.
+    pub to: String,
     pub reason: String,
 }
 

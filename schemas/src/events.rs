@@ -52,6 +52,10 @@ pub enum CaseEventBody {
     Paused(Paused),
     #[serde(rename = "whistle.resumed")]
     Resumed(Acted),
+    /// The case changes owner: a department hands it to another, or the router re-routes a case
+    /// a department returned (to the command centre's triage). The new owner's clocks start.
+    #[serde(rename = "whistle.transferred")]
+    Transferred(Transferred),
     /// The SLA service (re)computed the case's deadlines.
     #[serde(rename = "sla.scheduled")]
     SlaScheduled(SlaScheduled),
@@ -82,6 +86,7 @@ impl CaseEventBody {
             CaseEventBody::Rejected(_) => "whistle.rejected",
             CaseEventBody::Paused(_) => "whistle.paused",
             CaseEventBody::Resumed(_) => "whistle.resumed",
+            CaseEventBody::Transferred(_) => "whistle.transferred",
             CaseEventBody::SlaScheduled(_) => "sla.scheduled",
             CaseEventBody::SlaWarning(_) => "sla.warning",
             CaseEventBody::SlaBreached(_) => "sla.breached",
@@ -162,6 +167,7 @@ const KNOWN_TYPES: &[&str] = &[
     "whistle.rejected",
     "whistle.paused",
     "whistle.resumed",
+    "whistle.transferred",
     "sla.scheduled",
     "sla.warning",
     "sla.breached",
@@ -233,6 +239,12 @@ pub struct Raised {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
     pub raised_by: Actor,
+    /// The town holds the item but asks for a supporting department.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub support: bool,
+    /// Department types asked to assist (a joint case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assist: Vec<String>,
 }
 
 /// `whistle.dispatched`: the router found the responsible department.
@@ -249,6 +261,13 @@ pub struct Dispatched {
     pub triage: bool,
     /// Why this department, in words a duty officer understands.
     pub basis: String,
+    /// The version of the item's registry record the decision used (0 = as shipped), so a
+    /// decision can be explained after the registry changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_version: Option<u64>,
+    /// Assisting departments of a joint case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assisting: Vec<DepartmentRef>,
 }
 
 /// `whistle.acknowledged` and `whistle.arrived`.
@@ -276,6 +295,21 @@ pub struct Rejected {
     /// Machine-readable reason for system rejections, e.g. `town_holds_item`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+}
+
+/// `whistle.transferred`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transferred {
+    /// The department handing the case over, or the router re-routing a returned case.
+    pub actor: Actor,
+    /// The new owner.
+    pub to: DepartmentRef,
+    /// Why, in words the town sees on its timeline.
+    pub reason: String,
+    /// True when the new owner is the command centre triaging the case.
+    #[serde(default)]
+    pub triage: bool,
 }
 
 /// `whistle.paused`: the SLA clocks stop until `whistle.resumed`.

@@ -6,6 +6,7 @@
 //!   …). Every event of one whistle carries the whistle's id as `subject` and as the Kafka key.
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
 //! - [`assist`]: bodies of the assist API (item suggestion, benchmarks, fenced enforcement actions).
+//! - [`registry`]: the registry topic's item records and the registry API's bodies.
 //! - [`ws`]: the frames of the WebSocket protocol (`/ws`) used by live boards and dashboards.
 //!
 //! These are *wire* types: codes are plain strings here. Services parse them into domain newtypes
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod assist;
 pub mod events;
+pub mod registry;
 pub mod ws;
 
 use schemars::JsonSchema;
@@ -91,7 +93,15 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("items", schema::<api::ItemList>()),
         ("route", schema::<api::RouteView>()),
         ("pause-request", schema::<api::PauseRequest>()),
+        ("transfer-request", schema::<api::TransferRequest>()),
         ("sla-summary", schema::<api::SlaSummary>()),
+        ("registry-item-record", schema::<registry::ItemRecord>()),
+        ("registry-item", schema::<registry::ItemDetail>()),
+        ("registry-holder-change-request", schema::<registry::HolderChangeRequest>()),
+        ("districts", schema::<registry::DistrictList>()),
+        ("registry-import-report", schema::<registry::ImportReport>()),
+        ("registry-whatif-request", schema::<registry::WhatIfRequest>()),
+        ("registry-whatif-report", schema::<registry::WhatIfReport>()),
         ("ws-client-message", schema::<ws::ClientMessage>()),
         ("ws-server-message", schema::<ws::ServerMessage>()),
         ("assist-suggestions", schema::<assist::SuggestResponse>()),

@@ -49,7 +49,11 @@ impl Isolation {
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let kafka = KafkaSettings {
             brokers: env("WHISTLE_TEST_KAFKA"),
-            topics: Topics { cases: format!("test-{suffix}.cases"), deadletter: format!("test-{suffix}.deadletter") },
+            topics: Topics {
+                cases: format!("test-{suffix}.cases"),
+                deadletter: format!("test-{suffix}.deadletter"),
+                registry: format!("test-{suffix}.registry"),
+            },
             partitions: 3,
             replication_factor: 1,
         };
@@ -75,6 +79,9 @@ pub struct Stack {
     pub sla: String,
     /// The router's admin endpoints (`/metrics`, `/readyz`).
     pub router_admin: String,
+    /// The registry service (`/api/v1/registry/...`, `/api/v1/districts`).
+    pub registry: String,
+    pub registry_stop: CancellationToken,
     pub intake_stop: CancellationToken,
     pub router_stop: CancellationToken,
     pub gateway_stop: CancellationToken,
@@ -136,11 +143,15 @@ impl Stack {
         })
         .await
         .expect("gateway starts");
+        let registry =
+            whistle_registry::service::Application::build(registry_settings(&iso)).await.expect("registry starts");
         let router = whistle_router::Application::build(router_settings(&iso)).await.expect("router starts");
         let intake = whistle_intake::Application::build(intake_settings(&iso)).await.expect("intake starts");
         let (sla, sla_task) = start_sla(&iso, sla_policy).await;
         let api = format!("http://127.0.0.1:{}", intake.port());
         let router_admin = format!("http://127.0.0.1:{}", router.port());
+        let registry_url = format!("http://127.0.0.1:{}", registry.port());
+        let registry_stop = CancellationToken::new();
         let ws = format!("ws://127.0.0.1:{}/ws", gateway.port());
         let (intake_stop, router_stop, gateway_stop) =
             (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
@@ -148,6 +159,7 @@ impl Stack {
             tokio::spawn(gateway.run_until_stopped(stopper(&gateway_stop))),
             tokio::spawn(router.run_until_stopped(stopper(&router_stop))),
             tokio::spawn(intake.run_until_stopped(stopper(&intake_stop))),
+            tokio::spawn(registry.run_until_stopped(stopper(&registry_stop))),
         ];
         Stack {
             iso,
@@ -155,6 +167,8 @@ impl Stack {
             ws,
             sla,
             router_admin,
+            registry: registry_url,
+            registry_stop,
             http: reqwest::Client::new(),
             intake_stop,
             router_stop,
@@ -206,6 +220,7 @@ impl Stack {
         self.intake_stop.cancel();
         self.router_stop.cancel();
         self.gateway_stop.cancel();
+        self.registry_stop.cancel();
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
         }
@@ -218,6 +233,16 @@ pub fn router_settings(iso: &Isolation) -> whistle_router::Settings {
         kafka: iso.kafka.clone(),
         registry_path: registry_path(),
         group_id: format!("test-{}-router", iso.suffix),
+        ..Default::default()
+    }
+}
+
+pub fn registry_settings(iso: &Isolation) -> whistle_registry::service::Settings {
+    whistle_registry::service::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        registry_path: registry_path(),
         ..Default::default()
     }
 }

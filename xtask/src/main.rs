@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
-const SERVICES: [&str; 4] = ["whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
+const SERVICES: [&str; 5] = ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -86,7 +86,7 @@ fn up() -> anyhow::Result<()> {
     println!("  API             http://127.0.0.1:8080/api/v1/  (e.g. http://127.0.0.1:8080/api/v1/towns)");
     println!("  WebSocket       ws://127.0.0.1:8080/ws");
     println!(
-        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082/metrics (gateway)  :8083/metrics (router)"
+        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)"
     );
     println!("  Kafka {KAFKA}   Redis {REDIS}");
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");

@@ -57,7 +57,11 @@ async fn main() -> anyhow::Result<()> {
     let suffix = Uuid::new_v4().simple().to_string()[..10].to_owned();
     let kafka = KafkaSettings {
         brokers: brokers.clone(),
-        topics: Topics { cases: format!("scale-{suffix}.cases"), deadletter: format!("scale-{suffix}.deadletter") },
+        topics: Topics {
+            cases: format!("scale-{suffix}.cases"),
+            deadletter: format!("scale-{suffix}.deadletter"),
+            registry: format!("scale-{suffix}.registry"),
+        },
         partitions: PARTITIONS,
         replication_factor: 1,
     };
@@ -94,6 +98,8 @@ async fn main() -> anyhow::Result<()> {
                     authority: Some(Authority::Recovered),
                     triage: false,
                     basis: "sla-scale".into(),
+                    registry_version: None,
+                    assisting: vec![],
                 }),
             );
             let case = CaseSla::dispatched(

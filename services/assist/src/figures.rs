@@ -220,6 +220,8 @@ mod tests {
                     location: Location { lat: 0.0, lon: 0.0, address: "x".into() },
                     photos: vec![],
                     raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+                    support: false,
+                    assist: Vec::new(),
                 }),
             );
         }

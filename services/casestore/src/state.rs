@@ -7,7 +7,10 @@
 //!                     ▼              ▼                                 ▼       ▼
 //!                  rejected       rejected                          resolved ◀─┘
 //! ```
-//! `resolved` and `rejected` are terminal.
+//! `resolved` and `rejected` are terminal, with one exception: a case a department *returned*
+//! (`whistle.rejected` by a department other than the command centre) is re-routed by the router
+//! with `whistle.transferred` and is `dispatched` again. A department may also transfer a case it
+//! owns (dispatched, acknowledged or on site) to another; ownership moves and it is `dispatched`.
 
 use whistle_schemas::Status;
 use whistle_schemas::api::{TimelineEntry, WhistleView};
@@ -91,6 +94,7 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             location: r.location.clone(),
             photos: r.photos.clone(),
             department: None,
+            assisting: Vec::new(),
             raised_at: event.time,
             updated_at: event.time,
             deadlines: None,
@@ -106,10 +110,12 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     };
 
     let from = view.status;
+    let mut previous_department = None;
     let (to, actor, detail) = match &event.body {
         CaseEventBody::Raised(r) => (Status::Raised, Some(r.raised_by.clone()), None),
         CaseEventBody::Dispatched(d) if from == Status::Raised => {
             view.department = Some(d.department.clone());
+            view.assisting = d.assisting.clone();
             (Status::Dispatched, Some(Actor { kind: ActorKind::System, code: "router".into() }), Some(d.basis.clone()))
         }
         CaseEventBody::Acknowledged(a) => match Transition::Acknowledge.target(from) {
@@ -133,6 +139,19 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
             Err(e) => return Applied::Refused(e.to_string()),
         },
         CaseEventBody::Dispatched(_) => return Applied::Refused(format!("cannot dispatch a whistle that is {from}")),
+        CaseEventBody::Transferred(t) if can_transfer(&view) || was_returned(&view, &t.actor) => {
+            let from_code = view.department.as_ref().map_or_else(|| "nobody".to_owned(), |d| d.code.clone());
+            previous_department = view.department.replace(t.to.clone());
+            view.overdue.clear();
+            view.deadlines = None;
+            view.paused = false;
+            let detail =
+                format!("{from_code} → {}{}: {}", t.to.code, if t.triage { " (triage)" } else { "" }, t.reason);
+            (Status::Dispatched, Some(t.actor.clone()), Some(detail))
+        }
+        CaseEventBody::Transferred(_) => {
+            return Applied::Refused(format!("cannot transfer a whistle that is {from}"));
+        }
         CaseEventBody::Paused(p) if can_pause(&view) => {
             view.paused = true;
             (from, Some(p.actor.clone()), Some(p.reason.clone()))
@@ -214,6 +233,14 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
     if let Some(dept) = &view.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
+    // A joint case is on every assisting department's board too, until the lead closes it.
+    for dept in view.assisting.iter().filter(|a| view.department.as_ref().is_none_or(|d| d.code != a.code)) {
+        channels.push((Channel::Department(dept.code.clone()), open));
+    }
+    // The old owner's board sees the case leave.
+    if let Some(prev) = previous_department.filter(|p| view.department.as_ref().is_none_or(|d| d.code != p.code)) {
+        channels.push((Channel::Department(prev.code), false));
+    }
     // Managers watch what is overdue: a case enters their channels on its first breach and
     // leaves when nothing is overdue any more.
     let overdue = open && !view.overdue.is_empty();
@@ -231,6 +258,21 @@ fn stage_done(status: Status, stage: SlaStageKind) -> bool {
         SlaStageKind::Arrive => status == Status::OnSite,
         SlaStageKind::Resolve => false,
     }
+}
+
+/// A department may hand over a case it owns and has not closed.
+pub fn can_transfer(view: &WhistleView) -> bool {
+    view.department.is_some() && matches!(view.status, Status::Dispatched | Status::Acknowledged | Status::OnSite)
+}
+
+/// A case a department returned (rejected) may be re-routed by the router, once: a return by the
+/// command centre itself is final.
+fn was_returned(view: &WhistleView, by: &Actor) -> bool {
+    let Some(last) = view.timeline.last() else { return false };
+    view.status == Status::Rejected
+        && by.kind == ActorKind::System
+        && last.kind == "whistle.rejected"
+        && last.actor.as_ref().is_some_and(|a| a.kind == ActorKind::Department && !a.code.ends_with("-CC"))
 }
 
 /// Pausing needs a department that owns the clock, an open case, and no pause already.
@@ -286,6 +328,8 @@ mod tests {
                 location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
                 photos: vec![],
                 raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+                support: false,
+                assist: vec![],
             }),
         )
     }
@@ -303,6 +347,8 @@ mod tests {
                 authority: Some(Authority::Recovered),
                 triage: false,
                 basis: "recovered".into(),
+                registry_version: None,
+                assisting: vec![],
             }),
         )
     }
@@ -414,6 +460,80 @@ mod tests {
         let (v, _) = changed(apply(Some(&v), &event(5, CaseEventBody::Resumed(Acted { actor: dept() }))));
         assert!(!v.paused);
         assert_eq!(v.timeline.last().map(|t| t.kind.as_str()), Some("whistle.resumed"));
+    }
+
+    fn transferred(n: u128, actor: Actor, to: &str, triage: bool) -> CaseEvent {
+        event(
+            n,
+            CaseEventBody::Transferred(Transferred {
+                actor,
+                to: DepartmentRef { code: to.into(), names: Names { zh: to.into(), en: to.into() } },
+                reason: "not ours".into(),
+                triage,
+            }),
+        )
+    }
+
+    fn router() -> Actor {
+        Actor { kind: ActorKind::System, code: "router".into() }
+    }
+
+    #[test]
+    fn a_transfer_moves_ownership_and_the_case_leaves_the_old_board() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let (v, _) = changed(apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (v, ch) = changed(apply(Some(&v), &transferred(4, dept(), "500103-UM", false)));
+        assert_eq!(v.status, Status::Dispatched, "the new owner must acknowledge");
+        assert_eq!(v.department.as_ref().map(|d| d.code.as_str()), Some("500103-UM"));
+        assert!(ch.contains(&(Channel::Department("500103-UM".into()), true)));
+        assert!(ch.contains(&(Channel::Department("500103-EE".into()), false)), "it leaves the old board");
+        assert!(
+            v.timeline.last().and_then(|t| t.detail.as_deref()).is_some_and(|d| d.contains("500103-EE → 500103-UM"))
+        );
+    }
+
+    #[test]
+    fn a_returned_case_is_rerouted_once_and_other_closed_cases_stay_closed() {
+        let (v, _) = changed(apply(None, &raised()));
+        let (v, _) = changed(apply(Some(&v), &dispatched()));
+        let reject = |n, code: &str| {
+            event(
+                n,
+                CaseEventBody::Rejected(Rejected {
+                    actor: Actor { kind: ActorKind::Department, code: code.into() },
+                    reason: "not ours".into(),
+                    code: None,
+                }),
+            )
+        };
+        let (v, _) = changed(apply(Some(&v), &reject(3, "500103-EE")));
+        assert_eq!(v.status, Status::Rejected);
+        assert!(matches!(apply(Some(&v), &transferred(4, dept(), "500103-UM", false)), Applied::Refused(_)));
+        let (v, ch) = changed(apply(Some(&v), &transferred(5, router(), "500103-CC", true)));
+        assert_eq!(v.status, Status::Dispatched);
+        assert!(ch.contains(&(Channel::Department("500103-CC".into()), true)));
+        let (v, _) = changed(apply(Some(&v), &reject(6, "500103-CC")));
+        assert!(
+            matches!(apply(Some(&v), &transferred(7, router(), "500103-CC", true)), Applied::Refused(_)),
+            "the command centre's return is final"
+        );
+    }
+
+    #[test]
+    fn a_joint_case_is_on_every_assisting_board_until_the_lead_resolves() {
+        let (v, _) = changed(apply(None, &raised()));
+        let mut joint = dispatched();
+        if let CaseEventBody::Dispatched(d) = &mut joint.body {
+            d.assisting =
+                vec![DepartmentRef { code: "500103-PS".into(), names: Names { zh: "公安".into(), en: "PS".into() } }];
+        }
+        let (v, ch) = changed(apply(Some(&v), &joint));
+        assert!(ch.contains(&(Channel::Department("500103-PS".into()), true)));
+        let (v, _) = changed(apply(Some(&v), &event(3, CaseEventBody::Acknowledged(Acted { actor: dept() }))));
+        let (_, ch) =
+            changed(apply(Some(&v), &event(4, CaseEventBody::Resolved(Resolved { actor: dept(), note: None }))));
+        assert!(ch.contains(&(Channel::Department("500103-PS".into()), false)));
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub fn standard_topics(settings: &KafkaSettings) -> Vec<TopicSpec> {
             retention_ms: 90 * DAY_MS,
             compacted: false,
         },
+        // One partition keeps every registry change in one order; compaction keeps the newest
+        // record of each item, which carries the item's whole history, forever.
+        TopicSpec { name: settings.topics.registry.clone(), partitions: 1, retention_ms: -1, compacted: true },
     ]
 }
 

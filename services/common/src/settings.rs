@@ -90,11 +90,18 @@ pub struct Topics {
     pub cases: String,
     /// Messages a consumer could not process, with the reason.
     pub deadletter: String,
+    /// The registry's item records (compacted, key = item code); every router and intake
+    /// instance builds its live copy of the registry from it.
+    pub registry: String,
 }
 
 impl Default for Topics {
     fn default() -> Self {
-        Topics { cases: "whistle.cases.v1".to_owned(), deadletter: "whistle.deadletter.v1".to_owned() }
+        Topics {
+            cases: "whistle.cases.v1".to_owned(),
+            deadletter: "whistle.deadletter.v1".to_owned(),
+            registry: "whistle.registry.v1".to_owned(),
+        }
     }
 }
 

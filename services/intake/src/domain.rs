@@ -21,7 +21,13 @@ pub struct NewWhistle {
     pub description: String,
     pub location: Location,
     pub photos: Vec<String>,
+    pub support: bool,
+    /// Department types asked to assist; checked against the district by the caller.
+    pub assist: Vec<String>,
 }
+
+/// Most departments one joint case may involve besides its lead.
+pub const MAX_ASSIST: usize = 5;
 
 impl NewWhistle {
     pub fn parse(req: RaiseWhistleRequest) -> Result<NewWhistle, ApiError> {
@@ -58,7 +64,33 @@ impl NewWhistle {
                 });
             }
         }
-        Ok(NewWhistle { town, item, description, location: Location { lat, lon, address }, photos: req.photos })
+        if req.assist.len() > MAX_ASSIST {
+            return Err(ApiError::InvalidField {
+                field: "assist",
+                message: format!("at most {MAX_ASSIST} departments"),
+            });
+        }
+        let mut assist: Vec<String> = Vec::with_capacity(req.assist.len());
+        for t in req.assist {
+            if !(2..=4).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::InvalidField {
+                    field: "assist",
+                    message: "each entry is a department type code, e.g. UM".into(),
+                });
+            }
+            if !assist.contains(&t) {
+                assist.push(t);
+            }
+        }
+        Ok(NewWhistle {
+            town,
+            item,
+            description,
+            location: Location { lat, lon, address },
+            photos: req.photos,
+            support: req.support,
+            assist,
+        })
     }
 }
 
@@ -108,6 +140,8 @@ mod tests {
             description: "  废弃油桶泄漏  ".into(),
             location: Location { lat: 29.56, lon: 106.57, address: "解放碑".into() },
             photos: vec![],
+            support: false,
+            assist: vec![],
         }
     }
 

@@ -11,7 +11,8 @@ use whistle_casestore::CaseStore;
 use whistle_common::admin::{self, Check};
 use whistle_common::shutdown::Supervisor;
 use whistle_common::{kafka, redis_conn};
-use whistle_registry::Registry;
+use whistle_registry::live::{self, Follower};
+use whistle_registry::{LiveRegistry, Registry};
 
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
@@ -21,6 +22,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     producer: FutureProducer,
+    follower: Follower,
     grace: Duration,
 }
 
@@ -34,13 +36,15 @@ impl Application {
         let assist = whistle_assist::Assist::load(&assist_dir, &registry)
             .with_context(|| format!("loading assist data from {}", assist_dir.display()))?;
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let registry = LiveRegistry::new(registry);
+        let follower = live::catch_up(&settings.kafka, &registry).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-intake")?;
         let redis = redis_conn::managed(&settings.redis).await?;
         let store = CaseStore::new(redis.clone(), settings.redis.key_prefix.clone());
         let metrics = Metrics::new()?;
 
         let state = AppState {
-            registry: Arc::new(registry),
+            registry,
             history: whistle_assist::history::SubjectHistory::new(
                 redis.clone(),
                 settings.redis.key_prefix.clone(),
@@ -67,7 +71,13 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, "intake listening");
-        Ok(Application { listener, router, producer, grace: Duration::from_secs(settings.shutdown.grace_seconds) })
+        Ok(Application {
+            listener,
+            router,
+            producer,
+            follower,
+            grace: Duration::from_secs(settings.shutdown.grace_seconds),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -80,9 +90,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, router, producer, grace } = self;
+        let Application { listener, router, producer, follower, grace } = self;
         let mut supervisor = Supervisor::new(CancellationToken::new());
         let token = supervisor.token();
+        supervisor.spawn("registry-follow", follower.run(token.clone()));
         supervisor.spawn("http", async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .with_graceful_shutdown(async move { token.cancelled().await })

@@ -10,6 +10,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use whistle_schemas::Names;
 use whistle_schemas::events::Authority;
+use whistle_schemas::registry::{self, AuditEntry, HolderSpec, HolderVersion, ItemDefinition};
 
 use crate::codes::{CodeError, DepartmentCode, DistrictCode, ItemCode, TownCode};
 use crate::model::{Assignment, Department, District, Holder, Item, Registry, Scope, Town};
@@ -175,47 +176,8 @@ impl Registry {
 
         let mut items = BTreeMap::new();
         for i in file.items {
-            let code = ItemCode::parse(&i.code)?;
-            let mut assignments = Vec::with_capacity(i.holders.len());
-            for h in i.holders {
-                let scope = if h.district == "*" {
-                    Scope::CityWide
-                } else {
-                    let d = DistrictCode::parse(&h.district)?;
-                    if !districts.contains_key(&d) {
-                        return Err(invalid(format!("item {code} names unknown district {d}")));
-                    }
-                    Scope::District(d)
-                };
-                let holder = match h.holder {
-                    HolderKindEntry::Towns => Holder::Towns,
-                    HolderKindEntry::Department { department_type } => {
-                        if !department_types.contains_key(&department_type) {
-                            return Err(invalid(format!(
-                                "item {code} names unknown department type {department_type}"
-                            )));
-                        }
-                        Holder::DepartmentType(department_type)
-                    }
-                };
-                let from = h.effective_from.with_timezone(&Utc);
-                let to = h.effective_to.map(|t| t.with_timezone(&Utc));
-                if to.is_some_and(|to| to <= from) {
-                    return Err(invalid(format!("item {code}: a holder interval ends before it starts")));
-                }
-                assignments.push(Assignment { scope, holder, authority: h.authority, from, to, note: h.note });
-            }
-            check_no_overlap(&code, &assignments)?;
-            let item = Item {
-                code: code.clone(),
-                names: i.names,
-                category: i.category,
-                legal_basis: i.legal_basis,
-                illustrative: i.illustrative,
-                keywords_zh: i.keywords.zh,
-                keywords_en: i.keywords.en,
-                assignments,
-            };
+            let item = build_item(i.into_definition(), 0, Vec::new(), &districts, &department_types)?;
+            let code = item.code.clone();
             if items.insert(code.clone(), item).is_some() {
                 return Err(invalid(format!("item {code} is listed twice")));
             }
@@ -223,6 +185,91 @@ impl Registry {
 
         Ok(Registry::new(file.source_note, department_types, districts, departments, towns, items))
     }
+}
+
+impl ItemEntry {
+    /// The file's shape of an item, as the wire's.
+    fn into_definition(self) -> ItemDefinition {
+        ItemDefinition {
+            code: self.code,
+            names: self.names,
+            category: self.category,
+            legal_basis: self.legal_basis,
+            illustrative: self.illustrative,
+            keywords: registry::Keywords { zh: self.keywords.zh, en: self.keywords.en },
+            holders: self
+                .holders
+                .into_iter()
+                .map(|h| HolderVersion {
+                    district: h.district,
+                    holder: match h.holder {
+                        HolderKindEntry::Towns => HolderSpec::Towns,
+                        HolderKindEntry::Department { department_type } => HolderSpec::Department { department_type },
+                    },
+                    authority: h.authority,
+                    effective_from: h.effective_from.with_timezone(&Utc),
+                    effective_to: h.effective_to.map(|t| t.with_timezone(&Utc)),
+                    reason: h.note,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Validates an item definition against the districts and department types and builds it.
+pub(crate) fn build_item(
+    def: ItemDefinition,
+    version: u64,
+    audit: Vec<AuditEntry>,
+    districts: &BTreeMap<DistrictCode, District>,
+    department_types: &BTreeMap<String, Names>,
+) -> Result<Item, RegistryError> {
+    let invalid = |msg: String| RegistryError::Invalid(msg);
+    let code = ItemCode::parse(&def.code)?;
+    for (field, value) in [("names.zh", &def.names.zh), ("names.en", &def.names.en), ("category", &def.category)] {
+        if value.trim().is_empty() {
+            return Err(invalid(format!("item {code}: {field} must not be empty")));
+        }
+    }
+    let mut assignments = Vec::with_capacity(def.holders.len());
+    for h in def.holders {
+        let scope = if h.district == "*" {
+            Scope::CityWide
+        } else {
+            let d = DistrictCode::parse(&h.district)?;
+            if !districts.contains_key(&d) {
+                return Err(invalid(format!("item {code} names unknown district {d}")));
+            }
+            Scope::District(d)
+        };
+        let holder = match h.holder {
+            HolderSpec::Towns => Holder::Towns,
+            HolderSpec::Department { department_type } => {
+                if !department_types.contains_key(&department_type) {
+                    return Err(invalid(format!("item {code} names unknown department type {department_type}")));
+                }
+                Holder::DepartmentType(department_type)
+            }
+        };
+        let (from, to) = (h.effective_from, h.effective_to);
+        if to.is_some_and(|to| to <= from) {
+            return Err(invalid(format!("item {code}: a holder interval ends before it starts")));
+        }
+        assignments.push(Assignment { scope, holder, authority: h.authority, from, to, note: h.reason });
+    }
+    check_no_overlap(&code, &assignments)?;
+    Ok(Item {
+        code,
+        names: def.names,
+        category: def.category,
+        legal_basis: def.legal_basis,
+        illustrative: def.illustrative,
+        keywords_zh: def.keywords.zh,
+        keywords_en: def.keywords.en,
+        assignments,
+        version,
+        audit,
+    })
 }
 
 /// Two assignments of one item in one scope may not be in force at the same instant.

@@ -6,8 +6,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use whistle_schemas::Names;
 use whistle_schemas::events::Authority;
+use whistle_schemas::registry::{AuditEntry, HolderSpec, HolderVersion, ItemDefinition, ItemRecord, Keywords};
 
 use crate::codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
+use crate::file::{RegistryError, build_item};
 
 #[derive(Debug, Clone)]
 pub struct District {
@@ -45,6 +47,30 @@ pub struct Item {
     pub keywords_en: Vec<String>,
     /// Every holder assignment ever made, in file order; never rewritten.
     pub assignments: Vec<Assignment>,
+    /// The item's record version: 0 as shipped, bumped by every change.
+    pub version: u64,
+    /// Every change made through the registry service, oldest first.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Item {
+    /// The item in its wire shape, with its whole history.
+    pub fn to_definition(&self) -> ItemDefinition {
+        ItemDefinition {
+            code: self.code.to_string(),
+            names: self.names.clone(),
+            category: self.category.clone(),
+            legal_basis: self.legal_basis.clone(),
+            illustrative: self.illustrative,
+            keywords: Keywords { zh: self.keywords_zh.clone(), en: self.keywords_en.clone() },
+            holders: self.assignments.iter().map(Assignment::to_version).collect(),
+        }
+    }
+
+    /// The record published on the registry topic.
+    pub fn to_record(&self) -> ItemRecord {
+        ItemRecord { version: self.version, item: self.to_definition(), audit: self.audit.clone() }
+    }
 }
 
 /// Where an assignment applies.
@@ -85,6 +111,20 @@ pub struct Assignment {
 }
 
 impl Assignment {
+    pub fn to_version(&self) -> HolderVersion {
+        HolderVersion {
+            district: self.scope.to_string(),
+            holder: match &self.holder {
+                Holder::Towns => HolderSpec::Towns,
+                Holder::DepartmentType(t) => HolderSpec::Department { department_type: t.clone() },
+            },
+            authority: self.authority,
+            effective_from: self.from,
+            effective_to: self.to,
+            reason: self.note.clone(),
+        }
+    }
+
     pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
         self.from <= at && self.to.is_none_or(|to| at < to)
     }
@@ -160,6 +200,40 @@ impl Registry {
         let local = Scope::District(district.clone());
         let in_force = |scope: &Scope| item.assignments.iter().find(|a| &a.scope == scope && a.in_force_at(at));
         in_force(&local).or_else(|| in_force(&Scope::CityWide))
+    }
+
+    /// The registry with `record` in place of its item, if the record is newer than what this
+    /// registry holds; `Ok(None)` when it is not (a replay or an older copy).
+    pub fn with_record(&self, record: ItemRecord) -> Result<Option<Registry>, RegistryError> {
+        let code = ItemCode::parse(&record.item.code)?;
+        if self.items.get(&code).is_some_and(|i| i.version >= record.version) {
+            return Ok(None);
+        }
+        let item = build_item(record.item, record.version, record.audit, &self.districts, &self.department_types)?;
+        let mut next = self.clone();
+        next.items.insert(code, item);
+        Ok(Some(next))
+    }
+
+    /// Validates an item definition against this registry's districts and department types.
+    pub fn build(&self, def: ItemDefinition, version: u64, audit: Vec<AuditEntry>) -> Result<Item, RegistryError> {
+        build_item(def, version, audit, &self.districts, &self.department_types)
+    }
+
+    /// The registry with `item` in place (validated by the caller, e.g. [`crate::change`]).
+    pub fn with_item(&self, item: Item) -> Registry {
+        let mut next = self.clone();
+        next.items.insert(item.code.clone(), item);
+        next
+    }
+
+    /// The departments of one district, command centre included.
+    pub fn departments_of<'a>(&'a self, district: &'a DistrictCode) -> impl Iterator<Item = &'a Department> + 'a {
+        self.departments.values().filter(move |d| &d.district == district)
+    }
+
+    pub fn department_types(&self) -> impl Iterator<Item = (&String, &Names)> {
+        self.department_types.iter()
     }
 
     /// The city-wide default holder of `item` at `at`.

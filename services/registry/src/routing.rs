@@ -20,6 +20,55 @@ pub enum Route<'r> {
     Triage { department: &'r Department, reason: String },
 }
 
+/// The department type each category's items belong to when no department ever held an item in
+/// its history (an illustrative mapping of Chongqing's generic district departments).
+const CATEGORY_DEPARTMENTS: &[(&str, &str)] = &[
+    ("fire_safety", "FR"),
+    ("city_appearance", "UM"),
+    ("market", "MS"),
+    ("environment", "EE"),
+    ("agriculture_fishery", "AR"),
+    ("construction", "HC"),
+    ("natural_resources", "PN"),
+    ("transport", "TR"),
+    ("water", "WR"),
+    ("culture_tourism", "CT"),
+    ("safety_production", "EM"),
+    ("health", "HE"),
+    ("public_order", "PS"),
+];
+
+/// The department that supports a town on an item the town holds, when the town asks: the
+/// department that last held the item in the district (or city-wide) before `at`, else the
+/// department of the item's category; `None` when neither exists (the caller triages).
+pub fn supporting_department<'r>(
+    registry: &'r Registry,
+    item: &ItemCode,
+    district: &crate::codes::DistrictCode,
+    at: DateTime<Utc>,
+) -> Option<&'r Department> {
+    let entry = registry.item(item)?;
+    let mut held: Vec<_> = entry
+        .assignments
+        .iter()
+        .filter(|a| a.from <= at)
+        .filter(|a| match &a.scope {
+            crate::model::Scope::CityWide => true,
+            crate::model::Scope::District(d) => d == district,
+        })
+        .filter_map(|a| match &a.holder {
+            Holder::DepartmentType(t) => Some((a.from, t.as_str())),
+            Holder::Towns => None,
+        })
+        .collect();
+    held.sort();
+    let kind = held
+        .last()
+        .map(|(_, t)| *t)
+        .or_else(|| CATEGORY_DEPARTMENTS.iter().find(|(c, _)| *c == entry.category).map(|(_, t)| *t))?;
+    registry.department(&DepartmentCode::new(district, kind))
+}
+
 /// Why no route could be computed at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
@@ -167,6 +216,17 @@ mod tests {
     }
 
     #[test]
+    fn a_supporting_department_is_the_last_holder_or_the_category_department() {
+        let r = registry();
+        let d = code(crate::codes::DistrictCode::parse, "500106");
+        let item = code(ItemCode::parse, "CQ-CITY-001");
+        let before = supporting_department(&r, &item, &d, at("2025-01-01T00:00:00Z")).expect("a department");
+        assert_eq!(before.code.as_str(), "500106-UM", "no department held it yet: by category");
+        let env = supporting_department(&r, &code(ItemCode::parse, "CQ-ENV-001"), &d, at("2026-01-01T00:00:00Z"));
+        assert_eq!(env.map(|d| d.code.as_str()), Some("500106-EE"));
+    }
+
+    #[test]
     fn unknown_town_and_item_are_errors() {
         let r = registry();
         let t = at("2026-01-01T00:00:00Z");
@@ -193,7 +253,17 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/registry.json");
         let r = Registry::load(&path).expect("deploy/data/registry.json loads");
         assert_eq!(r.districts().count(), 38, "all of Chongqing's district-level divisions");
-        assert!(r.items().count() >= 40);
+        assert_eq!(r.towns().count(), 1031, "the reform's 1,031 towns and subdistricts");
+        for d in r.districts() {
+            let n = r.departments().filter(|x| x.district == d.code).count();
+            assert!((20..=30).contains(&n), "{} has {n} departments", d.code);
+        }
+        let now = Utc::now();
+        let count =
+            |auth| r.items().filter(|i| r.default_holder_at(&i.code, now).map(|a| a.authority) == Some(auth)).count();
+        assert!(count(Authority::Empowered) >= 107, "empowered items");
+        assert!(count(Authority::Recovered) >= 70, "recovered items");
+        assert!(count(Authority::Statutory) >= 20, "statutory items");
         assert!(r.departments().all(|d| r.district(&d.district).is_some()));
     }
 }

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use whistle_registry::{ItemCode, Registry, Route, RouteError, TownCode, route};
+use whistle_registry::file::COMMAND_CENTRE;
+use whistle_registry::{DepartmentCode, ItemCode, Registry, Route, RouteError, TownCode, route, supporting_department};
 use whistle_schemas::events::{
-    Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected,
+    Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected, Transferred,
 };
 
 pub const SOURCE: &str = "/whistle/router";
@@ -16,6 +17,10 @@ pub enum Outcome {
     Triage,
     TownHolds,
     Unroutable,
+    /// A department returned the case; it went to the command centre's triage.
+    Rerouted,
+    /// The town holds the item and asked for support: a supporting department got it.
+    Support,
 }
 
 impl Outcome {
@@ -25,6 +30,8 @@ impl Outcome {
             Outcome::Triage => "triage",
             Outcome::TownHolds => "town_holds",
             Outcome::Unroutable => "unroutable",
+            Outcome::Rerouted => "rerouted",
+            Outcome::Support => "support",
         }
     }
 }
@@ -57,14 +64,26 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             return (Outcome::Unroutable, reject("unroutable", err.to_string(), "unknown_reference"));
         }
     };
+    // A joint case: the district's departments of the requested types, other than the lead.
+    let assisting = |lead: &whistle_registry::Department| -> Vec<DepartmentRef> {
+        raised
+            .assist
+            .iter()
+            .filter_map(|t| registry.department(&DepartmentCode::new(&town.district(), t)))
+            .filter(|d| d.code != lead.code && d.department_type != COMMAND_CENTRE)
+            .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
+            .collect()
+    };
     let dispatched = |department: &whistle_registry::Department, authority, triage, basis| {
         let body = Dispatched {
+            assisting: assisting(department),
             department: DepartmentRef { code: department.code.to_string(), names: department.names.clone() },
             district: raised.district.clone(),
             item: raised.item.clone(),
             authority,
             triage,
             basis,
+            registry_version: registry.item(&item).map(|i| i.version),
         };
         CaseEvent::new(
             derived_id(event.id, "whistle.dispatched"),
@@ -77,15 +96,40 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
     match decision {
         Route::Department { department, authority, since } => {
             let basis = format!(
-                "{item} is held by {} under {} authority since {}",
+                "{item} is held by {} under {} authority since {} (registry version {})",
                 department.code,
                 authority.as_str(),
-                since.to_rfc3339()
+                since.to_rfc3339(),
+                registry.item(&item).map_or(0, |i| i.version)
             );
             (Outcome::Department, dispatched(department, Some(authority), false, basis))
         }
         Route::Triage { department, reason } => {
             (Outcome::Triage, dispatched(department, None, true, format!("triage: {reason}")))
+        }
+        Route::Town { authority, since } if raised.support => {
+            match supporting_department(registry, &item, &town.district(), event.time) {
+                Some(department) => {
+                    let basis = format!(
+                        "town {town} holds {item} under {} authority since {} and asked for support: {} supports (registry version {})",
+                        authority.as_str(),
+                        since.to_rfc3339(),
+                        department.code,
+                        registry.item(&item).map_or(0, |i| i.version)
+                    );
+                    (Outcome::Support, dispatched(department, Some(authority), false, basis))
+                }
+                None => match registry.department(&DepartmentCode::new(&town.district(), COMMAND_CENTRE)) {
+                    Some(centre) => {
+                        let basis =
+                            format!("triage: town {town} asked for support on {item}; no supporting department");
+                        (Outcome::Triage, dispatched(centre, Some(authority), true, basis))
+                    }
+                    None => {
+                        (Outcome::Unroutable, reject("unroutable", "no command centre".into(), "unknown_reference"))
+                    }
+                },
+            }
         }
         Route::Town { authority, since } => (
             Outcome::TownHolds,
@@ -100,6 +144,33 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             ),
         ),
     }
+}
+
+/// The re-routing of a case a department returned (`rejected`): the registry's holder has just
+/// said no, so sending it there again would loop; the district command centre triages it. A
+/// return by the command centre itself is final (`None`), as is anything not from a department.
+pub fn reroute(registry: &Registry, event: &CaseEvent, rejected: &Rejected, now: DateTime<Utc>) -> Option<CaseEvent> {
+    if rejected.actor.kind != ActorKind::Department {
+        return None;
+    }
+    let by = DepartmentCode::parse(&rejected.actor.code).ok()?;
+    if by.department_type() == COMMAND_CENTRE {
+        return None;
+    }
+    let centre = registry.department(&DepartmentCode::new(&by.district(), COMMAND_CENTRE))?;
+    let body = Transferred {
+        actor: Actor { kind: ActorKind::System, code: "router".into() },
+        to: DepartmentRef { code: centre.code.to_string(), names: centre.names.clone() },
+        reason: format!("returned by {by}: {}; re-routed to the command centre for triage", rejected.reason),
+        triage: true,
+    };
+    Some(CaseEvent::new(
+        derived_id(event.id, "whistle.transferred"),
+        SOURCE,
+        event.subject,
+        now,
+        CaseEventBody::Transferred(body),
+    ))
 }
 
 /// A stable id for the event derived from `input`, so a replay derives the same one.
@@ -126,6 +197,8 @@ mod tests {
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
             raised_by: Actor { kind: ActorKind::Town, code: town.into() },
+            support: false,
+            assist: vec![],
         };
         let time = "2026-06-01T00:00:00Z".parse().expect("valid time");
         (
@@ -153,6 +226,25 @@ mod tests {
             other => panic!("expected a dispatch, got {other:?}"),
         }
         assert_eq!(out.subject, event.subject, "the output belongs to the same whistle");
+    }
+
+    #[test]
+    fn a_case_a_department_returns_goes_to_the_command_centre_and_a_return_by_it_is_final() {
+        let (event, _) = raised("500103001", "CQ-ENV-001");
+        let rejected = |code: &str| Rejected {
+            actor: Actor { kind: ActorKind::Department, code: code.into() },
+            reason: "不属于本部门职责".into(),
+            code: None,
+        };
+        let out = reroute(&registry(), &event, &rejected("500103-EE"), Utc::now()).expect("re-routed");
+        match out.body {
+            CaseEventBody::Transferred(t) => {
+                assert_eq!(t.to.code, "500103-CC");
+                assert!(t.triage && t.reason.contains("不属于本部门职责"), "{t:?}");
+            }
+            other => panic!("expected a transfer, got {other:?}"),
+        }
+        assert!(reroute(&registry(), &event, &rejected("500103-CC"), Utc::now()).is_none());
     }
 
     #[test]

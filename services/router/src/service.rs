@@ -10,15 +10,16 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
-use whistle_registry::Registry;
+use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{CaseEventBody, Decoded, decode};
 
-use crate::decide::decide;
+use crate::decide::{Outcome, decide, reroute};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Router {
-    pub registry: Arc<Registry>,
+    /// The local copy of the registry, kept current from the registry topic.
+    pub registry: LiveRegistry,
     pub producer: FutureProducer,
     pub cases_topic: Arc<str>,
     pub dead_letters: DeadLetters,
@@ -58,11 +59,21 @@ impl Router {
                 return Ok(());
             }
         };
-        let CaseEventBody::Raised(raised) = &event.body else {
-            self.metrics.skipped.inc();
-            return Ok(());
+        let registry = self.registry.current();
+        let (outcome, output) = match &event.body {
+            CaseEventBody::Raised(raised) => decide(&registry, &event, raised, Utc::now()),
+            CaseEventBody::Rejected(rejected) => match reroute(&registry, &event, rejected, Utc::now()) {
+                Some(output) => (Outcome::Rerouted, output),
+                None => {
+                    self.metrics.skipped.inc();
+                    return Ok(());
+                }
+            },
+            _ => {
+                self.metrics.skipped.inc();
+                return Ok(());
+            }
         };
-        let (outcome, output) = decide(&self.registry, &event, raised, Utc::now());
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         let key = output.subject.to_string();
         kafka::retry_until_cancelled("publishing routed event", token, || async {

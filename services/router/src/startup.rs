@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use whistle_common::admin::{self, Check};
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::shutdown::Supervisor;
-use whistle_registry::Registry;
+use whistle_registry::live::{self, Follower};
+use whistle_registry::{LiveRegistry, Registry};
 
 use crate::metrics::Metrics;
 use crate::service::Router;
@@ -22,6 +23,7 @@ pub struct Application {
     admin: axum::Router,
     consumer: Arc<StreamConsumer>,
     router: Router,
+    follower: Follower,
     settings: Settings,
 }
 
@@ -31,6 +33,9 @@ impl Application {
         let registry = Registry::load(&settings.registry_path)
             .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let registry = LiveRegistry::new(registry);
+        // Route nothing before the copy has every change published so far.
+        let follower = live::catch_up(&settings.kafka, &registry).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-router")?;
         let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-router")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
@@ -38,7 +43,7 @@ impl Application {
         let dead_letters =
             DeadLetters::new(producer.clone(), settings.kafka.topics.deadletter.clone(), settings.group_id.clone());
         let router = Router {
-            registry: Arc::new(registry),
+            registry,
             producer,
             cases_topic: settings.kafka.topics.cases.clone().into(),
             dead_letters,
@@ -53,7 +58,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, group = %settings.group_id, "router ready");
-        Ok(Application { listener, admin, consumer, router, settings })
+        Ok(Application { listener, admin, consumer, router, follower, settings })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,7 +69,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, admin, consumer, router, settings } = self;
+        let Application { listener, admin, consumer, router, follower, settings } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let producer = router.producer.clone();
         let mut supervisor = Supervisor::new(CancellationToken::new());
@@ -78,6 +83,7 @@ impl Application {
                     .context("admin HTTP server")
             }
         });
+        supervisor.spawn("registry-follow", follower.run(token.clone()));
         supervisor.spawn("routing", router.run(consumer, token, settings.max_in_flight));
         let result = supervisor.run(shutdown, grace).await;
         let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;

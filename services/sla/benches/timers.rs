@@ -30,6 +30,8 @@ fn bench(c: &mut Criterion) {
             authority: Some(Authority::Recovered),
             triage: false,
             basis: "x".into(),
+            registry_version: None,
+            assisting: Vec::new(),
         }),
     );
     let fired = BTreeSet::new();

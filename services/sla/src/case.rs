@@ -317,6 +317,8 @@ pub(crate) mod tests {
                 authority: Some(Authority::Recovered),
                 triage: false,
                 basis: "x".into(),
+                registry_version: None,
+                assisting: vec![],
             }),
         );
         let p = policies();

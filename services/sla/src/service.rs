@@ -87,6 +87,20 @@ impl Sla {
                 tracing::info!(whistle = %id, policy = %case.policy, department = %case.department, "SLA clocks started");
                 return Ok(());
             }
+            // A transfer (or a returned case re-routed to triage) hands the case to a new owner:
+            // the clocks restart from the transfer with the new owner's full budget, as for a
+            // fresh dispatch, and the old owner's clocks stop. (Timers already fired for a stage
+            // are remembered per case and do not fire again for the new owner.)
+            (CaseEventBody::Transferred(t), Some(old)) => {
+                let category =
+                    ItemCode::parse(&old.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
+                let policy = self.policies.for_item(&old.item, category);
+                let case = CaseSla::dispatched(event, partition, &t.to.code, &old.district, &old.item, policy);
+                self.publish_schedule(&case, event.id).await?;
+                self.save(&case).await?;
+                tracing::info!(whistle = %id, department = %case.department, "SLA clocks restarted after a transfer");
+                return Ok(());
+            }
             (CaseEventBody::SlaWarning(s) | CaseEventBody::SlaBreached(s), _) => {
                 // Our own timer events, read back: a timer fired before a crash stays fired.
                 let kind = if matches!(event.body, CaseEventBody::SlaWarning(_)) { "warning" } else { "breach" };

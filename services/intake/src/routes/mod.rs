@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rdkafka::producer::FutureProducer;
 use whistle_casestore::CaseStore;
-use whistle_registry::Registry;
+use whistle_registry::LiveRegistry;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -21,7 +21,8 @@ use crate::metrics::Metrics;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Arc<Registry>,
+    /// The local copy of the registry, kept current from the registry topic.
+    pub registry: LiveRegistry,
     /// Item suggestion index, benchmarks and fence rules, built once at start-up.
     pub assist: Arc<whistle_assist::Assist>,
     /// Subjects' inspection and penalty history (Redis), for fences and repeat offences.
@@ -47,6 +48,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/whistles/{id}/arrive", post(whistles::arrive))
         .route("/api/v1/whistles/{id}/resolve", post(whistles::resolve))
         .route("/api/v1/whistles/{id}/reject", post(whistles::reject))
+        .route("/api/v1/whistles/{id}/transfer", post(whistles::transfer))
         .route("/api/v1/whistles/{id}/pause", post(whistles::pause))
         .route("/api/v1/whistles/{id}/resume", post(whistles::resume))
         .route("/api/v1/whistles/{id}/inspect", post(assist::inspect))

@@ -43,7 +43,7 @@ pub async fn towns(
     q: Result<Query<DistrictQuery>, QueryRejection>,
 ) -> Result<Json<TownList>, ApiError> {
     let q = query(q)?;
-    let registry = &state.registry;
+    let registry = &*state.registry.current();
     let district = district_param(registry, q.district.as_deref())?;
     let towns = registry
         .towns()
@@ -68,7 +68,7 @@ pub async fn items(
     q: Result<Query<DistrictQuery>, QueryRejection>,
 ) -> Result<Json<ItemList>, ApiError> {
     let q = query(q)?;
-    let registry = &state.registry;
+    let registry = &*state.registry.current();
     let district = district_param(registry, q.district.as_deref())?;
     let at = Utc::now();
     let items = registry
@@ -130,8 +130,9 @@ pub async fn route(
             .map_err(|e| ApiError::InvalidField { field: "at", message: format!("not an RFC 3339 time: {e}") })?
             .with_timezone(&Utc),
     };
-    let decision = decide(&state.registry, &town, &item, at).map_err(route_error)?;
-    Ok(Json(route_view(&state.registry, &town, &item, at, &decision)))
+    let registry = state.registry.current();
+    let decision = decide(&registry, &town, &item, at).map_err(route_error)?;
+    Ok(Json(route_view(&registry, &town, &item, at, &decision)))
 }
 
 pub(crate) fn route_error(err: RouteError) -> ApiError {

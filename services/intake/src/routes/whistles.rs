@@ -18,9 +18,12 @@ use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_registry::{Route, route as decide};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
-    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, WhistleAccepted, WhistleView,
+    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, TransferRequest, WhistleAccepted,
+    WhistleView,
 };
-use whistle_schemas::events::{Acted, Actor, ActorKind, CaseEvent, CaseEventBody, Paused, Raised, Rejected, Resolved};
+use whistle_schemas::events::{
+    Acted, Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Paused, Raised, Rejected, Resolved, Transferred,
+};
 
 use super::AppState;
 use super::registry::{route_error, town_holds_message};
@@ -47,16 +50,25 @@ pub async fn raise(
     let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
     let whistle = NewWhistle::parse(req)?;
     let now = Utc::now();
-    let town = state.registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
-    match decide(&state.registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+    // One snapshot of the live registry for the whole decision.
+    let registry = state.registry.current();
+    let town = registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
+    match decide(&registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+        Route::Town { .. } if whistle.support => {}
         Route::Town { authority, since } => {
-            let names = state.registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
+            let names = registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
                 whistle_schemas::Names { zh: whistle.item.to_string(), en: whistle.item.to_string() }
             });
             let msg = town_holds_message(&names, authority, since);
             return Err(ApiError::TownHoldsItem(format!("{} / {}", msg.en, msg.zh)));
         }
         Route::Department { .. } | Route::Triage { .. } => {}
+    }
+    for t in &whistle.assist {
+        let code = whistle_registry::DepartmentCode::new(&town.district, t);
+        if t == whistle_registry::file::COMMAND_CENTRE || registry.department(&code).is_none() {
+            return Err(ApiError::InvalidField { field: "assist", message: format!("no department {code}") });
+        }
     }
 
     let id = match &key {
@@ -91,6 +103,8 @@ pub async fn raise(
             location: whistle.location,
             photos: whistle.photos,
             raised_by: Actor { kind: ActorKind::Town, code: whistle.town.to_string() },
+            support: whistle.support,
+            assist: whistle.assist,
         }),
     );
     publish(&state, &event).await?;
@@ -203,6 +217,43 @@ pub async fn reject(
     let reason = domain::reason(&req.reason)?;
     act(&state, &id, &headers, Transition::Reject, |actor| {
         CaseEventBody::Rejected(Rejected { actor, reason, code: None })
+    })
+    .await
+}
+
+/// `POST /api/v1/whistles/{id}/transfer`: the owning department hands the case to another
+/// department of the same district; ownership moves and the new owner's clocks start.
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> Result<Response, ApiError> {
+    let reason = domain::reason(&req.reason)?;
+    let code = whistle_registry::DepartmentCode::parse(&req.to)
+        .map_err(|e| ApiError::InvalidField { field: "to", message: e.to_string() })?;
+    let registry = state.registry.current();
+    let to = registry
+        .department(&code)
+        .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
+        .ok_or_else(|| ApiError::InvalidField { field: "to", message: format!("unknown department {code}") })?;
+    let check = |view: &WhistleView| {
+        if !whistle_casestore::state::can_transfer(view) {
+            return Err(ApiError::Conflict(format!("cannot transfer a whistle that is {}", view.status)));
+        }
+        if view.district != code.district().as_str() {
+            return Err(ApiError::InvalidField {
+                field: "to",
+                message: format!("{code} is not in district {}", view.district),
+            });
+        }
+        if view.department.as_ref().is_some_and(|d| d.code == code.as_str()) {
+            return Err(ApiError::Conflict(format!("the whistle is already with {code}")));
+        }
+        Ok(Status::Dispatched)
+    };
+    act_with(&state, &id, &headers, "transfer", check, |actor| {
+        CaseEventBody::Transferred(Transferred { actor, to, reason, triage: false })
     })
     .await
 }

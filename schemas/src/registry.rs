@@ -1,0 +1,210 @@
+//! The registry's wire types: the records on the compacted registry topic
+//! (`whistle.registry.v1`, key = item code) and the bodies of `/api/v1/registry/...` and
+//! `/api/v1/districts`.
+//!
+//! A record carries an item's *whole* history and audit trail, so compaction (which keeps only
+//! the newest record per key) never loses a version: a change appends, it never rewrites.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Names;
+use crate::api::HolderView;
+use crate::events::{Authority, DepartmentRef};
+
+/// The value of one message on the registry topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRecord {
+    /// Bumped by every change of the item; consumers keep the highest they have seen. The shipped
+    /// data file is version 0.
+    pub version: u64,
+    pub item: ItemDefinition,
+    /// Every change ever made to the item, oldest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
+}
+
+/// An enforcement item with its full holder history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDefinition {
+    pub code: String,
+    pub names: Names,
+    pub category: String,
+    pub legal_basis: String,
+    pub illustrative: bool,
+    #[serde(default)]
+    pub keywords: Keywords,
+    pub holders: Vec<HolderVersion>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Keywords {
+    #[serde(default)]
+    pub zh: Vec<String>,
+    #[serde(default)]
+    pub en: Vec<String>,
+}
+
+/// One holder of an item in one district (or `*`, city-wide) over `[effective_from, effective_to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderVersion {
+    /// A district code, or `*` for the city-wide default.
+    pub district: String,
+    pub holder: HolderSpec,
+    pub authority: Authority,
+    pub effective_from: DateTime<Utc>,
+    /// Exclusive; `null` while open-ended.
+    pub effective_to: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// Who holds an item, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum HolderSpec {
+    /// The district's towns and subdistricts.
+    Towns,
+    /// The district department of this type.
+    Department { department_type: String },
+}
+
+/// One change in an item's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// The item version this change produced.
+    pub version: u64,
+    /// When the change was recorded (not when it takes effect).
+    pub recorded_at: DateTime<Utc>,
+    /// Who asked for it, as given to the admin API.
+    pub actor: String,
+    pub action: ChangeAction,
+    /// The district (or `*`) the change applies to; `*` for an import.
+    pub district: String,
+    pub effective_from: DateTime<Utc>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    /// The item was handed to the towns (`delegated` or `empowered`).
+    Delegate,
+    /// The item was taken back by a district department.
+    Recover,
+    /// Any other change of holder or authority.
+    ChangeHolder,
+    /// The item came in through a CSV import.
+    Import,
+}
+
+/// `POST /api/v1/registry/items/{code}/delegate` · `/recover` · `/holder`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderChangeRequest {
+    /// A district code, or `*` for the city-wide default.
+    pub district: String,
+    /// RFC 3339; must not be in the past (history is never rewritten).
+    pub effective_from: DateTime<Utc>,
+    pub reason: String,
+    /// Who asks; recorded in the audit trail.
+    pub actor: String,
+    /// Required by `recover` and, for a department holder, by `holder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_type: Option<String>,
+    /// `delegate`: `delegated` (default) or `empowered`; `recover`: `recovered` (default);
+    /// `holder`: required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<Authority>,
+}
+
+/// `GET /api/v1/registry/items/{code}`: an item, its holder now and its whole history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemDetail {
+    pub code: String,
+    pub names: Names,
+    pub category: String,
+    pub legal_basis: String,
+    pub illustrative: bool,
+    /// The city-wide default authority now (null when nobody holds it city-wide now).
+    pub authority: Option<Authority>,
+    pub holder: Option<HolderView>,
+    pub version: u64,
+    pub history: Vec<HolderVersion>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// `GET /api/v1/districts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DistrictList {
+    pub districts: Vec<DistrictView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DistrictView {
+    pub code: String,
+    pub names: Names,
+    /// `district` or `county`.
+    pub kind: String,
+    pub illustrative: bool,
+    pub towns: u32,
+    pub departments: Vec<DepartmentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentView {
+    #[serde(flatten)]
+    pub department: DepartmentRef,
+    pub department_type: String,
+    /// True for the command centre that triages whistles nobody holds.
+    pub command_centre: bool,
+}
+
+/// `POST /api/v1/registry/import` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportReport {
+    pub rows: u32,
+    pub items: u32,
+    /// Items whose content changed and got a new version.
+    pub changed: Vec<String>,
+}
+
+/// `POST /api/v1/registry/whatif`: what a proposed change would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIfRequest {
+    pub item: String,
+    /// `delegate`, `recover` or `change_holder`.
+    pub action: ChangeAction,
+    pub change: HolderChangeRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WhatIfReport {
+    pub item: String,
+    pub district: String,
+    pub effective_from: DateTime<Utc>,
+    /// Open whistles that would go somewhere else once the change is in force.
+    pub open_total: u32,
+    pub open_affected: Vec<WhatIfCase>,
+    /// Whistles raised in the 30 days before now, routed as if the change had been in force.
+    pub last_month_total: u32,
+    pub last_month_affected: u32,
+    /// `last_month_affected / last_month_total`, 0 when there were none.
+    pub last_month_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WhatIfCase {
+    pub id: String,
+    pub town: String,
+    pub item: String,
+    /// Where it goes under the registry now, e.g. `department:500103-EE`, `town`, `triage:500103-CC`.
+    pub now: String,
+    pub proposed: String,
+}

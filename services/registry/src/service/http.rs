@@ -1,0 +1,238 @@
+//! The registry's HTTP API: read endpoints, admin changes, CSV, what-if.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use chrono::Utc;
+use rdkafka::producer::FutureProducer;
+use redis::aio::ConnectionManager;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use whistle_schemas::api::ItemList;
+use whistle_schemas::registry::{
+    ChangeAction, DistrictList, HolderChangeRequest, ImportReport, ItemDetail, WhatIfReport, WhatIfRequest,
+};
+
+use super::error::ApiError;
+use super::{views, whatif};
+use crate::change::propose;
+use crate::codes::{DistrictCode, ItemCode};
+use crate::live::{LiveRegistry, publish};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub live: LiveRegistry,
+    pub producer: FutureProducer,
+    pub registry_topic: Arc<str>,
+    pub redis: ConnectionManager,
+    pub key_prefix: Arc<str>,
+    /// Changes are decided on the current version and published one at a time, so two
+    /// concurrent changes of one item cannot both claim the same next version.
+    pub writer: Arc<Mutex<()>>,
+    /// Changes published, by action (delegate, recover, change_holder, import).
+    pub changes: prometheus::IntCounterVec,
+}
+
+pub fn router(state: AppState, max_import_bytes: usize) -> Router {
+    Router::new()
+        .route("/api/v1/registry/items", get(items))
+        .route("/api/v1/registry/items/{code}", get(item))
+        .route("/api/v1/registry/items/{code}/delegate", post(delegate))
+        .route("/api/v1/registry/items/{code}/recover", post(recover))
+        .route("/api/v1/registry/items/{code}/holder", post(change_holder))
+        .route("/api/v1/registry/export", get(export))
+        .route("/api/v1/registry/import", post(import).layer(DefaultBodyLimit::max(max_import_bytes)))
+        .route("/api/v1/registry/whatif", post(what_if))
+        .route("/api/v1/districts", get(districts))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))
+}
+
+fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(t)| t).map_err(|e| ApiError::MalformedBody(e.body_text()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictQuery {
+    district: Option<String>,
+    /// RFC 3339: "who holds each item in this district at this time"; defaults to now.
+    at: Option<String>,
+}
+
+/// `GET /api/v1/registry/items[?district=CODE][&at=RFC3339]`: the same shape intake serves.
+async fn items(
+    State(state): State<AppState>,
+    q: Result<Query<DistrictQuery>, QueryRejection>,
+) -> Result<Json<ItemList>, ApiError> {
+    let q = query(q)?;
+    let registry = state.live.current();
+    let district = match q.district.as_deref() {
+        None | Some("*") => None,
+        Some(d) => {
+            let code = DistrictCode::parse(d)
+                .map_err(|e| ApiError::InvalidField { field: "district", message: e.to_string() })?;
+            registry.district(&code).ok_or_else(|| ApiError::NotFound(format!("unknown district {code}")))?;
+            Some(code)
+        }
+    };
+    let at = match q.at.as_deref() {
+        None => Utc::now(),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|e| ApiError::InvalidField { field: "at", message: format!("not an RFC 3339 time: {e}") })?
+            .with_timezone(&Utc),
+    };
+    let items = registry.items().map(|i| views::item_view(&registry, i, district.as_ref(), at)).collect();
+    Ok(Json(ItemList { district: district.map_or_else(|| "*".to_owned(), |d| d.to_string()), at, items }))
+}
+
+/// `GET /api/v1/registry/items/{code}`: the item with its whole history and audit trail.
+async fn item(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<ItemDetail>, ApiError> {
+    let registry = state.live.current();
+    let item = ItemCode::parse(&code)
+        .ok()
+        .and_then(|c| registry.item(&c))
+        .ok_or_else(|| ApiError::NotFound(format!("unknown item {code:.40}")))?;
+    Ok(Json(views::item_detail(&registry, item, Utc::now())))
+}
+
+async fn districts(State(state): State<AppState>) -> Json<DistrictList> {
+    Json(views::district_list(&state.live.current()))
+}
+
+async fn delegate(
+    state: State<AppState>,
+    code: Path<String>,
+    body: Result<Json<HolderChangeRequest>, JsonRejection>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    change(state, code, ChangeAction::Delegate, body).await
+}
+
+async fn recover(
+    state: State<AppState>,
+    code: Path<String>,
+    body: Result<Json<HolderChangeRequest>, JsonRejection>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    change(state, code, ChangeAction::Recover, body).await
+}
+
+async fn change_holder(
+    state: State<AppState>,
+    code: Path<String>,
+    body: Result<Json<HolderChangeRequest>, JsonRejection>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    change(state, code, ChangeAction::ChangeHolder, body).await
+}
+
+/// Decide on the current version, publish (Kafka acknowledges), then apply locally: a change is
+/// either on the topic, and so reaches every copy, or it did not happen.
+async fn change(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    action: ChangeAction,
+    body: Result<Json<HolderChangeRequest>, JsonRejection>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    let req = json(body)?;
+    let _writer = state.writer.lock().await;
+    let now = Utc::now();
+    let item = propose(&state.live.current(), &code, action, &req, now)?;
+    publish(&state.producer, &state.registry_topic, &item).await.map_err(|e| {
+        tracing::warn!(error = %format_args!("{e:#}"), "registry change not published");
+        ApiError::Unavailable("Kafka did not take the change; nothing was changed, retry".into())
+    })?;
+    tracing::info!(item = %item.code, version = item.version, action = ?action, district = %req.district, effective_from = %req.effective_from, "registry change published");
+    state.changes.with_label_values(&[action_label(action)]).inc();
+    state.live.put(item.clone());
+    let registry = state.live.current();
+    Ok(Json(views::item_detail(&registry, &item, now)))
+}
+
+fn action_label(action: ChangeAction) -> &'static str {
+    match action {
+        ChangeAction::Delegate => "delegate",
+        ChangeAction::Recover => "recover",
+        ChangeAction::ChangeHolder => "change_holder",
+        ChangeAction::Import => "import",
+    }
+}
+
+/// `GET /api/v1/registry/export`: the catalogue as CSV.
+async fn export(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"registry.csv\""),
+        ],
+        crate::csv::export(&state.live.current()),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    actor: String,
+}
+
+/// `POST /api/v1/registry/import?actor=NAME` with a CSV body: all rows or none.
+async fn import(
+    State(state): State<AppState>,
+    q: Result<Query<ImportQuery>, QueryRejection>,
+    body: Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    let q = query(q)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::MalformedBody(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
+    let _writer = state.writer.lock().await;
+    let import = crate::csv::import(&state.live.current(), text, &q.actor, Utc::now()).map_err(ApiError::Csv)?;
+    // All of it is valid; publish each changed item. A failure midway leaves the published items
+    // applied everywhere and the rest untouched, and a retry of the same file converges.
+    for item in &import.changed {
+        publish(&state.producer, &state.registry_topic, item).await.map_err(|e| {
+            tracing::warn!(error = %format_args!("{e:#}"), "registry import not fully published");
+            ApiError::Unavailable("Kafka did not take the import; retry the same file".into())
+        })?;
+    }
+    state.changes.with_label_values(&["import"]).inc_by(import.changed.len() as u64);
+    let changed = import.changed.iter().map(|i| i.code.to_string()).collect();
+    for item in import.changed {
+        state.live.put(item);
+    }
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(Json(ImportReport { rows: count(import.rows), items: count(import.items), changed }))
+}
+
+/// `POST /api/v1/registry/whatif`: what a proposed change would re-route; nothing is changed.
+async fn what_if(
+    State(state): State<AppState>,
+    body: Result<Json<WhatIfRequest>, JsonRejection>,
+) -> Result<Json<WhatIfReport>, ApiError> {
+    let req = json(body)?;
+    let now = Utc::now();
+    let current = state.live.current();
+    let proposed = current.with_item(propose(&current, &req.item, req.action, &req.change, now)?);
+    let mut conn = state.redis.clone();
+    let cases = whatif::stored_cases(&mut conn, &state.key_prefix).await.map_err(|e| {
+        tracing::warn!(error = %format_args!("{e:#}"), "case views unavailable");
+        ApiError::Unavailable("case views are unavailable; retry shortly".into())
+    })?;
+    Ok(Json(whatif::compare(
+        &current,
+        &proposed,
+        &req.item,
+        &req.change.district,
+        &cases,
+        req.change.effective_from,
+        now,
+    )))
+}

@@ -1,0 +1,42 @@
+//! Registry service settings.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub kafka: KafkaSettings,
+    /// Read by the what-if preview (the stored case views); never written.
+    pub redis: RedisSettings,
+    /// The shipped data file: version 0 of every item, and the districts, towns and departments.
+    pub registry_path: PathBuf,
+    /// Largest CSV import accepted, in bytes.
+    pub max_import_bytes: usize,
+    pub shutdown: ShutdownSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            http: HttpSettings::new(8085),
+            kafka: KafkaSettings::default(),
+            redis: RedisSettings::default(),
+            registry_path: PathBuf::from("deploy/data/registry.json"),
+            max_import_bytes: 8 * 1024 * 1024,
+            shutdown: ShutdownSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_import_bytes < 1024 {
+            return Err(SettingsError::Invalid { key: "max_import_bytes", message: "must be at least 1024".into() });
+        }
+        Ok(())
+    }
+}

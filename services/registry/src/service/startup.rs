@@ -1,0 +1,97 @@
+//! Building and running the registry service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::producer::{FutureProducer, Producer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use whistle_common::admin::{self, Check};
+use whistle_common::shutdown::Supervisor;
+use whistle_common::{kafka, redis_conn};
+
+use super::http::{self, AppState};
+use super::settings::Settings;
+use crate::live::{self, Follower, LiveRegistry};
+use crate::model::Registry;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    follower: Follower,
+    producer: FutureProducer,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let registry = Registry::load(&settings.registry_path)
+            .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
+        kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let live = LiveRegistry::new(registry);
+        let follower = live::catch_up(&settings.kafka, &live).await?;
+        let producer = kafka::producer(&settings.kafka, "whistle-registry")?;
+        let redis = redis_conn::managed(&settings.redis).await?;
+        let metrics = prometheus::Registry::new_custom(Some("whistle_registry".into()), None)?;
+        let changes = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("changes_total", "Registry item changes published, by action"),
+            &["action"],
+        )?;
+        metrics.register(Box::new(changes.clone()))?;
+        let state = AppState {
+            live,
+            producer: producer.clone(),
+            registry_topic: settings.kafka.topics.registry.clone().into(),
+            redis,
+            key_prefix: settings.redis.key_prefix.clone().into(),
+            writer: Arc::default(),
+            changes,
+        };
+        let kafka_check: Check = {
+            let producer = producer.clone();
+            Arc::new(move || Box::pin(kafka::producer_reachable(producer.clone(), Duration::from_secs(2))))
+        };
+        let router =
+            http::router(state, settings.max_import_bytes).merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
+        let listener = TcpListener::bind(settings.http.addr())
+            .await
+            .with_context(|| format!("binding {}", settings.http.addr()))?;
+        tracing::info!(addr = %listener.local_addr()?, "registry listening");
+        Ok(Application {
+            listener,
+            router,
+            follower,
+            producer,
+            grace: Duration::from_secs(settings.shutdown.grace_seconds),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, router, follower, producer, grace } = self;
+        let mut supervisor = Supervisor::new(CancellationToken::new());
+        let token = supervisor.token();
+        supervisor.spawn("http", {
+            let token = token.clone();
+            async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { token.cancelled().await })
+                    .await
+                    .context("HTTP server")
+            }
+        });
+        supervisor.spawn("registry-follow", follower.run(token));
+        let result = supervisor.run(shutdown, grace).await;
+        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
+        tracing::info!("registry stopped");
+        result
+    }
+}
