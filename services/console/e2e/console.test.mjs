@@ -104,7 +104,7 @@ describe('console', () => {
     await town.context().close();
   });
 
-  test('the duty officer rejects with a reason; the town sees 已退回 and the reason', async () => {
+  test('the duty officer rejects with a reason; the case goes to the command centre and the town sees why', async () => {
     const text = marker('reject-me');
     const id = await raiseViaApi(text);
     const board = await openBoard('zh');
@@ -117,13 +117,17 @@ describe('console', () => {
     await card.locator('textarea').fill('不属于本局职责，请转城市管理局');
     await card.locator('.reject-form button[type="submit"]').click();
     await board.locator('.closed-list li[data-status="rejected"]', { hasText: text }).waitFor({ state: 'attached' });
-    const view = await apiJson('GET', `/api/v1/whistles/${id}`);
-    assert.equal(view.json.status, 'rejected');
-    assert.ok(view.json.timeline.some((e) => e.detail === '不属于本局职责，请转城市管理局'));
+    // A department's reject is re-routed to the district command centre for triage (issue B).
+    let view;
+    await until(async () => {
+      view = await apiJson('GET', `/api/v1/whistles/${id}`);
+      return view.json.department?.code === '500103-CC';
+    }, 're-routed to the command centre', 20_000);
+    assert.equal(view.json.status, 'dispatched');
+    assert.ok(view.json.timeline.some((e) => e.type === 'whistle.rejected' && e.detail === '不属于本局职责，请转城市管理局'));
     await board.context().close();
 
-    // The town's list: rejected cases leave the open snapshot, so use the "rejected" filter on a
-    // page that has seen the event live.
+    // The town follows it live and reads why in the timeline.
     const town = await openTown('zh');
     const text2 = marker('reject-me-too');
     const id2 = await raiseViaApi(text2);
@@ -131,11 +135,9 @@ describe('console', () => {
     await until(async () => (await row.getAttribute('data-status')) === 'dispatched', 'dispatched on the town page', 20_000);
     const r = await apiJson('POST', `/api/v1/whistles/${id2}/reject`, { reason: '请先自行劝导' });
     assert.equal(r.status, 202);
-    await until(async () => (await row.getAttribute('data-status')) === 'rejected', 'rejected on the town page');
-    await town.click('.filters [data-filter="rejected"]');
+    await until(async () => (await apiJson('GET', `/api/v1/whistles/${id2}`)).json.department?.code === '500103-CC', 're-routed', 20_000);
     await row.locator('summary').click();
-    assert.equal((await row.locator('summary .badge').textContent()).trim(), '已退回');
-    assert.match(await row.locator('.timeline').textContent(), /请先自行劝导/);
+    await until(async () => /请先自行劝导/.test(await row.locator('.timeline').textContent()), 'the reason on the town page', 20_000);
     await town.context().close();
   });
 
