@@ -24,7 +24,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .iter()
         .filter_map(|t| t["code"].as_str().map(str::to_owned))
         .collect();
-    let ws_url = format!("{}/ws", args.base.replacen("http", "ws", 1));
+    let ws_url = args.ws.clone().unwrap_or_else(|| format!("{}/ws", args.base.replacen("http", "ws", 1)));
     let before = proc_kib(gateway, "VmRSS:").context("gateway RSS")?;
     let mut sockets = Vec::with_capacity(args.connections);
     for n in 0..args.connections {

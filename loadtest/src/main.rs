@@ -9,7 +9,7 @@
 //! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
 //!
 //! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
-//! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000`
+//! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
 //! against the stack of `cargo xtask up` (`--base` to point elsewhere).
 
 mod baseline;
@@ -31,6 +31,8 @@ pub struct Args {
     pub ack_think_ms: u64,
     pub connections: usize,
     pub baselines: bool,
+    /// WebSocket endpoint, when it is not `{base}/ws` (e.g. the gateway itself, bypassing the ingress).
+    pub ws: Option<String>,
 }
 
 fn parse() -> anyhow::Result<(String, Args)> {
@@ -44,6 +46,7 @@ fn parse() -> anyhow::Result<(String, Args)> {
         ack_think_ms: 500,
         connections: 2000,
         baselines: true,
+        ws: None,
     };
     let mut it = std::env::args().skip(1).peekable();
     let mode = match it.peek() {
@@ -59,6 +62,7 @@ fn parse() -> anyhow::Result<(String, Args)> {
         let number = |v: &str| v.parse::<u64>().with_context(|| format!("{flag} takes a whole number"));
         match flag.as_str() {
             "--base" => args.base = value,
+            "--ws" => args.ws = Some(value),
             "--brokers" => args.brokers = value,
             "--rate" => args.rate = number(&value)?,
             "--seconds" => args.seconds = number(&value)?,

@@ -110,7 +110,7 @@ async fn board(
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let ws_url = format!("{}/ws", args.base.replacen("http", "ws", 1));
+    let ws_url = args.ws.clone().unwrap_or_else(|| format!("{}/ws", args.base.replacen("http", "ws", 1)));
     let targets = targets(&http, &args.base, args.boards).await?;
     println!(
         "pipeline: {} departments with a board each; raising at {}/s for {}",

@@ -224,6 +224,45 @@ impl Stack {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
         }
+        self.iso.clean_up().await;
+    }
+}
+
+impl Isolation {
+    /// Deletes this test's topics and Redis keys, so repeated runs on one machine do not pile
+    /// up data (a failed test skips this and leaves its data for inspection).
+    pub async fn clean_up(&self) {
+        use rdkafka::admin::{AdminClient, AdminOptions};
+        if let Ok(admin) = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka.brokers)
+            .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
+        {
+            let t = &self.kafka.topics;
+            let _ = admin.delete_topics(&[&t.cases, &t.deadletter, &t.registry], &AdminOptions::new()).await;
+        }
+        if let Ok(mut conn) = whistle_common::redis_conn::managed(&self.redis).await {
+            let mut cursor: u64 = 0;
+            loop {
+                let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}*", self.redis.key_prefix))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                else {
+                    break;
+                };
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
     }
 }
 
