@@ -54,3 +54,24 @@ async fn metrics(State(state): State<AdminState>) -> Response {
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {err}")).into_response(),
     }
 }
+
+/// How long a readiness probe waits for Kafka.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready while the broker answers a metadata request from this consumer.
+pub fn consumer_check(consumer: Arc<rdkafka::consumer::StreamConsumer>) -> Check {
+    Arc::new(move || Box::pin(crate::kafka::broker_reachable(consumer.clone(), PROBE_TIMEOUT)))
+}
+
+/// Ready while the broker answers a metadata request from this producer.
+pub fn producer_check(producer: rdkafka::producer::FutureProducer) -> Check {
+    Arc::new(move || Box::pin(crate::kafka::producer_reachable(producer.clone(), PROBE_TIMEOUT)))
+}
+
+/// Ready while Redis answers `PING`.
+pub fn redis_check(conn: redis::aio::ConnectionManager) -> Check {
+    Arc::new(move || {
+        let mut conn = conn.clone();
+        Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })
+    })
+}

@@ -10,7 +10,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
-use whistle_common::admin::{self, Check};
+use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::redis_conn;
 use whistle_common::shutdown::Supervisor;
@@ -71,17 +71,8 @@ impl Application {
             metrics: metrics.clone(),
             token: token.clone(),
         };
-        let kafka_check: Check = {
-            let consumer = consumer.clone();
-            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
-        };
-        let redis_check: Check = {
-            let conn = store.connection();
-            Arc::new(move || {
-                let mut conn = conn.clone();
-                Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })
-            })
-        };
+        let kafka_check = admin::consumer_check(consumer.clone());
+        let redis_check = admin::redis_check(store.connection());
         let app = axum::Router::new()
             .route("/ws", get(ws::upgrade))
             .with_state(ws_state)

@@ -8,7 +8,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
-use whistle_common::admin::{self, Check};
+use whistle_common::admin;
 use whistle_common::shutdown::Supervisor;
 use whistle_common::{kafka, redis_conn};
 use whistle_registry::live::{self, Follower};
@@ -56,14 +56,8 @@ impl Application {
             store,
             metrics: metrics.clone(),
         };
-        let kafka_check: Check = {
-            let producer = producer.clone();
-            Arc::new(move || Box::pin(kafka::producer_reachable(producer.clone(), Duration::from_secs(2))))
-        };
-        let redis_check: Check = Arc::new(move || {
-            let mut conn = redis.clone();
-            Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })
-        });
+        let kafka_check = admin::producer_check(producer.clone());
+        let redis_check = admin::redis_check(redis.clone());
         let router = routes::router(state, settings.limits.max_body_bytes)
             .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
 

@@ -8,7 +8,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::Producer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use whistle_common::admin::{self, Check};
+use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::shutdown::Supervisor;
 use whistle_registry::live::{self, Follower};
@@ -49,10 +49,7 @@ impl Application {
             dead_letters,
             metrics: metrics.clone(),
         };
-        let kafka_check: Check = {
-            let consumer = consumer.clone();
-            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
-        };
+        let kafka_check = admin::consumer_check(consumer.clone());
         let admin = admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check)]);
         let listener = TcpListener::bind(settings.http.addr())
             .await

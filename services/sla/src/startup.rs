@@ -12,7 +12,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use whistle_common::admin::{self, Check};
+use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::redis_conn;
 use whistle_common::shutdown::Supervisor;
@@ -82,10 +82,7 @@ impl Application {
         let mut supervisor = Supervisor::new(sla.token.clone());
         let token = supervisor.token();
 
-        let kafka_check: Check = {
-            let consumer = sla.consumer.clone();
-            Arc::new(move || Box::pin(kafka::broker_reachable(consumer.clone(), Duration::from_secs(2))))
-        };
+        let kafka_check = admin::consumer_check(sla.consumer.clone());
         let app = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
             .with_state(HttpState {

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use rdkafka::producer::{FutureProducer, Producer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use whistle_common::admin::{self, Check};
+use whistle_common::admin;
 use whistle_common::shutdown::Supervisor;
 use whistle_common::{kafka, redis_conn};
 
@@ -49,10 +49,7 @@ impl Application {
             writer: Arc::default(),
             changes,
         };
-        let kafka_check: Check = {
-            let producer = producer.clone();
-            Arc::new(move || Box::pin(kafka::producer_reachable(producer.clone(), Duration::from_secs(2))))
-        };
+        let kafka_check = admin::producer_check(producer.clone());
         let router =
             http::router(state, settings.max_import_bytes).merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
         let listener = TcpListener::bind(settings.http.addr())
