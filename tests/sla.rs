@@ -74,6 +74,13 @@ async fn an_unacknowledged_whistle_warns_breaches_and_escalates_to_the_command_c
     );
     assert_eq!(summary["departments"][0]["department"], DEPARTMENT);
     assert_eq!(summary["departments"][0]["names"]["zh"], "渝中区生态环境局");
+    let metrics =
+        stack.http.get(format!("{}/metrics", stack.sla)).send().await.expect("metrics").text().await.expect("text");
+    let breaches = metrics
+        .lines()
+        .find(|l| l.starts_with("whistle_sla_breaches_total{") && l.contains("stage=\"acknowledge\""))
+        .unwrap_or_else(|| panic!("a breach counter: {metrics}"));
+    assert!(breaches.ends_with(" 1"), "{breaches}");
     let bad = stack.http.get(format!("{}/api/v1/sla/summary?window_hours=0", stack.sla)).send().await.expect("summary");
     assert_eq!(bad.status().as_u16(), 400);
 

@@ -203,19 +203,20 @@ impl Sla {
         // publishing and recording) is one event to every consumer.
         let event = CaseEvent::new(Uuid::new_v5(&case.whistle, timer.key.as_bytes()), SOURCE, case.whistle, now, body);
         self.publish(&event).await?;
-        if self.store.mark_fired(case.whistle, &timer.key, partition).await? {
-            let stage = timer.stage.as_str();
-            match &timer.kind {
-                TimerKind::Warning => self.metrics.warnings.with_label_values(&[stage]).inc(),
-                TimerKind::Breach => self.metrics.breaches.with_label_values(&[stage, &case.district]).inc(),
-                TimerKind::Escalate { level, .. } => {
-                    self.metrics.escalations.with_label_values(&[&level.to_string(), &case.district]).inc()
-                }
+        // Count it here: reading our own event back may record the key first, so whether this
+        // call "added" it says nothing about who fired it.
+        self.store.mark_fired(case.whistle, &timer.key, partition).await?;
+        let stage = timer.stage.as_str();
+        match &timer.kind {
+            TimerKind::Warning => self.metrics.warnings.with_label_values(&[stage]).inc(),
+            TimerKind::Breach => self.metrics.breaches.with_label_values(&[stage, &case.district]).inc(),
+            TimerKind::Escalate { level, .. } => {
+                self.metrics.escalations.with_label_values(&[&level.to_string(), &case.district]).inc()
             }
-            let late = (now - timer.due).num_milliseconds().max(0) as f64 / 1000.0;
-            self.metrics.lateness.observe(late);
-            tracing::info!(whistle = %case.whistle, timer = %timer.key, late_seconds = late, "SLA timer fired");
         }
+        let late = (now - timer.due).num_milliseconds().max(0) as f64 / 1000.0;
+        self.metrics.lateness.observe(late);
+        tracing::info!(whistle = %case.whistle, timer = %timer.key, late_seconds = late, "SLA timer fired");
         Ok(())
     }
 }
