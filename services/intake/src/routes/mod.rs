@@ -38,7 +38,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/api/v1/towns", get(registry::towns))
-        .route("/api/v1/registry/items", get(registry::items))
         .route("/api/v1/route", get(registry::route))
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
         .route("/api/v1/assist/benchmark", post(assist::benchmark))

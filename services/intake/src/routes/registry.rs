@@ -1,13 +1,14 @@
-//! Registry look-ups: towns, items, and where a whistle would go.
+//! Registry look-ups intake answers itself: towns, and where a whistle would go. Items, their
+//! history and districts are the registry service's (`whistle_registry::service`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use whistle_registry::{DistrictCode, Holder, ItemCode, Registry, Route, RouteError, TownCode, route as decide};
+use whistle_registry::{DistrictCode, ItemCode, Registry, Route, RouteError, TownCode, route as decide};
 use whistle_schemas::Names;
-use whistle_schemas::api::{DistrictRef, HolderView, ItemList, ItemView, RouteOutcome, RouteView, TownList, TownView};
+use whistle_schemas::api::{DistrictRef, RouteOutcome, RouteView, TownList, TownView};
 use whistle_schemas::events::DepartmentRef;
 
 use super::AppState;
@@ -60,51 +61,6 @@ pub async fn towns(
         })
         .collect();
     Ok(Json(TownList { towns }))
-}
-
-/// `GET /api/v1/registry/items[?district=CODE]`: every item with its holder now.
-pub async fn items(
-    State(state): State<AppState>,
-    q: Result<Query<DistrictQuery>, QueryRejection>,
-) -> Result<Json<ItemList>, ApiError> {
-    let q = query(q)?;
-    let registry = &*state.registry.current();
-    let district = district_param(registry, q.district.as_deref())?;
-    let at = Utc::now();
-    let items = registry
-        .items()
-        .map(|item| {
-            let assignment = match &district {
-                Some(d) => registry.holder_at(&item.code, d, at),
-                None => registry.default_holder_at(&item.code, at),
-            };
-            ItemView {
-                code: item.code.to_string(),
-                names: item.names.clone(),
-                category: item.category.clone(),
-                legal_basis: item.legal_basis.clone(),
-                illustrative: item.illustrative,
-                authority: assignment.map(|a| a.authority),
-                holder: assignment.map(|a| holder_view(registry, &a.holder, district.as_ref())),
-            }
-        })
-        .collect();
-    let district = district.map_or_else(|| "*".to_owned(), |d| d.to_string());
-    Ok(Json(ItemList { district, at, items }))
-}
-
-fn holder_view(registry: &Registry, holder: &Holder, district: Option<&DistrictCode>) -> HolderView {
-    match holder {
-        Holder::Towns => HolderView::Towns,
-        Holder::DepartmentType(kind) => HolderView::Department {
-            department_type: kind.clone(),
-            names: registry
-                .department_type_names(kind)
-                .cloned()
-                .unwrap_or_else(|| Names { zh: kind.clone(), en: kind.clone() }),
-            code: district.map(|d| whistle_registry::DepartmentCode::new(d, kind).to_string()),
-        },
-    }
 }
 
 #[derive(Debug, Deserialize)]
