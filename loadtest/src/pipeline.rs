@@ -100,6 +100,9 @@ async fn board(
                         && r.status().as_u16() == 202
                     {
                         acked.fetch_add(1, Ordering::Relaxed);
+                        // Close it too, so load runs leave no open cases on the boards.
+                        tokio::time::sleep(Duration::from_millis(think)).await;
+                        let _ = http.post(format!("{base}/api/v1/whistles/{id}/resolve")).send().await;
                     }
                 });
             }
@@ -183,7 +186,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         });
     }
     let elapsed = start.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_millis(args.ack_think_ms + 500)).await;
+    // Let the duty officers finish acknowledging and resolving.
+    tokio::time::sleep(Duration::from_millis(2 * args.ack_think_ms + 1000)).await;
     for b in boards {
         b.abort();
     }
@@ -273,8 +277,12 @@ async fn fanout(
             anyhow::Ok(())
         }));
     }
-    for _ in 0..boards {
-        ready_rx.recv().await.context("a fan-out board did not subscribe")?;
+    drop(ready_tx);
+    for n in 0..boards {
+        match tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await {
+            Ok(Some(())) => {}
+            _ => bail!("fan-out board {n} got no snapshot within 30 s"),
+        }
     }
     frames.store(0, Ordering::Relaxed);
     bytes.store(0, Ordering::Relaxed);
@@ -287,7 +295,14 @@ async fn fanout(
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>();
-    sends.await;
+    let mut ids = Vec::new();
+    for resp in sends.await.into_iter().flatten() {
+        if let Ok(v) = resp.json::<Value>().await
+            && let Some(id) = v["id"].as_str()
+        {
+            ids.push(id.to_owned());
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     while (done.load(Ordering::Relaxed) as usize) < boards && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -297,6 +312,16 @@ async fn fanout(
         t.abort();
     }
     let delivered = frames.load(Ordering::Relaxed);
+    // Acknowledge and resolve what this test raised, so it leaves no open cases behind.
+    futures::stream::iter(ids)
+        .map(|id| async move {
+            let _ = http.post(format!("{base}/api/v1/whistles/{id}/acknowledge")).send().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = http.post(format!("{base}/api/v1/whistles/{id}/resolve")).send().await;
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
     let per_board = delivered / boards as u64;
     let mean = (bytes.load(Ordering::Relaxed) / delivered.max(1)) as usize;
     Ok((delivered as f64 / secs, per_board, mean))
