@@ -101,12 +101,13 @@ export function mountManager(root: HTMLElement): Page {
     if (state === 'loading') render();
     try {
       data = await api.slaSummary();
-      state = 'ok';
-      updated = Date.now();
+      // Names first: the live overdue list may render as soon as the state is 'ok'.
       if (!items.length) {
         items = await reg.items('').catch(() => []);
         for (const tw of await reg.towns().catch(() => [])) townNames.set(tw.code, tw.names);
       }
+      state = 'ok';
+      updated = Date.now();
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 501)) state = 'unavailable';
       else {
