@@ -221,14 +221,8 @@ pub async fn inspect(
     let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
     let (view, actor) = enforcing_case(&state, &id, "record an inspection").await?;
     let event_id = event_id(&view, &headers, "inspect")?;
-    if view.timeline.iter().any(|t| t.event_id == event_id) {
-        return Ok(accepted(EnforcementAccepted {
-            id: view.id,
-            event_id,
-            status: view.status,
-            warnings: vec![],
-            benchmark: None,
-        }));
+    if let Some(replayed) = replayed(&view, event_id) {
+        return Ok(replayed);
     }
     let now = Utc::now();
     let rules = &state.assist.data.fences;
@@ -263,6 +257,14 @@ pub async fn inspect(
     Ok(accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: shown, benchmark: None }))
 }
 
+/// A retry (same `Idempotency-Key`) of an action already on the timeline answers `202` again
+/// without a second event.
+fn replayed(view: &WhistleView, event_id: Uuid) -> Option<Response> {
+    view.timeline.iter().any(|t| t.event_id == event_id).then(|| {
+        accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: vec![], benchmark: None })
+    })
+}
+
 /// `POST /api/v1/whistles/{id}/penalty`
 pub async fn penalty(
     State(state): State<AppState>,
@@ -275,14 +277,8 @@ pub async fn penalty(
         req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
     let (view, actor) = enforcing_case(&state, &id, "record a penalty").await?;
     let event_id = event_id(&view, &headers, "penalty")?;
-    if view.timeline.iter().any(|t| t.event_id == event_id) {
-        return Ok(accepted(EnforcementAccepted {
-            id: view.id,
-            event_id,
-            status: view.status,
-            warnings: vec![],
-            benchmark: None,
-        }));
+    if let Some(replayed) = replayed(&view, event_id) {
+        return Ok(replayed);
     }
     let item = ItemCode::parse(&view.item).map_err(|_| ApiError::UnknownItem(view.item.clone()))?;
     let now = Utc::now();
