@@ -126,6 +126,67 @@ impl Default for RedisSettings {
     }
 }
 
+/// Authentication, shared by every service that answers people: they all verify the same
+/// signed tokens, and the intake service also issues them at login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The HMAC key tokens are signed with (at least 32 bytes); every service must share it.
+    /// No default: a deployment sets `WHISTLE_AUTH__JWT_SECRET` (the dev scripts generate one).
+    #[serde(serialize_with = "expose")]
+    pub jwt_secret: SecretString,
+    /// How long a token issued at login stays valid.
+    pub token_ttl_minutes: u64,
+    /// When set, the demo accounts (`town-<code>`, `dept-<code>`, `manager`, `manager-<district>`,
+    /// `admin`) exist with this password. Never set it in production.
+    #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
+    pub demo_password: Option<SecretString>,
+    /// A JSON file of real accounts: `[{"username", "password_hash" (argon2 PHC string), "role", ...}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts_file: Option<std::path::PathBuf>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: SecretString::from(""),
+            token_ttl_minutes: 8 * 60,
+            demo_password: None,
+            accounts_file: None,
+        }
+    }
+}
+
+/// Shortest signing key accepted (HS256 keys shorter than the hash add no strength).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl AuthSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.jwt_secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
+            return Err(SettingsError::Invalid {
+                key: "auth.jwt_secret",
+                message: format!(
+                    "must be set to at least {MIN_JWT_SECRET_BYTES} bytes (WHISTLE_AUTH__JWT_SECRET); every service shares it"
+                ),
+            });
+        }
+        if self.token_ttl_minutes == 0 || self.token_ttl_minutes > 7 * 24 * 60 {
+            return Err(SettingsError::Invalid {
+                key: "auth.token_ttl_minutes",
+                message: "must be between 1 minute and 7 days".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_str(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
 /// An HTTP listener. Port 0 picks a free port (tests).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

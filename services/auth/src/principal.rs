@@ -1,0 +1,341 @@
+//! Who is asking, and what each role may do. Pure: every rule here is unit-tested, and every
+//! service asks these functions instead of deciding on its own.
+//!
+//! | role | scope | may |
+//! |---|---|---|
+//! | `town` | one town | raise whistles for its town; read its town's whistles; watch `town:<its code>` |
+//! | `department` | one department | act on whistles its department owns; inspect and penalise on cases it owns or assists; read them; watch `department:<its code>` |
+//! | `command_centre` | one district | everything its `<district>-CC` department may, plus: read every whistle of the district, transfer, pause and resume any of them, watch every channel of the district, read the district's SLA figures |
+//! | `manager` | the city or one district | read-only: whistles, channels and SLA figures of its scope |
+//! | `admin` | the registry | change the registry (delegate, recover, change holder, import, what-if) |
+//!
+//! Every authenticated role may read the registry (items, towns, districts, routes) and use the
+//! item suggestion and benchmark look-ups.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The command centre's department type: its department code is `<district>-CC`.
+pub const COMMAND_CENTRE_TYPE: &str = "CC";
+
+/// A role with its scope. Serialised inside tokens as `{"role": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    /// A town's comprehensive enforcement team.
+    Town { town: String, district: String },
+    /// A district department's officer.
+    Department { department: String, district: String },
+    /// A district command centre's duty officer.
+    CommandCentre { district: String },
+    /// Read-only; `district` absent means the whole city.
+    Manager {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        district: Option<String>,
+    },
+    /// The registry administrator.
+    Admin,
+}
+
+impl Role {
+    /// The role's name, as audit records and metrics carry it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Town { .. } => "town",
+            Role::Department { .. } => "department",
+            Role::CommandCentre { .. } => "command_centre",
+            Role::Manager { .. } => "manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Principal {
+    /// The account name, e.g. `dept-500103-UM`.
+    pub user: String,
+    #[serde(flatten)]
+    pub role: Role,
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.user, self.role.name())
+    }
+}
+
+/// What authorization needs to know about a case.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseScope<'a> {
+    pub town: &'a str,
+    pub district: &'a str,
+    /// The owning (lead) department, once routed.
+    pub owner: Option<&'a str>,
+    pub assisting: &'a [&'a str],
+}
+
+/// Everything a caller can do to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseAction {
+    Acknowledge,
+    Arrive,
+    Resolve,
+    Reject,
+    Transfer,
+    Pause,
+    Resume,
+    /// Record an inspection of the case's subject.
+    Inspect,
+    /// Record a penalty decision.
+    Penalise,
+}
+
+impl CaseAction {
+    pub const ALL: [CaseAction; 9] = [
+        CaseAction::Acknowledge,
+        CaseAction::Arrive,
+        CaseAction::Resolve,
+        CaseAction::Reject,
+        CaseAction::Transfer,
+        CaseAction::Pause,
+        CaseAction::Resume,
+        CaseAction::Inspect,
+        CaseAction::Penalise,
+    ];
+
+    /// Supervisory actions the district command centre may take on any case of its district.
+    fn supervisory(self) -> bool {
+        matches!(self, CaseAction::Transfer | CaseAction::Pause | CaseAction::Resume)
+    }
+
+    /// Actions an assisting department of a joint case may take.
+    fn assisting(self) -> bool {
+        matches!(self, CaseAction::Inspect | CaseAction::Penalise)
+    }
+}
+
+/// A WebSocket channel, by kind and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelRef<'a> {
+    Department(&'a str),
+    Town(&'a str),
+    /// `city` or a district code.
+    Manager(&'a str),
+}
+
+/// The district a town or department code belongs to: town codes start with their district's
+/// six-digit code (GB/T 10114), department codes are `<district>-<TYPE>`.
+pub fn district_of(code: &str) -> Option<&str> {
+    let district = code.get(..6)?;
+    district.bytes().all(|b| b.is_ascii_digit()).then_some(district)
+}
+
+impl Principal {
+    pub fn new(user: impl Into<String>, role: Role) -> Principal {
+        Principal { user: user.into(), role }
+    }
+
+    /// The department this caller acts as, if any: its own, or its district's command centre.
+    pub fn acting_department(&self) -> Option<String> {
+        match &self.role {
+            Role::Department { department, .. } => Some(department.clone()),
+            Role::CommandCentre { district } => Some(format!("{district}-{COMMAND_CENTRE_TYPE}")),
+            _ => None,
+        }
+    }
+
+    /// The district the caller is confined to, if any (`None` for the city and for admins).
+    pub fn district(&self) -> Option<&str> {
+        match &self.role {
+            Role::Town { district, .. } | Role::Department { district, .. } | Role::CommandCentre { district } => {
+                Some(district)
+            }
+            Role::Manager { district } => district.as_deref(),
+            Role::Admin => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role, Role::Admin)
+    }
+
+    /// May raise a whistle on behalf of `town`.
+    pub fn can_raise_for(&self, town: &str) -> bool {
+        matches!(&self.role, Role::Town { town: own, .. } if own == town)
+    }
+
+    /// May read the case (`GET /api/v1/whistles/{id}`).
+    pub fn can_read(&self, case: &CaseScope<'_>) -> bool {
+        match &self.role {
+            Role::Town { town, .. } => town == case.town,
+            Role::Department { department, .. } => {
+                case.owner == Some(department) || case.assisting.contains(&department.as_str())
+            }
+            Role::CommandCentre { district } => district == case.district,
+            Role::Manager { district } => district.as_deref().is_none_or(|d| d == case.district),
+            Role::Admin => false,
+        }
+    }
+
+    /// May take `action` on the case.
+    pub fn can_act(&self, action: CaseAction, case: &CaseScope<'_>) -> bool {
+        let Some(department) = self.acting_department() else { return false };
+        if case.owner == Some(department.as_str()) {
+            return true;
+        }
+        if action.assisting() && case.assisting.contains(&department.as_str()) {
+            return true;
+        }
+        matches!(&self.role, Role::CommandCentre { district } if action.supervisory() && district == case.district)
+    }
+
+    /// May subscribe to the channel.
+    pub fn can_watch(&self, channel: ChannelRef<'_>) -> bool {
+        let channel_district = match channel {
+            ChannelRef::Department(code) | ChannelRef::Town(code) => district_of(code),
+            ChannelRef::Manager("city") => None,
+            ChannelRef::Manager(code) => Some(code),
+        };
+        match (&self.role, channel) {
+            (Role::Town { town, .. }, ChannelRef::Town(code)) => town == code,
+            (Role::Department { department, .. }, ChannelRef::Department(code)) => department == code,
+            (Role::CommandCentre { district }, _) => channel_district == Some(district.as_str()),
+            (Role::Manager { district: None }, _) => true,
+            (Role::Manager { district: Some(own) }, _) => channel_district == Some(own.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Which district's SLA figures the caller may read: `Ok(None)` is the whole city. Asking for
+    /// nothing narrows a district-scoped caller to its own district.
+    pub fn sla_scope<'a>(&'a self, requested: Option<&'a str>) -> Result<Option<&'a str>, &'static str> {
+        match (&self.role, requested) {
+            (Role::Manager { district: None }, requested) => Ok(requested),
+            (Role::Manager { district: Some(own) } | Role::CommandCentre { district: own }, None) => Ok(Some(own)),
+            (Role::Manager { district: Some(own) } | Role::CommandCentre { district: own }, Some(asked)) => {
+                if own == asked { Ok(Some(own)) } else { Err("your account sees only its own district's figures") }
+            }
+            _ => Err("SLA figures are for managers and command centres"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn town(code: &str) -> Principal {
+        Principal::new(format!("town-{code}"), Role::Town { town: code.into(), district: code[..6].into() })
+    }
+    fn dept(code: &str) -> Principal {
+        Principal::new(format!("dept-{code}"), Role::Department { department: code.into(), district: code[..6].into() })
+    }
+    fn cc(district: &str) -> Principal {
+        Principal::new(format!("dept-{district}-CC"), Role::CommandCentre { district: district.into() })
+    }
+    fn manager(district: Option<&str>) -> Principal {
+        Principal::new("manager", Role::Manager { district: district.map(Into::into) })
+    }
+
+    const ASSISTING: [&str; 1] = ["500103-PS"];
+    fn case() -> CaseScope<'static> {
+        CaseScope { town: "500103001", district: "500103", owner: Some("500103-UM"), assisting: &ASSISTING }
+    }
+
+    #[test]
+    fn towns_raise_and_read_only_their_own() {
+        assert!(town("500103001").can_raise_for("500103001"));
+        assert!(!town("500103002").can_raise_for("500103001"));
+        assert!(!dept("500103-UM").can_raise_for("500103001"));
+        assert!(town("500103001").can_read(&case()));
+        assert!(!town("500103002").can_read(&case()));
+        for action in CaseAction::ALL {
+            assert!(!town("500103001").can_act(action, &case()), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn the_owner_acts_an_assistant_only_inspects_others_nothing() {
+        for action in CaseAction::ALL {
+            assert!(dept("500103-UM").can_act(action, &case()), "{action:?}");
+            assert_eq!(dept("500103-PS").can_act(action, &case()), action.assisting(), "{action:?}");
+            assert!(!dept("500103-EE").can_act(action, &case()), "{action:?}");
+            assert!(!dept("500104-UM").can_act(action, &case()), "{action:?}");
+        }
+        assert!(dept("500103-PS").can_read(&case()));
+        assert!(!dept("500103-EE").can_read(&case()));
+    }
+
+    #[test]
+    fn the_command_centre_supervises_its_district_and_owns_triage() {
+        for action in CaseAction::ALL {
+            assert_eq!(cc("500103").can_act(action, &case()), action.supervisory(), "{action:?}");
+            assert!(!cc("500104").can_act(action, &case()), "{action:?}");
+        }
+        let triage = CaseScope { owner: Some("500103-CC"), assisting: &[], ..case() };
+        for action in CaseAction::ALL {
+            assert!(cc("500103").can_act(action, &triage), "{action:?}");
+        }
+        assert!(cc("500103").can_read(&case()));
+        assert!(!cc("500104").can_read(&case()));
+    }
+
+    #[test]
+    fn managers_only_read_within_scope() {
+        for action in CaseAction::ALL {
+            assert!(!manager(None).can_act(action, &case()));
+        }
+        assert!(manager(None).can_read(&case()));
+        assert!(manager(Some("500103")).can_read(&case()));
+        assert!(!manager(Some("500104")).can_read(&case()));
+        let admin = Principal::new("admin", Role::Admin);
+        assert!(!admin.can_read(&case()));
+        assert!(!admin.can_raise_for("500103001"));
+    }
+
+    #[test]
+    fn channels_follow_the_scope() {
+        use ChannelRef::*;
+        assert!(town("500103001").can_watch(Town("500103001")));
+        assert!(!town("500103001").can_watch(Town("500103002")));
+        assert!(!town("500103001").can_watch(Department("500103-UM")));
+        assert!(dept("500103-UM").can_watch(Department("500103-UM")));
+        assert!(!dept("500103-UM").can_watch(Department("500103-PS")));
+        assert!(!dept("500103-UM").can_watch(Manager("500103")));
+        assert!(cc("500103").can_watch(Department("500103-PS")));
+        assert!(cc("500103").can_watch(Town("500103001")));
+        assert!(cc("500103").can_watch(Manager("500103")));
+        assert!(!cc("500103").can_watch(Manager("city")));
+        assert!(!cc("500103").can_watch(Town("500104001")));
+        assert!(manager(None).can_watch(Manager("city")));
+        assert!(manager(None).can_watch(Department("500104-UM")));
+        assert!(manager(Some("500103")).can_watch(Manager("500103")));
+        assert!(!manager(Some("500103")).can_watch(Manager("city")));
+        assert!(!manager(Some("500103")).can_watch(Department("500104-UM")));
+        assert!(!Principal::new("admin", Role::Admin).can_watch(Manager("city")));
+    }
+
+    #[test]
+    fn sla_figures_narrow_to_the_callers_district() {
+        assert_eq!(manager(None).sla_scope(None), Ok(None));
+        assert_eq!(manager(None).sla_scope(Some("500104")), Ok(Some("500104")));
+        assert_eq!(manager(Some("500103")).sla_scope(None), Ok(Some("500103")));
+        assert!(manager(Some("500103")).sla_scope(Some("500104")).is_err());
+        assert_eq!(cc("500103").sla_scope(Some("500103")), Ok(Some("500103")));
+        assert!(dept("500103-UM").sla_scope(None).is_err());
+        assert!(town("500103001").sla_scope(None).is_err());
+    }
+
+    #[test]
+    fn a_role_round_trips_through_json() {
+        for p in [town("500103001"), dept("500103-UM"), cc("500103"), manager(None), manager(Some("500103"))] {
+            let json = serde_json::to_string(&p).expect("encodes");
+            assert_eq!(serde_json::from_str::<Principal>(&json).expect("decodes"), p, "{json}");
+        }
+        assert_eq!(district_of("500103-UM"), Some("500103"));
+        assert_eq!(district_of("50010"), None);
+        assert_eq!(district_of("abcdef-UM"), None);
+    }
+}
