@@ -8,6 +8,7 @@ async fn suggest(stack: &Stack, text: &str) -> (u16, Value) {
     let resp = stack
         .http
         .get(format!("{}/api/v1/assist/suggest", stack.api))
+        .bearer_auth(token(&as_town(TOWN)))
         .query(&[("text", text)])
         .send()
         .await

@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
-use whistle_tests::{RECEIVE_TIMEOUT, Stack, TOWN, raise_body, router_settings};
+use whistle_tests::{RECEIVE_TIMEOUT, Stack, TOWN, as_admin, raise_body, router_settings, token};
 
 async fn post_to(stack: &Stack, url: &str, body: &Value) -> (u16, Value) {
-    let resp = stack.http.post(url).json(body).send().await.expect("request is sent");
+    let resp = stack.http.post(url).bearer_auth(token(&as_admin())).json(body).send().await.expect("request is sent");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 async fn get_from(stack: &Stack, url: &str) -> (u16, Value) {
-    let resp = stack.http.get(url).send().await.expect("request is sent");
+    let resp = stack.http.get(url).bearer_auth(token(&as_admin())).send().await.expect("request is sent");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -106,7 +106,13 @@ async fn an_item_recovered_one_second_ahead_routes_to_the_town_before_and_the_de
 async fn the_catalogue_round_trips_through_csv_and_broken_rows_are_named() {
     let stack = Stack::start().await;
     let export = || async {
-        let resp = stack.http.get(format!("{}/api/v1/registry/export", stack.registry)).send().await.expect("sent");
+        let resp = stack
+            .http
+            .get(format!("{}/api/v1/registry/export", stack.registry))
+            .bearer_auth(token(&as_admin()))
+            .send()
+            .await
+            .expect("sent");
         assert_eq!(resp.status().as_u16(), 200);
         resp.text().await.expect("csv")
     };
@@ -115,7 +121,8 @@ async fn the_catalogue_round_trips_through_csv_and_broken_rows_are_named() {
     let import = |body: String| async {
         let resp = stack
             .http
-            .post(format!("{}/api/v1/registry/import?actor=city-office", stack.registry))
+            .post(format!("{}/api/v1/registry/import", stack.registry))
+            .bearer_auth(token(&as_admin()))
             .header("content-type", "text/csv")
             .body(body)
             .send()
@@ -275,7 +282,8 @@ async fn an_item_nobody_holds_yet_goes_to_the_command_centre_for_triage() {
     let csv = format!("{}\r\n{row}", whistle_registry::csv::HEADER.join(","));
     let resp = stack
         .http
-        .post(format!("{}/api/v1/registry/import?actor=city-office", stack.registry))
+        .post(format!("{}/api/v1/registry/import", stack.registry))
+        .bearer_auth(token(&as_admin()))
         .body(csv)
         .send()
         .await

@@ -59,6 +59,7 @@ async fn an_unacknowledged_whistle_warns_breaches_and_escalates_to_the_command_c
     let summary: Value = stack
         .http
         .get(format!("{}/api/v1/sla/summary?district=500103", stack.sla))
+        .bearer_auth(token(&as_manager()))
         .send()
         .await
         .expect("summary")
@@ -81,7 +82,13 @@ async fn an_unacknowledged_whistle_warns_breaches_and_escalates_to_the_command_c
         .find(|l| l.starts_with("whistle_sla_breaches_total{") && l.contains("stage=\"acknowledge\""))
         .unwrap_or_else(|| panic!("a breach counter: {metrics}"));
     assert!(breaches.ends_with(" 1"), "{breaches}");
-    let bad = stack.http.get(format!("{}/api/v1/sla/summary?window_hours=0", stack.sla)).send().await.expect("summary");
+    let bad = stack
+        .http
+        .get(format!("{}/api/v1/sla/summary?window_hours=0", stack.sla))
+        .bearer_auth(token(&as_manager()))
+        .send()
+        .await
+        .expect("summary");
     assert_eq!(bad.status().as_u16(), 400);
 
     // Acting ends it: the case leaves the managers' view.

@@ -79,6 +79,7 @@ async fn a_board_cut_mid_stream_resumes_from_its_cursor_missing_nothing_and_dupl
             for n in 0..TOTAL {
                 let resp = http
                     .post(format!("{api}/api/v1/whistles"))
+                    .bearer_auth(token(&as_town(TOWN)))
                     .json(&raise_body(TOWN, DEPT_ITEM, &format!("burst {n}")))
                     .send()
                     .await
@@ -168,6 +169,7 @@ async fn bad_input_gets_specific_errors_while_valid_whistles_keep_flowing() {
     let resp = stack
         .http
         .post(format!("{}/api/v1/whistles", stack.api))
+        .bearer_auth(token(&as_town(TOWN)))
         .header("content-type", "application/json")
         .body("{\"town\":")
         .send()
@@ -240,6 +242,7 @@ async fn a_retried_raise_with_the_same_idempotency_key_returns_the_same_whistle(
         async move {
             let resp = http
                 .post(format!("{api}/api/v1/whistles"))
+                .bearer_auth(token(&as_town(TOWN)))
                 .header("Idempotency-Key", key)
                 .json(&body)
                 .send()
@@ -278,6 +281,7 @@ async fn intake_shut_down_mid_burst_loses_no_accepted_whistle() {
             tokio::time::sleep(Duration::from_millis(n * 5)).await;
             let resp = http
                 .post(format!("{api}/api/v1/whistles"))
+                .bearer_auth(token(&as_town(TOWN)))
                 .json(&raise_body(TOWN, DEPT_ITEM, &format!("burst {n}")))
                 .send()
                 .await;
@@ -300,14 +304,15 @@ async fn intake_shut_down_mid_burst_loses_no_accepted_whistle() {
     let reader = whistle_intake::Application::build(intake_settings(&stack.iso)).await.expect("second intake");
     let api = format!("http://127.0.0.1:{}", reader.port());
     let stop = tokio_util::sync::CancellationToken::new();
-    let token = stop.clone();
-    let task = tokio::spawn(reader.run_until_stopped(async move { token.cancelled().await }));
+    let stopped = stop.clone();
+    let task = tokio::spawn(reader.run_until_stopped(async move { stopped.cancelled().await }));
     for id in &accepted {
         let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
         loop {
             let body: Value = stack
                 .http
                 .get(format!("{api}/api/v1/whistles/{id}"))
+                .bearer_auth(token(&as_manager()))
                 .send()
                 .await
                 .expect("sent")

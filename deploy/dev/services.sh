@@ -9,6 +9,9 @@
 # Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
+# Authentication: every service but the router verifies tokens signed with one key, generated
+# once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). Intake serves the
+# demo accounts with the password WHISTLE_DEMO_PASSWORD (default whistle-demo).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -30,6 +33,19 @@ usage() {
   exit 2
 }
 
+# The token signing key shared by the services: generated once, kept private to this user.
+jwt_secret() {
+  if [[ -n ${WHISTLE_AUTH__JWT_SECRET:-} ]]; then
+    printf '%s' "$WHISTLE_AUTH__JWT_SECRET"
+    return
+  fi
+  local file=$WHISTLE_RUN/jwt-secret
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$file.tmp.$$" && mv -f -- "$file.tmp.$$" "$file")
+  fi
+  cat -- "$file"
+}
+
 ready() { curl -fsS --max-time 3 "http://127.0.0.1:${PORT[$1]}/readyz" >/dev/null 2>&1; }
 
 start_one() {
@@ -44,7 +60,12 @@ start_one() {
     cd "$WHISTLE_ROOT"
     export WHISTLE_HTTP__PORT=${PORT[$svc]}
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
-    if [[ $svc != router ]]; then export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}; fi
+    if [[ $svc != router ]]; then
+      export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}
+      WHISTLE_AUTH__JWT_SECRET=$(jwt_secret)
+      export WHISTLE_AUTH__JWT_SECRET
+    fi
+    if [[ $svc == intake ]]; then export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}; fi
     spawn "$svc" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))

@@ -30,6 +30,41 @@ pub struct RaiseWhistleRequest {
     pub assist: Vec<String>,
 }
 
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A successful login: send `Authorization: Bearer <token>` on every request, and the token as
+/// the WebSocket's first message (`{"type":"auth","token":…}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub account: AccountView,
+}
+
+/// Who an account is (`GET /api/v1/auth/me`, and in a login's answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountView {
+    pub user: String,
+    /// `town`, `department`, `command_centre`, `manager` or `admin`.
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
+    /// The department the account acts as (`<district>-CC` for a command centre).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The district the account is confined to; absent for the whole city.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+}
+
 /// `202 Accepted` answer to a raise: Kafka has the whistle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WhistleAccepted {

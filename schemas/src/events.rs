@@ -184,6 +184,25 @@ pub struct Actor {
     pub kind: ActorKind,
     /// Town code, department code, or the system component's name.
     pub code: String,
+    /// The account that acted (audit); absent for system components and for events recorded
+    /// before accounts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The account's role when it acted (`town`, `department`, `command_centre`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+impl Actor {
+    /// An actor with no account: a system component, or a place named by its code.
+    pub fn new(kind: ActorKind, code: impl Into<String>) -> Actor {
+        Actor { kind, code: code.into(), user: None, role: None }
+    }
+
+    /// A person acting through their account.
+    pub fn person(kind: ActorKind, code: impl Into<String>, user: impl Into<String>, role: impl Into<String>) -> Actor {
+        Actor { kind, code: code.into(), user: Some(user.into()), role: Some(role.into()) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -493,7 +512,7 @@ mod tests {
             Uuid::nil(),
             "2026-01-02T03:04:05Z".parse().expect("valid time"),
             CaseEventBody::Rejected(Rejected {
-                actor: Actor { kind: ActorKind::Department, code: "500103-EE".into() },
+                actor: Actor::new(ActorKind::Department, "500103-EE"),
                 reason: "not ours".into(),
                 code: None,
             }),

@@ -82,6 +82,8 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
     vec![
         ("case-event", schema::<events::CaseEvent>()),
         ("dead-letter", schema::<events::DeadLetter>()),
+        ("login-request", schema::<api::LoginRequest>()),
+        ("login-response", schema::<api::LoginResponse>()),
         ("raise-whistle-request", schema::<api::RaiseWhistleRequest>()),
         ("whistle-accepted", schema::<api::WhistleAccepted>()),
         ("whistle", schema::<api::WhistleView>()),

@@ -81,7 +81,7 @@ pub struct AuditEntry {
     pub version: u64,
     /// When the change was recorded (not when it takes effect).
     pub recorded_at: DateTime<Utc>,
-    /// Who asked for it, as given to the admin API.
+    /// The account that asked for it.
     pub actor: String,
     pub action: ChangeAction,
     /// The district (or `*`) the change applies to; `*` for an import.
@@ -112,7 +112,8 @@ pub struct HolderChangeRequest {
     /// RFC 3339; must not be in the past (history is never rewritten).
     pub effective_from: DateTime<Utc>,
     pub reason: String,
-    /// Who asks; recorded in the audit trail.
+    /// Optional and overwritten: the audit trail records the logged-in account that asked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub actor: String,
     /// Required by `recover` and, for a department holder, by `holder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,10 +5,17 @@
 //! as an `event` frame with the channel's next cursor. A client that reconnects sends the last
 //! cursor it saw and receives exactly the events after it: no gap, no duplicate.
 //!
+//! Authentication: send `Authorization: Bearer <token>` with the upgrade request, or, from a
+//! browser, make the first frame `{"type":"auth","token":"<token>"}` within 10 seconds. The
+//! server answers `authenticated`; only then are subscriptions accepted, and each is checked
+//! against the account's scope (`forbidden` error frame otherwise, the connection stays).
+//!
 //! Close codes the server uses:
+//! - `4001` unauthorized: no token in time, or a forged, malformed or expired one (also sent when
+//!   the token expires during the session); log in again and reconnect.
 //! - `4008` slow consumer: the client fell too far behind; reconnect and resume with its cursor.
 //! - `1001` going away: the gateway is shutting down; reconnect and resume.
-//! - `1008` policy violation: too many subscriptions or an unparseable frame flood.
+//! - `1011` internal error: case state became unavailable mid-catch-up; resume with the cursors.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,10 +26,17 @@ use crate::events::CaseEvent;
 /// Close code sent to a client whose outbound queue overflowed.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 
+/// Close code for a missing, invalid or expired token.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
+    /// The session's token, when the upgrade request carried none (browsers cannot set headers).
+    Auth {
+        token: String,
+    },
     Subscribe {
         channel: String,
         /// The last cursor seen on this channel; omit for a fresh snapshot.
@@ -38,6 +52,12 @@ pub enum ClientMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
+    /// The token was accepted; subscriptions may follow.
+    Authenticated {
+        user: String,
+        role: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     /// The channel's open cases as of `cursor`; events after it follow.
     Snapshot {
         channel: String,

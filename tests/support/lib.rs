@@ -14,7 +14,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, Topics};
+use whistle_auth::{Principal, Role, TokenKeys};
+use whistle_common::settings::{AuthSettings, HttpSettings, KafkaSettings, RedisSettings, Topics};
 
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -25,6 +26,51 @@ pub const TOWN_ITEM: &str = "CQ-FIRE-001";
 /// 解放碑街道, Yuzhong District.
 pub const TOWN: &str = "500103001";
 pub const DEPARTMENT: &str = "500103-EE";
+
+/// The signing key every in-process service of the tests shares.
+pub const TEST_JWT_SECRET: &str = "whistle-tests-only-signing-key-0123456789";
+/// The demo accounts' password in tests.
+pub const DEMO_PASSWORD: &str = "whistle-demo";
+
+pub fn auth_settings() -> AuthSettings {
+    AuthSettings {
+        jwt_secret: SecretString::from(TEST_JWT_SECRET),
+        demo_password: Some(SecretString::from(DEMO_PASSWORD)),
+        ..Default::default()
+    }
+}
+
+/// Signs tokens as the services expect them.
+pub fn keys() -> TokenKeys {
+    TokenKeys::from_settings(&auth_settings())
+}
+
+/// A valid token for `principal`.
+pub fn token(principal: &Principal) -> String {
+    keys().issue(principal).0
+}
+
+pub fn as_town(town: &str) -> Principal {
+    Principal::new(format!("town-{town}"), Role::Town { town: town.into(), district: town[..6].into() })
+}
+
+/// A department officer, or the command centre's duty officer for `<district>-CC`.
+pub fn as_department(code: &str) -> Principal {
+    let district = code[..6].to_owned();
+    if code.ends_with("-CC") {
+        Principal::new(format!("dept-{code}"), Role::CommandCentre { district })
+    } else {
+        Principal::new(format!("dept-{code}"), Role::Department { department: code.into(), district })
+    }
+}
+
+pub fn as_manager() -> Principal {
+    Principal::new("manager", Role::Manager { district: None })
+}
+
+pub fn as_admin() -> Principal {
+    Principal::new("admin", Role::Admin)
+}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -108,6 +154,7 @@ pub fn sla_settings(iso: &Isolation, policy: PathBuf) -> whistle_sla::Settings {
         policy_path: policy,
         group_id: format!("test-{}-sla", iso.suffix),
         gauge_seconds: 1,
+        auth: auth_settings(),
         ..Default::default()
     }
 }
@@ -139,6 +186,7 @@ impl Stack {
             kafka: iso.kafka.clone(),
             redis: iso.redis.clone(),
             group_id: format!("test-{}-projector", iso.suffix),
+            auth: auth_settings(),
             ..Default::default()
         })
         .await
@@ -183,16 +231,50 @@ impl Stack {
         self.post("/api/v1/whistles", &raise_body(TOWN, item, description)).await
     }
 
+    /// `POST` to intake as the account the request is for: the body's town for a raise, the
+    /// owning department for an action on a whistle, a city manager otherwise. The
+    /// authorization tests use [`Stack::post_as`] to pick accounts themselves.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self.http.post(format!("{}{path}", self.api)).json(body).send().await.expect("request is sent");
+        let who = self.account_for(path, body).await;
+        self.post_as(&who, path, body).await
+    }
+
+    /// `GET` from intake as a city manager (who may read every whistle).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.get_as(&as_manager(), path).await
+    }
+
+    pub async fn post_as(&self, who: &Principal, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(token(who))
+            .json(body)
+            .send()
+            .await
+            .expect("request is sent");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.api)).send().await.expect("request is sent");
+    pub async fn get_as(&self, who: &Principal, path: &str) -> (u16, Value) {
+        let resp =
+            self.http.get(format!("{}{path}", self.api)).bearer_auth(token(who)).send().await.expect("request is sent");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn account_for(&self, path: &str, body: &Value) -> Principal {
+        if path == "/api/v1/whistles" {
+            return body["town"].as_str().filter(|t| t.len() >= 6).map_or_else(as_manager, as_town);
+        }
+        if let Some((id, _action)) = path.strip_prefix("/api/v1/whistles/").and_then(|rest| rest.split_once('/')) {
+            let (_, view) = self.get(&format!("/api/v1/whistles/{id}")).await;
+            if let Some(owner) = view["department"]["code"].as_str() {
+                return as_department(owner);
+            }
+        }
+        as_manager()
     }
 
     /// Polls a whistle until `pred` holds on it.
@@ -211,8 +293,9 @@ impl Stack {
         }
     }
 
+    /// A board connection authenticated as a city manager, who may watch every channel.
     pub async fn board(&self) -> Board {
-        Board::connect(&self.ws).await
+        Board::connect_as(&self.ws, &as_manager()).await
     }
 
     pub async fn stop(self) {
@@ -282,6 +365,7 @@ pub fn registry_settings(iso: &Isolation) -> whistle_registry::service::Settings
         kafka: iso.kafka.clone(),
         redis: iso.redis.clone(),
         registry_path: registry_path(),
+        auth: auth_settings(),
         ..Default::default()
     }
 }
@@ -292,6 +376,7 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         kafka: iso.kafka.clone(),
         redis: iso.redis.clone(),
         registry: whistle_intake::settings::RegistrySettings { path: registry_path() },
+        auth: auth_settings(),
         ..Default::default()
     }
 }
@@ -311,9 +396,19 @@ pub struct Board {
 }
 
 impl Board {
+    /// Connects without authenticating.
     pub async fn connect(url: &str) -> Board {
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
         Board { socket }
+    }
+
+    /// Connects and authenticates with a first `auth` frame, as a browser does.
+    pub async fn connect_as(url: &str, who: &Principal) -> Board {
+        let mut board = Board::connect(url).await;
+        board.send(json!({"type": "auth", "token": token(who)})).await;
+        let reply = board.next().await;
+        assert_eq!(reply["type"], "authenticated", "{reply}");
+        board
     }
 
     pub async fn send(&mut self, msg: Value) {

@@ -198,7 +198,7 @@ mod tests {
     }
 
     fn dept() -> Actor {
-        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+        Actor::new(ActorKind::Department, "500103-EE")
     }
 
     impl Log {
@@ -219,7 +219,7 @@ mod tests {
                     description: "x".into(),
                     location: Location { lat: 0.0, lon: 0.0, address: "x".into() },
                     photos: vec![],
-                    raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+                    raised_by: Actor::new(ActorKind::Town, "500103001"),
                     support: false,
                     assist: Vec::new(),
                 }),

@@ -116,7 +116,7 @@ pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
         CaseEventBody::Dispatched(d) if from == Status::Raised => {
             view.department = Some(d.department.clone());
             view.assisting = d.assisting.clone();
-            (Status::Dispatched, Some(Actor { kind: ActorKind::System, code: "router".into() }), Some(d.basis.clone()))
+            (Status::Dispatched, Some(Actor::new(ActorKind::System, "router")), Some(d.basis.clone()))
         }
         CaseEventBody::Acknowledged(a) => match Transition::Acknowledge.target(from) {
             Ok(to) => (to, Some(a.actor.clone()), None),
@@ -281,7 +281,7 @@ pub fn can_pause(view: &WhistleView) -> bool {
 }
 
 fn sla_actor() -> Actor {
-    Actor { kind: ActorKind::System, code: "sla".into() }
+    Actor::new(ActorKind::System, "sla")
 }
 
 fn describe_deadlines(d: &Deadlines) -> String {
@@ -314,7 +314,7 @@ mod tests {
     }
 
     fn dept() -> Actor {
-        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+        Actor::new(ActorKind::Department, "500103-EE")
     }
 
     fn raised() -> CaseEvent {
@@ -327,7 +327,7 @@ mod tests {
                 description: "drums leaking".into(),
                 location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
                 photos: vec![],
-                raised_by: Actor { kind: ActorKind::Town, code: "500103001".into() },
+                raised_by: Actor::new(ActorKind::Town, "500103001"),
                 support: false,
                 assist: vec![],
             }),
@@ -475,7 +475,7 @@ mod tests {
     }
 
     fn router() -> Actor {
-        Actor { kind: ActorKind::System, code: "router".into() }
+        Actor::new(ActorKind::System, "router")
     }
 
     #[test]
@@ -501,7 +501,7 @@ mod tests {
             event(
                 n,
                 CaseEventBody::Rejected(Rejected {
-                    actor: Actor { kind: ActorKind::Department, code: code.into() },
+                    actor: Actor::new(ActorKind::Department, code),
                     reason: "not ours".into(),
                     code: None,
                 }),

@@ -10,8 +10,9 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
+use whistle_auth::{ChannelRef, TokenError, TokenKeys, Verified};
 use whistle_casestore::{Channel, Cursor};
-use whistle_schemas::ws::{CLOSE_SLOW_CONSUMER, ClientMessage, ServerMessage};
+use whistle_schemas::ws::{CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, ClientMessage, ServerMessage};
 
 use crate::hub::{Frame, Hub, Membership, render};
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub enum Ended {
     SlowConsumer,
     Shutdown,
     SocketError,
+    /// No valid token in time, a forged or expired one, or the token expired mid-session.
+    Unauthorized,
 }
 
 impl Ended {
@@ -51,6 +54,7 @@ impl Ended {
             Ended::SlowConsumer => "slow_consumer",
             Ended::Shutdown => "shutdown",
             Ended::SocketError => "error",
+            Ended::Unauthorized => "unauthorized",
         }
     }
 }
@@ -59,6 +63,16 @@ impl Ended {
 pub struct Limits {
     pub max_subscriptions: usize,
     pub ping: Duration,
+}
+
+/// How a session authenticates.
+#[derive(Clone)]
+pub struct Auth {
+    pub keys: Arc<TokenKeys>,
+    /// The verdict on the upgrade request's `Authorization` header, if it had one.
+    pub upgrade: Option<Result<Verified, TokenError>>,
+    /// How long a session without a header may take to send its `auth` frame.
+    pub deadline: Duration,
 }
 
 /// Longest a single write to the socket may take.
@@ -75,6 +89,9 @@ struct Subscription {
 
 struct Session<S> {
     hub: Arc<Hub>,
+    keys: Arc<TokenKeys>,
+    /// Who is connected, once authenticated.
+    who: Option<Verified>,
     out: S,
     subs: HashMap<Channel, Subscription>,
     streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
@@ -88,6 +105,7 @@ pub async fn run<S, R>(
     out: S,
     mut incoming: R,
     limits: Limits,
+    auth: Auth,
     metrics: Metrics,
     token: CancellationToken,
 ) -> Ended
@@ -97,9 +115,36 @@ where
 {
     let mut ping = tokio::time::interval(limits.ping);
     ping.reset();
-    let mut session = Session { hub, out, subs: HashMap::new(), streams: StreamMap::new(), limits, metrics };
+    let mut session = Session {
+        hub,
+        keys: auth.keys,
+        who: None,
+        out,
+        subs: HashMap::new(),
+        streams: StreamMap::new(),
+        limits,
+        metrics,
+    };
+    let started = match auth.upgrade {
+        Some(Ok(verified)) => session.authenticated(verified).await.map_err(|_| Ended::SocketError),
+        Some(Err(err)) => Err(session.unauthorized(err).await),
+        None => Ok(()),
+    };
+    if let Err(ended) = started {
+        return ended;
+    }
+    let auth_deadline = tokio::time::Instant::now() + auth.deadline;
     let ended = loop {
+        // Without a token: the deadline to send one; with one: its expiry.
+        let until = match &session.who {
+            None => auth_deadline,
+            Some(who) => expiry_instant(who),
+        };
         let step = tokio::select! {
+            () = tokio::time::sleep_until(until) => {
+                let reason = if session.who.is_some() { TokenError::Expired } else { TokenError::Invalid };
+                break session.unauthorized(reason).await;
+            }
             () = token.cancelled() => {
                 let _ = session.out.send(Outgoing::Close(1001, "gateway shutting down; resume with your cursors")).await;
                 break Ended::Shutdown;
@@ -107,7 +152,11 @@ where
             _ = ping.tick() => session.send(Outgoing::Ping).await,
             msg = incoming.next() => match msg {
                 None | Some(Incoming::Close) => break Ended::Client,
-                Some(Incoming::Text(text)) => session.on_text(&text).await,
+                Some(Incoming::Text(text)) => match session.on_text(&text).await {
+                    Err(Stop::Unauthorized(err)) => break session.unauthorized(err).await,
+                    Err(Stop::Gone) => Err(SocketGone),
+                    Ok(()) => Ok(()),
+                },
                 Some(Incoming::Binary) => session.error("unsupported_frame", "send JSON text frames", None).await,
                 Some(Incoming::Control) => Ok(()),
             },
@@ -129,6 +178,32 @@ where
 
 /// The socket refused a write: the session is over.
 struct SocketGone;
+
+/// Why handling a client frame ends the session.
+enum Stop {
+    Gone,
+    Unauthorized(TokenError),
+}
+
+impl From<SocketGone> for Stop {
+    fn from(_: SocketGone) -> Stop {
+        Stop::Gone
+    }
+}
+
+/// The tokio instant at which a verified token expires.
+fn expiry_instant(who: &Verified) -> tokio::time::Instant {
+    let left = (who.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::Instant::now() + left
+}
+
+fn channel_ref(channel: &Channel) -> ChannelRef<'_> {
+    match channel {
+        Channel::Department(code) => ChannelRef::Department(code),
+        Channel::Town(code) => ChannelRef::Town(code),
+        Channel::Manager(scope) => ChannelRef::Manager(scope),
+    }
+}
 
 impl<S: Sink<Outgoing> + Unpin> Session<S> {
     async fn send(&mut self, msg: Outgoing) -> Result<(), SocketGone> {
@@ -160,15 +235,54 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         self.send_message(&msg).await
     }
 
-    async fn on_text(&mut self, text: &str) -> Result<(), SocketGone> {
+    /// Sends the close frame for a refused token.
+    async fn unauthorized(&mut self, err: TokenError) -> Ended {
+        let reason = match err {
+            TokenError::Expired => "token expired; log in again and reconnect",
+            TokenError::Invalid => "a valid token is required; log in and reconnect",
+        };
+        let _ = self.out.send(Outgoing::Close(CLOSE_UNAUTHORIZED, reason)).await;
+        Ended::Unauthorized
+    }
+
+    async fn authenticated(&mut self, verified: Verified) -> Result<(), SocketGone> {
+        let msg = ServerMessage::Authenticated {
+            user: verified.principal.user.clone(),
+            role: verified.principal.role.name().to_owned(),
+            expires_at: verified.expires_at,
+        };
+        self.who = Some(verified);
+        self.send_message(&msg).await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(msg) => msg,
             Err(err) => {
                 let message = format!("not a client message: {err}");
-                return self.error("malformed_message", &message, None).await;
+                return Ok(self.error("malformed_message", &message, None).await?);
             }
         };
+        if let ClientMessage::Auth { token } = &msg {
+            let verified = self.keys.verify(token).map_err(Stop::Unauthorized)?;
+            // A fresh token extends the session; it may not change who is connected.
+            if let Some(who) = &self.who
+                && who.principal != verified.principal
+            {
+                return Err(Stop::Unauthorized(TokenError::Invalid));
+            }
+            return Ok(self.authenticated(verified).await?);
+        }
+        if self.who.is_none() {
+            let message = "send {\"type\":\"auth\",\"token\":…} first";
+            return Ok(self.error("unauthenticated", message, None).await?);
+        }
+        Ok(self.on_subscription(msg).await?)
+    }
+
+    async fn on_subscription(&mut self, msg: ClientMessage) -> Result<(), SocketGone> {
         match msg {
+            ClientMessage::Auth { .. } => Ok(()),
             ClientMessage::Subscribe { channel, cursor } => self.subscribe(&channel, cursor.as_deref()).await,
             ClientMessage::Unsubscribe { channel } => {
                 let Ok(channel) = Channel::parse(&channel) else {
@@ -188,6 +302,12 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             Ok(c) => c,
             Err(err) => return self.error("invalid_channel", &err.to_string(), None).await,
         };
+        let allowed = self.who.as_ref().is_some_and(|who| who.principal.can_watch(channel_ref(&channel)));
+        if !allowed {
+            let who = self.who.as_ref().map_or_else(String::new, |w| w.principal.to_string());
+            let message = format!("{channel} is outside your account's scope ({who})");
+            return self.error("forbidden", &message, Some(&channel)).await;
+        }
         let cursor = match cursor.map(str::parse::<Cursor>).transpose() {
             Ok(c) => c,
             Err(err) => return self.error("invalid_cursor", &err.to_string(), Some(&channel)).await,

@@ -1,7 +1,9 @@
 //! Gateway settings.
 
 use serde::{Deserialize, Serialize};
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+use whistle_common::settings::{
+    AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -13,6 +15,8 @@ pub struct Settings {
     /// Consumer group of the projector; every gateway instance shares it.
     pub group_id: String,
     pub websocket: WebSocketSettings,
+    /// Token verification (the shared `jwt_secret`).
+    pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -24,6 +28,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             group_id: "whistle-projector".to_owned(),
             websocket: WebSocketSettings::default(),
+            auth: AuthSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -51,6 +56,7 @@ impl Default for WebSocketSettings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()?;
         let ws = &self.websocket;
         if ws.max_subscriptions == 0 {
             return Err(SettingsError::Invalid {

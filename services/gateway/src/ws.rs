@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::session::{self, Incoming, Limits, Outgoing};
+use whistle_auth::{AuthError, TokenKeys};
+
+use crate::session::{self, Auth, Incoming, Limits, Outgoing};
 
 /// Per-connection read buffer; client frames are small (at most `max_message_bytes`, 16 KiB).
 const READ_BUFFER_BYTES: usize = 4096;
@@ -22,20 +25,34 @@ pub struct WsState {
     pub max_message_bytes: usize,
     pub metrics: Metrics,
     pub token: CancellationToken,
+    pub keys: Arc<TokenKeys>,
 }
 
-/// `GET /ws`
-pub async fn upgrade(State(state): State<WsState>, ws: WebSocketUpgrade) -> Response {
+/// How long a connection without an `Authorization` header has to send its `auth` frame.
+const AUTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `GET /ws`. A token in the `Authorization` header is checked here; a refused one is answered
+/// over the socket with close code 4001, so browser clients see the same outcome either way.
+pub async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let upgrade_auth = match whistle_auth::http::bearer(&headers) {
+        Ok(token) => Some(state.keys.verify(token)),
+        Err(AuthError::Token(err)) => Some(Err(err)),
+        Err(_) => None,
+    };
     // tungstenite's 128 KiB read and write buffers per connection would make an idle board cost
     // far more than its state; boards read little and frames go out one by one.
     ws.max_message_size(state.max_message_bytes)
         .max_frame_size(state.max_message_bytes)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve(socket, state))
+        .on_upgrade(move |socket| serve(socket, state, upgrade_auth))
 }
 
-async fn serve(socket: WebSocket, state: WsState) {
+async fn serve(
+    socket: WebSocket,
+    state: WsState,
+    upgrade: Option<Result<whistle_auth::Verified, whistle_auth::TokenError>>,
+) {
     state.metrics.connections.inc();
     let (sink, stream) = socket.split();
     let out = sink.with(|msg: Outgoing| async move {
@@ -58,6 +75,7 @@ async fn serve(socket: WebSocket, state: WsState) {
         out,
         Box::pin(incoming),
         state.limits.clone(),
+        Auth { keys: state.keys.clone(), upgrade, deadline: AUTH_DEADLINE },
         state.metrics.clone(),
         state.token.clone(),
     )

@@ -34,11 +34,21 @@ pub enum ApiError {
     /// Kafka or Redis did not answer; the request was not accepted and may be retried.
     #[error("{0}")]
     Unavailable(String),
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// Not allowed for this account's role or scope (the `auth` crate decides).
+    #[error("{0}")]
+    Auth(#[from] whistle_auth::AuthError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl ApiError {
+    /// Refused for this account's role or scope.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::Auth(whistle_auth::AuthError::forbidden(message))
+    }
+
     /// A failure of the case store (Redis): the caller may retry.
     pub fn store(err: anyhow::Error) -> ApiError {
         tracing::warn!(error = %format_args!("{err:#}"), "case store unavailable");
@@ -58,6 +68,8 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

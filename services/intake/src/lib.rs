@@ -7,11 +7,13 @@
 //! - [`startup`]: builds the application (binds the listener, connects Kafka and Redis, loads the
 //!   registry) and runs it until shutdown.
 //! - [`routes`]: the handlers, one file per resource.
+//! - [`accounts`]: the demo accounts, recognised by the live registry.
 //! - [`domain`]: request bodies parsed into validated values.
 //! - [`error`]: the one place errors become HTTP answers.
 //! - [`extract`]: a JSON extractor whose rejections speak the API's error format.
 //! - [`metrics`]: Prometheus metrics and the request-metrics middleware.
 
+pub mod accounts;
 pub mod domain;
 pub mod error;
 pub mod extract;

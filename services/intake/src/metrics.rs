@@ -18,6 +18,7 @@ pub struct Metrics {
     pub whistles_raised: IntCounter,
     pub actions: IntCounterVec,
     pub kafka_produce_failures: IntCounter,
+    pub logins: IntCounter,
 }
 
 impl Metrics {
@@ -36,12 +37,14 @@ impl Metrics {
         let actions = IntCounterVec::new(Opts::new("actions_total", "Department actions accepted"), &["action"])?;
         let kafka_produce_failures =
             IntCounter::new("kafka_produce_failures_total", "Produce calls Kafka did not acknowledge")?;
+        let logins = IntCounter::new("logins_total", "Successful logins (refused ones count in http_requests_total)")?;
+        registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(whistles_raised.clone()))?;
         registry.register(Box::new(actions.clone()))?;
         registry.register(Box::new(kafka_produce_failures.clone()))?;
-        Ok(Metrics { registry, http_requests, http_duration, whistles_raised, actions, kafka_produce_failures })
+        Ok(Metrics { registry, http_requests, http_duration, whistles_raised, actions, kafka_produce_failures, logins })
     }
 }
 

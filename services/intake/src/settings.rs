@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+use whistle_common::settings::{
+    AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -14,6 +16,7 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub assist: AssistSettings,
     pub limits: Limits,
+    pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -26,6 +29,7 @@ impl Default for Settings {
             registry: RegistrySettings::default(),
             assist: AssistSettings::default(),
             limits: Limits::default(),
+            auth: AuthSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -76,6 +80,7 @@ impl Default for Limits {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()?;
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_body_bytes",

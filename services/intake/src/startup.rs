@@ -42,6 +42,18 @@ impl Application {
         let redis = redis_conn::managed(&settings.redis).await?;
         let store = CaseStore::new(redis.clone(), settings.redis.key_prefix.clone());
         let metrics = Metrics::new()?;
+        let accounts = match &settings.auth.accounts_file {
+            Some(path) => whistle_auth::Directory::read_accounts(path)?,
+            None => Vec::new(),
+        };
+        let directory = whistle_auth::Directory::new(
+            accounts,
+            settings.auth.demo_password.as_ref(),
+            crate::accounts::demo_resolver(registry.clone()),
+        )?;
+        if directory.demo() {
+            tracing::warn!("demo accounts are enabled (auth.demo_password is set); never in production");
+        }
 
         let state = AppState {
             registry,
@@ -55,6 +67,8 @@ impl Application {
             cases_topic: settings.kafka.topics.cases.clone().into(),
             store,
             metrics: metrics.clone(),
+            keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
+            directory,
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());

@@ -46,7 +46,7 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             whistle,
             now,
             CaseEventBody::Rejected(Rejected {
-                actor: Actor { kind: ActorKind::System, code: "router".into() },
+                actor: Actor::new(ActorKind::System, "router"),
                 reason: format!("{kind}: {reason}"),
                 code: Some(code.to_owned()),
             }),
@@ -159,7 +159,7 @@ pub fn reroute(registry: &Registry, event: &CaseEvent, rejected: &Rejected, now:
     }
     let centre = registry.department(&DepartmentCode::new(&by.district(), COMMAND_CENTRE))?;
     let body = Transferred {
-        actor: Actor { kind: ActorKind::System, code: "router".into() },
+        actor: Actor::new(ActorKind::System, "router"),
         to: DepartmentRef { code: centre.code.to_string(), names: centre.names.clone() },
         reason: format!("returned by {by}: {}; re-routed to the command centre for triage", rejected.reason),
         triage: true,
@@ -196,7 +196,7 @@ mod tests {
             description: "x".into(),
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
-            raised_by: Actor { kind: ActorKind::Town, code: town.into() },
+            raised_by: Actor::new(ActorKind::Town, town),
             support: false,
             assist: vec![],
         };
@@ -232,7 +232,7 @@ mod tests {
     fn a_case_a_department_returns_goes_to_the_command_centre_and_a_return_by_it_is_final() {
         let (event, _) = raised("500103001", "CQ-ENV-001");
         let rejected = |code: &str| Rejected {
-            actor: Actor { kind: ActorKind::Department, code: code.into() },
+            actor: Actor::new(ActorKind::Department, code),
             reason: "不属于本部门职责".into(),
             code: None,
         };

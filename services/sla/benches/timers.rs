@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
         "/bench",
         dispatched.subject,
         at + chrono::Duration::minutes(4),
-        CaseEventBody::Acknowledged(Acted { actor: Actor { kind: ActorKind::Department, code: "500103-EE".into() } }),
+        CaseEventBody::Acknowledged(Acted { actor: Actor::new(ActorKind::Department, "500103-EE") }),
     );
     c.bench_function("sla/cancel (acknowledge: stop a clock, re-arm the rest)", |b| {
         let case = CaseSla::dispatched(&dispatched, 0, "500103-EE", "500103", "CQ-ENV-001", policy);

@@ -327,7 +327,7 @@ pub(crate) mod tests {
     }
 
     fn actor() -> Actor {
-        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+        Actor::new(ActorKind::Department, "500103-EE")
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
+use whistle_auth::Principal;
 use whistle_schemas::api::{ErrorBody, ErrorDetail};
 
 use crate::policy::Policies;
@@ -36,7 +37,12 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message } })).into_response()
 }
 
-pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuery>, QueryRejection>) -> Response {
+/// Managers see their scope (the city, or one district); a command centre sees its district.
+pub async fn summary(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Response {
     let q = match q {
         Ok(Query(q)) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_query", e.body_text()),
@@ -54,6 +60,10 @@ pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuer
     {
         return error(StatusCode::BAD_REQUEST, "invalid_field", "district must be a 6-digit code".into());
     }
+    let district = match principal.sla_scope(q.district.as_deref()) {
+        Ok(district) => district,
+        Err(why) => return whistle_auth::AuthError::forbidden(format!("{why}; you are {principal}")).into_response(),
+    };
     let now = Utc::now();
     let from = now - Duration::hours(hours);
     match state.store.cases_between(from, now).await {
@@ -62,7 +72,7 @@ pub async fn summary(State(state): State<HttpState>, q: Result<Query<SummaryQuer
                 let code = whistle_registry::DepartmentCode::parse(code).ok()?;
                 state.registry.department(&code).map(|d| d.names.clone())
             };
-            Json(summarize(&cases, &state.policies, names, q.district.as_deref(), from, now)).into_response()
+            Json(summarize(&cases, &state.policies, names, district, from, now)).into_response()
         }
         Err(err) => {
             tracing::error!(error = %format_args!("{err:#}"), "summary failed");

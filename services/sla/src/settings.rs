@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+use whistle_common::settings::{
+    AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,6 +20,8 @@ pub struct Settings {
     pub group_id: String,
     /// How often the open/overdue gauges are recomputed.
     pub gauge_seconds: u64,
+    /// Token verification for `/api/v1/sla/summary` (the shared `jwt_secret`).
+    pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -31,6 +35,7 @@ impl Default for Settings {
             policy_path: PathBuf::from("deploy/data/sla.json"),
             group_id: "whistle-sla".to_owned(),
             gauge_seconds: 30,
+            auth: AuthSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -38,6 +43,7 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()?;
         if self.gauge_seconds == 0 {
             return Err(SettingsError::Invalid { key: "gauge_seconds", message: "must be at least 1".into() });
         }

@@ -85,6 +85,10 @@ impl Application {
         let kafka_check = admin::consumer_check(sla.consumer.clone());
         let app = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
+                whistle_auth::require_auth,
+            ))
             .with_state(HttpState {
                 store: sla.store.clone(),
                 policies: sla.policies.clone(),

@@ -121,7 +121,7 @@ mod tests {
     fn mtta_counts_unacknowledged_open_cases_by_their_age_and_overdue_is_now() {
         let cal = chongqing();
         let (_, mut fast) = dispatched_at("2026-11-26T10:00:00+08:00");
-        let actor = Actor { kind: ActorKind::Department, code: "500103-EE".into() };
+        let actor = Actor::new(ActorKind::Department, "500103-EE");
         fast.apply(&event(2, "2026-11-26T10:02:00+08:00", CaseEventBody::Acknowledged(Acted { actor })), &cal);
         let (_, ignored) = dispatched_at("2026-11-26T10:00:00+08:00");
         let now = t("2026-11-26T10:20:00+08:00");

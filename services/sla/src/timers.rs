@@ -126,7 +126,7 @@ mod tests {
     }
 
     fn actor() -> Actor {
-        Actor { kind: ActorKind::Department, code: "500103-EE".into() }
+        Actor::new(ActorKind::Department, "500103-EE")
     }
 
     fn fired_ack_keys(backend: &MemoryBackend) -> Vec<(String, DateTime<Utc>)> {

@@ -19,6 +19,7 @@ use whistle_assist::benchmark::{Facts, Matched};
 use whistle_assist::fence::{self, Warning};
 use whistle_assist::index::MAX_LIMIT;
 use whistle_assist::subject;
+use whistle_auth::{CaseAction, Principal};
 use whistle_casestore::state::enforcing;
 use whistle_registry::ItemCode;
 use whistle_schemas::api::WhistleView;
@@ -27,11 +28,11 @@ use whistle_schemas::assist::{
     SubjectInput, SuggestResponse,
 };
 use whistle_schemas::events::{
-    Actor, ActorKind, CaseEvent, CaseEventBody, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised,
+    Actor, CaseEvent, CaseEventBody, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised,
 };
 
 use super::AppState;
-use super::whistles::{SOURCE, idempotency_key, load, publish};
+use super::whistles::{SOURCE, acting, authorize, idempotency_key, load, publish};
 use crate::domain::{self, MAX_REASON_CHARS};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -151,18 +152,26 @@ pub async fn benchmark(
     Ok(Json(benchmark_view(&m, prior)))
 }
 
-/// The case, checked to be in a status where its department enforces.
-async fn enforcing_case(state: &AppState, id: &str, action: &str) -> Result<(WhistleView, Actor), ApiError> {
+/// The case, checked to be in a status where its department enforces and to be one the caller
+/// may enforce on (its owner or an assisting department).
+async fn enforcing_case(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    action: CaseAction,
+    what: &str,
+) -> Result<(WhistleView, Actor), ApiError> {
     let view = load(state, id).await?;
+    let department =
+        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
+    authorize(principal, &view, Some(action))?;
     if !enforcing(view.status) {
         return Err(ApiError::Conflict(format!(
-            "cannot {action} on a whistle that is {}; acknowledge it first",
+            "cannot {what} on a whistle that is {}; acknowledge it first",
             view.status
         )));
     }
-    let department =
-        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    let actor = Actor { kind: ActorKind::Department, code: department.code.clone() };
+    let actor = acting(principal, &department.code);
     Ok((view, actor))
 }
 
@@ -213,13 +222,14 @@ fn accepted(body: EnforcementAccepted) -> Response {
 /// `POST /api/v1/whistles/{id}/inspect`
 pub async fn inspect(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<InspectRequest>,
 ) -> Result<Response, ApiError> {
     let subject = parse_subject(&req.subject)?;
     let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
-    let (view, actor) = enforcing_case(&state, &id, "record an inspection").await?;
+    let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Inspect, "record an inspection").await?;
     let event_id = event_id(&view, &headers, "inspect")?;
     if let Some(replayed) = replayed(&view, event_id) {
         return Ok(replayed);
@@ -268,6 +278,7 @@ fn replayed(view: &WhistleView, event_id: Uuid) -> Option<Response> {
 /// `POST /api/v1/whistles/{id}/penalty`
 pub async fn penalty(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<PenaltyRequest>,
@@ -275,7 +286,7 @@ pub async fn penalty(
     let subject = parse_subject(&req.subject)?;
     let override_reason =
         req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
-    let (view, actor) = enforcing_case(&state, &id, "record a penalty").await?;
+    let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Penalise, "record a penalty").await?;
     let event_id = event_id(&view, &headers, "penalty")?;
     if let Some(replayed) = replayed(&view, event_id) {
         return Ok(replayed);

@@ -1,6 +1,7 @@
 //! The API's routes and shared state.
 
 mod assist;
+mod auth;
 mod registry;
 mod whistles;
 
@@ -12,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rdkafka::producer::FutureProducer;
+use whistle_auth::{Directory, TokenKeys, require_auth};
 use whistle_casestore::CaseStore;
 use whistle_registry::LiveRegistry;
 
@@ -31,12 +33,18 @@ pub struct AppState {
     pub cases_topic: Arc<str>,
     pub store: CaseStore,
     pub metrics: Metrics,
+    /// Verifies (and at login, signs) tokens.
+    pub keys: Arc<TokenKeys>,
+    /// Who can log in.
+    pub directory: Directory,
 }
 
 /// The API router (without the admin routes).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let metrics = state.metrics.clone();
+    let keys = state.keys.clone();
     Router::new()
+        .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/towns", get(registry::towns))
         .route("/api/v1/route", get(registry::route))
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
@@ -52,6 +60,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/whistles/{id}/resume", post(whistles::resume))
         .route("/api/v1/whistles/{id}/inspect", post(assist::inspect))
         .route("/api/v1/whistles/{id}/penalty", post(assist::penalty))
+        // Every route above needs a valid token; login is the one way in.
+        .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
+        .route("/api/v1/auth/login", post(auth::login))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

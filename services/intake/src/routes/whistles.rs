@@ -12,6 +12,7 @@ use rdkafka::util::Timeout;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
+use whistle_auth::{CaseAction, CaseScope, Principal};
 use whistle_casestore::state::apply;
 use whistle_casestore::{Applied, Transition};
 use whistle_common::kafka::DELIVERY_TIMEOUT;
@@ -43,12 +44,19 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
 /// `POST /api/v1/whistles`
 pub async fn raise(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     ApiJson(req): ApiJson<RaiseWhistleRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
     let whistle = NewWhistle::parse(req)?;
+    if !principal.can_raise_for(whistle.town.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "only town {}'s own team may raise its whistles; you are {principal}",
+            whistle.town
+        )));
+    }
     let now = Utc::now();
     // One snapshot of the live registry for the whole decision.
     let registry = state.registry.current();
@@ -102,7 +110,7 @@ pub async fn raise(
             description: whistle.description,
             location: whistle.location,
             photos: whistle.photos,
-            raised_by: Actor { kind: ActorKind::Town, code: whistle.town.to_string() },
+            raised_by: Actor::person(ActorKind::Town, whistle.town.to_string(), &principal.user, principal.role.name()),
             support: whistle.support,
             assist: whistle.assist,
         }),
@@ -150,8 +158,47 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiE
 }
 
 /// `GET /api/v1/whistles/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<WhistleView>, ApiError> {
-    Ok(Json(load(&state, &id).await?))
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<WhistleView>, ApiError> {
+    let view = load(&state, &id).await?;
+    authorize(&principal, &view, None)?;
+    Ok(Json(view))
+}
+
+/// Checks that `principal` may read the case (`action: None`) or take `action` on it.
+pub(super) fn authorize(principal: &Principal, view: &WhistleView, action: Option<CaseAction>) -> Result<(), ApiError> {
+    let assisting: Vec<&str> = view.assisting.iter().map(|d| d.code.as_str()).collect();
+    let scope = CaseScope {
+        town: &view.town,
+        district: &view.district,
+        owner: view.department.as_ref().map(|d| d.code.as_str()),
+        assisting: &assisting,
+    };
+    let allowed = match action {
+        None => principal.can_read(&scope),
+        Some(action) => principal.can_act(action, &scope),
+    };
+    if allowed {
+        return Ok(());
+    }
+    let owner = view.department.as_ref().map_or("nobody yet", |d| d.code.as_str());
+    Err(ApiError::forbidden(match action {
+        None => format!("whistle {} is outside your account's scope ({principal})", view.id),
+        Some(action) => format!(
+            "{} on whistle {} is for its department ({owner}); you are {principal}",
+            format!("{action:?}").to_lowercase(),
+            view.id
+        ),
+    }))
+}
+
+/// The audit record of a person acting for a department.
+pub(super) fn acting(principal: &Principal, department: &str) -> Actor {
+    let code = principal.acting_department().unwrap_or_else(|| department.to_owned());
+    Actor::person(ActorKind::Department, code, &principal.user, principal.role.name())
 }
 
 /// An optional JSON body: empty means `T::default()`.
@@ -176,46 +223,56 @@ pub struct NoBody {}
 /// `POST /api/v1/whistles/{id}/acknowledge`
 pub async fn acknowledge(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let NoBody {} = optional_json(body)?;
-    act(&state, &id, &headers, Transition::Acknowledge, |actor| CaseEventBody::Acknowledged(Acted { actor })).await
+    act(&state, &principal, &id, &headers, Transition::Acknowledge, |actor| {
+        CaseEventBody::Acknowledged(Acted { actor })
+    })
+    .await
 }
 
 /// `POST /api/v1/whistles/{id}/arrive`
 pub async fn arrive(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let NoBody {} = optional_json(body)?;
-    act(&state, &id, &headers, Transition::Arrive, |actor| CaseEventBody::Arrived(Acted { actor })).await
+    act(&state, &principal, &id, &headers, Transition::Arrive, |actor| CaseEventBody::Arrived(Acted { actor })).await
 }
 
 /// `POST /api/v1/whistles/{id}/resolve`
 pub async fn resolve(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: ResolveRequest = optional_json(body)?;
     let note = req.note.map(|n| domain::text("note", &n, domain::MAX_REASON_CHARS, true)).transpose()?;
-    act(&state, &id, &headers, Transition::Resolve, |actor| CaseEventBody::Resolved(Resolved { actor, note })).await
+    act(&state, &principal, &id, &headers, Transition::Resolve, |actor| {
+        CaseEventBody::Resolved(Resolved { actor, note })
+    })
+    .await
 }
 
 /// `POST /api/v1/whistles/{id}/reject`
 pub async fn reject(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<RejectRequest>,
 ) -> Result<Response, ApiError> {
     let reason = domain::reason(&req.reason)?;
-    act(&state, &id, &headers, Transition::Reject, |actor| {
+    act(&state, &principal, &id, &headers, Transition::Reject, |actor| {
         CaseEventBody::Rejected(Rejected { actor, reason, code: None })
     })
     .await
@@ -225,6 +282,7 @@ pub async fn reject(
 /// department of the same district; ownership moves and the new owner's clocks start.
 pub async fn transfer(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<TransferRequest>,
@@ -252,7 +310,7 @@ pub async fn transfer(
         }
         Ok(Status::Dispatched)
     };
-    act_with(&state, &id, &headers, "transfer", check, |actor| {
+    act_with(&state, &principal, &id, &headers, CaseAction::Transfer, check, |actor| {
         CaseEventBody::Transferred(Transferred { actor, to, reason, triage: false })
     })
     .await
@@ -261,6 +319,7 @@ pub async fn transfer(
 /// `POST /api/v1/whistles/{id}/pause`: stops the SLA clocks, with a reason.
 pub async fn pause(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<PauseRequest>,
@@ -277,12 +336,16 @@ pub async fn pause(
             )))
         }
     };
-    act_with(&state, &id, &headers, "pause", check, |actor| CaseEventBody::Paused(Paused { actor, reason })).await
+    act_with(&state, &principal, &id, &headers, CaseAction::Pause, check, |actor| {
+        CaseEventBody::Paused(Paused { actor, reason })
+    })
+    .await
 }
 
 /// `POST /api/v1/whistles/{id}/resume`
 pub async fn resume(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -295,48 +358,83 @@ pub async fn resume(
             Err(ApiError::Conflict("cannot resume a whistle that is not paused".into()))
         }
     };
-    act_with(&state, &id, &headers, "resume", check, |actor| CaseEventBody::Resumed(Acted { actor })).await
+    act_with(&state, &principal, &id, &headers, CaseAction::Resume, check, |actor| {
+        CaseEventBody::Resumed(Acted { actor })
+    })
+    .await
 }
 
 async fn act(
     state: &AppState,
+    principal: &Principal,
     id: &str,
     headers: &HeaderMap,
     transition: Transition,
     body: impl FnOnce(Actor) -> CaseEventBody,
 ) -> Result<Response, ApiError> {
+    let action = match transition {
+        Transition::Acknowledge => CaseAction::Acknowledge,
+        Transition::Arrive => CaseAction::Arrive,
+        Transition::Resolve => CaseAction::Resolve,
+        Transition::Reject => CaseAction::Reject,
+    };
     let check = |view: &WhistleView| transition.target(view.status).map_err(|e| ApiError::Conflict(e.to_string()));
-    act_with(state, id, headers, transition.name(), check, body).await
+    act_with(state, principal, id, headers, action, check, body).await
 }
 
-/// Checks an action against the case (`check` gives the status it leads to), publishes its
-/// event, and answers `202`.
+/// The name an action's idempotency keys are scoped by.
+fn action_name(action: CaseAction) -> &'static str {
+    match action {
+        CaseAction::Acknowledge => "acknowledge",
+        // As named before accounts existed, so earlier idempotency keys keep their ids.
+        CaseAction::Arrive => "arrive at",
+        CaseAction::Resolve => "resolve",
+        CaseAction::Reject => "reject",
+        CaseAction::Transfer => "transfer",
+        CaseAction::Pause => "pause",
+        CaseAction::Resume => "resume",
+        CaseAction::Inspect => "inspect",
+        CaseAction::Penalise => "penalty",
+    }
+}
+
+/// Checks an action against the caller's scope and the case (`check` gives the status it leads
+/// to), publishes its event, and answers `202`.
 async fn act_with(
     state: &AppState,
+    principal: &Principal,
     id: &str,
     headers: &HeaderMap,
-    name: &str,
+    action: CaseAction,
     check: impl FnOnce(&WhistleView) -> Result<Status, ApiError>,
     body: impl FnOnce(Actor) -> CaseEventBody,
 ) -> Result<Response, ApiError> {
+    let name = action_name(action);
     let key = idempotency_key(headers)?;
     let view = load(state, id).await?;
     let event_id = match &key {
         Some(key) => Uuid::new_v5(&view.id, format!("{name}\n{key}").as_bytes()),
         None => Uuid::now_v7(),
     };
-    // A retry of an action that already took effect answers as the first attempt did.
-    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id) {
+    // A retry of an action that already took effect answers as the first attempt did, to the
+    // same account (ownership may have moved since, e.g. after a transfer).
+    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id)
+        && step.actor.as_ref().and_then(|a| a.user.as_deref()) == Some(principal.user.as_str())
+    {
         return Ok(action_accepted(view.id, event_id, step.status));
     }
-    let target = check(&view)?;
     let department =
         view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    let actor = Actor { kind: ActorKind::Department, code: department.code.clone() };
+    authorize(principal, &view, Some(action))?;
+    let target = check(&view)?;
+    let actor = acting(principal, &department.code);
     let event = CaseEvent::new(event_id, SOURCE, view.id, Utc::now(), body(actor));
     publish(state, &event).await?;
     state.metrics.actions.with_label_values(&[event.type_name()]).inc();
-    tracing::info!(whistle = %view.id, action = event.type_name(), department = %department.code, "action accepted");
+    tracing::info!(
+        whistle = %view.id, action = event.type_name(), department = %department.code, user = %principal.user,
+        "action accepted"
+    );
     Ok(action_accepted(view.id, event_id, target))
 }
 

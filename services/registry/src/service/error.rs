@@ -24,6 +24,8 @@ pub enum ApiError {
     Csv(Vec<RowError>),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    Auth(#[from] whistle_auth::AuthError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -47,6 +49,7 @@ impl IntoResponse for ApiError {
             ApiError::Overlap(_) => (StatusCode::CONFLICT, "overlapping_range"),
             ApiError::Csv(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let message = match &self {

@@ -15,6 +15,7 @@ use rdkafka::producer::FutureProducer;
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 use tokio::sync::Mutex;
+use whistle_auth::{Principal, TokenKeys, require_auth};
 use whistle_schemas::api::ItemList;
 use whistle_schemas::registry::{
     ChangeAction, DistrictList, HolderChangeRequest, ImportReport, ItemDetail, WhatIfReport, WhatIfRequest,
@@ -38,9 +39,12 @@ pub struct AppState {
     pub writer: Arc<Mutex<()>>,
     /// Changes published, by action (delegate, recover, change_holder, import).
     pub changes: prometheus::IntCounterVec,
+    pub keys: Arc<TokenKeys>,
 }
 
+/// Every route needs a token; reads are open to every role, changes to registry administrators.
 pub fn router(state: AppState, max_import_bytes: usize) -> Router {
+    let keys = state.keys.clone();
     Router::new()
         .route("/api/v1/registry/items", get(items))
         .route("/api/v1/registry/items/{code}", get(item))
@@ -51,6 +55,7 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
         .route("/api/v1/registry/import", post(import).layer(DefaultBodyLimit::max(max_import_bytes)))
         .route("/api/v1/registry/whatif", post(what_if))
         .route("/api/v1/districts", get(districts))
+        .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -113,37 +118,55 @@ async fn districts(State(state): State<AppState>) -> Json<DistrictList> {
 
 async fn delegate(
     state: State<AppState>,
+    principal: Principal,
     code: Path<String>,
     body: Result<Json<HolderChangeRequest>, JsonRejection>,
 ) -> Result<Json<ItemDetail>, ApiError> {
-    change(state, code, ChangeAction::Delegate, body).await
+    change(state, principal, code, ChangeAction::Delegate, body).await
 }
 
 async fn recover(
     state: State<AppState>,
+    principal: Principal,
     code: Path<String>,
     body: Result<Json<HolderChangeRequest>, JsonRejection>,
 ) -> Result<Json<ItemDetail>, ApiError> {
-    change(state, code, ChangeAction::Recover, body).await
+    change(state, principal, code, ChangeAction::Recover, body).await
 }
 
 async fn change_holder(
     state: State<AppState>,
+    principal: Principal,
     code: Path<String>,
     body: Result<Json<HolderChangeRequest>, JsonRejection>,
 ) -> Result<Json<ItemDetail>, ApiError> {
-    change(state, code, ChangeAction::ChangeHolder, body).await
+    change(state, principal, code, ChangeAction::ChangeHolder, body).await
 }
 
 /// Decide on the current version, publish (Kafka acknowledges), then apply locally: a change is
 /// either on the topic, and so reaches every copy, or it did not happen.
+/// Only registry administrators change the registry.
+fn require_admin(principal: &Principal) -> Result<(), ApiError> {
+    if principal.is_admin() {
+        Ok(())
+    } else {
+        Err(whistle_auth::AuthError::forbidden(format!(
+            "changing the registry is for administrators; you are {principal}"
+        ))
+        .into())
+    }
+}
+
 async fn change(
     State(state): State<AppState>,
+    principal: Principal,
     Path(code): Path<String>,
     action: ChangeAction,
     body: Result<Json<HolderChangeRequest>, JsonRejection>,
 ) -> Result<Json<ItemDetail>, ApiError> {
-    let req = json(body)?;
+    require_admin(&principal)?;
+    let mut req = json(body)?;
+    req.actor = principal.user.clone();
     let _writer = state.writer.lock().await;
     let now = Utc::now();
     let item = propose(&state.live.current(), &code, action, &req, now)?;
@@ -181,20 +204,25 @@ async fn export(State(state): State<AppState>) -> impl IntoResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
-    actor: String,
+    /// Accepted for older clients and ignored: the audit records the logged-in account.
+    #[serde(default)]
+    #[allow(dead_code)]
+    actor: Option<String>,
 }
 
-/// `POST /api/v1/registry/import?actor=NAME` with a CSV body: all rows or none.
+/// `POST /api/v1/registry/import` with a CSV body: all rows or none.
 async fn import(
     State(state): State<AppState>,
+    principal: Principal,
     q: Result<Query<ImportQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let q = query(q)?;
+    require_admin(&principal)?;
+    let _ = query(q)?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::MalformedBody(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
     let _writer = state.writer.lock().await;
-    let import = crate::csv::import(&state.live.current(), text, &q.actor, Utc::now()).map_err(ApiError::Csv)?;
+    let import = crate::csv::import(&state.live.current(), text, &principal.user, Utc::now()).map_err(ApiError::Csv)?;
     // All of it is valid; publish each changed item. A failure midway leaves the published items
     // applied everywhere and the rest untouched, and a retry of the same file converges.
     for item in &import.changed {
@@ -215,9 +243,12 @@ async fn import(
 /// `POST /api/v1/registry/whatif`: what a proposed change would re-route; nothing is changed.
 async fn what_if(
     State(state): State<AppState>,
+    principal: Principal,
     body: Result<Json<WhatIfRequest>, JsonRejection>,
 ) -> Result<Json<WhatIfReport>, ApiError> {
-    let req = json(body)?;
+    require_admin(&principal)?;
+    let mut req = json(body)?;
+    req.change.actor = principal.user.clone();
     let now = Utc::now();
     let current = state.live.current();
     let proposed = current.with_item(propose(&current, &req.item, req.action, &req.change, now)?);

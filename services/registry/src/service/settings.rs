@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
+use whistle_common::settings::{
+    AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -16,6 +18,8 @@ pub struct Settings {
     pub registry_path: PathBuf,
     /// Largest CSV import accepted, in bytes.
     pub max_import_bytes: usize,
+    /// Token verification (the shared `jwt_secret`).
+    pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -27,6 +31,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             registry_path: PathBuf::from("deploy/data/registry.json"),
             max_import_bytes: 8 * 1024 * 1024,
+            auth: AuthSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -34,6 +39,7 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()?;
         if self.max_import_bytes < 1024 {
             return Err(SettingsError::Invalid { key: "max_import_bytes", message: "must be at least 1024".into() });
         }

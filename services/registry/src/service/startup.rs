@@ -48,6 +48,7 @@ impl Application {
             key_prefix: settings.redis.key_prefix.clone().into(),
             writer: Arc::default(),
             changes,
+            keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
         };
         let kafka_check = admin::producer_check(producer.clone());
         let router =
