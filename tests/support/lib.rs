@@ -402,6 +402,11 @@ impl Board {
         Board { socket }
     }
 
+    /// Wraps a socket connected by the caller (e.g. with its own upgrade headers).
+    pub fn from_socket(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Board {
+        Board { socket }
+    }
+
     /// Connects and authenticates with a first `auth` frame, as a browser does.
     pub async fn connect_as(url: &str, who: &Principal) -> Board {
         let mut board = Board::connect(url).await;

@@ -1,0 +1,471 @@
+//! The authorization matrix: every role against every HTTP endpoint and every kind of WebSocket
+//! channel, on the in-process services with real Kafka and Redis. The expected outcome of each
+//! cell is written out here, independently of the rules in `whistle-auth`, so a change to those
+//! rules that widens or narrows anyone's access fails this test.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use whistle_auth::{Principal, Role, TokenKeys};
+use whistle_tests::*;
+
+const OTHER_TOWN: &str = "500103002";
+const ASSISTING: &str = "500103-UM";
+const OTHER_DEPT: &str = "500103-PS";
+/// A well-formed unified social credit code (the check character matches).
+const CREDIT_CODE: &str = "91500103MA60XY312F";
+
+/// The accounts of the matrix, by a short name used in the tables.
+fn accounts() -> Vec<(&'static str, Principal)> {
+    vec![
+        ("town", as_town(TOWN)),
+        ("other_town", as_town(OTHER_TOWN)),
+        ("owner", as_department(DEPARTMENT)),
+        ("assisting", as_department(ASSISTING)),
+        ("other_dept", as_department(OTHER_DEPT)),
+        ("cc", as_department("500103-CC")),
+        ("other_cc", as_department("500104-CC")),
+        ("manager", as_manager()),
+        ("district_manager", Principal::new("manager-500103", Role::Manager { district: Some("500103".into()) })),
+        ("other_manager", Principal::new("manager-500104", Role::Manager { district: Some("500104".into()) })),
+        ("admin", as_admin()),
+    ]
+}
+
+/// Which accounts pass authorization for a request; every other account must get `403`.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    All,
+    Only(&'static [&'static str]),
+}
+
+impl Who {
+    fn allows(self, name: &str) -> bool {
+        match self {
+            Who::All => true,
+            Who::Only(names) => names.contains(&name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Service {
+    Intake,
+    Registry,
+    Sla,
+}
+
+async fn call(
+    stack: &Stack,
+    service: Service,
+    method: &str,
+    path: &str,
+    body: &Value,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let base = match service {
+        Service::Intake => &stack.api,
+        Service::Registry => &stack.registry,
+        Service::Sla => &stack.sla,
+    };
+    let url = format!("{base}{path}");
+    let mut req = match method {
+        "GET" => stack.http.get(&url),
+        _ => stack.http.post(&url),
+    };
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if method == "POST" {
+        req = match body {
+            Value::String(csv) => req.header("content-type", "text/csv").body(csv.clone()),
+            other => req.json(other),
+        };
+    }
+    let resp = req.send().await.expect("request is sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Raises a joint whistle (lead `DEPARTMENT`, assisted by `ASSISTING`) and waits until routed.
+async fn joint_case(stack: &Stack) -> String {
+    let mut body = raise_body(TOWN, DEPT_ITEM, "authorization matrix");
+    body["assist"] = json!(["UM"]);
+    let (status, answer) = stack.post("/api/v1/whistles", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().expect("id").to_owned();
+    stack
+        .wait_for(&id, |v| v["status"] == "dispatched" && v["assisting"].as_array().is_some_and(|a| !a.is_empty()))
+        .await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_role_against_every_endpoint() {
+    let stack = Stack::start().await;
+    let future = (Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let subject = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": 1000});
+    let readers: &[&str] = &["town", "owner", "assisting", "cc", "manager", "district_manager"];
+
+    // Whistle-scoped endpoints: (method, action path, body, who passes authorization).
+    let case_endpoints: Vec<(&str, &str, Value, Who)> = vec![
+        ("GET", "", Value::Null, Who::Only(readers)),
+        ("POST", "acknowledge", json!({}), Who::Only(&["owner"])),
+        ("POST", "arrive", json!({}), Who::Only(&["owner"])),
+        ("POST", "resolve", json!({"note": "done"}), Who::Only(&["owner"])),
+        ("POST", "reject", json!({"reason": "not ours"}), Who::Only(&["owner"])),
+        ("POST", "transfer", json!({"to": OTHER_DEPT, "reason": "theirs"}), Who::Only(&["owner", "cc"])),
+        ("POST", "pause", json!({"reason": "waiting for the owner"}), Who::Only(&["owner", "cc"])),
+        ("POST", "resume", json!({}), Who::Only(&["owner", "cc"])),
+        ("POST", "inspect", subject.clone(), Who::Only(&["owner", "assisting"])),
+        ("POST", "penalty", penalty.clone(), Who::Only(&["owner", "assisting"])),
+    ];
+    // Denied calls all go to one case; every allowed (role, action) gets a fresh case, since an
+    // allowed action may change it.
+    let shared = joint_case(&stack).await;
+    let mut cells = 0;
+    for (method, action, body, who) in &case_endpoints {
+        for (name, principal) in accounts() {
+            let id = if who.allows(name) && *method == "POST" { joint_case(&stack).await } else { shared.clone() };
+            let path = if action.is_empty() {
+                format!("/api/v1/whistles/{id}")
+            } else {
+                format!("/api/v1/whistles/{id}/{action}")
+            };
+            let (status, answer) = call(&stack, Service::Intake, method, &path, body, Some(&token(&principal))).await;
+            if who.allows(name) {
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{name} may {method} {action:?}, got {status}: {answer}"
+                );
+            } else {
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (403, Some("forbidden")),
+                    "{name} {method} {action:?}: {answer}"
+                );
+            }
+            cells += 1;
+        }
+    }
+
+    // Everything else: (service, method, path, body, who passes).
+    let csv_with_an_error = format!("{}\r\nnot,a,row\r\n", whistle_registry::csv::HEADER.join(","));
+    let change = json!({"district": "500103", "effective_from": "2020-01-01T00:00:00Z", "reason": "matrix", "department_type": "EE"});
+    let endpoints: Vec<(Service, &str, String, Value, Who)> = vec![
+        (Service::Intake, "GET", "/api/v1/auth/me".into(), Value::Null, Who::All),
+        (Service::Intake, "GET", "/api/v1/towns".into(), Value::Null, Who::All),
+        (Service::Intake, "GET", format!("/api/v1/route?town={TOWN}&item={DEPT_ITEM}"), Value::Null, Who::All),
+        (Service::Intake, "GET", "/api/v1/assist/suggest?text=河道非法捕捞".into(), Value::Null, Who::All),
+        (Service::Intake, "POST", "/api/v1/assist/suggest".into(), json!({"text": "占道经营"}), Who::All),
+        (Service::Intake, "POST", "/api/v1/assist/benchmark".into(), json!({"item": DEPT_ITEM}), Who::All),
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/whistles".into(),
+            raise_body(TOWN, DEPT_ITEM, "matrix raise"),
+            Who::Only(&["town"]),
+        ),
+        (Service::Registry, "GET", "/api/v1/registry/items".into(), Value::Null, Who::All),
+        (Service::Registry, "GET", format!("/api/v1/registry/items/{DEPT_ITEM}"), Value::Null, Who::All),
+        (Service::Registry, "GET", "/api/v1/registry/export".into(), Value::Null, Who::All),
+        (Service::Registry, "GET", "/api/v1/districts".into(), Value::Null, Who::All),
+        // Admin passes authorization, then the past effective date is refused: nothing changes.
+        (
+            Service::Registry,
+            "POST",
+            format!("/api/v1/registry/items/{DEPT_ITEM}/delegate"),
+            change.clone(),
+            Who::Only(&["admin"]),
+        ),
+        (
+            Service::Registry,
+            "POST",
+            format!("/api/v1/registry/items/{DEPT_ITEM}/recover"),
+            change.clone(),
+            Who::Only(&["admin"]),
+        ),
+        (
+            Service::Registry,
+            "POST",
+            format!("/api/v1/registry/items/{DEPT_ITEM}/holder"),
+            change.clone(),
+            Who::Only(&["admin"]),
+        ),
+        (
+            Service::Registry,
+            "POST",
+            "/api/v1/registry/import".into(),
+            Value::String(csv_with_an_error),
+            Who::Only(&["admin"]),
+        ),
+        (
+            Service::Registry,
+            "POST",
+            "/api/v1/registry/whatif".into(),
+            json!({"item": DEPT_ITEM, "action": "delegate", "change": {"district": "500103", "effective_from": future, "reason": "preview"}}),
+            Who::Only(&["admin"]),
+        ),
+        (
+            Service::Sla,
+            "GET",
+            "/api/v1/sla/summary".into(),
+            Value::Null,
+            Who::Only(&["cc", "other_cc", "manager", "district_manager", "other_manager"]),
+        ),
+        (
+            Service::Sla,
+            "GET",
+            "/api/v1/sla/summary?district=500103".into(),
+            Value::Null,
+            Who::Only(&["cc", "manager", "district_manager"]),
+        ),
+        (
+            Service::Sla,
+            "GET",
+            "/api/v1/sla/summary?district=500104".into(),
+            Value::Null,
+            Who::Only(&["other_cc", "manager", "other_manager"]),
+        ),
+    ];
+    for (service, method, path, body, who) in &endpoints {
+        for (name, principal) in accounts() {
+            let (status, answer) = call(&stack, *service, method, path, body, Some(&token(&principal))).await;
+            if who.allows(name) {
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{name} may {method} {path}, got {status}: {answer}"
+                );
+            } else {
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (403, Some("forbidden")),
+                    "{name} {method} {path}: {answer}"
+                );
+            }
+            cells += 1;
+        }
+    }
+    // A district manager's summary is narrowed to its district even when it asks for none.
+    let district_manager = &accounts()[8].1;
+    let (_, summary) =
+        call(&stack, Service::Sla, "GET", "/api/v1/sla/summary", &Value::Null, Some(&token(district_manager))).await;
+    assert_eq!(summary["district"], "500103", "{summary}");
+
+    // Without a valid token, every endpoint answers 401 with the reason.
+    let keys = keys();
+    let forged = TokenKeys::new(b"not-the-deployment-key-not-the-deployment-key", chrono::Duration::hours(1))
+        .issue(&as_manager())
+        .0;
+    let expired = keys.issue_at(&as_manager(), Utc::now() - chrono::Duration::hours(2), chrono::Duration::hours(1)).0;
+    let all = endpoints
+        .iter()
+        .map(|(s, m, p, b, _)| (*s, *m, p.clone(), b.clone()))
+        .chain(case_endpoints.iter().map(|(m, a, b, _)| {
+            let path = if a.is_empty() {
+                format!("/api/v1/whistles/{shared}")
+            } else {
+                format!("/api/v1/whistles/{shared}/{a}")
+            };
+            (Service::Intake, *m, path, b.clone())
+        }))
+        .collect::<Vec<_>>();
+    for (service, method, path, body) in &all {
+        for (token, code) in [
+            (None, "unauthenticated"),
+            (Some(forged.as_str()), "invalid_token"),
+            (Some(expired.as_str()), "token_expired"),
+            (Some("garbage"), "invalid_token"),
+        ] {
+            let (status, answer) = call(&stack, *service, method, path, body, token).await;
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (401, Some(code)),
+                "{method} {path} with {code}: {answer}"
+            );
+            cells += 1;
+        }
+    }
+    println!(
+        "authorization matrix: {cells} cells checked over {} endpoints and {} accounts",
+        all.len(),
+        accounts().len()
+    );
+
+    // Nothing the refused calls sent reached the shared case's timeline.
+    let (_, view) = stack.get(&format!("/api/v1/whistles/{shared}")).await;
+    let steps: Vec<&str> =
+        view["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["type"].as_str()).collect();
+    assert!(steps.iter().all(|t| ["whistle.raised", "whistle.dispatched", "sla.scheduled"].contains(t)), "{steps:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_role_against_every_channel() {
+    let stack = Stack::start().await;
+    let channels = [
+        format!("department:{DEPARTMENT}"),
+        format!("department:{ASSISTING}"),
+        format!("town:{TOWN}"),
+        format!("town:{OTHER_TOWN}"),
+        "manager:city".to_owned(),
+        "manager:500103".to_owned(),
+        "manager:500104".to_owned(),
+    ];
+    let allowed: &[(&str, &[usize])] = &[
+        ("town", &[2]),
+        ("other_town", &[3]),
+        ("owner", &[0]),
+        ("assisting", &[1]),
+        ("other_dept", &[]),
+        ("cc", &[0, 1, 2, 3, 5]),
+        ("other_cc", &[6]),
+        ("manager", &[0, 1, 2, 3, 4, 5, 6]),
+        ("district_manager", &[0, 1, 2, 3, 5]),
+        ("other_manager", &[6]),
+        ("admin", &[]),
+    ];
+    let mut cells = 0;
+    for (name, principal) in accounts() {
+        let ok = allowed.iter().find(|(n, _)| *n == name).expect("every account has a row").1;
+        let mut board = Board::connect_as(&stack.ws, &principal).await;
+        for (i, channel) in channels.iter().enumerate() {
+            board.subscribe(channel, None).await;
+            let frame = board.next().await;
+            if ok.contains(&i) {
+                assert_eq!(frame["type"], "snapshot", "{name} may watch {channel}: {frame}");
+            } else {
+                assert_eq!(
+                    (frame["type"].as_str(), frame["code"].as_str()),
+                    (Some("error"), Some("forbidden")),
+                    "{name} on {channel}: {frame}"
+                );
+            }
+            cells += 1;
+        }
+    }
+    println!("channel matrix: {cells} cells");
+
+    // The token in the upgrade request's header works as the first frame does.
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(stack.ws.as_str())
+        .expect("request");
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {}", token(&as_department(DEPARTMENT))).parse().expect("header"));
+    let (socket, _) = tokio_tungstenite::connect_async(req).await.expect("connects");
+    let mut header_board = Board::from_socket(socket);
+    assert_eq!(header_board.next().await["type"], "authenticated");
+    header_board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    assert_eq!(header_board.next().await["type"], "snapshot");
+    stack.stop().await;
+}
+
+/// The close code and reason a board gets, or None if the server sent something else first.
+async fn close_code(stack: &Stack, first: Option<Value>, header: Option<String>) -> Option<u16> {
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(stack.ws.as_str())
+        .expect("request");
+    if let Some(h) = header {
+        req.headers_mut().insert("authorization", h.parse().expect("header"));
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(req).await.expect("connects");
+    if let Some(first) = first {
+        futures::SinkExt::send(&mut socket, Message::Text(first.to_string().into())).await.expect("sent");
+    }
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), socket.next()).await.ok()?? {
+            Ok(Message::Close(Some(frame))) => return Some(frame.code.into()),
+            Ok(Message::Close(None)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_tokens_close_the_socket_with_4001() {
+    let stack = Stack::start().await;
+    let forged = TokenKeys::new(b"not-the-deployment-key-not-the-deployment-key", chrono::Duration::hours(1))
+        .issue(&as_manager())
+        .0;
+    let expired = keys().issue_at(&as_manager(), Utc::now() - chrono::Duration::hours(2), chrono::Duration::hours(1)).0;
+    assert_eq!(close_code(&stack, Some(json!({"type": "auth", "token": forged})), None).await, Some(4001), "forged");
+    assert_eq!(close_code(&stack, Some(json!({"type": "auth", "token": expired})), None).await, Some(4001), "expired");
+    assert_eq!(close_code(&stack, None, Some(format!("Bearer {forged}"))).await, Some(4001), "forged header");
+    assert_eq!(close_code(&stack, None, Some("Basic abc".into())).await, Some(4001), "not a bearer header");
+
+    // Subscribing before authenticating is refused, and the connection may still authenticate.
+    let mut board = Board::connect(&stack.ws).await;
+    board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    let frame = board.next().await;
+    assert_eq!((frame["type"].as_str(), frame["code"].as_str()), (Some("error"), Some("unauthenticated")), "{frame}");
+    board.send(json!({"type": "auth", "token": token(&as_department(DEPARTMENT))})).await;
+    assert_eq!(board.next().await["type"], "authenticated");
+
+    // A token that expires during the session closes it when it expires.
+    let short = keys().issue_at(&as_manager(), Utc::now(), chrono::Duration::seconds(2)).0;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        close_code(&stack, Some(json!({"type": "auth", "token": short})), None).await,
+        Some(4001),
+        "expired mid-session"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "closed at expiry, not at once: {:?}", started.elapsed());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_accounts_log_in_with_their_role_and_wrong_passwords_do_not() {
+    let stack = Stack::start().await;
+    let login = |username: &str, password: &str| {
+        let body = json!({"username": username, "password": password});
+        let url = format!("{}/api/v1/auth/login", stack.api);
+        let http = stack.http.clone();
+        async move {
+            let resp = http.post(url).json(&body).send().await.expect("sent");
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for (user, role, district) in [
+        (format!("town-{TOWN}"), "town", Some("500103")),
+        (format!("dept-{DEPARTMENT}"), "department", Some("500103")),
+        ("dept-500103-CC".to_owned(), "command_centre", Some("500103")),
+        ("manager".to_owned(), "manager", None),
+        ("manager-500104".to_owned(), "manager", Some("500104")),
+        ("admin".to_owned(), "admin", None),
+    ] {
+        let (status, answer) = login(&user, DEMO_PASSWORD).await;
+        assert_eq!(status, 200, "{user}: {answer}");
+        assert_eq!(answer["account"]["role"], role, "{answer}");
+        assert_eq!(answer["account"]["district"].as_str(), district, "{answer}");
+        // The token it got works, and says who it is.
+        let token = answer["token"].as_str().expect("token");
+        let (status, me) = call(&stack, Service::Intake, "GET", "/api/v1/auth/me", &Value::Null, Some(token)).await;
+        assert_eq!((status, me["user"].as_str()), (200, Some(user.as_str())), "{me}");
+    }
+    for (user, password) in [("manager", "wrong"), ("town-999999999", DEMO_PASSWORD), ("root", DEMO_PASSWORD), ("", "")]
+    {
+        let (status, answer) = login(user, password).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("invalid_credentials")), "{user}: {answer}");
+    }
+    let (status, answer) =
+        call(&stack, Service::Intake, "POST", "/api/v1/auth/login", &json!({"username": "admin"}), None).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("malformed_body")), "{answer}");
+
+    // The audit: an action records the account and role that took it.
+    let (_, raised) = stack.post("/api/v1/whistles", &raise_body(TOWN, DEPT_ITEM, "audited")).await;
+    let id = raised["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await.0, 202);
+    let view = stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
+    let timeline = view["timeline"].as_array().expect("timeline");
+    let raised = timeline.iter().find(|t| t["type"] == "whistle.raised").expect("raised");
+    assert_eq!(raised["actor"], json!({"kind": "town", "code": TOWN, "user": format!("town-{TOWN}"), "role": "town"}));
+    let acked = timeline.iter().find(|t| t["type"] == "whistle.acknowledged").expect("acknowledged");
+    assert_eq!(
+        acked["actor"],
+        json!({"kind": "department", "code": DEPARTMENT, "user": format!("dept-{DEPARTMENT}"), "role": "department"})
+    );
+    stack.stop().await;
+}
