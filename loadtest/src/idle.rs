@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::Args;
+use crate::accounts::{self, Logins};
 use crate::report::{proc_kib, service_pids};
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
@@ -17,7 +18,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .map(|(_, p)| p)
         .context("no gateway pid file: start the stack with `cargo xtask up`")?;
     let http = reqwest::Client::new();
-    let towns: Value = http.get(format!("{}/api/v1/towns", args.base)).send().await?.json().await?;
+    // A city manager may watch every town's channel.
+    let token = Logins::new(http.clone(), &args.base).token("manager").await?;
+    let towns: Value = http.get(format!("{}/api/v1/towns", args.base)).bearer_auth(&token).send().await?.json().await?;
     let towns: Vec<String> = towns["towns"]
         .as_array()
         .context("towns")?
@@ -28,7 +31,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let before = proc_kib(gateway, "VmRSS:").context("gateway RSS")?;
     let mut sockets = Vec::with_capacity(args.connections);
     for n in 0..args.connections {
-        let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connection {n}"))?;
+        let mut ws = accounts::connect(&ws_url, &token).await.with_context(|| format!("connection {n}"))?;
         ws.send(Message::Text(
             json!({"type": "subscribe", "channel": format!("town:{}", towns[n % towns.len()])}).to_string().into(),
         ))

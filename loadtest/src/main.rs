@@ -12,6 +12,7 @@
 //! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
 //! against the stack of `cargo xtask up` (`--base` to point elsewhere).
 
+mod accounts;
 mod baseline;
 mod idle;
 mod pipeline;

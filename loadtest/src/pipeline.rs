@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::Args;
+use crate::accounts::{self, Logins};
 use crate::baseline;
 use crate::report::{self, histogram};
 
@@ -25,9 +26,10 @@ struct Target {
 
 /// Picks (town, item) pairs that route to a department, spread over districts, one per
 /// department up to `boards`.
-async fn targets(http: &reqwest::Client, base: &str, boards: usize) -> anyhow::Result<Vec<Target>> {
-    let towns: Value = http.get(format!("{base}/api/v1/towns")).send().await?.json().await?;
-    let items: Value = http.get(format!("{base}/api/v1/registry/items")).send().await?.json().await?;
+async fn targets(http: &reqwest::Client, base: &str, token: &str, boards: usize) -> anyhow::Result<Vec<Target>> {
+    let towns: Value = http.get(format!("{base}/api/v1/towns")).bearer_auth(token).send().await?.json().await?;
+    let items: Value =
+        http.get(format!("{base}/api/v1/registry/items")).bearer_auth(token).send().await?.json().await?;
     let items: Vec<String> = items["items"]
         .as_array()
         .context("items")?
@@ -51,8 +53,8 @@ async fn targets(http: &reqwest::Client, base: &str, boards: usize) -> anyhow::R
                 break 'outer;
             }
             let town = &by_district[*district];
-            let route: Value =
-                http.get(format!("{base}/api/v1/route?town={town}&item={item}")).send().await?.json().await?;
+            let url = format!("{base}/api/v1/route?town={town}&item={item}");
+            let route: Value = http.get(url).bearer_auth(token).send().await?.json().await?;
             if let (Some("department"), Some(dept)) = (route["outcome"].as_str(), route["department"]["code"].as_str())
                 && seen.insert(dept.to_owned())
             {
@@ -68,17 +70,17 @@ async fn targets(http: &reqwest::Client, base: &str, boards: usize) -> anyhow::R
 
 type Arrival = (String, Instant);
 
-/// One board per department; reports each `whistle.dispatched` arrival and acknowledges it
-/// after the think time, like a duty officer.
+/// One board per department, logged in as its officer; reports each `whistle.dispatched`
+/// arrival and acknowledges it after the think time, like a duty officer.
 async fn board(
     ws_url: String,
     department: String,
+    token: String,
     arrivals: mpsc::UnboundedSender<Arrival>,
     frames: Arc<AtomicU64>,
     ack: Option<(reqwest::Client, String, u64, Arc<AtomicU64>)>,
 ) -> anyhow::Result<()> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(&ws_url).await.with_context(|| format!("connecting {ws_url}"))?;
+    let mut ws = accounts::connect(&ws_url, &token).await?;
     ws.send(Message::Text(
         json!({"type": "subscribe", "channel": format!("department:{department}")}).to_string().into(),
     ))
@@ -93,16 +95,19 @@ async fn board(
                 break;
             }
             if let Some((http, base, think, acked)) = &ack {
-                let (http, base, think, acked) = (http.clone(), base.clone(), *think, acked.clone());
+                let (http, base, think, acked, token) =
+                    (http.clone(), base.clone(), *think, acked.clone(), token.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(think)).await;
-                    if let Ok(r) = http.post(format!("{base}/api/v1/whistles/{id}/acknowledge")).send().await
+                    let url = format!("{base}/api/v1/whistles/{id}/acknowledge");
+                    if let Ok(r) = http.post(url).bearer_auth(&token).send().await
                         && r.status().as_u16() == 202
                     {
                         acked.fetch_add(1, Ordering::Relaxed);
                         // Close it too, so load runs leave no open cases on the boards.
                         tokio::time::sleep(Duration::from_millis(think)).await;
-                        let _ = http.post(format!("{base}/api/v1/whistles/{id}/resolve")).send().await;
+                        let url = format!("{base}/api/v1/whistles/{id}/resolve");
+                        let _ = http.post(url).bearer_auth(&token).send().await;
                     }
                 });
             }
@@ -114,7 +119,14 @@ async fn board(
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let ws_url = args.ws.clone().unwrap_or_else(|| format!("{}/ws", args.base.replacen("http", "ws", 1)));
-    let targets = targets(&http, &args.base, args.boards).await?;
+    let logins = Logins::new(http.clone(), &args.base);
+    let targets = targets(&http, &args.base, &logins.token("manager").await?, args.boards).await?;
+    // Log every account in before the clock starts: a login is deliberately slow (argon2).
+    let mut town_tokens = HashMap::new();
+    for t in &targets {
+        let token = logins.token(&format!("town-{}", t.town)).await?;
+        town_tokens.insert(t.town.clone(), token);
+    }
     println!(
         "pipeline: {} departments with a board each; raising at {}/s for {}",
         targets.len(),
@@ -128,7 +140,15 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let mut boards = Vec::new();
     for t in &targets {
         let ack = (args.ack_think_ms > 0).then(|| (http.clone(), args.base.clone(), args.ack_think_ms, acked.clone()));
-        boards.push(tokio::spawn(board(ws_url.clone(), t.department.clone(), arrived_tx.clone(), frames.clone(), ack)));
+        let token = logins.token(&format!("dept-{}", t.department)).await?;
+        boards.push(tokio::spawn(board(
+            ws_url.clone(),
+            t.department.clone(),
+            token,
+            arrived_tx.clone(),
+            frames.clone(),
+            ack,
+        )));
     }
     drop(arrived_tx);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -144,8 +164,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         let body = json!({"town": t.town, "item": t.item, "description": format!("loadtest {n}: 河边有废油桶泄漏"),
                           "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
         let (http, base, tx) = (http.clone(), args.base.clone(), sent_tx.clone());
+        let token = town_tokens[&t.town].clone();
         tokio::spawn(async move {
-            let resp = http.post(format!("{base}/api/v1/whistles")).json(&body).send().await;
+            let resp = http.post(format!("{base}/api/v1/whistles")).bearer_auth(token).json(&body).send().await;
             let id = match resp {
                 Ok(r) if r.status().as_u16() == 202 => {
                     r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
@@ -219,7 +240,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             ratio(&to_board, &kafka, 0.5),
             ratio(&to_board, &kafka, 0.99)
         );
-        let fan = fanout(&http, &args.base, &ws_url, &targets[0], 200, 100).await?;
+        let fan = fanout(&http, &logins, &args.base, &ws_url, &targets[0], 200, 100).await?;
         let bare = baseline::ws_broadcast(200, fan.1, fan.2).await?;
         println!(
             "fan-out: gateway {:.0} frames/s ({} boards on one channel, {} frames each); bare broadcast {bare:.0} frames/s; ratio {:.2}",
@@ -240,6 +261,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 /// delivered by the gateway, the number of frames each board got, and their mean size.
 async fn fanout(
     http: &reqwest::Client,
+    logins: &Logins,
     base: &str,
     ws_url: &str,
     target: &Target,
@@ -251,12 +273,21 @@ async fn fanout(
     let bytes = Arc::new(AtomicU64::new(0));
     let frames = Arc::new(AtomicU64::new(0));
     let (ready_tx, mut ready_rx) = mpsc::channel::<()>(boards);
+    let officer = logins.token(&format!("dept-{}", target.department)).await?;
+    let town = logins.token(&format!("town-{}", target.town)).await?;
     let mut tasks = Vec::new();
     for _ in 0..boards {
-        let (url, channel, done, bytes, frames, ready) =
-            (ws_url.to_owned(), channel.clone(), done.clone(), bytes.clone(), frames.clone(), ready_tx.clone());
+        let (url, channel, done, bytes, frames, ready, token) = (
+            ws_url.to_owned(),
+            channel.clone(),
+            done.clone(),
+            bytes.clone(),
+            frames.clone(),
+            ready_tx.clone(),
+            officer.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+            let mut ws = accounts::connect(&url, &token).await?;
             ws.send(Message::Text(json!({"type": "subscribe", "channel": channel}).to_string().into())).await?;
             let mut dispatched = 0;
             while let Some(Ok(msg)) = ws.next().await {
@@ -291,7 +322,7 @@ async fn fanout(
         .map(|n| {
             let body = json!({"town": target.town, "item": target.item, "description": format!("fanout {n}"),
                               "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
-            http.post(format!("{base}/api/v1/whistles")).json(&body).send()
+            http.post(format!("{base}/api/v1/whistles")).bearer_auth(&town).json(&body).send()
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>();
@@ -314,10 +345,15 @@ async fn fanout(
     let delivered = frames.load(Ordering::Relaxed);
     // Acknowledge and resolve what this test raised, so it leaves no open cases behind.
     futures::stream::iter(ids)
-        .map(|id| async move {
-            let _ = http.post(format!("{base}/api/v1/whistles/{id}/acknowledge")).send().await;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = http.post(format!("{base}/api/v1/whistles/{id}/resolve")).send().await;
+        .map(|id| {
+            let officer = &officer;
+            async move {
+                let url = format!("{base}/api/v1/whistles/{id}/acknowledge");
+                let _ = http.post(url).bearer_auth(officer).send().await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let url = format!("{base}/api/v1/whistles/{id}/resolve");
+                let _ = http.post(url).bearer_auth(officer).send().await;
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()

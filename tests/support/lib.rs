@@ -409,8 +409,13 @@ impl Board {
 
     /// Connects and authenticates with a first `auth` frame, as a browser does.
     pub async fn connect_as(url: &str, who: &Principal) -> Board {
+        Board::connect_with_token(url, &token(who)).await
+    }
+
+    /// Connects and authenticates with a token got elsewhere (e.g. a login).
+    pub async fn connect_with_token(url: &str, token: &str) -> Board {
         let mut board = Board::connect(url).await;
-        board.send(json!({"type": "auth", "token": token(who)})).await;
+        board.send(json!({"type": "auth", "token": token})).await;
         let reply = board.next().await;
         assert_eq!(reply["type"], "authenticated", "{reply}");
         board
