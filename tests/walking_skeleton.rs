@@ -359,3 +359,52 @@ async fn a_cursor_older_than_the_trimmed_history_cannot_resume() {
     assert!(store.can_resume(&channel, ids[19]).await.expect("redis"), "the latest cursor resumes");
     let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut c).await.expect("cleanup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_conflicting_actions_sent_at_once_are_not_both_accepted() {
+    let stack = Stack::start().await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let (status, body) = stack.raise(DEPT_ITEM, &format!("conflict {n}")).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids {
+        stack.wait_for(id, |v| v["status"] == "dispatched").await;
+    }
+    let officer = as_department(DEPARTMENT);
+    for id in &ids {
+        let ack = format!("/api/v1/whistles/{id}/acknowledge");
+        let reject = format!("/api/v1/whistles/{id}/reject");
+        let (empty, reason) = (json!({}), json!({"reason": "不属于本部门"}));
+        let (a, r) = tokio::join!(stack.post_as(&officer, &ack, &empty), stack.post_as(&officer, &reject, &reason));
+        let accepted = [a.0, r.0].iter().filter(|s| **s == 202).count();
+        assert_eq!(accepted, 1, "exactly one of acknowledge {a:?} and reject {r:?} is accepted");
+        let loser = if a.0 == 202 { &r } else { &a };
+        assert_eq!(loser.0, 409, "{loser:?}");
+        assert!(
+            ["action_in_progress", "invalid_transition"].contains(&loser.1["error"]["code"].as_str().unwrap_or("")),
+            "{loser:?}"
+        );
+        // The timeline agrees with what was answered.
+        let winner = if a.0 == 202 { "whistle.acknowledged" } else { "whistle.rejected" };
+        let view = stack
+            .wait_for(id, |v| v["timeline"].as_array().is_some_and(|t| t.iter().any(|s| s["type"] == winner)))
+            .await;
+        let acted: Vec<&str> = view["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter_map(|s| s["type"].as_str())
+            .filter(|t| ["whistle.acknowledged", "whistle.rejected"].contains(t))
+            .collect();
+        assert_eq!(acted, [winner], "{view}");
+    }
+    // Once the first action is recorded, the next one is accepted as usual.
+    let id = &ids[0];
+    let (_, view) = stack.get(&format!("/api/v1/whistles/{id}")).await;
+    if view["status"] == "acknowledged" {
+        assert_eq!(stack.post_as(&officer, &format!("/api/v1/whistles/{id}/arrive"), &json!({})).await.0, 202);
+    }
+    stack.stop().await;
+}

@@ -92,6 +92,38 @@ pub struct CaseStore {
     write: redis::Script,
     snapshot: redis::Script,
     provisional: redis::Script,
+    claim_action: redis::Script,
+    release_action: redis::Script,
+}
+
+/// Claims a whistle's action slot: free, or held by `ARGV[3]` (an action already on the
+/// timeline), it becomes `ARGV[1]`'s; held by the same event, "same"; else the holder's event id.
+const CLAIM_ACTION: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'claimed'
+end
+if cur == ARGV[1] then return 'same' end
+return cur
+"#;
+
+const RELEASE_ACTION: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+/// How long an accepted action holds its whistle's slot at most; normally the next action finds
+/// it on the timeline and takes the slot over long before.
+const ACTION_SLOT_MS: u64 = 30_000;
+
+/// The outcome of [`CaseStore::claim_action`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionSlot {
+    /// This action may go ahead.
+    Claimed,
+    /// Another action on the whistle was accepted and is not on the timeline yet.
+    Busy(Uuid),
 }
 
 impl CaseStore {
@@ -102,6 +134,8 @@ impl CaseStore {
             write: redis::Script::new(WRITE),
             snapshot: redis::Script::new(SNAPSHOT),
             provisional: redis::Script::new(PROVISIONAL),
+            claim_action: redis::Script::new(CLAIM_ACTION),
+            release_action: redis::Script::new(RELEASE_ACTION),
         }
     }
 
@@ -307,5 +341,57 @@ impl CaseStore {
             Some(p) if p == fingerprint => Claim::Same,
             Some(_) => Claim::Different,
         })
+    }
+
+    /// Serialises the actions on one whistle, across every intake instance: an action may go
+    /// ahead only when the last accepted one is on the case's timeline (`on_timeline` says which
+    /// events are). Two conflicting actions sent at once (acknowledge and reject) can then not
+    /// both be accepted; the second learns that it must look again.
+    pub async fn claim_action(
+        &self,
+        id: Uuid,
+        event_id: Uuid,
+        on_timeline: impl Fn(Uuid) -> bool,
+    ) -> anyhow::Result<ActionSlot> {
+        let key = format!("{}action:{id}", self.prefix);
+        let mut stale = String::new();
+        for _ in 0..2 {
+            let mut conn = self.conn.clone();
+            let answer: String = self
+                .claim_action
+                .key(&key)
+                .arg(event_id.to_string())
+                .arg(ACTION_SLOT_MS)
+                .arg(&stale)
+                .invoke_async(&mut conn)
+                .await
+                .context("claiming the action slot")?;
+            match answer.as_str() {
+                "claimed" | "same" => return Ok(ActionSlot::Claimed),
+                holder => {
+                    let holder = Uuid::parse_str(holder).context("action slot holds a non-uuid")?;
+                    if !on_timeline(holder) {
+                        return Ok(ActionSlot::Busy(holder));
+                    }
+                    stale = holder.to_string();
+                }
+            }
+        }
+        // The slot changed hands between the two attempts: another action just got in.
+        Ok(ActionSlot::Busy(Uuid::nil()))
+    }
+
+    /// Gives the slot back after an action that was not accepted (Kafka refused it).
+    pub async fn release_action(&self, id: Uuid, event_id: Uuid) -> anyhow::Result<()> {
+        let key = format!("{}action:{id}", self.prefix);
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .release_action
+            .key(&key)
+            .arg(event_id.to_string())
+            .invoke_async(&mut conn)
+            .await
+            .context("releasing the action slot")?;
+        Ok(())
     }
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("{0}")]
     Conflict(String),
+    /// Another action on the same whistle was accepted a moment ago and is not recorded yet.
+    #[error("{0}")]
+    ActionInProgress(String),
     #[error("request body is too large")]
     TooLarge,
     /// An electronic fence tripped on an action that needs the officer's reason to proceed.
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::TownHoldsItem(_) => (StatusCode::UNPROCESSABLE_ENTITY, "town_holds_item"),
             ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            ApiError::ActionInProgress(_) => (StatusCode::CONFLICT, "action_in_progress"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

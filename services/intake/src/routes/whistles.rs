@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use whistle_auth::{CaseAction, CaseScope, Principal};
 use whistle_casestore::state::apply;
+use whistle_casestore::store::ActionSlot;
 use whistle_casestore::{Applied, Transition};
 use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_registry::{Route, route as decide};
@@ -427,9 +428,24 @@ async fn act_with(
         view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
     authorize(principal, &view, Some(action))?;
     let target = check(&view)?;
+    let on_timeline = |e: Uuid| view.timeline.iter().any(|t| t.event_id == e);
+    match state.store.claim_action(view.id, event_id, on_timeline).await.map_err(ApiError::store)? {
+        ActionSlot::Claimed => {}
+        ActionSlot::Busy(_) => {
+            return Err(ApiError::ActionInProgress(format!(
+                "another action on whistle {} was just accepted and is being recorded; reload it and decide again",
+                view.id
+            )));
+        }
+    }
     let actor = acting(principal, &department.code);
     let event = CaseEvent::new(event_id, SOURCE, view.id, Utc::now(), body(actor));
-    publish(state, &event).await?;
+    if let Err(err) = publish(state, &event).await {
+        if let Err(e) = state.store.release_action(view.id, event_id).await {
+            tracing::warn!(whistle = %view.id, error = %format_args!("{e:#}"), "action slot kept until it expires");
+        }
+        return Err(err);
+    }
     state.metrics.actions.with_label_values(&[event.type_name()]).inc();
     tracing::info!(
         whistle = %view.id, action = event.type_name(), department = %department.code, user = %principal.user,
