@@ -1,11 +1,13 @@
 // Browser tests of the console against the real stack (WHISTLE_BASE_URL, default
-// http://127.0.0.1:8080): Debian's Chromium driven by playwright-core.
+// http://127.0.0.1:8080): Debian's Chromium driven by playwright-core, logged in with the dev
+// stack's demo accounts (password WHISTLE_DEMO_PASSWORD, default whistle-demo).
 //   npm test            (in services/console; the stack must be up: cargo xtask up)
-// Screenshots of the three pages go to artifacts/screenshots/ (WHISTLE_SCREENSHOTS overrides).
+// Screenshots of the pages go to artifacts/screenshots/ (WHISTLE_SCREENSHOTS overrides).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  BASE, DEPT, ITEM, TOWN, TOWN_ITEM, apiJson, channels, launch, marker, newPage, raiseViaApi, shot, until, waitLive,
+  ADMIN, BASE, CC_USER, DEPT, DEPT_USER, ITEM, MANAGER, PASSWORD, TOWN, TOWN_ITEM, TOWN_USER, apiJson, channels, launch, marker,
+  newPage, openAs, raiseViaApi, shot, signIn, until, waitLive,
 } from './lib.mjs';
 
 let browser;
@@ -20,18 +22,17 @@ after(async () => {
   await close?.();
 });
 
-/** Open the town page for TOWN and wait for the raise form and the live list. */
+/** Log in as TOWN's officer on the town page; wait for the raise form and the live list. */
 async function openTown(lang = 'zh') {
-  const page = await newPage(browser, { lang });
-  await page.goto(`/#/town?town=${TOWN}`);
+  const page = await openAs(browser, TOWN_USER, `/#/town?town=${TOWN}`, { lang });
   await page.locator('#item option[value="' + ITEM + '"]').waitFor({ state: 'attached' });
   await waitLive(page);
   return page;
 }
 
-async function openBoard(lang = 'zh') {
-  const page = await newPage(browser, { lang });
-  await page.goto(`/#/board?dept=${DEPT}`);
+/** Log in as DEPT's duty officer on its board (or as `user`, e.g. a read-only manager). */
+async function openBoard(lang = 'zh', user = DEPT_USER, opts = {}) {
+  const page = await openAs(browser, user, `/#/board?dept=${DEPT}`, { lang, ...opts });
   await waitLive(page);
   await page.locator('.columns').waitFor();
   return page;
@@ -79,6 +80,10 @@ describe('console', () => {
     await until(async () => (await row.getAttribute('data-status')) === 'acknowledged', 'acknowledged on the town page');
     assert.equal((await row.locator('summary .badge').textContent()).trim(), '已受理');
     assert.equal((await row.locator('.w-meta').textContent()).includes('渝中区生态环境局'), true);
+    // The timeline names the account that acted.
+    await row.locator('summary').click();
+    await until(async () => (await row.locator('.timeline').textContent()).includes(`${DEPT} · ${DEPT_USER}`), 'the acting account in the timeline');
+    await row.locator('summary').click();
     await town.evaluate(() => window.scrollTo(0, 0));
     await shot(town, 'town');
 
@@ -133,7 +138,7 @@ describe('console', () => {
     const id2 = await raiseViaApi(text2);
     const row = town.locator('.whistle', { hasText: text2 });
     await until(async () => (await row.getAttribute('data-status')) === 'dispatched', 'dispatched on the town page', 20_000);
-    const r = await apiJson('POST', `/api/v1/whistles/${id2}/reject`, { reason: '请先自行劝导' });
+    const r = await apiJson('POST', `/api/v1/whistles/${id2}/reject`, { reason: '请先自行劝导' }, { as: DEPT_USER });
     assert.equal(r.status, 202);
     await until(async () => (await apiJson('GET', `/api/v1/whistles/${id2}`)).json.department?.code === '500103-CC', 're-routed', 20_000);
     await row.locator('summary').click();
@@ -168,11 +173,10 @@ describe('console', () => {
   });
 
   test('an API outage shows an error with a retry that recovers', async () => {
-    const page = await newPage(browser, { lang: 'en' });
-    await page.route('**/api/v1/towns', (r) =>
-      r.fulfill({ status: 503, json: { error: { code: 'unavailable', message: 'Redis is down' } } }),
-    );
-    await page.goto(`/#/town?town=${TOWN}`);
+    const page = await openAs(browser, TOWN_USER, `/#/town?town=${TOWN}`, {
+      lang: 'en',
+      before: (p) => p.route('**/api/v1/towns', (r) => r.fulfill({ status: 503, json: { error: { code: 'unavailable', message: 'Redis is down' } } })),
+    });
     const err = page.locator('.state.error[role="alert"]');
     await err.waitFor();
     assert.match(await err.textContent(), /Redis is down/);
@@ -195,6 +199,10 @@ describe('console', () => {
   test('switching language: zh-CN by default, English on one click, remembered, registry names in both', async () => {
     const page = await newPage(browser, { lang: 'none' });
     await page.goto(`/#/town?town=${TOWN}`);
+    await page.locator('#login-form').waitFor();
+    assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+    assert.equal((await page.textContent('#login-submit')).trim(), '登录');
+    await signIn(page, TOWN_USER);
     await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
     assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
     assert.equal((await page.textContent('nav a[data-route="town"]')).trim(), '乡镇吹哨');
@@ -212,6 +220,10 @@ describe('console', () => {
 
     await page.reload();
     await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    assert.equal((await page.textContent('#logout')).trim(), 'Log out');
+    // The board, as the city manager (who may look at any department's board).
+    await page.click('#logout');
+    await signIn(page, MANAGER);
     assert.equal((await page.textContent('nav a[data-route="board"]')).trim(), 'Department board');
     await page.click('nav a[data-route="board"]');
     await page.locator('#board-district option[value="500103"]').waitFor({ state: 'attached' });
@@ -269,22 +281,22 @@ describe('console', () => {
   });
 
   test('the board shows the SLA countdown when cases carry deadlines (issue C), and overdue in red', async () => {
-    const page = await newPage(browser, { lang: 'en' });
     // Until the SLA service adds deadlines to cases, add them to the real gateway's frames.
     const soon = new Date(Date.now() + 25 * 60_000 + 5_000).toISOString();
     const past = new Date(Date.now() - 3 * 60_000).toISOString();
     const withDeadlines = (c, i) => ({ ...c, deadlines: { acknowledge: i % 2 ? past : soon, arrive: soon, resolve: soon } });
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((m) => {
-        const f = JSON.parse(String(m));
-        if (f.type === 'snapshot') f.cases = f.cases.map(withDeadlines);
-        if (f.type === 'event') f.case = withDeadlines(f.case, 0);
-        ws.send(JSON.stringify(f));
-      });
+    const page = await openBoard('en', DEPT_USER, {
+      before: (p) =>
+        p.routeWebSocket(/\/ws$/, (ws) => {
+          const server = ws.connectToServer();
+          server.onMessage((m) => {
+            const f = JSON.parse(String(m));
+            if (f.type === 'snapshot') f.cases = f.cases.map(withDeadlines);
+            if (f.type === 'event') f.case = withDeadlines(f.case, 0);
+            ws.send(JSON.stringify(f));
+          });
+        }),
     });
-    await page.goto(`/#/board?dept=${DEPT}`);
-    await waitLive(page);
     const text = marker('countdown');
     await raiseViaApi(text);
     const due = page.locator('.card', { hasText: text }).locator('.due');
@@ -302,8 +314,7 @@ describe('console', () => {
 
   test('manager view: SLA summary when the API has it, a clear empty state while it does not', async () => {
     const real = await apiJson('GET', '/api/v1/sla/summary');
-    const page = await newPage(browser, { lang: 'zh' });
-    await page.goto('/#/manager');
+    const page = await openAs(browser, MANAGER, '/#/manager', { lang: 'zh' });
     if (real.status === 404) {
       await page.locator('#sla-unavailable').waitFor();
       assert.match(await page.textContent('#sla-unavailable'), /SLA 指标尚未上线/);
@@ -315,15 +326,18 @@ describe('console', () => {
     await page.context().close();
 
     // The empty state, whatever the stack has.
-    const stub = await newPage(browser, { lang: 'en' });
-    await stub.route('**/api/v1/sla/summary', (r) => r.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no such endpoint' } } }));
-    await stub.goto('/#/manager');
+    const stub = await openAs(browser, MANAGER, '/#/manager', {
+      lang: 'en',
+      before: (p) => p.route('**/api/v1/sla/summary', (r) => r.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no such endpoint' } } })),
+    });
     await stub.locator('#sla-unavailable').waitFor();
     assert.match(await stub.textContent('#sla-unavailable'), /SLA metrics not available yet/);
     await stub.context().close();
 
     // A summary as issue C may shape it: figures, tables, overdue list.
     const full = await newPage(browser, { lang: 'en' });
+    await full.goto('/#/manager');
+    await signIn(full, MANAGER);
     await full.route('**/api/v1/sla/summary', (r) =>
       r.fulfill({
         json: {
@@ -335,7 +349,7 @@ describe('console', () => {
         },
       }),
     );
-    await full.goto('/#/manager');
+    await full.reload();
     await full.locator('#sla-kpis').waitFor();
     assert.match(await full.textContent('#sla-kpis'), /5 min 12 s/);
     assert.match(await full.textContent('#sla-kpis'), /12\.5%/);
@@ -359,12 +373,191 @@ describe('console', () => {
     await town.context().close();
 
     // Against the real endpoint: chips if it exists (issue G), nothing and no error if it does not.
-    const real = await apiJson('GET', `/api/v1/assist/suggest?text=${encodeURIComponent('河边有废油桶')}`);
+    const real = await apiJson('GET', `/api/v1/assist/suggest?text=${encodeURIComponent('河边有废油桶')}`, undefined, { as: TOWN_USER });
     const plain = await openTown('zh');
     await plain.fill('#description', '河边有废油桶');
     await plain.waitForTimeout(800);
     if (real.status === 404) assert.equal(await plain.locator('#suggestions .chip').count(), 0);
     assert.deepEqual(plain.errors.map(String), []);
     await plain.context().close();
+  });
+  test('login: a wrong password shows a clear error and stays on the login page; the right one gets in', async () => {
+    const page = await newPage(browser, { lang: 'zh' });
+    await page.goto('/');
+    await page.locator('#login-form').waitFor();
+    assert.equal(await page.isVisible('#account'), false, 'no account in the header before logging in');
+    await shot(page, 'login');
+    await page.fill('#login-user', TOWN_USER);
+    await page.fill('#login-pass', 'not-the-password');
+    await page.click('#login-submit');
+    const err = page.locator('#login-error[role="alert"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /账号或密码不正确/);
+    assert.equal(await err.getAttribute('data-code'), 'invalid_credentials');
+    assert.match(page.url(), /#\/login/);
+    assert.equal(await page.inputValue('#login-pass'), '', 'the wrong password is cleared');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'login-pass');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('whistle.session')), null);
+    // The message follows the language.
+    await page.click('#lang-toggle');
+    assert.match(await err.textContent(), /Wrong username or password/);
+    // An empty form is refused in the page.
+    await page.fill('#login-user', '');
+    await page.click('#login-submit');
+    await page.locator('#login-error[data-code="required"]').waitFor();
+    await signIn(page, TOWN_USER, PASSWORD);
+    assert.match(page.url(), new RegExp(`#/town\\?town=${TOWN}`));
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+
+  test('a town officer lands on its own town, preselected and locked, and sees only the town page', async () => {
+    const page = await newPage(browser, { lang: 'zh' });
+    await page.goto('/');
+    await signIn(page, TOWN_USER);
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    assert.equal(await page.inputValue('#town-select'), TOWN);
+    assert.equal(await page.isDisabled('#town-select'), true, 'a town account cannot pick another town');
+    assert.deepEqual(await page.locator('#town-select option').evaluateAll((os) => os.map((o) => o.value)), [TOWN]);
+    assert.match(await page.textContent('#town-name'), /解放碑街道/);
+    assert.equal((await page.textContent('#account-user')).trim(), TOWN_USER);
+    assert.equal((await page.textContent('#account-role')).trim(), '乡镇（街道）');
+    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['town']);
+    await waitLive(page);
+    // Other pages are not for towns: back to its own.
+    await page.goto('/#/board?dept=500103-EE');
+    await until(async () => /#\/town\?town=500103001/.test(page.url()), 'redirected to its own town');
+    await page.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    assert.equal(await page.inputValue('#town-select'), TOWN);
+    await page.context().close();
+  });
+
+  test('logout returns to the login page and forgets the session', async () => {
+    const page = await openTown('en');
+    await page.click('#logout');
+    await page.locator('#login-form').waitFor();
+    await page.locator('#login-notice').waitFor();
+    assert.match(await page.textContent('#login-notice'), /logged out/);
+    assert.equal(await page.isVisible('#account'), false);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('whistle.session')), null);
+    assert.equal((await channels(page)).length, 0, 'the live channel is closed');
+    await page.reload();
+    await page.locator('#login-form').waitFor();
+    await page.goto(`/#/town?town=${TOWN}`);
+    await page.locator('#login-form').waitFor();
+    assert.match(page.url(), /#\/login\?next=/);
+    await page.context().close();
+  });
+
+  test('each role lands on its own page', async () => {
+    const cases = [
+      [DEPT_USER, /#\/board\?dept=500103-EE/, '#board-dept', DEPT],
+      [CC_USER, /#\/board\?dept=500103-CC/, '#board-dept', '500103-CC'],
+      [MANAGER, /#\/manager/, '#manager-h', null],
+      ['manager-500103', /#\/manager/, '#manager-h', null],
+      [ADMIN, /#\/registry/, '#registry-h', null],
+    ];
+    for (const [user, url, sel, value] of cases) {
+      const page = await newPage(browser, { lang: 'en' });
+      await page.goto('/');
+      await signIn(page, user);
+      await until(async () => url.test(page.url()), `${user} on ${url}`);
+      await page.locator(sel).waitFor({ state: 'attached' });
+      if (value) await until(async () => (await page.inputValue(sel)) === value, `${user}'s department preselected`);
+      if (user === DEPT_USER) assert.equal(await page.isDisabled('#board-dept'), true, 'a department sees only its own board');
+      if (user === ADMIN) assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['registry']);
+      assert.deepEqual(page.errors.map(String), [], user);
+      await page.context().close();
+    }
+  });
+
+  test("a manager watches a department's board read-only: no action buttons", async () => {
+    const page = await openBoard('zh', MANAGER);
+    await page.locator('#read-only').waitFor();
+    assert.match(await page.textContent('#read-only'), /只读/);
+    const text = marker('manager-looks');
+    await raiseViaApi(text);
+    const card = page.locator('.card', { hasText: text });
+    await card.waitFor({ timeout: 20_000 });
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched');
+    assert.equal(await card.locator('.actions button').count(), 0);
+    assert.equal((await page.textContent('#account-role')).trim(), '管理（只读）');
+    await page.context().close();
+  });
+
+  test('a refused action (403) is shown plainly on the card', async () => {
+    const text = marker('forbidden-act');
+    await raiseViaApi(text);
+    const board = await openBoard('zh');
+    const card = board.locator('.card', { hasText: text });
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched', 20_000);
+    await board.route('**/api/v1/whistles/*/acknowledge', (r) =>
+      r.fulfill({ status: 403, json: { error: { code: 'forbidden', message: 'this whistle belongs to 500103-UM' } } }),
+    );
+    await card.locator('button[data-action="acknowledge"]').click();
+    const err = card.locator('.card-error[role="alert"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /您的账号无权进行此操作：this whistle belongs to 500103-UM/);
+    assert.match(board.url(), /#\/board/, 'a 403 does not log out');
+    await board.context().close();
+  });
+
+  test('a refused token sends the user to log in, then back where they were', async () => {
+    // WebSocket: the gateway closes 4001 → no reconnect loop, the login page.
+    const board = await openBoard('en');
+    await board.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('whistle.session'));
+      s.token = `${s.token.slice(0, -4)}AAAA`; // a forged signature
+      sessionStorage.setItem('whistle.session', JSON.stringify(s));
+      window.__whistle.dropSockets();
+    });
+    await board.locator('#login-form').waitFor({ timeout: 20_000 });
+    assert.match(await board.textContent('#login-notice'), /expired|no longer valid/);
+    assert.equal((await channels(board)).length, 0, 'no reconnect loop');
+    await signIn(board, DEPT_USER);
+    await until(async () => /#\/board\?dept=500103-EE/.test(board.url()), 'back on the board');
+    await waitLive(board);
+
+    // HTTP: a 401 from any request → the login page, keeping the route.
+    await board.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('whistle.session'));
+      s.token = 'not-a-token';
+      sessionStorage.setItem('whistle.session', JSON.stringify(s));
+    });
+    await board.reload();
+    await board.locator('#login-form').waitFor({ timeout: 20_000 });
+    assert.match(board.url(), /next=%2Fboard/);
+    await signIn(board, DEPT_USER);
+    await waitLive(board);
+    assert.deepEqual(board.errors.map(String), []);
+    await board.context().close();
+  });
+
+  test('the registry administrator sees items, an item history and audit, and previews a change', async () => {
+    const page = await openAs(browser, ADMIN, '/', { lang: 'zh' });
+    await until(async () => /#\/registry/.test(page.url()), 'the registry page');
+    const row = page.locator(`#registry-items tr[data-item="${ITEM}"]`);
+    await row.waitFor();
+    assert.match(await row.textContent(), /非法处置危险废物/);
+    assert.match(await row.textContent(), /生态环境局/);
+    await row.locator('button').click();
+    await page.locator('#item-history tbody tr').first().waitFor();
+    await page.locator('#item-audit').waitFor({ state: 'attached' });
+    await page.selectOption('#change-action', 'delegate');
+    await page.selectOption('#change-district', '500103');
+    await page.fill('#change-reason', 'e2e what-if preview (nothing is changed)');
+    assert.equal(await page.isDisabled('#change-dept-type'), true, 'a delegation names no department');
+    await page.click('#change-preview');
+    const report = page.locator('#whatif, #change-error');
+    await report.waitFor();
+    assert.equal(await report.getAttribute('id'), 'whatif', await report.textContent());
+    assert.match(await report.textContent(), /若生效/);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot(page, 'registry');
+    // A read-only manager may not change the registry: the server says so, plainly.
+    const r = await apiJson('POST', `/api/v1/registry/whatif`, { item: ITEM, action: 'delegate', change: { district: '500103', effective_from: new Date(Date.now() + 600_000).toISOString(), reason: 'x' } }, { as: MANAGER });
+    assert.equal(r.status, 403);
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
   });
 });

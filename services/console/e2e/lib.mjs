@@ -1,5 +1,5 @@
 // Shared helpers of the browser tests: Debian's Chromium through playwright-core, the stack's
-// base URL, API calls from Node, screenshots.
+// base URL, logging in (demo accounts), API calls from Node, screenshots.
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +17,14 @@ export const TOWN = '500103001';
 export const ITEM = 'CQ-ENV-001';
 export const DEPT = '500103-EE';
 export const TOWN_ITEM = 'CQ-FIRE-001'; // the town holds this one itself
+
+// Demo accounts of the dev stack (intake's WHISTLE_DEMO_PASSWORD, default whistle-demo).
+export const PASSWORD = process.env.WHISTLE_DEMO_PASSWORD ?? 'whistle-demo';
+export const TOWN_USER = `town-${TOWN}`;
+export const DEPT_USER = `dept-${DEPT}`;
+export const CC_USER = 'dept-500103-CC';
+export const MANAGER = 'manager';
+export const ADMIN = 'admin';
 
 export async function launch() {
   // playwright-core gives every launch a fresh temporary profile of its own (it refuses an
@@ -91,14 +99,54 @@ export async function waitLive(page, timeout = 15_000) {
   await page.locator('#conn[data-state="live"]').waitFor({ timeout });
 }
 
-export async function apiJson(method, path, body) {
+const tokens = new Map();
+
+/** A bearer token for a demo account (logged in once per test run). */
+export async function tokenFor(user) {
+  let tok = tokens.get(user);
+  if (tok && Date.parse(tok.expires_at) > Date.now() + 60_000) return tok.token;
+  const res = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user, password: PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`login as ${user} failed: ${res.status} ${await res.text()}`);
+  tok = await res.json();
+  tokens.set(user, tok);
+  return tok.token;
+}
+
+/** An API call from Node as a demo account (`as`; the city manager reads every whistle). */
+export async function apiJson(method, path, body, { as = MANAGER, headers = {} } = {}) {
   const res = await fetch(BASE + path, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { authorization: `Bearer ${await tokenFor(as)}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+/**
+ * Log in through the login page (the page must be on it, or be sent there by the route guard)
+ * and wait until the console has left it.
+ */
+export async function signIn(page, user, password = PASSWORD) {
+  await page.locator('#login-form').waitFor();
+  await page.fill('#login-user', user);
+  await page.fill('#login-pass', password);
+  await page.click('#login-submit');
+  await page.locator('#login-form').waitFor({ state: 'detached' });
+  await page.locator('#account-user', { hasText: user }).waitFor();
+}
+
+/** A fresh page logged in as `user`, opened at `path` (the login returns there). */
+export async function openAs(browser, user, path = '/', opts = {}) {
+  const page = await newPage(browser, opts);
+  await opts.before?.(page);
+  await page.goto(path);
+  await signIn(page, user);
+  return page;
 }
 
 /** Raise a whistle through the API (as another town officer would). */
@@ -108,7 +156,7 @@ export async function raiseViaApi(description, { town = TOWN, item = ITEM } = {}
     item,
     description,
     location: { lat: 29.5575, lon: 106.5772, address: '渝中区解放碑步行街' },
-  });
+  }, { as: `town-${town}`, headers: { 'idempotency-key': crypto.randomUUID() } });
   if (r.status !== 202) throw new Error(`raise failed: ${r.status} ${JSON.stringify(r.json)}`);
   return r.json.id;
 }

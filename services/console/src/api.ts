@@ -1,6 +1,7 @@
 // Typed access to the HTTP API (docs/architecture.md, schemas/json/). Same origin: nginx routes
 // /api/ to intake.
 import type { Names } from './i18n';
+import { setSession, toLogin, token, type Account, type Session } from './session';
 
 export type Status = 'raised' | 'dispatched' | 'acknowledged' | 'on_site' | 'resolved' | 'rejected';
 export const STATUSES: Status[] = ['raised', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'rejected'];
@@ -42,7 +43,8 @@ export interface TimelineEntry {
   type: string;
   status: Status;
   time: string;
-  actor?: { kind: string; code: string } | null;
+  /** `user` and `role`: the account that acted (absent for system components and old events). */
+  actor?: { kind: string; code: string; user?: string | null; role?: string | null } | null;
   detail?: string | null;
 }
 /** Deadlines are added by the SLA work (issue C); the shape is read tolerantly. */
@@ -100,20 +102,36 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+interface RequestOpts {
+  headers?: Record<string, string>;
+  /** A body sent as is (e.g. CSV), with its content type; otherwise `body` is sent as JSON. */
+  raw?: { type: string; text: string };
+  /** Parse the answer as text instead of JSON. */
+  text?: boolean;
+  /** No token, and a 401 is an answer rather than "log in again" (the login itself). */
+  anonymous?: boolean;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, o: RequestOpts = {}): Promise<T> {
+  const bearer = o.anonymous ? null : token();
   let res: Response;
   try {
     res = await fetch(path, {
       method,
-      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      headers: {
+        accept: o.text ? 'text/csv, text/plain, application/json' : 'application/json',
+        ...(o.raw ? { 'content-type': o.raw.type } : body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...o.headers,
+      },
+      body: o.raw ? o.raw.text : body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
   const text = await res.text();
   let json: unknown = undefined;
-  if (text) {
+  if (text && !(o.text && res.ok)) {
     try {
       json = JSON.parse(text);
     } catch {
@@ -122,12 +140,82 @@ async function request<T>(method: string, path: string, body?: unknown, headers?
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (text.slice(0, 200) || res.statusText));
+    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (text.slice(0, 200) || res.statusText));
+    // No token, a forged one or an expired one: log in again, then come back here.
+    if (res.status === 401 && !o.anonymous) toLogin('expired');
+    throw e;
   }
-  return json as T;
+  return (o.text ? text : json) as T;
+}
+
+export interface LoginResponse extends Session {
+  token_type: string;
+}
+
+export interface DistrictInfo {
+  code: string;
+  names: Names;
+  departments?: { code: string; names: Names; department_type?: string; command_centre?: boolean }[];
+}
+
+export interface HolderVersion {
+  district: string;
+  holder: { kind: string; department_type?: string };
+  authority: string;
+  effective_from: string;
+  effective_to?: string | null;
+  reason?: string;
+}
+export interface AuditEntry {
+  version: number;
+  recorded_at: string;
+  actor: string;
+  action: string;
+  district: string;
+  effective_from: string;
+  reason: string;
+}
+export interface ItemDetail extends Item {
+  version: number;
+  history: HolderVersion[];
+  audit: AuditEntry[];
+}
+export type ChangeAction = 'delegate' | 'recover' | 'change_holder';
+export interface HolderChange {
+  district: string;
+  effective_from: string;
+  reason: string;
+  department_type?: string | null;
+  authority?: string | null;
+}
+export interface WhatIfReport {
+  item: string;
+  district: string;
+  effective_from: string;
+  open_total: number;
+  open_affected: { id: string; town: string; item: string; now: string; proposed: string }[];
+  last_month_total: number;
+  last_month_affected: number;
+  last_month_share: number;
 }
 
 export const api = {
+  /** Logs in and keeps the session (sessionStorage). Wrong credentials: ApiError 401 invalid_credentials. */
+  login: async (username: string, password: string) => {
+    const r = await request<LoginResponse>('POST', '/api/v1/auth/login', { username, password }, { anonymous: true });
+    setSession({ token: r.token, expires_at: r.expires_at, account: r.account });
+    return r;
+  },
+  me: () => request<Account>('GET', '/api/v1/auth/me'),
+  districts: () => request<{ districts: DistrictInfo[] }>('GET', '/api/v1/districts').then((r) => r.districts),
+  registryItem: (code: string) => request<ItemDetail>('GET', `/api/v1/registry/items/${encodeURIComponent(code)}`),
+  registryChange: (code: string, action: ChangeAction, change: HolderChange) =>
+    request<ItemDetail>('POST', `/api/v1/registry/items/${encodeURIComponent(code)}/${action === 'change_holder' ? 'holder' : action}`, change),
+  whatIf: (item: string, action: ChangeAction, change: HolderChange) =>
+    request<WhatIfReport>('POST', '/api/v1/registry/whatif', { item, action, change }),
+  exportCsv: () => request<string>('GET', '/api/v1/registry/export', undefined, { text: true }),
+  importCsv: (csv: string) =>
+    request<{ rows: number; items: number; changed: string[] }>('POST', '/api/v1/registry/import', undefined, { raw: { type: 'text/csv', text: csv } }),
   towns: () => request<{ towns: Town[] }>('GET', '/api/v1/towns').then((r) => r.towns),
   items: (district?: string) =>
     request<{ items: Item[] }>('GET', `/api/v1/registry/items${district ? `?district=${encodeURIComponent(district)}` : ''}`).then(
@@ -136,14 +224,14 @@ export const api = {
   route: (town: string, item: string) =>
     request<RouteAnswer>('GET', `/api/v1/route?town=${encodeURIComponent(town)}&item=${encodeURIComponent(item)}`),
   raise: (req: RaiseRequest, idempotencyKey: string) =>
-    request<{ id: string; status: Status }>('POST', '/api/v1/whistles', req, { 'idempotency-key': idempotencyKey }),
+    request<{ id: string; status: Status }>('POST', '/api/v1/whistles', req, { headers: { 'idempotency-key': idempotencyKey } }),
   whistle: (id: string) => request<Case>('GET', `/api/v1/whistles/${encodeURIComponent(id)}`),
   act: (id: string, action: 'acknowledge' | 'arrive' | 'resolve' | 'reject', body?: object, idempotencyKey?: string) =>
     request<{ id: string; event_id: string; status: Status }>(
       'POST',
       `/api/v1/whistles/${encodeURIComponent(id)}/${action}`,
       body ?? {},
-      idempotencyKey ? { 'idempotency-key': idempotencyKey } : undefined,
+      idempotencyKey ? { headers: { 'idempotency-key': idempotencyKey } } : undefined,
     ),
   suggest: (text: string) =>
     request<{ suggestions?: Suggestion[] } | Suggestion[]>('GET', `/api/v1/assist/suggest?text=${encodeURIComponent(text)}`).then(

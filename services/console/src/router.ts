@@ -1,12 +1,21 @@
-// Hash routes: #/town?town=CODE, #/board?dept=CODE, #/manager.
-export const ROUTES = ['town', 'board', 'manager'] as const;
+// Hash routes: #/login?next=ROUTE, #/town?town=CODE, #/board?dept=CODE, #/manager, #/registry.
+export const ROUTES = ['login', 'town', 'board', 'manager', 'registry'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
-export function parseHash(): { name: RouteName; params: URLSearchParams } {
-  const raw = location.hash.replace(/^#\/?/, '');
+export function isRoute(path: string): path is RouteName {
+  return (ROUTES as readonly string[]).includes(path);
+}
+
+/** The route of a hash ("#/board?dept=X" or "/board?dept=X"); `known` is false for anything else. */
+export function parseRoute(hash: string): { name: RouteName; params: URLSearchParams; known: boolean } {
+  const raw = hash.replace(/^#?\/?/, '');
   const [path, query = ''] = raw.split('?');
-  const name = (ROUTES as readonly string[]).includes(path) ? (path as RouteName) : 'town';
-  return { name, params: new URLSearchParams(query) };
+  const known = isRoute(path);
+  return { name: known ? path : 'town', params: new URLSearchParams(query), known };
+}
+
+export function parseHash(): { name: RouteName; params: URLSearchParams; known: boolean } {
+  return parseRoute(location.hash);
 }
 
 /** Update the hash query without remounting the page (replaceState fires no hashchange). */

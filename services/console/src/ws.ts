@@ -1,12 +1,18 @@
 // One live channel over the gateway's WebSocket (/ws), with automatic reconnect and resume.
 //
-// Protocol (docs/architecture.md): send {"type":"subscribe","channel"} → `snapshot` {cursor, cases};
+// Protocol (docs/architecture.md): the first frame of every connection is
+// {"type":"auth","token"} → `authenticated`; then {"type":"subscribe","channel"} → `snapshot` {cursor, cases};
 // then `event` frames, each with the cursor after it. After a drop we reconnect (backoff 0.5 s →
 // 10 s, immediately when the browser comes back online) and subscribe with the last cursor → the
 // server answers `resumed` and replays exactly what we missed, or a `snapshot` with reset:true.
 // Close 4008 (we fell behind) and 1001 (gateway going away) are resumed the same way.
 // Frames at or before the cursor we already applied are dropped, so nothing is applied twice.
+// Close 4001 (no valid token, or it expired mid-session) is not retried: back to the login page.
 import type { Case } from './api';
+import { toLogin, token } from './session';
+
+/** The gateway's close code for a missing, forged or expired token. */
+export const CLOSE_UNAUTHORIZED = 4001;
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
@@ -53,7 +59,7 @@ export class LiveChannel {
   private timer: number | undefined;
   state: ConnState = 'connecting';
   /** Counters for tests and the status tooltip. */
-  stats = { connects: 0, snapshots: 0, resumes: 0, events: 0, duplicatesDropped: 0 };
+  stats = { connects: 0, auths: 0, snapshots: 0, resumes: 0, events: 0, duplicatesDropped: 0 };
 
   constructor(
     readonly channel: string,
@@ -116,9 +122,10 @@ export class LiveChannel {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.stats.connects++;
-      const msg: Record<string, string> = { type: 'subscribe', channel: this.channel };
-      if (this.cursor) msg.cursor = this.cursor;
-      ws.send(JSON.stringify(msg));
+      // Authenticate first, on every (re)connect; subscribe once the gateway says `authenticated`.
+      const tok = token();
+      if (!tok) return this.unauthorized();
+      ws.send(JSON.stringify({ type: 'auth', token: tok }));
     };
     ws.onmessage = (m) => {
       if (this.ws !== ws) return;
@@ -130,14 +137,27 @@ export class LiveChannel {
       }
       this.onFrame(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (e.code === CLOSE_UNAUTHORIZED) return this.unauthorized();
       this.scheduleReconnect();
     };
     ws.onerror = () => {
       /* a close follows */
     };
+  }
+
+  /** The token was refused or ran out: no reconnect loop; log in again. */
+  private unauthorized(): void {
+    this.close();
+    toLogin('expired');
+  }
+
+  private subscribe(): void {
+    const msg: Record<string, string> = { type: 'subscribe', channel: this.channel };
+    if (this.cursor) msg.cursor = this.cursor;
+    this.ws?.send(JSON.stringify(msg));
   }
 
   private scheduleReconnect(): void {
@@ -153,6 +173,12 @@ export class LiveChannel {
   private onFrame(f: Record<string, unknown>): void {
     if (f.channel !== undefined && f.channel !== null && f.channel !== this.channel) return;
     switch (f.type) {
+      case 'authenticated': {
+        // Resubscribe with the cursor we have, if any: the gateway resumes from it.
+        this.stats.auths++;
+        this.subscribe();
+        break;
+      }
       case 'snapshot': {
         this.stats.snapshots++;
         this.cursor = String(f.cursor);
@@ -180,6 +206,7 @@ export class LiveChannel {
         break;
       }
       case 'error':
+        if (f.code === 'unauthenticated') return this.unauthorized();
         this.h.error?.(String(f.code), String(f.message ?? ''));
         break;
       default:

@@ -7,7 +7,8 @@ import { nm, nmOther, t, type Key, type Names } from '../i18n';
 import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel, type ConnState } from '../ws';
-import { connIndicator, errorState, loadingState, setConn } from './common';
+import { connIndicator, errorMessage, errorState, loadingState, readOnlyNote, setConn } from './common';
+import { account, actingDepartment, ownDistrict } from '../session';
 
 const STORE_KEY = 'whistle.board.dept';
 type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject';
@@ -40,8 +41,15 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   let channel: LiveChannel | null = null;
   let districts: District[] = [];
   let depts: reg.Department[] = [];
-  let deptCode = params.get('dept') ?? localStorage.getItem(STORE_KEY) ?? '';
-  let districtCode = deptCode.split('-')[0] ?? '';
+  // What the account may see and do: a department sees only its own board; a command centre and
+  // a district manager only their district's; only the department a case belongs to acts on it.
+  const role = account()?.role;
+  const acting = actingDepartment();
+  const lockedDistrict = ownDistrict();
+  const lockedDept = role === 'department' ? acting : null;
+  let deptCode = lockedDept ?? params.get('dept') ?? (role === 'command_centre' ? acting : null) ?? localStorage.getItem(STORE_KEY) ?? '';
+  let districtCode = lockedDistrict ?? deptCode.split('-')[0] ?? '';
+  let canAct = false;
   let loaded = false;
   const limit: Record<Column, number> = { new: PAGE, acknowledged: PAGE, on_site: PAGE };
   let lastActed = '';
@@ -61,8 +69,9 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     }, 30);
   };
 
-  const districtSel = h('select', { id: 'board-district', name: 'district' });
-  const deptSel = h('select', { id: 'board-dept', name: 'department' });
+  const districtSel = h('select', { id: 'board-district', name: 'district', disabled: !!lockedDistrict });
+  const deptSel = h('select', { id: 'board-dept', name: 'department', disabled: !!lockedDept });
+  const note = h('div', { class: 'board-note' });
   const conn = connIndicator();
   const body = h('div', { class: 'board-body' });
   const heading = tx('h1', 'board.title');
@@ -84,6 +93,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         h('div', { class: 'field' }, tx('label', 'board.district', { for: 'board-district' }), districtSel),
         h('div', { class: 'field grow' }, tx('label', 'board.pick', { for: 'board-dept' }), deptSel),
       ),
+      note,
       body,
     ),
   );
@@ -115,6 +125,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       clear(body, errorState(e, init));
       return;
     }
+    if (lockedDistrict) districts = districts.filter((d) => d.code === lockedDistrict);
     if (!districts.some((d) => d.code === districtCode)) districtCode = districts[0]?.code ?? '';
     fillDistricts();
     await fillDepartments();
@@ -134,6 +145,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     if (d) {
       try {
         depts = await reg.departments(d);
+        if (lockedDept) depts = depts.filter((x) => x.code === lockedDept);
         for (const it of await reg.items(d.code)) itemNames.set(it.code, it.names);
       } catch (e) {
         clear(body, errorState(e, init));
@@ -141,9 +153,18 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     }
     clear(
       deptSel,
-      h('option', { value: '' }, t('board.pickPlaceholder')),
+      lockedDept ? null : h('option', { value: '' }, t('board.pickPlaceholder')),
       depts.map((x) => h('option', { value: x.code, selected: x.code === deptCode }, nm(x.names))),
     );
+  }
+
+  /** Who may act here: only the department the board belongs to (the server checks anyway). */
+  function renderNote(): void {
+    canAct = !!deptCode && acting === deptCode;
+    if (!deptCode || canAct) return clear(note);
+    if (role === 'manager') return clear(note, readOnlyNote(t('common.readOnly')));
+    const own = depts.find((d) => d.code === acting);
+    clear(note, readOnlyNote(t('board.readOnlyOther', { dept: own ? nm(own.names) : (acting ?? '') })));
   }
 
   function select(code: string): void {
@@ -158,6 +179,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     setParams({ dept: code || null });
     const dept = depts.find((d) => d.code === code);
     deptTitle.textContent = dept ? `${nm(dept.names)} · ${dept.code}` : '';
+    renderNote();
     if (!code) {
       conn.hidden = true;
       clear(body, h('div', { class: 'empty hint' }, tx('p', 'board.pickHint')));
@@ -314,6 +336,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     const triage = c.department?.code?.endsWith('-CC');
     const dl = nextDeadline(c);
     const id = c.id;
+    // Read-only accounts (managers, another department's board) see the cases without buttons.
     const actions: HTMLElement[] = [];
     const btn = (action: Action, cls: string) =>
       h(
@@ -329,13 +352,13 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         },
         u.pending === action ? t('board.sending') : t(`board.${action}` as Key),
       );
-    if (c.status === 'dispatched') actions.push(btn('acknowledge', 'primary'));
-    if (c.status === 'acknowledged') actions.push(btn('arrive', 'primary'), btn('resolve', 'secondary'));
-    if (c.status === 'on_site') actions.push(btn('resolve', 'primary'));
-    if (c.status === 'dispatched' || c.status === 'acknowledged') actions.push(btn('reject', 'danger-outline'));
+    if (canAct && c.status === 'dispatched') actions.push(btn('acknowledge', 'primary'));
+    if (canAct && c.status === 'acknowledged') actions.push(btn('arrive', 'primary'), btn('resolve', 'secondary'));
+    if (canAct && c.status === 'on_site') actions.push(btn('resolve', 'primary'));
+    if (canAct && (c.status === 'dispatched' || c.status === 'acknowledged')) actions.push(btn('reject', 'danger-outline'));
 
     const reasonId = `reason-${id}`;
-    const reject = u.rejectOpen
+    const reject = u.rejectOpen && canAct
       ? h(
           'form',
           {
@@ -476,7 +499,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       // The case moves when its event comes back over the WebSocket; keep "sending" until then.
     } catch (e) {
       u.pending = undefined;
-      u.error = e instanceof ApiError ? (e.network ? t('common.networkError') : e.message) : String(e);
+      u.error = e instanceof ApiError && (e.status === 403 || e.network) ? errorMessage(e) : e instanceof ApiError ? e.message : String(e);
       ui.set(id, u);
       render(id, true);
     }
@@ -508,11 +531,12 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       const keep = deptSel.value;
       clear(
         deptSel,
-        h('option', { value: '' }, t('board.pickPlaceholder')),
+        lockedDept ? null : h('option', { value: '' }, t('board.pickPlaceholder')),
         depts.map((x) => h('option', { value: x.code, selected: x.code === keep }, nm(x.names))),
       );
       const dept = depts.find((d) => d.code === deptCode);
       deptTitle.textContent = dept ? `${nm(dept.names)} · ${dept.code}` : '';
+      renderNote();
       if (channel) setConn(conn, channel.state);
       if (loaded) render();
     },

@@ -9,6 +9,7 @@ import * as reg from '../registry';
 import type { Page } from '../router';
 import { LiveChannel } from '../ws';
 import { errorState, loadingState } from './common';
+import { managerChannel } from '../session';
 
 const REFRESH_MS = 15_000;
 type Row = Record<string, unknown>;
@@ -76,10 +77,11 @@ export function mountManager(root: HTMLElement): Page {
     ),
   );
 
-  // Cases overdue right now, live from the gateway's `manager:city` channel.
+  // Cases overdue right now, live from the gateway's `manager:city` channel (`manager:<district>`
+  // for a district manager or a command centre).
   const overdueCases = new Map<string, Case>();
   const isOverdue = (c: Case): boolean => !TERMINAL.has(c.status) && Array.isArray((c as unknown as Row).overdue) && ((c as unknown as Row).overdue as unknown[]).length > 0;
-  const live = new LiveChannel('manager:city', {
+  const live = new LiveChannel(managerChannel(), {
     snapshot(list) {
       overdueCases.clear();
       for (const c of list) if (isOverdue(c)) overdueCases.set(c.id, c);

@@ -7,7 +7,8 @@ import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
 import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel } from '../ws';
-import { connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
+import { actorLabel, connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
+import { account } from '../session';
 
 const STORE_TOWN = 'whistle.town';
 const storeIds = (town: string) => `whistle.town.${town}.ids`;
@@ -59,7 +60,9 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let listTimer: number | undefined;
   const cases = new Map<string, Case>();
 
-  const townSel = h('select', { id: 'town-select', name: 'town' });
+  // A town account raises for its own town only: preselected, not changeable.
+  const ownTown = account()?.role === 'town' ? (account()?.town ?? null) : null;
+  const townSel = h('select', { id: 'town-select', name: 'town', disabled: !!ownTown, 'aria-describedby': ownTown ? 'town-own' : undefined });
   const conn = connIndicator();
   conn.hidden = true;
   const townTitle = h('p', { class: 'subtitle', id: 'town-name' });
@@ -70,7 +73,11 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       'section',
       { class: 'page page-town', 'aria-labelledby': 'town-h' },
       h('div', { class: 'page-head' }, h('div', {}, tx('h1', 'town.title', { id: 'town-h' }), townTitle), conn),
-      h('div', { class: 'pickers' }, h('div', { class: 'field grow' }, tx('label', 'town.pick', { for: 'town-select' }), townSel)),
+      h(
+        'div',
+        { class: 'pickers' },
+        h('div', { class: 'field grow' }, tx('label', 'town.pick', { for: 'town-select' }), townSel, ownTown ? tx('p', 'town.ownTown', { class: 'hint', id: 'town-own' }) : null),
+      ),
       body,
     ),
   );
@@ -150,8 +157,9 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       clear(body, errorState(e, init));
       return;
     }
+    if (ownTown) towns = towns.filter((x) => x.code === ownTown);
     fillTowns();
-    const want = params.get('town') ?? localStorage.getItem(STORE_TOWN) ?? '';
+    const want = ownTown ?? params.get('town') ?? localStorage.getItem(STORE_TOWN) ?? '';
     select(towns.some((x) => x.code === want) ? want : '');
   }
 
@@ -164,7 +172,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     }
     clear(
       townSel,
-      h('option', { value: '' }, t('town.pickPlaceholder')),
+      ownTown ? null : h('option', { value: '' }, t('town.pickPlaceholder')),
       [...groups.values()].map((g) =>
         h('optgroup', { label: nm(g.names) }, g.towns.map((tw) => h('option', { value: tw.code, selected: tw.code === town?.code }, nm(tw.names)))),
       ),
@@ -235,6 +243,9 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       },
       state(s) {
         setConn(conn, s);
+      },
+      error(code, message) {
+        clear(list, errorState(new ApiError(0, code, message), () => select(me.code)));
       },
     });
     setConn(conn, channel.state);
@@ -579,6 +590,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
                         ' ',
                         statusBadge(e.status),
                         e.detail ? h('span', { class: 'detail' }, ` ${e.detail}`) : null,
+                        actorLabel(e.actor) ? h('span', { class: 'actor' }, ` · ${t('town.actor')} ${actorLabel(e.actor)}`) : null,
                       ),
                     ),
                   )
