@@ -90,6 +90,7 @@ impl Application {
                 policies: sla.policies.clone(),
                 registry: sla.registry.clone(),
             })
+            .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         supervisor.spawn("http", {
             let token = token.clone();

@@ -22,6 +22,8 @@ pub enum ApiError {
     /// A CSV import with broken rows; nothing was applied.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Csv(Vec<RowError>),
+    #[error("request body is too large")]
+    TooLarge,
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -46,6 +48,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Overlap(_) => (StatusCode::CONFLICT, "overlapping_range"),
             ApiError::Csv(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -53,6 +53,7 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
         .route("/api/v1/districts", get(districts))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+        .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -60,7 +61,18 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 }
 
 fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(t)| t).map_err(|e| ApiError::MalformedBody(e.body_text()))
+    body.map(|Json(t)| t).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::MalformedBody(bounded(e.body_text()))
+        }
+    })
+}
+
+/// serde's messages can quote the input; keep them short.
+fn bounded(text: String) -> String {
+    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,9 +200,16 @@ pub struct ImportQuery {
 async fn import(
     State(state): State<AppState>,
     q: Result<Query<ImportQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
     let q = query(q)?;
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::MalformedBody(e.body_text())
+        }
+    })?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::MalformedBody(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
     let _writer = state.writer.lock().await;
