@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,6 +15,8 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub assist: AssistSettings,
     pub limits: Limits,
+    /// Per-client request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
+    pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -26,6 +29,7 @@ impl Default for Settings {
             registry: RegistrySettings::default(),
             assist: AssistSettings::default(),
             limits: Limits::default(),
+            rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -76,6 +80,7 @@ impl Default for Limits {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.rate_limit.validate()?;
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_body_bytes",
