@@ -12,6 +12,8 @@ use crate::csv::RowError;
 pub enum ApiError {
     #[error("{0}")]
     MalformedBody(String),
+    #[error("{0}")]
+    MalformedQuery(String),
     #[error("{field}: {message}")]
     InvalidField { field: &'static str, message: String },
     #[error("{0}")]
@@ -44,6 +46,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ApiError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Overlap(_) => (StatusCode::CONFLICT, "overlapping_range"),

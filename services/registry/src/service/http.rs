@@ -57,7 +57,7 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))
+    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedQuery(format!("bad query string: {}", bounded(e.body_text()))))
 }
 
 fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
