@@ -11,8 +11,12 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
 use whistle_casestore::{Channel, Cursor};
-use whistle_schemas::ws::{CLOSE_SLOW_CONSUMER, ClientMessage, ServerMessage};
+use whistle_common::ratelimit::Rate;
+use whistle_schemas::ws::{
+    CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, ClientMessage, ServerMessage,
+};
 
+use crate::guard::FrameGuard;
 use crate::hub::{Frame, Hub, Membership, render};
 use crate::metrics::Metrics;
 
@@ -30,6 +34,8 @@ pub enum Outgoing {
 pub enum Incoming {
     Text(String),
     Binary,
+    /// A frame over the size limit; the socket cannot be read further.
+    TooBig,
     Close,
     /// Pings and pongs; the socket layer answers pings itself.
     Control,
@@ -42,6 +48,10 @@ pub enum Ended {
     SlowConsumer,
     Shutdown,
     SocketError,
+    /// Closed with 1009: a client frame over the size limit.
+    TooBig,
+    /// Closed with 1008: too many consecutive bad frames.
+    PolicyViolation,
 }
 
 impl Ended {
@@ -51,6 +61,8 @@ impl Ended {
             Ended::SlowConsumer => "slow_consumer",
             Ended::Shutdown => "shutdown",
             Ended::SocketError => "error",
+            Ended::TooBig => "too_big",
+            Ended::PolicyViolation => "policy_violation",
         }
     }
 }
@@ -59,6 +71,27 @@ impl Ended {
 pub struct Limits {
     pub max_subscriptions: usize,
     pub ping: Duration,
+    /// Cases in one snapshot frame at most; the rest arrive as they change.
+    pub max_snapshot_cases: usize,
+    /// Consecutive client frames answered with an error before the session is closed (1008).
+    pub max_consecutive_errors: u32,
+    /// Client frames per connection: a burst and a sustained rate.
+    pub frames: Rate,
+    /// The client frame size limit, for the 1009 close reason.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_subscriptions: 32,
+            ping: Duration::from_secs(30),
+            max_snapshot_cases: 500,
+            max_consecutive_errors: 20,
+            frames: Rate::new(64, 10.0),
+            max_message_bytes: 16 * 1024,
+        }
+    }
 }
 
 /// Longest a single write to the socket may take.
@@ -80,6 +113,7 @@ struct Session<S> {
     streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
     limits: Limits,
     metrics: Metrics,
+    guard: FrameGuard,
 }
 
 /// Runs a session until the client leaves, falls behind, or the gateway shuts down.
@@ -97,7 +131,8 @@ where
 {
     let mut ping = tokio::time::interval(limits.ping);
     ping.reset();
-    let mut session = Session { hub, out, subs: HashMap::new(), streams: StreamMap::new(), limits, metrics };
+    let guard = FrameGuard::new(limits.frames, limits.max_consecutive_errors);
+    let mut session = Session { hub, out, subs: HashMap::new(), streams: StreamMap::new(), limits, metrics, guard };
     let ended = loop {
         let step = tokio::select! {
             () = token.cancelled() => {
@@ -107,8 +142,13 @@ where
             _ = ping.tick() => session.send(Outgoing::Ping).await,
             msg = incoming.next() => match msg {
                 None | Some(Incoming::Close) => break Ended::Client,
-                Some(Incoming::Text(text)) => session.on_text(&text).await,
-                Some(Incoming::Binary) => session.error("unsupported_frame", "send JSON text frames", None).await,
+                Some(Incoming::Text(text)) => session.on_client_frame(Some(&text)).await,
+                Some(Incoming::Binary) => session.on_client_frame(None).await,
+                Some(Incoming::TooBig) => {
+                    let reason = session.too_big_reason();
+                    session.close(CLOSE_MESSAGE_TOO_BIG, reason).await;
+                    break Ended::TooBig;
+                }
                 Some(Incoming::Control) => Ok(()),
             },
             Some((channel, item)) = session.streams.next(), if !session.streams.is_empty() => match item {
@@ -121,6 +161,10 @@ where
         };
         if step.is_err() {
             break Ended::SocketError;
+        }
+        if session.guard.tripped() {
+            session.close(CLOSE_POLICY_VIOLATION, "too many bad frames in a row; check the client").await;
+            break Ended::PolicyViolation;
         }
     };
     session.metrics.subscriptions.sub(session.subs.len() as i64);
@@ -151,7 +195,39 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         }
     }
 
+    /// Sends a close frame; the session ends whether or not it arrives.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let _ = tokio::time::timeout(SEND_TIMEOUT, self.out.send(Outgoing::Close(code, reason))).await;
+    }
+
+    fn too_big_reason(&self) -> &'static str {
+        // Close reasons are static; name the default limit, or say it is configured.
+        if self.limits.max_message_bytes == 16 * 1024 {
+            "message too big: client frames are at most 16 KiB"
+        } else {
+            "message too big: over the gateway's client frame limit"
+        }
+    }
+
+    /// One text (or, `None`, binary) frame from the client, within its frame rate.
+    async fn on_client_frame(&mut self, text: Option<&str>) -> Result<(), SocketGone> {
+        let result = match (self.guard.begin(), text) {
+            (Err(wait), _) => {
+                let message = format!("too many frames; wait {} ms", wait.as_millis().max(1));
+                self.error("rate_limited", &message, None).await
+            }
+            (Ok(()), Some(text)) => self.on_text(text).await,
+            (Ok(()), None) => self.error("unsupported_frame", "send JSON text frames", None).await,
+        };
+        self.guard.end();
+        result
+    }
+
     async fn error(&mut self, code: &str, message: &str, channel: Option<&Channel>) -> Result<(), SocketGone> {
+        // Redis being down is not the client's fault; everything else answered here is.
+        if code != "unavailable" {
+            self.guard.strike();
+        }
         let msg = ServerMessage::Error {
             code: code.into(),
             message: message.into(),
@@ -164,7 +240,13 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(msg) => msg,
             Err(err) => {
-                let message = format!("not a client message: {err}");
+                // serde can quote the input (e.g. an unknown `type`); keep the echo short.
+                let mut message = format!("not a client message: {err}");
+                if message.len() > 300 {
+                    let cut = (0..=300).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+                    message.truncate(cut);
+                    message.push('…');
+                }
                 return self.error("malformed_message", &message, None).await;
             }
         };
@@ -239,13 +321,17 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             }
         }
-        match store.snapshot(channel).await {
-            Ok((at, cases)) => {
+        match store.snapshot(channel, self.limits.max_snapshot_cases).await {
+            Ok(snapshot) => {
                 let reset = cursor.is_some();
+                let at = snapshot.cursor;
+                let truncated = snapshot.truncated();
                 self.send_message(&ServerMessage::Snapshot {
                     channel: channel.to_string(),
                     cursor: at.to_string(),
-                    cases,
+                    truncated,
+                    total: Some(snapshot.total as u64),
+                    cases: snapshot.cases,
                     reset,
                 })
                 .await?;
