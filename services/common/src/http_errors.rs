@@ -42,6 +42,12 @@ pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>
     (status, Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } })).into_response()
 }
 
+/// A fallback for unknown paths (`Router::fallback`). A router merged with others needs its own:
+/// the default fallback of a merged router does not pass through `json_errors`.
+pub async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
 fn is_json(response: &Response) -> bool {
     response
         .headers()

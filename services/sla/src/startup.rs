@@ -85,6 +85,7 @@ impl Application {
         let kafka_check = admin::consumer_check(sla.consumer.clone());
         let app = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
+            .fallback(whistle_common::http_errors::not_found)
             .with_state(HttpState {
                 store: sla.store.clone(),
                 policies: sla.policies.clone(),

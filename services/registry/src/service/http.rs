@@ -51,6 +51,7 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
         .route("/api/v1/registry/import", post(import).layer(DefaultBodyLimit::max(max_import_bytes)))
         .route("/api/v1/registry/whatif", post(what_if))
         .route("/api/v1/districts", get(districts))
+        .fallback(whistle_common::http_errors::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
         .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
