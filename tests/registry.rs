@@ -273,6 +273,17 @@ async fn an_item_nobody_holds_yet_goes_to_the_command_centre_for_triage() {
     // A new item whose first holder starts in 2030: today nobody holds it.
     let row = "CQ-TEST-001,新设事项,New item,market,x,true,,,*,MS,recovered,2030-01-01T00:00:00Z,,from 2030\r\n";
     let csv = format!("{}\r\n{row}", whistle_registry::csv::HEADER.join(","));
+    // The actor goes into the audit trail: it is checked like a change's actor.
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/registry/import?actor=city%0Aoffice", stack.registry))
+        .body(csv.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "invalid_field", "{body}");
     let resp = stack
         .http
         .post(format!("{}/api/v1/registry/import?actor=city-office", stack.registry))

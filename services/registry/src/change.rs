@@ -140,7 +140,8 @@ pub fn propose(
     Ok(next)
 }
 
-fn text(field: &'static str, value: &str) -> Result<String, ChangeError> {
+/// A reason or actor name: trimmed, non-empty, bounded, no control characters.
+pub(crate) fn text(field: &'static str, value: &str) -> Result<String, ChangeError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(ChangeError::field(field, "must not be empty"));

@@ -211,10 +211,12 @@ async fn import(
             ApiError::MalformedBody(e.body_text())
         }
     })?;
+    // The actor lands in every changed item's audit trail, as a change's actor does.
+    let actor = crate::change::text("actor", &q.actor)?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::MalformedBody(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
     let _writer = state.writer.lock().await;
-    let import = crate::csv::import(&state.live.current(), text, &q.actor, Utc::now()).map_err(ApiError::Csv)?;
+    let import = crate::csv::import(&state.live.current(), text, &actor, Utc::now()).map_err(ApiError::Csv)?;
     // All of it is valid; publish each changed item. A failure midway leaves the published items
     // applied everywhere and the rest untouched, and a retry of the same file converges.
     for item in &import.changed {
