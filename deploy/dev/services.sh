@@ -45,6 +45,11 @@ start_one() {
     export WHISTLE_HTTP__PORT=${PORT[$svc]}
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
     if [[ $svc != router ]]; then export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}; fi
+    # Clients reach intake through nginx, which appends the address it saw to X-Forwarded-For:
+    # rate-limit by that address, not by nginx's own.
+    if [[ $svc == intake ]]; then
+      export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
+    fi
     spawn "$svc" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))

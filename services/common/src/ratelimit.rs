@@ -52,9 +52,16 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        // Far above what a person at a console does (a page load is a handful of requests);
-        // a script looping on the API is slowed to 50/s.
-        RateLimitSettings { enabled: true, burst: 200, per_second: 50.0, max_keys: 100_000, trust_forwarded_for: false }
+        // Far above what a person at a console does (a page load is a handful of requests), and
+        // above the dev stack's smoke load (`cargo xtask test`, one host); a script looping on
+        // the API is slowed to 100/s.
+        RateLimitSettings {
+            enabled: true,
+            burst: 300,
+            per_second: 100.0,
+            max_keys: 100_000,
+            trust_forwarded_for: false,
+        }
     }
 }
 
