@@ -9,13 +9,25 @@
 //! browser, make the first frame `{"type":"auth","token":"<token>"}` within 10 seconds. The
 //! server answers `authenticated`; only then are subscriptions accepted, and each is checked
 //! against the account's scope (`forbidden` error frame otherwise, the connection stays).
+//! A snapshot carries at most a bounded number of cases (500 by default), the most urgent first
+//! (overdue, then newest); when the channel has more, `truncated` is true and `total` says how
+//! many are open. Later events still arrive for every case of the channel.
+//!
+//! Every client frame the server cannot act on is answered with an `error` frame (`code`:
+//! `malformed_message`, `unsupported_frame`, `invalid_channel`, `invalid_cursor`,
+//! `too_many_subscriptions`, `rate_limited`, or `unavailable` when Redis is), and the session goes
+//! on.
 //!
 //! Close codes the server uses:
 //! - `4001` unauthorized: no token in time, or a forged, malformed or expired one (also sent when
 //!   the token expires during the session); log in again and reconnect.
 //! - `4008` slow consumer: the client fell too far behind; reconnect and resume with its cursor.
 //! - `1001` going away: the gateway is shutting down; reconnect and resume.
-//! - `1011` internal error: case state became unavailable mid-catch-up; resume with the cursors.
+//! - `1008` policy violation: too many consecutive frames answered with an error (20 by
+//!   default); fix the client before reconnecting.
+//! - `1009` message too big: a client frame exceeded the size limit (16 KiB by default).
+//! - `1011` internal error: the gateway lost track of what it sent (Redis failed during a
+//!   catch-up); resume with the last cursor seen.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +37,11 @@ use crate::events::CaseEvent;
 
 /// Close code sent to a client whose outbound queue overflowed.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Close code (RFC 6455 policy violation) for a client that keeps sending frames it gets errors
+/// for.
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+/// Close code (RFC 6455 message too big) for a client frame over the size limit.
+pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
 
 /// Close code for a missing, invalid or expired token.
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
@@ -67,6 +84,13 @@ pub enum ServerMessage {
         /// gets a fresh snapshot instead: replace local state.
         #[serde(default)]
         reset: bool,
+        /// True when the channel has more open cases than this frame carries; the most urgent
+        /// (overdue, then newest) are sent.
+        #[serde(default)]
+        truncated: bool,
+        /// Open cases on the channel as of `cursor`, sent or not. Absent from older servers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
     },
     /// A resume was accepted: the events after `cursor` follow.
     Resumed {

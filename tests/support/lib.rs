@@ -377,6 +377,9 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         redis: iso.redis.clone(),
         registry: whistle_intake::settings::RegistrySettings { path: registry_path() },
         auth: auth_settings(),
+        // Tests send bursts from one address, which the per-address limit would throttle; the
+        // limit has its own tests (`rate_limit.rs` and `whistle_common::ratelimit`).
+        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
         ..Default::default()
     }
 }

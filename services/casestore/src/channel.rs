@@ -111,4 +111,56 @@ mod tests {
         assert!("12".parse::<Cursor>().is_err());
         assert!("a-1".parse::<Cursor>().is_err());
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config() -> ProptestConfig {
+            let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+            ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+        }
+
+        fn channel_like() -> impl Strategy<Value = String> {
+            prop_oneof![any::<String>(), "(department|town|manager|dept|)[:]?[A-Za-z0-9\\-_./: \u{0}\u{4e00}]{0,40}",]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_channel_string_parses_or_is_refused_with_a_bounded_echo(value in channel_like()) {
+                match Channel::parse(&value) {
+                    Ok(channel) => {
+                        prop_assert_eq!(channel.to_string(), value.clone(), "prints back as given");
+                        let code = value.split_once(':').map(|(_, c)| c).unwrap_or_default();
+                        prop_assert!(!code.is_empty() && code.len() <= 32);
+                        prop_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                    }
+                    Err(ChannelError::Unknown(echo)) => prop_assert!(echo.chars().count() <= 64),
+                    Err(other) => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+
+            #[test]
+            fn any_cursor_string_parses_or_is_refused(value in prop_oneof![any::<String>(), "[0-9]{0,22}-?[0-9]{0,22}"]) {
+                match value.parse::<Cursor>() {
+                    Ok(c) => {
+                        let (ms, seq) = value.split_once('-').expect("a dash");
+                        prop_assert_eq!((c.ms, c.seq), (ms.parse::<u64>().expect("ms"), seq.parse::<u64>().expect("seq")));
+                    }
+                    Err(ChannelError::Cursor(echo)) => prop_assert!(echo.chars().count() <= 64),
+                    Err(other) => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+
+            #[test]
+            fn cursors_print_back_and_order_as_numbers(a in any::<(u64, u64)>(), b in any::<(u64, u64)>()) {
+                let (ca, cb) = (Cursor { ms: a.0, seq: a.1 }, Cursor { ms: b.0, seq: b.1 });
+                prop_assert_eq!(ca.to_string().parse::<Cursor>(), Ok(ca));
+                prop_assert_eq!(ca.cmp(&cb), a.cmp(&b));
+            }
+        }
+    }
 }

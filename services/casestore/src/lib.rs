@@ -18,4 +18,4 @@ pub mod store;
 
 pub use channel::{Channel, ChannelError, Cursor};
 pub use state::{Applied, Transition, TransitionError};
-pub use store::{CaseStore, Projected, StreamEntry};
+pub use store::{CaseStore, Projected, Snapshot, StreamEntry};

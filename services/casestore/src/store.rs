@@ -235,8 +235,12 @@ impl CaseStore {
         anyhow::bail!("case {} kept changing during {CAS_ATTEMPTS} attempts", event.subject)
     }
 
-    /// The open cases of a channel and the cursor they are current as of.
-    pub async fn snapshot(&self, channel: &Channel) -> anyhow::Result<(Cursor, Vec<WhistleView>)> {
+    /// The open cases of a channel and the cursor they are current as of: at most `limit` of
+    /// them, the most urgent first (overdue, then newest), and how many are open in all.
+    ///
+    /// A stored case that does not decode is skipped and logged, so one bad record cannot make a
+    /// whole channel unsubscribable.
+    pub async fn snapshot(&self, channel: &Channel, limit: usize) -> anyhow::Result<Snapshot> {
         let mut conn = self.conn.clone();
         let raw: Vec<String> = self
             .snapshot
@@ -248,13 +252,8 @@ impl CaseStore {
             .context("reading snapshot")?;
         let mut raw = raw.into_iter();
         let cursor = raw.next().context("snapshot without cursor")?.parse()?;
-        let mut cases = raw
-            .map(|json| serde_json::from_str(&json).context("decoding stored case"))
-            .collect::<anyhow::Result<Vec<WhistleView>>>()?;
-        cases.sort_by_key(|c: &WhistleView| c.raised_at);
-        Ok((cursor, cases))
+        Ok(select_urgent(cursor, raw.collect(), limit, channel))
     }
-
     /// Up to `count` entries strictly after `after`, oldest first.
     pub async fn entries_after(
         &self,
@@ -309,6 +308,61 @@ impl CaseStore {
         let kept = !trimmed || first.is_some_and(|first: Cursor| cursor >= first);
         Ok(cursor <= last && cursor >= deleted && kept)
     }
+}
+
+/// A channel's open cases as of `cursor`, bounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub cursor: Cursor,
+    /// The most urgent first.
+    pub cases: Vec<WhistleView>,
+    /// Open cases in all (decodable ones), at least `cases.len()`.
+    pub total: usize,
+}
+
+impl Snapshot {
+    pub fn truncated(&self) -> bool {
+        self.total > self.cases.len()
+    }
+}
+
+/// Only what ranks a case: decoding this for every open case is cheap; only the chosen ones
+/// are decoded in full.
+#[derive(serde::Deserialize)]
+struct Rank {
+    raised_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    overdue: Vec<serde::de::IgnoredAny>,
+}
+
+fn select_urgent(cursor: Cursor, raw: Vec<String>, limit: usize, channel: &Channel) -> Snapshot {
+    let mut ranked: Vec<(bool, chrono::DateTime<chrono::Utc>, String)> = raw
+        .into_iter()
+        .filter_map(|json| match serde_json::from_str::<Rank>(&json) {
+            Ok(rank) => Some((!rank.overdue.is_empty(), rank.raised_at, json)),
+            Err(err) => {
+                tracing::error!(channel = %channel, error = %err, "stored case does not decode; left out of the snapshot");
+                None
+            }
+        })
+        .collect();
+    // Overdue first, then newest first.
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    let mut total = ranked.len();
+    let mut cases = Vec::with_capacity(limit.min(ranked.len()));
+    for (_, _, json) in ranked {
+        if cases.len() >= limit {
+            break;
+        }
+        match serde_json::from_str::<WhistleView>(&json) {
+            Ok(view) => cases.push(view),
+            Err(err) => {
+                total -= 1;
+                tracing::error!(channel = %channel, error = %err, "stored case does not decode; left out of the snapshot");
+            }
+        }
+    }
+    Snapshot { cursor, cases, total }
 }
 
 /// The outcome of claiming an idempotency key.
@@ -393,5 +447,59 @@ impl CaseStore {
             .await
             .context("releasing the action slot")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn case(n: u32, overdue: bool) -> String {
+        let mut v = json!({
+            "id": uuid::Uuid::from_u128(u128::from(n)),
+            "status": "dispatched",
+            "town": "500103001",
+            "district": "500103",
+            "item": "CQ-ENV-001",
+            "description": "x",
+            "location": {"lat": 1.0, "lon": 1.0, "address": "a"},
+            "department": null,
+            "raised_at": format!("2025-01-01T00:00:{:02}Z", n % 60),
+            "updated_at": "2025-01-01T00:00:00Z",
+            "timeline": []
+        });
+        if overdue {
+            v["overdue"] = json!(["acknowledge"]);
+        }
+        v.to_string()
+    }
+
+    fn ids(s: &Snapshot) -> Vec<u128> {
+        s.cases.iter().map(|c| c.id.as_u128()).collect()
+    }
+
+    #[test]
+    fn a_bounded_snapshot_keeps_the_overdue_then_the_newest() {
+        let channel = Channel::parse("department:500103-EE").expect("valid");
+        let raw = vec![case(1, false), case(2, true), case(3, false), case(4, false), case(5, true)];
+        let s = select_urgent(Cursor::START, raw.clone(), 3, &channel);
+        assert_eq!(ids(&s), [5, 2, 4]);
+        assert_eq!(s.total, 5);
+        assert!(s.truncated());
+        let all = select_urgent(Cursor::START, raw, 500, &channel);
+        assert_eq!(ids(&all), [5, 2, 4, 3, 1]);
+        assert!(!all.truncated());
+    }
+
+    #[test]
+    fn a_stored_case_that_does_not_decode_is_left_out_not_fatal() {
+        let channel = Channel::parse("town:500103001").expect("valid");
+        let raw =
+            vec![case(1, false), "{not json".to_owned(), json!({"raised_at": "2025-01-01T00:00:09Z"}).to_string()];
+        let s = select_urgent(Cursor::START, raw, 10, &channel);
+        assert_eq!(ids(&s), [1]);
+        assert_eq!(s.total, 1);
     }
 }

@@ -10,9 +10,14 @@
 //!   creation, and the dead-letter writer.
 //! - [`redis_conn`]: Redis connections (managed, and dedicated ones for blocking reads).
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics` routes for any service.
+//! - [`http_errors`]: middleware turning any non-JSON error answer into the API's error shape.
+//! - [`ratelimit`]: per-key token buckets with bounded memory, and the layer answering
+//!   `429 rate_limited`.
 
 pub mod admin;
+pub mod http_errors;
 pub mod kafka;
+pub mod ratelimit;
 pub mod redis_conn;
 pub mod settings;
 pub mod shutdown;

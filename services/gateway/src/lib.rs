@@ -11,9 +11,11 @@
 //!   entries. One reader task per gateway tails the channel streams in Redis and fans each entry
 //!   out to the local sessions through bounded broadcast queues; a session that falls behind is
 //!   closed with code 4008 and resumes from its cursor.
+//! - [`guard`]: per-connection limits on client frames (rate, and consecutive bad frames).
 //!
 //! Any gateway instance can serve any board: Redis, not the instance, holds the state.
 
+pub mod guard;
 pub mod hub;
 pub mod metrics;
 pub mod projector;

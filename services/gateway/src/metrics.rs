@@ -16,7 +16,7 @@ pub struct Metrics {
     pub connections: IntGauge,
     pub subscriptions: IntGauge,
     pub frames_sent: IntCounter,
-    /// Sessions closed, by reason (client, slow_consumer, shutdown, error).
+    /// Sessions closed, by reason (client, slow_consumer, shutdown, error, too_big, policy_violation).
     pub closed: IntCounterVec,
 }
 

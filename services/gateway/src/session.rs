@@ -12,8 +12,13 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
 use whistle_auth::{ChannelRef, TokenError, TokenKeys, Verified};
 use whistle_casestore::{Channel, Cursor};
-use whistle_schemas::ws::{CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, ClientMessage, ServerMessage};
+use whistle_common::ratelimit::Rate;
+use whistle_schemas::ws::{
+    CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, ClientMessage,
+    ServerMessage,
+};
 
+use crate::guard::FrameGuard;
 use crate::hub::{Frame, Hub, Membership, render};
 use crate::metrics::Metrics;
 
@@ -31,6 +36,8 @@ pub enum Outgoing {
 pub enum Incoming {
     Text(String),
     Binary,
+    /// A frame over the size limit; the socket cannot be read further.
+    TooBig,
     Close,
     /// Pings and pongs; the socket layer answers pings itself.
     Control,
@@ -45,6 +52,10 @@ pub enum Ended {
     SocketError,
     /// No valid token in time, a forged or expired one, or the token expired mid-session.
     Unauthorized,
+    /// Closed with 1009: a client frame over the size limit.
+    TooBig,
+    /// Closed with 1008: too many consecutive bad frames.
+    PolicyViolation,
 }
 
 impl Ended {
@@ -55,6 +66,8 @@ impl Ended {
             Ended::Shutdown => "shutdown",
             Ended::SocketError => "error",
             Ended::Unauthorized => "unauthorized",
+            Ended::TooBig => "too_big",
+            Ended::PolicyViolation => "policy_violation",
         }
     }
 }
@@ -63,6 +76,27 @@ impl Ended {
 pub struct Limits {
     pub max_subscriptions: usize,
     pub ping: Duration,
+    /// Cases in one snapshot frame at most; the rest arrive as they change.
+    pub max_snapshot_cases: usize,
+    /// Consecutive client frames answered with an error before the session is closed (1008).
+    pub max_consecutive_errors: u32,
+    /// Client frames per connection: a burst and a sustained rate.
+    pub frames: Rate,
+    /// The client frame size limit, for the 1009 close reason.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_subscriptions: 32,
+            ping: Duration::from_secs(30),
+            max_snapshot_cases: 500,
+            max_consecutive_errors: 20,
+            frames: Rate::new(64, 10.0),
+            max_message_bytes: 16 * 1024,
+        }
+    }
 }
 
 /// How a session authenticates.
@@ -97,6 +131,7 @@ struct Session<S> {
     streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
     limits: Limits,
     metrics: Metrics,
+    guard: FrameGuard,
 }
 
 /// Runs a session until the client leaves, falls behind, or the gateway shuts down.
@@ -115,6 +150,7 @@ where
 {
     let mut ping = tokio::time::interval(limits.ping);
     ping.reset();
+    let guard = FrameGuard::new(limits.frames, limits.max_consecutive_errors);
     let mut session = Session {
         hub,
         keys: auth.keys,
@@ -124,6 +160,7 @@ where
         streams: StreamMap::new(),
         limits,
         metrics,
+        guard,
     };
     let started = match auth.upgrade {
         Some(Ok(verified)) => session.authenticated(verified).await.map_err(|_| Ended::SocketError),
@@ -152,12 +189,21 @@ where
             _ = ping.tick() => session.send(Outgoing::Ping).await,
             msg = incoming.next() => match msg {
                 None | Some(Incoming::Close) => break Ended::Client,
-                Some(Incoming::Text(text)) => match session.on_text(&text).await {
+                Some(Incoming::Text(text)) => match session.on_client_frame(Some(&text)).await {
                     Err(Stop::Unauthorized(err)) => break session.unauthorized(err).await,
                     Err(Stop::Gone) => Err(SocketGone),
                     Ok(()) => Ok(()),
                 },
-                Some(Incoming::Binary) => session.error("unsupported_frame", "send JSON text frames", None).await,
+                Some(Incoming::Binary) => match session.on_client_frame(None).await {
+                    Err(Stop::Unauthorized(err)) => break session.unauthorized(err).await,
+                    Err(Stop::Gone) => Err(SocketGone),
+                    Ok(()) => Ok(()),
+                },
+                Some(Incoming::TooBig) => {
+                    let reason = session.too_big_reason();
+                    session.close(CLOSE_MESSAGE_TOO_BIG, reason).await;
+                    break Ended::TooBig;
+                }
                 Some(Incoming::Control) => Ok(()),
             },
             Some((channel, item)) = session.streams.next(), if !session.streams.is_empty() => match item {
@@ -170,6 +216,10 @@ where
         };
         if step.is_err() {
             break Ended::SocketError;
+        }
+        if session.guard.tripped() {
+            session.close(CLOSE_POLICY_VIOLATION, "too many bad frames in a row; check the client").await;
+            break Ended::PolicyViolation;
         }
     };
     session.metrics.subscriptions.sub(session.subs.len() as i64);
@@ -226,7 +276,39 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         }
     }
 
+    /// Sends a close frame; the session ends whether or not it arrives.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let _ = tokio::time::timeout(SEND_TIMEOUT, self.out.send(Outgoing::Close(code, reason))).await;
+    }
+
+    fn too_big_reason(&self) -> &'static str {
+        // Close reasons are static; name the default limit, or say it is configured.
+        if self.limits.max_message_bytes == 16 * 1024 {
+            "message too big: client frames are at most 16 KiB"
+        } else {
+            "message too big: over the gateway's client frame limit"
+        }
+    }
+
+    /// One text (or, `None`, binary) frame from the client, within its frame rate.
+    async fn on_client_frame(&mut self, text: Option<&str>) -> Result<(), Stop> {
+        let result = match (self.guard.begin(), text) {
+            (Err(wait), _) => {
+                let message = format!("too many frames; wait {} ms", wait.as_millis().max(1));
+                self.error("rate_limited", &message, None).await.map_err(Stop::from)
+            }
+            (Ok(()), Some(text)) => self.on_text(text).await,
+            (Ok(()), None) => self.error("unsupported_frame", "send JSON text frames", None).await.map_err(Stop::from),
+        };
+        self.guard.end();
+        result
+    }
+
     async fn error(&mut self, code: &str, message: &str, channel: Option<&Channel>) -> Result<(), SocketGone> {
+        // Redis being down is not the client's fault; everything else answered here is.
+        if code != "unavailable" {
+            self.guard.strike();
+        }
         let msg = ServerMessage::Error {
             code: code.into(),
             message: message.into(),
@@ -259,7 +341,13 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(msg) => msg,
             Err(err) => {
-                let message = format!("not a client message: {err}");
+                // serde can quote the input (e.g. an unknown `type`); keep the echo short.
+                let mut message = format!("not a client message: {err}");
+                if message.len() > 300 {
+                    let cut = (0..=300).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+                    message.truncate(cut);
+                    message.push('…');
+                }
                 return Ok(self.error("malformed_message", &message, None).await?);
             }
         };
@@ -359,13 +447,17 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             }
         }
-        match store.snapshot(channel).await {
-            Ok((at, cases)) => {
+        match store.snapshot(channel, self.limits.max_snapshot_cases).await {
+            Ok(snapshot) => {
                 let reset = cursor.is_some();
+                let at = snapshot.cursor;
+                let truncated = snapshot.truncated();
                 self.send_message(&ServerMessage::Snapshot {
                     channel: channel.to_string(),
                     cursor: at.to_string(),
-                    cases,
+                    truncated,
+                    total: Some(snapshot.total as u64),
+                    cases: snapshot.cases,
                     reset,
                 })
                 .await?;

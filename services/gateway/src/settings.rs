@@ -46,11 +46,29 @@ pub struct WebSocketSettings {
     pub max_message_bytes: usize,
     /// Server pings keep idle connections alive through proxies and find dead peers.
     pub ping_seconds: u64,
+    /// Cases in one snapshot frame at most (the most urgent); a department with thousands of
+    /// open cases must not stall the gateway or the board with one huge frame.
+    pub max_snapshot_cases: usize,
+    /// Consecutive client frames answered with an error before the connection is closed (1008).
+    pub max_consecutive_errors: u32,
+    /// Client frames a connection may send at once (subscribing to every channel on connect).
+    pub frames_burst: u32,
+    /// Client frames per second a connection may sustain; each subscribe costs a Redis read.
+    pub frames_per_second: f64,
 }
 
 impl Default for WebSocketSettings {
     fn default() -> Self {
-        WebSocketSettings { max_subscriptions: 32, channel_queue: 1024, max_message_bytes: 16 * 1024, ping_seconds: 30 }
+        WebSocketSettings {
+            max_subscriptions: 32,
+            channel_queue: 1024,
+            max_message_bytes: 16 * 1024,
+            ping_seconds: 30,
+            max_snapshot_cases: 500,
+            max_consecutive_errors: 20,
+            frames_burst: 64,
+            frames_per_second: 10.0,
+        }
     }
 }
 
@@ -68,6 +86,27 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "websocket.channel_queue",
                 message: "must be at least 16".into(),
+            });
+        }
+        if ws.max_message_bytes < 1024 {
+            return Err(SettingsError::Invalid {
+                key: "websocket.max_message_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
+        if ws.max_snapshot_cases == 0 {
+            return Err(SettingsError::Invalid {
+                key: "websocket.max_snapshot_cases",
+                message: "must be at least 1".into(),
+            });
+        }
+        if ws.frames_burst == 0 {
+            return Err(SettingsError::Invalid { key: "websocket.frames_burst", message: "must be at least 1".into() });
+        }
+        if !(ws.frames_per_second.is_finite() && ws.frames_per_second > 0.0) {
+            return Err(SettingsError::Invalid {
+                key: "websocket.frames_per_second",
+                message: "must be a positive number".into(),
             });
         }
         if ws.ping_seconds == 0 {

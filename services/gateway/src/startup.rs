@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
+use whistle_common::ratelimit::Rate;
 use whistle_common::redis_conn;
 use whistle_common::shutdown::Supervisor;
 
@@ -66,6 +67,10 @@ impl Application {
             limits: Limits {
                 max_subscriptions: settings.websocket.max_subscriptions,
                 ping: Duration::from_secs(settings.websocket.ping_seconds),
+                max_snapshot_cases: settings.websocket.max_snapshot_cases,
+                max_consecutive_errors: settings.websocket.max_consecutive_errors,
+                frames: Rate::new(settings.websocket.frames_burst, settings.websocket.frames_per_second),
+                max_message_bytes: settings.websocket.max_message_bytes,
             },
             max_message_bytes: settings.websocket.max_message_bytes,
             metrics: metrics.clone(),

@@ -1,6 +1,7 @@
 //! The `/ws` endpoint: adapts axum's WebSocket to the socket-independent [`session`](crate::session).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -13,7 +14,22 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use whistle_auth::{AuthError, TokenKeys};
 
-use crate::session::{self, Auth, Incoming, Limits, Outgoing};
+use crate::session::{self, Auth, Ended, Incoming, Limits, Outgoing};
+
+/// How long a session closed for a bad frame keeps reading before the socket is dropped.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// A read refused for its size (tungstenite's capacity errors): answered with 1009.
+fn too_big(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
 
 /// Per-connection read buffer; client frames are small (at most `max_message_bytes`, 16 KiB).
 const READ_BUFFER_BYTES: usize = 4096;
@@ -63,23 +79,31 @@ async fn serve(
             Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
         })
     });
-    let incoming = stream.map(|msg| match msg {
+    let mut incoming = Box::pin(stream.map(|msg| match msg {
         Ok(Message::Text(text)) => Incoming::Text(text.to_string()),
         Ok(Message::Binary(_)) => Incoming::Binary,
-        Ok(Message::Close(_)) | Err(_) => Incoming::Close,
+        Ok(Message::Close(_)) => Incoming::Close,
+        Err(err) if too_big(&err) => Incoming::TooBig,
+        Err(_) => Incoming::Close,
         Ok(Message::Ping(_) | Message::Pong(_)) => Incoming::Control,
-    });
+    }));
     let out = Box::pin(out);
     let ended = session::run(
         state.hub.clone(),
         out,
-        Box::pin(incoming),
+        &mut incoming,
         state.limits.clone(),
         Auth { keys: state.keys.clone(), upgrade, deadline: AUTH_DEADLINE },
         state.metrics.clone(),
         state.token.clone(),
     )
     .await;
+    if matches!(ended, Ended::TooBig | Ended::PolicyViolation) {
+        // Read (and drop) what the client still sends for a moment: closing a socket with unread
+        // data resets it, and the reset can overtake our close frame.
+        let drain = async { while incoming.next().await.is_some() {} };
+        let _ = tokio::time::timeout(DRAIN, drain).await;
+    }
     state.metrics.connections.dec();
     state.metrics.closed.with_label_values(&[ended.label()]).inc();
     tracing::debug!(reason = ended.label(), "websocket session ended");

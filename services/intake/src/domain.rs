@@ -3,6 +3,8 @@
 use whistle_registry::{ItemCode, TownCode};
 use whistle_schemas::Location;
 use whistle_schemas::api::RaiseWhistleRequest;
+use whistle_schemas::assist::SubjectInput;
+use whistle_schemas::events::EnforcementSubject;
 
 use crate::error::ApiError;
 
@@ -53,16 +55,14 @@ impl NewWhistle {
         if req.photos.len() > MAX_PHOTOS {
             return Err(ApiError::InvalidField { field: "photos", message: format!("at most {MAX_PHOTOS} photos") });
         }
-        for url in &req.photos {
-            let ok = url.chars().count() <= MAX_PHOTO_URL_CHARS
-                && (url.starts_with("https://") || url.starts_with("http://") || url.starts_with("/"))
-                && !url.chars().any(char::is_control);
-            if !ok {
-                return Err(ApiError::InvalidField {
-                    field: "photos",
-                    message: "each photo must be an http(s) or site-relative URL of at most 500 characters".into(),
-                });
-            }
+        if !req.photos.iter().all(|url| photo_url(url)) {
+            return Err(ApiError::InvalidField {
+                field: "photos",
+                message: format!(
+                    "each photo must be an http(s) or site-relative (/...) URL of at most {MAX_PHOTO_URL_CHARS} \
+                     characters, without spaces or control characters"
+                ),
+            });
         }
         if req.assist.len() > MAX_ASSIST {
             return Err(ApiError::InvalidField {
@@ -94,13 +94,26 @@ impl NewWhistle {
     }
 }
 
+/// A photo reference: an absolute http(s) URL with a host, or a path on this site. A `//host`
+/// or `/\\host` path would leave the site, so it is neither.
+pub fn photo_url(url: &str) -> bool {
+    let shape = match url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) {
+        Some(rest) => rest.chars().next().is_some_and(|c| c != '/' && c != '\\'),
+        None => url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\"),
+    };
+    shape
+        && url.chars().count() <= MAX_PHOTO_URL_CHARS
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || bidi_control(c))
+}
+
 /// A department's reason for rejecting a whistle.
 pub fn reason(value: &str) -> Result<String, ApiError> {
     text("reason", value, MAX_REASON_CHARS, false)
 }
 
-/// Free text: trimmed, non-empty, bounded, no control characters (newlines allowed where
-/// `multiline`).
+/// Free text: trimmed, non-empty, bounded, no control characters (newlines and tabs allowed where
+/// `multiline`, a CRLF counting as a newline) and no bidirectional-override characters, which
+/// can make a text display as something other than what it says.
 pub fn text(field: &'static str, value: &str, max_chars: usize, multiline: bool) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {
@@ -109,11 +122,56 @@ pub fn text(field: &'static str, value: &str, max_chars: usize, multiline: bool)
     if value.chars().count() > max_chars {
         return Err(ApiError::InvalidField { field, message: format!("must be at most {max_chars} characters") });
     }
-    let bad = value.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')));
-    if bad {
-        return Err(ApiError::InvalidField { field, message: "must not contain control characters".into() });
+    let value = if multiline && value.contains('\r') { value.replace("\r\n", "\n") } else { value.to_owned() };
+    let allowed = |c: char| multiline && (c == '\n' || c == '\t');
+    if let Some(c) = value.chars().find(|&c| (c.is_control() && !allowed(c)) || bidi_control(c)) {
+        return Err(ApiError::InvalidField {
+            field,
+            message: format!("must not contain control characters (found U+{:04X})", u32::from(c)),
+        });
     }
-    Ok(value.to_owned())
+    Ok(value)
+}
+
+/// Unicode's bidirectional embedding, override and isolate controls.
+fn bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Longest credit code accepted as typed (18 characters, with room for spacing).
+pub const MAX_CREDIT_CODE_CHARS: usize = 40;
+
+/// An inspection's or penalty's subject. The raw fields are bounded and clean before the subject
+/// parser normalises them: the address is kept verbatim in the event.
+pub fn subject(input: &SubjectInput) -> Result<EnforcementSubject, ApiError> {
+    let address = match input.address.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() => Some(text("subject.address", a, MAX_ADDRESS_CHARS, false)?),
+        _ => None,
+    };
+    if let Some(code) = &input.credit_code
+        && (code.chars().count() > MAX_CREDIT_CODE_CHARS || code.chars().any(|c| c.is_control()))
+    {
+        return Err(ApiError::InvalidField {
+            field: "subject.credit_code",
+            message: format!("must be at most {MAX_CREDIT_CODE_CHARS} characters without control characters"),
+        });
+    }
+    whistle_assist::subject::parse(input.credit_code.as_deref(), address.as_deref())
+        .map_err(|e| ApiError::InvalidField { field: "subject", message: e.to_string() })
+}
+
+/// Largest fine accepted, in yuan: above any real fine, and exact as a JavaScript number.
+pub const MAX_FINE_YUAN: u64 = 10_000_000_000;
+
+/// A fine in whole yuan.
+pub fn fine(amount_yuan: u64) -> Result<u64, ApiError> {
+    if amount_yuan > MAX_FINE_YUAN {
+        return Err(ApiError::InvalidField {
+            field: "amount_yuan",
+            message: format!("must be at most {MAX_FINE_YUAN}"),
+        });
+    }
+    Ok(amount_yuan)
 }
 
 /// An `Idempotency-Key` header value: 1-128 visible ASCII characters.
@@ -178,6 +236,52 @@ mod tests {
         let mut r = request();
         r.item = "not an item".into();
         assert!(matches!(NewWhistle::parse(r), Err(ApiError::UnknownItem(_))));
+    }
+
+    #[test]
+    fn photos_stay_on_http_or_this_site() {
+        for ok in ["https://img.example/a.jpg", "http://h/x", "/uploads/1.jpg"] {
+            assert!(photo_url(ok), "{ok}");
+        }
+        for bad in
+            ["//evil.example/x", "/\\evil.example", "https://", "https:///x", "javascript:x", "/a b", "/a\u{202E}b", ""]
+        {
+            assert!(!photo_url(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn multiline_text_keeps_newlines_and_tabs_only() {
+        assert_eq!(text("d", "a\r\nb\tc", 10, true).expect("valid"), "a\nb\tc");
+        assert!(text("d", "a\rb", 10, true).is_err(), "a lone CR");
+        assert!(text("d", "a\nb", 10, false).is_err(), "single-line");
+        assert!(text("d", "abc\u{202E}gpj.exe", 50, true).is_err(), "bidi override");
+        assert!(text("d", "a\u{7}b", 10, true).is_err());
+    }
+
+    #[test]
+    fn subjects_are_bounded_before_they_are_normalised() {
+        let input = |code: Option<&str>, address: Option<&str>| SubjectInput {
+            credit_code: code.map(Into::into),
+            address: address.map(Into::into),
+        };
+        assert!(subject(&input(None, Some("渝中区解放碑步行街8号"))).is_ok());
+        let field = |r: Result<EnforcementSubject, ApiError>| match r {
+            Err(ApiError::InvalidField { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        // Punctuation is dropped by normalisation, so only the raw check bounds this.
+        let long = format!("渝中区解放碑{}", "。".repeat(MAX_ADDRESS_CHARS));
+        assert_eq!(field(subject(&input(None, Some(&long)))), "subject.address");
+        assert_eq!(field(subject(&input(None, Some("渝中区\u{0}解放碑")))), "subject.address");
+        assert_eq!(field(subject(&input(Some(&"9".repeat(41)), None))), "subject.credit_code");
+        assert_eq!(field(subject(&input(None, None))), "subject");
+    }
+
+    #[test]
+    fn fines_are_plausible() {
+        assert_eq!(fine(500).expect("valid"), 500);
+        assert!(fine(u64::MAX).is_err());
     }
 
     #[test]

@@ -10,6 +10,10 @@ pub enum ApiError {
     /// The body is not the JSON this endpoint takes.
     #[error("{0}")]
     MalformedBody(String),
+    /// The query string is not what this endpoint takes (unknown or repeated parameter, a
+    /// value of the wrong type).
+    #[error("{0}")]
+    MalformedQuery(String),
     /// A field has a value outside what the API accepts.
     #[error("{field}: {message}")]
     InvalidField { field: &'static str, message: String },
@@ -61,6 +65,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ApiError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::UnknownTown(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_town"),

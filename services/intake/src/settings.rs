@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
     AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
 };
@@ -17,6 +18,8 @@ pub struct Settings {
     pub assist: AssistSettings,
     pub limits: Limits,
     pub auth: AuthSettings,
+    /// Per-client request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
+    pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -30,6 +33,7 @@ impl Default for Settings {
             assist: AssistSettings::default(),
             limits: Limits::default(),
             auth: AuthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -81,6 +85,7 @@ impl Default for Limits {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.rate_limit.validate()?;
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_body_bytes",

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
 use whistle_common::admin;
+use whistle_common::ratelimit::RateLimitLayer;
 use whistle_common::shutdown::Supervisor;
 use whistle_common::{kafka, redis_conn};
 use whistle_registry::live::{self, Follower};
@@ -72,7 +73,14 @@ impl Application {
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());
-        let router = routes::router(state, settings.limits.max_body_bytes)
+        // Each account is one key (the token is checked here too: an HMAC, microseconds);
+        // requests without a valid token, logins among them, are keyed by client address.
+        let keys = state.keys.clone();
+        let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit).with_key(move |req| {
+            let token = whistle_auth::http::bearer(req.headers()).ok()?;
+            keys.verify(token).ok().map(|v| format!("user:{}", v.principal.user))
+        });
+        let router = routes::router(state, settings.limits.max_body_bytes, rate_limit)
             .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
 
         let listener = TcpListener::bind(settings.http.addr())

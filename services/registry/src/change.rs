@@ -70,7 +70,7 @@ pub fn propose(
             (None, false) => Ok(None),
             (Some(t), _) => {
                 if registry.department_type_names(t).is_none() || t == COMMAND_CENTRE {
-                    return Err(ChangeError::field("department_type", format!("unknown department type {t}")));
+                    return Err(ChangeError::field("department_type", format!("unknown department type {t:.40}")));
                 }
                 // A district-scoped recovery must name a department that exists in that district.
                 if let Scope::District(d) = &scope {
@@ -140,7 +140,8 @@ pub fn propose(
     Ok(next)
 }
 
-fn text(field: &'static str, value: &str) -> Result<String, ChangeError> {
+/// A reason or actor name: trimmed, non-empty, bounded, no control characters.
+pub(crate) fn text(field: &'static str, value: &str) -> Result<String, ChangeError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(ChangeError::field(field, "must not be empty"));

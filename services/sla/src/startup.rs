@@ -89,11 +89,13 @@ impl Application {
                 Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
                 whistle_auth::require_auth,
             ))
+            .fallback(whistle_common::http_errors::not_found)
             .with_state(HttpState {
                 store: sla.store.clone(),
                 policies: sla.policies.clone(),
                 registry: sla.registry.clone(),
             })
+            .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         supervisor.spawn("http", {
             let token = token.clone();

@@ -18,7 +18,6 @@ use whistle_assist::QueryError;
 use whistle_assist::benchmark::{Facts, Matched};
 use whistle_assist::fence::{self, Warning};
 use whistle_assist::index::MAX_LIMIT;
-use whistle_assist::subject;
 use whistle_auth::{CaseAction, Principal};
 use whistle_casestore::state::enforcing;
 use whistle_registry::ItemCode;
@@ -49,8 +48,7 @@ pub async fn suggest(
     State(state): State<AppState>,
     q: Result<Query<SuggestQuery>, QueryRejection>,
 ) -> Result<Json<SuggestResponse>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))?;
-    answer(&state, q)
+    answer(&state, super::registry::query(q)?)
 }
 
 /// `POST /api/v1/assist/suggest` with `{"text": ..., "limit": N}`: the same, for text pasted from
@@ -90,8 +88,7 @@ fn answer(state: &AppState, q: SuggestQuery) -> Result<Json<SuggestResponse>, Ap
 }
 
 fn parse_subject(input: &SubjectInput) -> Result<EnforcementSubject, ApiError> {
-    subject::parse(input.credit_code.as_deref(), input.address.as_deref())
-        .map_err(|e| ApiError::InvalidField { field: "subject", message: e.to_string() })
+    domain::subject(input)
 }
 
 /// The look-back of a benchmark's repeat window; months are counted as 31 days, erring towards
@@ -137,7 +134,7 @@ pub async fn benchmark(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<BenchmarkRequest>,
 ) -> Result<Json<BenchmarkView>, ApiError> {
-    let item = ItemCode::parse(&req.item).map_err(|_| ApiError::UnknownItem(req.item.clone()))?;
+    let item = ItemCode::parse(&req.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
     let now = Utc::now();
     let prior = match &req.subject {
         Some(input) => prior_offences(&state, &item, &parse_subject(input)?, now, Uuid::nil()).await?,
@@ -284,6 +281,7 @@ pub async fn penalty(
     ApiJson(req): ApiJson<PenaltyRequest>,
 ) -> Result<Response, ApiError> {
     let subject = parse_subject(&req.subject)?;
+    domain::fine(req.amount_yuan)?;
     let override_reason =
         req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
     let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Penalise, "record a penalty").await?;

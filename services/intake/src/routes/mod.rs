@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use rdkafka::producer::FutureProducer;
 use whistle_auth::{Directory, TokenKeys, require_auth};
 use whistle_casestore::CaseStore;
+use whistle_common::ratelimit::RateLimitLayer;
 use whistle_registry::LiveRegistry;
 
 use crate::error::ApiError;
@@ -40,7 +41,11 @@ pub struct AppState {
 }
 
 /// The API router (without the admin routes).
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+///
+/// Layers, innermost first: the body limit, the rate limit (it must sit inside anything that
+/// identifies the caller, so its key closure can charge the user rather than the address), the
+/// JSON error safety net, and the metrics, which count every answer including `429`s.
+pub fn router(state: AppState, max_body_bytes: usize, rate_limit: RateLimitLayer) -> Router {
     let metrics = state.metrics.clone();
     let keys = state.keys.clone();
     Router::new()
@@ -67,6 +72,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+        .layer(rate_limit)
+        .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
 }
 

@@ -14,8 +14,11 @@ use whistle_schemas::events::DepartmentRef;
 use super::AppState;
 use crate::error::ApiError;
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| {
+        let text = e.body_text();
+        ApiError::MalformedQuery(format!("bad query string: {}", text.chars().take(300).collect::<String>()))
+    })
 }
 
 #[derive(Debug, Deserialize)]

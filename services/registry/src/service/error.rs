@@ -12,6 +12,8 @@ use crate::csv::RowError;
 pub enum ApiError {
     #[error("{0}")]
     MalformedBody(String),
+    #[error("{0}")]
+    MalformedQuery(String),
     #[error("{field}: {message}")]
     InvalidField { field: &'static str, message: String },
     #[error("{0}")]
@@ -22,6 +24,8 @@ pub enum ApiError {
     /// A CSV import with broken rows; nothing was applied.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Csv(Vec<RowError>),
+    #[error("request body is too large")]
+    TooLarge,
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -44,10 +48,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ApiError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Overlap(_) => (StatusCode::CONFLICT, "overlapping_range"),
             ApiError::Csv(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -56,16 +56,29 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
         .route("/api/v1/registry/whatif", post(what_if))
         .route("/api/v1/districts", get(districts))
         .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
+        .fallback(whistle_common::http_errors::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+        .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedBody(format!("bad query string: {}", e.body_text())))
+    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedQuery(format!("bad query string: {}", bounded(e.body_text()))))
 }
 
 fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(t)| t).map_err(|e| ApiError::MalformedBody(e.body_text()))
+    body.map(|Json(t)| t).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::MalformedBody(bounded(e.body_text()))
+        }
+    })
+}
+
+/// serde's messages can quote the input; keep them short.
+fn bounded(text: String) -> String {
+    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,10 +228,17 @@ async fn import(
     State(state): State<AppState>,
     principal: Principal,
     q: Result<Query<ImportQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
     require_admin(&principal)?;
     let _ = query(q)?;
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::MalformedBody(e.body_text())
+        }
+    })?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::MalformedBody(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
     let _writer = state.writer.lock().await;
