@@ -183,9 +183,11 @@ impl Infra {
         self.script("kafka.sh", "start").await
     }
 
-    /// Redis: stopped (it flushes its append-only file) and started again.
-    async fn restart_redis(&self) -> anyhow::Result<()> {
-        self.script("redis.sh", "restart").await
+    /// Redis: stopped (it flushes its append-only file), down for `down_for`, started again.
+    async fn restart_redis(&self, down_for: Duration) -> anyhow::Result<()> {
+        self.script("redis.sh", "stop").await?;
+        tokio::time::sleep(down_for).await;
+        self.script("redis.sh", "start").await
     }
 }
 
@@ -368,8 +370,9 @@ async fn chaos(
                     log("kafka broker is back");
                 }
                 "redis" => {
-                    log("fault: redis restart");
-                    infra.restart_redis().await.expect("the suite's Redis restarts");
+                    let down_for = Duration::from_millis(rng.random_range(500..3000));
+                    log(format_args!("fault: redis stop, start in {} ms", down_for.as_millis()));
+                    infra.restart_redis(down_for).await.expect("the suite's Redis restarts");
                     faults.redis_restarts += 1;
                 }
                 service => {
@@ -779,14 +782,23 @@ async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exa
         round_done.clone(),
     ));
 
-    // The load: `rate` new whistles a second until `seconds` passed and every fault struck once.
+    // The load: `rate` new whistles a second until `seconds` passed and every fault struck once,
+    // and a little longer, so the last fault also meets traffic.
     let stats = Arc::new(LoadStats::default());
     let api_arc: Arc<str> = api.as_str().into();
     let mut whistles = tokio::task::JoinSet::new();
     let load_start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / knobs.rate));
     let mut n = 0u64;
-    while load_start.elapsed() < Duration::from_secs(knobs.seconds) || !round_done.is_cancelled() {
+    let mut round_done_at = None;
+    loop {
+        if round_done.is_cancelled() {
+            let done_at = *round_done_at.get_or_insert_with(Instant::now);
+            if load_start.elapsed() >= Duration::from_secs(knobs.seconds) && done_at.elapsed() >= Duration::from_secs(5)
+            {
+                break;
+            }
+        }
         tick.tick().await;
         stats.started.fetch_add(1, Ordering::Relaxed);
         whistles.spawn(one_whistle(n, suffix.clone(), api_arc.clone(), http.clone(), stats.clone()));
