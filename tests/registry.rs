@@ -35,8 +35,13 @@ async fn routed_by(stack: &Stack, admin: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_item_recovered_one_second_ahead_routes_to_the_town_before_and_the_department_after_on_two_routers() {
     let stack = Stack::start().await;
-    // A second router instance in the same consumer group: both must route alike.
-    let second = whistle_router::Application::build(router_settings(&stack.iso)).await.expect("second router");
+    // A second router instance in the same consumer group: both must route alike. It is another
+    // instance, so it has its own transactional.id (the same one would fence the first).
+    let second_settings = whistle_router::Settings {
+        transactional_id: format!("test-{}-router-2", stack.iso.suffix),
+        ..router_settings(&stack.iso)
+    };
+    let second = whistle_router::Application::build(second_settings).await.expect("second router");
     let second_admin = format!("http://127.0.0.1:{}", second.port());
     let second_task = tokio::spawn(second.run_until_stopped(std::future::pending()));
 

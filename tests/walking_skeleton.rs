@@ -215,6 +215,8 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block_th
         .set("bootstrap.servers", &stack.iso.kafka.brokers)
         .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
         .set("auto.offset.reset", "earliest")
+        // The router's dead letters are written in its transactions.
+        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     consumer.subscribe(&[&stack.iso.kafka.topics.deadletter]).expect("subscribed");

@@ -4,6 +4,7 @@
 //! Kafka and Redis come from `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`, which `cargo xtask test`
 //! sets after starting them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -476,4 +477,85 @@ pub fn event_of(frame: &Value) -> Option<(&str, &str)> {
         return None;
     }
     Some((frame["event"]["type"].as_str()?, frame["event"]["subject"].as_str()?))
+}
+
+/// Which records a log reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLevel {
+    /// `isolation.level=read_committed`: what every Whistle consumer sees.
+    Committed,
+    /// `isolation.level=read_uncommitted`: also records of open and aborted transactions.
+    Uncommitted,
+}
+
+/// Every case event on `topic`, from the beginning to its end as of the read (for
+/// [`ReadLevel::Committed`] the last stable offset), read by a fresh consumer outside any group
+/// commit. Payloads that are not case events are skipped. Blocking: call from a blocking thread.
+pub fn read_case_log(
+    brokers: &str,
+    topic: &str,
+    level: ReadLevel,
+) -> anyhow::Result<Vec<whistle_schemas::events::CaseEvent>> {
+    use anyhow::Context as _;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    use whistle_schemas::events::{Decoded, decode};
+
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("log-reader-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set(
+            "isolation.level",
+            match level {
+                ReadLevel::Committed => "read_committed",
+                ReadLevel::Uncommitted => "read_uncommitted",
+            },
+        )
+        .create()
+        .context("creating the log reader")?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).context("topic metadata")?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    anyhow::ensure!(!partitions.is_empty(), "topic {topic} has no partitions");
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        tpl.add_partition_offset(topic, *p, Offset::Beginning).context("assignment")?;
+    }
+    consumer.assign(&tpl).context("assigning the topic")?;
+    let mut at_end = std::collections::HashSet::new();
+    let mut events = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while at_end.len() < partitions.len() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "reading {topic} did not reach its end in 60 s");
+        match consumer.poll(Duration::from_millis(500)) {
+            None => {}
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(err)) => return Err(err).context("reading the case log"),
+            Some(Ok(msg)) => {
+                at_end.remove(&msg.partition());
+                if let Ok(Decoded::Event(event)) = decode(msg.payload().unwrap_or_default()) {
+                    events.push(*event);
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// How many `whistle.dispatched` records each whistle has in `events`.
+pub fn dispatches_per_whistle(events: &[whistle_schemas::events::CaseEvent]) -> HashMap<uuid::Uuid, usize> {
+    let mut counts = HashMap::new();
+    for event in events.iter().filter(|e| e.type_name() == "whistle.dispatched") {
+        *counts.entry(event.subject).or_default() += 1;
+    }
+    counts
 }

@@ -3,7 +3,8 @@
 //! - `up`: start Kafka, Redis, every service, build the web console and start the local ingress;
 //!   print the URLs.
 //! - `down`: stop them all (data is kept).
-//! - `test`: run every test against the real Kafka and Redis, starting them if needed, and the
+//! - `test`: run every test against the real Kafka and Redis, starting them if needed, the
+//!   fault-injection suite (against its own Kafka and Redis, see `docs/faults.md`), and the
 //!   console's browser tests (Debian's Chromium) against the assembled stack.
 //! - `schemas`: rewrite `schemas/json/` from the Rust types.
 //!
@@ -110,6 +111,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .env("WHISTLE_TEST_KAFKA", KAFKA)
         .env("WHISTLE_TEST_REDIS", REDIS);
     let workspace = run(&mut cmd, "cargo test --workspace");
+    // Fault injection: the service binaries as processes, killed and restarted under load, with
+    // the suite's own broker and Redis on other ports (the shared ones are never touched).
+    // WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE lengthen it (docs/faults.md).
+    let faults = build_services().and_then(|()| {
+        let mut cmd = cargo();
+        cmd.args(["test", "-p", "whistle-tests", "--test", "fault", "--", "--ignored", "--nocapture"]);
+        run(&mut cmd, "fault-injection suite")
+    });
     // The assembled stack, as a user runs it: binaries, ingress on :8080, default topics.
     let stack = up().and_then(|()| {
         let mut cmd = cargo();
@@ -128,6 +137,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     });
     let stopped = script("services.sh", &["stop"]);
     workspace?;
+    faults?;
     stack?;
     stopped
 }

@@ -150,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         .set("bootstrap.servers", &brokers)
         .set("group.id", format!("scale-{suffix}-reader"))
         .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
         .create()?;
     consumer.subscribe(&[&kafka.topics.cases])?;
     let mut lateness = Histogram::<u64>::new(3)?;

@@ -140,6 +140,8 @@ pub fn read_log(brokers: &str, topic: &str, timeout: StdDuration) -> anyhow::Res
         .set("group.id", format!("whistle-figures-{}", Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
+        // The router writes in transactions: never count an aborted dispatch.
+        .set("isolation.level", "read_committed")
         .create()
         .context("creating the Kafka consumer")?;
     let metadata = consumer.fetch_metadata(Some(topic), timeout).context("fetching topic metadata")?;

@@ -4,6 +4,11 @@
 //! Consumers never store an offset by themselves: a service stores it (see `store_offset`) only
 //! after the message's side effects are durable, and librdkafka commits stored offsets in the
 //! background. A crash therefore replays, never skips; consumers are idempotent on event ids.
+//!
+//! A consume → produce step that must not repeat its output in the log (the router) uses
+//! [`transactional_producer`] and [`transactional_consumer`] instead: the outputs and the input
+//! offsets commit in one Kafka transaction. Every consumer reads with
+//! `isolation.level=read_committed`, so an aborted transaction's messages are never seen.
 
 use std::time::Duration;
 
@@ -38,20 +43,70 @@ pub fn producer(settings: &KafkaSettings, client_id: &str) -> anyhow::Result<Fut
         .context("creating Kafka producer")
 }
 
-/// A group consumer that only commits offsets the service stored explicitly.
-pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
+/// How long a transaction may stay open before the broker aborts it. It also bounds how long the
+/// open transaction of a producer that vanished (and was not restarted with the same
+/// `transactional.id`, which would fence it at once) holds back `read_committed` consumers.
+pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A transactional producer (`acks=all`, idempotent): every send belongs to the open
+/// transaction. `transactional_id` must be stable per instance: a restarted instance with the same
+/// id fences its predecessor and aborts whatever transaction that one left open. The caller must
+/// run `init_transactions` before the first transaction.
+pub fn transactional_producer(
+    settings: &KafkaSettings,
+    client_id: &str,
+    transactional_id: &str,
+) -> anyhow::Result<FutureProducer> {
     ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("client.id", client_id)
+        .set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+        .set("transaction.timeout.ms", TRANSACTION_TIMEOUT.as_millis().to_string())
+        .create()
+        .context("creating transactional Kafka producer")
+}
+
+fn consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &settings.brokers)
         .set("group.id", group)
         .set("client.id", client_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "500")
-        .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        // Never see a message of an open or aborted transaction (librdkafka's default; explicit
+        // because exactly-once routing depends on it).
         .set("isolation.level", "read_committed")
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
+        .set("heartbeat.interval.ms", "1000");
+    config
+}
+
+/// A group consumer that only commits offsets the service stored explicitly.
+pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
+    consumer_config(settings, group, client_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .create()
+        .context("creating Kafka consumer")
+}
+
+/// A group consumer that never commits by itself: its offsets are committed by a producer's
+/// transaction (`send_offsets_to_transaction` with this consumer's group metadata).
+pub fn transactional_consumer(
+    settings: &KafkaSettings,
+    group: &str,
+    client_id: &str,
+) -> anyhow::Result<StreamConsumer> {
+    consumer_config(settings, group, client_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
         .create()
         .context("creating Kafka consumer")
 }

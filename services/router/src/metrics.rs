@@ -1,15 +1,20 @@
 //! Router metrics.
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    /// Raised whistles routed, by outcome (department, triage, town_holds, unroutable).
+    /// Raised whistles routed, by outcome (department, triage, town_holds, unroutable); counted
+    /// when the transaction that published the outcome committed.
     pub routed: IntCounterVec,
     pub dead_letters: IntCounter,
     /// Case events of other types, passed over.
     pub skipped: IntCounter,
+    /// Kafka transactions, by result (`committed`, `aborted`).
+    pub transactions: IntCounterVec,
+    /// Messages consumed per transaction.
+    pub batch_messages: Histogram,
 }
 
 impl Metrics {
@@ -19,9 +24,17 @@ impl Metrics {
             IntCounterVec::new(Opts::new("whistles_routed_total", "Raised whistles routed, by outcome"), &["outcome"])?;
         let dead_letters = IntCounter::new("dead_letters_total", "Messages sent to the dead-letter topic")?;
         let skipped = IntCounter::new("events_skipped_total", "Case events that need no routing")?;
+        let transactions =
+            IntCounterVec::new(Opts::new("transactions_total", "Kafka transactions, by result"), &["result"])?;
+        let batch_messages = Histogram::with_opts(
+            HistogramOpts::new("batch_messages", "Messages consumed per transaction")
+                .buckets(vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
+        )?;
         registry.register(Box::new(routed.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(skipped.clone()))?;
-        Ok(Metrics { registry, routed, dead_letters, skipped })
+        registry.register(Box::new(transactions.clone()))?;
+        registry.register(Box::new(batch_messages.clone()))?;
+        Ok(Metrics { registry, routed, dead_letters, skipped, transactions, batch_messages })
     }
 }

@@ -1,92 +1,375 @@
-//! The consume → decide → produce loop.
+//! The consume → decide → produce loop, one Kafka transaction per batch.
+//!
+//! A batch is what arrives within `linger` of its first message (at most `max_messages`). For each
+//! batch the router begins a transaction, produces every output (routed events and dead letters),
+//! adds the batch's next offsets with the consumer's group metadata (KIP-447: a member that lost
+//! its partitions in a rebalance cannot commit them), and commits. Outputs and offsets become
+//! visible together or not at all, so a crash replays the batch without leaving a second copy of
+//! its outputs in the committed log.
+//!
+//! On an abortable error the transaction is aborted and the batch's partitions still assigned
+//! are rewound to the batch's first offsets — the committed position, since every earlier batch
+//! committed — so the messages are consumed and decided again. A fatal error (a newer instance
+//! with the same `transactional.id` fenced this one) ends the loop, and with it the service.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
-use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
+use uuid::Uuid;
+use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters};
 use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{CaseEventBody, Decoded, decode};
 
 use crate::decide::{Outcome, decide, reroute};
 use crate::metrics::Metrics;
 
+/// How long one call to the transaction coordinator (init, send offsets, commit, abort) may block.
+const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a retriable coordinator error (a timeout, a coordinator moving) is retried in place.
+const TXN_CALL_ATTEMPTS: u32 = 3;
+
+/// A test seam, awaited after a batch's outputs were produced and before its offsets and commit.
+/// An error aborts the transaction as an abortable Kafka error would; a future that never resolves
+/// stands for a crash in the middle of a transaction.
+pub type BeforeCommit = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send + Sync>;
+
+/// How much one transaction takes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_messages: usize,
+    pub linger: Duration,
+}
+
 #[derive(Clone)]
 pub struct Router {
     /// The local copy of the registry, kept current from the registry topic.
     pub registry: LiveRegistry,
+    /// Transactional (`kafka::transactional_producer`), transactions initialised.
     pub producer: FutureProducer,
     pub cases_topic: Arc<str>,
+    /// Writes with `producer`, so dead letters commit with the batch too.
     pub dead_letters: DeadLetters,
     pub metrics: Metrics,
+    pub batch: BatchLimits,
+    /// None in production.
+    pub before_commit: Option<BeforeCommit>,
+}
+
+/// Whether retrying can help.
+#[derive(Debug, thiserror::Error)]
+enum TxnError {
+    /// Abort the transaction and consume the batch again.
+    #[error("{0:#}")]
+    Abortable(anyhow::Error),
+    /// The producer can do nothing more: this instance was fenced, or the client broke.
+    #[error("{0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl TxnError {
+    fn kafka(what: &'static str, err: KafkaError) -> TxnError {
+        let fatal = matches!(&err, KafkaError::Transaction(e) if e.is_fatal());
+        let err = anyhow::Error::new(err).context(what);
+        if fatal { TxnError::Fatal(err) } else { TxnError::Abortable(err) }
+    }
+}
+
+fn retriable(err: &KafkaError) -> bool {
+    matches!(err, KafkaError::Transaction(e) if e.is_retriable() && !e.is_fatal())
+}
+
+/// Runs a blocking producer/consumer call off the async threads.
+async fn blocking<T: Send + 'static>(call: impl FnOnce() -> KafkaResult<T> + Send + 'static) -> KafkaResult<T> {
+    tokio::task::spawn_blocking(call).await.unwrap_or(Err(KafkaError::Canceled))
+}
+
+/// What one consumed message turns into.
+enum Step {
+    /// Nothing to publish (another event type, a reroute that is not needed).
+    Skip,
+    Publish(Routed),
+    /// Not a case event: to the dead-letter topic with the reason.
+    DeadLetter(String),
+}
+
+struct Routed {
+    whistle: Uuid,
+    outcome: Outcome,
+    output: &'static str,
+    key: String,
+    payload: Vec<u8>,
 }
 
 impl Router {
-    /// Runs until `token` is cancelled.
-    pub async fn run(
-        self,
-        consumer: Arc<StreamConsumer>,
-        token: CancellationToken,
-        max_in_flight: usize,
-    ) -> anyhow::Result<()> {
-        let handler_token = token.clone();
-        kafka::consume_in_order(consumer, token, max_in_flight, move |msg| {
-            let router = self.clone();
-            let token = handler_token.clone();
-            async move { router.handle(msg, &token).await }
-        })
-        .await
+    /// Makes `producer` transactional: fences any earlier producer with the same
+    /// `transactional.id` and aborts the transaction it left open. Call once, before [`run`].
+    ///
+    /// [`run`]: Router::run
+    pub async fn init_transactions(producer: &FutureProducer) -> anyhow::Result<()> {
+        let mut attempt = 0;
+        loop {
+            let p = producer.clone();
+            match blocking(move || p.init_transactions(Duration::from_secs(30))).await {
+                Ok(()) => return Ok(()),
+                Err(err) if retriable(&err) && attempt < TXN_CALL_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(error = %err, attempt, "initialising transactions; retrying");
+                }
+                Err(err) => return Err(anyhow::Error::new(err).context("initialising Kafka transactions")),
+            }
+        }
     }
 
-    async fn handle(&self, msg: OwnedMessage, token: &CancellationToken) -> anyhow::Result<()> {
-        let payload = msg.payload().unwrap_or_default();
-        let event = match decode(payload) {
+    /// Runs until `token` is cancelled or a transaction fails fatally.
+    pub async fn run(self, consumer: Arc<StreamConsumer>, token: CancellationToken) -> anyhow::Result<()> {
+        let mut failures: u32 = 0;
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = token.cancelled() => return Ok(()),
+                batch = next_batch(&consumer, self.batch) => batch,
+            };
+            // A started transaction is finished even at shutdown: each call is bounded.
+            match self.transact(&consumer, &batch).await {
+                Ok(()) => failures = 0,
+                Err(TxnError::Fatal(err)) => {
+                    tracing::error!(error = %format_args!("{err:#}"), "routing transaction failed fatally; stopping");
+                    return Err(err.context("routing transaction"));
+                }
+                Err(TxnError::Abortable(err)) => {
+                    failures += 1;
+                    tracing::warn!(
+                        error = %format_args!("{err:#}"),
+                        messages = batch.len(),
+                        failures,
+                        "routing transaction failed; aborting it and consuming its batch again"
+                    );
+                    self.abort(&token).await?;
+                    self.metrics.transactions.with_label_values(&["aborted"]).inc();
+                    rewind(&consumer, &batch).await?;
+                    let delay = Duration::from_millis(100 * 2u64.pow(failures.min(6))).min(Duration::from_secs(5));
+                    tokio::select! {
+                        () = token.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn transact(&self, consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> Result<(), TxnError> {
+        let steps =
+            batch.iter().map(|msg| self.step(msg)).collect::<anyhow::Result<Vec<Step>>>().map_err(TxnError::Fatal)?;
+        let offsets = next_offsets(batch).map_err(TxnError::Fatal)?;
+        self.producer.begin_transaction().map_err(|err| TxnError::kafka("beginning a transaction", err))?;
+        let sends = steps.iter().zip(batch).map(|(step, msg)| async move {
+            match step {
+                Step::Skip => Ok(()),
+                Step::Publish(routed) => {
+                    let record = FutureRecord::to(&self.cases_topic).key(&routed.key).payload(&routed.payload);
+                    self.producer
+                        .send(record, Timeout::After(DELIVERY_TIMEOUT))
+                        .await
+                        .map(|_| ())
+                        .map_err(|(err, _)| TxnError::kafka("publishing a routed event", err))
+                }
+                Step::DeadLetter(reason) => self.dead_letters.send(msg, reason).await.map_err(TxnError::Abortable),
+            }
+        });
+        futures::future::try_join_all(sends).await?;
+        if let Some(hook) = &self.before_commit {
+            hook().await.map_err(TxnError::Abortable)?;
+        }
+        let metadata = consumer.group_metadata().ok_or_else(|| {
+            TxnError::Abortable(anyhow::anyhow!("the consumer has no group metadata (not in the group yet)"))
+        })?;
+        let producer = self.producer.clone();
+        self.coordinator("adding the batch's offsets to the transaction", move || {
+            producer.send_offsets_to_transaction(&offsets, &metadata, TXN_CALL_TIMEOUT)
+        })
+        .await?;
+        let producer = self.producer.clone();
+        self.coordinator("committing the transaction", move || producer.commit_transaction(TXN_CALL_TIMEOUT)).await?;
+
+        self.metrics.transactions.with_label_values(&["committed"]).inc();
+        self.metrics.batch_messages.observe(batch.len() as f64);
+        for step in steps {
+            match step {
+                Step::Skip => self.metrics.skipped.inc(),
+                Step::DeadLetter(_) => self.metrics.dead_letters.inc(),
+                Step::Publish(routed) => {
+                    self.metrics.routed.with_label_values(&[routed.outcome.label()]).inc();
+                    tracing::info!(
+                        whistle = %routed.whistle,
+                        outcome = routed.outcome.label(),
+                        output = routed.output,
+                        "whistle routed"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A coordinator call, retried in place while the error says a retry can help.
+    async fn coordinator(
+        &self,
+        what: &'static str,
+        call: impl Fn() -> KafkaResult<()> + Send + Sync + 'static,
+    ) -> Result<(), TxnError> {
+        let call = Arc::new(call);
+        let mut attempt = 0;
+        loop {
+            let c = call.clone();
+            match blocking(move || c()).await {
+                Ok(()) => return Ok(()),
+                Err(err) if retriable(&err) && attempt < TXN_CALL_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(what, error = %err, attempt, "transaction call failed; retrying it");
+                }
+                Err(err) => return Err(TxnError::kafka(what, err)),
+            }
+        }
+    }
+
+    /// Aborts the open transaction, retrying while the broker is away; an error means the
+    /// producer is unusable (fenced) or the service is stopping.
+    async fn abort(&self, token: &CancellationToken) -> anyhow::Result<()> {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let producer = self.producer.clone();
+            match blocking(move || producer.abort_transaction(TXN_CALL_TIMEOUT)).await {
+                Ok(()) => return Ok(()),
+                Err(err) if retriable(&err) => {
+                    tracing::warn!(error = %err, "aborting the transaction failed; retrying");
+                    tokio::select! {
+                        () = token.cancelled() => return Err(anyhow::Error::new(err).context("aborting the transaction: gave up at shutdown")),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot abort the transaction; stopping");
+                    return Err(anyhow::Error::new(err).context("aborting the transaction"));
+                }
+            }
+        }
+    }
+
+    /// What `msg` turns into. Pure apart from reading the registry copy and the clock.
+    fn step(&self, msg: &OwnedMessage) -> anyhow::Result<Step> {
+        let event = match decode(msg.payload().unwrap_or_default()) {
             Ok(Decoded::Event(event)) => event,
             Ok(Decoded::UnknownType(kind)) => {
                 tracing::debug!(kind, "unknown event type passed over");
-                self.metrics.skipped.inc();
-                return Ok(());
+                return Ok(Step::Skip);
             }
-            Err(err) => {
-                let reason = err.to_string();
-                kafka::retry_until_cancelled("dead-lettering", token, || self.dead_letters.send(&msg, &reason)).await?;
-                self.metrics.dead_letters.inc();
-                return Ok(());
-            }
+            Err(err) => return Ok(Step::DeadLetter(err.to_string())),
         };
         let registry = self.registry.current();
         let (outcome, output) = match &event.body {
             CaseEventBody::Raised(raised) => decide(&registry, &event, raised, Utc::now()),
             CaseEventBody::Rejected(rejected) => match reroute(&registry, &event, rejected, Utc::now()) {
                 Some(output) => (Outcome::Rerouted, output),
-                None => {
-                    self.metrics.skipped.inc();
-                    return Ok(());
-                }
+                None => return Ok(Step::Skip),
             },
-            _ => {
-                self.metrics.skipped.inc();
-                return Ok(());
-            }
+            _ => return Ok(Step::Skip),
         };
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
-        let key = output.subject.to_string();
-        kafka::retry_until_cancelled("publishing routed event", token, || async {
-            let record = FutureRecord::to(&self.cases_topic).key(&key).payload(&payload);
-            self.producer
-                .send(record, Timeout::After(DELIVERY_TIMEOUT))
-                .await
-                .map(|_| ())
-                .map_err(|(err, _)| anyhow::anyhow!("Kafka did not acknowledge: {err}"))
-        })
-        .await?;
-        self.metrics.routed.with_label_values(&[outcome.label()]).inc();
-        tracing::info!(whistle = %event.subject, outcome = outcome.label(), output = output.type_name(), "whistle routed");
-        Ok(())
+        Ok(Step::Publish(Routed {
+            whistle: event.subject,
+            outcome,
+            output: output.type_name(),
+            key: output.subject.to_string(),
+            payload,
+        }))
     }
+}
+
+/// Waits for a message, then takes what else arrives within `limits.linger`, up to
+/// `limits.max_messages`. Cancel-safe: a dropped batch was not committed and is consumed again.
+async fn next_batch(consumer: &StreamConsumer, limits: BatchLimits) -> Vec<OwnedMessage> {
+    let mut batch = Vec::new();
+    while batch.is_empty() {
+        match consumer.recv().await {
+            Ok(msg) => batch.push(msg.detach()),
+            // Transient client errors (broker down, rebalance); librdkafka retries.
+            Err(err) => {
+                tracing::warn!(error = %err, "Kafka consumer error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + limits.linger;
+    while batch.len() < limits.max_messages {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(msg)) => batch.push(msg.detach()),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "Kafka consumer error");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Per partition of `batch`, the offset after its last message: what the transaction commits.
+fn next_offsets(batch: &[OwnedMessage]) -> anyhow::Result<TopicPartitionList> {
+    let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+    for msg in batch {
+        let entry = next.entry((msg.topic(), msg.partition())).or_insert(0);
+        *entry = (*entry).max(msg.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        tpl.add_partition_offset(topic, partition, Offset::Offset(offset)).context("building the offset list")?;
+    }
+    Ok(tpl)
+}
+
+/// Seeks each partition of `batch` this consumer still owns back to the batch's first message on
+/// it, so an aborted batch is consumed again. A partition revoked meanwhile needs nothing: its
+/// new owner starts from the committed offset. An error here is fatal: without the seek the
+/// batch's messages would be skipped, so the service stops and a restart replays them.
+async fn rewind(consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> anyhow::Result<()> {
+    let mut first: HashMap<(String, i32), i64> = HashMap::new();
+    for msg in batch {
+        let entry = first.entry((msg.topic().to_owned(), msg.partition())).or_insert(i64::MAX);
+        *entry = (*entry).min(msg.offset());
+    }
+    let consumer = consumer.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let assigned = consumer.assignment().context("reading the assignment to rewind")?;
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in &first {
+            if assigned.find_partition(topic, *partition).is_some() {
+                tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .context("building the seek list")?;
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let sought = consumer.seek_partitions(tpl, TXN_CALL_TIMEOUT).context("rewinding the aborted batch")?;
+        for elem in sought.elements() {
+            elem.error()
+                .with_context(|| format!("rewinding {} [{}] to {:?}", elem.topic(), elem.partition(), elem.offset()))?;
+        }
+        Ok(())
+    })
+    .await
+    .context("rewind task")?
 }

@@ -15,7 +15,7 @@ use whistle_registry::live::{self, Follower};
 use whistle_registry::{LiveRegistry, Registry};
 
 use crate::metrics::Metrics;
-use crate::service::Router;
+use crate::service::{BatchLimits, BeforeCommit, Router};
 use crate::settings::Settings;
 
 pub struct Application {
@@ -36,8 +36,11 @@ impl Application {
         let registry = LiveRegistry::new(registry);
         // Route nothing before the copy has every change published so far.
         let follower = live::catch_up(&settings.kafka, &registry).await?;
-        let producer = kafka::producer(&settings.kafka, "whistle-router")?;
-        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-router")?);
+        let transactional_id = settings.transactional_id();
+        let producer = kafka::transactional_producer(&settings.kafka, "whistle-router", &transactional_id)?;
+        // Fences a previous incarnation of this instance before anything is consumed.
+        Router::init_transactions(&producer).await?;
+        let consumer = Arc::new(kafka::transactional_consumer(&settings.kafka, &settings.group_id, "whistle-router")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let metrics = Metrics::new()?;
         let dead_letters =
@@ -48,14 +51,22 @@ impl Application {
             cases_topic: settings.kafka.topics.cases.clone().into(),
             dead_letters,
             metrics: metrics.clone(),
+            batch: BatchLimits { max_messages: settings.batch_max_messages, linger: settings.batch_linger() },
+            before_commit: None,
         };
         let kafka_check = admin::consumer_check(consumer.clone());
         let admin = admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check)]);
         let listener = TcpListener::bind(settings.http.addr())
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
-        tracing::info!(addr = %listener.local_addr()?, group = %settings.group_id, "router ready");
+        tracing::info!(addr = %listener.local_addr()?, group = %settings.group_id, %transactional_id, "router ready");
         Ok(Application { listener, admin, consumer, router, follower, settings })
+    }
+
+    /// Test seam: see [`BeforeCommit`].
+    pub fn with_before_commit(mut self, hook: BeforeCommit) -> Self {
+        self.router.before_commit = Some(hook);
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -81,7 +92,7 @@ impl Application {
             }
         });
         supervisor.spawn("registry-follow", follower.run(token.clone()));
-        supervisor.spawn("routing", router.run(consumer, token, settings.max_in_flight));
+        supervisor.spawn("routing", router.run(consumer, token));
         let result = supervisor.run(shutdown, grace).await;
         let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
         tracing::info!("router stopped");

@@ -1,0 +1,892 @@
+//! Fault injection. The services run as real processes (the built `whistle-intake`,
+//! `whistle-router`, `whistle-gateway` and `whistle-sla` binaries) against the suite's OWN Kafka
+//! broker and Redis (started by `deploy/dev/kafka.sh` / `redis.sh` on free ports in a private run
+//! directory, so the shared ones are never disturbed). While a load of whistles flows, each
+//! service is killed with SIGKILL at random moments and restarted, the broker is killed with
+//! SIGKILL and started again, and Redis is restarted. Then every whistle that got a `202` must be
+//! dispatched exactly once, be on its department's board exactly once, and have a complete
+//! timeline.
+//!
+//! `#[ignore]`d: `cargo xtask test` runs it as its own step after `cargo build --bins`. By hand:
+//! `cargo build --bins && cargo test -p whistle-tests --test fault -- --ignored --nocapture`.
+//! Knobs (see `docs/faults.md`): `WHISTLE_FAULT_SECONDS` (load duration, default 60),
+//! `WHISTLE_FAULT_RATE` (whistles per second, default 8), `WHISTLE_FAULT_SEED` (fault schedule),
+//! `WHISTLE_FAULT_KEEP=1` (keep the run directory with every log).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use whistle_tests::{DEPT_ITEM, ReadLevel, raise_body, read_case_log};
+
+/// The secret services will verify bearer tokens with once authentication lands (they ignore the
+/// variable until then); tests mint tokens from it in [`authed`] and [`authed_ws`].
+const JWT_SECRET: &str = "fault-suite-secret-not-for-production";
+/// Towns in four districts; the item is held by each district's Ecology and Environment bureau.
+const TOWNS: [&str; 4] = ["500103001", "500101001", "500106001", "500112001"];
+const SERVICES: [&str; 4] = ["intake", "router", "gateway", "sla"];
+/// How long a client keeps retrying one request before it gives up.
+const GIVE_UP: Duration = Duration::from_secs(90);
+/// One HTTP attempt.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the load: how long the system may take to settle.
+const SETTLE: Duration = Duration::from_secs(120);
+
+// ------------------------------------------------------------------------------------ knobs
+
+struct Knobs {
+    seconds: u64,
+    rate: f64,
+    seed: u64,
+    keep: bool,
+}
+
+fn knobs() -> Knobs {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let parse = |name: &str, default: f64| {
+        var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+    };
+    Knobs {
+        seconds: parse("WHISTLE_FAULT_SECONDS", 60.0) as u64,
+        rate: parse("WHISTLE_FAULT_RATE", 8.0),
+        seed: var("WHISTLE_FAULT_SEED").map_or_else(rand::random, |v| v.parse().expect("WHISTLE_FAULT_SEED is a u64")),
+        keep: var("WHISTLE_FAULT_KEEP").is_some_and(|v| v == "1"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The directory with the service binaries: next to this test executable's `deps/`.
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("WHISTLE_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn log(msg: impl std::fmt::Display) {
+    eprintln!("[fault {:>7.1}s] {msg}", START.get_or_init(Instant::now).elapsed().as_secs_f64());
+}
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+// ------------------------------------------------------------------------------------ auth
+
+/// Who a request acts as.
+#[derive(Debug, Clone)]
+enum Role {
+    Town(String),
+    Department(String),
+}
+
+/// A token for `role`, signed with the suite's [`JWT_SECRET`], which its services share.
+fn token_for(role: &Role) -> String {
+    let principal = match role {
+        Role::Town(town) => whistle_tests::as_town(town),
+        Role::Department(code) => whistle_tests::as_department(code),
+    };
+    whistle_auth::TokenKeys::new(JWT_SECRET.as_bytes(), chrono::Duration::hours(8)).issue(&principal).0
+}
+
+/// Every HTTP request of the suite goes through here: it acts as `role`.
+fn authed(req: reqwest::RequestBuilder, role: &Role) -> reqwest::RequestBuilder {
+    req.bearer_auth(token_for(role))
+}
+
+/// The WebSocket upgrade request for `role`, with its token in the `Authorization` header.
+fn authed_ws(url: &str, role: &Role) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    let value = format!("Bearer {}", token_for(role)).parse().expect("a header value");
+    request.headers_mut().insert("authorization", value);
+    request
+}
+
+// ------------------------------------------------------------------------------------ infra
+
+/// The suite's own Kafka and Redis, run by the dev scripts in a private `WHISTLE_RUN`.
+struct Infra {
+    run: PathBuf,
+    kafka_port: u16,
+    controller_port: u16,
+    redis_port: u16,
+    keep: bool,
+}
+
+impl Infra {
+    async fn start(keep: bool) -> Infra {
+        let run = std::env::temp_dir().join(format!("whistle-fault-{}", &Uuid::new_v4().simple().to_string()[..8]));
+        std::fs::create_dir_all(&run).expect("run dir");
+        let infra = Infra { run, kafka_port: free_port(), controller_port: free_port(), redis_port: free_port(), keep };
+        log(format_args!(
+            "own infra in {}: kafka :{}, redis :{}",
+            infra.run.display(),
+            infra.kafka_port,
+            infra.redis_port
+        ));
+        infra.script("kafka.sh", "start").await.expect("the suite's Kafka starts");
+        infra.script("redis.sh", "start").await.expect("the suite's Redis starts");
+        infra
+    }
+
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.kafka_port)
+    }
+
+    fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.redis_port)
+    }
+
+    async fn script(&self, name: &str, arg: &str) -> anyhow::Result<()> {
+        let out = Command::new("bash")
+            .arg(root().join("deploy/dev").join(name))
+            .arg(arg)
+            .env("WHISTLE_RUN", &self.run)
+            .env("WHISTLE_KAFKA_PORT", self.kafka_port.to_string())
+            .env("WHISTLE_KAFKA_CONTROLLER_PORT", self.controller_port.to_string())
+            .env("WHISTLE_REDIS_PORT", self.redis_port.to_string())
+            .output()
+            .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{name} {arg}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// SIGKILL to the process the dev script recorded for `name`.
+    fn kill(&self, name: &str) {
+        let pidfile = self.run.join("pids").join(format!("{name}.pid"));
+        if let Some(pid) =
+            std::fs::read_to_string(&pidfile).ok().and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        {
+            let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
+        }
+    }
+
+    /// The broker: SIGKILL, then started again (its data survives, as after a crash).
+    async fn restart_kafka(&self) -> anyhow::Result<()> {
+        self.kill("kafka");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.script("kafka.sh", "start").await
+    }
+
+    /// Redis: stopped (it flushes its append-only file), down for `down_for`, started again.
+    async fn restart_redis(&self, down_for: Duration) -> anyhow::Result<()> {
+        self.script("redis.sh", "stop").await?;
+        tokio::time::sleep(down_for).await;
+        self.script("redis.sh", "start").await
+    }
+}
+
+impl Drop for Infra {
+    fn drop(&mut self) {
+        self.kill("kafka");
+        self.kill("redis");
+        if self.keep || std::thread::panicking() {
+            eprintln!("fault suite: logs and data kept in {}", self.run.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.run);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------ services
+
+struct Service {
+    name: &'static str,
+    port: u16,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Service {
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("service log");
+        let err = log.try_clone().expect("service log");
+        let bin = bin_dir().join(format!("whistle-{}", self.name));
+        let child = Command::new(&bin)
+            .current_dir(root())
+            .env_remove("WHISTLE_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "info,rdkafka=warn,librdkafka=warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e} (run `cargo build --bins` first)", bin.display()));
+        self.child = Some(child);
+    }
+}
+
+/// The four services, restarted when killed or when they exit by themselves (as a process
+/// manager would).
+struct Fleet {
+    services: Vec<Service>,
+    kills: HashMap<&'static str, u32>,
+    exits: HashMap<&'static str, u32>,
+}
+
+fn fleet(infra: &Infra, suffix: &str) -> Fleet {
+    let topics = [
+        ("WHISTLE_KAFKA__TOPICS__CASES", format!("fault-{suffix}.cases")),
+        ("WHISTLE_KAFKA__TOPICS__DEADLETTER", format!("fault-{suffix}.deadletter")),
+        ("WHISTLE_KAFKA__TOPICS__REGISTRY", format!("fault-{suffix}.registry")),
+    ];
+    let services = SERVICES
+        .iter()
+        .map(|&name| {
+            let port = free_port();
+            let mut env: Vec<(String, String)> = vec![
+                ("WHISTLE_HTTP__PORT".into(), port.to_string()),
+                ("WHISTLE_KAFKA__BROKERS".into(), infra.brokers()),
+                ("WHISTLE_KAFKA__PARTITIONS".into(), "3".into()),
+                ("WHISTLE_AUTH__JWT_SECRET".into(), JWT_SECRET.into()),
+                // The board check reads whole snapshots (the gateway ignores it elsewhere).
+                ("WHISTLE_WEBSOCKET__MAX_SNAPSHOT_CASES".into(), "1000000".into()),
+            ];
+            env.extend(topics.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            if name != "router" {
+                env.push(("WHISTLE_REDIS__URL".into(), infra.redis_url()));
+                env.push(("WHISTLE_REDIS__KEY_PREFIX".into(), format!("fault:{suffix}:")));
+            }
+            let group = match name {
+                "router" => Some("router"),
+                "gateway" => Some("projector"),
+                "sla" => Some("sla"),
+                _ => None,
+            };
+            if let Some(group) = group {
+                env.push(("WHISTLE_GROUP_ID".into(), format!("fault-{suffix}-{group}")));
+            }
+            if name == "router" {
+                // One instance, restarted under the same id: each restart fences its zombie.
+                env.push(("WHISTLE_TRANSACTIONAL_ID".into(), format!("fault-{suffix}-router-0")));
+            }
+            Service { name, port, env, log: infra.run.join("logs").join(format!("{name}.log")), child: None }
+        })
+        .collect();
+    Fleet { services, kills: HashMap::new(), exits: HashMap::new() }
+}
+
+impl Fleet {
+    fn port(&self, name: &str) -> u16 {
+        self.services.iter().find(|s| s.name == name).expect("a service").port
+    }
+}
+
+async fn wait_ready(http: &reqwest::Client, name: &str, port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} is not ready on :{port} after {within:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Restarts services that exited on their own, every half second, until `stop`.
+async fn watchdog(fleet: Arc<tokio::sync::Mutex<Fleet>>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        let mut fleet = fleet.lock().await;
+        let mut exited = Vec::new();
+        for service in &mut fleet.services {
+            if let Some(child) = &mut service.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                log(format_args!("{} exited by itself ({status}); restarting it", service.name));
+                exited.push(service.name);
+                service.spawn();
+            }
+        }
+        for name in exited {
+            *fleet.exits.entry(name).or_default() += 1;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------ chaos
+
+#[derive(Debug, Default)]
+struct Faults {
+    broker_restarts: u32,
+    redis_restarts: u32,
+}
+
+/// Injects faults at random moments until `stop`, but always completes one round in which every
+/// service, the broker and Redis each get one; `round_done` is cancelled after that round.
+async fn chaos(
+    infra: Arc<Infra>,
+    fleet: Arc<tokio::sync::Mutex<Fleet>>,
+    seconds: u64,
+    seed: u64,
+    stop: CancellationToken,
+    round_done: CancellationToken,
+) -> Faults {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut faults = Faults::default();
+    let targets = ["intake", "router", "gateway", "sla", "kafka", "redis"];
+    // Spread the first round over the load (the broker restart itself takes ~10-20 s).
+    let mean_gap = Duration::from_secs(seconds).div_f64(targets.len() as f64 + 2.0);
+    loop {
+        let mut round = targets;
+        round.shuffle(&mut rng);
+        for target in round {
+            let gap = mean_gap.mul_f64(rng.random_range(0.4..1.2));
+            tokio::select! {
+                () = stop.cancelled(), if round_done.is_cancelled() => return faults,
+                () = tokio::time::sleep(gap) => {}
+            }
+            match target {
+                "kafka" => {
+                    log("fault: kafka broker SIGKILL, then start");
+                    if let Err(err) = infra.restart_kafka().await {
+                        panic!("the suite's broker did not come back: {err:#}");
+                    }
+                    faults.broker_restarts += 1;
+                    log("kafka broker is back");
+                }
+                "redis" => {
+                    let down_for = Duration::from_millis(rng.random_range(500..3000));
+                    log(format_args!("fault: redis stop, start in {} ms", down_for.as_millis()));
+                    infra.restart_redis(down_for).await.expect("the suite's Redis restarts");
+                    faults.redis_restarts += 1;
+                }
+                service => {
+                    let down_for = Duration::from_millis(rng.random_range(0..2000));
+                    let child = {
+                        let mut fleet = fleet.lock().await;
+                        *fleet.kills.entry(service).or_default() += 1;
+                        fleet.services.iter_mut().find(|s| s.name == service).and_then(|s| s.child.take())
+                    };
+                    log(format_args!("fault: {service} SIGKILL, restart in {} ms", down_for.as_millis()));
+                    if let Some(mut child) = child {
+                        let _ = child.kill().await;
+                    }
+                    tokio::time::sleep(down_for).await;
+                    let mut fleet = fleet.lock().await;
+                    if let Some(s) = fleet.services.iter_mut().find(|s| s.name == service) {
+                        s.spawn();
+                    }
+                }
+            }
+        }
+        round_done.cancel();
+    }
+}
+
+// ------------------------------------------------------------------------------------ load
+
+#[derive(Debug, Clone)]
+struct Accepted {
+    id: Uuid,
+    town: &'static str,
+}
+
+#[derive(Default)]
+struct LoadStats {
+    started: AtomicU64,
+    attempts: AtomicU64,
+    gave_up: AtomicU64,
+    refused: AtomicU64,
+    accepted: Mutex<Vec<Accepted>>,
+    /// Acknowledgements that got a `202`.
+    acked: Mutex<HashSet<Uuid>>,
+    /// Acknowledgements sent at least once (one without a `202` may still have taken effect).
+    ack_tried: Mutex<HashSet<Uuid>>,
+}
+
+enum Answer {
+    Done(Value),
+    /// A 4xx: retrying cannot help.
+    Refused(u16, String),
+}
+
+/// Sends `make()` until it gets `expect`, retrying on errors, timeouts and 5xx with backoff;
+/// None when it gave up.
+async fn until_answered(stats: &LoadStats, expect: u16, make: impl Fn() -> reqwest::RequestBuilder) -> Option<Answer> {
+    let give_up = Instant::now() + GIVE_UP;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        stats.attempts.fetch_add(1, Ordering::Relaxed);
+        match make().timeout(REQUEST_TIMEOUT).send().await {
+            Ok(resp) if resp.status().as_u16() == expect => {
+                if let Ok(body) = resp.json::<Value>().await {
+                    return Some(Answer::Done(body));
+                }
+            }
+            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
+                let status = resp.status().as_u16();
+                return Some(Answer::Refused(status, resp.text().await.unwrap_or_default()));
+            }
+            Ok(_) | Err(_) => {}
+        }
+        if Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// One town raising one whistle (retrying with its Idempotency-Key), and for every other one the
+/// department acknowledging it once it is dispatched.
+async fn one_whistle(n: u64, suffix: Arc<str>, api: Arc<str>, http: reqwest::Client, stats: Arc<LoadStats>) {
+    let town = TOWNS[n as usize % TOWNS.len()];
+    let role = Role::Town(town.to_owned());
+    let key = format!("fault-{suffix}-{n}");
+    let body = raise_body(town, DEPT_ITEM, &format!("fault load {n}"));
+    let raised = until_answered(&stats, 202, || {
+        authed(http.post(format!("{api}/api/v1/whistles")).header("Idempotency-Key", &key).json(&body), &role)
+    })
+    .await;
+    let id = match raised {
+        Some(Answer::Done(body)) => body["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()).expect("202 has an id"),
+        Some(Answer::Refused(status, body)) => {
+            log(format_args!("raise {n} refused: {status} {body}"));
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        None => {
+            stats.gave_up.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    stats.accepted.lock().expect("lock").push(Accepted { id, town });
+    if n % 2 == 1 {
+        return;
+    }
+    // The department acknowledges once the case reached it.
+    let deadline = Instant::now() + GIVE_UP;
+    let department = loop {
+        let view = authed(http.get(format!("{api}/api/v1/whistles/{id}")), &role).timeout(REQUEST_TIMEOUT).send().await;
+        if let Ok(resp) = view
+            && resp.status().is_success()
+            && let Ok(view) = resp.json::<Value>().await
+            && view["status"] == "dispatched"
+            && let Some(code) = view["department"]["code"].as_str()
+        {
+            break code.to_owned();
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let role = Role::Department(department);
+    stats.ack_tried.lock().expect("lock").insert(id);
+    let ack_key = format!("ack-{key}");
+    match until_answered(&stats, 202, || {
+        authed(
+            http.post(format!("{api}/api/v1/whistles/{id}/acknowledge"))
+                .header("Idempotency-Key", &ack_key)
+                .json(&json!({})),
+            &role,
+        )
+    })
+    .await
+    {
+        Some(Answer::Done(_)) => {
+            stats.acked.lock().expect("lock").insert(id);
+        }
+        Some(Answer::Refused(status, body)) => {
+            log(format_args!("acknowledge {id} refused: {status} {body}"));
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        None => {}
+    }
+}
+
+// ------------------------------------------------------------------------------------ checks
+
+#[derive(Debug, Default)]
+struct Verdict {
+    lost_dispatch: Vec<Uuid>,
+    duplicated_dispatch: Vec<Uuid>,
+    /// Whistles with more than one dispatch record, each for its own `raised` record (intake
+    /// published the raise again on a client retry; same event id, consumers drop it).
+    republished: usize,
+    /// Dispatch records in aborted transactions (visible only to read_uncommitted).
+    aborted_dispatch_records: usize,
+    lost_board: Vec<Uuid>,
+    duplicated_board: Vec<Uuid>,
+    incomplete_timeline: Vec<(Uuid, String)>,
+    duplicated_timeline: Vec<(Uuid, String)>,
+}
+
+impl Verdict {
+    fn lost(&self) -> usize {
+        let mut ids: HashSet<Uuid> = self.lost_dispatch.iter().chain(&self.lost_board).copied().collect();
+        ids.extend(self.incomplete_timeline.iter().map(|(id, _)| *id));
+        ids.len()
+    }
+
+    fn duplicated(&self) -> usize {
+        let mut ids: HashSet<Uuid> = self.duplicated_dispatch.iter().chain(&self.duplicated_board).copied().collect();
+        ids.extend(self.duplicated_timeline.iter().map(|(id, _)| *id));
+        ids.len()
+    }
+}
+
+async fn case_log(infra: &Infra, topic: &str, level: ReadLevel) -> Vec<whistle_schemas::events::CaseEvent> {
+    let (brokers, topic) = (infra.brokers(), topic.to_owned());
+    tokio::task::spawn_blocking(move || read_case_log(&brokers, &topic, level))
+        .await
+        .expect("log task")
+        .expect("the case log is readable")
+}
+
+/// The Kafka log: each accepted whistle has exactly one dispatch per raise record, all of one
+/// event id, read committed.
+async fn check_log(infra: &Infra, topic: &str, accepted: &[Accepted], verdict: &mut Verdict) {
+    #[derive(Default)]
+    struct PerWhistle {
+        raised: usize,
+        dispatched: usize,
+        dispatch_ids: HashSet<Uuid>,
+    }
+    let deadline = Instant::now() + SETTLE;
+    let per = loop {
+        let mut per: HashMap<Uuid, PerWhistle> = HashMap::new();
+        for event in case_log(infra, topic, ReadLevel::Committed).await {
+            let entry = per.entry(event.subject).or_default();
+            match event.type_name() {
+                "whistle.raised" => entry.raised += 1,
+                "whistle.dispatched" => {
+                    entry.dispatched += 1;
+                    entry.dispatch_ids.insert(event.id);
+                }
+                _ => {}
+            }
+        }
+        let waiting = accepted.iter().filter(|a| per.get(&a.id).is_none_or(|p| p.dispatched == 0)).count();
+        if waiting == 0 || Instant::now() >= deadline {
+            break per;
+        }
+        log(format_args!("settling: {waiting} accepted whistles not dispatched yet"));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let committed_dispatches: usize = per.values().map(|p| p.dispatched).sum();
+    for a in accepted {
+        match per.get(&a.id) {
+            None => verdict.lost_dispatch.push(a.id),
+            Some(p) if p.dispatched == 0 => verdict.lost_dispatch.push(a.id),
+            Some(p) if p.dispatch_ids.len() > 1 || p.dispatched > p.raised => verdict.duplicated_dispatch.push(a.id),
+            Some(p) if p.dispatched > 1 => verdict.republished += 1,
+            Some(_) => {}
+        }
+    }
+    let all = case_log(infra, topic, ReadLevel::Uncommitted).await;
+    let all_dispatches = all.iter().filter(|e| e.type_name() == "whistle.dispatched").count();
+    verdict.aborted_dispatch_records = all_dispatches.saturating_sub(committed_dispatches);
+}
+
+/// The whistle.* steps of a timeline, counted.
+fn steps(view: &Value) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for step in view["timeline"].as_array().into_iter().flatten() {
+        if let Some(kind) = step["type"].as_str().filter(|k| k.starts_with("whistle.")) {
+            *counts.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Each accepted whistle's timeline: raised and dispatched once, acknowledged once if the load
+/// acknowledged it; returns each whistle's department.
+async fn check_timelines(
+    api: &str,
+    http: &reqwest::Client,
+    accepted: &[Accepted],
+    stats: &LoadStats,
+    verdict: &mut Verdict,
+) -> HashMap<Uuid, String> {
+    let acked = stats.acked.lock().expect("lock").clone();
+    let tried = stats.ack_tried.lock().expect("lock").clone();
+    let deadline = Instant::now() + SETTLE;
+    let results = futures::stream::iter(accepted.iter().cloned())
+        .map(|a| {
+            let (acked, tried) = (acked.contains(&a.id), tried.contains(&a.id));
+            async move {
+                let role = Role::Town(a.town.to_owned());
+                loop {
+                    let resp = authed(http.get(format!("{api}/api/v1/whistles/{}", a.id)), &role)
+                        .timeout(REQUEST_TIMEOUT)
+                        .send()
+                        .await;
+                    let view = match resp {
+                        Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap_or(Value::Null),
+                        _ => Value::Null,
+                    };
+                    let counts = steps(&view);
+                    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+                    let ack_ok =
+                        if acked { n("whistle.acknowledged") == 1 } else { tried || n("whistle.acknowledged") == 0 };
+                    let extra = counts.keys().any(|k| {
+                        !matches!(k.as_str(), "whistle.raised" | "whistle.dispatched" | "whistle.acknowledged")
+                    });
+                    let repeated = counts.values().any(|&c| c > 1);
+                    let complete = n("whistle.raised") == 1 && n("whistle.dispatched") == 1 && ack_ok && !extra;
+                    if complete || repeated || Instant::now() >= deadline {
+                        let department = view["department"]["code"].as_str().unwrap_or_default().to_owned();
+                        return (a.id, complete, repeated, format!("{counts:?} (acked: {acked})"), department);
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let mut departments = HashMap::new();
+    for (id, complete, repeated, detail, department) in results {
+        if repeated {
+            verdict.duplicated_timeline.push((id, detail));
+        } else if !complete {
+            verdict.incomplete_timeline.push((id, detail));
+        }
+        departments.insert(id, department);
+    }
+    departments
+}
+
+/// A department's board snapshot: the ids of its open cases, as often as listed.
+async fn board_snapshot(ws: &str, department: &str) -> anyhow::Result<Vec<Uuid>> {
+    let request = authed_ws(ws, &Role::Department(department.to_owned()));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let subscribe = json!({"type": "subscribe", "channel": format!("department:{department}")});
+    socket.send(Message::Text(subscribe.to_string().into())).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let frame =
+            tokio::time::timeout_at(deadline, socket.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
+        let Message::Text(text) = frame else { continue };
+        let frame: Value = serde_json::from_str(&text)?;
+        match frame["type"].as_str() {
+            Some("snapshot") => {
+                let _ = socket.close(None).await;
+                anyhow::ensure!(frame["truncated"] != true, "the snapshot was truncated: {}", frame["total"]);
+                return Ok(frame["cases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["id"].as_str()?.parse().ok())
+                    .collect());
+            }
+            Some("error") => anyhow::bail!("subscribe refused: {frame}"),
+            _ => {}
+        }
+    }
+}
+
+/// Each accepted whistle is on its department's board exactly once.
+async fn check_boards(ws: &str, departments: &HashMap<Uuid, String>, verdict: &mut Verdict) {
+    let mut by_department: HashMap<&str, Vec<Uuid>> = HashMap::new();
+    for (id, department) in departments {
+        by_department.entry(department.as_str()).or_default().push(*id);
+    }
+    for (department, ids) in by_department {
+        if department.is_empty() {
+            verdict.lost_board.extend(ids);
+            continue;
+        }
+        let mut snapshot = None;
+        for _ in 0..5 {
+            match board_snapshot(ws, department).await {
+                Ok(s) => {
+                    snapshot = Some(s);
+                    break;
+                }
+                Err(err) => {
+                    log(format_args!("board {department}: {err:#}; retrying"));
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+        let snapshot = snapshot.unwrap_or_else(|| panic!("no snapshot of department:{department}"));
+        let mut seen: HashMap<Uuid, usize> = HashMap::new();
+        for id in snapshot {
+            *seen.entry(id).or_default() += 1;
+        }
+        for id in ids {
+            match seen.get(&id) {
+                None => verdict.lost_board.push(id),
+                Some(1) => {}
+                Some(_) => verdict.duplicated_board.push(id),
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------ the suite
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "fault injection with its own Kafka and Redis; run by `cargo xtask test` (see docs/faults.md)"]
+async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exactly_once() {
+    let knobs = knobs();
+    let started = *START.get_or_init(Instant::now);
+    log(format_args!(
+        "seconds={} rate={}/s seed={} (WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE / WHISTLE_FAULT_SEED)",
+        knobs.seconds, knobs.rate, knobs.seed
+    ));
+    for service in SERVICES {
+        let bin = bin_dir().join(format!("whistle-{service}"));
+        assert!(bin.exists(), "{} is missing: run `cargo build --bins` first", bin.display());
+    }
+    let infra = Arc::new(Infra::start(knobs.keep).await);
+    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+    let cases_topic = format!("fault-{suffix}.cases");
+    let http = reqwest::Client::new();
+
+    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix)));
+    let (api, ws) = {
+        let mut f = fleet.lock().await;
+        for service in &mut f.services {
+            service.spawn();
+            wait_ready(&http, service.name, service.port, Duration::from_secs(90)).await;
+        }
+        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
+    };
+    log("services ready; load and faults start");
+    let stop_watchdog = CancellationToken::new();
+    let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
+    let (stop_faults, round_done) = (CancellationToken::new(), CancellationToken::new());
+    let chaos = tokio::spawn(chaos(
+        infra.clone(),
+        fleet.clone(),
+        knobs.seconds,
+        knobs.seed,
+        stop_faults.clone(),
+        round_done.clone(),
+    ));
+
+    // The load: `rate` new whistles a second until `seconds` passed and every fault struck once,
+    // and a little longer, so the last fault also meets traffic.
+    let stats = Arc::new(LoadStats::default());
+    let api_arc: Arc<str> = api.as_str().into();
+    let mut whistles = tokio::task::JoinSet::new();
+    let load_start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / knobs.rate));
+    let mut n = 0u64;
+    let mut round_done_at = None;
+    loop {
+        if round_done.is_cancelled() {
+            let done_at = *round_done_at.get_or_insert_with(Instant::now);
+            if load_start.elapsed() >= Duration::from_secs(knobs.seconds) && done_at.elapsed() >= Duration::from_secs(5)
+            {
+                break;
+            }
+        }
+        tick.tick().await;
+        stats.started.fetch_add(1, Ordering::Relaxed);
+        whistles.spawn(one_whistle(n, suffix.clone(), api_arc.clone(), http.clone(), stats.clone()));
+        n += 1;
+    }
+    log(format_args!("load stops after {n} whistles; faults stop"));
+    stop_faults.cancel();
+    let faults = chaos.await.expect("chaos task");
+    // Every service is up again before the clients' last retries and the checks.
+    {
+        let f = fleet.lock().await;
+        for service in &f.services {
+            wait_ready(&http, service.name, service.port, Duration::from_secs(120)).await;
+        }
+    }
+    while whistles.join_next().await.is_some() {}
+    log("every client finished; checking");
+
+    let accepted = stats.accepted.lock().expect("lock").clone();
+    let mut verdict = Verdict::default();
+    check_log(&infra, &cases_topic, &accepted, &mut verdict).await;
+    let departments = check_timelines(&api, &http, &accepted, &stats, &mut verdict).await;
+    check_boards(&ws, &departments, &mut verdict).await;
+    stop_watchdog.cancel();
+    let _ = watchdog.await;
+
+    let f = fleet.lock().await;
+    let per = |m: &HashMap<&str, u32>| SERVICES.map(|s| format!("{s}={}", m.get(s).copied().unwrap_or(0))).join(" ");
+    println!(
+        "fault summary: whistles={} accepted_202={} gave_up={} refused={} acknowledged={} http_attempts={} \
+         kills[{}] self_exits[{}] broker_restarts={} redis_restarts={} lost={} duplicated={} \
+         (lost: dispatch={} board={} timeline={}; duplicated: dispatch={} board={} timeline={}) \
+         raise_republished={} aborted_dispatch_records={} seed={} runtime={:.0}s",
+        stats.started.load(Ordering::Relaxed),
+        accepted.len(),
+        stats.gave_up.load(Ordering::Relaxed),
+        stats.refused.load(Ordering::Relaxed),
+        stats.acked.lock().expect("lock").len(),
+        stats.attempts.load(Ordering::Relaxed),
+        per(&f.kills),
+        per(&f.exits),
+        faults.broker_restarts,
+        faults.redis_restarts,
+        verdict.lost(),
+        verdict.duplicated(),
+        verdict.lost_dispatch.len(),
+        verdict.lost_board.len(),
+        verdict.incomplete_timeline.len(),
+        verdict.duplicated_dispatch.len(),
+        verdict.duplicated_board.len(),
+        verdict.duplicated_timeline.len(),
+        verdict.republished,
+        verdict.aborted_dispatch_records,
+        knobs.seed,
+        started.elapsed().as_secs_f64(),
+    );
+    let sample = |v: &[Uuid]| v.iter().take(5).map(Uuid::to_string).collect::<Vec<_>>().join(", ");
+    assert!(!accepted.is_empty(), "the load got some 202s");
+    assert_eq!(stats.refused.load(Ordering::Relaxed), 0, "no valid request was refused (see the log above)");
+    assert_eq!(verdict.lost_dispatch.len(), 0, "accepted but never dispatched: {}", sample(&verdict.lost_dispatch));
+    assert_eq!(verdict.duplicated_dispatch.len(), 0, "dispatched twice: {}", sample(&verdict.duplicated_dispatch));
+    assert_eq!(verdict.lost_board.len(), 0, "missing from the board: {}", sample(&verdict.lost_board));
+    assert_eq!(verdict.duplicated_board.len(), 0, "twice on the board: {}", sample(&verdict.duplicated_board));
+    assert!(
+        verdict.incomplete_timeline.is_empty(),
+        "incomplete timelines: {:?}",
+        &verdict.incomplete_timeline[..verdict.incomplete_timeline.len().min(5)]
+    );
+    assert!(
+        verdict.duplicated_timeline.is_empty(),
+        "repeated timeline steps: {:?}",
+        &verdict.duplicated_timeline[..verdict.duplicated_timeline.len().min(5)]
+    );
+    assert!(
+        SERVICES.iter().all(|s| f.kills.get(s).is_some_and(|&k| k > 0))
+            && faults.broker_restarts > 0
+            && faults.redis_restarts > 0,
+        "every fault struck at least once"
+    );
+}

@@ -1,0 +1,190 @@
+//! Exactly-once routing: the router's outputs and input offsets commit in one Kafka transaction.
+//! Real Kafka, no mocks; a test seam in the router (`with_before_commit`) injects an abort or
+//! freezes a transaction so the test can kill the router in the middle of it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use rdkafka::producer::FutureRecord;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+use whistle_common::kafka;
+use whistle_router::service::BeforeCommit;
+use whistle_schemas::Location;
+use whistle_schemas::events::{Actor, ActorKind, CaseEvent, CaseEventBody, Raised};
+use whistle_tests::*;
+
+const WHISTLES: usize = 20;
+
+/// Publishes `n` raised whistles for the department item straight to the case topic, as intake
+/// would; returns their ids.
+async fn raise_directly(iso: &Isolation, n: usize) -> Vec<Uuid> {
+    kafka::ensure_topics(&iso.kafka, &kafka::standard_topics(&iso.kafka)).await.expect("topics");
+    let producer = kafka::producer(&iso.kafka, "test-raiser").expect("producer");
+    let mut ids = Vec::new();
+    for n in 0..n {
+        let id = Uuid::now_v7();
+        let event = CaseEvent::new(
+            Uuid::new_v5(&id, b"whistle.raised"),
+            "/whistle/intake",
+            id,
+            Utc::now(),
+            CaseEventBody::Raised(Raised {
+                town: TOWN.into(),
+                district: "500103".into(),
+                item: DEPT_ITEM.into(),
+                description: format!("transaction test {n}"),
+                location: Location { lat: 29.557, lon: 106.577, address: "解放碑".into() },
+                photos: vec![],
+                raised_by: Actor::new(ActorKind::Town, TOWN),
+                support: false,
+                assist: vec![],
+            }),
+        );
+        let payload = serde_json::to_vec(&event).expect("json");
+        let key = id.to_string();
+        producer
+            .send(FutureRecord::to(&iso.kafka.topics.cases).key(&key).payload(&payload), Duration::from_secs(10))
+            .await
+            .expect("raised is written");
+        ids.push(id);
+    }
+    ids
+}
+
+async fn start_router(iso: &Isolation, hook: Option<BeforeCommit>) -> (String, JoinHandle<anyhow::Result<()>>) {
+    start_router_with(whistle_tests::router_settings(iso), hook).await
+}
+
+async fn start_router_with(
+    settings: whistle_router::Settings,
+    hook: Option<BeforeCommit>,
+) -> (String, JoinHandle<anyhow::Result<()>>) {
+    let mut app = whistle_router::Application::build(settings).await.expect("router starts");
+    if let Some(hook) = hook {
+        app = app.with_before_commit(hook);
+    }
+    let admin = format!("http://127.0.0.1:{}", app.port());
+    (admin, tokio::spawn(app.run_until_stopped(std::future::pending())))
+}
+
+async fn log(iso: &Isolation, level: ReadLevel) -> Vec<CaseEvent> {
+    let (brokers, topic) = (iso.kafka.brokers.clone(), iso.kafka.topics.cases.clone());
+    tokio::task::spawn_blocking(move || read_case_log(&brokers, &topic, level)).await.expect("task").expect("log")
+}
+
+/// Waits until every whistle in `ids` has a committed dispatch, then returns the committed
+/// dispatch count per whistle.
+async fn committed_dispatches(iso: &Isolation, ids: &[Uuid]) -> HashMap<Uuid, usize> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = dispatches_per_whistle(&log(iso, ReadLevel::Committed).await);
+        if ids.iter().all(|id| counts.contains_key(id)) {
+            return counts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {} whistles were dispatched in time",
+            ids.iter().filter(|id| counts.contains_key(id)).count(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn assert_exactly_once(ids: &[Uuid], counts: &HashMap<Uuid, usize>) {
+    for id in ids {
+        assert_eq!(counts.get(id), Some(&1), "whistle {id} has exactly one committed dispatch");
+    }
+    assert_eq!(counts.len(), ids.len(), "no dispatch for a whistle nobody raised");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_aborted_transaction_leaves_its_dispatches_invisible_to_read_committed_consumers() {
+    let iso = Isolation::new();
+    let ids = raise_directly(&iso, WHISTLES).await;
+    // The first transaction fails after its dispatches reached the broker; the rest commit.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let hook: BeforeCommit = {
+        let calls = calls.clone();
+        Arc::new(move || {
+            let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+            Box::pin(async move {
+                if first {
+                    anyhow::bail!("injected: the first transaction fails before its commit");
+                }
+                Ok(())
+            })
+        })
+    };
+    let (admin, router) = start_router(&iso, Some(hook)).await;
+
+    let committed = committed_dispatches(&iso, &ids).await;
+    assert_exactly_once(&ids, &committed);
+    let everything = dispatches_per_whistle(&log(&iso, ReadLevel::Uncommitted).await);
+    let aborted: usize = everything.values().sum::<usize>() - committed.values().sum::<usize>();
+    assert!(aborted >= 1, "the aborted transaction's dispatches are in the log, only hidden: {everything:?}");
+    let metrics = reqwest::get(format!("{admin}/metrics")).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"whistle_router_transactions_total{result="aborted"} 1"#), "{metrics}");
+
+    router.abort();
+    iso.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_router_killed_mid_transaction_neither_loses_nor_duplicates_a_dispatch() {
+    let iso = Isolation::new();
+    let ids = raise_directly(&iso, WHISTLES).await;
+    // The first router freezes in its first transaction, after producing, before committing.
+    let (produced_tx, produced_rx) = tokio::sync::oneshot::channel::<()>();
+    let produced_tx = Arc::new(std::sync::Mutex::new(Some(produced_tx)));
+    let hook: BeforeCommit = Arc::new(move || {
+        if let Some(tx) = produced_tx.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+        Box::pin(std::future::pending())
+    });
+    let (_, zombie) = start_router(&iso, Some(hook)).await;
+    tokio::time::timeout(Duration::from_secs(30), produced_rx).await.expect("a transaction started").expect("signal");
+    // Killed: no abort, no commit, no goodbye; its transaction stays open on the broker.
+    zombie.abort();
+    let _ = zombie.await;
+    let open = dispatches_per_whistle(&log(&iso, ReadLevel::Uncommitted).await);
+    assert!(!open.is_empty(), "the killed router's dispatches reached the broker");
+
+    // Its successor (same transactional.id) fences it, which aborts the open transaction, and
+    // routes the batch again from the committed offsets.
+    let (_, router) = start_router(&iso, None).await;
+    let committed = committed_dispatches(&iso, &ids).await;
+    assert_exactly_once(&ids, &committed);
+    let everything = dispatches_per_whistle(&log(&iso, ReadLevel::Uncommitted).await);
+    assert!(
+        everything.values().sum::<usize>() > committed.values().sum::<usize>(),
+        "the killed router's dispatches stay in the log, aborted"
+    );
+
+    router.abort();
+    iso.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_router_fenced_by_a_newer_instance_with_its_transactional_id_stops() {
+    let iso = Isolation::new();
+    let settings = whistle_tests::router_settings(&iso);
+    let (_, old) = start_router_with(settings.clone(), None).await;
+    // A newer incarnation with the same transactional.id (its own group, so both consume).
+    let newer = whistle_router::Settings { group_id: format!("{}-newer", settings.group_id), ..settings.clone() };
+    let newer = whistle_router::Settings { transactional_id: settings.transactional_id(), ..newer };
+    let (_, new) = start_router_with(newer, None).await;
+    let ids = raise_directly(&iso, 3).await;
+
+    let ended = tokio::time::timeout(Duration::from_secs(60), old).await.expect("the fenced router stops");
+    // The supervisor reports that a task failed (the log says: fenced); the process exits non-zero.
+    ended.expect("task").expect_err("a fenced router stops with an error");
+    assert_exactly_once(&ids, &committed_dispatches(&iso, &ids).await);
+    new.abort();
+    iso.clean_up().await;
+}
