@@ -536,9 +536,13 @@ async fn one_whistle(n: u64, suffix: Arc<str>, api: Arc<str>, http: reqwest::Cli
 struct Verdict {
     lost_dispatch: Vec<Uuid>,
     duplicated_dispatch: Vec<Uuid>,
-    /// Whistles with more than one dispatch record, each for its own `raised` record (intake
-    /// published the raise again on a client retry; same event id, consumers drop it).
-    republished: usize,
+    /// Whistles whose raise is in the log twice (intake published it again on a client retry
+    /// after an ambiguous timeout; same event id).
+    raise_republished: usize,
+    /// Whistles with more than one dispatch record, each for its own `raised` record (the router
+    /// skips a repeated raise it committed itself; one after a router restart is routed again;
+    /// same event id, consumers drop it).
+    repeated_dispatch_records: usize,
     /// Dispatch records in aborted transactions (visible only to read_uncommitted).
     aborted_dispatch_records: usize,
     lost_board: Vec<Uuid>,
@@ -605,8 +609,10 @@ async fn check_log(infra: &Infra, topic: &str, accepted: &[Accepted], verdict: &
             None => verdict.lost_dispatch.push(a.id),
             Some(p) if p.dispatched == 0 => verdict.lost_dispatch.push(a.id),
             Some(p) if p.dispatch_ids.len() > 1 || p.dispatched > p.raised => verdict.duplicated_dispatch.push(a.id),
-            Some(p) if p.dispatched > 1 => verdict.republished += 1,
-            Some(_) => {}
+            Some(p) => {
+                verdict.raise_republished += usize::from(p.raised > 1);
+                verdict.repeated_dispatch_records += usize::from(p.dispatched > 1);
+            }
         }
     }
     let all = case_log(infra, topic, ReadLevel::Uncommitted).await;
@@ -842,7 +848,7 @@ async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exa
         "fault summary: whistles={} accepted_202={} gave_up={} refused={} acknowledged={} http_attempts={} \
          kills[{}] self_exits[{}] broker_restarts={} redis_restarts={} lost={} duplicated={} \
          (lost: dispatch={} board={} timeline={}; duplicated: dispatch={} board={} timeline={}) \
-         raise_republished={} aborted_dispatch_records={} seed={} runtime={:.0}s",
+         raise_republished={} repeated_dispatch_records={} aborted_dispatch_records={} seed={} runtime={:.0}s",
         stats.started.load(Ordering::Relaxed),
         accepted.len(),
         stats.gave_up.load(Ordering::Relaxed),
@@ -861,7 +867,8 @@ async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exa
         verdict.duplicated_dispatch.len(),
         verdict.duplicated_board.len(),
         verdict.duplicated_timeline.len(),
-        verdict.republished,
+        verdict.raise_republished,
+        verdict.repeated_dispatch_records,
         verdict.aborted_dispatch_records,
         knobs.seed,
         started.elapsed().as_secs_f64(),

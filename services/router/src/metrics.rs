@@ -15,6 +15,8 @@ pub struct Metrics {
     pub transactions: IntCounterVec,
     /// Messages consumed per transaction.
     pub batch_messages: Histogram,
+    /// Repeated input events (same event id) passed over instead of routed twice.
+    pub repeats: IntCounter,
 }
 
 impl Metrics {
@@ -35,6 +37,11 @@ impl Metrics {
         registry.register(Box::new(skipped.clone()))?;
         registry.register(Box::new(transactions.clone()))?;
         registry.register(Box::new(batch_messages.clone()))?;
-        Ok(Metrics { registry, routed, dead_letters, skipped, transactions, batch_messages })
+        let repeats = IntCounter::new(
+            "repeated_inputs_total",
+            "Input events seen again (same event id) after their outputs were committed, passed over",
+        )?;
+        registry.register(Box::new(repeats.clone()))?;
+        Ok(Metrics { registry, routed, dead_letters, skipped, transactions, batch_messages, repeats })
     }
 }

@@ -65,6 +65,43 @@ pub struct Router {
     pub batch: BatchLimits,
     /// None in production.
     pub before_commit: Option<BeforeCommit>,
+    /// Input events whose outputs this instance committed lately (see [`Recent`]).
+    pub recent: Arc<std::sync::Mutex<Recent>>,
+}
+
+/// The ids of input events this instance routed in committed transactions, the newest
+/// `capacity`. A client retrying a raise after an ambiguous Kafka timeout can leave the same
+/// `whistle.raised` (same event id) twice in the log; routing the second copy again would only
+/// write a second, identical dispatch, which consumers drop by its id. Skipping it keeps the log
+/// to one dispatch record per raise in the usual case. Only ids whose dispatch is committed are
+/// remembered, so an aborted transaction's input is routed again; after a restart or a rebalance
+/// the memory is empty and a late copy is routed again, which is harmless.
+#[derive(Debug, Default)]
+pub struct Recent {
+    ids: std::collections::HashSet<Uuid>,
+    order: std::collections::VecDeque<Uuid>,
+    capacity: usize,
+}
+
+impl Recent {
+    pub fn new(capacity: usize) -> Recent {
+        Recent { capacity: capacity.max(1), ..Recent::default() }
+    }
+
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.ids.contains(id)
+    }
+
+    pub fn insert(&mut self, id: Uuid) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            while self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// Whether retrying can help.
@@ -105,6 +142,8 @@ enum Step {
 }
 
 struct Routed {
+    /// The input event's id.
+    input: Uuid,
     whistle: Uuid,
     outcome: Outcome,
     output: &'static str,
@@ -170,8 +209,23 @@ impl Router {
     }
 
     async fn transact(&self, consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> Result<(), TxnError> {
-        let steps =
+        let mut steps =
             batch.iter().map(|msg| self.step(msg)).collect::<anyhow::Result<Vec<Step>>>().map_err(TxnError::Fatal)?;
+        // A copy of an input already routed, earlier in this batch or in a committed one, is
+        // passed over (see `Recent`).
+        {
+            let recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut in_batch = std::collections::HashSet::new();
+            for step in &mut steps {
+                if let Step::Publish(routed) = step
+                    && (recent.contains(&routed.input) || !in_batch.insert(routed.input))
+                {
+                    tracing::info!(whistle = %routed.whistle, event = %routed.input, "a repeated input event passed over");
+                    self.metrics.repeats.inc();
+                    *step = Step::Skip;
+                }
+            }
+        }
         let offsets = next_offsets(batch).map_err(TxnError::Fatal)?;
         self.producer.begin_transaction().map_err(|err| TxnError::kafka("beginning a transaction", err))?;
         let sends = steps.iter().zip(batch).map(|(step, msg)| async move {
@@ -204,6 +258,14 @@ impl Router {
         self.coordinator("committing the transaction", move || producer.commit_transaction(TXN_CALL_TIMEOUT)).await?;
 
         self.metrics.transactions.with_label_values(&["committed"]).inc();
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for step in &steps {
+                if let Step::Publish(routed) = step {
+                    recent.insert(routed.input);
+                }
+            }
+        }
         self.metrics.batch_messages.observe(batch.len() as f64);
         for step in steps {
             match step {
@@ -289,6 +351,7 @@ impl Router {
         };
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         Ok(Step::Publish(Routed {
+            input: event.id,
             whistle: event.subject,
             outcome,
             output: output.type_name(),
@@ -372,4 +435,23 @@ async fn rewind(consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> anyho
     })
     .await
     .context("rewind task")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Recent;
+    use uuid::Uuid;
+
+    #[test]
+    fn recent_ids_keep_the_newest_up_to_capacity() {
+        let mut recent = Recent::new(2);
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        recent.insert(a);
+        recent.insert(b);
+        recent.insert(a);
+        assert!(recent.contains(&a) && recent.contains(&b));
+        recent.insert(c);
+        assert!(!recent.contains(&a), "the oldest is forgotten");
+        assert!(recent.contains(&b) && recent.contains(&c));
+    }
 }

@@ -53,6 +53,7 @@ impl Application {
             metrics: metrics.clone(),
             batch: BatchLimits { max_messages: settings.batch_max_messages, linger: settings.batch_linger() },
             before_commit: None,
+            recent: Arc::new(std::sync::Mutex::new(crate::service::Recent::new(100_000))),
         };
         let kafka_check = admin::consumer_check(consumer.clone());
         let admin = admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check)]);
