@@ -350,6 +350,18 @@ async fn every_role_against_every_channel() {
     }
     println!("channel matrix: {cells} cells");
 
+    // Well-formed codes that name nothing get a specific error, not an empty board.
+    let mut board = Board::connect_as(&stack.ws, &as_manager()).await;
+    for channel in ["department:500103-ZZ", "town:500103999", "manager:999999", "department:999999-EE"] {
+        board.subscribe(channel, None).await;
+        let frame = board.next().await;
+        assert_eq!(
+            (frame["type"].as_str(), frame["code"].as_str()),
+            (Some("error"), Some("unknown_channel")),
+            "{channel}: {frame}"
+        );
+    }
+
     // The token in the upgrade request's header works as the first frame does.
     let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(stack.ws.as_str())
         .expect("request");

@@ -35,6 +35,7 @@ async fn gateway(websocket: whistle_gateway::settings::WebSocketSettings) -> Gat
         redis: iso.redis.clone(),
         group_id: format!("test-{}-projector", iso.suffix),
         websocket,
+        registry_path: registry_path(),
         auth: auth_settings(),
         ..Default::default()
     })

@@ -14,7 +14,9 @@
 //! many are open. Later events still arrive for every case of the channel.
 //!
 //! Every client frame the server cannot act on is answered with an `error` frame (`code`:
-//! `malformed_message`, `unsupported_frame`, `invalid_channel`, `invalid_cursor`,
+//! `malformed_message`, `unsupported_frame`, `invalid_channel`, `unknown_channel` (well formed, but
+//! no such department, town or district), `forbidden` (outside the account's scope),
+//! `unauthenticated` (no `auth` frame yet), `invalid_cursor`,
 //! `too_many_subscriptions`, `rate_limited`, or `unavailable` when Redis is), and the session goes
 //! on.
 //!

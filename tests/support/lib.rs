@@ -187,6 +187,7 @@ impl Stack {
             kafka: iso.kafka.clone(),
             redis: iso.redis.clone(),
             group_id: format!("test-{}-projector", iso.suffix),
+            registry_path: registry_path(),
             auth: auth_settings(),
             ..Default::default()
         })

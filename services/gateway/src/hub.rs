@@ -43,7 +43,12 @@ struct Slot {
     subscribers: usize,
 }
 
+/// Says whether a channel names a department, town or district that exists.
+pub type KnownChannels = Arc<dyn Fn(&Channel) -> bool + Send + Sync>;
+
 pub struct Hub {
+    /// `None`: every well-formed channel is accepted (tests without a registry).
+    known: Option<KnownChannels>,
     slots: Mutex<HashMap<Channel, Slot>>,
     changed: Notify,
     store: CaseStore,
@@ -72,13 +77,24 @@ impl Drop for Membership {
 
 impl Hub {
     pub fn new(store: CaseStore, capacity: usize) -> Arc<Hub> {
+        Hub::with_known(store, capacity, None)
+    }
+
+    /// A hub that refuses channels `known` does not recognise.
+    pub fn with_known(store: CaseStore, capacity: usize, known: Option<KnownChannels>) -> Arc<Hub> {
         Arc::new(Hub {
+            known,
             slots: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             store,
             capacity,
             reader_id: AtomicU64::new(0),
         })
+    }
+
+    /// Whether the channel names something that exists.
+    pub fn knows(&self, channel: &Channel) -> bool {
+        self.known.as_ref().is_none_or(|known| known(channel))
     }
 
     pub fn store(&self) -> &CaseStore {

@@ -390,6 +390,10 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             Ok(c) => c,
             Err(err) => return self.error("invalid_channel", &err.to_string(), None).await,
         };
+        if !self.hub.knows(&channel) {
+            let message = format!("{channel} names no department, town or district in the registry");
+            return self.error("unknown_channel", &message, Some(&channel)).await;
+        }
         let allowed = self.who.as_ref().is_some_and(|who| who.principal.can_watch(channel_ref(&channel)));
         if !allowed {
             let who = self.who.as_ref().map_or_else(String::new, |w| w.principal.to_string());

@@ -14,6 +14,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Consumer group of the projector; every gateway instance shares it.
     pub group_id: String,
+    /// The registry data file; the live copy (from the registry topic) says which channels exist.
+    pub registry_path: std::path::PathBuf,
     pub websocket: WebSocketSettings,
     /// Token verification (the shared `jwt_secret`).
     pub auth: AuthSettings,
@@ -27,6 +29,7 @@ impl Default for Settings {
             kafka: KafkaSettings::default(),
             redis: RedisSettings::default(),
             group_id: "whistle-projector".to_owned(),
+            registry_path: std::path::PathBuf::from("deploy/data/registry.json"),
             websocket: WebSocketSettings::default(),
             auth: AuthSettings::default(),
             shutdown: ShutdownSettings::default(),

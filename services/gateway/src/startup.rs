@@ -16,7 +16,11 @@ use whistle_common::ratelimit::Rate;
 use whistle_common::redis_conn;
 use whistle_common::shutdown::Supervisor;
 
-use crate::hub::Hub;
+use whistle_casestore::Channel;
+use whistle_registry::live::{self, Follower};
+use whistle_registry::{DepartmentCode, DistrictCode, LiveRegistry, Registry, TownCode};
+
+use crate::hub::{Hub, KnownChannels};
 use crate::metrics::Metrics;
 use crate::projector::Projector;
 use crate::session::Limits;
@@ -29,6 +33,8 @@ pub struct Application {
     consumer: Arc<StreamConsumer>,
     producer: FutureProducer,
     store: CaseStore,
+    registry: LiveRegistry,
+    follower: Follower,
     metrics: Metrics,
 }
 
@@ -41,11 +47,15 @@ impl Application {
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let redis = redis_conn::managed(&settings.redis).await?;
         let store = CaseStore::new(redis, settings.redis.key_prefix.clone());
+        let registry = Registry::load(&settings.registry_path)
+            .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
+        let registry = LiveRegistry::new(registry);
+        let follower = live::catch_up(&settings.kafka, &registry).await?;
         let listener = TcpListener::bind(settings.http.addr())
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-        Ok(Application { listener, settings, consumer, producer, store, metrics: Metrics::new()? })
+        Ok(Application { listener, settings, consumer, producer, store, registry, follower, metrics: Metrics::new()? })
     }
 
     pub fn port(&self) -> u16 {
@@ -56,12 +66,14 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, settings, consumer, producer, store, metrics } = self;
+        let Application { listener, settings, consumer, producer, store, registry, follower, metrics } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let mut supervisor = Supervisor::new(CancellationToken::new());
         let token = supervisor.token();
 
-        let hub = Hub::new(store.clone(), settings.websocket.channel_queue);
+        supervisor.spawn("registry-follow", follower.run(token.clone()));
+        let known: KnownChannels = Arc::new(move |channel: &Channel| known_channel(&registry, channel));
+        let hub = Hub::with_known(store.clone(), settings.websocket.channel_queue, Some(known));
         let ws_state = WsState {
             hub: hub.clone(),
             limits: Limits {
@@ -102,5 +114,17 @@ impl Application {
         let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
         tracing::info!("gateway stopped");
         result
+    }
+}
+
+/// Whether a channel names a department, town or district the registry has (or the city).
+fn known_channel(registry: &LiveRegistry, channel: &Channel) -> bool {
+    let registry = registry.current();
+    match channel {
+        Channel::Department(code) => DepartmentCode::parse(code).is_ok_and(|c| registry.department(&c).is_some()),
+        Channel::Town(code) => TownCode::parse(code).is_ok_and(|c| registry.town(&c).is_some()),
+        Channel::Manager(scope) => {
+            scope == "city" || DistrictCode::parse(scope).is_ok_and(|c| registry.district(&c).is_some())
+        }
     }
 }
