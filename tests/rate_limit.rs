@@ -52,3 +52,50 @@ async fn an_account_past_its_burst_is_told_to_retry_later_and_others_go_on() {
     let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     iso.clean_up().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_and_sla_services_limit_each_account_too() {
+    let iso = Isolation::new();
+    let limit = RateLimitSettings { burst: 3, per_second: 0.5, ..Default::default() };
+    let registry = whistle_registry::service::Application::build(whistle_registry::service::Settings {
+        rate_limit: limit.clone(),
+        ..registry_settings(&iso)
+    })
+    .await
+    .expect("registry starts");
+    let registry_url = format!("http://127.0.0.1:{}/api/v1/districts", registry.port());
+    let sla = whistle_sla::Application::build(whistle_sla::Settings {
+        rate_limit: limit,
+        ..sla_settings(&iso, default_sla_policy())
+    })
+    .await
+    .expect("sla starts");
+    let sla_url = format!("http://127.0.0.1:{}/api/v1/sla/summary", sla.port());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tasks = [
+        tokio::spawn(registry.run_until_stopped({
+            let stop = stop.clone();
+            async move { stop.cancelled().await }
+        })),
+        tokio::spawn(sla.run_until_stopped({
+            let stop = stop.clone();
+            async move { stop.cancelled().await }
+        })),
+    ];
+    let http = reqwest::Client::new();
+    let manager = token(&as_manager());
+    for url in [&registry_url, &sla_url] {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(http.get(url.as_str()).bearer_auth(&manager).send().await.expect("sent").status().as_u16());
+        }
+        assert_eq!(statuses, [200, 200, 200, 429], "{url}");
+        let other = http.get(url.as_str()).bearer_auth(token(&as_department("500103-CC"))).send().await.expect("sent");
+        assert_eq!(other.status(), 200, "{url}: another account goes on");
+    }
+    stop.cancel();
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    iso.clean_up().await;
+}

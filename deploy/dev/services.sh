@@ -65,10 +65,10 @@ start_one() {
       WHISTLE_AUTH__JWT_SECRET=$(jwt_secret)
       export WHISTLE_AUTH__JWT_SECRET
     fi
-    if [[ $svc == intake ]]; then
-      export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
-      # Clients reach intake through nginx, which appends the address it saw to X-Forwarded-For:
-      # rate-limit by that address, not by nginx's own.
+    if [[ $svc == intake ]]; then export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}; fi
+    if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
+      # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
+      # an anonymous client is rate-limited by that address, not by nginx's own.
       export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
     fi
     spawn "$svc" "$log" "$bin"

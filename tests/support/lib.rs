@@ -156,6 +156,7 @@ pub fn sla_settings(iso: &Isolation, policy: PathBuf) -> whistle_sla::Settings {
         group_id: format!("test-{}-sla", iso.suffix),
         gauge_seconds: 1,
         auth: auth_settings(),
+        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
         ..Default::default()
     }
 }
@@ -368,6 +369,7 @@ pub fn registry_settings(iso: &Isolation) -> whistle_registry::service::Settings
         redis: iso.redis.clone(),
         registry_path: registry_path(),
         auth: auth_settings(),
+        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
         ..Default::default()
     }
 }

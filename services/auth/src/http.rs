@@ -85,6 +85,16 @@ pub async fn require_auth(State(keys): State<Arc<TokenKeys>>, mut request: Reque
     }
 }
 
+/// The rate-limit key of a request: its account, when it carries a valid token (checking it is an
+/// HMAC, microseconds). Requests without one, logins among them, get `None` and are limited by
+/// client address.
+pub fn rate_key(keys: Arc<TokenKeys>) -> impl Fn(&Request) -> Option<String> + Send + Sync + 'static {
+    move |req| {
+        let token = bearer(req.headers()).ok()?;
+        keys.verify(token).ok().map(|v| format!("user:{}", v.principal.user))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = AuthError;
 

@@ -75,11 +75,8 @@ impl Application {
         let redis_check = admin::redis_check(redis.clone());
         // Each account is one key (the token is checked here too: an HMAC, microseconds);
         // requests without a valid token, logins among them, are keyed by client address.
-        let keys = state.keys.clone();
-        let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit).with_key(move |req| {
-            let token = whistle_auth::http::bearer(req.headers()).ok()?;
-            keys.verify(token).ok().map(|v| format!("user:{}", v.principal.user))
-        });
+        let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit)
+            .with_key(whistle_auth::http::rate_key(state.keys.clone()));
         let router = routes::router(state, settings.limits.max_body_bytes, rate_limit)
             .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
     AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
 };
@@ -22,6 +23,8 @@ pub struct Settings {
     pub gauge_seconds: u64,
     /// Token verification for `/api/v1/sla/summary` (the shared `jwt_secret`).
     pub auth: AuthSettings,
+    /// Per-account request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
+    pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -36,6 +39,7 @@ impl Default for Settings {
             group_id: "whistle-sla".to_owned(),
             gauge_seconds: 30,
             auth: AuthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -44,6 +48,7 @@ impl Default for Settings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.rate_limit.validate()?;
         if self.gauge_seconds == 0 {
             return Err(SettingsError::Invalid { key: "gauge_seconds", message: "must be at least 1".into() });
         }

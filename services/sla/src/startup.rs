@@ -83,24 +83,25 @@ impl Application {
         let token = supervisor.token();
 
         let kafka_check = admin::consumer_check(sla.consumer.clone());
+        let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
+        let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
+            .with_key(whistle_auth::http::rate_key(keys.clone()));
         let app = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
-            .route_layer(axum::middleware::from_fn_with_state(
-                Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
-                whistle_auth::require_auth,
-            ))
+            .route_layer(axum::middleware::from_fn_with_state(keys, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)
             .with_state(HttpState {
                 store: sla.store.clone(),
                 policies: sla.policies.clone(),
                 registry: sla.registry.clone(),
             })
+            .layer(rate_limit)
             .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         supervisor.spawn("http", {
             let token = token.clone();
             async move {
-                axum::serve(listener, app)
+                axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                     .with_graceful_shutdown(async move { token.cancelled().await })
                     .await
                     .context("HTTP server")

@@ -43,7 +43,11 @@ pub struct AppState {
 }
 
 /// Every route needs a token; reads are open to every role, changes to registry administrators.
-pub fn router(state: AppState, max_import_bytes: usize) -> Router {
+pub fn router(
+    state: AppState,
+    max_import_bytes: usize,
+    rate_limit: whistle_common::ratelimit::RateLimitLayer,
+) -> Router {
     let keys = state.keys.clone();
     Router::new()
         .route("/api/v1/registry/items", get(items))
@@ -59,6 +63,7 @@ pub fn router(state: AppState, max_import_bytes: usize) -> Router {
         .fallback(whistle_common::http_errors::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+        .layer(rate_limit)
         .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
     AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
 };
@@ -20,6 +21,8 @@ pub struct Settings {
     pub max_import_bytes: usize,
     /// Token verification (the shared `jwt_secret`).
     pub auth: AuthSettings,
+    /// Per-account request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
+    pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -32,6 +35,7 @@ impl Default for Settings {
             registry_path: PathBuf::from("deploy/data/registry.json"),
             max_import_bytes: 8 * 1024 * 1024,
             auth: AuthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -40,6 +44,7 @@ impl Default for Settings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.rate_limit.validate()?;
         if self.max_import_bytes < 1024 {
             return Err(SettingsError::Invalid { key: "max_import_bytes", message: "must be at least 1024".into() });
         }

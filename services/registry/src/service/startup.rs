@@ -40,6 +40,9 @@ impl Application {
             &["action"],
         )?;
         metrics.register(Box::new(changes.clone()))?;
+        let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
+        let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
+            .with_key(whistle_auth::http::rate_key(keys.clone()));
         let state = AppState {
             live,
             producer: producer.clone(),
@@ -48,11 +51,11 @@ impl Application {
             key_prefix: settings.redis.key_prefix.clone().into(),
             writer: Arc::default(),
             changes,
-            keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
+            keys,
         };
         let kafka_check = admin::producer_check(producer.clone());
-        let router =
-            http::router(state, settings.max_import_bytes).merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
+        let router = http::router(state, settings.max_import_bytes, rate_limit)
+            .merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
         let listener = TcpListener::bind(settings.http.addr())
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
@@ -80,7 +83,7 @@ impl Application {
         supervisor.spawn("http", {
             let token = token.clone();
             async move {
-                axum::serve(listener, router)
+                axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                     .with_graceful_shutdown(async move { token.cancelled().await })
                     .await
                     .context("HTTP server")
