@@ -183,7 +183,11 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
     assert_eq!(board.next().await["type"], "snapshot");
 
     let (status, tier) = stack
-        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .post_as(
+            &as_department(DEPARTMENT),
+            "/api/v1/assist/benchmark",
+            &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}),
+        )
         .await;
     assert_eq!(status, 200, "{tier}");
     assert_eq!(tier["tier"], "first_offence");
@@ -216,7 +220,11 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
 
     // The penalty is history now: the same enterprise on a new case for the same item is a repeat.
     let (status, tier) = stack
-        .post("/api/v1/assist/benchmark", &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}))
+        .post_as(
+            &as_department(DEPARTMENT),
+            "/api/v1/assist/benchmark",
+            &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}),
+        )
         .await;
     assert_eq!(status, 200, "{tier}");
     assert_eq!(tier["tier"], "repeat_offence", "{tier}");

@@ -163,6 +163,14 @@ async fn every_role_against_every_endpoint() {
         (Service::Intake, "GET", "/api/v1/assist/suggest?text=河道非法捕捞".into(), Value::Null, Who::All),
         (Service::Intake, "POST", "/api/v1/assist/suggest".into(), json!({"text": "占道经营"}), Who::All),
         (Service::Intake, "POST", "/api/v1/assist/benchmark".into(), json!({"item": DEPT_ITEM}), Who::All),
+        // A subject's prior offences come from its penalty history: enforcement officers only.
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/assist/benchmark".into(),
+            json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}),
+            Who::Only(&["owner", "assisting", "other_dept", "cc", "other_cc"]),
+        ),
         (
             Service::Intake,
             "POST",
@@ -479,5 +487,67 @@ async fn demo_accounts_log_in_with_their_role_and_wrong_passwords_do_not() {
         acked["actor"],
         json!({"kind": "department", "code": DEPARTMENT, "user": format!("dept-{DEPARTMENT}"), "role": "department"})
     );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idempotency_key_belongs_to_the_account_that_sent_it() {
+    let stack = Stack::start().await;
+    let id = joint_case(&stack).await;
+    let pause = |who: Principal| {
+        let (http, url) = (stack.http.clone(), format!("{}/api/v1/whistles/{id}/pause", stack.api));
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token(&who))
+                .header("Idempotency-Key", "shared-key-1")
+                .json(&json!({"reason": "等待业主到场"}))
+                .send()
+                .await
+                .expect("sent");
+            (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, first) = pause(as_department(DEPARTMENT)).await;
+    assert_eq!(status, 202, "{first}");
+    stack.wait_for(&id, |v| v["paused"] == true).await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/resume"), &json!({})).await.0, 202);
+    stack.wait_for(&id, |v| v["paused"].is_null() || v["paused"] == false).await;
+    // The command centre reusing the key pauses for itself: a new event, on the timeline.
+    let (status, second) = pause(as_department("500103-CC")).await;
+    assert_eq!(status, 202, "{second}");
+    assert_ne!(first["event_id"], second["event_id"], "{first} {second}");
+    let view = stack.wait_for(&id, |v| v["paused"] == true).await;
+    let pauses: Vec<&Value> =
+        view["timeline"].as_array().expect("timeline").iter().filter(|t| t["type"] == "whistle.paused").collect();
+    assert_eq!(pauses.len(), 2, "{view}");
+    assert_eq!(pauses[1]["actor"]["user"], "dept-500103-CC", "{view}");
+    // The owner's retry of its own first pause still answers as the first attempt did.
+    let (status, again) = pause(as_department(DEPARTMENT)).await;
+    assert_eq!((status, &again["event_id"]), (202, &first["event_id"]), "{again}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guessing_a_password_is_slowed_per_account() {
+    let stack = Stack::start().await;
+    let login = |username: &'static str, password: &'static str| {
+        let (http, url) = (stack.http.clone(), format!("{}/api/v1/auth/login", stack.api));
+        async move {
+            let resp =
+                http.post(url).json(&json!({"username": username, "password": password})).send().await.expect("sent");
+            let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            (resp.status().as_u16(), retry, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for n in 0..10 {
+        let (status, _, body) = login("manager-500104", "guess").await;
+        assert_eq!(status, 401, "attempt {n}: {body}");
+    }
+    let (status, retry, body) = login("manager-500104", DEMO_PASSWORD).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)), "Retry-After is set");
+    let (status, _, body) = login("manager-500103", DEMO_PASSWORD).await;
+    assert_eq!(status, 200, "another account is not slowed: {body}");
     stack.stop().await;
 }

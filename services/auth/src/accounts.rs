@@ -18,6 +18,15 @@ use crate::principal::{Principal, Role};
 /// Password checks running at once; more wait (each takes a core for tens of milliseconds).
 const CONCURRENT_CHECKS: usize = 4;
 
+/// Logins waiting for a check at most; beyond, a login is refused at once as busy, so a flood
+/// cannot queue up minutes of hashing in front of everyone else.
+const MAX_WAITING: usize = 64;
+
+/// Attempts per username: a burst of 10, then one every 5 seconds, whatever the outcome. A
+/// password is not guessed at that pace, and a person who mistypes a few times never notices.
+const ATTEMPTS_BURST: u32 = 10;
+const ATTEMPTS_PER_SECOND: f64 = 0.2;
+
 /// Longest username or password looked at; longer ones are refused without hashing.
 pub const MAX_CREDENTIAL_CHARS: usize = 256;
 
@@ -39,6 +48,12 @@ pub enum LoginError {
     /// Unknown user or wrong password: the answer does not say which.
     #[error("wrong username or password")]
     InvalidCredentials,
+    /// Too many attempts for this username lately; retry after the wait.
+    #[error("too many login attempts for this account; retry in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
+    /// Too many logins waiting for a password check.
+    #[error("too many logins at once; retry shortly")]
+    Busy,
 }
 
 /// Every account that can log in.
@@ -49,6 +64,8 @@ pub struct Directory {
     /// Compared against when the user is unknown, so both cases cost the same.
     decoy: Arc<str>,
     permits: Arc<Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    attempts: Arc<whistle_common::ratelimit::RateLimiter>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -57,6 +74,15 @@ impl std::fmt::Debug for Directory {
             .field("accounts", &self.accounts.len())
             .field("demo", &self.demo.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Counts a login out of the waiting line when it leaves, however it leaves.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -95,6 +121,11 @@ impl Directory {
             demo,
             decoy: hash_password("decoy password, never matches")?.into(),
             permits: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
+            waiting: Arc::default(),
+            attempts: Arc::new(whistle_common::ratelimit::RateLimiter::new(
+                whistle_common::ratelimit::Rate::new(ATTEMPTS_BURST, ATTEMPTS_PER_SECOND),
+                100_000,
+            )),
         })
     }
 
@@ -127,7 +158,13 @@ impl Directory {
                 None => (self.decoy.clone(), None),
             },
         };
-        let _permit = self.permits.acquire().await.map_err(|_| LoginError::InvalidCredentials)?;
+        self.attempts.check(username).map_err(LoginError::TooManyAttempts)?;
+        let waiting = self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        if waiting >= MAX_WAITING {
+            return Err(LoginError::Busy);
+        }
+        let _permit = self.permits.acquire().await.map_err(|_| LoginError::Busy)?;
         let password = password.to_owned();
         let matched = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         match role {
@@ -158,6 +195,16 @@ mod tests {
         assert_eq!(dir.login("town-999999999", "whistle-demo").await, Err(LoginError::InvalidCredentials));
         assert_eq!(dir.login("", "whistle-demo").await, Err(LoginError::InvalidCredentials));
         assert_eq!(dir.login("admin", &"x".repeat(10_000)).await, Err(LoginError::InvalidCredentials));
+    }
+
+    #[tokio::test]
+    async fn guessing_one_accounts_password_is_slowed_and_other_accounts_are_not() {
+        let dir = Directory::new(vec![], Some(&SecretString::from("whistle-demo")), resolver()).expect("builds");
+        for n in 0..ATTEMPTS_BURST {
+            assert_eq!(dir.login("admin", "guess").await, Err(LoginError::InvalidCredentials), "attempt {n}");
+        }
+        assert!(matches!(dir.login("admin", "whistle-demo").await, Err(LoginError::TooManyAttempts(_))));
+        assert!(dir.login("town-500103001", "whistle-demo").await.is_ok(), "another account logs in");
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 //! - [`redis_conn`]: Redis connections (managed, and dedicated ones for blocking reads).
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics` routes for any service.
 //! - [`http_errors`]: middleware turning any non-JSON error answer into the API's error shape.
+//! - [`text`]: characters free text must not carry (bidi overrides, invisible separators).
 //! - [`ratelimit`]: per-key token buckets with bounded memory, and the layer answering
 //!   `429 rate_limited`.
 
@@ -22,3 +23,4 @@ pub mod redis_conn;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;

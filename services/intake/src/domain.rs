@@ -135,7 +135,7 @@ pub fn text(field: &'static str, value: &str, max_chars: usize, multiline: bool)
 
 /// Unicode's bidirectional embedding, override and isolate controls.
 fn bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    whistle_common::text::is_deceptive(c)
 }
 
 /// Longest credit code accepted as typed (18 characters, with room for spacing).

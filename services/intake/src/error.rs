@@ -43,6 +43,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("too many login attempts for this account; retry in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     /// Not allowed for this account's role or scope (the `auth` crate decides).
     #[error("{0}")]
     Auth(#[from] whistle_auth::AuthError),
@@ -78,6 +80,7 @@ impl ApiError {
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -95,6 +98,10 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyAttempts(wait) = &self {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
+        }
         response.extensions_mut().insert(std::sync::Arc::new(self));
         response
     }

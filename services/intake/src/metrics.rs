@@ -19,6 +19,7 @@ pub struct Metrics {
     pub actions: IntCounterVec,
     pub kafka_produce_failures: IntCounter,
     pub logins: IntCounter,
+    pub logins_refused: IntCounter,
 }
 
 impl Metrics {
@@ -39,12 +40,24 @@ impl Metrics {
             IntCounter::new("kafka_produce_failures_total", "Produce calls Kafka did not acknowledge")?;
         let logins = IntCounter::new("logins_total", "Successful logins (refused ones count in http_requests_total)")?;
         registry.register(Box::new(logins.clone()))?;
+        let logins_refused =
+            IntCounter::new("logins_refused_total", "Logins refused: wrong credentials, too many attempts, busy")?;
+        registry.register(Box::new(logins_refused.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(whistles_raised.clone()))?;
         registry.register(Box::new(actions.clone()))?;
         registry.register(Box::new(kafka_produce_failures.clone()))?;
-        Ok(Metrics { registry, http_requests, http_duration, whistles_raised, actions, kafka_produce_failures, logins })
+        Ok(Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            whistles_raised,
+            actions,
+            kafka_produce_failures,
+            logins,
+            logins_refused,
+        })
     }
 }
 

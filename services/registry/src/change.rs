@@ -146,8 +146,13 @@ pub(crate) fn text(field: &'static str, value: &str) -> Result<String, ChangeErr
     if value.is_empty() {
         return Err(ChangeError::field(field, "must not be empty"));
     }
-    if value.chars().count() > MAX_TEXT || value.chars().any(char::is_control) {
-        return Err(ChangeError::field(field, format!("must be at most {MAX_TEXT} characters, no control characters")));
+    if value.chars().count() > MAX_TEXT
+        || value.chars().any(|c| c.is_control() || whistle_common::text::is_deceptive(c))
+    {
+        return Err(ChangeError::field(
+            field,
+            format!("must be at most {MAX_TEXT} characters, no control characters or invisible direction marks"),
+        ));
     }
     Ok(value.to_owned())
 }

@@ -87,14 +87,24 @@ pub async fn catch_up(settings: &KafkaSettings, live: &LiveRegistry) -> anyhow::
     tpl.add_partition_offset(&topic, 0, Offset::Beginning).context("registry partition")?;
     consumer.assign(&tpl).context("assigning the registry topic")?;
     let consumer = Arc::new(consumer);
-    let high = {
+    // A topic created a moment ago (by this service's own start-up) may not be known to every
+    // part of the broker yet: retry briefly before giving up.
+    let mut attempt = 0;
+    let high = loop {
         let consumer = consumer.clone();
-        let topic = topic.clone();
-        tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, 0, Duration::from_secs(10)))
+        let t = topic.clone();
+        let read = tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&t, 0, Duration::from_secs(10)))
             .await
-            .context("watermark task")?
-            .context("reading the registry topic's watermarks")?
-            .1
+            .context("watermark task")?;
+        match read {
+            Ok((_, high)) => break high,
+            Err(err) if attempt < 20 => {
+                attempt += 1;
+                tracing::debug!(topic, error = %err, attempt, "registry topic not readable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("reading the registry topic's watermarks")),
+        }
     };
     let follower = Follower { consumer, live: live.clone() };
     let mut applied = 0usize;

@@ -129,11 +129,19 @@ fn unavailable(err: anyhow::Error) -> ApiError {
     ApiError::Unavailable("subject history is unavailable; nothing was recorded, retry later".into())
 }
 
-/// `POST /api/v1/assist/benchmark`
+/// `POST /api/v1/assist/benchmark`. Every role may look up an item's ranges; counting a
+/// subject's prior offences reads its penalty history, which only enforcement officers
+/// (departments and command centres) may.
 pub async fn benchmark(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(req): ApiJson<BenchmarkRequest>,
 ) -> Result<Json<BenchmarkView>, ApiError> {
+    if req.subject.is_some() && principal.acting_department().is_none() {
+        return Err(ApiError::forbidden(format!(
+            "a subject's penalty history is for enforcement officers; you are {principal}; ask without `subject`"
+        )));
+    }
     let item = ItemCode::parse(&req.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
     let now = Utc::now();
     let prior = match &req.subject {
@@ -159,9 +167,9 @@ async fn enforcing_case(
     what: &str,
 ) -> Result<(WhistleView, Actor), ApiError> {
     let view = load(state, id).await?;
+    authorize(principal, &view, Some(action))?;
     let department =
         view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    authorize(principal, &view, Some(action))?;
     if !enforcing(view.status) {
         return Err(ApiError::Conflict(format!(
             "cannot {what} on a whistle that is {}; acknowledge it first",
@@ -172,9 +180,11 @@ async fn enforcing_case(
     Ok((view, actor))
 }
 
-fn event_id(view: &WhistleView, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
+/// The event id: from the `Idempotency-Key` and the account, so a retry is the same event and
+/// another account reusing the key is not.
+fn event_id(view: &WhistleView, principal: &Principal, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
     Ok(match idempotency_key(headers)? {
-        Some(key) => Uuid::new_v5(&view.id, format!("{action}\n{key}").as_bytes()),
+        Some(key) => Uuid::new_v5(&view.id, format!("{action}\n{}\n{key}", principal.user).as_bytes()),
         None => Uuid::now_v7(),
     })
 }
@@ -227,7 +237,7 @@ pub async fn inspect(
     let subject = parse_subject(&req.subject)?;
     let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
     let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Inspect, "record an inspection").await?;
-    let event_id = event_id(&view, &headers, "inspect")?;
+    let event_id = event_id(&view, &principal, &headers, "inspect")?;
     if let Some(replayed) = replayed(&view, event_id) {
         return Ok(replayed);
     }
@@ -285,7 +295,7 @@ pub async fn penalty(
     let override_reason =
         req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
     let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Penalise, "record a penalty").await?;
-    let event_id = event_id(&view, &headers, "penalty")?;
+    let event_id = event_id(&view, &principal, &headers, "penalty")?;
     if let Some(replayed) = replayed(&view, event_id) {
         return Ok(replayed);
     }

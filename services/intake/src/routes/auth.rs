@@ -14,8 +14,16 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let principal = state.directory.login(&req.username, &req.password).await.map_err(|e| match e {
-        LoginError::InvalidCredentials => ApiError::InvalidCredentials,
+    let principal = state.directory.login(&req.username, &req.password).await.map_err(|e| {
+        // The name as typed, bounded: it may be garbage, and is never a password.
+        let user: String = req.username.chars().take(64).collect();
+        tracing::warn!(user = ?user, reason = %e, "login refused");
+        state.metrics.logins_refused.inc();
+        match e {
+            LoginError::InvalidCredentials => ApiError::InvalidCredentials,
+            LoginError::TooManyAttempts(wait) => ApiError::TooManyAttempts(wait),
+            LoginError::Busy => ApiError::Unavailable("too many logins at once; retry shortly".into()),
+        }
     })?;
     let (token, expires_at) = state.keys.issue(&principal);
     state.metrics.logins.inc();

@@ -82,7 +82,9 @@ pub async fn raise(
 
     let id = match &key {
         Some(key) => {
-            let id = Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, format!("raise\n{}\n{key}", whistle.town).as_bytes());
+            // Keys are the account's own: two accounts reusing a key raise two whistles.
+            let seed = format!("raise\n{}\n{}\n{key}", whistle.town, principal.user);
+            let id = Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, seed.as_bytes());
             match state.store.claim_idempotency(&format!("raise:{id}"), &fingerprint).await.map_err(ApiError::store)? {
                 whistle_casestore::store::Claim::Different => return Err(ApiError::IdempotencyKeyReused),
                 whistle_casestore::store::Claim::Same => {
@@ -178,21 +180,23 @@ pub(super) fn authorize(principal: &Principal, view: &WhistleView, action: Optio
         owner: view.department.as_ref().map(|d| d.code.as_str()),
         assisting: &assisting,
     };
+    let readable = principal.can_read(&scope);
     let allowed = match action {
-        None => principal.can_read(&scope),
+        None => readable,
         Some(action) => principal.can_act(action, &scope),
     };
     if allowed {
         return Ok(());
     }
-    let owner = view.department.as_ref().map_or("nobody yet", |d| d.code.as_str());
     Err(ApiError::forbidden(match action {
-        None => format!("whistle {} is outside your account's scope ({principal})", view.id),
-        Some(action) => format!(
-            "{} on whistle {} is for its department ({owner}); you are {principal}",
+        // Who owns a case is itself case data: only a caller who may read the case is told.
+        Some(action) if readable => format!(
+            "{} on whistle {} is for its department ({}); you are {principal}",
             format!("{action:?}").to_lowercase(),
-            view.id
+            view.id,
+            view.department.as_ref().map_or("nobody yet", |d| d.code.as_str())
         ),
+        _ => format!("whistle {} is outside your account's scope ({principal})", view.id),
     }))
 }
 
@@ -413,20 +417,19 @@ async fn act_with(
     let name = action_name(action);
     let key = idempotency_key(headers)?;
     let view = load(state, id).await?;
+    // Keys are the account's own: another account reusing one gets an action of its own.
     let event_id = match &key {
-        Some(key) => Uuid::new_v5(&view.id, format!("{name}\n{key}").as_bytes()),
+        Some(key) => Uuid::new_v5(&view.id, format!("{name}\n{}\n{key}", principal.user).as_bytes()),
         None => Uuid::now_v7(),
     };
-    // A retry of an action that already took effect answers as the first attempt did, to the
-    // same account (ownership may have moved since, e.g. after a transfer).
-    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id)
-        && step.actor.as_ref().and_then(|a| a.user.as_deref()) == Some(principal.user.as_str())
-    {
+    // A retry of an action that already took effect answers as the first attempt did (the id
+    // is the account's, and ownership may have moved since, e.g. after a transfer).
+    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id) {
         return Ok(action_accepted(view.id, event_id, step.status));
     }
+    authorize(principal, &view, Some(action))?;
     let department =
         view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    authorize(principal, &view, Some(action))?;
     let target = check(&view)?;
     let on_timeline = |e: Uuid| view.timeline.iter().any(|t| t.event_id == e);
     match state.store.claim_action(view.id, event_id, on_timeline).await.map_err(ApiError::store)? {
