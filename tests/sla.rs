@@ -148,3 +148,20 @@ async fn a_paused_case_does_not_breach_until_it_is_resumed() {
     assert_eq!(status, 409, "not paused any more");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_for_a_district_that_does_not_exist_is_not_found() {
+    let iso = Isolation::new();
+    let (sla, task) = start_sla(&iso, default_sla_policy()).await;
+    let http = reqwest::Client::new();
+    let get = |district: &str| {
+        http.get(format!("{sla}/api/v1/sla/summary?district={district}")).bearer_auth(token(&as_manager())).send()
+    };
+    let resp = get("999999").await.expect("sent");
+    assert_eq!(resp.status().as_u16(), 404);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    assert_eq!(get("500103").await.expect("sent").status().as_u16(), 200);
+    task.abort();
+    iso.clean_up().await;
+}

@@ -410,3 +410,23 @@ async fn two_conflicting_actions_sent_at_once_are_not_both_accepted() {
     }
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_idempotency_keys_on_one_request_are_refused() {
+    let stack = Stack::start().await;
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/whistles", stack.api))
+        .bearer_auth(token(&as_town(TOWN)))
+        .header("Idempotency-Key", "a-1")
+        .header("Idempotency-Key", "a-2")
+        .json(&raise_body(TOWN, DEPT_ITEM, "which key?"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_field", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("Idempotency-Key"), "{body}");
+    stack.stop().await;
+}

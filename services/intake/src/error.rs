@@ -19,7 +19,7 @@ pub enum ApiError {
     InvalidField { field: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("unknown town {0}")]
+    #[error("unknown town: {0}")]
     UnknownTown(String),
     #[error("unknown item {0}")]
     UnknownItem(String),

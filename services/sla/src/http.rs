@@ -60,6 +60,11 @@ pub async fn summary(
     {
         return error(StatusCode::BAD_REQUEST, "invalid_field", "district must be a 6-digit code".into());
     }
+    if let Some(d) = &q.district
+        && whistle_registry::DistrictCode::parse(d).ok().and_then(|c| state.registry.district(&c)).is_none()
+    {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("unknown district {d}"));
+    }
     let district = match principal.sla_scope(q.district.as_deref()) {
         Ok(district) => district,
         Err(why) => return whistle_auth::AuthError::forbidden(format!("{why}; you are {principal}")).into_response(),

@@ -39,7 +39,15 @@ pub const SOURCE: &str = "/whistle/intake";
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_7a9d_43b1_4d0e_9f5a_77c2_0a3e_61d4);
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    headers.get("idempotency-key").map(|v| domain::idempotency_key(v.as_bytes())).transpose()
+    let mut keys = headers.get_all("idempotency-key").iter();
+    let first = keys.next();
+    if keys.next().is_some() {
+        return Err(ApiError::InvalidField {
+            field: "Idempotency-Key",
+            message: "send the header once; two keys make the request ambiguous".into(),
+        });
+    }
+    first.map(|v| domain::idempotency_key(v.as_bytes())).transpose()
 }
 
 /// `POST /api/v1/whistles`
