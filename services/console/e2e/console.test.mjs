@@ -30,9 +30,9 @@ async function openTown(lang = 'zh') {
   return page;
 }
 
-/** Log in as DEPT's duty officer on its board (or as `user`, e.g. a read-only manager). */
-async function openBoard(lang = 'zh', user = DEPT_USER, opts = {}) {
-  const page = await openAs(browser, user, `/#/board?dept=${DEPT}`, { lang, ...opts });
+/** Log in as DEPT's duty officer on its board (or as `user`, e.g. a read-only manager, on `dept`'s). */
+async function openBoard(lang = 'zh', user = DEPT_USER, opts = {}, dept = DEPT) {
+  const page = await openAs(browser, user, `/#/board?dept=${dept}`, { lang, ...opts });
   await waitLive(page);
   await page.locator('.columns').waitFor();
   return page;
@@ -144,6 +144,118 @@ describe('console', () => {
     await row.locator('summary').click();
     await until(async () => /请先自行劝导/.test(await row.locator('.timeline').textContent()), 'the reason on the town page', 20_000);
     await town.context().close();
+  });
+
+  test('the owner pauses a case with a reason, resumes it, then transfers it to Urban Management: it leaves the board and reaches UM', async () => {
+    const text = marker('pause-transfer');
+    const id = await raiseViaApi(text);
+    const board = await openBoard('zh');
+    const sent = [];
+    board.on('request', (r) => {
+      const m = /\/api\/v1\/whistles\/[^/]+\/(pause|resume|transfer)$/.exec(r.url());
+      if (m && r.method() === 'POST') sent.push({ action: m[1], key: r.headers()['idempotency-key'] });
+    });
+    const card = board.locator('.card', { hasText: text });
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched', 20_000);
+
+    // Pause: a reason is required, in the page.
+    await card.locator('button[data-action="pause"]').click();
+    const pauseForm = card.locator('.pause-form');
+    await pauseForm.locator('button[type="submit"]').click();
+    await card.locator('.card-error[data-code="required"]').waitFor();
+    assert.match(await card.locator('.card-error').textContent(), /请填写暂停理由/);
+    await pauseForm.locator('textarea').fill('等待业主到场开门');
+    await pauseForm.locator('button[type="submit"]').click();
+    await card.locator('.card-head .badge.paused').waitFor();
+    assert.equal(await card.getAttribute('data-paused'), 'true');
+    assert.equal((await card.locator('.badge.paused').textContent()).trim(), '已暂停');
+    assert.match(await card.locator('.paused-note').textContent(), /等待业主到场开门/);
+    assert.equal(await card.locator('.due').count(), 0, 'no running countdown while paused');
+    assert.equal(await card.locator('button[data-action="pause"]').count(), 0);
+    assert.equal((await apiJson('GET', `/api/v1/whistles/${id}`)).json.paused, true);
+    await shot(board, 'board-paused');
+
+    // Resume (no form).
+    await card.locator('button[data-action="resume"]').click();
+    await until(async () => (await card.getAttribute('data-paused')) === null, 'resumed on the board');
+    await card.locator('button[data-action="pause"]').waitFor();
+    assert.equal(await card.locator('.badge.paused').count(), 0);
+    assert.notEqual((await apiJson('GET', `/api/v1/whistles/${id}`)).json.paused, true, 'not paused (absent or false)');
+
+    // The command centre watches Urban Management's board while EE transfers the case there.
+    const um = await openBoard('zh', CC_USER, {}, '500103-UM');
+    await card.locator('button[data-action="transfer"]').click();
+    const tf = card.locator('.transfer-form');
+    await tf.locator('select option[value="500103-UM"]').waitFor({ state: 'attached' });
+    assert.equal(await tf.locator(`select option[value="${DEPT}"]`).count(), 0, 'not to the department that has it');
+    // Both fields are required.
+    await tf.locator('button[type="submit"]').click();
+    await card.locator('.card-error[data-code="required"]').waitFor();
+    await tf.locator('select').selectOption('500103-UM');
+    await tf.locator('textarea').fill('占道经营属城市管理局职责');
+    await tf.locator('button[type="submit"]').click();
+
+    // It leaves EE's board (listed as handed over) and appears on UM's, new again.
+    const gone = board.locator('.closed-list li[data-status="transferred"]', { hasText: text });
+    await gone.waitFor({ state: 'attached', timeout: 20_000 });
+    assert.match(await gone.textContent(), /已转交：渝中区城市管理局/);
+    assert.equal(await board.locator('.card', { hasText: text }).count(), 0);
+    const umCard = um.locator('.col-new .card', { hasText: text });
+    await umCard.waitFor({ timeout: 20_000 });
+    assert.equal(await umCard.getAttribute('data-status'), 'dispatched');
+    const view = (await apiJson('GET', `/api/v1/whistles/${id}`)).json;
+    assert.equal(view.department?.code, '500103-UM');
+    assert.ok(view.timeline.some((e) => e.type === 'whistle.transferred' && /占道经营属城市管理局职责/.test(e.detail ?? '')));
+
+    // Every action carried its own Idempotency-Key.
+    assert.deepEqual(sent.map((s) => s.action), ['pause', 'resume', 'transfer']);
+    assert.ok(sent.every((s) => typeof s.key === 'string' && s.key.length > 0), JSON.stringify(sent));
+    assert.equal(new Set(sent.map((s) => s.key)).size, 3);
+    assert.deepEqual(board.errors.map(String), []);
+    assert.deepEqual(um.errors.map(String), []);
+    await board.context().close();
+    await um.context().close();
+  });
+
+  test("the command centre watching a department's board may transfer, pause and resume its cases, not act for it", async () => {
+    const text = marker('cc-supervises');
+    await raiseViaApi(text);
+    const page = await openBoard('en', CC_USER);
+    await page.locator('#supervisor-note').waitFor();
+    assert.match(await page.textContent('#supervisor-note'), /command centre/);
+    assert.equal(await page.locator('#read-only').count(), 0);
+    const card = page.locator('.card', { hasText: text });
+    await until(async () => (await card.getAttribute('data-status')) === 'dispatched', 'dispatched', 20_000);
+    await card.locator('button[data-action="transfer"]').waitFor();
+    assert.equal((await card.locator('button[data-action="transfer"]').textContent()).trim(), 'Transfer');
+    assert.equal(await card.locator('button[data-action="pause"]').count(), 1);
+    for (const a of ['acknowledge', 'arrive', 'resolve', 'reject']) {
+      assert.equal(await card.locator(`button[data-action="${a}"]`).count(), 0, `no ${a} for the command centre`);
+    }
+
+    // A refusal from the server is shown on the card, plainly (here a stubbed 409).
+    await page.route('**/api/v1/whistles/*/transfer', (r) =>
+      r.fulfill({ status: 409, json: { error: { code: 'invalid_transition', message: 'the whistle is already with 500103-UM' } } }),
+    );
+    await card.locator('button[data-action="transfer"]').click();
+    const form = card.locator('.transfer-form');
+    await form.locator('select option[value="500103-UM"]').waitFor({ state: 'attached' });
+    assert.equal(await form.locator(`select option[value="${DEPT}"]`).count(), 0);
+    await form.locator('select').selectOption('500103-UM');
+    await form.locator('textarea').fill('street vending is for Urban Management');
+    const req = page.waitForRequest((r) => r.url().endsWith('/transfer') && r.method() === 'POST');
+    await form.locator('button[type="submit"]').click();
+    const sent = await req;
+    assert.ok(sent.headers()['idempotency-key'], 'an Idempotency-Key');
+    assert.deepEqual(sent.postDataJSON(), { to: '500103-UM', reason: 'street vending is for Urban Management' });
+    const err = card.locator('.card-error[data-code="invalid_transition"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /Not possible in the case's current state: the whistle is already with 500103-UM/);
+    // The form stays, with what was typed, to try again or cancel.
+    assert.equal(await form.locator('textarea').inputValue(), 'street vending is for Urban Management');
+    await shot(page, 'board-transfer');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
   });
 
   test('an item the town holds itself: the page says so plainly and the server refusal is shown', async () => {

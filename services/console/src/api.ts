@@ -52,6 +52,8 @@ export interface Deadlines {
   acknowledge?: string | null;
   arrive?: string | null;
   resolve?: string | null;
+  /** True while the clocks are paused (the deadlines are then absent). */
+  paused?: boolean;
 }
 export interface Case {
   id: string;
@@ -67,6 +69,12 @@ export interface Case {
   department?: DepartmentRef | null;
   timeline: TimelineEntry[];
   deadlines?: Deadlines | null;
+  /** True between `whistle.paused` and `whistle.resumed`: the SLA clocks are stopped. */
+  paused?: boolean;
+  /** SLA stages breached and not yet done. */
+  overdue?: string[];
+  /** Assisting departments of a joint case (they see it on their boards; only the lead acts). */
+  assisting?: DepartmentRef[] | null;
 }
 export interface RouteAnswer {
   outcome: 'department' | 'town' | 'triage' | string;
@@ -233,6 +241,27 @@ export const api = {
       body ?? {},
       idempotencyKey ? { headers: { 'idempotency-key': idempotencyKey } } : undefined,
     ),
+  /** Hand the case to another department of its district (`to`: its code), with a reason. */
+  transfer: (id: string, to: string, reason: string, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>(
+      'POST',
+      `/api/v1/whistles/${encodeURIComponent(id)}/transfer`,
+      { to, reason },
+      { headers: { 'idempotency-key': idempotencyKey } },
+    ),
+  /** Stop the case's SLA clocks, with a reason. */
+  pause: (id: string, reason: string, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>(
+      'POST',
+      `/api/v1/whistles/${encodeURIComponent(id)}/pause`,
+      { reason },
+      { headers: { 'idempotency-key': idempotencyKey } },
+    ),
+  /** Restart the clocks of a paused case (empty body). */
+  resume: (id: string, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/whistles/${encodeURIComponent(id)}/resume`, undefined, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
   suggest: (text: string) =>
     request<{ suggestions?: Suggestion[] } | Suggestion[]>('GET', `/api/v1/assist/suggest?text=${encodeURIComponent(text)}`).then(
       (r) => (Array.isArray(r) ? r : (r?.suggestions ?? [])),

@@ -1,5 +1,5 @@
 // Cached look-ups of the registry: towns, districts, items per district, departments.
-import { api, type District, type Item, type Town } from './api';
+import { api, type District, type DistrictInfo, type Item, type Town } from './api';
 import type { Names } from './i18n';
 
 let townsP: Promise<Town[]> | null = null;
@@ -68,4 +68,31 @@ export async function departments(district: District): Promise<Department[]> {
 
 function fullName(d: District, n: Names): Names {
   return { zh: `${d.names.zh}${n.zh}`, en: `${d.names.en} ${n.en}` };
+}
+
+let districtsP: Promise<DistrictInfo[]> | null = null;
+
+/**
+ * Every department of a district as `GET /api/v1/districts` lists them (with the command centre),
+ * e.g. the departments a case may be transferred to. Falls back to `departments()` (the item
+ * holders) when the answer names none.
+ */
+export async function districtDepartments(district: District): Promise<Department[]> {
+  districtsP ??= api.districts().catch((e) => {
+    districtsP = null;
+    throw e;
+  });
+  const info = (await districtsP).find((d) => d.code === district.code);
+  if (!info?.departments?.length) return departments(district);
+  return info.departments
+    .map((d) => ({ code: d.code, names: withDistrict(district, d.names), district }))
+    .sort((a, b) => a.code.localeCompare(b.code));
+}
+
+/** The name with the district in front, unless it already has it. */
+function withDistrict(d: District, n: Names): Names {
+  return {
+    zh: n.zh.startsWith(d.names.zh) ? n.zh : `${d.names.zh}${n.zh}`,
+    en: n.en.startsWith(d.names.en) ? n.en : `${d.names.en} ${n.en}`,
+  };
 }

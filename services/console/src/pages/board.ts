@@ -1,5 +1,7 @@
 // Department live board: pick a department; its open cases arrive over the WebSocket without a
 // reload, grouped by stage; one click to acknowledge, mark arrived, resolve, or reject with a reason.
+// The owning department, and the district's command centre on any board of its district, may also
+// transfer a case to another department of the district, and pause / resume its SLA clocks.
 import { api, ApiError, newKey, TERMINAL, type Case, type District, type Town } from '../api';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime, duration, nextDeadline } from '../format';
@@ -11,7 +13,11 @@ import { connIndicator, errorMessage, errorState, loadingState, readOnlyNote, se
 import { account, actingDepartment, ownDistrict } from '../session';
 
 const STORE_KEY = 'whistle.board.dept';
-type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject';
+type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pause' | 'resume';
+/** The actions that ask for more (a reason, a department) in a small form on the card first. */
+type FormKind = 'reject' | 'transfer' | 'pause';
+/** Statuses a case may be transferred from (the server checks too). */
+const TRANSFERABLE = new Set(['dispatched', 'acknowledged', 'on_site']);
 type Column = 'new' | 'acknowledged' | 'on_site';
 const COLUMNS: Column[] = ['new', 'acknowledged', 'on_site'];
 /** Cards shown per column before "show more" (a busy department can have hundreds open). */
@@ -27,9 +33,61 @@ function columnOf(c: Case): Column | null {
 interface CardUi {
   pending?: Action;
   error?: string;
-  rejectOpen?: boolean;
-  reason?: string;
+  errorCode?: string;
+  /** The form open on the card, if any. */
+  form?: FormKind;
+  /** What was typed in each form (kept across live re-renders). */
+  reasons?: Partial<Record<FormKind, string>>;
+  /** The department picked in the transfer form. */
+  to?: string;
   fresh?: boolean;
+  /**
+   * The Idempotency-Key of an attempt that got no definite answer (network, 5xx), reused when the
+   * same action (`sig`: action and body) is tried again, so it takes effect at most once.
+   */
+  retry?: { sig: string; key: string };
+}
+
+/** A case on hold: its SLA clocks are stopped. */
+function isPaused(c: Case): boolean {
+  return c.paused === true || c.deadlines?.paused === true;
+}
+
+/** The reason of the pause in force (the latest `whistle.paused` on the timeline). */
+function pauseReason(c: Case): string {
+  for (let i = (c.timeline?.length ?? 0) - 1; i >= 0; i--) {
+    const e = c.timeline[i];
+    if (e.type === 'whistle.resumed') return '';
+    if (e.type === 'whistle.paused') return e.detail ?? '';
+  }
+  return '';
+}
+
+/** An action's error as shown on the card: the server's reason, said plainly. */
+function cardError(e: unknown): string {
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e);
+  if (e.status === 403 || e.network) return errorMessage(e);
+  if (e.code === 'invalid_transition') return t('board.err.conflict', { msg: e.message });
+  if (e.code === 'invalid_field') return t('board.err.invalid', { msg: e.message });
+  if (e.code === 'action_in_progress') return t('board.err.busy', { msg: e.message });
+  return e.message;
+}
+
+/** No definite answer: the same request may be sent again with the same key. */
+function retriable(e: unknown): boolean {
+  return e instanceof ApiError && (e.network || e.status === 502 || e.status === 503 || e.status === 504);
+}
+
+/** Send, and on a dropped connection or a gateway error try twice more (same key, same body). */
+async function withRetry<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= 2 || !retriable(e)) throw e;
+      await new Promise((r) => setTimeout(r, 400 * 3 ** attempt));
+    }
+  }
 }
 
 export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
@@ -41,6 +99,9 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   let channel: LiveChannel | null = null;
   let districts: District[] = [];
   let depts: reg.Department[] = [];
+  /** Every department of the district (`GET /api/v1/districts`): where a case may be transferred. */
+  let targets: reg.Department[] | null = null;
+  let targetsP: Promise<void> | null = null;
   // What the account may see and do: a department sees only its own board; a command centre and
   // a district manager only their district's; only the department a case belongs to acts on it.
   const role = account()?.role;
@@ -50,6 +111,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   let deptCode = lockedDept ?? params.get('dept') ?? (role === 'command_centre' ? acting : null) ?? localStorage.getItem(STORE_KEY) ?? '';
   let districtCode = lockedDistrict ?? deptCode.split('-')[0] ?? '';
   let canAct = false;
+  /** A command centre looking at a board of its district: it may transfer, pause and resume. */
+  const supervisor = role === 'command_centre' && !!lockedDistrict;
   let loaded = false;
   const limit: Record<Column, number> = { new: PAGE, acknowledged: PAGE, on_site: PAGE };
   let lastActed = '';
@@ -142,6 +205,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   async function fillDepartments(): Promise<void> {
     const d = districts.find((x) => x.code === districtCode);
     depts = [];
+    targets = null;
+    targetsP = null;
     if (d) {
       try {
         depts = await reg.departments(d);
@@ -158,11 +223,33 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     );
   }
 
-  /** Who may act here: only the department the board belongs to (the server checks anyway). */
+  /** The departments a case of this district may go to; loaded once, when first needed. */
+  function loadTargets(): Promise<void> {
+    const d = districts.find((x) => x.code === districtCode);
+    if (!d) return Promise.resolve();
+    targetsP ??= reg.districtDepartments(d).then(
+      (list) => {
+        if (d.code === districtCode) targets = list;
+      },
+      (e) => {
+        targetsP = null;
+        throw e;
+      },
+    );
+    return targetsP;
+  }
+
+  /**
+   * Who may act here: the department the board belongs to acts on its cases; the district's
+   * command centre may transfer, pause and resume any of them (the server checks anyway).
+   */
   function renderNote(): void {
     canAct = !!deptCode && acting === deptCode;
     if (!deptCode || canAct) return clear(note);
     if (role === 'manager') return clear(note, readOnlyNote(t('common.readOnly')));
+    if (supervisor && districtCode === lockedDistrict) {
+      return clear(note, h('div', { class: 'callout info notice-supervisor', role: 'note', id: 'supervisor-note' }, h('p', {}, t('board.supervisor'))));
+    }
     const own = depts.find((d) => d.code === acting);
     clear(note, readOnlyNote(t('board.readOnlyOther', { dept: own ? nm(own.names) : (acting ?? '') })));
   }
@@ -192,6 +279,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     }
     conn.hidden = false;
     clear(body, loadingState('board.loading'));
+    // Where cases may be transferred (and the names of those that left): fetched in the background.
+    if (role !== 'manager') loadTargets().then(() => render(), () => undefined);
     channel = new LiveChannel(`department:${code}`, {
       snapshot(list, reset) {
         cases.clear();
@@ -202,9 +291,12 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       },
       event(c, ev) {
         const known = cases.has(c.id);
-        if (TERMINAL.has(c.status)) {
+        if (TERMINAL.has(c.status) || !onThisBoard(c)) {
+          // Closed, or transferred away (the old owner's board gets the event, then not the case).
           cases.delete(c.id);
-          if (!closed.some((x) => x.id === c.id)) closed.unshift(c);
+          const at = closed.findIndex((x) => x.id === c.id);
+          if (at >= 0) closed.splice(at, 1);
+          closed.unshift(c);
           ui.delete(c.id);
         } else {
           cases.set(c.id, c);
@@ -215,8 +307,9 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           ui.set(c.id, u);
         }
         soon(c.id);
-        if (!known && !TERMINAL.has(c.status) && ev.type === 'whistle.dispatched') {
-          announce(t('board.newDispatch', { item: itemLabel(c.item), town: townLabel(c.town) }));
+        if (!known && !TERMINAL.has(c.status) && onThisBoard(c) && (ev.type === 'whistle.dispatched' || ev.type === 'whistle.transferred')) {
+          const key = ev.type === 'whistle.transferred' ? 'board.newTransfer' : 'board.newDispatch';
+          announce(t(key, { item: itemLabel(c.item), town: townLabel(c.town) }));
         }
       },
       state(s: ConnState) {
@@ -227,6 +320,19 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       },
     });
     setConn(conn, channel.state);
+  }
+
+  /** The case belongs on this board: this department owns it, or assists on it. */
+  function onThisBoard(c: Case): boolean {
+    const owner = c.department?.code;
+    if (!owner || owner === deptCode) return true;
+    return (c.assisting ?? []).some((a) => a.code === deptCode);
+  }
+
+  function deptLabel(code: string | undefined): string {
+    if (!code) return '';
+    const d = targets?.find((x) => x.code === code) ?? depts.find((x) => x.code === code);
+    return d ? nm(d.names) : code;
   }
 
   function itemLabel(code: string): string {
@@ -242,7 +348,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
    */
   function render(focusId?: string, force = false): void {
     if (!loaded) return;
-    if (!force && body.querySelector('.reject-form')?.contains(document.activeElement)) {
+    if (!force && [...body.querySelectorAll('.card-form')].some((f) => f.contains(document.activeElement))) {
       deferred = true;
       return;
     }
@@ -304,8 +410,10 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
               closed.slice(0, 50).map((c) =>
                 h(
                   'li',
-                  { 'data-id': c.id, 'data-status': c.status },
-                  statusBadge(c.status),
+                  { 'data-id': c.id, 'data-status': TERMINAL.has(c.status) ? c.status : 'transferred' },
+                  TERMINAL.has(c.status)
+                    ? statusBadge(c.status)
+                    : h('span', { class: 'badge transferred' }, t('board.transferred', { dept: deptLabel(c.department?.code) })),
                   ' ',
                   h('strong', {}, itemLabel(c.item)),
                   ` · ${townLabel(c.town)} · ${dateTime(c.updated_at)} · `,
@@ -334,8 +442,15 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     const u = ui.get(c.id) ?? {};
     const names = itemNames.get(c.item);
     const triage = c.department?.code?.endsWith('-CC');
-    const dl = nextDeadline(c);
+    const paused = isPaused(c);
+    // A paused case's clocks are stopped: no running countdown.
+    const dl = paused ? null : nextDeadline(c);
     const id = c.id;
+    const owner = c.department?.code;
+    // Status actions are the owning department's (not an assisting one's, nor the command
+    // centre's on another board); transfer and pause / resume also the district command centre's.
+    const owns = canAct && (!owner || owner === acting);
+    const supervises = !!owner && (owner === acting || (supervisor && c.district === lockedDistrict));
     // Read-only accounts (managers, another department's board) see the cases without buttons.
     const actions: HTMLElement[] = [];
     const btn = (action: Action, cls: string) =>
@@ -348,81 +463,37 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           'data-action': action,
           disabled: !!u.pending,
           'aria-busy': u.pending === action ? 'true' : undefined,
-          onclick: () => (action === 'reject' ? openReject(id) : act(id, action)),
+          'aria-expanded': action === 'reject' || action === 'transfer' || action === 'pause' ? String(u.form === action) : undefined,
+          onclick: () =>
+            action === 'reject' || action === 'transfer' || action === 'pause'
+              ? openForm(id, action)
+              : action === 'resume'
+                ? send(id, 'resume', 'resume', (key) => api.resume(id, key))
+                : act(id, action),
         },
         u.pending === action ? t('board.sending') : t(`board.${action}` as Key),
       );
-    if (canAct && c.status === 'dispatched') actions.push(btn('acknowledge', 'primary'));
-    if (canAct && c.status === 'acknowledged') actions.push(btn('arrive', 'primary'), btn('resolve', 'secondary'));
-    if (canAct && c.status === 'on_site') actions.push(btn('resolve', 'primary'));
-    if (canAct && (c.status === 'dispatched' || c.status === 'acknowledged')) actions.push(btn('reject', 'danger-outline'));
+    if (owns && c.status === 'dispatched') actions.push(btn('acknowledge', 'primary'));
+    if (owns && c.status === 'acknowledged') actions.push(btn('arrive', 'primary'), btn('resolve', 'secondary'));
+    if (owns && c.status === 'on_site') actions.push(btn('resolve', 'primary'));
+    if (owns && (c.status === 'dispatched' || c.status === 'acknowledged')) actions.push(btn('reject', 'danger-outline'));
+    if (supervises && TRANSFERABLE.has(c.status)) actions.push(btn('transfer', 'secondary'));
+    if (supervises && !TERMINAL.has(c.status)) actions.push(paused ? btn('resume', 'secondary') : btn('pause', 'ghost'));
 
-    const reasonId = `reason-${id}`;
-    const reject = u.rejectOpen && canAct
-      ? h(
-          'form',
-          {
-            class: 'reject-form',
-            novalidate: true,
-            onsubmit: (e: Event) => {
-              e.preventDefault();
-              const reason = (document.getElementById(reasonId) as HTMLTextAreaElement).value.trim();
-              if (!reason) {
-                u.error = t('board.reasonRequired');
-                ui.set(id, u);
-                render(id, true);
-                document.getElementById(reasonId)?.focus();
-                return;
-              }
-              u.reason = reason;
-              act(id, 'reject', { reason });
-            },
-          },
-          h('label', { for: reasonId }, t('board.rejectReason')),
-          h('textarea', {
-            id: reasonId,
-            rows: 2,
-            required: true,
-            placeholder: t('board.rejectReasonPlaceholder'),
-            oninput: (e: Event) => {
-              u.reason = (e.target as HTMLTextAreaElement).value;
-            },
-          }),
-          h(
-            'div',
-            { class: 'row' },
-            h('button', { type: 'submit', class: 'btn danger', disabled: !!u.pending }, u.pending === 'reject' ? t('board.sending') : t('board.rejectConfirm')),
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'btn ghost',
-                onclick: () => {
-                  u.rejectOpen = false;
-                  u.error = undefined;
-                  render(id, true);
-                  document.getElementById(`act-reject-${id}`)?.focus();
-                },
-              },
-              t('common.cancel'),
-            ),
-          ),
-        )
-      : null;
-    if (reject) queueMicrotask(() => {
-      const ta = document.getElementById(reasonId) as HTMLTextAreaElement | null;
-      if (ta && u.reason && !ta.value) ta.value = u.reason;
-    });
+    const may = u.form === 'reject' ? owns : u.form === 'transfer' ? supervises && TRANSFERABLE.has(c.status) : u.form === 'pause' ? supervises && !paused : false;
+    const form = may && u.form ? cardForm(c, u, u.form) : null;
 
     const lat = c.location?.lat;
     const lon = c.location?.lon;
+    const reason = paused ? pauseReason(c) : '';
     return h(
       'article',
       {
-        class: `card${u.fresh ? ' fresh' : ''}`,
+        class: `card${u.fresh ? ' fresh' : ''}${paused ? ' paused' : ''}`,
         'data-id': id,
         'data-status': c.status,
         'data-item': c.item,
+        'data-paused': paused ? 'true' : undefined,
         tabindex: -1,
         'aria-labelledby': `title-${id}`,
       },
@@ -431,6 +502,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         { class: 'card-head' },
         h('h3', { id: `title-${id}`, class: 'card-title' }, nm(names, c.item)),
         triage ? h('span', { class: 'badge triage' }, t('board.triage')) : null,
+        paused ? h('span', { class: 'badge paused', 'data-paused': 'true' }, t('board.paused')) : null,
         statusBadge(c.status),
       ),
       names ? h('p', { class: 'other-lang', lang: nmOther(names) === names.en ? 'en' : 'zh-CN' }, nmOther(names), h('span', { class: 'code' }, ` · ${c.item}`)) : null,
@@ -441,9 +513,11 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         ' · ',
         h('time', { datetime: c.raised_at, title: dateTime(c.raised_at), 'data-ago': c.raised_at }, ago(c.raised_at)),
       ),
-      dl
-        ? h('p', { class: 'due', 'data-due': String(dl.due), 'data-stage': dl.stage, role: 'timer' }, '')
-        : null,
+      paused
+        ? h('p', { class: 'paused-note' }, reason ? t('board.pausedNote', { reason }) : t('board.pausedNoteBare'))
+        : dl
+          ? h('p', { class: 'due', 'data-due': String(dl.due), 'data-stage': dl.stage, role: 'timer' }, '')
+          : null,
       h('p', { class: 'desc' }, c.description),
       h(
         'p',
@@ -473,33 +547,172 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           )
         : null,
       actions.length ? h('div', { class: 'actions' }, actions) : null,
-      reject,
-      u.error ? h('p', { class: 'card-error', role: 'alert' }, u.error) : null,
+      form,
+      u.error ? h('p', { class: 'card-error', role: 'alert', 'data-code': u.errorCode ?? 'error' }, u.error) : null,
     );
   }
 
-  function openReject(id: string): void {
+  /** The reject / transfer / pause form of a card: a reason (and for a transfer, where to). */
+  function cardForm(c: Case, u: CardUi, kind: FormKind): HTMLElement {
+    const id = c.id;
+    const reasonId = kind === 'reject' ? `reason-${id}` : `${kind}-reason-${id}`;
+    const toId = `transfer-to-${id}`;
+    const fail = (msg: string, focus: string): void => {
+      u.error = msg;
+      u.errorCode = 'required';
+      ui.set(id, u);
+      render(id, true);
+      document.getElementById(focus)?.focus();
+    };
+    const reasonBox = h('textarea', {
+      id: reasonId,
+      name: 'reason',
+      rows: 2,
+      required: true,
+      maxlength: 2000,
+      placeholder: t(`board.${kind}ReasonPlaceholder` as Key),
+      oninput: (e: Event) => {
+        u.reasons = { ...u.reasons, [kind]: (e.target as HTMLTextAreaElement).value };
+      },
+    });
+    reasonBox.value = u.reasons?.[kind] ?? '';
+
+    let picker: HTMLElement | null = null;
+    if (kind === 'transfer') {
+      const options = (targets ?? []).filter((d) => d.code !== c.department?.code);
+      if (!targets) {
+        picker = h('p', { class: 'hint', role: 'status' }, t('board.transferLoading'));
+      } else if (!options.length) {
+        picker = h('p', { class: 'hint' }, t('board.transferNoTargets'));
+      } else {
+        const sel = h(
+          'select',
+          {
+            id: toId,
+            name: 'to',
+            required: true,
+            onchange: (e: Event) => {
+              u.to = (e.target as HTMLSelectElement).value;
+            },
+          },
+          h('option', { value: '' }, t('board.transferToPlaceholder')),
+          options.map((d) => h('option', { value: d.code, selected: d.code === u.to }, `${nm(d.names)} · ${d.code}`)),
+        );
+        picker = h('div', { class: 'field' }, h('label', { for: toId }, t('board.transferTo')), sel);
+      }
+    }
+
+    const confirmCls = kind === 'reject' ? 'btn danger' : 'btn primary';
+    return h(
+      'form',
+      {
+        class: `card-form ${kind}-form`,
+        'data-form': kind,
+        novalidate: true,
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const reason = ((document.getElementById(reasonId) as HTMLTextAreaElement | null)?.value ?? '').trim();
+          if (kind === 'transfer') {
+            const to = (document.getElementById(toId) as HTMLSelectElement | null)?.value ?? '';
+            if (!to) return fail(t('board.transferPickRequired'), toId);
+            if (!reason) return fail(t('board.transferReasonRequired'), reasonId);
+            u.to = to;
+            return void send(id, 'transfer', `transfer\n${to}\n${reason}`, (key) => api.transfer(id, to, reason, key));
+          }
+          if (!reason) return fail(t(kind === 'reject' ? 'board.reasonRequired' : 'board.pauseReasonRequired'), reasonId);
+          if (kind === 'reject') return void act(id, 'reject', { reason });
+          return void send(id, 'pause', `pause\n${reason}`, (key) => api.pause(id, reason, key));
+        },
+      },
+      picker,
+      h('label', { for: reasonId }, t(kind === 'reject' ? 'board.rejectReason' : (`board.${kind}Reason` as Key))),
+      reasonBox,
+      h(
+        'div',
+        { class: 'row' },
+        h(
+          'button',
+          { type: 'submit', class: confirmCls, disabled: !!u.pending || (kind === 'transfer' && !picker?.querySelector('select')) },
+          u.pending === kind ? t('board.sending') : t(`board.${kind}Confirm` as Key),
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn ghost',
+            onclick: () => {
+              u.form = undefined;
+              u.error = undefined;
+              render(id, true);
+              document.getElementById(`act-${kind}-${id}`)?.focus();
+            },
+          },
+          t('common.cancel'),
+        ),
+      ),
+    );
+  }
+
+  function openForm(id: string, kind: FormKind): void {
     const u = ui.get(id) ?? {};
-    u.rejectOpen = true;
+    u.form = kind;
     u.error = undefined;
     ui.set(id, u);
     render(id, true);
-    document.getElementById(`reason-${id}`)?.focus();
+    const first = () => document.getElementById(kind === 'reject' ? `reason-${id}` : kind === 'transfer' ? `transfer-to-${id}` : `pause-reason-${id}`);
+    first()?.focus();
+    if (kind === 'transfer' && !targets) {
+      loadTargets().then(
+        () => {
+          if (ui.get(id)?.form !== 'transfer') return;
+          render(id, true);
+          first()?.focus();
+        },
+        (e) => {
+          const v = ui.get(id);
+          if (!v) return;
+          v.error = cardError(e);
+          v.errorCode = e instanceof ApiError ? e.code : 'error';
+          render(id, true);
+        },
+      );
+    }
   }
 
-  async function act(id: string, action: Action, bodyObj?: object): Promise<void> {
+  function act(id: string, action: 'acknowledge' | 'arrive' | 'resolve' | 'reject', bodyObj?: { reason: string }): Promise<void> {
+    return send(id, action, `${action}\n${bodyObj?.reason ?? ''}`, (key) => api.act(id, action, bodyObj, key));
+  }
+
+  /**
+   * One user action: "sending…" on the card until its event comes back over the WebSocket (the
+   * case moves then), or the server's refusal on the card. Each action has its own
+   * Idempotency-Key, reused for its retries (automatic, or the user's after no definite answer).
+   */
+  async function send(id: string, action: Action, sig: string, call: (key: string) => Promise<unknown>): Promise<void> {
     lastActed = id;
     const u = ui.get(id) ?? {};
     u.pending = action;
     u.error = undefined;
+    u.errorCode = undefined;
+    const key = u.retry?.sig === sig ? u.retry.key : newKey();
+    u.retry = { sig, key };
     ui.set(id, u);
     render(id, true);
     try {
-      await api.act(id, action, bodyObj, newKey());
-      // The case moves when its event comes back over the WebSocket; keep "sending" until then.
+      await withRetry(() => call(key));
+      u.retry = undefined;
+      // Accepted: the form is done; the case moves when its event comes back over the WebSocket.
+      const done = u.form;
+      if (done && done === action) {
+        u.form = undefined;
+        if (u.reasons) delete u.reasons[done];
+        if (cases.has(id)) render(id, true);
+      }
     } catch (e) {
       u.pending = undefined;
-      u.error = e instanceof ApiError && (e.status === 403 || e.network) ? errorMessage(e) : e instanceof ApiError ? e.message : String(e);
+      if (!retriable(e)) u.retry = undefined;
+      u.error = cardError(e);
+      u.errorCode = e instanceof ApiError ? e.code : 'error';
       ui.set(id, u);
       render(id, true);
     }
