@@ -295,10 +295,18 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           // Closed, or transferred away (the old owner's board gets the event, then not the case).
           cases.delete(c.id);
           const at = closed.findIndex((x) => x.id === c.id);
-          if (at >= 0) closed.splice(at, 1);
-          closed.unshift(c);
+          // A case this department rejected is re-routed to the command centre right after:
+          // the board keeps showing what this department did (rejected), not the re-route.
+          const keep = at >= 0 && TERMINAL.has(closed[at].status) && !TERMINAL.has(c.status);
+          if (!keep) {
+            if (at >= 0) closed.splice(at, 1);
+            closed.unshift(c);
+          }
           ui.delete(c.id);
         } else {
+          // Back on this board (e.g. transferred back): no longer among the closed ones.
+          const at = closed.findIndex((x) => x.id === c.id);
+          if (at >= 0) closed.splice(at, 1);
           cases.set(c.id, c);
           const u = ui.get(c.id) ?? {};
           u.pending = undefined;
