@@ -17,12 +17,12 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use whistle_auth::{ChannelRef, Principal, Role, Verified};
+use whistle_auth::{Principal, Role, Verified};
 use whistle_casestore::{CaseStore, Channel};
 use whistle_common::ratelimit::Rate;
 use whistle_gateway::hub::Hub;
 use whistle_gateway::metrics::Metrics;
-use whistle_gateway::session::{self, Auth, Ended, Incoming, Limits, Outgoing};
+use whistle_gateway::session::{self, Auth, Ended, Incoming, Limits, Outgoing, channel_ref};
 use whistle_schemas::ws::ClientMessage;
 use whistle_tests::{Isolation, keys};
 
@@ -118,14 +118,6 @@ fn frame() -> impl Strategy<Value = Frame> {
 /// outside its scope.
 fn account() -> Principal {
     Principal::new("manager-500103", Role::Manager { district: Some("500103".into()) })
-}
-
-fn channel_ref(channel: &Channel) -> ChannelRef<'_> {
-    match channel {
-        Channel::Department(code) => ChannelRef::Department(code),
-        Channel::Town(code) => ChannelRef::Town(code),
-        Channel::Manager(scope) => ChannelRef::Manager(scope),
-    }
 }
 
 /// What the protocol answers, from a model of the session's subscriptions.

@@ -33,6 +33,12 @@ pub const TEST_JWT_SECRET: &str = "whistle-tests-only-signing-key-0123456789";
 /// The demo accounts' password in tests.
 pub const DEMO_PASSWORD: &str = "whistle-demo";
 
+/// Tests send bursts from one address and one account; the limits have their own tests
+/// (`rate_limit.rs` and `whistle_common::ratelimit`).
+pub fn no_rate_limit() -> whistle_common::ratelimit::RateLimitSettings {
+    whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() }
+}
+
 pub fn auth_settings() -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(TEST_JWT_SECRET),
@@ -156,7 +162,7 @@ pub fn sla_settings(iso: &Isolation, policy: PathBuf) -> whistle_sla::Settings {
         group_id: format!("test-{}-sla", iso.suffix),
         gauge_seconds: 1,
         auth: auth_settings(),
-        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
+        rate_limit: no_rate_limit(),
         ..Default::default()
     }
 }
@@ -369,7 +375,7 @@ pub fn registry_settings(iso: &Isolation) -> whistle_registry::service::Settings
         redis: iso.redis.clone(),
         registry_path: registry_path(),
         auth: auth_settings(),
-        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
+        rate_limit: no_rate_limit(),
         ..Default::default()
     }
 }
@@ -381,9 +387,7 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         redis: iso.redis.clone(),
         registry: whistle_intake::settings::RegistrySettings { path: registry_path() },
         auth: auth_settings(),
-        // Tests send bursts from one address, which the per-address limit would throttle; the
-        // limit has its own tests (`rate_limit.rs` and `whistle_common::ratelimit`).
-        rate_limit: whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() },
+        rate_limit: no_rate_limit(),
         ..Default::default()
     }
 }

@@ -247,7 +247,8 @@ fn expiry_instant(who: &Verified) -> tokio::time::Instant {
     tokio::time::Instant::now() + left
 }
 
-fn channel_ref(channel: &Channel) -> ChannelRef<'_> {
+/// The channel as the authorization rules name it.
+pub fn channel_ref(channel: &Channel) -> ChannelRef<'_> {
     match channel {
         Channel::Department(code) => ChannelRef::Department(code),
         Channel::Town(code) => ChannelRef::Town(code),
