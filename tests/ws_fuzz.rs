@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use whistle_auth::{Principal, Role, Verified};
 use whistle_casestore::{CaseStore, Channel};
 use whistle_common::ratelimit::Rate;
-use whistle_gateway::hub::Hub;
+use whistle_gateway::hub::{Hub, HubConfig};
 use whistle_gateway::metrics::Metrics;
 use whistle_gateway::session::{self, Auth, Ended, Incoming, Limits, Outgoing, channel_ref};
 use whistle_schemas::ws::ClientMessage;
@@ -104,6 +104,8 @@ fn frame() -> impl Strategy<Value = Frame> {
             Frame::Text(m.to_string())
         }),
         15 => channel().prop_map(|channel| Frame::Text(json!({"type": "unsubscribe", "channel": channel}).to_string())),
+        5 => (channel(), prop_oneof![Just("0:00000000-0000-0000-0000-000000000000".to_owned()), "[0-9a-z:-]{0,12}"])
+            .prop_map(|(channel, after)| Frame::Text(json!({"type": "more", "channel": channel, "after": after}).to_string())),
         10 => json_value().prop_map(|v| Frame::Text(v.to_string())),
         5 => any::<String>().prop_map(Frame::Text),
         5 => Just(Frame::Text(r#"{"type":"subscribe","channel":"town:500103001","extra":1}"#.to_owned())),
@@ -128,6 +130,12 @@ fn expected(frame: &Frame, subscribed: &mut HashSet<Channel>) -> &'static str {
     };
     match serde_json::from_str::<ClientMessage>(text) {
         Err(_) => "error:malformed_message",
+        Ok(ClientMessage::More { channel, after }) => match Channel::parse(&channel) {
+            Err(_) => "error:invalid_channel",
+            Ok(c) if !subscribed.contains(&c) => "error:not_subscribed",
+            Ok(_) if after.parse::<whistle_casestore::PageToken>().is_err() => "error:invalid_page_token",
+            Ok(_) => "page",
+        },
         Ok(ClientMessage::Unsubscribe { channel }) => match Channel::parse(&channel) {
             Err(_) => "error:invalid_channel",
             Ok(c) => {
@@ -202,6 +210,9 @@ impl Harness {
                 Ok(Some(Outgoing::Frame(f))) => {
                     return serde_json::from_str(&f.text).map_err(|e| format!("frame is not JSON: {e}"));
                 }
+                Ok(Some(Outgoing::Shared(text))) => {
+                    return serde_json::from_str(&text).map_err(|e| format!("frame is not JSON: {e}"));
+                }
                 Ok(Some(Outgoing::Ping)) => continue,
                 Ok(Some(Outgoing::Close(code, reason))) => return Err(format!("closed {code}: {reason}")),
             }
@@ -223,7 +234,10 @@ fn arbitrary_client_frames_get_the_answer_the_protocol_promises_and_the_session_
     let iso = Isolation::new();
     let hub = rt.block_on(async {
         let redis = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
-        Hub::new(CaseStore::new(redis, iso.redis.key_prefix.clone()), 64)
+        // Admission is not under test here (the storm test covers it): let every subscribe in.
+        let config =
+            HubConfig { capacity: 64, subscribes_per_second: 1e9, subscribes_burst: u32::MAX, ..HubConfig::default() };
+        Hub::with_known(CaseStore::new(redis, iso.redis.key_prefix.clone()), config, None)
     });
     let counts = std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new());
     let config = ProptestConfig { cases: cases(1000), failure_persistence: None, ..ProptestConfig::default() };

@@ -8,13 +8,19 @@
 #   status   one line; exit 0 if running, 3 if not
 #
 # Data (AOF, appendfsync everysec) lives in $WHISTLE_RUN/redis/data and survives restarts.
-# Environment: WHISTLE_REDIS_PORT (16379), plus lib.sh's WHISTLE_CACHE / WHISTLE_RUN.
+# Memory is bounded: maxmemory (WHISTLE_REDIS_MAXMEMORY, 2gb) with noeviction, so Redis refuses
+# writes (the services answer 503 with Retry-After) instead of evicting case data or growing
+# until the kernel kills it; a normal client's reply buffer is capped (hard 256 MiB, or 64 MiB
+# for 60 s), past which Redis drops that client rather than grow.
+# Environment: WHISTLE_REDIS_PORT (16379), WHISTLE_REDIS_MAXMEMORY, plus lib.sh's WHISTLE_CACHE /
+# WHISTLE_RUN.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 REDIS_HOST=127.0.0.1
 WHISTLE_REDIS_PORT=${WHISTLE_REDIS_PORT:-16379}
+WHISTLE_REDIS_MAXMEMORY=${WHISTLE_REDIS_MAXMEMORY:-2gb}
 REDIS_DIR=$WHISTLE_RUN/redis
 REDIS_CONF=$REDIS_DIR/redis.conf
 REDIS_LOG=$WHISTLE_LOGS/redis.log
@@ -50,6 +56,9 @@ appendonly yes
 appendfsync everysec
 appenddirname "appendonlydir"
 save 3600 1 300 100 60 10000
+maxmemory $WHISTLE_REDIS_MAXMEMORY
+maxmemory-policy noeviction
+client-output-buffer-limit normal 256mb 64mb 60
 EOF
   mv -f -- "$REDIS_CONF.tmp" "$REDIS_CONF"
 }

@@ -104,6 +104,74 @@ pub struct WhistleView {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// A case as boards see it: everything of [`WhistleView`] but the timeline, which a board fetches
+/// (`GET /api/v1/whistles/{id}`) when a card is opened. Snapshots and live `event` frames carry
+/// this, so their size does not grow with the case's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseSummary {
+    pub id: Uuid,
+    pub status: Status,
+    pub town: String,
+    pub district: String,
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+    /// The responsible (lead) department, once routed.
+    pub department: Option<DepartmentRef>,
+    /// Assisting departments of a joint case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assisting: Vec<DepartmentRef>,
+    pub raised_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlines: Option<Deadlines>,
+    /// SLA stages breached and not yet completed: the case is overdue while this is non-empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<SlaStageKind>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// The reason of the pause in force, while `paused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    /// Steps on the case's timeline.
+    pub steps: usize,
+    /// The latest step (who acted last, and how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<TimelineEntry>,
+}
+
+impl From<&WhistleView> for CaseSummary {
+    fn from(view: &WhistleView) -> CaseSummary {
+        let pause_reason = if view.paused {
+            view.timeline.iter().rev().find(|e| e.kind == "whistle.paused").and_then(|e| e.detail.clone())
+        } else {
+            None
+        };
+        CaseSummary {
+            id: view.id,
+            status: view.status,
+            town: view.town.clone(),
+            district: view.district.clone(),
+            item: view.item.clone(),
+            description: view.description.clone(),
+            location: view.location.clone(),
+            photos: view.photos.clone(),
+            department: view.department.clone(),
+            assisting: view.assisting.clone(),
+            raised_at: view.raised_at,
+            updated_at: view.updated_at,
+            deadlines: view.deadlines.clone(),
+            overdue: view.overdue.clone(),
+            paused: view.paused,
+            pause_reason,
+            steps: view.timeline.len(),
+            last_step: view.timeline.last().cloned(),
+        }
+    }
+}
+
 /// One step in a whistle's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelineEntry {

@@ -10,15 +10,18 @@
 //! server answers `authenticated`; only then are subscriptions accepted, and each is checked
 //! against the account's scope (`forbidden` error frame otherwise, the connection stays).
 //! A snapshot carries at most a bounded number of cases (500 by default), the most urgent first
-//! (overdue, then newest); when the channel has more, `truncated` is true and `total` says how
-//! many are open. Later events still arrive for every case of the channel.
+//! (overdue, then newest); when the channel has more, `truncated` is true, `total` says how
+//! many are open and `next` is the token for `{"type":"more"}`, answered with a `page`. Later
+//! events still arrive for every case of the channel. Cases in frames are summaries (no
+//! timeline); `GET /api/v1/whistles/{id}` has the whole case.
 //!
 //! Every client frame the server cannot act on is answered with an `error` frame (`code`:
 //! `malformed_message`, `unsupported_frame`, `invalid_channel`, `unknown_channel` (well formed, but
 //! no such department, town or district), `forbidden` (outside the account's scope),
 //! `unauthenticated` (no `auth` frame yet), `invalid_cursor`,
-//! `too_many_subscriptions`, `rate_limited`, or `unavailable` when Redis is), and the session goes
-//! on.
+//! `too_many_subscriptions`, `rate_limited`, `not_subscribed`, `invalid_page_token`, `overloaded`
+//! (a reconnect storm: try again after `retry_after_ms`), or `unavailable` when Redis is), and the
+//! session goes on.
 //!
 //! Close codes the server uses:
 //! - `4001` unauthorized: no token in time, or a forged, malformed or expired one (also sent when
@@ -34,7 +37,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::WhistleView;
+use crate::api::CaseSummary;
 use crate::events::CaseEvent;
 
 /// Close code sent to a client whose outbound queue overflowed.
@@ -65,6 +68,12 @@ pub enum ClientMessage {
     Unsubscribe {
         channel: String,
     },
+    /// The next page of a subscribed channel's open cases, after the `next` token of a snapshot
+    /// or of the previous page. Answered with a `page` frame.
+    More {
+        channel: String,
+        after: String,
+    },
 }
 
 /// Frames the server sends.
@@ -81,7 +90,7 @@ pub enum ServerMessage {
     Snapshot {
         channel: String,
         cursor: String,
-        cases: Vec<WhistleView>,
+        cases: Vec<CaseSummary>,
         /// True when the client asked to resume from a cursor the server no longer holds, so it
         /// gets a fresh snapshot instead: replace local state.
         #[serde(default)]
@@ -93,6 +102,17 @@ pub enum ServerMessage {
         /// Open cases on the channel as of `cursor`, sent or not. Absent from older servers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         total: Option<u64>,
+        /// When `truncated`: send `{"type":"more","channel":…,"after":next}` for the next page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
+    /// A page of open cases, in the snapshot's order (overdue, then newest), as they are now;
+    /// events keep coming for them. `next` is absent on the last page.
+    Page {
+        channel: String,
+        cases: Vec<CaseSummary>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
     /// A resume was accepted: the events after `cursor` follow.
     Resumed {
@@ -104,8 +124,8 @@ pub enum ServerMessage {
         channel: String,
         cursor: String,
         event: Box<CaseEvent>,
-        /// The case as it is after this event.
-        case: Box<WhistleView>,
+        /// The case as it is after this event, summarised (no timeline).
+        case: Box<CaseSummary>,
     },
     Unsubscribed {
         channel: String,
@@ -115,5 +135,8 @@ pub enum ServerMessage {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
+        /// With `overloaded`: try again after this many milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }

@@ -7,8 +7,10 @@
 //!   an append-only stream per channel in one atomic script, so a snapshot and its cursor always
 //!   agree and a resumed reader sees every later change exactly once.
 //!
-//! Key layout (all under the deployment's prefix): `case:{id}` (hash: `v` version, `json` view),
-//! `open:{channel}` (set of whistle ids), `stream:{channel}` (Redis stream; ids are cursors).
+//! Key layout (all under the deployment's prefix): `case:{id}` (hash: `v` version, `json` view,
+//! `sum` the board summary), `openz:{channel}` (sorted set of the open whistle ids, scored so the
+//! most urgent rank first: [`store::rank_score`]), `stream:{channel}` (Redis stream of the event
+//! and the case summary; ids are cursors). Snapshots and pages are bounded inside Redis.
 //! Scripts touch keys derived from their arguments, so this layout needs a single Redis node or
 //! a cluster-aware key scheme (hash tags) before moving to Redis Cluster.
 
@@ -18,4 +20,4 @@ pub mod store;
 
 pub use channel::{Channel, ChannelError, Cursor};
 pub use state::{Applied, Transition, TransitionError};
-pub use store::{CaseStore, Projected, Snapshot, StreamEntry};
+pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StreamEntry};

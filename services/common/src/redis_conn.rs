@@ -30,3 +30,10 @@ pub async fn dedicated(settings: &RedisSettings) -> anyhow::Result<MultiplexedCo
         AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(5))).set_response_timeout(None);
     client.get_multiplexed_async_connection_with_config(&config).await.context("connecting to Redis (dedicated)")
 }
+
+/// Whether Redis refused a command because it reached its `maxmemory` (it runs with
+/// `noeviction`, so it refuses writes rather than dropping case data): the write may succeed
+/// later, once memory is freed or raised.
+pub fn refused_for_memory(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.downcast_ref::<redis::RedisError>().is_some_and(|e| e.code() == Some("OOM")))
+}

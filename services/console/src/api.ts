@@ -67,7 +67,17 @@ export interface Case {
   raised_at: string;
   updated_at: string;
   department?: DepartmentRef | null;
-  timeline: TimelineEntry[];
+  /**
+   * Every step: present in `GET /api/v1/whistles/{id}`, absent from live frames, which carry a
+   * summary (`steps`, `last_step`, `pause_reason`) so they stay small; fetch the case for it.
+   */
+  timeline?: TimelineEntry[];
+  /** Steps on the timeline (summaries). */
+  steps?: number;
+  /** The latest step (summaries). */
+  last_step?: TimelineEntry | null;
+  /** The reason of the pause in force (summaries). */
+  pause_reason?: string | null;
   deadlines?: Deadlines | null;
   /** True between `whistle.paused` and `whistle.resumed`: the SLA clocks are stopped. */
   paused?: boolean;

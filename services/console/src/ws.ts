@@ -8,6 +8,10 @@
 // Close 4008 (we fell behind) and 1001 (gateway going away) are resumed the same way.
 // Frames at or before the cursor we already applied are dropped, so nothing is applied twice.
 // Close 4001 (no valid token, or it expired mid-session) is not retried: back to the login page.
+// A snapshot holds the most urgent cases (500 at most); when it is `truncated` we ask for the rest
+// page by page ({"type":"more","after":next} → `page`). Cases in frames are summaries: no timeline.
+// Under a reconnect storm the gateway may answer `overloaded` with `retry_after_ms`: we wait that
+// long (plus jitter) and ask again.
 import type { Case } from './api';
 import { toLogin, token } from './session';
 
@@ -29,6 +33,8 @@ export interface ChannelHandlers {
   snapshot(cases: Case[], reset: boolean): void;
   /** One change; `c` is the case after it (also for events replayed after a resume). */
   event(c: Case, ev: CaseEventFrame): void;
+  /** More open cases after a truncated snapshot, as they are now: add them. */
+  page?(cases: Case[]): void;
   state?(s: ConnState): void;
   error?(code: string, message: string): void;
 }
@@ -57,6 +63,9 @@ export class LiveChannel {
   private closed = false;
   private attempt = 0;
   private timer: number | undefined;
+  /** The subscribe or page request last sent, to repeat after `overloaded`. */
+  private pending: Record<string, string> | null = null;
+  private retryTimer: number | undefined;
   state: ConnState = 'connecting';
   /** Counters for tests and the status tooltip. */
   stats = { connects: 0, auths: 0, snapshots: 0, resumes: 0, events: 0, duplicatesDropped: 0 };
@@ -77,6 +86,7 @@ export class LiveChannel {
     window.removeEventListener('online', this.onOnline);
     window.removeEventListener('offline', this.onOffline);
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'bye');
@@ -157,7 +167,26 @@ export class LiveChannel {
   private subscribe(): void {
     const msg: Record<string, string> = { type: 'subscribe', channel: this.channel };
     if (this.cursor) msg.cursor = this.cursor;
+    this.pending = msg;
     this.ws?.send(JSON.stringify(msg));
+  }
+
+  /** Asks for the page after `next` (the rest of a truncated snapshot). */
+  private more(next: string): void {
+    const msg: Record<string, string> = { type: 'more', channel: this.channel, after: next };
+    this.pending = msg;
+    this.ws?.send(JSON.stringify(msg));
+  }
+
+  /** The gateway is busy: send the last request again after its hint, with jitter. */
+  private retryLater(ms: number): void {
+    const msg = this.pending;
+    if (!msg) return;
+    clearTimeout(this.retryTimer);
+    const ws = this.ws;
+    this.retryTimer = window.setTimeout(() => {
+      if (this.ws === ws && ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    }, ms + Math.random() * Math.min(ms, 1000));
   }
 
   private scheduleReconnect(): void {
@@ -184,7 +213,15 @@ export class LiveChannel {
         this.cursor = String(f.cursor);
         this.attempt = 0;
         this.setState('live');
+        this.pending = null;
         this.h.snapshot((f.cases as Case[]) ?? [], f.reset === true);
+        if (typeof f.next === 'string') this.more(f.next);
+        break;
+      }
+      case 'page': {
+        this.pending = null;
+        this.h.page?.((f.cases as Case[]) ?? []);
+        if (typeof f.next === 'string') this.more(f.next);
         break;
       }
       case 'resumed': {
@@ -207,6 +244,7 @@ export class LiveChannel {
       }
       case 'error':
         if (f.code === 'unauthenticated') return this.unauthorized();
+        if (f.code === 'overloaded') return this.retryLater(Number(f.retry_after_ms ?? 1000));
         this.h.error?.(String(f.code), String(f.message ?? ''));
         break;
       default:

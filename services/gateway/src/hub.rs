@@ -18,6 +18,8 @@ use whistle_casestore::{CaseStore, Channel, Cursor, StreamEntry};
 use whistle_common::redis_conn;
 use whistle_common::settings::RedisSettings;
 
+use crate::snapshots::{Admission, Snapshots};
+
 /// One entry of a channel, rendered once as the `event` frame every subscriber receives.
 #[derive(Debug)]
 pub struct Frame {
@@ -55,6 +57,32 @@ pub struct Hub {
     capacity: usize,
     /// Redis client id of the reader's connection, for `CLIENT UNBLOCK` when channels change.
     reader_id: AtomicU64,
+    snapshots: Snapshots,
+    admission: Admission,
+}
+
+/// How a hub serves subscribes.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Frames a channel queues per session.
+    pub capacity: usize,
+    /// Cases in one snapshot or page.
+    pub max_snapshot_cases: usize,
+    pub subscribes_per_second: f64,
+    pub subscribes_burst: u32,
+    pub subscribe_max_wait: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            capacity: 1024,
+            max_snapshot_cases: 500,
+            subscribes_per_second: 500.0,
+            subscribes_burst: 200,
+            subscribe_max_wait: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A session's membership of a channel; leaving is dropping it.
@@ -77,19 +105,31 @@ impl Drop for Membership {
 
 impl Hub {
     pub fn new(store: CaseStore, capacity: usize) -> Arc<Hub> {
-        Hub::with_known(store, capacity, None)
+        Hub::with_known(store, HubConfig { capacity, ..HubConfig::default() }, None)
     }
 
     /// A hub that refuses channels `known` does not recognise.
-    pub fn with_known(store: CaseStore, capacity: usize, known: Option<KnownChannels>) -> Arc<Hub> {
+    pub fn with_known(store: CaseStore, config: HubConfig, known: Option<KnownChannels>) -> Arc<Hub> {
         Arc::new(Hub {
             known,
             slots: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            snapshots: Snapshots::new(store.clone(), config.max_snapshot_cases),
+            admission: Admission::new(config.subscribes_per_second, config.subscribes_burst, config.subscribe_max_wait),
             store,
-            capacity,
+            capacity: config.capacity,
             reader_id: AtomicU64::new(0),
         })
+    }
+
+    /// Snapshots shared by the sessions of this gateway.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
+    /// The turn of a subscribe (or page), gateway-wide.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Whether the channel names something that exists.

@@ -11,6 +11,9 @@
 //!   entries. One reader task per gateway tails the channel streams in Redis and fans each entry
 //!   out to the local sessions through bounded broadcast queues; a session that falls behind is
 //!   closed with code 4008 and resumes from its cursor.
+//! - [`snapshots`]: a reconnect storm costs Redis one bounded read per channel: concurrent
+//!   subscribes share one snapshot (single flight, kept while the stream has not moved), and
+//!   subscribes are admitted at a bounded rate, in order, with a retry hint past a bounded wait.
 //! - [`guard`]: per-connection limits on client frames (rate, and consecutive bad frames).
 //!
 //! Any gateway instance can serve any board: Redis, not the instance, holds the state.
@@ -21,6 +24,7 @@ pub mod metrics;
 pub mod projector;
 pub mod session;
 pub mod settings;
+pub mod snapshots;
 pub mod startup;
 pub mod ws;
 

@@ -16,6 +16,9 @@ pub struct Metrics {
     pub connections: IntGauge,
     pub subscriptions: IntGauge,
     pub frames_sent: IntCounter,
+    /// Subscribes admitted after waiting their turn, and refused (`overloaded`) under a storm.
+    pub subscribes_delayed: IntCounter,
+    pub subscribes_refused: IntCounter,
     /// Sessions closed, by reason (client, slow_consumer, shutdown, error, too_big, policy_violation).
     pub closed: IntCounterVec,
 }
@@ -35,6 +38,14 @@ impl Metrics {
         let connections = IntGauge::new("websocket_connections", "Open WebSocket connections")?;
         let subscriptions = IntGauge::new("websocket_subscriptions", "Active channel subscriptions")?;
         let frames_sent = IntCounter::new("websocket_frames_sent_total", "Frames sent to clients")?;
+        let subscribes_delayed =
+            IntCounter::new("websocket_subscribes_delayed_total", "Subscribes admitted after waiting their turn")?;
+        let subscribes_refused = IntCounter::new(
+            "websocket_subscribes_refused_total",
+            "Subscribes refused as overloaded, with a retry hint",
+        )?;
+        registry.register(Box::new(subscribes_delayed.clone()))?;
+        registry.register(Box::new(subscribes_refused.clone()))?;
         let closed =
             IntCounterVec::new(Opts::new("websocket_closed_total", "Sessions closed, by reason"), &["reason"])?;
         registry.register(Box::new(projected.clone()))?;
@@ -56,6 +67,8 @@ impl Metrics {
             connections,
             subscriptions,
             frames_sent,
+            subscribes_delayed,
+            subscribes_refused,
             closed,
         })
     }

@@ -11,7 +11,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
 use whistle_auth::{ChannelRef, TokenError, TokenKeys, Verified};
-use whistle_casestore::{Channel, Cursor};
+use whistle_casestore::{Channel, Cursor, PageToken};
 use whistle_common::ratelimit::Rate;
 use whistle_schemas::ws::{
     CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, ClientMessage,
@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 pub enum Outgoing {
     Text(String),
     Frame(Arc<Frame>),
+    /// A frame many sessions send as is (a shared snapshot).
+    Shared(axum::extract::ws::Utf8Bytes),
     Ping,
     Close(u16, &'static str),
 }
@@ -314,8 +316,37 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             code: code.into(),
             message: message.into(),
             channel: channel.map(|c| c.to_string()),
+            retry_after_ms: None,
         };
         self.send_message(&msg).await
+    }
+
+    /// The gateway is serving a storm of subscribes and this one would wait too long: not the
+    /// client's fault (no strike), and it says when to try again.
+    async fn overloaded(&mut self, channel: &Channel, retry_after: Duration) -> Result<(), SocketGone> {
+        self.metrics.subscribes_refused.inc();
+        let retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX).max(1);
+        let msg = ServerMessage::Error {
+            code: "overloaded".into(),
+            message: format!("the gateway is serving many subscribes; retry in {retry_after_ms} ms"),
+            channel: Some(channel.to_string()),
+            retry_after_ms: Some(retry_after_ms),
+        };
+        self.send_message(&msg).await
+    }
+
+    /// Waits this subscribe's turn; `false` when it was refused (and told so).
+    async fn admitted(&mut self, channel: &Channel) -> Result<bool, SocketGone> {
+        match self.hub.admission().reserve() {
+            Ok(wait) => {
+                if !wait.is_zero() {
+                    self.metrics.subscribes_delayed.inc();
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(true)
+            }
+            Err(retry_after) => self.overloaded(channel, retry_after).await.map(|()| false),
+        }
     }
 
     /// Sends the close frame for a refused token.
@@ -373,6 +404,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         match msg {
             ClientMessage::Auth { .. } => Ok(()),
             ClientMessage::Subscribe { channel, cursor } => self.subscribe(&channel, cursor.as_deref()).await,
+            ClientMessage::More { channel, after } => self.more(&channel, &after).await,
             ClientMessage::Unsubscribe { channel } => {
                 let Ok(channel) = Channel::parse(&channel) else {
                     return self.error("invalid_channel", "expected department:CODE or town:CODE", None).await;
@@ -414,6 +446,9 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             let msg = format!("at most {} channels per connection", self.limits.max_subscriptions);
             return self.error("too_many_subscriptions", &msg, Some(&channel)).await;
         }
+        if !self.admitted(&channel).await? {
+            return Ok(());
+        }
         // Join first: everything the hub reads from now on is queued for us, so whatever our
         // snapshot or catch-up does not cover arrives through the queue.
         let (membership, rx) = self.hub.join(&channel);
@@ -452,25 +487,41 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             }
         }
-        match store.snapshot(channel, self.limits.max_snapshot_cases).await {
-            Ok(snapshot) => {
-                let reset = cursor.is_some();
-                let at = snapshot.cursor;
-                let truncated = snapshot.truncated();
-                self.send_message(&ServerMessage::Snapshot {
-                    channel: channel.to_string(),
-                    cursor: at.to_string(),
-                    truncated,
-                    total: Some(snapshot.total as u64),
-                    cases: snapshot.cases,
-                    reset,
-                })
-                .await?;
-                Ok(Some(at))
+        match self.hub.snapshots().get(channel).await {
+            Ok(rendered) => {
+                let text = if cursor.is_some() { rendered.reset.clone() } else { rendered.fresh.clone() };
+                self.send(Outgoing::Shared(text)).await?;
+                Ok(Some(rendered.cursor))
             }
             Err(err) => {
-                tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "snapshot failed");
+                tracing::warn!(channel = %channel, error = %err, "snapshot failed");
                 Ok(None)
+            }
+        }
+    }
+
+    /// The next page of a subscribed channel's open cases.
+    async fn more(&mut self, channel: &str, after: &str) -> Result<(), SocketGone> {
+        let channel = match Channel::parse(channel) {
+            Ok(c) => c,
+            Err(err) => return self.error("invalid_channel", &err.to_string(), None).await,
+        };
+        if !self.subs.contains_key(&channel) {
+            let message = format!("subscribe to {channel} before asking for more of its cases");
+            return self.error("not_subscribed", &message, Some(&channel)).await;
+        }
+        let after: PageToken = match after.parse() {
+            Ok(t) => t,
+            Err(err) => return self.error("invalid_page_token", &err.to_string(), Some(&channel)).await,
+        };
+        if !self.admitted(&channel).await? {
+            return Ok(());
+        }
+        match self.hub.store().page(&channel, &after, self.limits.max_snapshot_cases).await {
+            Ok(page) => self.send(Outgoing::Text(crate::snapshots::render_page(&channel, &page))).await,
+            Err(err) => {
+                tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "page failed");
+                self.error("unavailable", "case state is unavailable; retry shortly", Some(&channel)).await
             }
         }
     }

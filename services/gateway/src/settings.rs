@@ -58,6 +58,14 @@ pub struct WebSocketSettings {
     pub frames_burst: u32,
     /// Client frames per second a connection may sustain; each subscribe costs a Redis read.
     pub frames_per_second: f64,
+    /// Subscribes (and pages) this gateway admits per second, over all connections, in the
+    /// order they arrive: a reconnect storm is served in turn rather than all at once.
+    pub subscribes_per_second: f64,
+    /// Subscribes admitted at once ahead of that rate.
+    pub subscribes_burst: u32,
+    /// Longest a subscribe waits its turn; past it, the `overloaded` error with
+    /// `retry_after_ms`.
+    pub subscribe_max_wait_ms: u64,
 }
 
 impl Default for WebSocketSettings {
@@ -71,6 +79,9 @@ impl Default for WebSocketSettings {
             max_consecutive_errors: 20,
             frames_burst: 64,
             frames_per_second: 10.0,
+            subscribes_per_second: 500.0,
+            subscribes_burst: 200,
+            subscribe_max_wait_ms: 10_000,
         }
     }
 }
@@ -110,6 +121,18 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "websocket.frames_per_second",
                 message: "must be a positive number".into(),
+            });
+        }
+        if !(ws.subscribes_per_second.is_finite() && ws.subscribes_per_second > 0.0) {
+            return Err(SettingsError::Invalid {
+                key: "websocket.subscribes_per_second",
+                message: "must be a positive number".into(),
+            });
+        }
+        if ws.subscribes_burst == 0 {
+            return Err(SettingsError::Invalid {
+                key: "websocket.subscribes_burst",
+                message: "must be at least 1".into(),
             });
         }
         if ws.ping_seconds == 0 {

@@ -20,7 +20,7 @@ use whistle_casestore::Channel;
 use whistle_registry::live::{self, Follower};
 use whistle_registry::{DepartmentCode, DistrictCode, LiveRegistry, Registry, TownCode};
 
-use crate::hub::{Hub, KnownChannels};
+use crate::hub::{Hub, HubConfig, KnownChannels};
 use crate::metrics::Metrics;
 use crate::projector::Projector;
 use crate::session::Limits;
@@ -47,6 +47,10 @@ impl Application {
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let redis = redis_conn::managed(&settings.redis).await?;
         let store = CaseStore::new(redis, settings.redis.key_prefix.clone());
+        let moved = store.migrate_open_sets().await.context("moving open cases to the ranked index")?;
+        if moved > 0 {
+            tracing::info!(cases = moved, "open cases moved from the old set layout to the ranked index");
+        }
         let registry = Registry::load(&settings.registry_path)
             .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
         let registry = LiveRegistry::new(registry);
@@ -73,7 +77,15 @@ impl Application {
 
         supervisor.spawn("registry-follow", follower.run(token.clone()));
         let known: KnownChannels = Arc::new(move |channel: &Channel| known_channel(&registry, channel));
-        let hub = Hub::with_known(store.clone(), settings.websocket.channel_queue, Some(known));
+        let ws = &settings.websocket;
+        let hub_config = HubConfig {
+            capacity: ws.channel_queue,
+            max_snapshot_cases: ws.max_snapshot_cases,
+            subscribes_per_second: ws.subscribes_per_second,
+            subscribes_burst: ws.subscribes_burst,
+            subscribe_max_wait: Duration::from_millis(ws.subscribe_max_wait_ms),
+        };
+        let hub = Hub::with_known(store.clone(), hub_config, Some(known));
         let ws_state = WsState {
             hub: hub.clone(),
             limits: Limits {

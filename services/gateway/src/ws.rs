@@ -75,6 +75,7 @@ async fn serve(
         Ok::<_, axum::Error>(match msg {
             Outgoing::Text(text) => Message::Text(text.into()),
             Outgoing::Frame(frame) => Message::Text(frame.text.clone()),
+            Outgoing::Shared(text) => Message::Text(text),
             Outgoing::Ping => Message::Ping(Default::default()),
             Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
         })

@@ -60,6 +60,12 @@ impl ApiError {
 
     /// A failure of the case store (Redis): the caller may retry.
     pub fn store(err: anyhow::Error) -> ApiError {
+        if whistle_common::redis_conn::refused_for_memory(&err) {
+            tracing::error!(error = %format_args!("{err:#}"), "case store is full: Redis refuses writes (maxmemory)");
+            return ApiError::Unavailable(
+                "case state is full and refuses writes; nothing was recorded, retry later".into(),
+            );
+        }
         tracing::warn!(error = %format_args!("{err:#}"), "case store unavailable");
         ApiError::Unavailable("case state is unavailable; retry shortly".into())
     }
@@ -87,6 +93,9 @@ impl ApiError {
     }
 }
 
+/// The `Retry-After` of a `503 unavailable`: Kafka or Redis is down or full for now.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -98,8 +107,12 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyAttempts(wait) = &self {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let retry_after = match &self {
+            ApiError::TooManyAttempts(wait) => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
         }
         response.extensions_mut().insert(std::sync::Arc::new(self));

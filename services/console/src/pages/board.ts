@@ -53,10 +53,11 @@ function isPaused(c: Case): boolean {
   return c.paused === true || c.deadlines?.paused === true;
 }
 
-/** The reason of the pause in force (the latest `whistle.paused` on the timeline). */
+/** The reason of the pause in force (the summary's, else the latest `whistle.paused` on the timeline). */
 function pauseReason(c: Case): string {
+  if (c.pause_reason) return c.pause_reason;
   for (let i = (c.timeline?.length ?? 0) - 1; i >= 0; i--) {
-    const e = c.timeline[i];
+    const e = c.timeline![i];
     if (e.type === 'whistle.resumed') return '';
     if (e.type === 'whistle.paused') return e.detail ?? '';
   }
@@ -287,6 +288,11 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         for (const c of list) cases.set(c.id, c);
         if (reset) ui.clear();
         loaded = true;
+        render();
+      },
+      page(list) {
+        // The rest of a truncated snapshot: a case an event already brought stays as it is.
+        for (const c of list) if (!cases.has(c.id) && onThisBoard(c) && !TERMINAL.has(c.status)) cases.set(c.id, c);
         render();
       },
       event(c, ev) {

@@ -1,6 +1,6 @@
 // Town dashboard: pick the town, raise a whistle (item from the registry, with suggestions from
 // the description when the assist endpoint exists), follow the town's whistles live.
-import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type Town } from '../api';
+import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type TimelineEntry, type Town } from '../api';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
 import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
@@ -227,9 +227,15 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
         // after a reset the ones that closed while we were away.
         loadSaved(me.code, stale.map((c) => c.id));
       },
+      page(list) {
+        for (const c of list) if (!cases.has(c.id)) cases.set(c.id, c);
+        renderList();
+      },
       event(c) {
         const before = cases.get(c.id);
         cases.set(c.id, c);
+        // Live frames carry summaries: an opened row fetches its timeline again.
+        if (timelines.has(c.id)) loadTimeline(c.id);
         // Coalesce bursts (a replay after a reconnect) into one re-render.
         if (listTimer === undefined)
           listTimer = window.setTimeout(() => {
@@ -249,6 +255,15 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       },
     });
     setConn(conn, channel.state);
+  }
+
+  /** Timelines of the rows opened, fetched from `GET /api/v1/whistles/{id}` (frames carry none). */
+  const timelines = new Map<string, TimelineEntry[]>();
+  async function loadTimeline(id: string): Promise<void> {
+    const view = await api.whistle(id).catch(() => null);
+    if (!view?.timeline) return;
+    timelines.set(id, view.timeline);
+    renderList();
   }
 
   async function loadSaved(code: string, refresh: string[] = []): Promise<void> {
@@ -561,7 +576,13 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
             { class: 'whistle', 'data-id': c.id, 'data-status': c.status },
             h(
               'details',
-              { 'data-id': c.id, open: open.has(c.id) },
+              {
+                'data-id': c.id,
+                open: open.has(c.id),
+                ontoggle: (e: Event) => {
+                  if ((e.currentTarget as HTMLDetailsElement).open && !timelines.has(c.id)) loadTimeline(c.id);
+                },
+              },
               h(
                 'summary',
                 {},
@@ -578,11 +599,11 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
               ),
               h('p', { class: 'desc' }, c.description),
               h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
-              c.timeline?.length
+              (timelines.get(c.id) ?? c.timeline)?.length
                 ? h(
                     'ol',
                     { class: 'timeline', 'aria-label': t('town.timeline') },
-                    c.timeline.map((e) =>
+                    (timelines.get(c.id) ?? c.timeline)!.map((e) =>
                       h(
                         'li',
                         {},
