@@ -308,3 +308,37 @@ async fn outcome_figures_are_computed_from_the_case_topic() {
     assert!(f.handling_mean_seconds.is_some_and(|s| s >= 0.0));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inspections_on_one_case_stop_at_its_limit_with_case_limit_reached_and_it_can_still_be_resolved() {
+    let stack = Stack::start().await;
+    let id = acknowledged_case(&stack, DEPT_ITEM).await;
+    let limit = whistle_case::limits::MAX_ENFORCEMENT_RECORDS;
+    let mut accepted = 0;
+    let refused = loop {
+        // A different address each time, so no fence adds warnings of its own.
+        let inspect = json!({"subject": {"address": format!("渝中区民生路 {accepted} 号")}});
+        let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await;
+        match status {
+            202 => accepted += 1,
+            409 => break body,
+            other => panic!("inspection {accepted}: {other} {body}"),
+        }
+        assert!(accepted <= limit + 20, "{accepted} inspections accepted on one case; the limit is {limit}");
+    };
+    assert_eq!(refused["error"]["code"], "case_limit_reached", "{refused}");
+    assert!(accepted >= limit, "refused after {accepted}, before the limit of {limit}");
+    // Every accepted one is on the timeline; closing the case is never refused for a limit.
+    let view = stack
+        .wait_for(&id, |v| {
+            v["timeline"]
+                .as_array()
+                .is_some_and(|t| t.iter().filter(|e| e["type"] == "whistle.inspected").count() == accepted)
+        })
+        .await;
+    assert!(view["timeline"].as_array().expect("timeline").len() <= limit + 40, "the case stays bounded");
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/resolve"), &json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    stack.wait_for(&id, |v| v["status"] == "resolved").await;
+    stack.stop().await;
+}

@@ -430,3 +430,67 @@ async fn two_idempotency_keys_on_one_request_are_refused() {
     assert!(body["error"]["message"].as_str().unwrap_or("").contains("Idempotency-Key"), "{body}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_partition_moves_on() {
+    // One partition, so the corrupt case and the next whistle share it.
+    let mut iso = Isolation::new();
+    iso.kafka.partitions = 1;
+    let stack = Stack::start_with(iso).await;
+    let (_, body) = stack.raise(DEPT_ITEM, "its record will be corrupted").await;
+    let broken = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&broken, |v| v["status"] == "dispatched").await;
+
+    // Something wrote garbage over the stored case.
+    let redis = redis::Client::open(std::env::var("WHISTLE_TEST_REDIS").expect("WHISTLE_TEST_REDIS")).expect("url");
+    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+    let key = format!("{}case:{broken}", stack.iso.redis.key_prefix);
+    let () = redis::cmd("HSET").arg(&key).arg("json").arg("{\"id\": 7").query_async(&mut conn).await.expect("hset");
+
+    // A later event for it: the projector cannot read the case it applies to.
+    let event = whistle_schemas::events::CaseEvent::new(
+        uuid::Uuid::new_v4(),
+        "/test",
+        broken.parse().expect("uuid"),
+        chrono::Utc::now(),
+        whistle_schemas::events::CaseEventBody::Acknowledged(whistle_schemas::events::Acted {
+            actor: whistle_schemas::events::Actor::new(whistle_schemas::events::ActorKind::Department, DEPARTMENT),
+        }),
+    );
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &stack.iso.kafka.brokers).create().expect("producer");
+    let payload = serde_json::to_vec(&event).expect("json");
+    let record = FutureRecord::to(&stack.iso.kafka.topics.cases).key(&broken).payload(&payload);
+    producer.send(record, Duration::from_secs(10)).await.expect("sent");
+
+    // The next whistle on the same partition still reaches its board.
+    let mut board = stack.board().await;
+    board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    board.until(|f| f["type"] == "snapshot").await;
+    let (_, body) = stack.raise(DEPT_ITEM, "after the corrupt one").await;
+    let next = body["id"].as_str().expect("id").to_owned();
+    board.until(|f| is_event(f, "whistle.dispatched", &next)).await;
+
+    // The event went to the dead letters, with the reason.
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.iso.kafka.brokers)
+        .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&stack.iso.kafka.topics.deadletter]).expect("subscribed");
+    loop {
+        let msg = tokio::time::timeout(RECEIVE_TIMEOUT, consumer.recv())
+            .await
+            .expect("the dead letter arrives")
+            .expect("readable");
+        let letter: Value = serde_json::from_slice(msg.payload().expect("payload")).expect("dead letters are JSON");
+        if letter["consumer"].as_str().is_some_and(|c| c.ends_with("-projector")) {
+            let reason = letter["reason"].as_str().unwrap_or("");
+            assert!(reason.contains(&broken) && reason.contains("does not decode"), "{letter}");
+            break;
+        }
+    }
+    stack.stop().await;
+}

@@ -142,36 +142,6 @@ pub struct CaseSummary {
     pub last_step: Option<TimelineEntry>,
 }
 
-impl From<&WhistleView> for CaseSummary {
-    fn from(view: &WhistleView) -> CaseSummary {
-        let pause_reason = if view.paused {
-            view.timeline.iter().rev().find(|e| e.kind == "whistle.paused").and_then(|e| e.detail.clone())
-        } else {
-            None
-        };
-        CaseSummary {
-            id: view.id,
-            status: view.status,
-            town: view.town.clone(),
-            district: view.district.clone(),
-            item: view.item.clone(),
-            description: view.description.clone(),
-            location: view.location.clone(),
-            photos: view.photos.clone(),
-            department: view.department.clone(),
-            assisting: view.assisting.clone(),
-            raised_at: view.raised_at,
-            updated_at: view.updated_at,
-            deadlines: view.deadlines.clone(),
-            overdue: view.overdue.clone(),
-            paused: view.paused,
-            pause_reason,
-            steps: view.timeline.len(),
-            last_step: view.timeline.last().cloned(),
-        }
-    }
-}
-
 /// One step in a whistle's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelineEntry {

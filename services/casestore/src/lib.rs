@@ -1,7 +1,7 @@
 //! Case state in Redis: the read side of Whistle.
 //!
-//! - [`state`]: the whistle state machine as a pure function — which event may follow which
-//!   status, and what a case looks like after an event. Unit-tested without Redis.
+//! - [`state`]: what projecting an event does — the case after it (the rules are in
+//!   `whistle-case`) and the channels that see it. Unit-tested without Redis.
 //! - [`channel`]: live-board channel names (`department:CODE`, `town:CODE`) and stream cursors.
 //! - [`store`]: the Redis projection. Applying an event updates the case, the open-case sets and
 //!   an append-only stream per channel in one atomic script, so a snapshot and its cursor always
@@ -19,5 +19,6 @@ pub mod state;
 pub mod store;
 
 pub use channel::{Channel, ChannelError, Cursor};
-pub use state::{Applied, Transition, TransitionError};
-pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StreamEntry};
+pub use state::Applied;
+pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StoreError, StreamEntry};
+pub use whistle_case::Case;

@@ -1,298 +1,64 @@
-//! The whistle state machine.
-//!
-//! ```text
-//! raised ──dispatch──▶ dispatched ──acknowledge──▶ acknowledged ──arrive──▶ on_site
-//!   │                      │                           │   │                   │
-//!   └─reject (system)─┐    └─reject──┐        reject──┘   └──resolve──┐      resolve
-//!                     ▼              ▼                                 ▼       ▼
-//!                  rejected       rejected                          resolved ◀─┘
-//! ```
-//! `resolved` and `rejected` are terminal, with one exception: a case a department *returned*
-//! (`whistle.rejected` by a department other than the command centre) is re-routed by the router
-//! with `whistle.transferred` and is `dispatched` again. A department may also transfer a case it
-//! owns (dispatched, acknowledged or on site) to another; ownership moves and it is `dispatched`.
+//! What projecting one event does to the read side: the case after it (the rules are
+//! `whistle-case`'s [`evolve`]), and which channels see it, open or closed there.
 
-use whistle_schemas::Status;
-use whistle_schemas::api::{TimelineEntry, WhistleView};
-use whistle_schemas::events::{
-    Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, Escalated, SlaStage, SlaStageKind,
-};
+use whistle_case::{Case, Refusal, evolve, is_duplicate};
+use whistle_schemas::events::CaseEvent;
 
 use crate::channel::Channel;
 
-/// A department action requested through the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    Acknowledge,
-    Arrive,
-    Resolve,
-    Reject,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot {action} a whistle that is {status}")]
-pub struct TransitionError {
-    pub action: &'static str,
-    pub status: Status,
-}
-
-impl Transition {
-    pub fn name(self) -> &'static str {
-        match self {
-            Transition::Acknowledge => "acknowledge",
-            Transition::Arrive => "arrive at",
-            Transition::Resolve => "resolve",
-            Transition::Reject => "reject",
-        }
-    }
-
-    /// The status this action leads to from `from`, or why it is not allowed.
-    pub fn target(self, from: Status) -> Result<Status, TransitionError> {
-        use Status::*;
-        let to = match (self, from) {
-            (Transition::Acknowledge, Dispatched) => Acknowledged,
-            (Transition::Arrive, Acknowledged) => OnSite,
-            (Transition::Resolve, Acknowledged | OnSite) => Resolved,
-            (Transition::Reject, Dispatched | Acknowledged) => Rejected,
-            _ => return Err(TransitionError { action: self.name(), status: from }),
-        };
-        Ok(to)
-    }
-}
+pub use whistle_case::{can_pause, can_transfer, enforcing};
 
 /// What applying an event to a case produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// The case changed; the event goes to these channels (open or closed there after it).
-    Changed { view: Box<WhistleView>, channels: Vec<(Channel, bool)> },
+    Changed { case: Box<Case>, channels: Vec<(Channel, bool)> },
     /// The event is already on the timeline: a replay after a crash, ignore it.
     Duplicate,
     /// The event does not fit the case (wrong order, unknown whistle); it is not applied.
-    Refused(String),
+    Refused(Refusal),
 }
 
-/// Whether a department may record inspections and penalties on a case in `status`.
-pub fn enforcing(status: Status) -> bool {
-    matches!(status, Status::Acknowledged | Status::OnSite)
-}
-
-/// Applies `event` to the current view of its case (`None` when the case is not known yet).
-pub fn apply(current: Option<&WhistleView>, event: &CaseEvent) -> Applied {
-    if let Some(view) = current
-        && view.timeline.iter().any(|t| t.event_id == event.id)
-    {
+/// Applies `event` to the current state of its case (`None` when the case is not known yet).
+pub fn apply(current: Option<&Case>, event: &CaseEvent) -> Applied {
+    if is_duplicate(current, event) {
         return Applied::Duplicate;
     }
-    let mut view = match (current, &event.body) {
-        (None, CaseEventBody::Raised(r)) => WhistleView {
-            id: event.subject,
-            status: Status::Raised,
-            town: r.town.clone(),
-            district: r.district.clone(),
-            item: r.item.clone(),
-            description: r.description.clone(),
-            location: r.location.clone(),
-            photos: r.photos.clone(),
-            department: None,
-            assisting: Vec::new(),
-            raised_at: event.time,
-            updated_at: event.time,
-            deadlines: None,
-            overdue: Vec::new(),
-            paused: false,
-            timeline: Vec::new(),
-        },
-        (None, _) => return Applied::Refused(format!("{} for a whistle that was never raised", event.type_name())),
-        (Some(_), CaseEventBody::Raised(_)) => {
-            return Applied::Refused("whistle.raised for a whistle that exists".into());
+    match evolve(current.cloned(), event) {
+        Ok(case) => {
+            let channels = channels(current, &case);
+            Applied::Changed { case: Box::new(case), channels }
         }
-        (Some(view), _) => view.clone(),
-    };
-
-    let from = view.status;
-    let mut previous_department = None;
-    let (to, actor, detail) = match &event.body {
-        CaseEventBody::Raised(r) => (Status::Raised, Some(r.raised_by.clone()), None),
-        CaseEventBody::Dispatched(d) if from == Status::Raised => {
-            view.department = Some(d.department.clone());
-            view.assisting = d.assisting.clone();
-            (Status::Dispatched, Some(Actor::new(ActorKind::System, "router")), Some(d.basis.clone()))
-        }
-        CaseEventBody::Acknowledged(a) => match Transition::Acknowledge.target(from) {
-            Ok(to) => (to, Some(a.actor.clone()), None),
-            Err(e) => return Applied::Refused(e.to_string()),
-        },
-        CaseEventBody::Arrived(a) => match Transition::Arrive.target(from) {
-            Ok(to) => (to, Some(a.actor.clone()), None),
-            Err(e) => return Applied::Refused(e.to_string()),
-        },
-        CaseEventBody::Resolved(r) => match Transition::Resolve.target(from) {
-            Ok(to) => (to, Some(r.actor.clone()), r.note.clone()),
-            Err(e) => return Applied::Refused(e.to_string()),
-        },
-        // The router rejects a raised whistle it must not dispatch (the town holds the item).
-        CaseEventBody::Rejected(r) if from == Status::Raised => {
-            (Status::Rejected, Some(r.actor.clone()), Some(r.reason.clone()))
-        }
-        CaseEventBody::Rejected(r) => match Transition::Reject.target(from) {
-            Ok(to) => (to, Some(r.actor.clone()), Some(r.reason.clone())),
-            Err(e) => return Applied::Refused(e.to_string()),
-        },
-        CaseEventBody::Dispatched(_) => return Applied::Refused(format!("cannot dispatch a whistle that is {from}")),
-        CaseEventBody::Transferred(t) if can_transfer(&view) || was_returned(&view, &t.actor) => {
-            let from_code = view.department.as_ref().map_or_else(|| "nobody".to_owned(), |d| d.code.clone());
-            previous_department = view.department.replace(t.to.clone());
-            view.overdue.clear();
-            view.deadlines = None;
-            view.paused = false;
-            let detail =
-                format!("{from_code} → {}{}: {}", t.to.code, if t.triage { " (triage)" } else { "" }, t.reason);
-            (Status::Dispatched, Some(t.actor.clone()), Some(detail))
-        }
-        CaseEventBody::Transferred(_) => {
-            return Applied::Refused(format!("cannot transfer a whistle that is {from}"));
-        }
-        CaseEventBody::Paused(p) if can_pause(&view) => {
-            view.paused = true;
-            (from, Some(p.actor.clone()), Some(p.reason.clone()))
-        }
-        CaseEventBody::Paused(_) => return Applied::Refused(format!("cannot pause a whistle that is {from}")),
-        CaseEventBody::Resumed(a) if view.paused && !from.is_terminal() => {
-            view.paused = false;
-            (from, Some(a.actor.clone()), None)
-        }
-        CaseEventBody::Resumed(_) => return Applied::Refused("cannot resume a whistle that is not paused".into()),
-        _ if from.is_terminal() => {
-            return Applied::Refused(format!("{} for a whistle that is {from}", event.type_name()));
-        }
-        // A timer that fired as the stage was completed: the completion wins.
-        CaseEventBody::SlaWarning(SlaStage { stage, .. })
-        | CaseEventBody::SlaBreached(SlaStage { stage, .. })
-        | CaseEventBody::Escalated(Escalated { stage, .. })
-            if stage_done(from, *stage) =>
-        {
-            return Applied::Refused(format!(
-                "{} for the {} stage of a whistle that is {from}",
-                event.type_name(),
-                stage.as_str()
-            ));
-        }
-        CaseEventBody::SlaScheduled(s) => {
-            view.deadlines = Some(s.deadlines.clone());
-            (from, Some(sla_actor()), Some(describe_deadlines(&s.deadlines)))
-        }
-        CaseEventBody::SlaWarning(w) => {
-            (from, Some(sla_actor()), Some(format!("{} due {}", w.stage.as_str(), w.deadline.to_rfc3339())))
-        }
-        CaseEventBody::SlaBreached(b) => {
-            if !view.overdue.contains(&b.stage) {
-                view.overdue.push(b.stage);
-            }
-            (from, Some(sla_actor()), Some(format!("{} was due {}", b.stage.as_str(), b.deadline.to_rfc3339())))
-        }
-        CaseEventBody::Escalated(e) => (
-            from,
-            Some(sla_actor()),
-            Some(format!("{} overdue: escalated to {} (level {})", e.stage.as_str(), e.to, e.level)),
-        ),
-        // Enforcement steps and fence warnings go on the timeline without moving the status.
-        CaseEventBody::Inspected(_) | CaseEventBody::Penalised(_) if !enforcing(from) => {
-            return Applied::Refused(format!("cannot record {} on a whistle that is {from}", event.type_name()));
-        }
-        CaseEventBody::Inspected(i) => (from, Some(i.actor.clone()), Some(format!("inspected {}", i.subject.id))),
-        CaseEventBody::Penalised(p) => {
-            (from, Some(p.actor.clone()), Some(format!("{} yuan, tier {}, {}", p.amount_yuan, p.tier, p.subject.id)))
-        }
-        CaseEventBody::Fenced(f) => (from, Some(f.actor.clone()), Some(format!("[{}] {}", f.rule, f.message))),
-    };
-
-    let was_overdue = !view.overdue.is_empty();
-    // A stage done is no longer overdue; a closed case is overdue for nothing.
-    match to {
-        Status::Acknowledged => view.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
-        Status::OnSite => view.overdue.retain(|s| *s != SlaStageKind::Arrive),
-        Status::Resolved | Status::Rejected => {
-            view.overdue.clear();
-            view.deadlines = None;
-            view.paused = false;
-        }
-        _ => {}
+        Err(refusal) => Applied::Refused(refusal),
     }
-    view.status = to;
-    view.updated_at = view.updated_at.max(event.time);
-    view.timeline.push(TimelineEntry {
-        event_id: event.id,
-        kind: event.type_name().to_owned(),
-        status: to,
-        time: event.time,
-        actor,
-        detail,
-    });
-    let open = !to.is_terminal();
-    let mut channels = vec![(Channel::Town(view.town.clone()), open)];
-    if let Some(dept) = &view.department {
+}
+
+/// The channels that see a change from `before` to `after`, and whether the case is open there.
+fn channels(before: Option<&Case>, after: &Case) -> Vec<(Channel, bool)> {
+    let open = !after.status.is_terminal();
+    let mut channels = vec![(Channel::Town(after.town.clone()), open)];
+    if let Some(dept) = &after.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
     // A joint case is on every assisting department's board too, until the lead closes it.
-    for dept in view.assisting.iter().filter(|a| view.department.as_ref().is_none_or(|d| d.code != a.code)) {
+    for dept in after.assisting.iter().filter(|a| after.department.as_ref().is_none_or(|d| d.code != a.code)) {
         channels.push((Channel::Department(dept.code.clone()), open));
     }
     // The old owner's board sees the case leave.
-    if let Some(prev) = previous_department.filter(|p| view.department.as_ref().is_none_or(|d| d.code != p.code)) {
-        channels.push((Channel::Department(prev.code), false));
+    if let Some(prev) = before.and_then(|b| b.department.as_ref())
+        && after.department.as_ref().is_none_or(|d| d.code != prev.code)
+    {
+        channels.push((Channel::Department(prev.code.clone()), false));
     }
     // Managers watch what is overdue: a case enters their channels on its first breach and
     // leaves when nothing is overdue any more.
-    let overdue = open && !view.overdue.is_empty();
+    let was_overdue = before.is_some_and(|b| !b.overdue.is_empty());
+    let overdue = open && !after.overdue.is_empty();
     if overdue || was_overdue {
-        channels.push((Channel::Manager(view.district.clone()), overdue));
+        channels.push((Channel::Manager(after.district.clone()), overdue));
         channels.push((Channel::Manager("city".to_owned()), overdue));
     }
-    Applied::Changed { view: Box::new(view), channels }
-}
-
-/// Whether a status means the stage's work is done.
-fn stage_done(status: Status, stage: SlaStageKind) -> bool {
-    match stage {
-        SlaStageKind::Acknowledge => matches!(status, Status::Acknowledged | Status::OnSite),
-        SlaStageKind::Arrive => status == Status::OnSite,
-        SlaStageKind::Resolve => false,
-    }
-}
-
-/// A department may hand over a case it owns and has not closed.
-pub fn can_transfer(view: &WhistleView) -> bool {
-    view.department.is_some() && matches!(view.status, Status::Dispatched | Status::Acknowledged | Status::OnSite)
-}
-
-/// A case a department returned (rejected) may be re-routed by the router, once: a return by the
-/// command centre itself is final.
-fn was_returned(view: &WhistleView, by: &Actor) -> bool {
-    let Some(last) = view.timeline.last() else { return false };
-    view.status == Status::Rejected
-        && by.kind == ActorKind::System
-        && last.kind == "whistle.rejected"
-        && last.actor.as_ref().is_some_and(|a| a.kind == ActorKind::Department && !a.code.ends_with("-CC"))
-}
-
-/// Pausing needs a department that owns the clock, an open case, and no pause already.
-pub fn can_pause(view: &WhistleView) -> bool {
-    view.department.is_some() && !view.status.is_terminal() && !view.paused
-}
-
-fn sla_actor() -> Actor {
-    Actor::new(ActorKind::System, "sla")
-}
-
-fn describe_deadlines(d: &Deadlines) -> String {
-    if d.paused {
-        return "clocks paused".into();
-    }
-    let parts: Vec<String> = [("acknowledge", d.acknowledge), ("arrive", d.arrive), ("resolve", d.resolve)]
-        .into_iter()
-        .filter_map(|(k, t)| t.map(|t| format!("{k} by {}", t.to_rfc3339())))
-        .collect();
-    if parts.is_empty() { "no open deadlines".into() } else { parts.join(", ") }
+    channels
 }
 
 #[cfg(test)]
@@ -301,7 +67,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use uuid::Uuid;
     use whistle_schemas::events::*;
-    use whistle_schemas::{Location, Names};
+    use whistle_schemas::{Location, Names, Status};
 
     fn event(n: u128, body: CaseEventBody) -> CaseEvent {
         CaseEvent::new(
@@ -353,9 +119,9 @@ mod tests {
         )
     }
 
-    fn changed(applied: Applied) -> (WhistleView, Vec<(Channel, bool)>) {
+    fn changed(applied: Applied) -> (Case, Vec<(Channel, bool)>) {
         match applied {
-            Applied::Changed { view, channels } => (*view, channels),
+            Applied::Changed { case, channels } => (*case, channels),
             other => panic!("expected a change, got {other:?}"),
         }
     }
@@ -567,18 +333,5 @@ mod tests {
         assert_eq!((last.kind.as_str(), last.status), ("whistle.fenced", Status::Acknowledged));
         assert_eq!(last.detail.as_deref(), Some("[repeated_inspection] suggest a joint inspection"));
         assert_eq!(apply(Some(&v), &fenced), Applied::Duplicate);
-    }
-
-    #[test]
-    fn transitions_follow_the_status_model() {
-        use Status::*;
-        assert_eq!(Transition::Acknowledge.target(Dispatched), Ok(Acknowledged));
-        assert!(Transition::Acknowledge.target(Acknowledged).is_err());
-        assert_eq!(Transition::Resolve.target(OnSite), Ok(Resolved));
-        assert_eq!(Transition::Reject.target(Dispatched), Ok(Rejected));
-        assert!(Transition::Reject.target(Resolved).is_err());
-        assert!(Transition::Arrive.target(Dispatched).is_err());
-        let err = Transition::Resolve.target(Raised).expect_err("not yet");
-        assert_eq!(err.to_string(), "cannot resolve a whistle that is raised");
     }
 }

@@ -5,7 +5,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 use uuid::Uuid;
-use whistle_schemas::api::{CaseSummary, WhistleView};
+use whistle_case::Case;
 use whistle_schemas::events::CaseEvent;
 
 use crate::channel::{Channel, Cursor};
@@ -124,12 +124,43 @@ redis.call('HSET', KEYS[1], 'v', '0', 'json', ARGV[1])
 return 1
 "#;
 
+/// Why the store could not do what was asked. Retries take [`StoreError::retryable`]: Redis
+/// being down or full passes, a record that does not decode does not.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis did not answer, timed out, or refused the write (`maxmemory`).
+    #[error("case store unavailable: {0:#}")]
+    Unavailable(#[source] anyhow::Error),
+    /// The stored case is not a case: reading it again gives the same answer.
+    #[error("stored case {id} does not decode: {reason}")]
+    Corrupt { id: Uuid, reason: String },
+    /// Another writer kept changing the case between our read and our write.
+    #[error("case {0} kept changing during {CAS_ATTEMPTS} attempts")]
+    Conflict(Uuid),
+}
+
+impl StoreError {
+    /// Whether trying again can help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) | StoreError::Conflict(_) => true,
+            StoreError::Corrupt { .. } => false,
+        }
+    }
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(err: redis::RedisError) -> StoreError {
+        StoreError::Unavailable(err.into())
+    }
+}
+
 /// What projecting one event did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projected {
-    Applied(Box<WhistleView>),
+    Applied(Box<Case>),
     Duplicate,
-    Refused(String),
+    Refused(whistle_case::Refusal),
 }
 
 /// One entry of a channel stream, with the JSON kept as stored so frames are built without a
@@ -227,37 +258,30 @@ impl CaseStore {
         self.conn.clone()
     }
 
-    /// The current view of a case, if known.
-    pub async fn get(&self, id: Uuid) -> anyhow::Result<Option<WhistleView>> {
-        Ok(self.load(id).await?.map(|(_, view)| view))
+    /// The current state of a case, if known.
+    pub async fn get(&self, id: Uuid) -> Result<Option<Case>, StoreError> {
+        Ok(self.load(id).await?.map(|(_, case)| case))
     }
 
-    async fn load(&self, id: Uuid) -> anyhow::Result<Option<(u64, WhistleView)>> {
+    async fn load(&self, id: Uuid) -> Result<Option<(u64, Case)>, StoreError> {
         let mut conn = self.conn.clone();
-        let (v, json): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.case_key(id))
-            .arg("v")
-            .arg("json")
-            .query_async(&mut conn)
-            .await
-            .context("reading case")?;
-        match json {
-            None => Ok(None),
-            Some(json) => {
-                let view = serde_json::from_str(&json).context("decoding stored case")?;
-                Ok(Some((v.unwrap_or(0), view)))
-            }
-        }
+        let (v, json): (Option<String>, Option<String>) =
+            redis::cmd("HMGET").arg(self.case_key(id)).arg("v").arg("json").query_async(&mut conn).await?;
+        let Some(json) = json else { return Ok(None) };
+        let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+        let version = v.map_or(Ok(0), |v| v.parse::<u64>().map_err(|e| corrupt(format!("version {v:?}: {e}"))))?;
+        let case = serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some((version, case)))
     }
 
     /// Records a just-accepted whistle so an immediate read finds it, without touching channels;
     /// the projector's own write of the same event replaces it.
-    pub async fn put_provisional(&self, view: &WhistleView) -> anyhow::Result<()> {
-        let json = serde_json::to_string(view).context("encoding case")?;
+    pub async fn put_provisional(&self, case: &Case) -> anyhow::Result<()> {
+        let json = serde_json::to_string(case).context("encoding case")?;
         let mut conn = self.conn.clone();
         let _: i64 = self
             .provisional
-            .key(self.case_key(view.id))
+            .key(self.case_key(case.id))
             .arg(json)
             .invoke_async(&mut conn)
             .await
@@ -266,8 +290,9 @@ impl CaseStore {
     }
 
     /// Applies one event: idempotent on the event id, atomic with its channel stream entries.
-    pub async fn project(&self, event: &CaseEvent) -> anyhow::Result<Projected> {
-        let event_json = serde_json::to_string(event).context("encoding event")?;
+    pub async fn project(&self, event: &CaseEvent) -> Result<Projected, StoreError> {
+        let encode = |e: serde_json::Error| StoreError::Unavailable(anyhow::Error::new(e).context("encoding"));
+        let event_json = serde_json::to_string(event).map_err(encode)?;
         for _ in 0..CAS_ATTEMPTS {
             let loaded = self.load(event.subject).await?;
             // Version 0 is a provisional record: the projection has not seen the case yet.
@@ -275,37 +300,37 @@ impl CaseStore {
                 Some((v, view)) if *v > 0 => (*v, Some(view)),
                 _ => (0, None),
             };
-            let (view, channels) = match apply(current, event) {
-                Applied::Changed { view, channels } => (view, channels),
+            let (case, channels) = match apply(current, event) {
+                Applied::Changed { case, channels } => (case, channels),
                 Applied::Duplicate => return Ok(Projected::Duplicate),
                 Applied::Refused(reason) => return Ok(Projected::Refused(reason)),
             };
-            let case_json = serde_json::to_string(&view).context("encoding case")?;
-            let summary_json = serde_json::to_string(&CaseSummary::from(&*view)).context("encoding summary")?;
+            let case_json = serde_json::to_string(&case).map_err(encode)?;
+            let summary_json = serde_json::to_string(&case.summary()).map_err(encode)?;
             let mut invocation = self.write.key(self.case_key(event.subject));
             for (channel, _) in &channels {
                 invocation.key(self.stream_key(channel)).key(self.open_key(channel));
             }
             invocation
                 .arg(version)
-                .arg(view.timeline.len())
+                .arg(case.timeline.len())
                 .arg(&case_json)
                 .arg(&event_json)
                 .arg(STREAM_MAXLEN)
                 .arg(event.subject.to_string())
                 .arg(&summary_json)
-                .arg(rank_score(&view));
+                .arg(rank_score(&case));
             for (_, open) in &channels {
                 invocation.arg(if *open { "1" } else { "0" });
             }
             let mut conn = self.conn.clone();
-            let written: i64 = invocation.invoke_async(&mut conn).await.context("writing case")?;
+            let written: i64 = invocation.invoke_async(&mut conn).await?;
             if written == 1 {
-                return Ok(Projected::Applied(view));
+                return Ok(Projected::Applied(case));
             }
             tracing::debug!(whistle = %event.subject, "case changed under us; retrying");
         }
-        anyhow::bail!("case {} kept changing during {CAS_ATTEMPTS} attempts", event.subject)
+        Err(StoreError::Conflict(event.subject))
     }
 
     /// The open cases of a channel and the cursor they are current as of: at most `limit`
@@ -382,14 +407,14 @@ impl CaseStore {
             let ids: Vec<String> = conn.smembers(&key).await.context("reading an old open set")?;
             for id in ids {
                 let Ok(id) = Uuid::parse_str(&id) else { continue };
-                let Some((_, view)) = self.load(id).await? else { continue };
-                let summary = serde_json::to_string(&CaseSummary::from(&view)).context("encoding summary")?;
+                let Some((_, case)) = self.load(id).await? else { continue };
+                let summary = serde_json::to_string(&case.summary()).context("encoding summary")?;
                 let _: i64 = self
                     .index
                     .key(self.case_key(id))
                     .key(self.open_key(&channel))
                     .arg(summary)
-                    .arg(rank_score(&view))
+                    .arg(rank_score(&case))
                     .arg(id.to_string())
                     .invoke_async(&mut conn)
                     .await
@@ -474,7 +499,7 @@ impl CaseStore {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub cursor: Cursor,
-    /// Summaries ([`CaseSummary`] JSON), the most urgent first.
+    /// Summaries (`CaseSummary` JSON), the most urgent first.
     pub cases: Vec<String>,
     /// Open cases in all, at least `cases.len()`.
     pub total: usize,
@@ -547,9 +572,9 @@ impl std::str::FromStr for PageToken {
 const OVERDUE_RANK: i64 = 100_000_000_000_000;
 
 /// A case's place on its boards: overdue first, then newest first (higher scores first).
-pub fn rank_score(view: &WhistleView) -> i64 {
-    let raised = view.raised_at.timestamp_millis().max(0);
-    if view.overdue.is_empty() { raised } else { raised + OVERDUE_RANK }
+pub fn rank_score(case: &Case) -> i64 {
+    let raised = case.raised_at.timestamp_millis().max(0);
+    if case.overdue.is_empty() { raised } else { raised + OVERDUE_RANK }
 }
 
 /// The outcome of claiming an idempotency key.

@@ -328,6 +328,45 @@ where
 
 /// Retries `op` with capped exponential backoff until it succeeds or `token` is cancelled.
 /// For operations whose failure is transient (a broker or Redis restarting).
+/// Why [`retry_while_retryable`] stopped without a value.
+#[derive(Debug)]
+pub enum GaveUp<E> {
+    /// The error says a retry cannot help (e.g. a corrupt record): deal with it (dead-letter).
+    Permanent(E),
+    /// Shutdown came while the operation kept failing: stop without storing the offset.
+    Cancelled(E),
+}
+
+/// Retries `op` with backoff while its error is `retryable`, until it succeeds, fails for good,
+/// or `token` is cancelled.
+pub async fn retry_while_retryable<T, E, F, Fut>(
+    what: &str,
+    token: &tokio_util::sync::CancellationToken,
+    retryable: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, GaveUp<E>>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) if !retryable(&err) => return Err(GaveUp::Permanent(err)),
+            Err(err) => {
+                tracing::warn!(what, error = %err, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
+                tokio::select! {
+                    () = token.cancelled() => return Err(GaveUp::Cancelled(err)),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 pub async fn retry_until_cancelled<T, F, Fut>(
     what: &str,
     token: &tokio_util::sync::CancellationToken,

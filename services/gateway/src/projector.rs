@@ -6,8 +6,8 @@ use chrono::Utc;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::{Message, OwnedMessage};
 use tokio_util::sync::CancellationToken;
-use whistle_casestore::{CaseStore, Projected};
-use whistle_common::kafka::{self, DeadLetters};
+use whistle_casestore::{CaseStore, Projected, StoreError};
+use whistle_common::kafka::{self, DeadLetters, GaveUp};
 use whistle_schemas::events::{Decoded, decode};
 
 use crate::metrics::Metrics;
@@ -49,8 +49,25 @@ impl Projector {
                 return Ok(());
             }
         };
-        let outcome =
-            kafka::retry_until_cancelled("projecting into Redis", token, || self.store.project(&event)).await?;
+        let projected = kafka::retry_while_retryable("projecting into Redis", token, StoreError::retryable, || {
+            self.store.project(&event)
+        })
+        .await;
+        let outcome = match projected {
+            Ok(outcome) => outcome,
+            // A stored case that does not decode will not decode on a retry either: the event
+            // goes to the dead-letter topic with the reason, and the partition moves on.
+            Err(GaveUp::Permanent(err)) => {
+                let reason = err.to_string();
+                tracing::error!(whistle = %event.subject, event_id = %event.id, reason = %reason, "event dead-lettered: its case cannot be read");
+                kafka::retry_until_cancelled("dead-lettering", token, || self.dead_letters.send(&msg, &reason)).await?;
+                self.metrics.dead_letters.inc();
+                return Ok(());
+            }
+            Err(GaveUp::Cancelled(err)) => {
+                return Err(anyhow::Error::new(err).context("projecting: gave up at shutdown"));
+            }
+        };
         match outcome {
             Projected::Applied(view) => {
                 self.metrics.projected.with_label_values(&[event.type_name()]).inc();
@@ -61,7 +78,7 @@ impl Projector {
             Projected::Duplicate => self.metrics.duplicates.inc(),
             Projected::Refused(reason) => {
                 self.metrics.refused.inc();
-                tracing::warn!(whistle = %event.subject, kind = event.type_name(), event_id = %event.id, reason, "event does not fit its case; not applied");
+                tracing::warn!(whistle = %event.subject, kind = event.type_name(), event_id = %event.id, reason = %reason, "event does not fit its case; not applied");
             }
         }
         Ok(())

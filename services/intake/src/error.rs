@@ -30,6 +30,9 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("{0}")]
     Conflict(String),
+    /// The case holds as many of these as one case may (`whistle_case::limits`).
+    #[error("{0}")]
+    CaseLimitReached(String),
     /// Another action on the same whistle was accepted a moment ago and is not recorded yet.
     #[error("{0}")]
     ActionInProgress(String),
@@ -52,6 +55,16 @@ pub enum ApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// The case's rules said no: `409`, with the case's reason.
+impl From<whistle_case::Refusal> for ApiError {
+    fn from(refusal: whistle_case::Refusal) -> ApiError {
+        match refusal {
+            whistle_case::Refusal::LimitReached { .. } => ApiError::CaseLimitReached(refusal.to_string()),
+            other => ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// Refused for this account's role or scope.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -59,7 +72,8 @@ impl ApiError {
     }
 
     /// A failure of the case store (Redis): the caller may retry.
-    pub fn store(err: anyhow::Error) -> ApiError {
+    pub fn store(err: impl Into<anyhow::Error>) -> ApiError {
+        let err = err.into();
         if whistle_common::redis_conn::refused_for_memory(&err) {
             tracing::error!(error = %format_args!("{err:#}"), "case store is full: Redis refuses writes (maxmemory)");
             return ApiError::Unavailable(
@@ -82,6 +96,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_transition"),
             ApiError::ActionInProgress(_) => (StatusCode::CONFLICT, "action_in_progress"),
+            ApiError::CaseLimitReached(_) => (StatusCode::CONFLICT, "case_limit_reached"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

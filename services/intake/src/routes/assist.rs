@@ -19,19 +19,16 @@ use whistle_assist::benchmark::{Facts, Matched};
 use whistle_assist::fence::{self, Warning};
 use whistle_assist::index::MAX_LIMIT;
 use whistle_auth::{CaseAction, Principal};
-use whistle_casestore::state::enforcing;
+use whistle_case::{Case, Command, enforcing};
 use whistle_registry::ItemCode;
-use whistle_schemas::api::WhistleView;
 use whistle_schemas::assist::{
     BenchmarkRequest, BenchmarkView, EnforcementAccepted, FenceWarning, InspectRequest, ItemSuggestion, PenaltyRequest,
     SubjectInput, SuggestResponse,
 };
-use whistle_schemas::events::{
-    Actor, CaseEvent, CaseEventBody, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised,
-};
+use whistle_schemas::events::{Actor, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised};
 
 use super::AppState;
-use super::whistles::{SOURCE, acting, authorize, idempotency_key, load, publish};
+use super::whistles::{acting, authorize, decided, idempotency_key, load, publish};
 use crate::domain::{self, MAX_REASON_CHARS};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -165,7 +162,7 @@ async fn enforcing_case(
     id: &str,
     action: CaseAction,
     what: &str,
-) -> Result<(WhistleView, Actor), ApiError> {
+) -> Result<(Case, Actor), ApiError> {
     let view = load(state, id).await?;
     authorize(principal, &view, Some(action))?;
     let department =
@@ -182,7 +179,7 @@ async fn enforcing_case(
 
 /// The event id: from the `Idempotency-Key` and the account, so a retry is the same event and
 /// another account reusing the key is not.
-fn event_id(view: &WhistleView, principal: &Principal, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
+fn event_id(view: &Case, principal: &Principal, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
     Ok(match idempotency_key(headers)? {
         Some(key) => Uuid::new_v5(&view.id, format!("{action}\n{}\n{key}", principal.user).as_bytes()),
         None => Uuid::now_v7(),
@@ -193,7 +190,7 @@ fn event_id(view: &WhistleView, principal: &Principal, headers: &HeaderMap, acti
 #[allow(clippy::too_many_arguments)]
 async fn publish_fences(
     state: &AppState,
-    view: &WhistleView,
+    view: &Case,
     cause: Uuid,
     action: &str,
     actor: &Actor,
@@ -205,7 +202,7 @@ async fn publish_fences(
     let mut shown = Vec::new();
     for w in warnings {
         let id = Uuid::new_v5(&cause, format!("fenced\n{}", w.rule).as_bytes());
-        let body = CaseEventBody::Fenced(Fenced {
+        let command = Command::Fence(Fenced {
             rule: w.rule.to_owned(),
             severity,
             message: w.message.clone(),
@@ -215,7 +212,8 @@ async fn publish_fences(
             subject: Some(subject.id.clone()),
             override_reason: override_reason.map(str::to_owned),
         });
-        publish(state, &CaseEvent::new(id, SOURCE, view.id, Utc::now(), body)).await?;
+        let (event, _) = decided(view, command, id)?;
+        publish(state, &event).await?;
         tracing::warn!(whistle = %view.id, rule = w.rule, ?severity, subject = %subject.id, "fence tripped");
         shown.push(FenceWarning { rule: w.rule.to_owned(), severity, message: w.message });
     }
@@ -247,18 +245,9 @@ pub async fn inspect(
         state.history.inspections_since(&subject.id, now - rules.inspection_window()).await.map_err(unavailable)?;
     let warnings = fence::check_inspection(rules, &actor.code, now, &past);
 
-    let event = CaseEvent::new(
-        event_id,
-        SOURCE,
-        view.id,
-        now,
-        CaseEventBody::Inspected(Inspected {
-            actor: actor.clone(),
-            subject: subject.clone(),
-            persuaded: req.persuaded,
-            note,
-        }),
-    );
+    let inspected =
+        Command::Inspect(Inspected { actor: actor.clone(), subject: subject.clone(), persuaded: req.persuaded, note });
+    let (event, _) = decided(&view, inspected, event_id)?;
     publish(&state, &event).await?;
     let shown =
         publish_fences(&state, &view, event_id, "inspect", &actor, &subject, warnings, FenceSeverity::Warning, None)
@@ -276,7 +265,7 @@ pub async fn inspect(
 
 /// A retry (same `Idempotency-Key`) of an action already on the timeline answers `202` again
 /// without a second event.
-fn replayed(view: &WhistleView, event_id: Uuid) -> Option<Response> {
+fn replayed(view: &Case, event_id: Uuid) -> Option<Response> {
     view.timeline.iter().any(|t| t.event_id == event_id).then(|| {
         accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: vec![], benchmark: None })
     })
@@ -326,12 +315,9 @@ pub async fn penalty(
         return Err(ApiError::FenceBlocked(format!("{message}. Send override_reason to proceed.")));
     }
 
-    let event = CaseEvent::new(
-        event_id,
-        SOURCE,
-        view.id,
-        now,
-        CaseEventBody::Penalised(Penalised {
+    let (event, _) = decided(
+        &view,
+        Command::Penalise(Penalised {
             actor: actor.clone(),
             subject: subject.clone(),
             item: item.to_string(),
@@ -341,7 +327,8 @@ pub async fn penalty(
             range_max_yuan: matched.tier.fine_yuan.max,
             override_reason: override_reason.clone().filter(|_| !warnings.is_empty()),
         }),
-    );
+        event_id,
+    )?;
     publish(&state, &event).await?;
     let shown = publish_fences(
         &state,

@@ -1,5 +1,6 @@
 //! Raising whistles, reading them, and department actions.
 
+use anyhow::Context as _;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -13,19 +14,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use whistle_auth::{CaseAction, CaseScope, Principal};
-use whistle_casestore::state::apply;
+use whistle_case::{Case, Command, Ctx, decide};
 use whistle_casestore::store::ActionSlot;
-use whistle_casestore::{Applied, Transition};
 use whistle_common::kafka::DELIVERY_TIMEOUT;
-use whistle_registry::{Route, route as decide};
+use whistle_registry::{Route, route};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
     ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, TransferRequest, WhistleAccepted,
     WhistleView,
 };
-use whistle_schemas::events::{
-    Acted, Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Paused, Raised, Rejected, Resolved, Transferred,
-};
+use whistle_schemas::events::{Actor, ActorKind, CaseEvent, DepartmentRef, Paused, Raised, Transferred};
 
 use super::AppState;
 use super::registry::{route_error, town_holds_message};
@@ -70,7 +68,7 @@ pub async fn raise(
     // One snapshot of the live registry for the whole decision.
     let registry = state.registry.current();
     let town = registry.town(&whistle.town).ok_or_else(|| ApiError::UnknownTown(whistle.town.to_string()))?;
-    match decide(&registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
+    match route(&registry, &whistle.town, &whistle.item, now).map_err(route_error)? {
         Route::Town { .. } if whistle.support => {}
         Route::Town { authority, since } => {
             let names = registry.item(&whistle.item).map(|i| i.names.clone()).unwrap_or_else(|| {
@@ -109,28 +107,24 @@ pub async fn raise(
         None => Uuid::now_v7(),
     };
     let event_id = Uuid::new_v5(&id, b"whistle.raised");
-    let event = CaseEvent::new(
-        event_id,
-        SOURCE,
-        id,
-        now,
-        CaseEventBody::Raised(Raised {
-            town: whistle.town.to_string(),
-            district: town.district.to_string(),
-            item: whistle.item.to_string(),
-            description: whistle.description,
-            location: whistle.location,
-            photos: whistle.photos,
-            raised_by: Actor::person(ActorKind::Town, whistle.town.to_string(), &principal.user, principal.role.name()),
-            support: whistle.support,
-            assist: whistle.assist,
-        }),
-    );
+    let raise = Command::Raise(Raised {
+        town: whistle.town.to_string(),
+        district: town.district.to_string(),
+        item: whistle.item.to_string(),
+        description: whistle.description,
+        location: whistle.location,
+        photos: whistle.photos,
+        raised_by: Actor::person(ActorKind::Town, whistle.town.to_string(), &principal.user, principal.role.name()),
+        support: whistle.support,
+        assist: whistle.assist,
+    });
+    let ctx = Ctx { event_id, subject: id, now, source: SOURCE, limits: Default::default() };
+    let event = decide(None, raise, &ctx)?.into_iter().next().context("a raise decides one event")?;
     publish(&state, &event).await?;
     state.metrics.whistles_raised.inc();
     tracing::info!(whistle = %id, town = %whistle.town, item = %whistle.item, "whistle raised");
-    if let Applied::Changed { view, .. } = apply(None, &event)
-        && let Err(err) = state.store.put_provisional(&view).await
+    if let Ok(case) = whistle_case::evolve(None, &event)
+        && let Err(err) = state.store.put_provisional(&case).await
     {
         // Kafka has the whistle; the projection will record it. Only read-after-write suffers.
         tracing::warn!(whistle = %id, error = %format_args!("{err:#}"), "could not record provisional case");
@@ -163,7 +157,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no whistle {}", id.chars().take(40).collect::<String>())))
 }
 
-pub(super) async fn load(state: &AppState, id: &str) -> Result<WhistleView, ApiError> {
+pub(super) async fn load(state: &AppState, id: &str) -> Result<Case, ApiError> {
     let id = parse_id(id)?;
     state.store.get(id).await.map_err(ApiError::store)?.ok_or_else(|| ApiError::NotFound(format!("no whistle {id}")))
 }
@@ -174,13 +168,13 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<WhistleView>, ApiError> {
-    let view = load(&state, &id).await?;
-    authorize(&principal, &view, None)?;
-    Ok(Json(view))
+    let case = load(&state, &id).await?;
+    authorize(&principal, &case, None)?;
+    Ok(Json(case.view()))
 }
 
 /// Checks that `principal` may read the case (`action: None`) or take `action` on it.
-pub(super) fn authorize(principal: &Principal, view: &WhistleView, action: Option<CaseAction>) -> Result<(), ApiError> {
+pub(super) fn authorize(principal: &Principal, view: &Case, action: Option<CaseAction>) -> Result<(), ApiError> {
     let assisting: Vec<&str> = view.assisting.iter().map(|d| d.code.as_str()).collect();
     let scope = CaseScope {
         town: &view.town,
@@ -242,10 +236,7 @@ pub async fn acknowledge(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let NoBody {} = optional_json(body)?;
-    act(&state, &principal, &id, &headers, Transition::Acknowledge, |actor| {
-        CaseEventBody::Acknowledged(Acted { actor })
-    })
-    .await
+    act(&state, &principal, &id, &headers, CaseAction::Acknowledge, |actor| Command::Acknowledge { actor }).await
 }
 
 /// `POST /api/v1/whistles/{id}/arrive`
@@ -257,7 +248,7 @@ pub async fn arrive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let NoBody {} = optional_json(body)?;
-    act(&state, &principal, &id, &headers, Transition::Arrive, |actor| CaseEventBody::Arrived(Acted { actor })).await
+    act(&state, &principal, &id, &headers, CaseAction::Arrive, |actor| Command::Arrive { actor }).await
 }
 
 /// `POST /api/v1/whistles/{id}/resolve`
@@ -270,10 +261,7 @@ pub async fn resolve(
 ) -> Result<Response, ApiError> {
     let req: ResolveRequest = optional_json(body)?;
     let note = req.note.map(|n| domain::text("note", &n, domain::MAX_REASON_CHARS, true)).transpose()?;
-    act(&state, &principal, &id, &headers, Transition::Resolve, |actor| {
-        CaseEventBody::Resolved(Resolved { actor, note })
-    })
-    .await
+    act(&state, &principal, &id, &headers, CaseAction::Resolve, |actor| Command::Resolve { actor, note }).await
 }
 
 /// `POST /api/v1/whistles/{id}/reject`
@@ -285,10 +273,8 @@ pub async fn reject(
     ApiJson(req): ApiJson<RejectRequest>,
 ) -> Result<Response, ApiError> {
     let reason = domain::reason(&req.reason)?;
-    act(&state, &principal, &id, &headers, Transition::Reject, |actor| {
-        CaseEventBody::Rejected(Rejected { actor, reason, code: None })
-    })
-    .await
+    act(&state, &principal, &id, &headers, CaseAction::Reject, |actor| Command::Reject { actor, reason, code: None })
+        .await
 }
 
 /// `POST /api/v1/whistles/{id}/transfer`: the owning department hands the case to another
@@ -308,23 +294,18 @@ pub async fn transfer(
         .department(&code)
         .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
         .ok_or_else(|| ApiError::InvalidField { field: "to", message: format!("unknown department {code}") })?;
-    let check = |view: &WhistleView| {
-        if !whistle_casestore::state::can_transfer(view) {
-            return Err(ApiError::Conflict(format!("cannot transfer a whistle that is {}", view.status)));
-        }
-        if view.district != code.district().as_str() {
+    // The rules of the case decide first (409); then whether the target is in the district.
+    let check = |case: &Case| {
+        if case.district != code.district().as_str() {
             return Err(ApiError::InvalidField {
                 field: "to",
-                message: format!("{code} is not in district {}", view.district),
+                message: format!("{code} is not in district {}", case.district),
             });
         }
-        if view.department.as_ref().is_some_and(|d| d.code == code.as_str()) {
-            return Err(ApiError::Conflict(format!("the whistle is already with {code}")));
-        }
-        Ok(Status::Dispatched)
+        Ok(())
     };
     act_with(&state, &principal, &id, &headers, CaseAction::Transfer, check, |actor| {
-        CaseEventBody::Transferred(Transferred { actor, to, reason, triage: false })
+        Command::Transfer(Transferred { actor, to, reason, triage: false })
     })
     .await
 }
@@ -338,21 +319,7 @@ pub async fn pause(
     ApiJson(req): ApiJson<PauseRequest>,
 ) -> Result<Response, ApiError> {
     let reason = domain::reason(&req.reason)?;
-    let check = |view: &WhistleView| {
-        if whistle_casestore::state::can_pause(view) {
-            Ok(view.status)
-        } else {
-            Err(ApiError::Conflict(format!(
-                "cannot pause a whistle that is {}{}",
-                view.status,
-                if view.paused { " and paused" } else { "" }
-            )))
-        }
-    };
-    act_with(&state, &principal, &id, &headers, CaseAction::Pause, check, |actor| {
-        CaseEventBody::Paused(Paused { actor, reason })
-    })
-    .await
+    act(&state, &principal, &id, &headers, CaseAction::Pause, |actor| Command::Pause(Paused { actor, reason })).await
 }
 
 /// `POST /api/v1/whistles/{id}/resume`
@@ -364,17 +331,7 @@ pub async fn resume(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let NoBody {} = optional_json(body)?;
-    let check = |view: &WhistleView| {
-        if view.paused && !view.status.is_terminal() {
-            Ok(view.status)
-        } else {
-            Err(ApiError::Conflict("cannot resume a whistle that is not paused".into()))
-        }
-    };
-    act_with(&state, &principal, &id, &headers, CaseAction::Resume, check, |actor| {
-        CaseEventBody::Resumed(Acted { actor })
-    })
-    .await
+    act(&state, &principal, &id, &headers, CaseAction::Resume, |actor| Command::Resume { actor }).await
 }
 
 async fn act(
@@ -382,17 +339,10 @@ async fn act(
     principal: &Principal,
     id: &str,
     headers: &HeaderMap,
-    transition: Transition,
-    body: impl FnOnce(Actor) -> CaseEventBody,
+    action: CaseAction,
+    command: impl FnOnce(Actor) -> Command,
 ) -> Result<Response, ApiError> {
-    let action = match transition {
-        Transition::Acknowledge => CaseAction::Acknowledge,
-        Transition::Arrive => CaseAction::Arrive,
-        Transition::Resolve => CaseAction::Resolve,
-        Transition::Reject => CaseAction::Reject,
-    };
-    let check = |view: &WhistleView| transition.target(view.status).map_err(|e| ApiError::Conflict(e.to_string()));
-    act_with(state, principal, id, headers, action, check, body).await
+    act_with(state, principal, id, headers, action, |_| Ok(()), command).await
 }
 
 /// The name an action's idempotency keys are scoped by.
@@ -411,58 +361,65 @@ fn action_name(action: CaseAction) -> &'static str {
     }
 }
 
-/// Checks an action against the caller's scope and the case (`check` gives the status it leads
-/// to), publishes its event, and answers `202`.
+/// The event a command on `case` becomes, with the status after it, or the case's refusal.
+pub(super) fn decided(case: &Case, command: Command, event_id: Uuid) -> Result<(CaseEvent, Status), ApiError> {
+    let ctx = Ctx { event_id, subject: case.id, now: Utc::now(), source: SOURCE, limits: Default::default() };
+    let event = decide(Some(case), command, &ctx)?.into_iter().next().context("a command decides one event")?;
+    let status = whistle_case::evolve(Some(case.clone()), &event)?.status;
+    Ok((event, status))
+}
+
+/// Checks an action against the caller's scope and the case's rules (then `check`, for what
+/// only intake knows), publishes its event, and answers `202`.
 async fn act_with(
     state: &AppState,
     principal: &Principal,
     id: &str,
     headers: &HeaderMap,
     action: CaseAction,
-    check: impl FnOnce(&WhistleView) -> Result<Status, ApiError>,
-    body: impl FnOnce(Actor) -> CaseEventBody,
+    check: impl FnOnce(&Case) -> Result<(), ApiError>,
+    command: impl FnOnce(Actor) -> Command,
 ) -> Result<Response, ApiError> {
     let name = action_name(action);
     let key = idempotency_key(headers)?;
-    let view = load(state, id).await?;
+    let case = load(state, id).await?;
     // Keys are the account's own: another account reusing one gets an action of its own.
     let event_id = match &key {
-        Some(key) => Uuid::new_v5(&view.id, format!("{name}\n{}\n{key}", principal.user).as_bytes()),
+        Some(key) => Uuid::new_v5(&case.id, format!("{name}\n{}\n{key}", principal.user).as_bytes()),
         None => Uuid::now_v7(),
     };
     // A retry of an action that already took effect answers as the first attempt did (the id
     // is the account's, and ownership may have moved since, e.g. after a transfer).
-    if let Some(step) = view.timeline.iter().find(|t| t.event_id == event_id) {
-        return Ok(action_accepted(view.id, event_id, step.status));
+    if let Some(step) = case.timeline.iter().find(|t| t.event_id == event_id) {
+        return Ok(action_accepted(case.id, event_id, step.status));
     }
-    authorize(principal, &view, Some(action))?;
-    let department =
-        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    let target = check(&view)?;
-    let on_timeline = |e: Uuid| view.timeline.iter().any(|t| t.event_id == e);
-    match state.store.claim_action(view.id, event_id, on_timeline).await.map_err(ApiError::store)? {
+    authorize(principal, &case, Some(action))?;
+    let department = case.department.as_ref().ok_or(whistle_case::Refusal::NoDepartment)?;
+    let actor = acting(principal, &department.code);
+    let (event, target) = decided(&case, command(actor), event_id)?;
+    check(&case)?;
+    let on_timeline = |e: Uuid| case.has_event(e);
+    match state.store.claim_action(case.id, event_id, on_timeline).await.map_err(ApiError::store)? {
         ActionSlot::Claimed => {}
         ActionSlot::Busy(_) => {
             return Err(ApiError::ActionInProgress(format!(
                 "another action on whistle {} was just accepted and is being recorded; reload it and decide again",
-                view.id
+                case.id
             )));
         }
     }
-    let actor = acting(principal, &department.code);
-    let event = CaseEvent::new(event_id, SOURCE, view.id, Utc::now(), body(actor));
     if let Err(err) = publish(state, &event).await {
-        if let Err(e) = state.store.release_action(view.id, event_id).await {
-            tracing::warn!(whistle = %view.id, error = %format_args!("{e:#}"), "action slot kept until it expires");
+        if let Err(e) = state.store.release_action(case.id, event_id).await {
+            tracing::warn!(whistle = %case.id, error = %format_args!("{e:#}"), "action slot kept until it expires");
         }
         return Err(err);
     }
     state.metrics.actions.with_label_values(&[event.type_name()]).inc();
     tracing::info!(
-        whistle = %view.id, action = event.type_name(), department = %department.code, user = %principal.user,
+        whistle = %case.id, action = event.type_name(), department = %department.code, user = %principal.user,
         "action accepted"
     );
-    Ok(action_accepted(view.id, event_id, target))
+    Ok(action_accepted(case.id, event_id, target))
 }
 
 fn action_accepted(id: Uuid, event_id: Uuid, status: Status) -> Response {

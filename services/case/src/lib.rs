@@ -1,0 +1,43 @@
+//! The rules of a whistle case, in one place and without I/O (the "decider" pattern).
+//!
+//! - [`Case`]: the state of one case, as every service sees it. [`WhistleView`] (the HTTP view)
+//!   and [`CaseSummary`] (what boards get) are derived from it.
+//! - [`decide`]: a [`Command`] on a case (or on none, for a raise) becomes the events to publish,
+//!   or a [`Refusal`] that says why not. Intake decides; the router and SLA decide their own
+//!   commands (dispatch, re-route, deadlines) through the same function.
+//! - [`evolve`]: an event applied to a case gives the case after it. The projector, the SLA
+//!   service and the outcome figures evolve; an event that does not fit the case (two conflicting
+//!   actions accepted at once) is refused, never half-applied.
+//! - [`limits`]: how much one case may hold, so no account can grow a case without bound.
+//!
+//! The matches over events and commands are exhaustive (no `_` arms): a new event type does not
+//! compile until every rule here says what it means.
+//!
+//! ```text
+//! raised ──dispatch──▶ dispatched ──acknowledge──▶ acknowledged ──arrive──▶ on_site
+//!   │                      │                           │   │                   │
+//!   └─reject (system)─┐    └─reject──┐        reject──┘   └──resolve──┐      resolve
+//!                     ▼              ▼                                 ▼       ▼
+//!                  rejected       rejected                          resolved ◀─┘
+//! ```
+//! `resolved` and `rejected` are terminal, with one exception: a case a department *returned*
+//! (`whistle.rejected` by a department other than the command centre) is re-routed by the router
+//! with `whistle.transferred` and is `dispatched` again. A department may also transfer a case it
+//! owns (dispatched, acknowledged or on site) to another; ownership moves and it is `dispatched`.
+
+mod case;
+mod command;
+mod decide;
+mod evolve;
+pub mod limits;
+mod refusal;
+
+pub use case::Case;
+pub use command::Command;
+pub use decide::{Ctx, decide};
+pub use evolve::{can_pause, can_transfer, enforcing, evolve, is_duplicate};
+pub use refusal::Refusal;
+pub use whistle_schemas::api::{CaseSummary, WhistleView};
+
+#[cfg(test)]
+mod tests;
