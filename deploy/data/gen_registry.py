@@ -19,11 +19,12 @@ real town and subdistrict names. This script adds
   illustrative unless the item is one the reform text names.
 
 Deterministic (fixed seed, no clock): run `python3 deploy/data/gen_registry.py` and commit the
-output; running it again gives an identical file.
+output; running it again gives an identical file. `--check` only compares (a unit test runs it).
 """
 
 import json
 import random
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -565,7 +566,13 @@ def main():
         "towns": towns,
         "items": out_items,
     }
-    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+    text = json.dumps(out, ensure_ascii=False, indent=1) + "\n"
+    if "--check" in sys.argv:
+        # The committed file must be exactly what the generator makes.
+        if OUT.read_text() != text:
+            sys.exit("registry.json is not what gen_registry.py generates: run it and commit the output")
+        return
+    OUT.write_text(text)
     auth = {}
     for i in out_items:
         city = [h for h in i["holders"] if h["district"] == "*"]

@@ -300,6 +300,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_registry_is_exactly_what_the_generator_makes() {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/gen_registry.py");
+        match std::process::Command::new("python3").arg(&script).arg("--check").output() {
+            Ok(out) => assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr)),
+            Err(e) => eprintln!("python3 not available ({e}); generator check skipped"),
+        }
+    }
+
+    #[test]
     fn shipped_towns_follow_the_gb_t_2260_numbering_and_realistic_counts() {
         let r = shipped();
         let count = |d: &str| r.towns().filter(|t| t.district.as_str() == d).count();
