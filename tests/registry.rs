@@ -143,9 +143,12 @@ async fn the_catalogue_round_trips_through_csv_and_broken_rows_are_named() {
     // Shape errors (cell counts, values) are found first, then references; both name the row.
     let rows = csv.lines().count();
     for (extra, want) in [
-        ("CQ-NEW-901,新\r\n".to_owned(), format!("row {}: expected 14 cells", rows + 1)),
         (
-            "CQ-NEW-900,新,New,market,x,true,,,500103,XX,recovered,2030-01-01T00:00:00Z,,x\r\n".to_owned(),
+            "CQ-NEW-901,新\r\n".to_owned(),
+            format!("row {}: expected {} cells", rows + 1, whistle_registry::csv::HEADER.len()),
+        ),
+        (
+            "CQ-NEW-900,新,New,market,x,true,,,500103,XX,recovered,2030-01-01T00:00:00Z,,x,,,false,,\r\n".to_owned(),
             format!("row {}: registry is inconsistent: item CQ-NEW-900 names unknown department type XX", rows + 1),
         ),
     ] {
@@ -166,7 +169,8 @@ async fn districts_items_and_bad_changes_answer_as_the_contract_says() {
     let (status, body) = get_from(&stack, &format!("{}/api/v1/districts", stack.registry)).await;
     assert_eq!(status, 200);
     let districts = body["districts"].as_array().expect("districts");
-    assert_eq!(districts.len(), 38);
+    assert_eq!(districts.iter().filter(|d| d["kind"] != "functional_zone").count(), 38);
+    assert_eq!(districts.iter().filter(|d| d["kind"] == "functional_zone").count(), 3, "the functional zones");
     assert!(districts.iter().all(|d| (20..=30).contains(&d["departments"].as_array().map_or(0, Vec::len))));
     assert_eq!(districts.iter().map(|d| d["towns"].as_u64().unwrap_or(0)).sum::<u64>(), 1031);
 
@@ -283,7 +287,7 @@ async fn what_if_reports_the_open_whistles_a_delegation_would_reroute() {
 async fn an_item_nobody_holds_yet_goes_to_the_command_centre_for_triage() {
     let stack = Stack::start().await;
     // A new item whose first holder starts in 2030: today nobody holds it.
-    let row = "CQ-TEST-001,新设事项,New item,market,x,true,,,*,MS,recovered,2030-01-01T00:00:00Z,,from 2030\r\n";
+    let row = "CQ-TEST-001,新设事项,New item,market,x,true,,,*,MS,department,2030-01-01T00:00:00Z,,from 2030,,unit,false,MS,\r\n";
     let csv = format!("{}\r\n{row}", whistle_registry::csv::HEADER.join(","));
     let resp = stack
         .http
@@ -444,5 +448,83 @@ async fn a_joint_case_is_on_every_departments_board_and_resolves_when_the_lead_r
         })
         .await;
     assert_eq!(frame["case"]["status"], "resolved", "the case leaves the assisting board when the lead resolves");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn towns_have_their_kind_zones_route_to_their_own_departments_and_optional_items_follow_the_town() {
+    let stack = Stack::start().await;
+    let (status, body) = stack.get("/api/v1/towns").await;
+    assert_eq!(status, 200, "{body}");
+    let towns = body["towns"].as_array().expect("towns");
+    assert_eq!(towns.len(), 1031);
+    for t in towns {
+        let code = t["code"].as_str().expect("code");
+        let want = match &code[6..7] {
+            "0" => "subdistrict",
+            "1" => "town",
+            _ => "township",
+        };
+        assert_eq!(t["kind"], want, "{t}");
+    }
+    let yuzui = towns.iter().find(|t| t["names"]["zh"] == "鱼嘴镇").expect("鱼嘴镇");
+    assert_eq!(yuzui["district"]["code"], "500105", "administratively in 江北区");
+    assert_eq!(yuzui["managed_by"]["names"]["zh"], "两江新区");
+    let code = yuzui["code"].as_str().expect("code");
+    let (_, route) = stack.get(&format!("/api/v1/route?town={code}&item=CQ-ENV-001")).await;
+    assert_eq!(route["outcome"], "department", "{route}");
+    assert_eq!(route["department"]["names"]["zh"], "两江新区生态环境局", "{route}");
+
+    // An optional item: the towns that took it up hold it, the others of the district do not.
+    let (_, item) = get_from(&stack, &format!("{}/api/v1/registry/items/CQ-OPT-002", stack.registry)).await;
+    assert!(item["legal_basis"].as_str().is_some_and(|b| b.contains('《')), "{item}");
+    assert_eq!(item["subject_kinds"], json!(["unit"]));
+    let taken: Vec<&str> =
+        item["history"].as_array().expect("history").iter().filter_map(|h| h["town"].as_str()).collect();
+    let holder = taken[0];
+    let neighbour = towns
+        .iter()
+        .filter_map(|t| t["code"].as_str())
+        .find(|c| c[..6] == holder[..6] && !taken.contains(c))
+        .expect("a town of the same district that did not take it up");
+    let (_, held) = stack.get(&format!("/api/v1/route?town={holder}&item=CQ-OPT-002")).await;
+    assert_eq!(held["outcome"], "town", "{held}");
+    let (_, not_held) = stack.get(&format!("/api/v1/route?town={neighbour}&item=CQ-OPT-002")).await;
+    assert_eq!(not_held["outcome"], "department", "{not_held}");
+
+    // Delegate an item to two named towns, then recover it from one of them.
+    let soon = Utc::now() + chrono::Duration::hours(1);
+    let (status, body) = post_to(
+        &stack,
+        &format!("{}/api/v1/registry/items/CQ-CITY-015/delegate", stack.registry),
+        &json!({"district": "500103", "towns": ["500103001", "500103002"], "effective_from": rfc3339(soon),
+                "reason": "两街道试点", "authority": "empowered"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["audit"][0]["towns"], json!(["500103001", "500103002"]));
+    let (status, body) = post_to(
+        &stack,
+        &format!("{}/api/v1/registry/items/CQ-CITY-015/recover", stack.registry),
+        &json!({"district": "500103", "towns": ["500103002"], "effective_from": rfc3339(soon + chrono::Duration::hours(1)),
+                "reason": "收回", "department_type": "UM"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let route_at = |town: &str, t| format!("/api/v1/route?town={town}&item=CQ-CITY-015&at={}", rfc3339(t));
+    let later = soon + chrono::Duration::hours(2);
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (_, one) = stack.get(&route_at("500103001", later)).await;
+        if one["outcome"] == "town" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "intake never applied the change: {one}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, two) = stack.get(&route_at("500103002", later)).await;
+    assert_eq!((two["outcome"].as_str(), two["authority"].as_str()), (Some("department"), Some("recovered")), "{two}");
+    let (_, three) = stack.get(&route_at("500103003", later)).await;
+    assert_eq!(three["outcome"], "department", "{three}");
     stack.stop().await;
 }

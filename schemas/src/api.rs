@@ -223,8 +223,14 @@ pub struct TownList {
 pub struct TownView {
     pub code: String,
     pub names: Names,
+    /// `subdistrict` (街道), `town` (镇) or `township` (乡), as the code's last three digits say.
     pub kind: String,
+    /// The administrative district the town belongs to (its code's first six digits).
     pub district: DistrictRef,
+    /// The functional zone that runs enforcement for the town, when one does (e.g. 两江新区):
+    /// its whistles go to the zone's departments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<DistrictRef>,
     pub illustrative: bool,
 }
 
@@ -250,6 +256,11 @@ pub struct ItemView {
     pub category: String,
     pub legal_basis: String,
     pub illustrative: bool,
+    /// `individual`, `unit`: who can commit the offence.
+    #[serde(default)]
+    pub subject_kinds: Vec<crate::registry::SubjectKind>,
+    #[serde(default)]
+    pub persuade_first: bool,
     /// Who holds it now (in the requested district), or null where nobody does.
     pub authority: Option<Authority>,
     pub holder: Option<HolderView>,

@@ -225,22 +225,33 @@ pub struct DepartmentRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Authority {
-    /// Held by law (a town's own statutory power, or a department's).
+    /// A town's own statutory power (法定执法): the law names the town government itself.
     Statutory,
-    /// Empowered to towns, which act in their own name.
+    /// Empowered to towns (赋权执法), which act in their own name.
     Empowered,
-    /// Delegated to towns, which act in the department's name.
+    /// Delegated to towns (委托执法), which act in the department's name.
     Delegated,
-    /// Recovered from towns to a district department.
+    /// Held by a district department by law and never handed to the towns (部门执法).
+    Department,
+    /// Recovered (收回) from the towns, which held it before, to a district department.
     Recovered,
 }
 
 impl Authority {
+    /// Whether the towns hold an item under this authority (else a department does).
+    pub fn is_towns(self) -> bool {
+        match self {
+            Authority::Statutory | Authority::Empowered | Authority::Delegated => true,
+            Authority::Department | Authority::Recovered => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Authority::Statutory => "statutory",
             Authority::Empowered => "empowered",
             Authority::Delegated => "delegated",
+            Authority::Department => "department",
             Authority::Recovered => "recovered",
         }
     }

@@ -33,11 +33,86 @@ pub struct ItemDefinition {
     pub code: String,
     pub names: Names,
     pub category: String,
+    /// The law and article that make the conduct an offence and name who punishes it.
     pub legal_basis: String,
     pub illustrative: bool,
     #[serde(default)]
     pub keywords: Keywords,
+    /// Who can commit the offence: individuals, units (companies and other organisations), or both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_kinds: Vec<SubjectKind>,
+    /// Persuade first (劝导在先): the enforcer must try persuasion before a penalty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persuade_first: bool,
+    /// The competent department type (主管部门): it handles the item wherever the towns do not
+    /// hold it, e.g. in a town whose kind the item is not handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_type: Option<String>,
+    /// The kinds of town a towns-held assignment applies to; empty = every kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub town_kinds: Vec<TownKind>,
     pub holders: Vec<HolderVersion>,
+}
+
+/// Who an offence can be committed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// A natural person (公民).
+    Individual,
+    /// A legal person or other organisation (法人或者其他组织).
+    Unit,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Individual => "individual",
+            SubjectKind::Unit => "unit",
+        }
+    }
+}
+
+/// The kind of a township-level division, from the last three digits of its code
+/// (GB/T 2260 district code + 3 digits: `0xx` 街道, `1xx` 镇, `2xx` 乡).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TownKind {
+    /// 街道: an urban subdistrict.
+    Subdistrict,
+    /// 镇: a town.
+    Town,
+    /// 乡 (民族乡 included): a rural township.
+    Township,
+}
+
+impl TownKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TownKind::Subdistrict => "subdistrict",
+            TownKind::Town => "town",
+            TownKind::Township => "township",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TownKind> {
+        match s {
+            "subdistrict" => Some(TownKind::Subdistrict),
+            "town" => Some(TownKind::Town),
+            "township" => Some(TownKind::Township),
+            _ => None,
+        }
+    }
+
+    /// The kind a 9-digit town code says (`0xx` 街道, `1xx` 镇, `2xx`-`3xx` 乡).
+    pub fn of_code(code: &str) -> Option<TownKind> {
+        match code.as_bytes().get(6)? {
+            b'0' => Some(TownKind::Subdistrict),
+            b'1' => Some(TownKind::Town),
+            b'2' | b'3' => Some(TownKind::Township),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -53,8 +128,12 @@ pub struct Keywords {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolderVersion {
-    /// A district code, or `*` for the city-wide default.
+    /// A district (or functional zone) code, or `*` for the city-wide default.
     pub district: String,
+    /// Set when the assignment is one town's own (a town's optional item, or a recovery from one
+    /// town): the town's code; `district` is then the town's managing district or zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
     pub holder: HolderSpec,
     pub authority: Authority,
     pub effective_from: DateTime<Utc>,
@@ -86,6 +165,9 @@ pub struct AuditEntry {
     pub action: ChangeAction,
     /// The district (or `*`) the change applies to; `*` for an import.
     pub district: String,
+    /// The towns the change applies to, when it was made for named towns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub towns: Vec<String>,
     pub effective_from: DateTime<Utc>,
     pub reason: String,
 }
@@ -107,8 +189,12 @@ pub enum ChangeAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolderChangeRequest {
-    /// A district code, or `*` for the city-wide default.
+    /// A district (or functional zone) code, or `*` for the city-wide default.
     pub district: String,
+    /// Named towns of `district`: the change applies to each of them alone (delegate an optional
+    /// item to a list of towns, recover an item from one town). Empty: the whole district.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub towns: Vec<String>,
     /// RFC 3339; must not be in the past (history is never rewritten).
     pub effective_from: DateTime<Utc>,
     pub reason: String,
@@ -118,8 +204,8 @@ pub struct HolderChangeRequest {
     /// Required by `recover` and, for a department holder, by `holder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department_type: Option<String>,
-    /// `delegate`: `delegated` (default) or `empowered`; `recover`: `recovered` (default);
-    /// `holder`: required.
+    /// `delegate`: `delegated` (default), `empowered` or `statutory`; `recover`: `recovered`
+    /// (default) or `department`; `holder`: required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<Authority>,
 }
@@ -132,6 +218,12 @@ pub struct ItemDetail {
     pub category: String,
     pub legal_basis: String,
     pub illustrative: bool,
+    pub subject_kinds: Vec<SubjectKind>,
+    pub persuade_first: bool,
+    /// The competent department type, where the item names one.
+    pub department_type: Option<String>,
+    /// The kinds of town a towns-held assignment applies to; empty = every kind.
+    pub town_kinds: Vec<TownKind>,
     /// The city-wide default authority now (null when nobody holds it city-wide now).
     pub authority: Option<Authority>,
     pub holder: Option<HolderView>,
@@ -150,9 +242,11 @@ pub struct DistrictList {
 pub struct DistrictView {
     pub code: String,
     pub names: Names,
-    /// `district` or `county`.
+    /// `district`, `county`, or `functional_zone` (a zone that runs enforcement for the towns it
+    /// manages, with its own departments and command centre; its code is synthetic).
     pub kind: String,
     pub illustrative: bool,
+    /// The towns whose whistles this district (or zone) answers.
     pub towns: u32,
     pub departments: Vec<DepartmentView>,
 }
@@ -164,6 +258,9 @@ pub struct DepartmentView {
     pub department_type: String,
     /// True for the command centre that triages whistles nobody holds.
     pub command_centre: bool,
+    /// The city-level body that manages the department vertically (e.g. 重庆市消防救援总队), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertical: Option<Names>,
 }
 
 /// `POST /api/v1/registry/import` answer.

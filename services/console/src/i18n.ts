@@ -41,9 +41,10 @@ const zh = {
   'status.resolved': '已办结',
   'status.rejected': '已退回',
 
-  'authority.statutory': '法定职权',
+  'authority.statutory': '乡镇法定职权',
   'authority.empowered': '赋权乡镇',
   'authority.delegated': '委托乡镇',
+  'authority.department': '部门职权',
   'authority.recovered': '收回部门',
 
   'conn.connecting': '正在连接…',
@@ -276,9 +277,10 @@ const en: Record<Key, string> = {
   'status.resolved': 'Resolved',
   'status.rejected': 'Rejected',
 
-  'authority.statutory': 'statutory',
+  'authority.statutory': 'town statutory',
   'authority.empowered': 'empowered to towns',
   'authority.delegated': 'delegated to towns',
+  'authority.department': 'held by the department',
   'authority.recovered': 'recovered by department',
 
   'conn.connecting': 'Connecting…',

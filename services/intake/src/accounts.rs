@@ -24,7 +24,7 @@ fn resolve(registry: &LiveRegistry, username: &str) -> Option<Role> {
     if let Some(code) = username.strip_prefix("town-") {
         let code = TownCode::parse(code).ok()?;
         let town = registry.town(&code)?;
-        return Some(Role::Town { town: code.to_string(), district: town.district.to_string() });
+        return Some(Role::Town { town: code.to_string(), district: town.body().to_string() });
     }
     if let Some(code) = username.strip_prefix("dept-") {
         let code = DepartmentCode::parse(code).ok()?;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use whistle_schemas::events::Authority;
 use whistle_schemas::registry::{AuditEntry, ChangeAction, HolderChangeRequest};
 
-use crate::codes::{DepartmentCode, DistrictCode, ItemCode};
+use crate::codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
 use crate::file::COMMAND_CENTRE;
 use crate::model::{Assignment, Holder, Item, Registry, Scope};
 
@@ -38,6 +38,10 @@ const MAX_TEXT: usize = 500;
 
 /// The item as it would be after `action` described by `req`, decided at `now`; the registry is
 /// not touched.
+///
+/// With `towns`, the change is made for each named town of `district` alone (a town's own
+/// assignment, which wins over its district's): a delegation of an optional item to a list of
+/// towns, or a recovery from one town.
 pub fn propose(
     registry: &Registry,
     code: &str,
@@ -47,15 +51,16 @@ pub fn propose(
 ) -> Result<Item, ChangeError> {
     let item_code = ItemCode::parse(code).map_err(|e| ChangeError::UnknownItem(e.to_string()))?;
     let item = registry.item(&item_code).ok_or_else(|| ChangeError::UnknownItem(item_code.to_string()))?;
-    let scope = if req.district == "*" {
-        Scope::CityWide
+    let district = if req.district == "*" {
+        None
     } else {
         let d = DistrictCode::parse(&req.district).map_err(|e| ChangeError::field("district", e.to_string()))?;
         if registry.district(&d).is_none() {
             return Err(ChangeError::field("district", format!("unknown district {d}")));
         }
-        Scope::District(d)
+        Some(d)
     };
+    let scopes = scopes(registry, district.as_ref(), &req.towns)?;
     let reason = text("reason", &req.reason)?;
     let actor = text("actor", &req.actor)?;
     if req.effective_from < now {
@@ -73,7 +78,7 @@ pub fn propose(
                     return Err(ChangeError::field("department_type", format!("unknown department type {t:.40}")));
                 }
                 // A district-scoped recovery must name a department that exists in that district.
-                if let Scope::District(d) = &scope {
+                if let Some(d) = &district {
                     let code = DepartmentCode::new(d, t);
                     if registry.department(&code).is_none() {
                         return Err(ChangeError::field("department_type", format!("no department {code} in {d}")));
@@ -97,8 +102,8 @@ pub fn propose(
         ChangeAction::Recover => {
             let t = department(true)?.expect("required");
             let authority = req.authority.unwrap_or(Authority::Recovered);
-            if !matches!(authority, Authority::Recovered | Authority::Statutory) {
-                return Err(ChangeError::field("authority", "a recovery is `recovered` or `statutory`"));
+            if !matches!(authority, Authority::Recovered | Authority::Department) {
+                return Err(ChangeError::field("authority", "a recovery is `recovered` or `department`"));
             }
             (Holder::DepartmentType(t), authority)
         }
@@ -108,36 +113,130 @@ pub fn propose(
                 Some(t) => Holder::DepartmentType(t),
                 None => Holder::Towns,
             };
+            if authority.is_towns() != matches!(holder, Holder::Towns) {
+                return Err(ChangeError::field(
+                    "authority",
+                    format!(
+                        "`{}` does not go with this holder: towns hold statutory, empowered and delegated items, departments department-held and recovered ones",
+                        authority.as_str()
+                    ),
+                ));
+            }
             (holder, authority)
         }
         ChangeAction::Import => return Err(ChangeError::field("action", "imports go through the CSV endpoint")),
     };
+    for scope in &scopes {
+        let Scope::Town { town: code, .. } = scope else { continue };
+        let Some(town) = registry.town(code) else { continue };
+        if matches!(holder, Holder::Towns) && !item.reaches(town.kind) {
+            return Err(ChangeError::field(
+                "towns",
+                format!("{code} is a {}; {} is handed only to: {}", town.kind.as_str(), item.code, kinds(item)),
+            ));
+        }
+    }
+    // A recovery takes an item back from the towns: they must hold it there until then, so the
+    // history shows what they held.
+    if authority == Authority::Recovered {
+        for scope in &scopes {
+            let held = match scope {
+                Scope::CityWide => registry.default_holder_at(&item.code, req.effective_from),
+                Scope::District(d) => registry.holder_at(&item.code, d, req.effective_from),
+                Scope::Town { town, .. } => {
+                    registry.town(town).and_then(|t| registry.holder_for_town(&item.code, t, req.effective_from))
+                }
+            };
+            if !held.is_some_and(|a| a.holder == Holder::Towns) {
+                return Err(ChangeError::field(
+                    "authority",
+                    format!(
+                        "the towns do not hold {} in {scope} then: nothing to recover (a department-held item is `department`)",
+                        item.code
+                    ),
+                ));
+            }
+        }
+    }
 
     let from = req.effective_from;
     let mut next = item.clone();
-    for a in next.assignments.iter().filter(|a| a.scope == scope) {
-        if a.from >= from {
+    for scope in &scopes {
+        if let Some(a) = next.assignments.iter().find(|a| &a.scope == scope && a.from >= from) {
             return Err(ChangeError::Overlap { scope: scope.to_string(), existing_from: a.from });
         }
     }
-    for a in next.assignments.iter_mut().filter(|a| a.scope == scope) {
-        if a.to.is_none_or(|to| to > from) {
-            // Only the future part of the interval changes: `from` is not in the past.
-            a.to = Some(from);
+    for scope in &scopes {
+        for a in next.assignments.iter_mut().filter(|a| &a.scope == scope) {
+            if a.to.is_none_or(|to| to > from) {
+                // Only the future part of the interval changes: `from` is not in the past.
+                a.to = Some(from);
+            }
         }
+        next.assignments.push(Assignment {
+            scope: scope.clone(),
+            holder: holder.clone(),
+            authority,
+            from,
+            to: None,
+            note: reason.clone(),
+        });
     }
-    next.assignments.push(Assignment { scope: scope.clone(), holder, authority, from, to: None, note: reason.clone() });
     next.version = item.version + 1;
     next.audit.push(AuditEntry {
         version: next.version,
         recorded_at: now,
         actor,
         action,
-        district: scope.to_string(),
+        district: district.as_ref().map_or_else(|| "*".to_owned(), ToString::to_string),
+        towns: scopes
+            .iter()
+            .filter_map(|s| match s {
+                Scope::Town { town, .. } => Some(town.to_string()),
+                _ => None,
+            })
+            .collect(),
         effective_from: from,
         reason,
     });
     Ok(next)
+}
+
+/// The most towns one change may name (a district has at most a few dozen).
+const MAX_TOWNS: usize = 200;
+
+/// The scopes a change applies to: the district (or city), or each named town of the district.
+fn scopes(registry: &Registry, district: Option<&DistrictCode>, towns: &[String]) -> Result<Vec<Scope>, ChangeError> {
+    if towns.is_empty() {
+        return Ok(vec![district.map_or(Scope::CityWide, |d| Scope::District(d.clone()))]);
+    }
+    let Some(district) = district else {
+        return Err(ChangeError::field("towns", "a change for named towns names their district, not *"));
+    };
+    if towns.len() > MAX_TOWNS {
+        return Err(ChangeError::field("towns", format!("at most {MAX_TOWNS} towns per change")));
+    }
+    let mut scopes = Vec::with_capacity(towns.len());
+    for t in towns {
+        let code = TownCode::parse(t).map_err(|e| ChangeError::field("towns", e.to_string()))?;
+        let town = registry.town(&code).ok_or_else(|| ChangeError::field("towns", format!("unknown town {code}")))?;
+        if town.body() != district {
+            return Err(ChangeError::field(
+                "towns",
+                format!("{code} is answered for by {}, not {district}", town.body()),
+            ));
+        }
+        let scope = Scope::Town { body: district.clone(), town: code.clone() };
+        if scopes.contains(&scope) {
+            return Err(ChangeError::field("towns", format!("{code} is named twice")));
+        }
+        scopes.push(scope);
+    }
+    Ok(scopes)
+}
+
+fn kinds(item: &Item) -> String {
+    item.town_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// A reason or actor name: trimmed, non-empty, bounded, no control characters.
@@ -162,7 +261,6 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::codes::TownCode;
     use crate::routing::{Route, route};
 
     fn registry() -> Registry {
@@ -173,6 +271,7 @@ mod tests {
     fn request(district: &str, from: DateTime<Utc>, department_type: Option<&str>) -> HolderChangeRequest {
         HolderChangeRequest {
             district: district.into(),
+            towns: vec![],
             effective_from: from,
             reason: "专项整治".into(),
             actor: "test".into(),
@@ -221,6 +320,79 @@ mod tests {
             propose(&r, "CQ-NOPE-001", ChangeAction::Recover, &request("*", soon, Some("EE")), now),
             Err(ChangeError::UnknownItem(_))
         ));
+    }
+
+    #[test]
+    fn an_optional_item_is_delegated_to_a_list_of_towns_and_the_rest_of_the_district_keeps_the_department() {
+        let r = registry();
+        let now = Utc::now();
+        let at = now + Duration::hours(1);
+        let (a, b, c) = (
+            TownCode::parse("500103001").expect("valid"),
+            TownCode::parse("500103002").expect("valid"),
+            TownCode::parse("500103003").expect("valid"),
+        );
+        // CQ-CITY-015 (digging up city roads) is held by the urban management bureau now.
+        let code = ItemCode::parse("CQ-CITY-015").expect("valid");
+        let before = route(&r, &a, &code, at).expect("routes");
+        assert!(matches!(before, Route::Department { .. }), "{before:?}");
+        let mut req = request("500103", at, None);
+        req.towns = vec![a.to_string(), b.to_string()];
+        req.authority = Some(Authority::Empowered);
+        let item = propose(&r, code.as_str(), ChangeAction::Delegate, &req, now).expect("valid delegation");
+        assert_eq!(item.audit[0].towns, vec![a.to_string(), b.to_string()]);
+        let next = r.with_item(item);
+        assert!(matches!(
+            route(&next, &a, &code, at).expect("routes"),
+            Route::Town { authority: Authority::Empowered, .. }
+        ));
+        assert!(matches!(route(&next, &b, &code, at).expect("routes"), Route::Town { .. }));
+        assert!(
+            matches!(route(&next, &c, &code, at).expect("routes"), Route::Department { .. }),
+            "the others keep the department"
+        );
+
+        // Recovery from one of them.
+        let later = at + Duration::hours(1);
+        let mut back = request("500103", later, Some("UM"));
+        back.towns = vec![b.to_string()];
+        let item = propose(&next, code.as_str(), ChangeAction::Recover, &back, now).expect("valid recovery");
+        let after = next.with_item(item);
+        assert!(matches!(route(&after, &a, &code, later).expect("routes"), Route::Town { .. }));
+        assert!(matches!(
+            route(&after, &b, &code, later).expect("routes"),
+            Route::Department { authority: Authority::Recovered, .. }
+        ));
+        let history = after.item(&code).expect("exists").to_definition().holders;
+        assert!(
+            history.iter().any(|h| h.town.as_deref() == Some(b.as_str()) && h.authority == Authority::Empowered),
+            "the town's holding stays in the history"
+        );
+    }
+
+    #[test]
+    fn a_change_for_named_towns_checks_them() {
+        let r = registry();
+        let now = Utc::now();
+        let soon = now + Duration::hours(1);
+        let field = |res: Result<Item, ChangeError>| match res {
+            Err(ChangeError::InvalidField { field, message }) => (field, message),
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        let mut other_district = request("500103", soon, None);
+        other_district.towns = vec!["500104001".into()];
+        assert_eq!(field(propose(&r, "CQ-CITY-015", ChangeAction::Delegate, &other_district, now)).0, "towns");
+        let mut city = request("*", soon, None);
+        city.towns = vec!["500103001".into()];
+        assert_eq!(field(propose(&r, "CQ-CITY-015", ChangeAction::Delegate, &city, now)).0, "towns");
+        // Straw burning is not handed to a downtown subdistrict.
+        let mut subdistrict = request("500103", soon, None);
+        subdistrict.towns = vec!["500103001".into()];
+        assert_eq!(field(propose(&r, "CQ-ENV-003", ChangeAction::Delegate, &subdistrict, now)).0, "towns");
+        // Nothing to recover where the towns never held it.
+        let nothing = request("500103", soon, Some("EE"));
+        let (f, m) = field(propose(&r, "CQ-ENV-007", ChangeAction::Recover, &nothing, now));
+        assert_eq!(f, "authority", "{m}");
     }
 
     #[test]

@@ -11,11 +11,16 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use whistle_schemas::events::Authority;
-use whistle_schemas::registry::{AuditEntry, ChangeAction, HolderSpec, HolderVersion, ItemDefinition, Keywords};
+use whistle_schemas::registry::{
+    AuditEntry, ChangeAction, HolderSpec, HolderVersion, ItemDefinition, Keywords, SubjectKind, TownKind,
+};
 
 use crate::model::{Item, Registry};
 
-pub const HEADER: [&str; 14] = [
+/// The columns, in order. The first 14 are the original layout, which an import still takes
+/// (the item's new columns then default: no subject kinds, not persuade-first, no competent
+/// department, every town kind; every row for a district or the city).
+pub const HEADER: [&str; 19] = [
     "code",
     "name_zh",
     "name_en",
@@ -30,7 +35,15 @@ pub const HEADER: [&str; 14] = [
     "effective_from",
     "effective_to",
     "reason",
+    "town",
+    "subject_kinds",
+    "persuade_first",
+    "department_type",
+    "town_kinds",
 ];
+
+/// How many of [`HEADER`]'s columns the original layout had.
+const LEGACY_COLUMNS: usize = 14;
 
 /// Separates keywords inside one cell.
 const KEYWORD_SEPARATOR: char = '|';
@@ -82,6 +95,11 @@ pub fn export(registry: &Registry) -> String {
                     h.effective_from.to_rfc3339(),
                     h.effective_to.map(|t| t.to_rfc3339()).unwrap_or_default(),
                     h.reason.clone(),
+                    h.town.clone().unwrap_or_default(),
+                    def.subject_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("|"),
+                    def.persuade_first.to_string(),
+                    def.department_type.clone().unwrap_or_default(),
+                    def.town_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("|"),
                 ]
                 .into_iter(),
             );
@@ -154,7 +172,9 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
     let Some(header) = rows.first() else {
         return Err(vec![RowError { row: 0, column: None, message: "the file is empty".into() }]);
     };
-    if header.iter().map(|h| h.trim()).ne(HEADER.iter().copied()) {
+    let columns = header.len();
+    if !matches!(columns, LEGACY_COLUMNS | 19) || header.iter().map(|h| h.trim()).ne(HEADER[..columns].iter().copied())
+    {
         return Err(vec![RowError {
             row: 1,
             column: None,
@@ -170,15 +190,19 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
         if errors.len() >= MAX_ERRORS {
             break;
         }
-        if cells.len() != HEADER.len() {
+        if cells.len() != columns {
             errors.push(RowError {
                 row,
                 column: None,
-                message: format!("expected {} cells, found {}", HEADER.len(), cells.len()),
+                message: format!("expected {columns} cells, found {}", cells.len()),
             });
             continue;
         }
-        let cell = |name: &'static str| cells[HEADER.iter().position(|h| *h == name).expect("known column")].trim();
+        // A column the file's layout lacks reads as empty.
+        let cell = |name: &'static str| {
+            let i = HEADER.iter().position(|h| *h == name).expect("known column");
+            cells.get(i).map_or("", |c| c.trim())
+        };
         let mut err =
             |column: &'static str, message: String| errors.push(RowError { row, column: Some(column), message });
         let illustrative = match cell("illustrative") {
@@ -189,13 +213,51 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
                 continue;
             }
         };
+        let persuade_first = match cell("persuade_first") {
+            "true" => true,
+            "false" | "" => false,
+            other => {
+                err("persuade_first", format!("expected true or false, found {other:?}"));
+                continue;
+            }
+        };
         let authority = match cell("authority") {
             "statutory" => Authority::Statutory,
             "empowered" => Authority::Empowered,
             "delegated" => Authority::Delegated,
+            "department" => Authority::Department,
             "recovered" => Authority::Recovered,
             other => {
-                err("authority", format!("expected statutory, empowered, delegated or recovered, found {other:?}"));
+                err(
+                    "authority",
+                    format!("expected statutory, empowered, delegated, department or recovered, found {other:?}"),
+                );
+                continue;
+            }
+        };
+        let list =
+            |column: &'static str| cell(column).split(KEYWORD_SEPARATOR).map(str::trim).filter(|k| !k.is_empty());
+        let subject_kinds: Result<Vec<SubjectKind>, String> = list("subject_kinds")
+            .map(|k| match k {
+                "individual" => Ok(SubjectKind::Individual),
+                "unit" => Ok(SubjectKind::Unit),
+                other => Err(format!("expected individual or unit, found {other:?}")),
+            })
+            .collect();
+        let subject_kinds = match subject_kinds {
+            Ok(k) => k,
+            Err(message) => {
+                err("subject_kinds", message);
+                continue;
+            }
+        };
+        let town_kinds: Result<Vec<TownKind>, String> = list("town_kinds")
+            .map(|k| TownKind::parse(k).ok_or_else(|| format!("expected subdistrict, town or township, found {k:?}")))
+            .collect();
+        let town_kinds = match town_kinds {
+            Ok(k) => k,
+            Err(message) => {
+                err("town_kinds", message);
                 continue;
             }
         };
@@ -237,10 +299,15 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
             legal_basis: cell("legal_basis").to_owned(),
             illustrative,
             keywords: Keywords { zh: keywords("keywords_zh"), en: keywords("keywords_en") },
+            subject_kinds,
+            persuade_first,
+            department_type: Some(cell("department_type")).filter(|t| !t.is_empty()).map(str::to_owned),
+            town_kinds,
             holders: vec![],
         };
         let version = HolderVersion {
             district: cell("district").to_owned(),
+            town: Some(cell("town")).filter(|t| !t.is_empty()).map(str::to_owned),
             holder,
             authority,
             effective_from,
@@ -257,6 +324,8 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
                 let same = |a: &ItemDefinition, b: &ItemDefinition| {
                     (&a.names, &a.category, &a.legal_basis, a.illustrative, &a.keywords)
                         == (&b.names, &b.category, &b.legal_basis, b.illustrative, &b.keywords)
+                        && (&a.subject_kinds, a.persuade_first, &a.department_type, &a.town_kinds)
+                            == (&b.subject_kinds, b.persuade_first, &b.department_type, &b.town_kinds)
                 };
                 if !same(existing, &def) {
                     let message = format!("the item's own columns differ from its first row {first}");
@@ -299,6 +368,7 @@ pub fn import(registry: &Registry, text: &str, actor: &str, now: DateTime<Utc>) 
             actor: actor.to_owned(),
             action: ChangeAction::Import,
             district: "*".into(),
+            towns: vec![],
             effective_from: now,
             reason: "CSV import".into(),
         });
@@ -314,6 +384,21 @@ pub fn import(registry: &Registry, text: &str, actor: &str, now: DateTime<Utc>) 
             continue;
         }
         changed.push(item);
+    }
+    // No two items may share a name once the import is in place.
+    if errors.is_empty() {
+        let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+        let replaced: std::collections::HashSet<&str> = changed.iter().map(|i| i.code.as_str()).collect();
+        let all = registry.items().filter(|i| !replaced.contains(i.code.as_str())).chain(changed.iter());
+        for item in all {
+            if let Some(other) = names.insert(item.names.zh.as_str(), item.code.as_str()) {
+                errors.push(RowError {
+                    row: 0,
+                    column: Some("name_zh"),
+                    message: format!("items {other} and {} have the same name {}", item.code, item.names.zh),
+                });
+            }
+        }
     }
     if errors.is_empty() { Ok(Import { rows, items, changed }) } else { Err(errors) }
 }
@@ -374,9 +459,9 @@ mod tests {
     fn broken_rows_are_reported_by_row_and_column_and_nothing_is_applied() {
         let r = registry();
         let mut csv = export(&r);
-        csv.push_str("CQ-NEW-900,新,New,market,x,maybe,,,*,towns,empowered,2030-01-01T00:00:00Z,,x\r\n");
-        csv.push_str("CQ-NEW-901,新,New,market,x,true,,,*,towns,granted,2030-01-01T00:00:00Z,,x\r\n");
-        csv.push_str("CQ-NEW-902,新,New,market,x,true,,,509999,towns,empowered,2030-01-01T00:00:00Z,,x\r\n");
+        csv.push_str("CQ-NEW-900,新,New,market,x,maybe,,,*,towns,empowered,2030-01-01T00:00:00Z,,x,,,false,,\r\n");
+        csv.push_str("CQ-NEW-901,新,New,market,x,true,,,*,towns,granted,2030-01-01T00:00:00Z,,x,,,false,,\r\n");
+        csv.push_str("CQ-NEW-902,新,New,market,x,true,,,509999,towns,empowered,2030-01-01T00:00:00Z,,x,,,false,,\r\n");
         csv.push_str("CQ-NEW-903,新,New,market,x,true\r\n");
         let rows = csv.lines().count();
         let errors = import(&r, &csv, "test", Utc::now()).expect_err("broken rows");
@@ -387,10 +472,48 @@ mod tests {
     }
 
     #[test]
+    fn a_file_in_the_original_fourteen_column_layout_still_imports() {
+        let r = registry();
+        let csv = format!(
+            "{}\r\nCQ-NEW-910,旧格式事项,Old layout,market,《x》第一条,true,,,*,MS,department,2030-01-01T00:00:00Z,,x\r\n",
+            HEADER[..LEGACY_COLUMNS].join(",")
+        );
+        let import = import(&r, &csv, "test", Utc::now()).expect("the old layout imports");
+        assert_eq!(import.changed.len(), 1);
+        assert!(import.changed[0].subject_kinds.is_empty() && !import.changed[0].persuade_first);
+    }
+
+    #[test]
+    fn a_towns_own_row_round_trips_and_names_its_town() {
+        let r = registry();
+        let csv = export(&r);
+        let town_rows: Vec<&str> = csv.lines().filter(|l| l.contains(",empowered,") && l.contains("CQ-OPT-")).collect();
+        assert!(
+            town_rows.iter().any(|l| l.split(',').nth(14).is_some_and(|t| t.len() == 9)),
+            "a town column: {town_rows:?}"
+        );
+        let moved = csv.replacen(&town_rows[1].split(',').nth(14).expect("town").to_string(), "500103999", 1);
+        let errors = import(&r, &moved, "test", Utc::now()).expect_err("an unknown town is refused");
+        assert!(
+            errors.iter().any(|e| e.message.contains("unknown town") || e.message.contains("rewritten")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_import_that_gives_two_items_one_name_is_refused() {
+        let r = registry();
+        let mut csv = export(&r);
+        csv.push_str("CQ-NEW-920,占道经营,Dup,market,x,true,,,*,MS,department,2030-01-01T00:00:00Z,,x,,,false,,\r\n");
+        let errors = import(&r, &csv, "test", Utc::now()).expect_err("duplicate name");
+        assert!(errors.iter().any(|e| e.message.contains("same name")), "{errors:?}");
+    }
+
+    #[test]
     fn an_import_may_not_rewrite_a_past_holder() {
         let r = registry();
         let csv = export(&r);
-        let changed = csv.replacen(",EE,recovered,", ",towns,empowered,", 1);
+        let changed = csv.replacen(",EE,department,", ",towns,empowered,", 1);
         assert_ne!(changed, csv);
         let errors = import(&r, &changed, "test", Utc::now()).expect_err("history is kept");
         assert!(errors[0].message.contains("history is never rewritten"), "{errors:?}");

@@ -6,34 +6,63 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use whistle_schemas::Names;
 use whistle_schemas::events::Authority;
-use whistle_schemas::registry::{AuditEntry, HolderSpec, HolderVersion, ItemDefinition, ItemRecord, Keywords};
+use whistle_schemas::registry::{
+    AuditEntry, HolderSpec, HolderVersion, ItemDefinition, ItemRecord, Keywords, SubjectKind, TownKind,
+};
 
 use crate::codes::{DepartmentCode, DistrictCode, ItemCode, TownCode};
-use crate::file::{RegistryError, build_item};
+use crate::file::{Refs, RegistryError, build_item};
 
+/// The `kind` of a district entry that is a functional zone rather than an administrative
+/// district: it runs enforcement for the towns it manages, with its own departments.
+pub const FUNCTIONAL_ZONE: &str = "functional_zone";
+
+/// A district-level body whose departments respond to whistles: one of the 38 administrative
+/// districts and counties, or a functional zone (两江新区, 西部科学城重庆高新区, 万盛经开区).
 #[derive(Debug, Clone)]
 pub struct District {
     pub code: DistrictCode,
     pub names: Names,
+    /// `district`, `county` or [`FUNCTIONAL_ZONE`].
     pub kind: String,
     pub illustrative: bool,
+}
+
+impl District {
+    pub fn is_functional_zone(&self) -> bool {
+        self.kind == FUNCTIONAL_ZONE
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Town {
     pub code: TownCode,
+    /// The administrative district (the code's first six digits).
     pub district: DistrictCode,
+    /// The functional zone that runs enforcement for the town, if any.
+    pub managed_by: Option<DistrictCode>,
     pub names: Names,
-    pub kind: String,
+    pub kind: TownKind,
     pub illustrative: bool,
+}
+
+impl Town {
+    /// The district or zone whose departments and command centre answer this town's whistles,
+    /// and whose assignments apply to it.
+    pub fn body(&self) -> &DistrictCode {
+        self.managed_by.as_ref().unwrap_or(&self.district)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Department {
     pub code: DepartmentCode,
+    /// The district or functional zone the department belongs to.
     pub district: DistrictCode,
     pub department_type: String,
     pub names: Names,
+    /// The city-level body that manages it vertically (fire and rescue, tobacco), if any.
+    pub vertical: Option<Names>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +74,12 @@ pub struct Item {
     pub illustrative: bool,
     pub keywords_zh: Vec<String>,
     pub keywords_en: Vec<String>,
+    pub subject_kinds: Vec<SubjectKind>,
+    pub persuade_first: bool,
+    /// The competent department type: it answers where the towns do not hold the item.
+    pub department_type: Option<String>,
+    /// The kinds of town a towns-held assignment reaches; empty = all.
+    pub town_kinds: Vec<TownKind>,
     /// Every holder assignment ever made, in file order; never rewritten.
     pub assignments: Vec<Assignment>,
     /// The item's record version: 0 as shipped, bumped by every change.
@@ -54,6 +89,11 @@ pub struct Item {
 }
 
 impl Item {
+    /// Whether a towns-held assignment of this item reaches a town of `kind`.
+    pub fn reaches(&self, kind: TownKind) -> bool {
+        self.town_kinds.is_empty() || self.town_kinds.contains(&kind)
+    }
+
     /// The item in its wire shape, with its whole history.
     pub fn to_definition(&self) -> ItemDefinition {
         ItemDefinition {
@@ -63,6 +103,10 @@ impl Item {
             legal_basis: self.legal_basis.clone(),
             illustrative: self.illustrative,
             keywords: Keywords { zh: self.keywords_zh.clone(), en: self.keywords_en.clone() },
+            subject_kinds: self.subject_kinds.clone(),
+            persuade_first: self.persuade_first,
+            department_type: self.department_type.clone(),
+            town_kinds: self.town_kinds.clone(),
             holders: self.assignments.iter().map(Assignment::to_version).collect(),
         }
     }
@@ -78,8 +122,29 @@ impl Item {
 pub enum Scope {
     /// The city-wide default.
     CityWide,
-    /// One district; overrides the city-wide default while in force.
+    /// One district or functional zone; overrides the city-wide default while in force.
     District(DistrictCode),
+    /// One town (of the district or zone `body`); overrides both while in force.
+    Town { body: DistrictCode, town: TownCode },
+}
+
+impl Scope {
+    /// The district or zone of a district or town scope.
+    pub fn body(&self) -> Option<&DistrictCode> {
+        match self {
+            Scope::CityWide => None,
+            Scope::District(d) | Scope::Town { body: d, .. } => Some(d),
+        }
+    }
+
+    /// Whether an assignment in this scope can reach `town`.
+    pub fn covers(&self, town: &Town) -> bool {
+        match self {
+            Scope::CityWide => true,
+            Scope::District(d) => d == town.body(),
+            Scope::Town { town: t, .. } => t == &town.code,
+        }
+    }
 }
 
 impl fmt::Display for Scope {
@@ -87,6 +152,7 @@ impl fmt::Display for Scope {
         match self {
             Scope::CityWide => f.write_str("*"),
             Scope::District(d) => write!(f, "{d}"),
+            Scope::Town { town, .. } => write!(f, "{town}"),
         }
     }
 }
@@ -112,8 +178,14 @@ pub struct Assignment {
 
 impl Assignment {
     pub fn to_version(&self) -> HolderVersion {
+        let (district, town) = match &self.scope {
+            Scope::CityWide => ("*".to_owned(), None),
+            Scope::District(d) => (d.to_string(), None),
+            Scope::Town { body, town } => (body.to_string(), Some(town.to_string())),
+        };
         HolderVersion {
-            district: self.scope.to_string(),
+            district,
+            town,
             holder: match &self.holder {
                 Holder::Towns => HolderSpec::Towns,
                 Holder::DepartmentType(t) => HolderSpec::Department { department_type: t.clone() },
@@ -193,8 +265,22 @@ impl Registry {
         self.items.values()
     }
 
+    /// Who holds `item` for `town` at `at`: the town's own assignment in force wins over its
+    /// district's (or zone's), which wins over the city-wide one; `None` when none is in force.
+    /// The holder may be the towns while the item does not reach this town's kind: see
+    /// [`Item::reaches`] and [`crate::routing::route`].
+    pub fn holder_for_town(&self, item: &ItemCode, town: &Town, at: DateTime<Utc>) -> Option<&Assignment> {
+        let item = self.items.get(item)?;
+        let own = Scope::Town { body: town.body().clone(), town: town.code.clone() };
+        let in_force = |scope: &Scope| item.assignments.iter().find(|a| &a.scope == scope && a.in_force_at(at));
+        in_force(&own)
+            .or_else(|| in_force(&Scope::District(town.body().clone())))
+            .or_else(|| in_force(&Scope::CityWide))
+    }
+
     /// Who holds `item` in `district` at `at`: the district's own assignment in force wins over
-    /// the city-wide one; `None` when neither is in force (or the item is unknown).
+    /// the city-wide one; `None` when neither is in force (or the item is unknown). Towns' own
+    /// assignments are not considered: see [`Registry::holder_for_town`].
     pub fn holder_at(&self, item: &ItemCode, district: &DistrictCode, at: DateTime<Utc>) -> Option<&Assignment> {
         let item = self.items.get(item)?;
         let local = Scope::District(district.clone());
@@ -209,7 +295,7 @@ impl Registry {
         if self.items.get(&code).is_some_and(|i| i.version >= record.version) {
             return Ok(None);
         }
-        let item = build_item(record.item, record.version, record.audit, &self.districts, &self.department_types)?;
+        let item = build_item(record.item, record.version, record.audit, &self.refs())?;
         let mut next = self.clone();
         next.items.insert(code, item);
         Ok(Some(next))
@@ -217,7 +303,17 @@ impl Registry {
 
     /// Validates an item definition against this registry's districts and department types.
     pub fn build(&self, def: ItemDefinition, version: u64, audit: Vec<AuditEntry>) -> Result<Item, RegistryError> {
-        build_item(def, version, audit, &self.districts, &self.department_types)
+        build_item(def, version, audit, &self.refs())
+    }
+
+    fn refs(&self) -> Refs<'_> {
+        Refs { districts: &self.districts, towns: &self.towns, department_types: &self.department_types }
+    }
+
+    /// The towns a district or zone answers for (its own, less those a zone manages; or a
+    /// zone's).
+    pub fn towns_of<'a>(&'a self, body: &'a DistrictCode) -> impl Iterator<Item = &'a Town> + 'a {
+        self.towns.values().filter(move |t| t.body() == body)
     }
 
     /// The registry with `item` in place (validated by the caller, e.g. [`crate::change`]).

@@ -64,12 +64,14 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             return (Outcome::Unroutable, reject("unroutable", err.to_string(), "unknown_reference"));
         }
     };
+    // The district or functional zone whose departments answer the town.
+    let body = registry.town(&town).map_or_else(|| town.district(), |t| t.body().clone());
     // A joint case: the district's departments of the requested types, other than the lead.
     let assisting = |lead: &whistle_registry::Department| -> Vec<DepartmentRef> {
         raised
             .assist
             .iter()
-            .filter_map(|t| registry.department(&DepartmentCode::new(&town.district(), t)))
+            .filter_map(|t| registry.department(&DepartmentCode::new(&body, t)))
             .filter(|d| d.code != lead.code && d.department_type != COMMAND_CENTRE)
             .map(|d| DepartmentRef { code: d.code.to_string(), names: d.names.clone() })
             .collect()
@@ -108,7 +110,7 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             (Outcome::Triage, dispatched(department, None, true, format!("triage: {reason}")))
         }
         Route::Town { authority, since } if raised.support => {
-            match supporting_department(registry, &item, &town.district(), event.time) {
+            match supporting_department(registry, &item, &town, event.time) {
                 Some(department) => {
                     let basis = format!(
                         "town {town} holds {item} under {} authority since {} and asked for support: {} supports (registry version {})",
@@ -119,7 +121,7 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
                     );
                     (Outcome::Support, dispatched(department, Some(authority), false, basis))
                 }
-                None => match registry.department(&DepartmentCode::new(&town.district(), COMMAND_CENTRE)) {
+                None => match registry.department(&DepartmentCode::new(&body, COMMAND_CENTRE)) {
                     Some(centre) => {
                         let basis =
                             format!("triage: town {town} asked for support on {item}; no supporting department");

@@ -60,6 +60,11 @@ impl Calendar {
         Ok(Calendar { offset, hours, weekdays, holidays, workdays })
     }
 
+    /// The calendar's time zone.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
     pub fn is_working_day(&self, day: NaiveDate) -> bool {
         if self.workdays.contains(&day) {
             return true;

@@ -326,6 +326,34 @@ pub(crate) mod tests {
         (e, case)
     }
 
+    fn shipped() -> Policies {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/sla.json");
+        Policies::load(&path).expect("the shipped policy loads")
+    }
+
+    #[test]
+    fn a_whistle_at_23_00_on_a_business_hours_item_starts_its_clock_at_the_next_working_morning() {
+        let p = shipped();
+        // Tuesday 2026-11-24, 23:00 in Chongqing; an environment item (business hours).
+        let (e, _) = dispatched_at("2026-11-24T23:00:00+08:00");
+        let policy = p.for_dispatch("CQ-ENV-001", Some("environment"), "500103", e.time);
+        let case = CaseSla::dispatched(&e, 0, "500103-EE", "500103", "CQ-ENV-001", policy);
+        let calendar = p.calendar("500103");
+        let ack = policy.budget(SlaStageKind::Acknowledge).duration;
+        assert_eq!(case.deadline(SlaStageKind::Acknowledge, calendar), Some(t("2026-11-25T09:00:00+08:00") + ack));
+        // The same at 23:00 before a holiday: the clock waits for the first working morning after it.
+        let (e, _) = dispatched_at("2026-09-30T23:00:00+08:00");
+        let case = CaseSla::dispatched(&e, 0, "500103-EE", "500103", "CQ-ENV-001", policy);
+        assert_eq!(case.deadline(SlaStageKind::Acknowledge, calendar), Some(t("2026-10-08T09:00:00+08:00") + ack));
+        // A fire item at 23:00 counts at once, on the night-time acknowledgement.
+        let (e, _) = dispatched_at("2026-11-24T23:00:00+08:00");
+        let fire = p.for_dispatch("CQ-FIRE-001", Some("fire_safety"), "500103", e.time);
+        let case = CaseSla::dispatched(&e, 0, "500103-FR", "500103", "CQ-FIRE-001", fire);
+        let night_ack = fire.budget(SlaStageKind::Acknowledge).duration;
+        assert_eq!(case.deadline(SlaStageKind::Acknowledge, calendar), Some(e.time + night_ack));
+        assert!(night_ack < chrono::Duration::hours(1));
+    }
+
     fn actor() -> Actor {
         Actor::new(ActorKind::Department, "500103-EE")
     }

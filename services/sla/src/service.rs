@@ -80,7 +80,7 @@ impl Sla {
             (CaseEventBody::Dispatched(d), None) => {
                 let category =
                     ItemCode::parse(&d.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
-                let policy = self.policies.for_item(&d.item, category);
+                let policy = self.policies.for_dispatch(&d.item, category, &d.district, event.time);
                 let case = CaseSla::dispatched(event, partition, &d.department.code, &d.district, &d.item, policy);
                 self.publish_schedule(&case, event.id).await?;
                 self.save(&case).await?;
@@ -94,7 +94,7 @@ impl Sla {
             (CaseEventBody::Transferred(t), Some(old)) => {
                 let category =
                     ItemCode::parse(&old.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
-                let policy = self.policies.for_item(&old.item, category);
+                let policy = self.policies.for_dispatch(&old.item, category, &old.district, event.time);
                 let case = CaseSla::dispatched(event, partition, &t.to.code, &old.district, &old.item, policy);
                 self.publish_schedule(&case, event.id).await?;
                 self.save(&case).await?;

@@ -10,7 +10,7 @@ import { setParams } from '../router';
 import { errorMessage, errorState, loadingState } from './common';
 
 const ACTIONS: ChangeAction[] = ['delegate', 'recover', 'change_holder'];
-const AUTHORITIES = ['statutory', 'empowered', 'delegated', 'recovered'];
+const AUTHORITIES = ['statutory', 'empowered', 'delegated', 'department', 'recovered'];
 
 /** "2026-11-27T17:05" for a datetime-local input, `minutes` from now, local time. */
 function localInput(minutes: number): string {

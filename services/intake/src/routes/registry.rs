@@ -51,14 +51,19 @@ pub async fn towns(
     let district = district_param(registry, q.district.as_deref())?;
     let towns = registry
         .towns()
-        .filter(|t| district.as_ref().is_none_or(|d| &t.district == d))
+        // A district's towns include those a functional zone manages there; a zone's are the
+        // towns it manages.
+        .filter(|t| district.as_ref().is_none_or(|d| &t.district == d || t.body() == d))
         .filter_map(|t| {
-            let d = registry.district(&t.district)?;
+            let reference = |code: &DistrictCode| {
+                registry.district(code).map(|d| DistrictRef { code: d.code.to_string(), names: d.names.clone() })
+            };
             Some(TownView {
                 code: t.code.to_string(),
                 names: t.names.clone(),
-                kind: t.kind.clone(),
-                district: DistrictRef { code: d.code.to_string(), names: d.names.clone() },
+                kind: t.kind.as_str().to_owned(),
+                district: reference(&t.district)?,
+                managed_by: t.managed_by.as_ref().and_then(reference),
                 illustrative: t.illustrative,
             })
         })
@@ -115,7 +120,7 @@ pub(crate) fn route_view(
         .unwrap_or_else(|| Names { zh: item.to_string(), en: item.to_string() });
     let base = |outcome, authority, department: Option<DepartmentRef>, effective_from, message| RouteView {
         town: town.to_string(),
-        district: town.district().to_string(),
+        district: registry.town(town).map_or_else(|| town.district(), |t| t.body().clone()).to_string(),
         item: item.to_string(),
         at,
         outcome,
@@ -169,6 +174,7 @@ pub(crate) fn town_holds_message(
         Statutory => ("法定", "statutory"),
         Empowered => ("赋权", "empowered"),
         Delegated => ("委托", "delegated"),
+        Department => ("部门", "department"),
         Recovered => ("收回", "recovered"),
     };
     let day = since.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is valid")).format("%Y-%m-%d");

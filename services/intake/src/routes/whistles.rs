@@ -80,7 +80,7 @@ pub async fn raise(
         Route::Department { .. } | Route::Triage { .. } => {}
     }
     for t in &whistle.assist {
-        let code = whistle_registry::DepartmentCode::new(&town.district, t);
+        let code = whistle_registry::DepartmentCode::new(town.body(), t);
         if t == whistle_registry::file::COMMAND_CENTRE || registry.department(&code).is_none() {
             return Err(ApiError::InvalidField { field: "assist", message: format!("no department {code}") });
         }
@@ -109,7 +109,9 @@ pub async fn raise(
     let event_id = Uuid::new_v5(&id, b"whistle.raised");
     let raise = Command::Raise(Raised {
         town: whistle.town.to_string(),
-        district: town.district.to_string(),
+        // The district or functional zone that answers the town: its departments respond,
+        // its command centre and managers see the case.
+        district: town.body().to_string(),
         item: whistle.item.to_string(),
         description: whistle.description,
         location: whistle.location,

@@ -36,6 +36,8 @@ pub fn item_view(registry: &Registry, item: &Item, district: Option<&DistrictCod
         category: item.category.clone(),
         legal_basis: item.legal_basis.clone(),
         illustrative: item.illustrative,
+        subject_kinds: item.subject_kinds.clone(),
+        persuade_first: item.persuade_first,
         authority: assignment.map(|a| a.authority),
         holder: assignment.map(|a| holder_view(registry, &a.holder, district)),
     }
@@ -49,6 +51,10 @@ pub fn item_detail(registry: &Registry, item: &Item, at: DateTime<Utc>) -> ItemD
         category: view.category,
         legal_basis: view.legal_basis,
         illustrative: view.illustrative,
+        subject_kinds: view.subject_kinds,
+        persuade_first: view.persuade_first,
+        department_type: item.department_type.clone(),
+        town_kinds: item.town_kinds.clone(),
         authority: view.authority,
         holder: view.holder,
         version: item.version,
@@ -65,13 +71,14 @@ pub fn district_list(registry: &Registry) -> DistrictList {
             names: d.names.clone(),
             kind: d.kind.clone(),
             illustrative: d.illustrative,
-            towns: u32::try_from(registry.towns().filter(|t| t.district == d.code).count()).unwrap_or(u32::MAX),
+            towns: u32::try_from(registry.towns_of(&d.code).count()).unwrap_or(u32::MAX),
             departments: registry
                 .departments_of(&d.code)
                 .map(|dept| DepartmentView {
                     department: DepartmentRef { code: dept.code.to_string(), names: dept.names.clone() },
                     department_type: dept.department_type.clone(),
                     command_centre: dept.department_type == COMMAND_CENTRE,
+                    vertical: dept.vertical.clone(),
                 })
                 .collect(),
         })
