@@ -18,14 +18,13 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use whistle_casestore::{CaseStore, Projected};
-use whistle_common::settings::HttpSettings;
 use whistle_schemas::Location;
 use whistle_schemas::Names;
 use whistle_schemas::events::{
     Acted, Actor, ActorKind, Authority, CaseEvent, CaseEventBody, Deadlines, DepartmentRef, Dispatched, Paused, Raised,
     SlaScheduled, SlaStage, SlaStageKind,
 };
-use whistle_tests::{DEPARTMENT, Isolation, as_department, auth_settings, registry_path, token};
+use whistle_tests::{DEPARTMENT, Isolation, as_department, token};
 
 /// Redis may grow by at most this much above its level before the storm (documented in
 /// docs/performance.md). Unbounded snapshots grew it by 2.9 GB for half this storm.
@@ -155,17 +154,8 @@ async fn redis_info_field(conn: &mut redis::aio::MultiplexedConnection, section:
 }
 
 async fn start_gateway(iso: &Isolation) -> (String, tokio_util::sync::CancellationToken) {
-    let gateway = whistle_gateway::Application::build(whistle_gateway::Settings {
-        http: HttpSettings::new(0),
-        kafka: iso.kafka.clone(),
-        redis: iso.redis.clone(),
-        group_id: format!("test-{}-projector", iso.suffix),
-        registry_path: registry_path(),
-        auth: auth_settings(),
-        ..Default::default()
-    })
-    .await
-    .expect("gateway starts");
+    let gateway =
+        whistle_gateway::Application::build(whistle_tests::gateway_settings(iso)).await.expect("gateway starts");
     let url = format!("ws://127.0.0.1:{}/ws", gateway.port());
     let stop = tokio_util::sync::CancellationToken::new();
     let stopped = stop.clone();

@@ -10,6 +10,20 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use whistle_tests::*;
 
+/// Reads the stack's dead-letter topic from its start.
+fn dead_letter_reader(stack: &Stack) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.iso.kafka.brokers)
+        .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
+        .set("auto.offset.reset", "earliest")
+        // The router's dead letters are written in its transactions.
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&stack.iso.kafka.topics.deadletter]).expect("subscribed");
+    consumer
+}
+
 fn is_event(frame: &Value, kind: &str, id: &str) -> bool {
     event_of(frame) == Some((kind, id))
 }
@@ -211,15 +225,7 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block_th
     let id = body["id"].as_str().expect("id");
     stack.wait_for(id, |v| v["status"] == "dispatched").await;
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack.iso.kafka.brokers)
-        .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
-        .set("auto.offset.reset", "earliest")
-        // The router's dead letters are written in its transactions.
-        .set("isolation.level", "read_committed")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[&stack.iso.kafka.topics.deadletter]).expect("subscribed");
+    let consumer = dead_letter_reader(&stack);
     let mut by_consumer: HashMap<String, usize> = HashMap::new();
     let expected = stack.iso.kafka.partitions as usize * 3; // router, projector and SLA each
     while by_consumer.values().sum::<usize>() < expected {
@@ -472,14 +478,7 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
     board.until(|f| is_event(f, "whistle.dispatched", &next)).await;
 
     // The event went to the dead letters, with the reason.
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack.iso.kafka.brokers)
-        .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[&stack.iso.kafka.topics.deadletter]).expect("subscribed");
+    let consumer = dead_letter_reader(&stack);
     loop {
         let msg = tokio::time::timeout(RECEIVE_TIMEOUT, consumer.recv())
             .await

@@ -31,71 +31,54 @@ pub struct CaseEvent {
     pub body: CaseEventBody,
 }
 
-/// The `type` and `data` of a [`CaseEvent`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", content = "data")]
-pub enum CaseEventBody {
-    #[serde(rename = "whistle.raised")]
-    Raised(Raised),
-    #[serde(rename = "whistle.dispatched")]
-    Dispatched(Dispatched),
-    #[serde(rename = "whistle.acknowledged")]
-    Acknowledged(Acted),
-    #[serde(rename = "whistle.arrived")]
-    Arrived(Acted),
-    #[serde(rename = "whistle.resolved")]
-    Resolved(Resolved),
-    #[serde(rename = "whistle.rejected")]
-    Rejected(Rejected),
-    /// The SLA clocks of the case stop (e.g. waiting for the owner of the premises).
-    #[serde(rename = "whistle.paused")]
-    Paused(Paused),
-    #[serde(rename = "whistle.resumed")]
-    Resumed(Acted),
-    /// The case changes owner: a department hands it to another, or the router re-routes a case
-    /// a department returned (to the command centre's triage). The new owner's clocks start.
-    #[serde(rename = "whistle.transferred")]
-    Transferred(Transferred),
-    /// The SLA service (re)computed the case's deadlines.
-    #[serde(rename = "sla.scheduled")]
-    SlaScheduled(SlaScheduled),
-    #[serde(rename = "sla.warning")]
-    SlaWarning(SlaStage),
-    #[serde(rename = "sla.breached")]
-    SlaBreached(SlaStage),
-    /// A breach moved one step up the escalation chain.
-    #[serde(rename = "whistle.escalated")]
-    Escalated(Escalated),
-    #[serde(rename = "whistle.inspected")]
-    Inspected(Inspected),
-    #[serde(rename = "whistle.penalised")]
-    Penalised(Penalised),
-    #[serde(rename = "whistle.fenced")]
-    Fenced(Fenced),
+/// Declares the event types once: the enum with its serde names, [`CaseEventBody::type_name`]
+/// and [`CaseEventBody::TYPES`], from which the JSON Schema, the decoder's list of known types and
+/// the console's TypeScript types (`cargo xtask schemas`) are made. A new event is one line here.
+macro_rules! case_events {
+    ($( $(#[$doc:meta])* $variant:ident($data:ty) = $name:literal, )*) => {
+        /// The `type` and `data` of a [`CaseEvent`].
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "type", content = "data")]
+        pub enum CaseEventBody {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant($data), )*
+        }
+
+        impl CaseEventBody {
+            /// Every CloudEvents `type`, in declaration order.
+            pub const TYPES: &'static [&'static str] = &[$($name),*];
+
+            /// The CloudEvents `type` attribute.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $( CaseEventBody::$variant(_) => $name, )*
+                }
+            }
+        }
+    };
 }
 
-impl CaseEventBody {
-    /// The CloudEvents `type` attribute.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            CaseEventBody::Raised(_) => "whistle.raised",
-            CaseEventBody::Dispatched(_) => "whistle.dispatched",
-            CaseEventBody::Acknowledged(_) => "whistle.acknowledged",
-            CaseEventBody::Arrived(_) => "whistle.arrived",
-            CaseEventBody::Resolved(_) => "whistle.resolved",
-            CaseEventBody::Rejected(_) => "whistle.rejected",
-            CaseEventBody::Paused(_) => "whistle.paused",
-            CaseEventBody::Resumed(_) => "whistle.resumed",
-            CaseEventBody::Transferred(_) => "whistle.transferred",
-            CaseEventBody::SlaScheduled(_) => "sla.scheduled",
-            CaseEventBody::SlaWarning(_) => "sla.warning",
-            CaseEventBody::SlaBreached(_) => "sla.breached",
-            CaseEventBody::Escalated(_) => "whistle.escalated",
-            CaseEventBody::Inspected(_) => "whistle.inspected",
-            CaseEventBody::Penalised(_) => "whistle.penalised",
-            CaseEventBody::Fenced(_) => "whistle.fenced",
-        }
-    }
+case_events! {
+    Raised(Raised) = "whistle.raised",
+    Dispatched(Dispatched) = "whistle.dispatched",
+    Acknowledged(Acted) = "whistle.acknowledged",
+    Arrived(Acted) = "whistle.arrived",
+    Resolved(Resolved) = "whistle.resolved",
+    Rejected(Rejected) = "whistle.rejected",
+    /// The SLA clocks of the case stop (e.g. waiting for the owner of the premises).
+    Paused(Paused) = "whistle.paused",
+    Resumed(Acted) = "whistle.resumed",
+    /// The case changes owner: a department hands it to another, or the router re-routes a case
+    /// a department returned (to the command centre's triage). The new owner's clocks start.
+    Transferred(Transferred) = "whistle.transferred",
+    /// The SLA service (re)computed the case's deadlines.
+    SlaScheduled(SlaScheduled) = "sla.scheduled",
+    SlaWarning(SlaStage) = "sla.warning",
+    SlaBreached(SlaStage) = "sla.breached",
+    /// A breach moved one step up the escalation chain.
+    Escalated(Escalated) = "whistle.escalated",
+    Inspected(Inspected) = "whistle.inspected",
+    Penalised(Penalised) = "whistle.penalised",
+    Fenced(Fenced) = "whistle.fenced",
 }
 
 impl CaseEvent {
@@ -149,7 +132,7 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, DecodeError> {
                 kind: String,
             }
             match serde_json::from_slice::<Envelope>(payload) {
-                Ok(env) if env.specversion == SPEC_VERSION && !KNOWN_TYPES.contains(&env.kind.as_str()) => {
+                Ok(env) if env.specversion == SPEC_VERSION && !CaseEventBody::TYPES.contains(&env.kind.as_str()) => {
                     Ok(Decoded::UnknownType(env.kind))
                 }
                 _ => Err(DecodeError(format!("not a valid case event: {err}"))),
@@ -157,25 +140,6 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, DecodeError> {
         }
     }
 }
-
-const KNOWN_TYPES: &[&str] = &[
-    "whistle.raised",
-    "whistle.dispatched",
-    "whistle.acknowledged",
-    "whistle.arrived",
-    "whistle.resolved",
-    "whistle.rejected",
-    "whistle.paused",
-    "whistle.resumed",
-    "whistle.transferred",
-    "sla.scheduled",
-    "sla.warning",
-    "sla.breached",
-    "whistle.escalated",
-    "whistle.inspected",
-    "whistle.penalised",
-    "whistle.fenced",
-];
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

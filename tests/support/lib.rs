@@ -189,17 +189,7 @@ impl Stack {
     }
 
     pub async fn start_with_policy(iso: Isolation, sla_policy: PathBuf) -> Stack {
-        let gateway = whistle_gateway::Application::build(whistle_gateway::Settings {
-            http: HttpSettings::new(0),
-            kafka: iso.kafka.clone(),
-            redis: iso.redis.clone(),
-            group_id: format!("test-{}-projector", iso.suffix),
-            registry_path: registry_path(),
-            auth: auth_settings(),
-            ..Default::default()
-        })
-        .await
-        .expect("gateway starts");
+        let gateway = whistle_gateway::Application::build(gateway_settings(&iso)).await.expect("gateway starts");
         let registry =
             whistle_registry::service::Application::build(registry_settings(&iso)).await.expect("registry starts");
         let router = whistle_router::Application::build(router_settings(&iso)).await.expect("router starts");
@@ -355,6 +345,18 @@ impl Isolation {
                 }
             }
         }
+    }
+}
+
+pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
+    whistle_gateway::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        group_id: format!("test-{}-projector", iso.suffix),
+        registry_path: registry_path(),
+        auth: auth_settings(),
+        ..Default::default()
     }
 }
 

@@ -157,5 +157,11 @@ fn schemas() -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.strip_prefix(root()).unwrap_or(&path).display());
     }
+    let ts = root().join(whistle_schemas::TYPESCRIPT_PATH);
+    if let Some(dir) = ts.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&ts, whistle_schemas::typescript()).with_context(|| format!("writing {}", ts.display()))?;
+    println!("wrote {}", whistle_schemas::TYPESCRIPT_PATH);
     Ok(())
 }

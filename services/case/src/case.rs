@@ -1,41 +1,21 @@
 //! The state of one case.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use whistle_schemas::api::{CaseSummary, TimelineEntry, WhistleView};
-use whistle_schemas::events::{Deadlines, DepartmentRef, SlaStageKind};
-use whistle_schemas::{Location, Status};
+use whistle_schemas::api::{CaseSummary, WhistleView};
 
-/// A whistle case. Stored as JSON in the shape of [`WhistleView`], so records written before
-/// this type existed read back unchanged.
+/// A whistle case: its state as every service sees it. It is the HTTP view's fields (a case
+/// holds nothing a reader may not see), wrapped so that only the rules here make and change
+/// one; it is stored as that view's JSON, so records written before this type read back as is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Case {
-    pub id: Uuid,
-    pub status: Status,
-    pub town: String,
-    pub district: String,
-    pub item: String,
-    pub description: String,
-    pub location: Location,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub photos: Vec<String>,
-    /// The responsible (lead) department, once routed.
-    pub department: Option<DepartmentRef>,
-    /// Assisting departments of a joint case.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assisting: Vec<DepartmentRef>,
-    pub raised_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadlines: Option<Deadlines>,
-    /// SLA stages breached and not yet completed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overdue: Vec<SlaStageKind>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub paused: bool,
-    /// Every step, oldest first; append-only.
-    pub timeline: Vec<TimelineEntry>,
+#[serde(transparent)]
+pub struct Case(pub(crate) WhistleView);
+
+impl std::ops::Deref for Case {
+    type Target = WhistleView;
+    fn deref(&self) -> &WhistleView {
+        &self.0
+    }
 }
 
 impl Case {
@@ -51,24 +31,7 @@ impl Case {
 
     /// The HTTP view (`GET /api/v1/whistles/{id}`).
     pub fn view(&self) -> WhistleView {
-        WhistleView {
-            id: self.id,
-            status: self.status,
-            town: self.town.clone(),
-            district: self.district.clone(),
-            item: self.item.clone(),
-            description: self.description.clone(),
-            location: self.location.clone(),
-            photos: self.photos.clone(),
-            department: self.department.clone(),
-            assisting: self.assisting.clone(),
-            raised_at: self.raised_at,
-            updated_at: self.updated_at,
-            deadlines: self.deadlines.clone(),
-            overdue: self.overdue.clone(),
-            paused: self.paused,
-            timeline: self.timeline.clone(),
-        }
+        self.0.clone()
     }
 
     /// What boards get: everything but the timeline.
@@ -101,31 +64,8 @@ impl Case {
     }
 }
 
-impl From<WhistleView> for Case {
-    fn from(v: WhistleView) -> Case {
-        Case {
-            id: v.id,
-            status: v.status,
-            town: v.town,
-            district: v.district,
-            item: v.item,
-            description: v.description,
-            location: v.location,
-            photos: v.photos,
-            department: v.department,
-            assisting: v.assisting,
-            raised_at: v.raised_at,
-            updated_at: v.updated_at,
-            deadlines: v.deadlines,
-            overdue: v.overdue,
-            paused: v.paused,
-            timeline: v.timeline,
-        }
-    }
-}
-
-impl From<&Case> for WhistleView {
-    fn from(case: &Case) -> WhistleView {
-        case.view()
+impl From<Case> for WhistleView {
+    fn from(case: Case) -> WhistleView {
+        case.0
     }
 }

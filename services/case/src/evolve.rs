@@ -1,7 +1,7 @@
 //! Case + event → case.
 
 use whistle_schemas::Status;
-use whistle_schemas::api::TimelineEntry;
+use whistle_schemas::api::{TimelineEntry, WhistleView};
 use whistle_schemas::events::{
     Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, Escalated, Raised, SlaStage, SlaStageKind,
 };
@@ -45,8 +45,8 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
             if from != Status::Raised {
                 return Err(refuse("dispatch"));
             }
-            case.department = Some(d.department.clone());
-            case.assisting = d.assisting.clone();
+            case.0.department = Some(d.department.clone());
+            case.0.assisting = d.assisting.clone();
             (Status::Dispatched, Actor::new(ActorKind::System, "router"), Some(d.basis.clone()))
         }
         CaseEventBody::Acknowledged(a) => match from {
@@ -74,10 +74,10 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
                 return Err(refuse("transfer"));
             }
             let from_code = case.department.as_ref().map_or_else(|| "nobody".to_owned(), |d| d.code.clone());
-            case.department = Some(t.to.clone());
-            case.overdue.clear();
-            case.deadlines = None;
-            case.paused = false;
+            case.0.department = Some(t.to.clone());
+            case.0.overdue.clear();
+            case.0.deadlines = None;
+            case.0.paused = false;
             let detail =
                 format!("{from_code} → {}{}: {}", t.to.code, if t.triage { " (triage)" } else { "" }, t.reason);
             (Status::Dispatched, t.actor.clone(), Some(detail))
@@ -86,19 +86,19 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
             if !can_pause(&case) {
                 return Err(Refusal::CannotPause { status: from, paused: case.paused });
             }
-            case.paused = true;
+            case.0.paused = true;
             (from, p.actor.clone(), Some(p.reason.clone()))
         }
         CaseEventBody::Resumed(a) => {
             if !case.paused || from.is_terminal() {
                 return Err(Refusal::NotPaused);
             }
-            case.paused = false;
+            case.0.paused = false;
             (from, a.actor.clone(), None)
         }
         CaseEventBody::SlaScheduled(s) => {
             open(&case, event)?;
-            case.deadlines = Some(s.deadlines.clone());
+            case.0.deadlines = Some(s.deadlines.clone());
             (from, sla_actor(), Some(describe_deadlines(&s.deadlines)))
         }
         CaseEventBody::SlaWarning(w) => {
@@ -108,7 +108,7 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
         CaseEventBody::SlaBreached(b) => {
             stage_open(&case, event, b)?;
             if !case.overdue.contains(&b.stage) {
-                case.overdue.push(b.stage);
+                case.0.overdue.push(b.stage);
             }
             (from, sla_actor(), Some(format!("{} was due {}", b.stage.as_str(), b.deadline.to_rfc3339())))
         }
@@ -137,18 +137,18 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
 
     // A stage done is no longer overdue; a closed case is overdue for nothing.
     match to {
-        Status::Acknowledged => case.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
-        Status::OnSite => case.overdue.retain(|s| *s != SlaStageKind::Arrive),
+        Status::Acknowledged => case.0.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
+        Status::OnSite => case.0.overdue.retain(|s| *s != SlaStageKind::Arrive),
         Status::Resolved | Status::Rejected => {
-            case.overdue.clear();
-            case.deadlines = None;
-            case.paused = false;
+            case.0.overdue.clear();
+            case.0.deadlines = None;
+            case.0.paused = false;
         }
         Status::Raised | Status::Dispatched => {}
     }
-    case.status = to;
-    case.updated_at = case.updated_at.max(event.time);
-    case.timeline.push(TimelineEntry {
+    case.0.status = to;
+    case.0.updated_at = case.updated_at.max(event.time);
+    case.0.timeline.push(TimelineEntry {
         event_id: event.id,
         kind: event.type_name().to_owned(),
         status: to,
@@ -160,7 +160,7 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
 }
 
 fn raised(event: &CaseEvent, r: &Raised) -> Case {
-    Case {
+    Case(WhistleView {
         id: event.subject,
         status: Status::Raised,
         town: r.town.clone(),
@@ -177,7 +177,7 @@ fn raised(event: &CaseEvent, r: &Raised) -> Case {
         overdue: Vec::new(),
         paused: false,
         timeline: Vec::new(),
-    }
+    })
 }
 
 /// SLA events and fence warnings only on an open case.

@@ -3,9 +3,11 @@
 import type { Names } from './i18n';
 import { setSession, toLogin, token, type Account, type Session } from './session';
 
-export type Status = 'raised' | 'dispatched' | 'acknowledged' | 'on_site' | 'resolved' | 'rejected';
-export const STATUSES: Status[] = ['raised', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'rejected'];
-export const TERMINAL: ReadonlySet<Status> = new Set<Status>(['resolved', 'rejected']);
+import { STATUSES as ALL_STATUSES, TERMINAL_STATUSES, type CaseEventType, type Status } from './generated/names';
+
+export type { CaseEventType, Status };
+export const STATUSES: Status[] = [...ALL_STATUSES];
+export const TERMINAL: ReadonlySet<Status> = new Set<Status>(TERMINAL_STATUSES);
 
 export interface District {
   code: string;
@@ -40,7 +42,7 @@ export interface Location {
 }
 export interface TimelineEntry {
   event_id: string;
-  type: string;
+  type: CaseEventType;
   status: Status;
   time: string;
   /** `user` and `role`: the account that acted (absent for system components and old events). */

@@ -12,7 +12,7 @@
 // page by page ({"type":"more","after":next} → `page`). Cases in frames are summaries: no timeline.
 // Under a reconnect storm the gateway may answer `overloaded` with `retry_after_ms`: we wait that
 // long (plus jitter) and ask again.
-import type { Case } from './api';
+import type { Case, CaseEventType } from './api';
 import { toLogin, token } from './session';
 
 /** The gateway's close code for a missing, forged or expired token. */
@@ -22,7 +22,7 @@ export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 export interface CaseEventFrame {
   id: string;
-  type: string;
+  type: CaseEventType;
   subject: string;
   time: string;
   data?: Record<string, unknown>;
