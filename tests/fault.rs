@@ -226,9 +226,15 @@ impl Service {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("service log");
         let err = log.try_clone().expect("service log");
         let bin = bin_dir().join(format!("whistle-{}", self.name));
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        // The suite gives each service all its settings; none come from the caller's environment.
+        for (inherited, _) in std::env::vars_os() {
+            if inherited.to_string_lossy().starts_with("WHISTLE_") {
+                command.env_remove(inherited);
+            }
+        }
+        let child = command
             .current_dir(root())
-            .env_remove("WHISTLE_CONFIG")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "info,rdkafka=warn,librdkafka=warn")
             .stdin(std::process::Stdio::null())
@@ -263,12 +269,15 @@ fn fleet(infra: &Infra, suffix: &str) -> Fleet {
                 ("WHISTLE_HTTP__PORT".into(), port.to_string()),
                 ("WHISTLE_KAFKA__BROKERS".into(), infra.brokers()),
                 ("WHISTLE_KAFKA__PARTITIONS".into(), "3".into()),
-                ("WHISTLE_AUTH__JWT_SECRET".into(), JWT_SECRET.into()),
-                // The board check reads whole snapshots (the gateway ignores it elsewhere).
-                ("WHISTLE_WEBSOCKET__MAX_SNAPSHOT_CASES".into(), "1000000".into()),
             ];
             env.extend(topics.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            // Each service gets only its own settings: one that names no setting stops it.
+            if name == "gateway" {
+                // The board check reads whole snapshots.
+                env.push(("WHISTLE_WEBSOCKET__MAX_SNAPSHOT_CASES".into(), "1000000".into()));
+            }
             if name != "router" {
+                env.push(("WHISTLE_AUTH__JWT_SECRET".into(), JWT_SECRET.into()));
                 env.push(("WHISTLE_REDIS__URL".into(), infra.redis_url()));
                 env.push(("WHISTLE_REDIS__KEY_PREFIX".into(), format!("fault:{suffix}:")));
             }

@@ -60,16 +60,22 @@ start_one() {
     cd "$WHISTLE_ROOT"
     export WHISTLE_HTTP__PORT=${PORT[$svc]}
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
+    # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
+    # so the sections a service lacks are not passed on to it from the caller's environment.
     if [[ $svc != router ]]; then
       export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}
       WHISTLE_AUTH__JWT_SECRET=$(jwt_secret)
       export WHISTLE_AUTH__JWT_SECRET
+    else
+      unset "${!WHISTLE_REDIS__@}" "${!WHISTLE_AUTH__@}"
     fi
     if [[ $svc == intake ]]; then export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}; fi
     if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
       # an anonymous client is rate-limited by that address, not by nginx's own.
       export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
+    else
+      unset "${!WHISTLE_RATE_LIMIT__@}"
     fi
     spawn "$svc" "$log" "$bin"
   )

@@ -7,11 +7,11 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Args;
+use crate::IdleArgs;
 use crate::accounts::{self, Logins};
 use crate::report::{proc_kib, service_pids};
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub async fn run(args: &IdleArgs) -> anyhow::Result<()> {
     let gateway = service_pids()
         .into_iter()
         .find(|(n, _)| n == "gateway")

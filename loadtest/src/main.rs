@@ -10,7 +10,8 @@
 //!
 //! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
 //! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
-//! against the stack of `cargo xtask up` (`--base` to point elsewhere).
+//! against the stack of `cargo xtask up` (`--base` to point elsewhere). `--help` lists every flag
+//! with its default; without a mode it runs `pipeline`.
 
 mod accounts;
 mod baseline;
@@ -18,74 +19,171 @@ mod idle;
 mod pipeline;
 mod report;
 
-use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
 
-/// Flags shared by the modes.
-#[derive(Debug, Clone)]
-pub struct Args {
-    pub base: String,
-    pub brokers: String,
-    pub rate: u64,
-    pub seconds: u64,
-    pub count: Option<u64>,
-    pub boards: usize,
-    pub ack_think_ms: u64,
-    pub connections: usize,
-    pub baselines: bool,
-    /// WebSocket endpoint, when it is not `{base}/ws` (e.g. the gateway itself, bypassing the ingress).
-    pub ws: Option<String>,
+/// Whistle's load generator; every run stops by itself. Without a mode it runs `pipeline`.
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// The flags of `pipeline`, the default mode.
+    #[command(flatten)]
+    pipeline: PipelineArgs,
 }
 
-fn parse() -> anyhow::Result<(String, Args)> {
-    let mut args = Args {
-        base: "http://127.0.0.1:8080".into(),
-        brokers: "127.0.0.1:19092".into(),
-        rate: 50,
-        seconds: 10,
-        count: None,
-        boards: 64,
-        ack_think_ms: 500,
-        connections: 2000,
-        baselines: true,
-        ws: None,
-    };
-    let mut it = std::env::args().skip(1).peekable();
-    let mode = match it.peek() {
-        Some(m) if !m.starts_with("--") => it.next().unwrap_or_default(),
-        _ => "pipeline".to_owned(),
-    };
-    while let Some(flag) = it.next() {
-        if flag == "--no-baselines" {
-            args.baselines = false;
-            continue;
-        }
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<u64>().with_context(|| format!("{flag} takes a whole number"));
-        match flag.as_str() {
-            "--base" => args.base = value,
-            "--ws" => args.ws = Some(value),
-            "--brokers" => args.brokers = value,
-            "--rate" => args.rate = number(&value)?,
-            "--seconds" => args.seconds = number(&value)?,
-            "--count" => args.count = Some(number(&value)?),
-            "--boards" => args.boards = number(&value)? as usize,
-            "--ack-think-ms" => args.ack_think_ms = number(&value)?,
-            "--connections" => args.connections = number(&value)? as usize,
-            other => bail!("unknown flag {other}; see the top of loadtest/src/main.rs"),
-        }
-    }
-    if args.rate == 0 || args.seconds == 0 || args.count == Some(0) {
-        bail!("--rate, --seconds and --count must be positive");
-    }
-    Ok((mode, args))
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Open-loop raises, one live board per department, acknowledgements; raise and raise → board
+    /// latency, then the bare Kafka and WebSocket baselines and the peak RSS of each service.
+    Pipeline(PipelineArgs),
+    /// Idle board connections to the gateway; its memory per connection.
+    Idle(IdleArgs),
+}
+
+/// Flags of `pipeline`.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// Base URL of the stack (the ingress).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base: String,
+    /// WebSocket endpoint, when it is not `{base}/ws` (e.g. the gateway itself, bypassing the ingress).
+    #[arg(long)]
+    pub ws: Option<String>,
+    /// Kafka brokers of the bare produce → consume baseline.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    pub brokers: String,
+    /// Whistles raised per second (open loop).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// How long to raise, unless `--count` is given.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: u64,
+    /// Raise this many whistles instead of `rate × seconds`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Live boards held open, one per responsible department at most.
+    #[arg(long, default_value_t = 64)]
+    pub boards: usize,
+    /// How long a duty officer thinks before acknowledging; 0 never acknowledges.
+    #[arg(long, default_value_t = 500)]
+    pub ack_think_ms: u64,
+    /// Skip the bare Kafka and WebSocket baselines.
+    #[arg(long = "no-baselines", action = clap::ArgAction::SetFalse)]
+    pub baselines: bool,
+}
+
+/// Flags of `idle`.
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    /// Base URL of the stack (the ingress).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base: String,
+    /// WebSocket endpoint, when it is not `{base}/ws` (e.g. the gateway itself, bypassing the ingress).
+    #[arg(long)]
+    pub ws: Option<String>,
+    /// Idle board connections to open.
+    #[arg(long, default_value_t = 2000)]
+    pub connections: usize,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (mode, args) = parse()?;
-    match mode.as_str() {
-        "pipeline" => pipeline::run(&args).await,
-        "idle" => idle::run(&args).await,
-        other => bail!("unknown mode {other}: pipeline or idle"),
+    let cli = Cli::parse();
+    match cli.mode {
+        None => pipeline::run(&cli.pipeline).await,
+        Some(Mode::Pipeline(args)) => pipeline::run(&args).await,
+        Some(Mode::Idle(args)) => idle::run(&args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(line.split_whitespace())
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_is_shown_for_the_tool_and_each_mode() {
+        for line in ["loadtest --help", "loadtest -h", "loadtest pipeline --help", "loadtest idle --help"] {
+            let err = parse(line).expect_err(line);
+            assert_eq!(err.kind(), ErrorKind::DisplayHelp, "{line}");
+        }
+    }
+
+    #[test]
+    fn without_a_mode_it_runs_the_pipeline_with_the_defaults() {
+        let cli = parse("loadtest").expect("parses");
+        assert!(cli.mode.is_none());
+        let a = cli.pipeline;
+        assert_eq!((a.base.as_str(), a.brokers.as_str(), a.ws), ("http://127.0.0.1:8080", "127.0.0.1:19092", None));
+        assert_eq!((a.rate, a.seconds, a.count, a.boards, a.ack_think_ms, a.baselines), (50, 10, None, 64, 500, true));
+    }
+
+    #[test]
+    fn the_smoke_run_of_cargo_xtask_test_parses() {
+        let a = parse("loadtest --rate 50 --count 100").expect("parses").pipeline;
+        assert_eq!((a.rate, a.count), (50, Some(100)));
+    }
+
+    #[test]
+    fn the_documented_pipeline_runs_parse() {
+        let Some(Mode::Pipeline(a)) =
+            parse("loadtest pipeline --rate 200 --seconds 20 --boards 64").expect("parses").mode
+        else {
+            panic!("pipeline mode")
+        };
+        assert_eq!((a.rate, a.seconds, a.boards, a.baselines), (200, 20, 64, true));
+        let Some(Mode::Pipeline(a)) =
+            parse("loadtest pipeline --rate 500 --seconds 20 --no-baselines").expect("parses").mode
+        else {
+            panic!("pipeline mode")
+        };
+        assert_eq!((a.rate, a.baselines), (500, false));
+        let a = parse("loadtest --base http://h:1 --ws ws://h:2/ws --brokers k:3 --ack-think-ms 0")
+            .expect("parses")
+            .pipeline;
+        assert_eq!(
+            (a.base.as_str(), a.ws.as_deref(), a.brokers.as_str(), a.ack_think_ms),
+            ("http://h:1", Some("ws://h:2/ws"), "k:3", 0)
+        );
+    }
+
+    #[test]
+    fn the_documented_idle_runs_parse() {
+        let Some(Mode::Idle(a)) =
+            parse("loadtest idle --connections 10000 --ws ws://127.0.0.1:8082/ws").expect("parses").mode
+        else {
+            panic!("idle mode")
+        };
+        assert_eq!(
+            (a.connections, a.ws.as_deref(), a.base.as_str()),
+            (10000, Some("ws://127.0.0.1:8082/ws"), "http://127.0.0.1:8080")
+        );
+        let Some(Mode::Idle(a)) = parse("loadtest idle").expect("parses").mode else { panic!("idle mode") };
+        assert_eq!(a.connections, 2000);
+    }
+
+    #[test]
+    fn zero_rates_counts_and_unknown_flags_are_refused() {
+        for line in [
+            "loadtest --rate 0",
+            "loadtest --seconds 0",
+            "loadtest pipeline --count 0",
+            "loadtest --rat 5",
+            "loadtest walk",
+        ] {
+            assert!(parse(line).is_err(), "{line}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Args;
+use crate::PipelineArgs;
 use crate::accounts::{self, Logins};
 use crate::baseline;
 use crate::report::{self, histogram};
@@ -116,7 +116,7 @@ async fn board(
     Ok(())
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let ws_url = args.ws.clone().unwrap_or_else(|| format!("{}/ws", args.base.replacen("http", "ws", 1)));
     let logins = Logins::new(http.clone(), &args.base);

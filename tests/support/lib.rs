@@ -387,7 +387,7 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         http: HttpSettings::new(0),
         kafka: iso.kafka.clone(),
         redis: iso.redis.clone(),
-        registry: whistle_intake::settings::RegistrySettings { path: registry_path() },
+        registry_path: registry_path(),
         auth: auth_settings(),
         rate_limit: no_rate_limit(),
         ..Default::default()

@@ -8,30 +8,60 @@
 //!   console's browser tests (Debian's Chromium) against the assembled stack.
 //! - `schemas`: rewrite `schemas/json/` from the Rust types.
 //!
-//! The heavy lifting is in `deploy/dev/*.sh`; this crate sequences it and runs cargo.
+//! `cargo xtask --help` and `cargo xtask <command> --help` describe them. The heavy lifting is in
+//! `deploy/dev/*.sh`; this crate sequences it and runs cargo.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
 const SERVICES: [&str; 5] = ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
 
+/// Developer commands of the Whistle workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Start Kafka, Redis and every service with the sample registry, and serve the web console.
+    Up,
+    /// Stop everything (data is kept).
+    Down,
+    /// Run every test against real Kafka and Redis.
+    Test {
+        /// Passed on to `cargo test --workspace` (e.g. `-p whistle-intake`, `-- --nocapture`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CARGO_TEST_ARGS")]
+        extra: Vec<String>,
+    },
+    /// Regenerate schemas/json from the Rust types.
+    Schemas,
+}
+
+/// Parses `argv` (program name first). `test`'s extra arguments are handed on exactly as given:
+/// clap would drop a leading `--`, which `cargo test -- --nocapture` needs.
+fn task(argv: Vec<String>) -> Result<Task, clap::Error> {
+    Ok(match Cli::try_parse_from(&argv)?.command {
+        Task::Test { .. } => Task::Test { extra: argv[2..].to_vec() },
+        other => other,
+    })
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("up") => up(),
-        Some("down") => down(),
-        Some("test") => test(&args[1..]),
-        Some("schemas") => schemas(),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <up|down|test|schemas>\n  up       start Kafka, Redis and every service with the sample registry, and serve the web console\n  down     stop everything (data is kept)\n  test     run every test against real Kafka and Redis (extra args go to cargo test)\n  schemas  regenerate schemas/json from the Rust types"
-            );
-            return ExitCode::from(2);
-        }
+    // Usage errors and a missing command exit 2, `--help` exits 0 (clap's codes).
+    let task = task(std::env::args().collect()).unwrap_or_else(|err| err.exit());
+    let result = match task {
+        Task::Up => up(),
+        Task::Down => down(),
+        Task::Test { extra } => test(&extra),
+        Task::Schemas => schemas(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,4 +194,69 @@ fn schemas() -> anyhow::Result<()> {
     std::fs::write(&ts, whistle_schemas::typescript()).with_context(|| format!("writing {}", ts.display()))?;
     println!("wrote {}", whistle_schemas::TYPESCRIPT_PATH);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Task, clap::Error> {
+        task(std::iter::once("xtask").chain(args.iter().copied()).map(str::to_owned).collect())
+    }
+
+    fn extra(args: &[&str]) -> Vec<String> {
+        match parse(args).expect("parses") {
+            Task::Test { extra } => extra,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_is_shown_for_the_tool_and_each_command() {
+        for args in
+            [&["--help"][..], &["-h"], &["up", "--help"], &["down", "--help"], &["test", "--help"], &["schemas", "-h"]]
+        {
+            assert_eq!(parse(args).expect_err("help").kind(), ErrorKind::DisplayHelp, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn no_command_shows_the_usage_and_an_unknown_one_is_refused_with_exit_code_2() {
+        let missing = parse(&[]).expect_err("usage");
+        assert_eq!(missing.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+        assert_eq!(missing.exit_code(), 2);
+        let unknown = parse(&["upp"]).expect_err("unknown");
+        assert_eq!(unknown.kind(), ErrorKind::InvalidSubcommand);
+        assert_eq!(unknown.exit_code(), 2);
+    }
+
+    #[test]
+    fn the_documented_commands_parse() {
+        assert!(matches!(parse(&["up"]), Ok(Task::Up)));
+        assert!(matches!(parse(&["down"]), Ok(Task::Down)));
+        assert!(matches!(parse(&["schemas"]), Ok(Task::Schemas)));
+        assert!(extra(&["test"]).is_empty());
+    }
+
+    #[test]
+    fn test_passes_every_extra_argument_to_cargo_test_as_given() {
+        for args in [
+            &["-p", "whistle-intake"][..],
+            &["--", "--nocapture"],
+            &["-p", "whistle-tests", "--test", "walking_skeleton", "--", "--test-threads=1"],
+            &["walking_skeleton", "--no-fail-fast"],
+            &["-p", "x", "--help"],
+        ] {
+            let given: Vec<&str> = std::iter::once("test").chain(args.iter().copied()).collect();
+            assert_eq!(extra(&given), args, "{given:?}");
+        }
+    }
 }

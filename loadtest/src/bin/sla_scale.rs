@@ -11,8 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use chrono::Utc;
+use clap::Parser;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use rdkafka::ClientConfig;
@@ -39,19 +40,23 @@ fn policy_json() -> String {
     )
 }
 
+/// SLA timers at scale: seeds open cases into the SLA state, runs one SLA service on an isolated
+/// topic and reports how late their breaches fire. Uses the Kafka and Redis of `cargo xtask up`,
+/// or `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`.
+#[derive(Debug, Parser)]
+#[command(name = "sla-scale", version)]
+struct Cli {
+    /// Open cases seeded, each with an acknowledgement deadline.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    cases: usize,
+    /// Seconds over which the deadlines are spread.
+    #[arg(long, default_value_t = 300)]
+    spread_secs: i64,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut cases: usize = 100_000;
-    let mut spread: i64 = 300;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--cases" => cases = value.parse().context("--cases")?,
-            "--spread-secs" => spread = value.parse().context("--spread-secs")?,
-            other => bail!("unknown flag {other}; flags: --cases N --spread-secs S"),
-        }
-    }
+    let Cli { cases, spread_secs: spread } = Cli::parse();
     let brokers = std::env::var("WHISTLE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into());
     let redis_url = std::env::var("WHISTLE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379".into());
     let suffix = Uuid::new_v4().simple().to_string()[..10].to_owned();
@@ -200,4 +205,43 @@ async fn main() -> anyhow::Result<()> {
         bail!("only {} of {cases} breaches fired in time", seen.len());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(line.split_whitespace())
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_is_shown() {
+        assert_eq!(parse("sla-scale --help").expect_err("help").kind(), ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn the_documented_runs_parse() {
+        let cli = parse("sla-scale").expect("parses");
+        assert_eq!((cli.cases, cli.spread_secs), (100_000, 300));
+        let cli = parse("sla-scale --cases 100000 --spread-secs 300").expect("parses");
+        assert_eq!((cli.cases, cli.spread_secs), (100_000, 300));
+        let cli = parse("sla-scale --cases 500 --spread-secs 10").expect("parses");
+        assert_eq!((cli.cases, cli.spread_secs), (500, 10));
+    }
+
+    #[test]
+    fn no_cases_and_unknown_flags_are_refused() {
+        for line in ["sla-scale --cases 0", "sla-scale --cases x", "sla-scale --spread 3"] {
+            assert!(parse(line).is_err(), "{line}");
+        }
+    }
 }

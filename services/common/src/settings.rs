@@ -3,15 +3,67 @@
 //! Layering: the service's `Default`, then the TOML file named by `WHISTLE_CONFIG` (if set), then
 //! environment variables `WHISTLE_<KEY>` or `WHISTLE_<SECTION>__<KEY>` (double underscore between
 //! levels, e.g. `WHISTLE_GROUP_ID=whistle-router`, `WHISTLE_KAFKA__BROKERS=127.0.0.1:19092`).
-//! A variable is a setting when its first part names one of the service's top-level settings,
-//! so the dev scripts' own `WHISTLE_RUN`, `WHISTLE_CACHE`… never collide. Within a section, an
-//! unknown key is an error.
+//! Every `WHISTLE_*` variable must name one of the service's top-level settings or be one of
+//! [`NOT_SETTINGS`] (the dev scripts', the tests' and the tools' own variables); any other stops
+//! start-up with its name, so a misspelt setting is never silently ignored. Within a section, an
+//! unknown key is an error too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// The `WHISTLE_*` variables that are not settings. The services started by
+/// `deploy/dev/services.sh` and by the tests inherit the whole environment of the developer or the
+/// test, so these must not stop them; every other `WHISTLE_*` variable must name a setting of the
+/// service. An entry ending in `*` covers every variable with that prefix. A variable that names a
+/// setting is read as one even when it is listed here.
+pub const NOT_SETTINGS: &[&str] = &[
+    // Read by the services themselves, outside the settings.
+    "WHISTLE_CONFIG",     // the TOML settings file
+    "WHISTLE_LOG_FORMAT", // `json` for JSON log lines (telemetry)
+    // The dev scripts (deploy/dev/*.sh; lib.sh exports the first four to everything it starts).
+    "WHISTLE_ROOT",
+    "WHISTLE_CACHE",
+    "WHISTLE_RUN",
+    "WHISTLE_LOGS",
+    "WHISTLE_DEV_DIR",
+    "WHISTLE_LOCK_FD",
+    "WHISTLE_BIN_DIR",
+    "WHISTLE_KAFKA_PORT",
+    "WHISTLE_KAFKA_CONTROLLER_PORT",
+    "WHISTLE_KAFKA_DATA_DIR",
+    "WHISTLE_KAFKA_START_TIMEOUT",
+    "WHISTLE_REDIS_PORT",
+    "WHISTLE_REDIS_MAXMEMORY",
+    "WHISTLE_HTTP_PORT",
+    "WHISTLE_INTAKE_PORT",
+    "WHISTLE_GATEWAY_PORT",
+    "WHISTLE_ROUTER_PORT",
+    "WHISTLE_SLA_PORT",
+    "WHISTLE_REGISTRY_PORT",
+    "WHISTLE_NGINX_DIR",
+    "WHISTLE_NGINX_USER",
+    "WHISTLE_CONSOLE_DIR",
+    "WHISTLE_DEMO_PASSWORD", // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
+    // The tests, the console's browser tests and the tools.
+    "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS
+    "WHISTLE_FAULT_*", // WHISTLE_FAULT_SECONDS, _RATE, _SEED, _KEEP (docs/faults.md)
+    "WHISTLE_STORM_*", // WHISTLE_STORM_CASES, _BOARDS (tests/storm.rs)
+    "WHISTLE_STACK_URL",
+    "WHISTLE_BASE_URL",
+    "WHISTLE_SCREENSHOTS",
+    "WHISTLE_CHROMIUM",
+];
+
+/// Whether `name` is one of [`NOT_SETTINGS`].
+pub fn is_not_a_setting(name: &str) -> bool {
+    NOT_SETTINGS.iter().any(|entry| match entry.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *entry,
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -19,35 +71,62 @@ pub enum SettingsError {
     Load(#[from] config::ConfigError),
     #[error("settings: {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error(
+        "settings: {} {} no setting of {service}; its settings are {} (as WHISTLE_<SETTING> or \
+         WHISTLE_<SECTION>__<KEY>); the WHISTLE_* variables that are not settings are listed in \
+         whistle_common::settings::NOT_SETTINGS",
+        variables.join(", "),
+        if variables.len() == 1 { "names" } else { "name" },
+        known.join(", ")
+    )]
+    UnknownVariables { variables: Vec<String>, service: String, known: Vec<String> },
 }
 
-/// Loads settings of type `T`, starting from `T::default()`.
+/// Loads settings of type `T`, starting from `T::default()`, from this process's environment.
 pub fn load<T>() -> Result<T, SettingsError>
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    load_from(std::env::vars())
+    let service = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "this service".to_owned());
+    // A variable whose name or value is not Unicode is no setting of ours (and would make
+    // `std::env::vars` panic).
+    load_from(&service, std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
 }
 
-/// As [`load`], from an explicit environment (for tests).
-pub fn load_from<T, I>(env: I) -> Result<T, SettingsError>
+/// As [`load`], from an explicit environment; `service` names the service in errors.
+pub fn load_from<T, I>(service: &str, env: I) -> Result<T, SettingsError>
 where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
     let env: HashMap<String, String> = env.into_iter().collect();
     let defaults = config::Config::try_from(&T::default())?;
-    let top_level: Vec<String> =
+    let mut top_level: BTreeSet<String> =
         defaults.clone().try_deserialize::<HashMap<String, config::Value>>()?.into_keys().collect();
-    let overrides: HashMap<String, String> = env
-        .iter()
-        .filter(|(k, _)| {
-            k.strip_prefix("WHISTLE_")
-                .and_then(|rest| rest.split("__").next())
-                .is_some_and(|first| top_level.iter().any(|t| t.eq_ignore_ascii_case(first)))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // Optional settings without a default are absent from the serialised defaults.
+    top_level.extend(probe::fields::<T>().iter().map(|f| (*f).to_owned()));
+    let mut overrides = HashMap::new();
+    let mut unknown = Vec::new();
+    for (name, value) in &env {
+        let Some(rest) = name.strip_prefix("WHISTLE_") else { continue };
+        let first = rest.split("__").next().unwrap_or_default();
+        if top_level.iter().any(|t| t.eq_ignore_ascii_case(first)) {
+            overrides.insert(name.clone(), value.clone());
+        } else if !is_not_a_setting(name) {
+            unknown.push(name.clone());
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(SettingsError::UnknownVariables {
+            variables: unknown,
+            service: service.to_owned(),
+            known: top_level.into_iter().collect(),
+        });
+    }
     let mut builder = config::Config::builder().add_source(defaults);
     if let Some(path) = env.get("WHISTLE_CONFIG") {
         builder = builder.add_source(config::File::with_name(path).required(true));
@@ -58,6 +137,62 @@ where
         .try_parsing(true)
         .source(Some(overrides));
     Ok(builder.add_source(environment).build()?.try_deserialize()?)
+}
+
+/// The top-level field names a settings type declares, read from its derived `Deserialize`.
+mod probe {
+    use serde::Deserialize;
+    use serde::de::{self, Visitor};
+
+    /// Carries the names out of the deserializer (as its "error").
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+
+    impl std::fmt::Display for Fields {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "fields {:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Fields {}
+
+    impl de::Error for Fields {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Fields(&[])
+        }
+    }
+
+    struct Probe;
+
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Fields;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    /// Empty when `T` is not a plain derived struct (then the serialised defaults are the list).
+    pub(super) fn fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+        match T::deserialize(Probe) {
+            Err(Fields(fields)) => fields,
+            Ok(_) => &[],
+        }
+    }
 }
 
 /// Where Kafka is and what the topics are called.
@@ -237,7 +372,8 @@ mod tests {
     #[test]
     fn environment_overrides_defaults() {
         let s: Sample =
-            load_from(env(&[("WHISTLE_KAFKA__BROKERS", "k:1"), ("WHISTLE_KAFKA__PARTITIONS", "3")])).expect("loads");
+            load_from("sample", env(&[("WHISTLE_KAFKA__BROKERS", "k:1"), ("WHISTLE_KAFKA__PARTITIONS", "3")]))
+                .expect("loads");
         assert_eq!(s.kafka.brokers, "k:1");
         assert_eq!(s.kafka.partitions, 3);
         assert_eq!(s.kafka.topics.cases, "whistle.cases.v1");
@@ -245,14 +381,80 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_and_named() {
-        let err = load_from::<Sample, _>(env(&[("WHISTLE_KAFKA__BROKRS", "k:1")])).expect_err("typo is refused");
+        let err =
+            load_from::<Sample, _>("sample", env(&[("WHISTLE_KAFKA__BROKRS", "k:1")])).expect_err("typo is refused");
         assert!(err.to_string().contains("brokrs"), "{err}");
     }
 
     #[test]
-    fn variables_that_name_no_setting_are_left_to_others() {
-        let s: Sample = load_from(env(&[("WHISTLE_RUN", "/tmp/x"), ("WHISTLE_DEMO_PASSWORD", "p")])).expect("loads");
+    fn a_variable_that_names_no_setting_stops_loading_with_its_name() {
+        let err = load_from::<Sample, _>("whistle-sample", env(&[("WHISTLE_REDSI__URL", "redis://x")]))
+            .expect_err("a misspelt section is refused");
+        let message = err.to_string();
+        assert!(message.contains("WHISTLE_REDSI__URL names no setting of whistle-sample"), "{message}");
+        assert!(message.contains("kafka, redis"), "the known settings are listed: {message}");
+        let err = load_from::<WithTopLevel, _>("whistle-sample", env(&[("WHISTLE_GROUPID", "g"), ("WHISTLE_X", "1")]))
+            .expect_err("a misspelt top-level setting is refused");
+        assert!(err.to_string().contains("WHISTLE_GROUPID, WHISTLE_X name no setting of whistle-sample"), "{err}");
+    }
+
+    #[test]
+    fn the_variables_of_the_scripts_tests_and_tools_are_not_settings() {
+        let everything = env(&[
+            ("WHISTLE_RUN", "/tmp/x"),
+            ("WHISTLE_CACHE", "/tmp/c"),
+            ("WHISTLE_ROOT", "/w"),
+            ("WHISTLE_LOGS", "/tmp/x/logs"),
+            ("WHISTLE_DEMO_PASSWORD", "p"),
+            ("WHISTLE_KAFKA_PORT", "19092"),
+            ("WHISTLE_REDIS_PORT", "16379"),
+            ("WHISTLE_HTTP_PORT", "8080"),
+            ("WHISTLE_REGISTRY_PORT", "8085"),
+            ("WHISTLE_REDIS_MAXMEMORY", "2gb"),
+            ("WHISTLE_TEST_KAFKA", "127.0.0.1:19092"),
+            ("WHISTLE_TEST_REDIS", "redis://127.0.0.1:16379"),
+            ("WHISTLE_FAULT_SECONDS", "600"),
+            ("WHISTLE_STORM_BOARDS", "2000"),
+            ("WHISTLE_STACK_URL", "http://127.0.0.1:8080"),
+            ("WHISTLE_BASE_URL", "http://127.0.0.1:8080"),
+            ("WHISTLE_SCREENSHOTS", "/tmp/s"),
+            ("WHISTLE_LOG_FORMAT", "json"),
+            ("NOT_OURS", "x"),
+        ]);
+        let s: Sample = load_from("sample", everything).expect("loads");
         assert_eq!(s.redis.key_prefix, "whistle:");
+    }
+
+    #[test]
+    fn a_known_variable_still_overrides_beside_the_listed_ones() {
+        let s: WithTopLevel = load_from(
+            "sample",
+            env(&[("WHISTLE_RUN", "/tmp/x"), ("WHISTLE_GROUP_ID", "g2"), ("WHISTLE_TEST_KAFKA", "k")]),
+        )
+        .expect("loads");
+        assert_eq!(s.group_id, "g2");
+    }
+
+    #[test]
+    fn a_prefix_entry_covers_its_prefix_only() {
+        assert!(is_not_a_setting("WHISTLE_FAULT_RATE"));
+        assert!(is_not_a_setting("WHISTLE_RUN"));
+        assert!(!is_not_a_setting("WHISTLE_RUNS"));
+        assert!(!is_not_a_setting("WHISTLE_FAULT"));
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct WithOptional {
+        kafka: KafkaSettings,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extra: Option<Topics>,
+    }
+
+    #[test]
+    fn an_optional_setting_without_a_default_can_be_set() {
+        let s: WithOptional = load_from("sample", env(&[("WHISTLE_EXTRA__CASES", "c")])).expect("loads");
+        assert_eq!(s.extra.map(|t| t.cases).as_deref(), Some("c"));
     }
 
     #[derive(Debug, Default, Serialize, Deserialize)]
@@ -265,7 +467,7 @@ mod tests {
     #[test]
     fn top_level_settings_are_set_without_a_section() {
         let s: WithTopLevel =
-            load_from(env(&[("WHISTLE_GROUP_ID", "g1"), ("WHISTLE_KAFKA__BROKERS", "k:2")])).expect("loads");
+            load_from("sample", env(&[("WHISTLE_GROUP_ID", "g1"), ("WHISTLE_KAFKA__BROKERS", "k:2")])).expect("loads");
         assert_eq!((s.group_id.as_str(), s.kafka.brokers.as_str()), ("g1", "k:2"));
     }
 

@@ -1,6 +1,6 @@
 //! Intake settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use whistle_common::ratelimit::RateLimitSettings;
@@ -14,7 +14,12 @@ pub struct Settings {
     pub http: HttpSettings,
     pub kafka: KafkaSettings,
     pub redis: RedisSettings,
-    pub registry: RegistrySettings,
+    /// The registry data file (the same setting as in the other services).
+    pub registry_path: PathBuf,
+    /// Deprecated: the old spelling of `registry_path` (`[registry] path`,
+    /// `WHISTLE_REGISTRY__PATH`), still read, with a warning at start-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistrySettings>,
     pub assist: AssistSettings,
     pub limits: Limits,
     pub auth: AuthSettings,
@@ -29,7 +34,8 @@ impl Default for Settings {
             http: HttpSettings::new(8081),
             kafka: KafkaSettings::default(),
             redis: RedisSettings::default(),
-            registry: RegistrySettings::default(),
+            registry_path: PathBuf::from(DEFAULT_REGISTRY_PATH),
+            registry: None,
             assist: AssistSettings::default(),
             limits: Limits::default(),
             auth: AuthSettings::default(),
@@ -39,17 +45,14 @@ impl Default for Settings {
     }
 }
 
+const DEFAULT_REGISTRY_PATH: &str = "deploy/data/registry.json";
+
+/// The deprecated `[registry]` section: only `path`, now `registry_path`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct RegistrySettings {
     /// The registry data file.
     pub path: PathBuf,
-}
-
-impl Default for RegistrySettings {
-    fn default() -> Self {
-        RegistrySettings { path: PathBuf::from("deploy/data/registry.json") }
-    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,10 +64,19 @@ pub struct AssistSettings {
 }
 
 impl Settings {
+    /// The registry data file: `registry_path`, or the deprecated `registry.path` when only that
+    /// is set.
+    pub fn registry_file(&self) -> &Path {
+        match &self.registry {
+            Some(legacy) => &legacy.path,
+            None => &self.registry_path,
+        }
+    }
+
     /// Where the assist data lives.
     pub fn assist_data_dir(&self) -> PathBuf {
         self.assist.data_dir.clone().unwrap_or_else(|| {
-            self.registry.path.parent().map(|p| p.join("assist")).unwrap_or_else(|| PathBuf::from("assist"))
+            self.registry_file().parent().map(|p| p.join("assist")).unwrap_or_else(|| PathBuf::from("assist"))
         })
     }
 }
@@ -92,6 +104,18 @@ impl Settings {
                 message: "must be at least 1024".into(),
             });
         }
+        if let Some(legacy) = &self.registry {
+            if self.registry_path != Path::new(DEFAULT_REGISTRY_PATH) && self.registry_path != legacy.path {
+                return Err(SettingsError::Invalid {
+                    key: "registry.path",
+                    message: "is the deprecated spelling of registry_path, and both are set: keep registry_path".into(),
+                });
+            }
+            tracing::warn!(
+                path = %legacy.path.display(),
+                "the setting registry.path (WHISTLE_REGISTRY__PATH) is deprecated: use registry_path (WHISTLE_REGISTRY_PATH)"
+            );
+        }
         if self.kafka.topics.cases == self.kafka.topics.deadletter {
             return Err(SettingsError::Invalid {
                 key: "kafka.topics.deadletter",
@@ -99,5 +123,64 @@ impl Settings {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use whistle_common::settings::load_from;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        load_from("whistle-intake", pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+    }
+
+    #[test]
+    fn the_registry_file_is_registry_path_as_in_the_other_services() {
+        let s = load(&[("WHISTLE_REGISTRY_PATH", "/data/registry.json")]).expect("loads");
+        assert_eq!(s.registry_file(), Path::new("/data/registry.json"));
+        assert_eq!(s.assist_data_dir(), Path::new("/data/assist"));
+        assert_eq!(load(&[]).expect("loads").registry_file(), Path::new(DEFAULT_REGISTRY_PATH));
+    }
+
+    #[test]
+    fn the_deprecated_registry_path_spelling_still_works() {
+        let s = load(&[("WHISTLE_REGISTRY__PATH", "/old/registry.json")]).expect("loads");
+        assert_eq!(s.registry_file(), Path::new("/old/registry.json"));
+    }
+
+    #[test]
+    fn both_spellings_with_different_files_are_refused() {
+        let mut s = load(&[("WHISTLE_REGISTRY__PATH", "/old/r.json"), ("WHISTLE_REGISTRY_PATH", "/new/r.json")])
+            .expect("loads");
+        s.auth.jwt_secret = "k".repeat(32).into();
+        let err = s.validate().expect_err("contradictory");
+        assert!(err.to_string().contains("registry.path"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_registry_path_stops_start_up_with_its_name() {
+        let err = load(&[("WHISTLE_REGSITRY_PATH", "/data/registry.json")]).expect_err("refused");
+        let message = err.to_string();
+        assert!(message.contains("WHISTLE_REGSITRY_PATH names no setting of whistle-intake"), "{message}");
+        assert!(message.contains("registry_path"), "{message}");
+    }
+
+    #[test]
+    fn the_variables_services_sh_gives_intake_are_settings() {
+        let s = load(&[
+            ("WHISTLE_HTTP__PORT", "8081"),
+            ("WHISTLE_KAFKA__BROKERS", "127.0.0.1:19092"),
+            ("WHISTLE_REDIS__URL", "redis://127.0.0.1:16379"),
+            ("WHISTLE_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo"),
+            ("WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR", "true"),
+            ("WHISTLE_RUN", "/tmp/run"),
+            ("WHISTLE_INTAKE_PORT", "8081"),
+        ])
+        .expect("loads");
+        assert_eq!(s.http.port, 8081);
+        s.validate().expect("valid");
     }
 }

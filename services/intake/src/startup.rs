@@ -31,8 +31,8 @@ impl Application {
     /// Connects to everything and binds the listener; the port is known before `run`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
-        let registry = Registry::load(&settings.registry.path)
-            .with_context(|| format!("loading registry {}", settings.registry.path.display()))?;
+        let registry = Registry::load(settings.registry_file())
+            .with_context(|| format!("loading registry {}", settings.registry_file().display()))?;
         let assist_dir = settings.assist_data_dir();
         let assist = whistle_assist::Assist::load(&assist_dir, &registry)
             .with_context(|| format!("loading assist data from {}", assist_dir.display()))?;
