@@ -165,3 +165,54 @@ async fn a_summary_for_a_district_that_does_not_exist_is_not_found() {
     task.abort();
     iso.clean_up().await;
 }
+
+/// The `policy` of the `sla.scheduled` event for `id`, from a board.
+async fn scheduled_policy(board: &mut Board, id: &str) -> String {
+    let (_, frame) = board.until(|f| event_of(f) == Some(("sla.scheduled", id))).await;
+    frame["event"]["data"]["policy"].as_str().expect("policy").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sla_service_follows_registry_changes_live() {
+    let stack = Stack::start().await;
+    let mut board = stack.board().await;
+    board.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    board.until(|f| f["type"] == "snapshot").await;
+    let (_, body) = stack.raise(DEPT_ITEM, "危废桶泄漏").await;
+    let id = body["id"].as_str().expect("id").to_owned();
+    let before = scheduled_policy(&mut board, &id).await;
+    assert!(before.starts_with("default"), "an environment item runs on business hours: {before}");
+
+    // The city office reclassifies the item as a fire-safety one (a registry change, published
+    // on the registry topic): new whistles for it run on the round-the-clock policy.
+    let registry = whistle_registry::Registry::load(&registry_path()).expect("registry");
+    let rows: Vec<String> = whistle_registry::csv::export(&registry)
+        .lines()
+        .filter(|l| l.starts_with(&format!("{DEPT_ITEM},")))
+        .map(|l| l.replacen(",environment,", ",fire_safety,", 1))
+        .collect();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains(",fire_safety,")), "{rows:?}");
+    let csv = format!("{}\r\n{}\r\n", whistle_registry::csv::HEADER.join(","), rows.join("\r\n"));
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/registry/import", stack.registry))
+        .bearer_auth(token(&as_admin()))
+        .body(csv)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (_, body) = stack.raise(DEPT_ITEM, "危废桶泄漏，又一起").await;
+        let id = body["id"].as_str().expect("id").to_owned();
+        let policy = scheduled_policy(&mut board, &id).await;
+        if policy.starts_with("urgent") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the SLA service never saw the change: still {policy}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.stop().await;
+}

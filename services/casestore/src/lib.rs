@@ -10,7 +10,10 @@
 //! Key layout (all under the deployment's prefix): `case:{id}` (hash: `v` version, `json` view,
 //! `sum` the board summary), `openz:{channel}` (sorted set of the open whistle ids, scored so the
 //! most urgent rank first: [`store::rank_score`]), `stream:{channel}` (Redis stream of the event
-//! and the case summary; ids are cursors). Snapshots and pages are bounded inside Redis.
+//! and the case summary; ids are cursors), and for the registry's what-if `index:open` and
+//! `index:open:item:{item}` (sets of open case ids) and `index:raised`, `index:raised:item:{item}`
+//! (raise times of the last [`store::RAISED_INDEX_DAYS`] days). Snapshots and pages are bounded
+//! inside Redis.
 //! Scripts touch keys derived from their arguments, so this layout needs a single Redis node or
 //! a cluster-aware key scheme (hash tags) before moving to Redis Cluster.
 
@@ -20,5 +23,5 @@ pub mod store;
 
 pub use channel::{Channel, ChannelError, Cursor};
 pub use state::Applied;
-pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StoreError, StreamEntry};
+pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StoreError, StreamEntry, WhatIfInputs};
 pub use whistle_case::Case;

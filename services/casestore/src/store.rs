@@ -18,27 +18,44 @@ pub const STREAM_MAXLEN: usize = 10_000;
 const CAS_ATTEMPTS: usize = 8;
 
 /// Writes a new version of a case and appends the event to its channels' streams, atomically,
-/// only if the stored version is still the one the caller read (compare-and-set).
+/// only if the stored version is still the one the caller read (compare-and-set), and keeps the
+/// indexes the registry's what-if reads.
 ///
-/// KEYS: case, then (stream, open-index) per channel. ARGV: expected version, new version, case
-/// JSON, event JSON, stream maxlen, whistle id, summary JSON, rank score, then `1`/`0` (open
-/// after this event) per channel. A stream entry carries the event and the case's summary, not
-/// the case with its timeline: entries stay small however long the case's history grows.
+/// KEYS: case, open-cases set, the item's open-cases set, raised-at index, the item's raised-at
+/// index, then (stream, open-index) per channel. ARGV: expected version, new version, case JSON,
+/// event JSON, stream maxlen, whistle id, summary JSON, rank score, `1`/`0` (the case is open),
+/// raise time (ms), index horizon (ms: older raises leave the raised-at indexes), then `1`/`0`
+/// (open after this event) per channel. A stream entry carries the event and the case's summary,
+/// not the case with its timeline: entries stay small however long the case's history grows.
 const WRITE: &str = r#"
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'json', ARGV[3], 'sum', ARGV[7])
-local channels = (#KEYS - 1) / 2
+if ARGV[9] == '1' then
+  redis.call('SADD', KEYS[2], ARGV[6])
+  redis.call('SADD', KEYS[3], ARGV[6])
+else
+  redis.call('SREM', KEYS[2], ARGV[6])
+  redis.call('SREM', KEYS[3], ARGV[6])
+end
+for k = 4, 5 do
+  redis.call('ZADD', KEYS[k], ARGV[10], ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. ARGV[11])
+end
+local channels = (#KEYS - 5) / 2
 for i = 1, channels do
-  redis.call('XADD', KEYS[2 * i], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4], 'case', ARGV[7])
-  if ARGV[8 + i] == '1' then
-    redis.call('ZADD', KEYS[2 * i + 1], ARGV[8], ARGV[6])
+  redis.call('XADD', KEYS[4 + 2 * i], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4], 'case', ARGV[7])
+  if ARGV[11 + i] == '1' then
+    redis.call('ZADD', KEYS[5 + 2 * i], ARGV[8], ARGV[6])
   else
-    redis.call('ZREM', KEYS[2 * i + 1], ARGV[6])
+    redis.call('ZREM', KEYS[5 + 2 * i], ARGV[6])
   end
 end
 return 1
 "#;
+
+/// How long a raise stays in the raised-at indexes: the what-if's "last month", and a day more.
+pub const RAISED_INDEX_DAYS: i64 = 31;
 
 /// Marks a script as read-only, so Redis runs it even when it refuses writes at `maxmemory`:
 /// boards keep their snapshots while intake answers 503.
@@ -248,6 +265,11 @@ impl CaseStore {
         format!("{}openz:{channel}", self.prefix)
     }
 
+    /// An index of cases (`index:open`, `index:raised:item:CODE`, …).
+    fn index_key(&self, name: &str) -> String {
+        format!("{}index:{name}", self.prefix)
+    }
+
     /// The Redis stream holding `channel`'s changes.
     pub fn stream_key(&self, channel: &Channel) -> String {
         format!("{}stream:{channel}", self.prefix)
@@ -308,6 +330,11 @@ impl CaseStore {
             let case_json = serde_json::to_string(&case).map_err(encode)?;
             let summary_json = serde_json::to_string(&case.summary()).map_err(encode)?;
             let mut invocation = self.write.key(self.case_key(event.subject));
+            invocation
+                .key(self.index_key("open"))
+                .key(self.index_key(&format!("open:item:{}", case.item)))
+                .key(self.index_key("raised"))
+                .key(self.index_key(&format!("raised:item:{}", case.item)));
             for (channel, _) in &channels {
                 invocation.key(self.stream_key(channel)).key(self.open_key(channel));
             }
@@ -319,7 +346,10 @@ impl CaseStore {
                 .arg(STREAM_MAXLEN)
                 .arg(event.subject.to_string())
                 .arg(&summary_json)
-                .arg(rank_score(&case));
+                .arg(rank_score(&case))
+                .arg(if case.status.is_terminal() { "0" } else { "1" })
+                .arg(case.raised_at.timestamp_millis())
+                .arg((chrono::Utc::now() - chrono::Duration::days(RAISED_INDEX_DAYS)).timestamp_millis());
             for (_, open) in &channels {
                 invocation.arg(if *open { "1" } else { "0" });
             }
@@ -371,6 +401,95 @@ impl CaseStore {
         let mut raw = raw.into_iter();
         let next = PageToken::from_reply(&raw.next().context("page without token")?)?;
         Ok(Page { cases: raw.collect(), next })
+    }
+
+    /// What the registry's what-if weighs for `item`: the item's cases that are open or were
+    /// raised since `since`, how many cases are open in all, and how many were raised since
+    /// `since` in all (any item). Read from the indexes, not by scanning every case.
+    pub async fn what_if_inputs(
+        &self,
+        item: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WhatIfInputs, StoreError> {
+        let mut conn = self.conn.clone();
+        let since_ms = since.timestamp_millis();
+        let (open_ids, recent_ids, open_total, raised_total): (Vec<String>, Vec<String>, u64, u64) = redis::pipe()
+            .smembers(self.index_key(&format!("open:item:{item}")))
+            .zrangebyscore(self.index_key(&format!("raised:item:{item}")), since_ms, "+inf")
+            .scard(self.index_key("open"))
+            .zcount(self.index_key("raised"), since_ms, "+inf")
+            .query_async(&mut conn)
+            .await?;
+        let mut ids: Vec<Uuid> = open_ids.iter().chain(&recent_ids).filter_map(|id| Uuid::parse_str(id).ok()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut cases = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hget(self.case_key(*id), "json");
+            }
+            let jsons: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+            for (id, json) in chunk.iter().zip(jsons) {
+                let Some(json) = json else { continue };
+                match serde_json::from_str::<Case>(&json) {
+                    Ok(case) => cases.push(case),
+                    Err(err) => {
+                        tracing::error!(whistle = %id, error = %err, "stored case does not decode; left out of the what-if")
+                    }
+                }
+            }
+        }
+        Ok(WhatIfInputs { cases, open_total, raised_total })
+    }
+
+    /// Builds the what-if indexes from the stored cases once, for a store written before they
+    /// existed (marked done by `index:built`). Returns the cases indexed.
+    pub async fn ensure_indexes(&self) -> anyhow::Result<usize> {
+        let mut conn = self.conn.clone();
+        let built = self.index_key("built");
+        if conn.exists::<_, bool>(&built).await.context("checking the indexes")? {
+            return Ok(0);
+        }
+        let pattern = format!("{}case:*", self.prefix);
+        let horizon = (chrono::Utc::now() - chrono::Duration::days(RAISED_INDEX_DAYS)).timestamp_millis();
+        let (mut cursor, mut indexed): (u64, usize) = (0, 0);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .context("scanning cases")?;
+            for key in keys {
+                let Some(id) = key.rsplit(':').next().and_then(|id| Uuid::parse_str(id).ok()) else { continue };
+                let Ok(Some((_, case))) = self.load(id).await else { continue };
+                let mut pipe = redis::pipe();
+                if !case.status.is_terminal() {
+                    pipe.sadd(self.index_key("open"), id.to_string())
+                        .sadd(self.index_key(&format!("open:item:{}", case.item)), id.to_string());
+                }
+                let raised = case.raised_at.timestamp_millis();
+                if raised >= horizon {
+                    pipe.zadd(self.index_key("raised"), id.to_string(), raised).zadd(
+                        self.index_key(&format!("raised:item:{}", case.item)),
+                        id.to_string(),
+                        raised,
+                    );
+                }
+                let () = pipe.query_async(&mut conn).await.context("indexing a case")?;
+                indexed += 1;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let () = conn.set(&built, 1).await.context("marking the indexes built")?;
+        Ok(indexed)
     }
 
     /// Moves channels kept by earlier versions as plain sets (`open:{channel}`) into the ranked
@@ -511,6 +630,17 @@ impl Snapshot {
     pub fn truncated(&self) -> bool {
         self.total > self.cases.len()
     }
+}
+
+/// What the registry's what-if weighs (see [`CaseStore::what_if_inputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhatIfInputs {
+    /// The item's cases that are open or were raised in the window.
+    pub cases: Vec<Case>,
+    /// Open cases, any item.
+    pub open_total: u64,
+    /// Cases raised in the window, any item.
+    pub raised_total: u64,
 }
 
 /// A page of open cases after a [`PageToken`].

@@ -11,11 +11,14 @@
 //! - [`redis_conn`]: Redis connections (managed, and dedicated ones for blocking reads).
 //! - [`admin`]: `/healthz`, `/readyz` and `/metrics` routes for any service.
 //! - [`http_errors`]: middleware turning any non-JSON error answer into the API's error shape.
+//! - [`http`]: the layers every API shares (request id, panic catcher, timeout, JSON errors) and
+//!   bounded metric labels.
 //! - [`text`]: characters free text must not carry (bidi overrides, invisible separators).
 //! - [`ratelimit`]: per-key token buckets with bounded memory, and the layer answering
 //!   `429 rate_limited`.
 
 pub mod admin;
+pub mod http;
 pub mod http_errors;
 pub mod kafka;
 pub mod ratelimit;

@@ -328,11 +328,24 @@ fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Resu
 pub struct HttpSettings {
     pub host: String,
     pub port: u16,
+    /// Longest one request may take before it is answered `408 timeout` (the work it started
+    /// is dropped). Above the slowest legitimate request: a Kafka acknowledgement (10 s at most)
+    /// or a login's password check under load.
+    #[serde(default = "default_request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
+}
+
+fn default_request_timeout_seconds() -> u64 {
+    30
 }
 
 impl HttpSettings {
     pub fn new(port: u16) -> Self {
-        HttpSettings { host: "127.0.0.1".to_owned(), port }
+        HttpSettings { host: "127.0.0.1".to_owned(), port, request_timeout_seconds: default_request_timeout_seconds() }
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_seconds.max(1))
     }
 
     pub fn addr(&self) -> String {

@@ -51,6 +51,10 @@ impl Application {
         if moved > 0 {
             tracing::info!(cases = moved, "open cases moved from the old set layout to the ranked index");
         }
+        let indexed = store.ensure_indexes().await.context("building the what-if indexes")?;
+        if indexed > 0 {
+            tracing::info!(cases = indexed, "what-if indexes built from the stored cases");
+        }
         let registry = Registry::load(&settings.registry_path)
             .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
         let registry = LiveRegistry::new(registry);

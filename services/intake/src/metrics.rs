@@ -70,7 +70,10 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let response = next.run(req).await;
     let status = response.status();
     metrics.http_duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
-    metrics.http_requests.with_label_values(&[&route, method.as_str(), status.as_str()]).inc();
+    metrics
+        .http_requests
+        .with_label_values(&[&route, whistle_common::http::method_label(&method), status.as_str()])
+        .inc();
     if let Some(err) = response.extensions().get::<Arc<ApiError>>() {
         if status.is_server_error() {
             tracing::error!(%method, route, status = status.as_u16(), error = %format_args!("{err:#}"), "request failed");

@@ -77,7 +77,7 @@ impl Application {
         // requests without a valid token, logins among them, are keyed by client address.
         let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit)
             .with_key(whistle_auth::http::rate_key(state.keys.clone()));
-        let router = routes::router(state, settings.limits.max_body_bytes, rate_limit)
+        let router = routes::router(state, settings.limits.max_body_bytes, rate_limit, settings.http.request_timeout())
             .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
 
         let listener = TcpListener::bind(settings.http.addr())

@@ -23,7 +23,7 @@ pub const MAX_WINDOW_HOURS: i64 = 24 * 90;
 pub struct HttpState {
     pub store: SlaStore,
     pub policies: Arc<Policies>,
-    pub registry: Arc<whistle_registry::Registry>,
+    pub registry: whistle_registry::LiveRegistry,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,7 +61,7 @@ pub async fn summary(
         return error(StatusCode::BAD_REQUEST, "invalid_field", "district must be a 6-digit code".into());
     }
     if let Some(d) = &q.district
-        && whistle_registry::DistrictCode::parse(d).ok().and_then(|c| state.registry.district(&c)).is_none()
+        && whistle_registry::DistrictCode::parse(d).ok().is_none_or(|c| state.registry.current().district(&c).is_none())
     {
         return error(StatusCode::NOT_FOUND, "not_found", format!("unknown district {d}"));
     }
@@ -73,9 +73,10 @@ pub async fn summary(
     let from = now - Duration::hours(hours);
     match state.store.cases_between(from, now).await {
         Ok(cases) => {
+            let registry = state.registry.current();
             let names = |code: &str| {
                 let code = whistle_registry::DepartmentCode::parse(code).ok()?;
-                state.registry.department(&code).map(|d| d.names.clone())
+                registry.department(&code).map(|d| d.names.clone())
             };
             Json(summarize(&cases, &state.policies, names, district, from, now)).into_response()
         }

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
-use whistle_registry::{ItemCode, Registry};
+use whistle_registry::{ItemCode, LiveRegistry};
 use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, Escalated, SlaScheduled, SlaStage, decode};
 
 use crate::case::{CaseSla, Timer, TimerKind};
@@ -35,7 +35,8 @@ const FIRE_BATCH: isize = 256;
 pub struct Sla {
     pub store: SlaStore,
     pub policies: Arc<Policies>,
-    pub registry: Arc<Registry>,
+    /// The live registry (it follows `whistle.registry.v1`): an item's category decides its policy.
+    pub registry: LiveRegistry,
     pub producer: FutureProducer,
     pub consumer: Arc<StreamConsumer>,
     pub cases_topic: Arc<str>,
@@ -76,10 +77,11 @@ impl Sla {
 
     async fn apply(&self, event: &CaseEvent, partition: i32) -> anyhow::Result<()> {
         let id = event.subject;
+        let registry = self.registry.current();
         let case = match (&event.body, self.store.load(id).await?) {
             (CaseEventBody::Dispatched(d), None) => {
                 let category =
-                    ItemCode::parse(&d.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
+                    ItemCode::parse(&d.item).ok().and_then(|c| registry.item(&c)).map(|i| i.category.as_str());
                 let policy = self.policies.for_dispatch(&d.item, category, &d.district, event.time);
                 let case = CaseSla::dispatched(event, partition, &d.department.code, &d.district, &d.item, policy);
                 self.publish_schedule(&case, event.id).await?;
@@ -93,7 +95,7 @@ impl Sla {
             // are remembered per case and do not fire again for the new owner.)
             (CaseEventBody::Transferred(t), Some(old)) => {
                 let category =
-                    ItemCode::parse(&old.item).ok().and_then(|c| self.registry.item(&c)).map(|i| i.category.as_str());
+                    ItemCode::parse(&old.item).ok().and_then(|c| registry.item(&c)).map(|i| i.category.as_str());
                 let policy = self.policies.for_dispatch(&old.item, category, &old.district, event.time);
                 let case = CaseSla::dispatched(event, partition, &t.to.code, &old.district, &old.item, policy);
                 self.publish_schedule(&case, event.id).await?;

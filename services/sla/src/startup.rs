@@ -16,7 +16,8 @@ use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::redis_conn;
 use whistle_common::shutdown::Supervisor;
-use whistle_registry::Registry;
+use whistle_registry::live::{self, Follower};
+use whistle_registry::{LiveRegistry, Registry};
 use whistle_schemas::events::SlaStageKind;
 
 use crate::http::{self, HttpState};
@@ -32,6 +33,7 @@ pub struct Application {
     settings: Settings,
     sla: Sla,
     producer: FutureProducer,
+    follower: Follower,
 }
 
 impl Application {
@@ -41,6 +43,8 @@ impl Application {
             .with_context(|| format!("loading registry {}", settings.registry_path.display()))?;
         let policies = Policies::load(&settings.policy_path)?;
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
+        let registry = LiveRegistry::new(registry);
+        let follower = live::catch_up(&settings.kafka, &registry).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-sla")?;
         let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-sla")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
@@ -49,7 +53,7 @@ impl Application {
         let sla = Sla {
             store,
             policies: Arc::new(policies),
-            registry: Arc::new(registry),
+            registry,
             producer: producer.clone(),
             consumer,
             cases_topic: settings.kafka.topics.cases.clone().into(),
@@ -66,7 +70,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, "sla listening");
-        Ok(Application { listener, settings, sla, producer })
+        Ok(Application { listener, settings, sla, producer, follower })
     }
 
     pub fn port(&self) -> u16 {
@@ -77,16 +81,17 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, settings, sla, producer } = self;
+        let Application { listener, settings, sla, producer, follower } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let mut supervisor = Supervisor::new(sla.token.clone());
         let token = supervisor.token();
 
+        supervisor.spawn("registry-follow", follower.run(token.clone()));
         let kafka_check = admin::consumer_check(sla.consumer.clone());
         let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
         let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
             .with_key(whistle_auth::http::rate_key(keys.clone()));
-        let app = axum::Router::new()
+        let api = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
             .route_layer(axum::middleware::from_fn_with_state(keys, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)
@@ -95,8 +100,8 @@ impl Application {
                 policies: sla.policies.clone(),
                 registry: sla.registry.clone(),
             })
-            .layer(rate_limit)
-            .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
+            .layer(rate_limit);
+        let app = whistle_common::http::api_layers(api, settings.http.request_timeout())
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         supervisor.spawn("http", {
             let token = token.clone();

@@ -45,10 +45,15 @@ pub struct AppState {
 /// Layers, innermost first: the body limit, the rate limit (it must sit inside anything that
 /// identifies the caller, so its key closure can charge the user rather than the address), the
 /// JSON error safety net, and the metrics, which count every answer including `429`s.
-pub fn router(state: AppState, max_body_bytes: usize, rate_limit: RateLimitLayer) -> Router {
+pub fn router(
+    state: AppState,
+    max_body_bytes: usize,
+    rate_limit: RateLimitLayer,
+    timeout: std::time::Duration,
+) -> Router {
     let metrics = state.metrics.clone();
     let keys = state.keys.clone();
-    Router::new()
+    let api = Router::new()
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/towns", get(registry::towns))
         .route("/api/v1/route", get(registry::route))
@@ -72,8 +77,8 @@ pub fn router(state: AppState, max_body_bytes: usize, rate_limit: RateLimitLayer
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
-        .layer(rate_limit)
-        .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
+        .layer(rate_limit);
+    whistle_common::http::api_layers(api, timeout)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
 }
 

@@ -12,7 +12,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chrono::Utc;
 use rdkafka::producer::FutureProducer;
-use redis::aio::ConnectionManager;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use whistle_auth::{Principal, TokenKeys, require_auth};
@@ -32,8 +31,8 @@ pub struct AppState {
     pub live: LiveRegistry,
     pub producer: FutureProducer,
     pub registry_topic: Arc<str>,
-    pub redis: ConnectionManager,
-    pub key_prefix: Arc<str>,
+    /// The case store, for the what-if's indexes.
+    pub cases: whistle_casestore::CaseStore,
     /// Changes are decided on the current version and published one at a time, so two
     /// concurrent changes of one item cannot both claim the same next version.
     pub writer: Arc<Mutex<()>>,
@@ -47,9 +46,10 @@ pub fn router(
     state: AppState,
     max_import_bytes: usize,
     rate_limit: whistle_common::ratelimit::RateLimitLayer,
+    timeout: std::time::Duration,
 ) -> Router {
     let keys = state.keys.clone();
-    Router::new()
+    let api = Router::new()
         .route("/api/v1/registry/items", get(items))
         .route("/api/v1/registry/items/{code}", get(item))
         .route("/api/v1/registry/items/{code}/delegate", post(delegate))
@@ -63,8 +63,8 @@ pub fn router(
         .fallback(whistle_common::http_errors::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
-        .layer(rate_limit)
-        .layer(axum::middleware::from_fn(whistle_common::http_errors::json_errors))
+        .layer(rate_limit);
+    whistle_common::http::api_layers(api, timeout)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -277,9 +277,8 @@ async fn what_if(
     let now = Utc::now();
     let current = state.live.current();
     let proposed = current.with_item(propose(&current, &req.item, req.action, &req.change, now)?);
-    let mut conn = state.redis.clone();
-    let cases = whatif::stored_cases(&mut conn, &state.key_prefix).await.map_err(|e| {
-        tracing::warn!(error = %format_args!("{e:#}"), "case views unavailable");
+    let inputs = state.cases.what_if_inputs(&req.item, whatif::window_start(now)).await.map_err(|e| {
+        tracing::warn!(error = %e, "case views unavailable");
         ApiError::Unavailable("case views are unavailable; retry shortly".into())
     })?;
     Ok(Json(whatif::compare(
@@ -287,7 +286,7 @@ async fn what_if(
         &proposed,
         &req.item,
         &req.change.district,
-        &cases,
+        &inputs,
         req.change.effective_from,
         now,
     )))

@@ -47,14 +47,13 @@ impl Application {
             live,
             producer: producer.clone(),
             registry_topic: settings.kafka.topics.registry.clone().into(),
-            redis,
-            key_prefix: settings.redis.key_prefix.clone().into(),
+            cases: whistle_casestore::CaseStore::new(redis, settings.redis.key_prefix.clone()),
             writer: Arc::default(),
             changes,
             keys,
         };
         let kafka_check = admin::producer_check(producer.clone());
-        let router = http::router(state, settings.max_import_bytes, rate_limit)
+        let router = http::router(state, settings.max_import_bytes, rate_limit, settings.http.request_timeout())
             .merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
         let listener = TcpListener::bind(settings.http.addr())
             .await

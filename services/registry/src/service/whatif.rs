@@ -1,11 +1,10 @@
 //! What-if preview: which open whistles, and what share of last month's, would route differently
-//! under a proposed change. Reads the stored case views (the projection of the case topic); never
+//! under a proposed change. Reads the case store's indexes (`whistle_casestore::CaseStore::
+//! what_if_inputs`: the item's open and recent cases, and the totals), never every case; never
 //! writes anything.
 
-use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
-use redis::aio::ConnectionManager;
-use whistle_schemas::api::WhistleView;
+use whistle_casestore::WhatIfInputs;
 use whistle_schemas::registry::{WhatIfCase, WhatIfReport};
 
 use crate::codes::{ItemCode, TownCode};
@@ -28,25 +27,31 @@ pub fn destination(registry: &Registry, town: &str, item: &str, at: DateTime<Utc
     }
 }
 
-/// Compares every case's route under `current` and `proposed`, both as of `at` (the change's
-/// effective date): "if this whistle came in once the change is in force, where would it go?".
+/// The start of "last month" as of `now`.
+pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::days(WINDOW_DAYS)
+}
+
+/// Compares the item's cases' routes under `current` and `proposed`, both as of `at` (the
+/// change's effective date): "if this whistle came in once the change is in force, where would
+/// it go?".
 pub fn compare(
     current: &Registry,
     proposed: &Registry,
     item: &str,
     district: &str,
-    cases: &[WhistleView],
+    inputs: &WhatIfInputs,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> WhatIfReport {
-    let since = now - Duration::days(WINDOW_DAYS);
-    let (mut open_total, mut last_month_total, mut last_month_affected) = (0u32, 0u32, 0u32);
+    let since = window_start(now);
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let (open_total, last_month_total) = (count(inputs.open_total), count(inputs.raised_total));
+    let mut last_month_affected = 0u32;
     let mut open_affected = Vec::new();
-    for case in cases {
+    for case in &inputs.cases {
         let open = !case.status.is_terminal();
         let recent = case.raised_at >= since;
-        open_total += u32::from(open);
-        last_month_total += u32::from(recent);
         if case.item != item || !(open || recent) {
             continue;
         }
@@ -77,34 +82,5 @@ pub fn compare(
         last_month_total,
         last_month_affected,
         last_month_share,
-    }
-}
-
-/// Every stored case view under `prefix`.
-pub async fn stored_cases(conn: &mut ConnectionManager, prefix: &str) -> anyhow::Result<Vec<WhistleView>> {
-    let pattern = format!("{prefix}case:*");
-    let mut cursor: u64 = 0;
-    let mut cases = Vec::new();
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .context("scanning case views")?;
-        for key in keys {
-            let json: Option<String> =
-                redis::cmd("HGET").arg(&key).arg("json").query_async(conn).await.context("reading a case view")?;
-            if let Some(view) = json.and_then(|j| serde_json::from_str::<WhistleView>(&j).ok()) {
-                cases.push(view);
-            }
-        }
-        if next == 0 {
-            return Ok(cases);
-        }
-        cursor = next;
     }
 }
