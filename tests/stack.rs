@@ -98,3 +98,56 @@ async fn the_running_stack_serves_the_external_contract_on_one_origin() {
         assert_eq!(ready.status().as_u16(), 200);
     }
 }
+
+#[tokio::test]
+#[ignore = "needs the stack from `cargo xtask up`; run by `cargo xtask test`"]
+async fn the_openapi_document_through_the_ingress_is_valid_and_covers_the_readme_api_table() {
+    let base = base();
+    let resp = reqwest::get(format!("{base}/api/v1/openapi.json")).await.expect("openapi.json");
+    assert_eq!(resp.status().as_u16(), 200, "served without a token");
+    let text = resp.text().await.expect("body");
+    let doc: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+
+    // An independent validator (PyPI's openapi-spec-validator, installed by deploy/dev/openapi.sh).
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = std::env::temp_dir().join(format!("whistle-openapi-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &text).expect("written");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("deploy/dev/openapi.sh"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("the validator runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "the served document is not valid OpenAPI:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Every path of the README's API table is an operation of it.
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("### API summary"))
+        .take_while(|l| !l.starts_with("Statuses:"))
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    assert!(table.len() >= 15, "the README's API table was not found");
+    let mut checked = 0;
+    for row in table {
+        for cell in row.split('`').skip(1).step_by(2) {
+            let Some((method, path)) = cell.split_once(' ') else { continue };
+            if !matches!(method, "GET" | "POST") || !path.starts_with("/api/") {
+                continue;
+            }
+            let path = path.split(['[', '?', ' ']).next().unwrap_or(path);
+            let method = method.to_lowercase();
+            assert!(doc["paths"][path][&method].is_object(), "README lists {method} {path}; the document lacks it");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} README paths checked");
+}

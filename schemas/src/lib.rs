@@ -16,6 +16,7 @@
 pub mod api;
 pub mod assist;
 pub mod events;
+pub mod openapi;
 pub mod registry;
 pub mod ws;
 

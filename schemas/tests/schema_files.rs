@@ -42,3 +42,34 @@ fn the_consoles_generated_names_match_the_rust_types() {
         assert!(actual.contains(&format!("'{kind}'")), "{kind}");
     }
 }
+
+#[test]
+fn the_checked_in_openapi_document_matches_the_code() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let expected = serde_json::to_string_pretty(&whistle_schemas::openapi::document()).expect("json") + "\n";
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(actual == expected, "{} is stale or missing: run `cargo xtask schemas`", path.display());
+    // Every $ref points at something the document defines.
+    let doc: serde_json::Value = serde_json::from_str(&actual).expect("json");
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in refs {
+        let pointer = r.strip_prefix('#').expect("local refs only");
+        assert!(doc.pointer(pointer).is_some(), "dangling $ref {r}");
+    }
+}
+
+fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", serde_json::Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}

@@ -6,7 +6,8 @@
 //! - `test`: run every test against the real Kafka and Redis, starting them if needed, the
 //!   fault-injection suite (against its own Kafka and Redis, see `docs/faults.md`), and the
 //!   console's browser tests (Debian's Chromium) against the assembled stack.
-//! - `schemas`: rewrite `schemas/json/` from the Rust types.
+//! - `schemas`: rewrite `schemas/json/`, `schemas/openapi.json` and the console's generated
+//!   names (`services/console/src/generated/`) from the Rust types.
 //!
 //! `cargo xtask --help` and `cargo xtask <command> --help` describe them. The heavy lifting is in
 //! `deploy/dev/*.sh`; this crate sequences it and runs cargo.
@@ -41,7 +42,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CARGO_TEST_ARGS")]
         extra: Vec<String>,
     },
-    /// Regenerate schemas/json from the Rust types.
+    /// Regenerate schemas/json, schemas/openapi.json and the console's generated names from the Rust types.
     Schemas,
 }
 
@@ -133,6 +134,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     script("infra.sh", &["up"])?;
     // tests/prometheus.rs runs its own short-lived Prometheus server.
     script("prometheus.sh", &["install"])?;
+    // The stack test validates the served OpenAPI document with an independent validator.
+    script("openapi.sh", &["install"])?;
     // Unit and integration tests: services run in-process on random ports, with random topic
     // names and Redis key prefixes, against the real broker and Redis.
     let mut cmd = cargo();
@@ -193,6 +196,10 @@ fn schemas() -> anyhow::Result<()> {
     }
     std::fs::write(&ts, whistle_schemas::typescript()).with_context(|| format!("writing {}", ts.display()))?;
     println!("wrote {}", whistle_schemas::TYPESCRIPT_PATH);
+    let openapi = root().join("schemas/openapi.json");
+    std::fs::write(&openapi, serde_json::to_string_pretty(&whistle_schemas::openapi::document())? + "\n")
+        .with_context(|| format!("writing {}", openapi.display()))?;
+    println!("wrote schemas/openapi.json");
     Ok(())
 }
 

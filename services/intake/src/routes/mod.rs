@@ -73,6 +73,7 @@ pub fn router(
         // Every route above needs a valid token; login is the one way in.
         .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
         .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -80,6 +81,13 @@ pub fn router(
         .layer(rate_limit);
     whistle_common::http::api_layers(api, timeout)
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
+}
+
+/// `GET /api/v1/openapi.json`: the HTTP contract (no token needed), made once from the types.
+async fn openapi() -> axum::response::Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| whistle_schemas::openapi::document().to_string());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], text.clone()).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -1,0 +1,519 @@
+//! The HTTP contract as an OpenAPI 3.1 document, made from the same Rust types as the JSON
+//! Schemas: every route behind the ingress (intake, registry, SLA), its parameters, bodies,
+//! answers and errors, and the bearer-token scheme. Intake serves it at
+//! `GET /api/v1/openapi.json`; `cargo xtask schemas` writes it to `schemas/openapi.json`, and
+//! tests fail when either drifts from the code (a route without an operation here, or a stale
+//! file).
+
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Map, Value, json};
+
+use crate::{api, assist, registry};
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy)]
+enum In {
+    Path,
+    Query,
+}
+
+/// One operation: what the document says about a route and method.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    /// `false` only for login and this document.
+    auth: bool,
+    params: &'static [(&'static str, In, &'static str)],
+    body: Option<Value>,
+    ok: (u16, Option<Value>),
+    errors: &'static [u16],
+    idempotent: bool,
+}
+
+/// Errors every authenticated operation can answer.
+const BASE: &[u16] = &[400, 401, 403, 429, 503];
+const READ: &[u16] = &[400, 401, 403, 404, 429, 503];
+const ACTION: &[u16] = &[400, 401, 403, 404, 409, 413, 422, 429, 503];
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "malformed_body | malformed_query | malformed_request | invalid_field",
+        401 => "unauthenticated | invalid_token | token_expired | invalid_credentials",
+        403 => "forbidden: outside the account's role or scope",
+        404 => "not_found",
+        409 => "invalid_transition | action_in_progress | overlapping_range | case_limit_reached",
+        413 => "body_too_large",
+        422 => {
+            "unknown_town | unknown_item | town_holds_item | idempotency_key_reused | override_reason_required | invalid_csv"
+        }
+        429 => "rate_limited (with Retry-After)",
+        503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
+        _ => "error",
+    }
+}
+
+fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
+    let mut schema = |f: fn(&mut SchemaGenerator) -> schemars::Schema| Some(f(g).to_value());
+    fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> schemars::Schema {
+        g.subschema_for::<T>()
+    }
+    let id = &[("id", In::Path, "The whistle id (UUID).")][..];
+    let code = &[("code", In::Path, "The item code, e.g. `CQ-ENV-001`.")][..];
+    let district_q = &[("district", In::Query, "A 6-digit district (or functional zone) code.")][..];
+    let action = |op_id, summary, body: Option<Value>, ok: Option<Value>| Op {
+        method: "post",
+        path: "",
+        id: op_id,
+        tag: "whistles",
+        summary,
+        auth: true,
+        params: &[("id", In::Path, "The whistle id (UUID).")],
+        body,
+        ok: (202, ok),
+        errors: ACTION,
+        idempotent: true,
+    };
+    let accepted = schema(s::<api::ActionAccepted>);
+    let enforcement = schema(s::<assist::EnforcementAccepted>);
+    let csv = Some(json!({"type": "string", "contentMediaType": "text/csv"}));
+    let with = |mut op: Op, path: &'static str| {
+        op.path = path;
+        op
+    };
+    vec![
+        Op {
+            method: "post",
+            path: "/api/v1/auth/login",
+            id: "login",
+            tag: "auth",
+            summary: "Log in: a bearer token for every other request",
+            auth: false,
+            params: &[],
+            body: schema(s::<api::LoginRequest>),
+            ok: (200, schema(s::<api::LoginResponse>)),
+            errors: &[400, 401, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/auth/me",
+            id: "me",
+            tag: "auth",
+            summary: "The account behind the token",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (200, schema(s::<api::AccountView>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/openapi.json",
+            id: "openapi",
+            tag: "meta",
+            summary: "This document",
+            auth: false,
+            params: &[],
+            body: None,
+            ok: (200, Some(json!({"type": "object"}))),
+            errors: &[],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/towns",
+            id: "towns",
+            tag: "registry",
+            summary: "Towns with code, names (zh/en), kind and district",
+            auth: true,
+            params: district_q,
+            body: None,
+            ok: (200, schema(s::<api::TownList>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/route",
+            id: "route",
+            tag: "registry",
+            summary: "Where a whistle for a town and an item would go",
+            auth: true,
+            params: &[
+                ("town", In::Query, "The town code."),
+                ("item", In::Query, "The item code."),
+                ("at", In::Query, "RFC 3339 time; now when absent."),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::RouteView>)),
+            errors: &[400, 401, 403, 422, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/assist/suggest",
+            id: "suggest",
+            tag: "assist",
+            summary: "Likeliest enforcement items for a description",
+            auth: true,
+            params: &[("text", In::Query, "The description."), ("limit", In::Query, "How many, at most.")],
+            body: None,
+            ok: (200, schema(s::<assist::SuggestResponse>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/assist/suggest",
+            id: "suggestBody",
+            tag: "assist",
+            summary: "Likeliest enforcement items for a description (long text in the body)",
+            auth: true,
+            params: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {"text": {"type": "string"}, "limit": {"type": "integer", "minimum": 1}},
+                "required": ["text"],
+                "additionalProperties": false
+            })),
+            ok: (200, schema(s::<assist::SuggestResponse>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/assist/benchmark",
+            id: "benchmark",
+            tag: "assist",
+            summary: "Discretion tier and fine range for an item, the facts and the subject's history",
+            auth: true,
+            params: &[],
+            body: schema(s::<assist::BenchmarkRequest>),
+            ok: (200, schema(s::<assist::BenchmarkView>)),
+            errors: &[400, 401, 403, 422, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/whistles",
+            id: "raise",
+            tag: "whistles",
+            summary: "Raise a whistle; 202 once Kafka has it",
+            auth: true,
+            params: &[],
+            body: schema(s::<api::RaiseWhistleRequest>),
+            ok: (202, schema(s::<api::WhistleAccepted>)),
+            errors: &[400, 401, 403, 413, 422, 429, 503],
+            idempotent: true,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/whistles/{id}",
+            id: "whistle",
+            tag: "whistles",
+            summary: "A whistle's status, department and timeline",
+            auth: true,
+            params: id,
+            body: None,
+            ok: (200, schema(s::<api::WhistleView>)),
+            errors: READ,
+            idempotent: false,
+        },
+        with(
+            action("acknowledge", "The department acknowledges", None, accepted.clone()),
+            "/api/v1/whistles/{id}/acknowledge",
+        ),
+        with(action("arrive", "The department is on site", None, accepted.clone()), "/api/v1/whistles/{id}/arrive"),
+        with(
+            action(
+                "resolve",
+                "The department resolves, with an optional note",
+                schema(s::<api::ResolveRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/resolve",
+        ),
+        with(
+            action(
+                "reject",
+                "The department returns the whistle, with a reason",
+                schema(s::<api::RejectRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/reject",
+        ),
+        with(
+            action(
+                "transfer",
+                "Hand the case to another department of the district; ownership and clocks move",
+                schema(s::<api::TransferRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/transfer",
+        ),
+        with(
+            action("pause", "Stop the SLA clocks, with a reason", schema(s::<api::PauseRequest>), accepted.clone()),
+            "/api/v1/whistles/{id}/pause",
+        ),
+        with(action("resume", "Restart the SLA clocks", None, accepted), "/api/v1/whistles/{id}/resume"),
+        with(
+            action(
+                "inspect",
+                "Record an inspection; fences answer with warnings",
+                schema(s::<assist::InspectRequest>),
+                enforcement.clone(),
+            ),
+            "/api/v1/whistles/{id}/inspect",
+        ),
+        with(
+            action(
+                "penalty",
+                "Record a penalty; a fence needs override_reason (422 override_reason_required)",
+                schema(s::<assist::PenaltyRequest>),
+                enforcement,
+            ),
+            "/api/v1/whistles/{id}/penalty",
+        ),
+        Op {
+            method: "get",
+            path: "/api/v1/registry/items",
+            id: "items",
+            tag: "registry",
+            summary: "Items with code, names, authority and holder now",
+            auth: true,
+            params: district_q,
+            body: None,
+            ok: (200, schema(s::<api::ItemList>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/registry/items/{code}",
+            id: "item",
+            tag: "registry",
+            summary: "An item with its full holder history, version and audit",
+            auth: true,
+            params: code,
+            body: None,
+            ok: (200, schema(s::<registry::ItemDetail>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/registry/items/{code}/delegate",
+            id: "delegate",
+            tag: "registry",
+            summary: "Delegate an item to the towns from a date (admin)",
+            auth: true,
+            params: code,
+            body: schema(s::<registry::HolderChangeRequest>),
+            ok: (200, schema(s::<registry::ItemDetail>)),
+            errors: ACTION,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/registry/items/{code}/recover",
+            id: "recover",
+            tag: "registry",
+            summary: "Recover an item to a district department from a date (admin)",
+            auth: true,
+            params: code,
+            body: schema(s::<registry::HolderChangeRequest>),
+            ok: (200, schema(s::<registry::ItemDetail>)),
+            errors: ACTION,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/registry/items/{code}/holder",
+            id: "changeHolder",
+            tag: "registry",
+            summary: "Change an item's holder from a date (admin)",
+            auth: true,
+            params: code,
+            body: schema(s::<registry::HolderChangeRequest>),
+            ok: (200, schema(s::<registry::ItemDetail>)),
+            errors: ACTION,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/registry/export",
+            id: "exportRegistry",
+            tag: "registry",
+            summary: "The catalogue as CSV (admin)",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (200, csv.clone()),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/registry/import",
+            id: "importRegistry",
+            tag: "registry",
+            summary: "Import the catalogue as CSV, all or nothing (admin)",
+            auth: true,
+            params: &[],
+            body: csv,
+            ok: (200, schema(s::<registry::ImportReport>)),
+            errors: &[400, 401, 403, 413, 422, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/registry/whatif",
+            id: "whatIf",
+            tag: "registry",
+            summary: "Open whistles and last month's share a proposed change would re-route (admin)",
+            auth: true,
+            params: &[],
+            body: schema(s::<registry::WhatIfRequest>),
+            ok: (200, schema(s::<registry::WhatIfReport>)),
+            errors: ACTION,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/districts",
+            id: "districts",
+            tag: "registry",
+            summary: "The districts and functional zones with their departments",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (200, schema(s::<registry::DistrictList>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/sla/summary",
+            id: "slaSummary",
+            tag: "sla",
+            summary: "Per district and department: counts, MTTA, MTTR, breach rate, overdue now",
+            auth: true,
+            params: &[
+                ("district", In::Query, "A 6-digit district code; the account's scope when absent."),
+                ("window_hours", In::Query, "How far back, in hours."),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::SlaSummary>)),
+            errors: READ,
+            idempotent: false,
+        },
+    ]
+}
+
+/// Every (method, path) the document describes, e.g. `("post", "/api/v1/whistles")`.
+pub fn operations() -> Vec<(&'static str, &'static str)> {
+    let mut g = generator();
+    ops(&mut g).into_iter().map(|op| (op.method, op.path)).collect()
+}
+
+fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas/".into();
+            s.meta_schema = None;
+        })
+        .into_generator()
+}
+
+fn media(schema: &Value) -> Value {
+    let kind = if schema.get("contentMediaType").is_some() { "text/csv" } else { "application/json" };
+    let mut content = Map::new();
+    content.insert(kind.to_owned(), json!({"schema": schema}));
+    Value::Object(content)
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut g = generator();
+    let ops = ops(&mut g);
+    let mut paths: Map<String, Value> = Map::new();
+    for op in ops {
+        let mut responses = Map::new();
+        let (status, body) = &op.ok;
+        let mut ok = json!({"description": "success"});
+        if let Some(body) = body {
+            ok["content"] = media(body);
+        }
+        responses.insert(status.to_string(), ok);
+        for e in op.errors {
+            responses.insert(e.to_string(), json!({"$ref": format!("#/components/responses/E{e}")}));
+        }
+        let mut params: Vec<Value> = op
+            .params
+            .iter()
+            .map(|(name, at, description)| {
+                let (at, required) = match at {
+                    In::Path => ("path", true),
+                    In::Query => ("query", false),
+                };
+                json!({"name": name, "in": at, "required": required, "description": description, "schema": {"type": "string"}})
+            })
+            .collect();
+        if op.idempotent {
+            params.push(json!({
+                "name": "Idempotency-Key", "in": "header", "required": false,
+                "description": "A retry with the same key takes effect once (per account).",
+                "schema": {"type": "string", "maxLength": 128}
+            }));
+        }
+        let mut operation = json!({
+            "operationId": op.id,
+            "tags": [op.tag],
+            "summary": op.summary,
+            "responses": responses,
+        });
+        if !params.is_empty() {
+            operation["parameters"] = Value::Array(params);
+        }
+        if let Some(body) = &op.body {
+            operation["requestBody"] = json!({"required": true, "content": media(body)});
+        }
+        operation["security"] = if op.auth { json!([{"bearer": []}]) } else { json!([]) };
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = operation;
+    }
+    let error = g.subschema_for::<api::ErrorBody>().to_value();
+    let schemas = g.take_definitions(true);
+    let responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 422, 429, 503]
+        .into_iter()
+        .map(|e| {
+            (format!("E{e}"), json!({"description": describe(e), "content": {"application/json": {"schema": error}}}))
+        })
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Whistle API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Real-time dispatch for grassroots administrative law enforcement (吹哨报到). \
+                Every error is {\"error\": {\"code\", \"message\"}}. The live boards are a WebSocket at /ws \
+                (schemas/json/ws-*.schema.json), not part of this document.",
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "auth"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"}, {"name": "sla"},
+            {"name": "meta"}
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": responses,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    })
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI document and the routers agree: every route the services serve is an operation
+//! of the document, and every operation is served. Read from the routers' source, where routes
+//! are declared (`.route("PATH", get(…).post(…))`), so a new route without an operation fails.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// The files that declare the API's routes (intake, registry, SLA).
+const ROUTER_SOURCES: &[&str] =
+    &["services/intake/src/routes/mod.rs", "services/registry/src/service/http.rs", "services/sla/src/startup.rs"];
+
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut routes = BTreeSet::new();
+    for file in ROUTER_SOURCES {
+        let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix(".route(\"") else { continue };
+            let (path, handlers) = rest.split_once('"').expect("a quoted path");
+            let mut found = false;
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if handlers.contains(&format!(" {method}(")) || handlers.contains(&format!(".{method}(")) {
+                    routes.insert((method.to_owned(), path.to_owned()));
+                    found = true;
+                }
+            }
+            assert!(found, "{file}: no method found in {line}");
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_is_in_the_openapi_document_and_every_operation_is_served() {
+    let declared = declared_routes();
+    assert!(declared.len() >= 25, "the route scan found too little: {declared:?}");
+    let documented: BTreeSet<(String, String)> =
+        whistle_schemas::openapi::operations().into_iter().map(|(m, p)| (m.to_owned(), p.to_owned())).collect();
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "routes the OpenAPI document lacks: {undocumented:?}");
+    let unserved: Vec<_> = documented.difference(&declared).collect();
+    assert!(unserved.is_empty(), "operations no router serves: {unserved:?}");
+}
