@@ -29,15 +29,16 @@ fn no_unexpected_schema_files_are_left_behind() {
 }
 
 #[test]
-fn the_consoles_generated_names_match_the_rust_types() {
+fn the_consoles_generated_names_start_with_these_names() {
+    // The file is whistle-case's `console_names()` (these names plus the rules); it checks the
+    // whole file, this only that every event type is there.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(whistle_schemas::TYPESCRIPT_PATH);
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
-        actual == whistle_schemas::typescript(),
-        "{} is stale or missing: run `cargo xtask schemas`",
+        actual.starts_with(&whistle_schemas::typescript()),
+        "{} is stale: run `cargo xtask schemas`",
         path.display()
     );
-    // Every event type is in it, so the console cannot miss one.
     for kind in whistle_schemas::events::CaseEventBody::TYPES {
         assert!(actual.contains(&format!("'{kind}'")), "{kind}");
     }

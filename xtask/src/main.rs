@@ -194,7 +194,7 @@ fn schemas() -> anyhow::Result<()> {
     if let Some(dir) = ts.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&ts, whistle_schemas::typescript()).with_context(|| format!("writing {}", ts.display()))?;
+    std::fs::write(&ts, whistle_case::console::console_names()).with_context(|| format!("writing {}", ts.display()))?;
     println!("wrote {}", whistle_schemas::TYPESCRIPT_PATH);
     let openapi = root().join("schemas/openapi.json");
     std::fs::write(&openapi, serde_json::to_string_pretty(&whistle_schemas::openapi::document())? + "\n")

@@ -19,7 +19,8 @@ use std::time::Duration as StdDuration;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, FenceSeverity, decode};
+use whistle_case::{Effect, Enforcement, effect};
+use whistle_schemas::events::{CaseEvent, Decoded, FenceSeverity, decode};
 
 /// The figures for one set of cases.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,7 +60,7 @@ pub fn compute<'a>(
     let in_period = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u);
     let raised: HashMap<Uuid, DateTime<Utc>> = events
         .iter()
-        .filter_map(|e| matches!(e.body, CaseEventBody::Raised(_)).then_some((e.subject, e.time)))
+        .filter_map(|e| matches!(effect(&e.body), Effect::Raised(_)).then_some((e.subject, e.time)))
         .filter(|(_, t)| in_period(*t))
         .collect();
 
@@ -70,7 +71,8 @@ pub fn compute<'a>(
     // Every inspection (of any case, so earlier periods count as history), by subject.
     let mut inspected_at: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
     for e in &events {
-        if let CaseEventBody::Inspected(i) = &e.body {
+        let effect = effect(&e.body);
+        if let Effect::Enforcement(Enforcement::Inspected(i)) = effect {
             let earlier = inspected_at.entry(i.subject.id.as_str()).or_default();
             let repeated = earlier.iter().any(|t| e.time - *t <= repeat_window);
             earlier.push(e.time);
@@ -80,28 +82,29 @@ pub fn compute<'a>(
             }
         }
         let Some(raised_at) = raised.get(&e.subject) else { continue };
-        match &e.body {
-            CaseEventBody::Raised(_) => {}
-            CaseEventBody::Fenced(fence) => match fence.severity {
+        match effect {
+            Effect::Enforcement(Enforcement::Fenced(fence)) => match fence.severity {
                 FenceSeverity::Warning => f.fences_warned += 1,
                 FenceSeverity::Blocked => f.fences_blocked += 1,
                 FenceSeverity::Overridden => f.fences_overridden += 1,
             },
-            // SLA bookkeeping and pauses are not procedures.
-            CaseEventBody::SlaScheduled(_)
-            | CaseEventBody::SlaWarning(_)
-            | CaseEventBody::SlaBreached(_)
-            | CaseEventBody::Escalated(_)
-            | CaseEventBody::Paused(_)
-            | CaseEventBody::Resumed(_) => {}
-            body => {
+            // The raise itself, SLA bookkeeping and pauses are not procedures.
+            Effect::Raised(_) | Effect::Sla(_) | Effect::Paused(_) | Effect::Resumed => {}
+            Effect::Enforcement(Enforcement::Penalised(_)) => {
                 procedures += 1;
-                if matches!(body, CaseEventBody::Penalised(_)) {
-                    f.penalties += 1;
-                }
-                if matches!(body, CaseEventBody::Resolved(_) | CaseEventBody::Rejected(_)) && closed.insert(e.subject) {
+                f.penalties += 1;
+            }
+            Effect::Resolved(_) | Effect::Rejected(_) => {
+                procedures += 1;
+                if closed.insert(e.subject) {
                     handling.push((e.time - *raised_at).num_milliseconds() as f64 / 1000.0);
                 }
+            }
+            Effect::Routed(_)
+            | Effect::Transferred(_)
+            | Effect::Progressed(_)
+            | Effect::Enforcement(Enforcement::Inspected(_)) => {
+                procedures += 1;
             }
         }
     }

@@ -9,6 +9,10 @@
 //!   service and the outcome figures evolve; an event that does not fit the case (two conflicting
 //!   actions accepted at once) is refused, never half-applied.
 //! - [`limits`]: how much one case may hold, so no account can grow a case without bound.
+//! - [`console`]: what the console needs of the rules (which action from which status), generated
+//!   into its TypeScript by `cargo xtask schemas`.
+//! - [`effect`]: what an event means for the services that follow cases without keeping the
+//!   whole case (SLA clocks, outcome figures, the router); they match on that closed set.
 //!
 //! The matches over events and commands are exhaustive (no `_` arms): a new event type does not
 //! compile until every rule here says what it means.
@@ -27,7 +31,9 @@
 
 mod case;
 mod command;
+pub mod console;
 mod decide;
+pub mod effect;
 mod evolve;
 pub mod limits;
 mod refusal;
@@ -35,6 +41,7 @@ mod refusal;
 pub use case::Case;
 pub use command::Command;
 pub use decide::{Ctx, decide};
+pub use effect::{Effect, Enforcement, SlaSignal, effect};
 pub use evolve::{can_pause, can_transfer, enforcing, evolve, is_duplicate};
 pub use refusal::Refusal;
 pub use whistle_schemas::api::{CaseSummary, WhistleView};

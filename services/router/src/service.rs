@@ -28,9 +28,10 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use whistle_case::{Effect, effect};
 use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters};
 use whistle_registry::LiveRegistry;
-use whistle_schemas::events::{CaseEventBody, Decoded, decode};
+use whistle_schemas::events::{Decoded, decode};
 
 use crate::decide::{Outcome, decide, reroute};
 use crate::metrics::Metrics;
@@ -341,13 +342,21 @@ impl Router {
             Err(err) => return Ok(Step::DeadLetter(err.to_string())),
         };
         let registry = self.registry.current();
-        let (outcome, output) = match &event.body {
-            CaseEventBody::Raised(raised) => decide(&registry, &event, raised, Utc::now()),
-            CaseEventBody::Rejected(rejected) => match reroute(&registry, &event, rejected, Utc::now()) {
+        let (outcome, output) = match effect(&event.body) {
+            Effect::Raised(raised) => decide(&registry, &event, raised, Utc::now()),
+            Effect::Rejected(rejected) => match reroute(&registry, &event, rejected, Utc::now()) {
                 Some(output) => (Outcome::Rerouted, output),
                 None => return Ok(Step::Skip),
             },
-            _ => return Ok(Step::Skip),
+            // The router routes raises and re-routes returns; the rest is for others.
+            Effect::Routed(_)
+            | Effect::Transferred(_)
+            | Effect::Progressed(_)
+            | Effect::Resolved(_)
+            | Effect::Paused(_)
+            | Effect::Resumed
+            | Effect::Sla(_)
+            | Effect::Enforcement(_) => return Ok(Step::Skip),
         };
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         Ok(Step::Publish(Routed {

@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, VecDeque};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use whistle_schemas::events::{CaseEvent, CaseEventBody, Deadlines, SlaStageKind};
+use whistle_case::{Effect, SlaSignal, effect};
+use whistle_schemas::events::{CaseEvent, Deadlines, SlaStageKind};
 
 use crate::calendar::{Calendar, Clock, ClockKind};
 use crate::policy::Policy;
@@ -153,18 +154,15 @@ impl CaseSla {
         if !self.is_open() {
             return change;
         }
-        match &event.body {
-            CaseEventBody::Acknowledged(_) => self.complete(&[SlaStageKind::Acknowledge], at, calendar, &mut change),
-            CaseEventBody::Arrived(_) => {
-                self.complete(&[SlaStageKind::Acknowledge, SlaStageKind::Arrive], at, calendar, &mut change)
-            }
-            CaseEventBody::Resolved(_) => {
+        match effect(&event.body) {
+            Effect::Progressed(stages) => self.complete(stages, at, calendar, &mut change),
+            Effect::Resolved(_) => {
                 self.complete(&SlaStageKind::ALL, at, calendar, &mut change);
                 self.resolved = true;
                 self.close(at, &mut change);
             }
-            CaseEventBody::Rejected(_) => self.close(at, &mut change),
-            CaseEventBody::Paused(_) if !self.paused => {
+            Effect::Rejected(_) => self.close(at, &mut change),
+            Effect::Paused(_) if !self.paused => {
                 for stage in self.stages.iter_mut().filter(|s| s.done_at.is_none()) {
                     if let Some(since) = stage.running_since.take() {
                         let clock = Clock { kind: stage.clock, calendar };
@@ -174,17 +172,25 @@ impl CaseSla {
                 self.paused = true;
                 change.rescheduled = true;
             }
-            CaseEventBody::Resumed(_) if self.paused => {
+            Effect::Resumed if self.paused => {
                 for stage in self.stages.iter_mut().filter(|s| s.done_at.is_none()) {
                     stage.running_since = Some(at);
                 }
                 self.paused = false;
                 change.rescheduled = true;
             }
-            CaseEventBody::SlaBreached(b) => {
+            Effect::Sla(SlaSignal::Breached(b)) => {
                 self.breached.insert(b.stage);
             }
-            _ => {}
+            // A pause of a paused case, a resume of a running one; and what does not move the
+            // clocks of this owner (a transfer starts a new clock set in the service).
+            Effect::Paused(_)
+            | Effect::Resumed
+            | Effect::Raised(_)
+            | Effect::Routed(_)
+            | Effect::Transferred(_)
+            | Effect::Sla(SlaSignal::Scheduled(_) | SlaSignal::Warning(_) | SlaSignal::Escalated(_))
+            | Effect::Enforcement(_) => {}
         }
         change
     }
@@ -288,6 +294,7 @@ pub(crate) mod tests {
     use crate::calendar::tests::chongqing;
     use crate::policy::Policies;
     use whistle_schemas::Names;
+    use whistle_schemas::events::CaseEventBody;
     use whistle_schemas::events::{Acted, Actor, ActorKind, Authority, DepartmentRef, Dispatched, Paused};
 
     pub(crate) fn policies() -> Policies {

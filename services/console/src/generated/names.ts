@@ -45,3 +45,16 @@ export const SLA_STAGES = [
   'resolve',
 ] as const;
 export type SlaStage = (typeof SLA_STAGES)[number];
+
+/** Per department action, the statuses the API accepts it from (found by asking the case's rules). */
+export const DEPARTMENT_ACTIONS = {
+  acknowledge: ['dispatched'],
+  arrive: ['acknowledged'],
+  resolve: ['acknowledged', 'on_site'],
+  reject: ['dispatched', 'acknowledged'],
+  transfer: ['dispatched', 'acknowledged', 'on_site'],
+  pause: ['dispatched', 'acknowledged', 'on_site'],
+  inspect: ['acknowledged', 'on_site'],
+  penalty: ['acknowledged', 'on_site'],
+} as const satisfies Record<string, readonly Status[]>;
+export type DepartmentAction = keyof typeof DEPARTMENT_ACTIONS;

@@ -2,7 +2,8 @@
 // reload, grouped by stage; one click to acknowledge, mark arrived, resolve, or reject with a reason.
 // The owning department, and the district's command centre on any board of its district, may also
 // transfer a case to another department of the district, and pause / resume its SLA clocks.
-import { api, ApiError, newKey, TERMINAL, type Case, type District, type Town } from '../api';
+import { api, ApiError, newKey, TERMINAL, type Case, type District, type Status, type Town } from '../api';
+import { DEPARTMENT_ACTIONS, type DepartmentAction } from '../generated/names';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime, duration, nextDeadline } from '../format';
 import { nm, nmOther, t, type Key, type Names } from '../i18n';
@@ -17,7 +18,6 @@ type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pa
 /** The actions that ask for more (a reason, a department) in a small form on the card first. */
 type FormKind = 'reject' | 'transfer' | 'pause';
 /** Statuses a case may be transferred from (the server checks too). */
-const TRANSFERABLE = new Set(['dispatched', 'acknowledged', 'on_site']);
 type Column = 'new' | 'acknowledged' | 'on_site';
 const COLUMNS: Column[] = ['new', 'acknowledged', 'on_site'];
 /** Cards shown per column before "show more" (a busy department can have hundreds open). */
@@ -46,6 +46,11 @@ interface CardUi {
    * same action (`sig`: action and body) is tried again, so it takes effect at most once.
    */
   retry?: { sig: string; key: string };
+}
+
+/** Whether the case's rules allow a department action from `status`. */
+function allows(action: DepartmentAction, status: Status): boolean {
+  return (DEPARTMENT_ACTIONS[action] as readonly Status[]).includes(status);
 }
 
 /** A case on hold: its SLA clocks are stopped. */
@@ -487,14 +492,15 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         },
         u.pending === action ? t('board.sending') : t(`board.${action}` as Key),
       );
-    if (owns && c.status === 'dispatched') actions.push(btn('acknowledge', 'primary'));
-    if (owns && c.status === 'acknowledged') actions.push(btn('arrive', 'primary'), btn('resolve', 'secondary'));
-    if (owns && c.status === 'on_site') actions.push(btn('resolve', 'primary'));
-    if (owns && (c.status === 'dispatched' || c.status === 'acknowledged')) actions.push(btn('reject', 'danger-outline'));
-    if (supervises && TRANSFERABLE.has(c.status)) actions.push(btn('transfer', 'secondary'));
-    if (supervises && !TERMINAL.has(c.status)) actions.push(paused ? btn('resume', 'secondary') : btn('pause', 'ghost'));
+    // Which actions a status allows comes from the case's rules (generated/names.ts).
+    if (owns && allows('acknowledge', c.status)) actions.push(btn('acknowledge', 'primary'));
+    if (owns && allows('arrive', c.status)) actions.push(btn('arrive', 'primary'));
+    if (owns && allows('resolve', c.status)) actions.push(btn('resolve', allows('arrive', c.status) ? 'secondary' : 'primary'));
+    if (owns && allows('reject', c.status)) actions.push(btn('reject', 'danger-outline'));
+    if (supervises && allows('transfer', c.status)) actions.push(btn('transfer', 'secondary'));
+    if (supervises && allows('pause', c.status)) actions.push(paused ? btn('resume', 'secondary') : btn('pause', 'ghost'));
 
-    const may = u.form === 'reject' ? owns : u.form === 'transfer' ? supervises && TRANSFERABLE.has(c.status) : u.form === 'pause' ? supervises && !paused : false;
+    const may = u.form === 'reject' ? owns : u.form === 'transfer' ? supervises && allows('transfer', c.status) : u.form === 'pause' ? supervises && !paused : false;
     const form = may && u.form ? cardForm(c, u, u.form) : null;
 
     const lat = c.location?.lat;
