@@ -88,8 +88,8 @@ pub fn compute<'a>(
                 FenceSeverity::Blocked => f.fences_blocked += 1,
                 FenceSeverity::Overridden => f.fences_overridden += 1,
             },
-            // The raise itself, SLA bookkeeping and pauses are not procedures.
-            Effect::Raised(_) | Effect::Sla(_) | Effect::Paused(_) | Effect::Resumed => {}
+            // The raise itself, SLA bookkeeping, pauses and plain timeline steps are not procedures.
+            Effect::Raised(_) | Effect::Sla(_) | Effect::Paused(_) | Effect::Resumed | Effect::Step => {}
             Effect::Enforcement(Enforcement::Penalised(_)) => {
                 procedures += 1;
                 f.penalties += 1;

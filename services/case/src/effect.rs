@@ -31,6 +31,10 @@ pub enum Effect<'a> {
     Sla(SlaSignal<'a>),
     /// Enforcement records on the case; none changes its status.
     Enforcement(Enforcement<'a>),
+    /// A timeline step only (a note, a record of a hand-over): nothing to the clocks, the figures
+    /// or the routing. Today no event maps here; new timeline-only events do, and touch no
+    /// consumer.
+    Step,
 }
 
 /// An SLA event.

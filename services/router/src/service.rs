@@ -356,7 +356,8 @@ impl Router {
             | Effect::Paused(_)
             | Effect::Resumed
             | Effect::Sla(_)
-            | Effect::Enforcement(_) => return Ok(Step::Skip),
+            | Effect::Enforcement(_)
+            | Effect::Step => return Ok(Step::Skip),
         };
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;
         Ok(Step::Publish(Routed {

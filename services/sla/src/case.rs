@@ -190,7 +190,8 @@ impl CaseSla {
             | Effect::Routed(_)
             | Effect::Transferred(_)
             | Effect::Sla(SlaSignal::Scheduled(_) | SlaSignal::Warning(_) | SlaSignal::Escalated(_))
-            | Effect::Enforcement(_) => {}
+            | Effect::Enforcement(_)
+            | Effect::Step => {}
         }
         change
     }
