@@ -6,6 +6,8 @@
 //! - [`shutdown`]: the one place SIGTERM and ctrl-c are handled, and the supervisor that runs a
 //!   service's long-lived tasks, cancels the rest when one ends, and bounds draining by a grace
 //!   period.
+//! - [`service`]: the run loop every service shares: its tasks (HTTP among them) under one
+//!   supervisor, a bounded drain, the producer flushed before exit.
 //! - [`kafka`]: producer and consumer construction with Whistle's delivery guarantees, topic
 //!   creation, and the dead-letter writer.
 //! - [`redis_conn`]: Redis connections (managed, and dedicated ones for blocking reads).
@@ -23,6 +25,7 @@ pub mod http_errors;
 pub mod kafka;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -6,15 +6,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::routing::get;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::ratelimit::Rate;
 use whistle_common::redis_conn;
-use whistle_common::shutdown::Supervisor;
+use whistle_common::service::Service;
 
 use whistle_casestore::Channel;
 use whistle_registry::live::{self, Follower};
@@ -76,10 +75,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, settings, consumer, producer, store, registry, follower, metrics } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
-        let mut supervisor = Supervisor::new(CancellationToken::new());
-        let token = supervisor.token();
-
-        supervisor.spawn("registry-follow", follower.run(token.clone()));
+        let mut service = Service::new("gateway", grace, None);
+        let token = service.token();
+        service.task("registry-follow", follower.run(token.clone()));
         let known: KnownChannels = Arc::new(move |channel: &Channel| known_channel(&registry, channel));
         let ws = &settings.websocket;
         let hub_config = HubConfig {
@@ -112,24 +110,15 @@ impl Application {
             .with_state(ws_state)
             .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
 
-        supervisor.spawn("http", {
-            let token = token.clone();
-            async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { token.cancelled().await })
-                    .await
-                    .context("HTTP server")
-            }
-        });
-        supervisor.spawn("channel-reader", hub.run_reader(settings.redis.clone(), token.clone()));
         let dead_letters =
             DeadLetters::new(producer.clone(), settings.kafka.topics.deadletter.clone(), settings.group_id.clone());
         let projector = Projector { store, dead_letters, metrics };
-        supervisor.spawn("projector", projector.run(consumer, token));
-        let result = supervisor.run(shutdown, grace).await;
-        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
-        tracing::info!("gateway stopped");
-        result
+        service
+            .http("http", listener, app)
+            .task("channel-reader", hub.run_reader(settings.redis.clone(), token.clone()))
+            .task("projector", projector.run(consumer, token))
+            .flush_on_stop(producer);
+        service.run(shutdown).await
     }
 }
 

@@ -12,12 +12,16 @@
 //! - [`error`]: the one place errors become HTTP answers.
 //! - [`extract`]: a JSON extractor whose rejections speak the API's error format.
 //! - [`metrics`]: Prometheus metrics and the request-metrics middleware.
+//! - [`ports`]: the event log and the case store as traits, with the real (Kafka, Redis) ones;
+//!   [`memory`]: in-memory ones for handler tests without a broker.
 
 pub mod accounts;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod memory;
 pub mod metrics;
+pub mod ports;
 pub mod routes;
 pub mod settings;
 pub mod startup;

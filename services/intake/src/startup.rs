@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use whistle_casestore::CaseStore;
 use whistle_common::admin;
 use whistle_common::ratelimit::RateLimitLayer;
-use whistle_common::shutdown::Supervisor;
+use whistle_common::service::Service;
 use whistle_common::{kafka, redis_conn};
 use whistle_registry::live::{self, Follower};
 use whistle_registry::{LiveRegistry, Registry};
@@ -64,9 +63,12 @@ impl Application {
                 assist.data.fences.history(),
             ),
             assist: Arc::new(assist),
-            producer: producer.clone(),
-            cases_topic: settings.kafka.topics.cases.clone().into(),
-            store,
+            log: Arc::new(crate::ports::KafkaLog {
+                producer: producer.clone(),
+                topic: settings.kafka.topics.cases.clone().into(),
+                failures: metrics.kafka_produce_failures.clone(),
+            }),
+            store: Arc::new(store),
             metrics: metrics.clone(),
             keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
             directory,
@@ -104,21 +106,9 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Application { listener, router, producer, follower, grace } = self;
-        let mut supervisor = Supervisor::new(CancellationToken::new());
-        let token = supervisor.token();
-        supervisor.spawn("registry-follow", follower.run(token.clone()));
-        supervisor.spawn("http", async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-                .context("HTTP server")
-        });
-        let result = supervisor.run(shutdown, grace).await;
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
-        if !matches!(flushed, Ok(Ok(()))) {
-            tracing::error!("producer did not flush before the grace period ended");
-        }
-        tracing::info!("intake stopped");
-        result
+        let mut service = Service::new("intake", grace, None);
+        let token = service.token();
+        service.task("registry-follow", follower.run(token)).http("http", listener, router).flush_on_stop(producer);
+        service.run(shutdown).await
     }
 }

@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::Producer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
-use whistle_common::shutdown::Supervisor;
+use whistle_common::service::Service;
 use whistle_registry::live::{self, Follower};
 use whistle_registry::{LiveRegistry, Registry};
 
@@ -81,22 +79,13 @@ impl Application {
         let Application { listener, admin, consumer, router, follower, settings } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let producer = router.producer.clone();
-        let mut supervisor = Supervisor::new(CancellationToken::new());
-        let token = supervisor.token();
-        supervisor.spawn("admin-http", {
-            let token = token.clone();
-            async move {
-                axum::serve(listener, admin)
-                    .with_graceful_shutdown(async move { token.cancelled().await })
-                    .await
-                    .context("admin HTTP server")
-            }
-        });
-        supervisor.spawn("registry-follow", follower.run(token.clone()));
-        supervisor.spawn("routing", router.run(consumer, token));
-        let result = supervisor.run(shutdown, grace).await;
-        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
-        tracing::info!("router stopped");
-        result
+        let mut service = Service::new("router", grace, None);
+        let token = service.token();
+        service
+            .http("admin-http", listener, admin)
+            .task("registry-follow", follower.run(token.clone()))
+            .task("routing", router.run(consumer, token))
+            .flush_on_stop(producer);
+        service.run(shutdown).await
     }
 }

@@ -8,14 +8,14 @@ use anyhow::Context as _;
 use axum::routing::get;
 use chrono::Utc;
 use rdkafka::consumer::Consumer;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
 use whistle_common::redis_conn;
-use whistle_common::shutdown::Supervisor;
+use whistle_common::service::Service;
 use whistle_registry::live::{self, Follower};
 use whistle_registry::{LiveRegistry, Registry};
 use whistle_schemas::events::SlaStageKind;
@@ -83,10 +83,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, settings, sla, producer, follower } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
-        let mut supervisor = Supervisor::new(sla.token.clone());
-        let token = supervisor.token();
-
-        supervisor.spawn("registry-follow", follower.run(token.clone()));
+        let mut service = Service::new("sla", grace, Some(sla.token.clone()));
+        let token = service.token();
+        service.task("registry-follow", follower.run(token.clone()));
         let kafka_check = admin::consumer_check(sla.consumer.clone());
         let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
         let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
@@ -103,22 +102,13 @@ impl Application {
             .layer(rate_limit);
         let app = whistle_common::http::api_layers(api, settings.http.request_timeout())
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
-        supervisor.spawn("http", {
-            let token = token.clone();
-            async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                    .with_graceful_shutdown(async move { token.cancelled().await })
-                    .await
-                    .context("HTTP server")
-            }
-        });
-        supervisor.spawn("consumer", sla.clone().consume());
-        supervisor.spawn("timers", timers::run(sla.clone(), SystemNow, sla.wake.clone(), token.clone()));
-        supervisor.spawn("gauges", gauges(sla.clone(), Duration::from_secs(settings.gauge_seconds), token));
-        let result = supervisor.run(shutdown, grace).await;
-        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
-        tracing::info!("sla stopped");
-        result
+        service
+            .http("http", listener, app)
+            .task("consumer", sla.clone().consume())
+            .task("timers", timers::run(sla.clone(), SystemNow, sla.wake.clone(), token.clone()))
+            .task("gauges", gauges(sla.clone(), Duration::from_secs(settings.gauge_seconds), token))
+            .flush_on_stop(producer);
+        service.run(shutdown).await
     }
 }
 

@@ -28,7 +28,7 @@ use whistle_schemas::assist::{
 use whistle_schemas::events::{Actor, EnforcementSubject, FenceSeverity, Fenced, Inspected, Penalised};
 
 use super::AppState;
-use super::whistles::{acting, authorize, decided, idempotency_key, load, publish};
+use super::whistles::{Begun, begin, decided, publish};
 use crate::domain::{self, MAX_REASON_CHARS};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -154,36 +154,30 @@ pub async fn benchmark(
     Ok(Json(benchmark_view(&m, prior)))
 }
 
-/// The case, checked to be in a status where its department enforces and to be one the caller
-/// may enforce on (its owner or an assisting department).
+/// An enforcement action's start, as every action's ([`begin`]): authorized, then a retry
+/// recognised (answered `202` again without a second event); else the case, checked to be in a
+/// status where its department enforces, the event id and the acting officer.
 async fn enforcing_case(
     state: &AppState,
     principal: &Principal,
     id: &str,
+    headers: &HeaderMap,
     action: CaseAction,
     what: &str,
-) -> Result<(Case, Actor), ApiError> {
-    let view = load(state, id).await?;
-    authorize(principal, &view, Some(action))?;
-    let department =
-        view.department.as_ref().ok_or_else(|| ApiError::Conflict("the whistle has no department yet".into()))?;
-    if !enforcing(view.status) {
+) -> Result<Result<(Case, Uuid, Actor), Response>, ApiError> {
+    let (case, event_id, actor) = match begin(state, principal, id, headers, action).await? {
+        Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
+        Begun::Replayed { id, event_id, status } => {
+            return Ok(Err(accepted(EnforcementAccepted { id, event_id, status, warnings: vec![], benchmark: None })));
+        }
+    };
+    if !enforcing(case.status) {
         return Err(ApiError::Conflict(format!(
             "cannot {what} on a whistle that is {}; acknowledge it first",
-            view.status
+            case.status
         )));
     }
-    let actor = acting(principal, &department.code);
-    Ok((view, actor))
-}
-
-/// The event id: from the `Idempotency-Key` and the account, so a retry is the same event and
-/// another account reusing the key is not.
-fn event_id(view: &Case, principal: &Principal, headers: &HeaderMap, action: &str) -> Result<Uuid, ApiError> {
-    Ok(match idempotency_key(headers)? {
-        Some(key) => Uuid::new_v5(&view.id, format!("{action}\n{}\n{key}", principal.user).as_bytes()),
-        None => Uuid::now_v7(),
-    })
+    Ok(Ok((*case, event_id, actor)))
 }
 
 /// Publishes one `whistle.fenced` event per warning; returns them as shown to the officer.
@@ -234,11 +228,11 @@ pub async fn inspect(
 ) -> Result<Response, ApiError> {
     let subject = parse_subject(&req.subject)?;
     let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
-    let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Inspect, "record an inspection").await?;
-    let event_id = event_id(&view, &principal, &headers, "inspect")?;
-    if let Some(replayed) = replayed(&view, event_id) {
-        return Ok(replayed);
-    }
+    let (view, event_id, actor) =
+        match enforcing_case(&state, &principal, &id, &headers, CaseAction::Inspect, "record an inspection").await? {
+            Ok(fresh) => fresh,
+            Err(replayed) => return Ok(replayed),
+        };
     let now = Utc::now();
     let rules = &state.assist.data.fences;
     let past =
@@ -263,14 +257,6 @@ pub async fn inspect(
     Ok(accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: shown, benchmark: None }))
 }
 
-/// A retry (same `Idempotency-Key`) of an action already on the timeline answers `202` again
-/// without a second event.
-fn replayed(view: &Case, event_id: Uuid) -> Option<Response> {
-    view.timeline.iter().any(|t| t.event_id == event_id).then(|| {
-        accepted(EnforcementAccepted { id: view.id, event_id, status: view.status, warnings: vec![], benchmark: None })
-    })
-}
-
 /// `POST /api/v1/whistles/{id}/penalty`
 pub async fn penalty(
     State(state): State<AppState>,
@@ -283,11 +269,11 @@ pub async fn penalty(
     domain::fine(req.amount_yuan)?;
     let override_reason =
         req.override_reason.map(|r| domain::text("override_reason", &r, MAX_REASON_CHARS, true)).transpose()?;
-    let (view, actor) = enforcing_case(&state, &principal, &id, CaseAction::Penalise, "record a penalty").await?;
-    let event_id = event_id(&view, &principal, &headers, "penalty")?;
-    if let Some(replayed) = replayed(&view, event_id) {
-        return Ok(replayed);
-    }
+    let (view, event_id, actor) =
+        match enforcing_case(&state, &principal, &id, &headers, CaseAction::Penalise, "record a penalty").await? {
+            Ok(fresh) => fresh,
+            Err(replayed) => return Ok(replayed),
+        };
     let item = ItemCode::parse(&view.item).map_err(|_| ApiError::UnknownItem(view.item.clone()))?;
     let now = Utc::now();
     let prior = prior_offences(&state, &item, &subject, now, view.id).await?;

@@ -12,14 +12,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rdkafka::producer::FutureProducer;
 use whistle_auth::{Directory, TokenKeys, require_auth};
-use whistle_casestore::CaseStore;
 use whistle_common::ratelimit::RateLimitLayer;
 use whistle_registry::LiveRegistry;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ports::{Cases, EventLog};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -30,9 +29,10 @@ pub struct AppState {
     pub assist: Arc<whistle_assist::Assist>,
     /// Subjects' inspection and penalty history (Redis), for fences and repeat offences.
     pub history: whistle_assist::history::SubjectHistory,
-    pub producer: FutureProducer,
-    pub cases_topic: Arc<str>,
-    pub store: CaseStore,
+    /// The case topic (Kafka in the service, [`crate::memory::MemoryLog`] in handler tests).
+    pub log: Arc<dyn EventLog>,
+    /// The case store (Redis in the service, [`crate::memory::MemoryCases`] in handler tests).
+    pub store: Arc<dyn Cases>,
     pub metrics: Metrics,
     /// Verifies (and at login, signs) tokens.
     pub keys: Arc<TokenKeys>,

@@ -8,15 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use rdkafka::producer::FutureRecord;
-use rdkafka::util::Timeout;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 use whistle_auth::{CaseAction, CaseScope, Principal};
 use whistle_case::{Case, Command, Ctx, decide};
 use whistle_casestore::store::ActionSlot;
-use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_registry::{Route, route};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
@@ -139,19 +136,9 @@ fn accepted(id: Uuid, status: Status) -> Response {
     (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(WhistleAccepted { id, status })).into_response()
 }
 
-/// Sends an event and returns once Kafka acknowledged it (acks=all).
+/// Sends an event and returns once the log has it (Kafka: `acks=all`).
 pub(super) async fn publish(state: &AppState, event: &CaseEvent) -> Result<(), ApiError> {
-    let payload = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
-    let key = event.subject.to_string();
-    let record = FutureRecord::to(&state.cases_topic).key(&key).payload(&payload);
-    match state.producer.send(record, Timeout::After(DELIVERY_TIMEOUT)).await {
-        Ok(_) => Ok(()),
-        Err((err, _)) => {
-            state.metrics.kafka_produce_failures.inc();
-            tracing::error!(whistle = %event.subject, error = %err, "Kafka did not acknowledge; request refused");
-            Err(ApiError::Unavailable("the event log is unavailable; nothing was recorded, retry later".into()))
-        }
-    }
+    state.log.publish(event).await
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
@@ -348,7 +335,7 @@ async fn act(
 }
 
 /// The name an action's idempotency keys are scoped by.
-fn action_name(action: CaseAction) -> &'static str {
+pub(super) fn action_name(action: CaseAction) -> &'static str {
     match action {
         CaseAction::Acknowledge => "acknowledge",
         // As named before accounts existed, so earlier idempotency keys keep their ids.
@@ -361,6 +348,48 @@ fn action_name(action: CaseAction) -> &'static str {
         CaseAction::Inspect => "inspect",
         CaseAction::Penalise => "penalty",
     }
+}
+
+/// How an action began: a new one, or a retry of one already on the timeline.
+pub(super) enum Begun {
+    Fresh {
+        case: Box<Case>,
+        event_id: Uuid,
+        actor: Actor,
+    },
+    /// The retry's event is on the timeline: its case, event and the status it led to.
+    Replayed {
+        id: Uuid,
+        event_id: Uuid,
+        status: Status,
+    },
+}
+
+/// The first steps every action takes, in this order: (the token was checked by the router's
+/// layer) authorize the account for this action on this case, then recognise a retry of an
+/// action already taken (same `Idempotency-Key`, same account) and answer as the first attempt
+/// did. What follows is the action's own: decide, claim, publish.
+pub(super) async fn begin(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    headers: &HeaderMap,
+    action: CaseAction,
+) -> Result<Begun, ApiError> {
+    let key = idempotency_key(headers)?;
+    let case = load(state, id).await?;
+    authorize(principal, &case, Some(action))?;
+    // Keys are the account's own: another account reusing one gets an action of its own.
+    let event_id = match &key {
+        Some(key) => Uuid::new_v5(&case.id, format!("{}\n{}\n{key}", action_name(action), principal.user).as_bytes()),
+        None => Uuid::now_v7(),
+    };
+    if let Some(step) = case.timeline.iter().find(|t| t.event_id == event_id) {
+        return Ok(Begun::Replayed { id: case.id, event_id, status: step.status });
+    }
+    let department = case.department.as_ref().ok_or(whistle_case::Refusal::NoDepartment)?;
+    let actor = acting(principal, &department.code);
+    Ok(Begun::Fresh { case: Box::new(case), event_id, actor })
 }
 
 /// The event a command on `case` becomes, with the status after it, or the case's refusal.
@@ -382,26 +411,15 @@ async fn act_with(
     check: impl FnOnce(&Case) -> Result<(), ApiError>,
     command: impl FnOnce(Actor) -> Command,
 ) -> Result<Response, ApiError> {
-    let name = action_name(action);
-    let key = idempotency_key(headers)?;
-    let case = load(state, id).await?;
-    // Keys are the account's own: another account reusing one gets an action of its own.
-    let event_id = match &key {
-        Some(key) => Uuid::new_v5(&case.id, format!("{name}\n{}\n{key}", principal.user).as_bytes()),
-        None => Uuid::now_v7(),
+    let (case, event_id, actor) = match begin(state, principal, id, headers, action).await? {
+        Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
+        Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
     };
-    // A retry of an action that already took effect answers as the first attempt did (the id
-    // is the account's, and ownership may have moved since, e.g. after a transfer).
-    if let Some(step) = case.timeline.iter().find(|t| t.event_id == event_id) {
-        return Ok(action_accepted(case.id, event_id, step.status));
-    }
-    authorize(principal, &case, Some(action))?;
-    let department = case.department.as_ref().ok_or(whistle_case::Refusal::NoDepartment)?;
-    let actor = acting(principal, &department.code);
+    let department = actor.code.clone();
     let (event, target) = decided(&case, command(actor), event_id)?;
     check(&case)?;
     let on_timeline = |e: Uuid| case.has_event(e);
-    match state.store.claim_action(case.id, event_id, on_timeline).await.map_err(ApiError::store)? {
+    match state.store.claim_action(case.id, event_id, &on_timeline).await.map_err(ApiError::store)? {
         ActionSlot::Claimed => {}
         ActionSlot::Busy(_) => {
             return Err(ApiError::ActionInProgress(format!(
@@ -418,7 +436,7 @@ async fn act_with(
     }
     state.metrics.actions.with_label_values(&[event.type_name()]).inc();
     tracing::info!(
-        whistle = %case.id, action = event.type_name(), department = %department.code, user = %principal.user,
+        whistle = %case.id, action = event.type_name(), department = %department, user = %principal.user,
         "action accepted"
     );
     Ok(action_accepted(case.id, event_id, target))

@@ -4,11 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use whistle_common::admin;
-use whistle_common::shutdown::Supervisor;
+use whistle_common::service::Service;
 use whistle_common::{kafka, redis_conn};
 
 use super::http::{self, AppState};
@@ -77,21 +76,9 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Application { listener, router, follower, producer, grace } = self;
-        let mut supervisor = Supervisor::new(CancellationToken::new());
-        let token = supervisor.token();
-        supervisor.spawn("http", {
-            let token = token.clone();
-            async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                    .with_graceful_shutdown(async move { token.cancelled().await })
-                    .await
-                    .context("HTTP server")
-            }
-        });
-        supervisor.spawn("registry-follow", follower.run(token));
-        let result = supervisor.run(shutdown, grace).await;
-        let _ = tokio::task::spawn_blocking(move || producer.flush(grace)).await;
-        tracing::info!("registry stopped");
-        result
+        let mut service = Service::new("registry", grace, None);
+        let token = service.token();
+        service.http("http", listener, router).task("registry-follow", follower.run(token)).flush_on_stop(producer);
+        service.run(shutdown).await
     }
 }

@@ -1,0 +1,93 @@
+//! What the handlers need from outside, as traits: the event log (Kafka) and the case store
+//! (Redis). The service wires the real ones ([`KafkaLog`], [`whistle_casestore::CaseStore`]);
+//! handler tests use the in-memory ones of [`crate::memory`], so the HTTP contract is tested
+//! without a broker (integration tests keep the real ones).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use uuid::Uuid;
+use whistle_case::Case;
+use whistle_casestore::store::{ActionSlot, Claim};
+use whistle_casestore::{CaseStore, StoreError};
+use whistle_common::kafka::DELIVERY_TIMEOUT;
+use whistle_schemas::events::CaseEvent;
+
+use crate::error::ApiError;
+
+/// A boxed future, so the traits can be used as `dyn`.
+pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where accepted events go.
+pub trait EventLog: Send + Sync {
+    /// Returns once the log has the event (`acks=all`); an error means nothing was recorded.
+    fn publish<'a>(&'a self, event: &'a CaseEvent) -> Fut<'a, Result<(), ApiError>>;
+}
+
+/// The case state intake reads, and the claims that serialise actions.
+pub trait Cases: Send + Sync {
+    fn get(&self, id: Uuid) -> Fut<'_, Result<Option<Case>, StoreError>>;
+    /// Records a just-accepted whistle so an immediate read finds it.
+    fn put_provisional<'a>(&'a self, case: &'a Case) -> Fut<'a, anyhow::Result<()>>;
+    fn claim_idempotency<'a>(&'a self, key: &'a str, fingerprint: &'a str) -> Fut<'a, anyhow::Result<Claim>>;
+    /// See [`CaseStore::claim_action`].
+    fn claim_action<'a>(
+        &'a self,
+        id: Uuid,
+        event_id: Uuid,
+        on_timeline: &'a (dyn Fn(Uuid) -> bool + Send + Sync),
+    ) -> Fut<'a, anyhow::Result<ActionSlot>>;
+    fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>>;
+}
+
+impl Cases for CaseStore {
+    fn get(&self, id: Uuid) -> Fut<'_, Result<Option<Case>, StoreError>> {
+        Box::pin(CaseStore::get(self, id))
+    }
+    fn put_provisional<'a>(&'a self, case: &'a Case) -> Fut<'a, anyhow::Result<()>> {
+        Box::pin(CaseStore::put_provisional(self, case))
+    }
+    fn claim_idempotency<'a>(&'a self, key: &'a str, fingerprint: &'a str) -> Fut<'a, anyhow::Result<Claim>> {
+        Box::pin(CaseStore::claim_idempotency(self, key, fingerprint))
+    }
+    fn claim_action<'a>(
+        &'a self,
+        id: Uuid,
+        event_id: Uuid,
+        on_timeline: &'a (dyn Fn(Uuid) -> bool + Send + Sync),
+    ) -> Fut<'a, anyhow::Result<ActionSlot>> {
+        Box::pin(CaseStore::claim_action(self, id, event_id, on_timeline))
+    }
+    fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {
+        Box::pin(CaseStore::release_action(self, id, event_id))
+    }
+}
+
+/// The case topic, through the idempotent producer.
+pub struct KafkaLog {
+    pub producer: FutureProducer,
+    pub topic: Arc<str>,
+    /// Counts the events Kafka did not take.
+    pub failures: prometheus::IntCounter,
+}
+
+impl EventLog for KafkaLog {
+    fn publish<'a>(&'a self, event: &'a CaseEvent) -> Fut<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            let payload = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
+            let key = event.subject.to_string();
+            let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
+            match self.producer.send(record, Timeout::After(DELIVERY_TIMEOUT)).await {
+                Ok(_) => Ok(()),
+                Err((err, _)) => {
+                    self.failures.inc();
+                    tracing::error!(whistle = %event.subject, error = %err, "Kafka did not acknowledge; request refused");
+                    Err(ApiError::Unavailable("the event log is unavailable; nothing was recorded, retry later".into()))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Intake's handlers through `Router::oneshot`, without Kafka or Redis: the event log and the
+//! case store are the in-memory ones of `whistle_intake::memory` (which apply published events
+//! with the case's own rules, as the projector does). The integration suites in `tests/` run the
+//! same handlers against the real broker and Redis.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::Utc;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+use whistle_auth::{Principal, Role, TokenKeys};
+use whistle_intake::memory::{MemoryCases, MemoryLog};
+use whistle_intake::routes::{self, AppState};
+use whistle_schemas::Names;
+use whistle_schemas::events::{CaseEvent, CaseEventBody, DepartmentRef, Dispatched};
+
+const SECRET: &[u8] = b"handler-tests-only-signing-key-0123456789";
+
+struct Harness {
+    app: axum::Router,
+    log: Arc<MemoryLog>,
+    cases: Arc<MemoryCases>,
+    keys: Arc<TokenKeys>,
+}
+
+fn data(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data").join(path)
+}
+
+fn harness() -> Harness {
+    let registry = whistle_registry::Registry::load(&data("registry.json")).expect("registry");
+    let assist = whistle_assist::Assist::load(&data("assist"), &registry).expect("assist data");
+    let registry = whistle_registry::LiveRegistry::new(registry);
+    let cases = Arc::new(MemoryCases::default());
+    let log = Arc::new(MemoryLog::new(cases.clone()));
+    let keys = Arc::new(TokenKeys::new(SECRET, chrono::Duration::hours(1)));
+    // Never connected: these tests take no action that reads a subject's history.
+    let redis = redis::Client::open("redis://127.0.0.1:1").expect("url");
+    let lazy = redis::aio::ConnectionManager::new_lazy_with_config(redis, Default::default()).expect("lazy");
+    let state = AppState {
+        directory: whistle_auth::Directory::new(
+            vec![],
+            None,
+            whistle_intake::accounts::demo_resolver(registry.clone()),
+        )
+        .expect("directory"),
+        registry,
+        history: whistle_assist::history::SubjectHistory::new(lazy, "t:", assist.data.fences.history()),
+        assist: Arc::new(assist),
+        log: log.clone(),
+        store: cases.clone(),
+        metrics: whistle_intake::metrics::Metrics::new().expect("metrics"),
+        keys: keys.clone(),
+    };
+    let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };
+    let app = routes::router(
+        state,
+        64 * 1024,
+        whistle_common::ratelimit::RateLimitLayer::from_settings(&rate),
+        Duration::from_secs(30),
+    );
+    Harness { app, log, cases, keys }
+}
+
+fn town() -> Principal {
+    Principal::new("town-500103001", Role::Town { town: "500103001".into(), district: "500103".into() })
+}
+
+fn officer(code: &str) -> Principal {
+    Principal::new(format!("dept-{code}"), Role::Department { department: code.into(), district: code[..6].into() })
+}
+
+impl Harness {
+    async fn call(&self, who: &Principal, method: &str, uri: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", self.keys.issue(who).0))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
+        let resp = self.app.clone().oneshot(req.body(body).expect("request")).await.expect("infallible");
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A whistle raised by the town and dispatched to `500103-EE`, as the router would.
+    async fn dispatched(&self) -> Uuid {
+        let body = json!({"town": "500103001", "item": "CQ-ENV-001", "description": "河边有废油桶泄漏",
+                          "location": {"lat": 29.557, "lon": 106.577, "address": "渝中区解放碑"}});
+        let (status, answer) = self.call(&town(), "POST", "/api/v1/whistles", body, None).await;
+        assert_eq!(status, 202, "{answer}");
+        let id: Uuid = answer["id"].as_str().expect("id").parse().expect("uuid");
+        let dispatch = CaseEvent::new(
+            Uuid::new_v4(),
+            "/test/router",
+            id,
+            Utc::now(),
+            CaseEventBody::Dispatched(Dispatched {
+                department: DepartmentRef {
+                    code: "500103-EE".into(),
+                    names: Names { zh: "渝中区生态环境局".into(), en: "EE".into() },
+                },
+                district: "500103".into(),
+                item: "CQ-ENV-001".into(),
+                authority: None,
+                triage: false,
+                basis: "test".into(),
+                registry_version: None,
+                assisting: vec![],
+            }),
+        );
+        self.cases.apply(&dispatch);
+        id
+    }
+
+    fn published(&self, kind: &str) -> usize {
+        self.log.events().iter().filter(|e| e.type_name() == kind).count()
+    }
+}
+
+#[tokio::test]
+async fn a_raise_is_published_once_and_readable_at_once() {
+    let h = harness();
+    let id = h.dispatched().await;
+    assert_eq!(h.published("whistle.raised"), 1);
+    let (status, view) = h.call(&town(), "GET", &format!("/api/v1/whistles/{id}"), Value::Null, None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["status"], "dispatched");
+    assert_eq!(view["department"]["code"], "500103-EE");
+}
+
+#[tokio::test]
+async fn an_action_is_decided_by_the_case_and_a_second_one_is_refused_by_it() {
+    let h = harness();
+    let id = h.dispatched().await;
+    let uri = format!("/api/v1/whistles/{id}/acknowledge");
+    let (status, answer) = h.call(&officer("500103-EE"), "POST", &uri, Value::Null, None).await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("acknowledged")), "{answer}");
+    assert_eq!(h.published("whistle.acknowledged"), 1);
+    let (status, answer) = h.call(&officer("500103-EE"), "POST", &uri, Value::Null, None).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("invalid_transition")), "{answer}");
+    assert_eq!(h.published("whistle.acknowledged"), 1, "a refused action publishes nothing");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_answers_as_the_first_and_publishes_nothing_more() {
+    let h = harness();
+    let id = h.dispatched().await;
+    let uri = format!("/api/v1/whistles/{id}/pause");
+    let body = json!({"reason": "等待业主到场"});
+    let (s1, first) = h.call(&officer("500103-EE"), "POST", &uri, body.clone(), Some("k-1")).await;
+    let (s2, again) = h.call(&officer("500103-EE"), "POST", &uri, body, Some("k-1")).await;
+    assert_eq!((s1, s2), (202, 202), "{first} {again}");
+    assert_eq!(first["event_id"], again["event_id"]);
+    assert_eq!(h.published("whistle.paused"), 1);
+}
+
+#[tokio::test]
+async fn an_account_outside_the_case_is_refused_and_nothing_is_published_even_with_a_used_key() {
+    let h = harness();
+    let id = h.dispatched().await;
+    let uri = format!("/api/v1/whistles/{id}/acknowledge");
+    assert_eq!(h.call(&officer("500103-EE"), "POST", &uri, Value::Null, Some("k-2")).await.0, 202);
+    // Another district's officer with the same key: refused (keys are per account, and the
+    // account is authorized before a retry is recognised).
+    let (status, answer) = h.call(&officer("500104-EE"), "POST", &uri, Value::Null, Some("k-2")).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("forbidden")), "{answer}");
+    // A town may read its whistle but not act on it.
+    let (status, _) = h.call(&town(), "POST", &format!("/api/v1/whistles/{id}/arrive"), Value::Null, None).await;
+    assert_eq!(status, 403);
+    assert_eq!(h.log.events().len(), 2, "the raise and the one acknowledgement");
+}
+
+#[tokio::test]
+async fn when_the_log_refuses_nothing_is_recorded_and_the_slot_is_free_for_the_retry() {
+    let h = harness();
+    let id = h.dispatched().await;
+    let uri = format!("/api/v1/whistles/{id}/acknowledge");
+    h.log.set_down(true);
+    let (status, answer) = h.call(&officer("500103-EE"), "POST", &uri, Value::Null, Some("k-3")).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("unavailable")), "{answer}");
+    h.log.set_down(false);
+    let (status, answer) = h.call(&officer("500103-EE"), "POST", &uri, Value::Null, Some("k-3")).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(h.published("whistle.acknowledged"), 1);
+}
+
+#[tokio::test]
+async fn an_action_while_another_is_being_recorded_is_told_to_look_again() {
+    let h = harness();
+    let id = h.dispatched().await;
+    // Another intake accepted an action a moment ago; it is not on the timeline yet.
+    h.cases.hold_slot(id, Uuid::new_v4());
+    let (status, answer) =
+        h.call(&officer("500103-EE"), "POST", &format!("/api/v1/whistles/{id}/acknowledge"), Value::Null, None).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("action_in_progress")), "{answer}");
+    assert_eq!(h.published("whistle.acknowledged"), 0);
+}
+
+#[tokio::test]
+async fn the_case_limit_stops_pauses_with_case_limit_reached() {
+    let h = harness();
+    let id = h.dispatched().await;
+    let officer = officer("500103-EE");
+    for n in 0..whistle_case::limits::MAX_PAUSES {
+        let (status, answer) = h
+            .call(
+                &officer,
+                "POST",
+                &format!("/api/v1/whistles/{id}/pause"),
+                json!({"reason": format!("第{n}次")}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202, "pause {n}: {answer}");
+        let (status, _) = h.call(&officer, "POST", &format!("/api/v1/whistles/{id}/resume"), Value::Null, None).await;
+        assert_eq!(status, 202, "resume {n}");
+    }
+    let (status, answer) =
+        h.call(&officer, "POST", &format!("/api/v1/whistles/{id}/pause"), json!({"reason": "again"}), None).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("case_limit_reached")), "{answer}");
+    assert_eq!(h.published("whistle.paused"), whistle_case::limits::MAX_PAUSES);
+}
