@@ -10,6 +10,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use whistle_tests::*;
 
+/// How long a dead letter may take to reach a fresh reader.
+const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Reads the stack's dead-letter topic from its start.
 fn dead_letter_reader(stack: &Stack) -> StreamConsumer {
     let consumer: StreamConsumer = ClientConfig::new()
@@ -458,7 +461,17 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
     let redis = redis::Client::open(std::env::var("WHISTLE_TEST_REDIS").expect("WHISTLE_TEST_REDIS")).expect("url");
     let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
     let key = format!("{}case:{broken}", stack.iso.redis.key_prefix);
-    let () = redis::cmd("HSET").arg(&key).arg("json").arg("{\"id\": 7").query_async(&mut conn).await.expect("hset");
+    // Both fields, so a projection write already under way (its compare-and-set is on the
+    // version) cannot quietly put a good record back.
+    let () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("v")
+        .arg("not a version")
+        .arg("json")
+        .arg("{\"id\": 7")
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
 
     // A later event for it: the projector cannot read the case it applies to.
     let event = whistle_schemas::events::CaseEvent::new(
@@ -487,7 +500,8 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
     // The event went to the dead letters, with the reason.
     let consumer = dead_letter_reader(&stack);
     loop {
-        let msg = tokio::time::timeout(RECEIVE_TIMEOUT, consumer.recv())
+        // Joining the reader's consumer group can take a while on a busy broker.
+        let msg = tokio::time::timeout(DEAD_LETTER_TIMEOUT, consumer.recv())
             .await
             .expect("the dead letter arrives")
             .expect("readable");
@@ -498,5 +512,49 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
             break;
         }
     }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_the_case_refuses_is_kept_in_the_dead_letters_with_the_reason() {
+    let stack = Stack::start().await;
+    let (_, body) = stack.raise(DEPT_ITEM, "还没受理").await;
+    let id = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    // A resolution for a case nobody acknowledged (another writer's mistake): it does not fit.
+    let event = whistle_schemas::events::CaseEvent::new(
+        uuid::Uuid::new_v4(),
+        "/test",
+        id.parse().expect("uuid"),
+        chrono::Utc::now(),
+        whistle_schemas::events::CaseEventBody::Resolved(whistle_schemas::events::Resolved {
+            actor: whistle_schemas::events::Actor::new(whistle_schemas::events::ActorKind::Department, DEPARTMENT),
+            note: None,
+        }),
+    );
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &stack.iso.kafka.brokers).create().expect("producer");
+    let payload = serde_json::to_vec(&event).expect("json");
+    let record = FutureRecord::to(&stack.iso.kafka.topics.cases).key(&id).payload(&payload);
+    producer.send(record, Duration::from_secs(10)).await.expect("sent");
+    let consumer = dead_letter_reader(&stack);
+    loop {
+        // Joining the reader's consumer group can take a while on a busy broker.
+        let msg = tokio::time::timeout(DEAD_LETTER_TIMEOUT, consumer.recv())
+            .await
+            .expect("the dead letter arrives")
+            .expect("readable");
+        let letter: Value = serde_json::from_slice(msg.payload().expect("payload")).expect("dead letters are JSON");
+        if letter["consumer"].as_str().is_some_and(|c| c.ends_with("-projector")) {
+            let reason = letter["reason"].as_str().unwrap_or("");
+            assert!(
+                reason.contains("the case refuses whistle.resolved: cannot resolve a whistle that is dispatched"),
+                "{letter}"
+            );
+            break;
+        }
+    }
+    let view = stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    assert!(view["timeline"].as_array().expect("timeline").iter().all(|t| t["type"] != "whistle.resolved"));
     stack.stop().await;
 }

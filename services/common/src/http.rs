@@ -38,6 +38,59 @@ fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
 }
 
+/// Request counts and latencies, labelled by route template (never the raw path), method (a
+/// closed set) and status. Registered in the service's registry, so each service's prefix names
+/// them (`whistle_intake_http_requests_total`, `whistle_registry_…`, `whistle_sla_…`).
+#[derive(Clone)]
+pub struct RequestMetrics {
+    pub requests: prometheus::IntCounterVec,
+    pub duration: prometheus::HistogramVec,
+}
+
+impl RequestMetrics {
+    pub fn register(registry: &prometheus::Registry) -> anyhow::Result<RequestMetrics> {
+        let requests = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("http_requests_total", "HTTP requests by route template, method and status"),
+            &["route", "method", "status"],
+        )?;
+        let duration = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            &["route"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(RequestMetrics { requests, duration })
+    }
+
+    /// Records one answer.
+    pub fn observe(&self, route: &str, method: &axum::http::Method, status: StatusCode, took: Duration) {
+        self.duration.with_label_values(&[route]).observe(took.as_secs_f64());
+        self.requests.with_label_values(&[route, method_label(method), status.as_str()]).inc();
+    }
+
+    /// The route template of a request (`unmatched` for paths no route took).
+    pub fn route(req: &axum::extract::Request) -> String {
+        req.extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
+    }
+}
+
+/// Middleware (`from_fn_with_state(metrics, track)`): every answer counted, `429`s included.
+pub async fn track(
+    axum::extract::State(metrics): axum::extract::State<RequestMetrics>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = RequestMetrics::route(&req);
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    metrics.observe(&route, &method, response.status(), started.elapsed());
+    response
+}
+
 /// A closed set of method labels for request metrics: any other method is `other`, so arbitrary
 /// methods cannot create metric series.
 pub fn method_label(method: &axum::http::Method) -> &'static str {
@@ -109,6 +162,30 @@ mod tests {
         let resp = call("/slow", None).await;
         assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(code(resp).await, "timeout");
+    }
+
+    #[tokio::test]
+    async fn request_metrics_use_route_templates_and_a_closed_set_of_methods() {
+        let registry = prometheus::Registry::new();
+        let metrics = RequestMetrics::register(&registry).expect("registered");
+        let app = Router::new()
+            .route("/items/{id}", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), track));
+        for (method, uri) in [("GET", "/items/1"), ("GET", "/items/2"), ("BREW", "/items/3"), ("PURGE", "/nowhere")] {
+            let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
+            app.clone().oneshot(req).await.expect("infallible");
+        }
+        let labels: Vec<Vec<String>> = registry
+            .gather()
+            .iter()
+            .filter(|f| f.name() == "http_requests_total")
+            .flat_map(|f| f.get_metric().iter().map(|m| m.get_label().iter().map(|l| l.value().to_owned()).collect()))
+            .collect();
+        // Two ids are one series; odd methods are `other`; an unknown path is `unmatched`.
+        assert!(labels.contains(&vec!["GET".to_owned(), "/items/{id}".to_owned(), "200".to_owned()]), "{labels:?}");
+        assert!(labels.iter().all(|l| ["GET", "other"].contains(&l[0].as_str())), "{labels:?}");
+        assert!(labels.iter().all(|l| l[1] == "/items/{id}" || l[1] == "unmatched"), "{labels:?}");
+        assert!(labels.len() <= 3, "{labels:?}");
     }
 
     #[test]

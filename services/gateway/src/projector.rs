@@ -76,9 +76,14 @@ impl Projector {
                 tracing::debug!(whistle = %event.subject, kind = event.type_name(), status = %view.status, "projected");
             }
             Projected::Duplicate => self.metrics.duplicates.inc(),
-            Projected::Refused(reason) => {
+            // The case refuses it (two conflicting actions accepted at once, a timer that lost to
+            // the completion): not applied, kept with the reason on the dead-letter topic.
+            Projected::Refused(refusal) => {
                 self.metrics.refused.inc();
-                tracing::warn!(whistle = %event.subject, kind = event.type_name(), event_id = %event.id, reason = %reason, "event does not fit its case; not applied");
+                let reason = format!("the case refuses {}: {refusal}", event.type_name());
+                tracing::warn!(whistle = %event.subject, event_id = %event.id, reason = %reason, "event does not fit its case; not applied");
+                kafka::retry_until_cancelled("dead-lettering", token, || self.dead_letters.send(&msg, &reason)).await?;
+                self.metrics.dead_letters.inc();
             }
         }
         Ok(())

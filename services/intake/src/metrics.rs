@@ -3,18 +3,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
+    pub http: whistle_common::http::RequestMetrics,
     pub whistles_raised: IntCounter,
     pub actions: IntCounterVec,
     pub kafka_produce_failures: IntCounter,
@@ -25,15 +24,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> anyhow::Result<Metrics> {
         let registry = Registry::new_custom(Some("whistle_intake".into()), None)?;
-        let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route template, method and status"),
-            &["route", "method", "status"],
-        )?;
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
-            &["route"],
-        )?;
+        let http = whistle_common::http::RequestMetrics::register(&registry)?;
         let whistles_raised = IntCounter::new("whistles_raised_total", "Whistles accepted (Kafka acknowledged)")?;
         let actions = IntCounterVec::new(Opts::new("actions_total", "Department actions accepted"), &["action"])?;
         let kafka_produce_failures =
@@ -43,37 +34,21 @@ impl Metrics {
         let logins_refused =
             IntCounter::new("logins_refused_total", "Logins refused: wrong credentials, too many attempts, busy")?;
         registry.register(Box::new(logins_refused.clone()))?;
-        registry.register(Box::new(http_requests.clone()))?;
-        registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(whistles_raised.clone()))?;
         registry.register(Box::new(actions.clone()))?;
         registry.register(Box::new(kafka_produce_failures.clone()))?;
-        Ok(Metrics {
-            registry,
-            http_requests,
-            http_duration,
-            whistles_raised,
-            actions,
-            kafka_produce_failures,
-            logins,
-            logins_refused,
-        })
+        Ok(Metrics { registry, http, whistles_raised, actions, kafka_produce_failures, logins, logins_refused })
     }
 }
 
 /// Records request metrics and logs failed requests, in one place.
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let route = whistle_common::http::RequestMetrics::route(&req);
     let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status();
-    metrics.http_duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
-    metrics
-        .http_requests
-        .with_label_values(&[&route, whistle_common::http::method_label(&method), status.as_str()])
-        .inc();
+    metrics.http.observe(&route, &method, status, started.elapsed());
     if let Some(err) = response.extensions().get::<Arc<ApiError>>() {
         if status.is_server_error() {
             tracing::error!(%method, route, status = status.as_u16(), error = %format_args!("{err:#}"), "request failed");

@@ -100,7 +100,9 @@ impl Application {
                 registry: sla.registry.clone(),
             })
             .layer(rate_limit);
+        let requests = whistle_common::http::RequestMetrics::register(&sla.metrics.registry)?;
         let app = whistle_common::http::api_layers(api, settings.http.request_timeout())
+            .layer(axum::middleware::from_fn_with_state(requests, whistle_common::http::track))
             .merge(admin::routes(sla.metrics.registry.clone(), vec![("kafka", kafka_check)]));
         service
             .http("http", listener, app)

@@ -52,7 +52,9 @@ impl Application {
             keys,
         };
         let kafka_check = admin::producer_check(producer.clone());
+        let requests = whistle_common::http::RequestMetrics::register(&metrics)?;
         let router = http::router(state, settings.max_import_bytes, rate_limit, settings.http.request_timeout())
+            .layer(axum::middleware::from_fn_with_state(requests, whistle_common::http::track))
             .merge(admin::routes(metrics, vec![("kafka", kafka_check)]));
         let listener = TcpListener::bind(settings.http.addr())
             .await
