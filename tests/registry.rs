@@ -123,18 +123,7 @@ async fn the_catalogue_round_trips_through_csv_and_broken_rows_are_named() {
     };
     let csv = export().await;
     assert!(csv.starts_with("code,name_zh,name_en,"), "{}", &csv[..80]);
-    let import = |body: String| async {
-        let resp = stack
-            .http
-            .post(format!("{}/api/v1/registry/import", stack.registry))
-            .bearer_auth(token(&as_admin()))
-            .header("content-type", "text/csv")
-            .body(body)
-            .send()
-            .await
-            .expect("sent");
-        (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
-    };
+    let import = |body: String| stack.import_csv(body);
     let (status, report) = import(csv.clone()).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["changed"], json!([]), "its own export changes nothing");
@@ -289,15 +278,8 @@ async fn an_item_nobody_holds_yet_goes_to_the_command_centre_for_triage() {
     // A new item whose first holder starts in 2030: today nobody holds it.
     let row = "CQ-TEST-001,新设事项,New item,market,x,true,,,*,MS,department,2030-01-01T00:00:00Z,,from 2030,,unit,false,MS,\r\n";
     let csv = format!("{}\r\n{row}", whistle_registry::csv::HEADER.join(","));
-    let resp = stack
-        .http
-        .post(format!("{}/api/v1/registry/import", stack.registry))
-        .bearer_auth(token(&as_admin()))
-        .body(csv)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+    let (status, report) = stack.import_csv(csv).await;
+    assert_eq!(status, 200, "{report}");
     let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
     let id = loop {
         let (status, body) = stack.raise("CQ-TEST-001", "新情况").await;

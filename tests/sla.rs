@@ -193,15 +193,8 @@ async fn the_sla_service_follows_registry_changes_live() {
         .collect();
     assert!(!rows.is_empty() && rows.iter().all(|r| r.contains(",fire_safety,")), "{rows:?}");
     let csv = format!("{}\r\n{}\r\n", whistle_registry::csv::HEADER.join(","), rows.join("\r\n"));
-    let resp = stack
-        .http
-        .post(format!("{}/api/v1/registry/import", stack.registry))
-        .bearer_auth(token(&as_admin()))
-        .body(csv)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+    let (status, report) = stack.import_csv(csv).await;
+    assert_eq!(status, 200, "{report}");
 
     let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
     loop {

@@ -27,6 +27,22 @@ fn dead_letter_reader(stack: &Stack) -> StreamConsumer {
     consumer
 }
 
+/// The first dead letter the gateway's projector wrote.
+async fn projector_dead_letter(stack: &Stack) -> Value {
+    let consumer = dead_letter_reader(stack);
+    loop {
+        // Joining the reader's consumer group can take a while on a busy broker.
+        let msg = tokio::time::timeout(DEAD_LETTER_TIMEOUT, consumer.recv())
+            .await
+            .expect("the dead letter arrives")
+            .expect("readable");
+        let letter: Value = serde_json::from_slice(msg.payload().expect("payload")).expect("dead letters are JSON");
+        if letter["consumer"].as_str().is_some_and(|c| c.ends_with("-projector")) {
+            return letter;
+        }
+    }
+}
+
 fn is_event(frame: &Value, kind: &str, id: &str) -> bool {
     event_of(frame) == Some((kind, id))
 }
@@ -483,11 +499,7 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
             actor: whistle_schemas::events::Actor::new(whistle_schemas::events::ActorKind::Department, DEPARTMENT),
         }),
     );
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", &stack.iso.kafka.brokers).create().expect("producer");
-    let payload = serde_json::to_vec(&event).expect("json");
-    let record = FutureRecord::to(&stack.iso.kafka.topics.cases).key(&broken).payload(&payload);
-    producer.send(record, Duration::from_secs(10)).await.expect("sent");
+    stack.produce(&event).await;
 
     // The next whistle on the same partition still reaches its board.
     let mut board = stack.board().await;
@@ -498,20 +510,9 @@ async fn a_corrupt_case_record_sends_its_event_to_the_dead_letters_and_the_parti
     board.until(|f| is_event(f, "whistle.dispatched", &next)).await;
 
     // The event went to the dead letters, with the reason.
-    let consumer = dead_letter_reader(&stack);
-    loop {
-        // Joining the reader's consumer group can take a while on a busy broker.
-        let msg = tokio::time::timeout(DEAD_LETTER_TIMEOUT, consumer.recv())
-            .await
-            .expect("the dead letter arrives")
-            .expect("readable");
-        let letter: Value = serde_json::from_slice(msg.payload().expect("payload")).expect("dead letters are JSON");
-        if letter["consumer"].as_str().is_some_and(|c| c.ends_with("-projector")) {
-            let reason = letter["reason"].as_str().unwrap_or("");
-            assert!(reason.contains(&broken) && reason.contains("does not decode"), "{letter}");
-            break;
-        }
-    }
+    let letter = projector_dead_letter(&stack).await;
+    let reason = letter["reason"].as_str().unwrap_or("");
+    assert!(reason.contains(&broken) && reason.contains("does not decode"), "{letter}");
     stack.stop().await;
 }
 
@@ -532,28 +533,13 @@ async fn an_event_the_case_refuses_is_kept_in_the_dead_letters_with_the_reason()
             note: None,
         }),
     );
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", &stack.iso.kafka.brokers).create().expect("producer");
-    let payload = serde_json::to_vec(&event).expect("json");
-    let record = FutureRecord::to(&stack.iso.kafka.topics.cases).key(&id).payload(&payload);
-    producer.send(record, Duration::from_secs(10)).await.expect("sent");
-    let consumer = dead_letter_reader(&stack);
-    loop {
-        // Joining the reader's consumer group can take a while on a busy broker.
-        let msg = tokio::time::timeout(DEAD_LETTER_TIMEOUT, consumer.recv())
-            .await
-            .expect("the dead letter arrives")
-            .expect("readable");
-        let letter: Value = serde_json::from_slice(msg.payload().expect("payload")).expect("dead letters are JSON");
-        if letter["consumer"].as_str().is_some_and(|c| c.ends_with("-projector")) {
-            let reason = letter["reason"].as_str().unwrap_or("");
-            assert!(
-                reason.contains("the case refuses whistle.resolved: cannot resolve a whistle that is dispatched"),
-                "{letter}"
-            );
-            break;
-        }
-    }
+    stack.produce(&event).await;
+    let letter = projector_dead_letter(&stack).await;
+    let reason = letter["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("the case refuses whistle.resolved: cannot resolve a whistle that is dispatched"),
+        "{letter}"
+    );
     let view = stack.wait_for(&id, |v| v["status"] == "dispatched").await;
     assert!(view["timeline"].as_array().expect("timeline").iter().all(|t| t["type"] != "whistle.resolved"));
     stack.stop().await;

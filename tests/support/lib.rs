@@ -225,6 +225,31 @@ impl Stack {
         }
     }
 
+    /// `POST /api/v1/registry/import` of a CSV, as the registry administrator; status and body.
+    pub async fn import_csv(&self, csv: String) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/registry/import", self.registry))
+            .bearer_auth(token(&as_admin()))
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("sent");
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// Writes a case event straight onto the case topic, as another producer would.
+    pub async fn produce(&self, event: &whistle_schemas::events::CaseEvent) {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer =
+            rdkafka::ClientConfig::new().set("bootstrap.servers", &self.iso.kafka.brokers).create().expect("producer");
+        let payload = serde_json::to_vec(event).expect("json");
+        let key = event.subject.to_string();
+        let record = FutureRecord::to(&self.iso.kafka.topics.cases).key(&key).payload(&payload);
+        producer.send(record, Duration::from_secs(10)).await.expect("sent");
+    }
+
     /// `POST /api/v1/whistles` with a valid body for `item`; returns status and body.
     pub async fn raise(&self, item: &str, description: &str) -> (u16, Value) {
         self.post("/api/v1/whistles", &raise_body(TOWN, item, description)).await

@@ -13,6 +13,7 @@ use rdkafka::util::Timeout;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use whistle_case::{Effect, SlaSignal, effect};
 use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
 use whistle_registry::{ItemCode, LiveRegistry};
 use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, Escalated, SlaScheduled, SlaStage, decode};
@@ -78,8 +79,8 @@ impl Sla {
     async fn apply(&self, event: &CaseEvent, partition: i32) -> anyhow::Result<()> {
         let id = event.subject;
         let registry = self.registry.current();
-        let case = match (&event.body, self.store.load(id).await?) {
-            (CaseEventBody::Dispatched(d), None) => {
+        let case = match (effect(&event.body), self.store.load(id).await?) {
+            (Effect::Routed(d), None) => {
                 let category =
                     ItemCode::parse(&d.item).ok().and_then(|c| registry.item(&c)).map(|i| i.category.as_str());
                 let policy = self.policies.for_dispatch(&d.item, category, &d.district, event.time);
@@ -93,7 +94,7 @@ impl Sla {
             // the clocks restart from the transfer with the new owner's full budget, as for a
             // fresh dispatch, and the old owner's clocks stop. (Timers already fired for a stage
             // are remembered per case and do not fire again for the new owner.)
-            (CaseEventBody::Transferred(t), Some(old)) => {
+            (Effect::Transferred(t), Some(old)) => {
                 let category =
                     ItemCode::parse(&old.item).ok().and_then(|c| registry.item(&c)).map(|i| i.category.as_str());
                 let policy = self.policies.for_dispatch(&old.item, category, &old.district, event.time);
@@ -103,14 +104,14 @@ impl Sla {
                 tracing::info!(whistle = %id, department = %case.department, "SLA clocks restarted after a transfer");
                 return Ok(());
             }
-            (CaseEventBody::SlaWarning(s) | CaseEventBody::SlaBreached(s), _) => {
+            (Effect::Sla(signal @ (SlaSignal::Warning(s) | SlaSignal::Breached(s))), _) => {
                 // Our own timer events, read back: a timer fired before a crash stays fired.
-                let kind = if matches!(event.body, CaseEventBody::SlaWarning(_)) { "warning" } else { "breach" };
+                let kind = if matches!(signal, SlaSignal::Warning(_)) { "warning" } else { "breach" };
                 let Some(case) = self.store.load(id).await? else { return Ok(()) };
                 self.store.mark_fired(id, &format!("{}.{kind}", s.stage.as_str()), case.partition).await?;
                 case
             }
-            (CaseEventBody::Escalated(e), case) => {
+            (Effect::Sla(SlaSignal::Escalated(e)), case) => {
                 if let Some(case) = case {
                     self.store
                         .mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), case.partition)
@@ -118,6 +119,8 @@ impl Sla {
                 }
                 return Ok(());
             }
+            // Every other event of a case whose clocks run goes to its clocks (`CaseSla::apply`
+            // matches every effect); a case this service never saw dispatched has no clocks.
             (_, Some(case)) => case,
             (_, None) => return Ok(()),
         };
@@ -126,7 +129,7 @@ impl Sla {
         let change = case.apply(event, calendar);
         if change == Default::default() {
             // Nothing moved, unless a breach was recorded; save to keep `breached` (idempotent).
-            if matches!(event.body, CaseEventBody::SlaBreached(_)) {
+            if matches!(effect(&event.body), Effect::Sla(SlaSignal::Breached(_))) {
                 self.save(&case).await?;
             }
             return Ok(());
