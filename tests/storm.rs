@@ -337,6 +337,7 @@ async fn two_thousand_boards_subscribing_at_once_get_bounded_snapshots_and_redis
     assert_eq!(all.len(), want.len(), "pages hold every open case");
     assert_eq!(all, want, "pages continue the snapshot's order without a gap or a repeat");
     stop.cancel();
+    iso.clean_up().await;
 }
 
 #[tokio::test]
@@ -374,6 +375,7 @@ async fn pages_walk_ties_and_changes_without_a_gap_or_a_repeat() {
     assert_eq!(seen, want);
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), 23);
+    iso.clean_up().await;
 }
 
 /// A Redis of its own with a tiny `maxmemory` and `noeviction`, as the dev stack runs it (with a

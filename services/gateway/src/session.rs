@@ -489,7 +489,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         }
         match self.hub.snapshots().get(channel).await {
             Ok(rendered) => {
-                let text = if cursor.is_some() { rendered.reset.clone() } else { rendered.fresh.clone() };
+                let text = if cursor.is_some() { rendered.reset() } else { rendered.fresh.clone() };
                 self.send(Outgoing::Shared(text)).await?;
                 Ok(Some(rendered.cursor))
             }

@@ -19,12 +19,12 @@ use tokio::time::Instant;
 use whistle_casestore::store::PageToken;
 use whistle_casestore::{CaseStore, Channel, Cursor};
 
-/// A snapshot as sent: the frame text for a fresh subscription and for a reset one.
+/// A snapshot as sent to a fresh subscription; [`Rendered::reset`] makes the rarer frame for a
+/// client whose cursor could not be resumed.
 #[derive(Debug)]
 pub struct Rendered {
     pub cursor: Cursor,
     pub fresh: Utf8Bytes,
-    pub reset: Utf8Bytes,
     /// Cases in the frame, and open on the channel in all.
     pub cases: usize,
     pub total: usize,
@@ -39,8 +39,18 @@ enum Slot {
 
 /// How long an unused snapshot is kept at most; it is dropped earlier once the stream moves.
 const KEEP: Duration = Duration::from_secs(30);
-/// Channels whose snapshot is kept at once; beyond it the oldest are dropped.
-const MAX_CACHED: usize = 4096;
+/// The bytes of snapshots kept at once, all channels together; beyond it the oldest are
+/// dropped (a busy department's snapshot is about 0.5 MiB).
+const MAX_CACHED_BYTES: usize = 128 * 1024 * 1024;
+
+impl Rendered {
+    /// The same snapshot for a client whose cursor could not be resumed (`reset: true`).
+    pub fn reset(&self) -> Utf8Bytes {
+        // `reset` is the first field after the fixed head, before any case: the one place the
+        // text `"reset":false` stands unescaped.
+        self.fresh.as_str().replacen(r#""reset":false"#, r#""reset":true"#, 1).into()
+    }
+}
 
 /// Shared, bounded snapshots of channels.
 #[derive(Clone)]
@@ -99,14 +109,23 @@ impl Snapshots {
     }
 }
 
-/// Drops snapshots nobody used for a while, and the oldest beyond the cap.
+/// Drops snapshots nobody used for a while, and the oldest beyond the byte cap.
 fn prune(slots: &mut HashMap<Channel, Slot>) {
     let now = Instant::now();
     slots.retain(|_, slot| match slot {
         Slot::Loading(_) => true,
         Slot::Ready { at, .. } => now.duration_since(*at) < KEEP,
     });
-    while slots.len() > MAX_CACHED {
+    let size = |slots: &HashMap<Channel, Slot>| -> usize {
+        slots
+            .values()
+            .map(|s| match s {
+                Slot::Ready { rendered, .. } => rendered.fresh.len(),
+                Slot::Loading(_) => 0,
+            })
+            .sum()
+    };
+    while size(slots) > MAX_CACHED_BYTES {
         let oldest = slots
             .iter()
             .filter_map(|(c, s)| match s {
@@ -144,27 +163,19 @@ fn json_next(next: Option<&PageToken>) -> String {
     next.map_or_else(String::new, |t| format!(r#","next":"{t}""#))
 }
 
-/// The `snapshot` frames (fresh and reset) from stored summaries, without decoding them.
+/// The `snapshot` frame from stored summaries, without decoding them.
 fn render(channel: &Channel, snapshot: &whistle_casestore::Snapshot) -> Rendered {
     let channel = json_string(&channel.to_string());
     let cases = json_cases(&snapshot.cases);
     let next = json_next(snapshot.next.as_ref());
-    let frame = |reset: bool| -> Utf8Bytes {
-        format!(
-            r#"{{"type":"snapshot","channel":{channel},"cursor":"{}","cases":{cases},"reset":{reset},"truncated":{},"total":{}{next}}}"#,
-            snapshot.cursor,
-            snapshot.truncated(),
-            snapshot.total,
-        )
-        .into()
-    };
-    Rendered {
-        cursor: snapshot.cursor,
-        fresh: frame(false),
-        reset: frame(true),
-        cases: snapshot.cases.len(),
-        total: snapshot.total,
-    }
+    // `reset` stays ahead of `cases`: `Rendered::reset` relies on it.
+    let fresh = format!(
+        r#"{{"type":"snapshot","channel":{channel},"cursor":"{}","reset":false,"truncated":{},"total":{}{next},"cases":{cases}}}"#,
+        snapshot.cursor,
+        snapshot.truncated(),
+        snapshot.total,
+    );
+    Rendered { cursor: snapshot.cursor, fresh: fresh.into(), cases: snapshot.cases.len(), total: snapshot.total }
 }
 
 /// The `page` frame for a page of open cases.
@@ -256,8 +267,21 @@ mod tests {
         assert_eq!(fresh["truncated"], true);
         assert_eq!(fresh["total"], 3);
         assert_eq!(fresh["next"], "42:00000000-0000-0000-0000-000000000001");
-        let reset: serde_json::Value = serde_json::from_str(rendered.reset.as_str()).expect("json");
+        let reset: serde_json::Value = serde_json::from_str(rendered.reset().as_str()).expect("json");
         assert_eq!(reset["reset"], true);
+        assert_eq!(reset["cases"], fresh["cases"]);
+        // A case whose text holds the same words does not move the flag.
+        let tricky = whistle_casestore::Snapshot {
+            cases: vec![r#"{"id":"a","description":"\"reset\":false"}"#.into()],
+            total: 1,
+            next: None,
+            ..snapshot.clone()
+        };
+        let reset: serde_json::Value = serde_json::from_str(render(&channel, &tricky).reset().as_str()).expect("json");
+        assert_eq!(
+            (reset["reset"].as_bool(), reset["cases"][0]["description"].as_str()),
+            (Some(true), Some("\"reset\":false"))
+        );
         // The frame decodes as the documented server message.
         let empty = whistle_casestore::Snapshot { cases: Vec::new(), total: 0, next: None, ..snapshot };
         let text = render(&channel, &empty).fresh;
