@@ -361,7 +361,8 @@ async fn intake_shut_down_mid_burst_loses_no_accepted_whistle() {
         }
     }
     stop.cancel();
-    let _ = task.await;
+    let stopped = tokio::time::timeout(Duration::from_secs(60), task).await;
+    assert!(stopped.is_ok(), "the second intake did not stop within 60 s of its shutdown");
     stack.stop().await;
 }
 

@@ -216,7 +216,8 @@ impl Stack {
             router_admin,
             registry: registry_url,
             registry_stop,
-            http: reqwest::Client::new(),
+            // No request of a test may wait forever: a hung answer fails the test, not the run.
+            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
             intake_stop,
             router_stop,
             gateway_stop,
