@@ -108,8 +108,26 @@ pub fn export(registry: &Registry) -> String {
     out
 }
 
+/// What a spreadsheet would read as the start of a formula (`=1+1`, `@SUM(…)`, `-2+3`), and the
+/// quote that escapes it.
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+/// A cell a spreadsheet would run as a formula is exported with a leading `'` (shown, not run);
+/// a cell that already starts with `'` gets one too, so [`restore`] gives back exactly the value.
+fn neutralise(cell: String) -> String {
+    if cell.starts_with(FORMULA_STARTS) { format!("'{cell}") } else { cell }
+}
+
+/// Undoes [`neutralise`] on import.
+fn restore(cell: String) -> String {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_owned(),
+        _ => cell,
+    }
+}
+
 fn write_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    for (i, cell) in cells.enumerate() {
+    for (i, cell) in cells.map(neutralise).enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -167,7 +185,8 @@ fn parse_rows(text: &str) -> Result<Vec<Vec<String>>, RowError> {
 
 /// Parses the catalogue into item definitions, each with the row number of its first row.
 pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> {
-    let rows = parse_rows(text).map_err(|e| vec![e])?;
+    let rows: Vec<Vec<String>> =
+        parse_rows(text).map_err(|e| vec![e])?.into_iter().map(|row| row.into_iter().map(restore).collect()).collect();
     let mut errors = Vec::new();
     let Some(header) = rows.first() else {
         return Err(vec![RowError { row: 0, column: None, message: "the file is empty".into() }]);
@@ -433,6 +452,18 @@ mod tests {
     fn registry() -> Registry {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/data/registry.json");
         Registry::load(&path).expect("sample registry loads")
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_exported_inert_and_import_unchanged() {
+        for value in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "'quoted", "'=both", "plain", "", "a=b"] {
+            let exported = neutralise(value.to_owned());
+            assert!(!exported.starts_with(['=', '+', '-', '@']), "{value:?} exported as {exported:?}");
+            assert_eq!(restore(exported), value, "{value:?} round-trips");
+        }
+        let mut row = String::new();
+        write_row(&mut row, ["=cmd|' /C calc'!A0".to_owned(), "ok".to_owned()].into_iter());
+        assert_eq!(row, "'=cmd|' /C calc'!A0,ok\r\n");
     }
 
     #[test]
