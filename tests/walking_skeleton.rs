@@ -43,6 +43,17 @@ async fn projector_dead_letter(stack: &Stack) -> Value {
     }
 }
 
+/// The whistle's own steps on a case view, in order (the SLA service's `sla.*` steps left out).
+fn whistle_steps(view: &Value) -> Vec<&str> {
+    view["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|t| t["type"].as_str())
+        .filter(|t| t.starts_with("whistle."))
+        .collect()
+}
+
 fn is_event(frame: &Value, kind: &str, id: &str) -> bool {
     event_of(frame) == Some((kind, id))
 }
@@ -80,13 +91,7 @@ async fn whistle_travels_from_town_to_department_board_and_the_acknowledgement_b
     let view = stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
     // The whistle's own steps, in order; the SLA service's `sla.*` steps may fall anywhere
     // between them (it schedules on dispatch, concurrently with the acknowledgement).
-    let steps: Vec<&str> = view["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .filter_map(|t| t["type"].as_str())
-        .filter(|t| t.starts_with("whistle."))
-        .collect();
+    let steps = whistle_steps(&view);
     assert_eq!(steps, ["whistle.raised", "whistle.dispatched", "whistle.acknowledged"]);
 
     // The rest of the life: arrive, resolve; then the case leaves the board's open set.
@@ -292,13 +297,7 @@ async fn a_retried_raise_with_the_same_idempotency_key_returns_the_same_whistle(
     assert_eq!(first["id"], second["id"]);
     let id = first["id"].as_str().expect("id");
     let view = stack.wait_for(id, |v| v["status"] == "dispatched").await;
-    let steps: Vec<&str> = view["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .filter_map(|t| t["type"].as_str())
-        .filter(|t| t.starts_with("whistle."))
-        .collect();
+    let steps = whistle_steps(&view);
     assert_eq!(steps, ["whistle.raised", "whistle.dispatched"], "raised and dispatched once: {view}");
     let (s3, third) = send("retry-1", raise_body(TOWN, DEPT_ITEM, "a different request")).await;
     assert_eq!((s3, third["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));

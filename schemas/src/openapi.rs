@@ -80,6 +80,20 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
     let accepted = schema(s::<api::ActionAccepted>);
     let enforcement = schema(s::<assist::EnforcementAccepted>);
     let csv = Some(json!({"type": "string", "contentMediaType": "text/csv"}));
+    let (change, detail) = (schema(s::<registry::HolderChangeRequest>), schema(s::<registry::ItemDetail>));
+    let holder_change = |path, id, summary| Op {
+        method: "post",
+        path,
+        id,
+        tag: "registry",
+        summary,
+        auth: true,
+        params: &[("code", In::Path, "The item code, e.g. `CQ-ENV-001`.")],
+        body: change.clone(),
+        ok: (200, detail.clone()),
+        errors: ACTION,
+        idempotent: false,
+    };
     let with = |mut op: Op, path: &'static str| {
         op.path = path;
         op
@@ -305,45 +319,21 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: READ,
             idempotent: false,
         },
-        Op {
-            method: "post",
-            path: "/api/v1/registry/items/{code}/delegate",
-            id: "delegate",
-            tag: "registry",
-            summary: "Delegate an item to the towns from a date (admin)",
-            auth: true,
-            params: code,
-            body: schema(s::<registry::HolderChangeRequest>),
-            ok: (200, schema(s::<registry::ItemDetail>)),
-            errors: ACTION,
-            idempotent: false,
-        },
-        Op {
-            method: "post",
-            path: "/api/v1/registry/items/{code}/recover",
-            id: "recover",
-            tag: "registry",
-            summary: "Recover an item to a district department from a date (admin)",
-            auth: true,
-            params: code,
-            body: schema(s::<registry::HolderChangeRequest>),
-            ok: (200, schema(s::<registry::ItemDetail>)),
-            errors: ACTION,
-            idempotent: false,
-        },
-        Op {
-            method: "post",
-            path: "/api/v1/registry/items/{code}/holder",
-            id: "changeHolder",
-            tag: "registry",
-            summary: "Change an item's holder from a date (admin)",
-            auth: true,
-            params: code,
-            body: schema(s::<registry::HolderChangeRequest>),
-            ok: (200, schema(s::<registry::ItemDetail>)),
-            errors: ACTION,
-            idempotent: false,
-        },
+        holder_change(
+            "/api/v1/registry/items/{code}/delegate",
+            "delegate",
+            "Delegate an item to the towns from a date (admin)",
+        ),
+        holder_change(
+            "/api/v1/registry/items/{code}/recover",
+            "recover",
+            "Recover an item to a district department from a date (admin)",
+        ),
+        holder_change(
+            "/api/v1/registry/items/{code}/holder",
+            "changeHolder",
+            "Change an item's holder from a date (admin)",
+        ),
         Op {
             method: "get",
             path: "/api/v1/registry/export",
