@@ -209,8 +209,25 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable, e.g. `unknown_item`.
     pub code: String,
-    /// For people; may change between versions.
+    /// For people; may change between versions. At most [`ErrorBody::MAX_MESSAGE_CHARS`]
+    /// characters plus an ellipsis.
     pub message: String,
+}
+
+impl ErrorBody {
+    /// Messages can quote the input (serde's "invalid type: string \"…\""); an answer never
+    /// echoes more than this many characters of it.
+    pub const MAX_MESSAGE_CHARS: usize = 300;
+
+    /// The error answer every service sends, its message cut to [`Self::MAX_MESSAGE_CHARS`].
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let message = match message.char_indices().nth(Self::MAX_MESSAGE_CHARS) {
+            Some((cut, _)) => format!("{}…", &message[..cut]),
+            None => message,
+        };
+        ErrorBody { error: ErrorDetail { code: code.into(), message } }
+    }
 }
 
 /// `GET /api/v1/towns`.
@@ -345,4 +362,22 @@ pub struct SlaFigures {
     /// Open cases overdue right now.
     pub overdue_now: u64,
     pub open: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorBody;
+
+    #[test]
+    fn an_error_message_quoting_a_long_input_is_cut_on_a_character_boundary() {
+        let long = "長".repeat(2_000);
+        let body = ErrorBody::new("malformed_body", format!("invalid type: string \"{long}\""));
+        assert_eq!(body.error.message.chars().count(), ErrorBody::MAX_MESSAGE_CHARS + 1);
+        assert!(body.error.message.ends_with('…'));
+        assert!(body.error.message.starts_with("invalid type: string \"長"));
+
+        let short = ErrorBody::new("unknown_item", "no item X");
+        assert_eq!(short.error.message, "no item X");
+        assert_eq!(short.error.code, "unknown_item");
+    }
 }

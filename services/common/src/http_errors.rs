@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use whistle_schemas::api::{ErrorBody, ErrorDetail};
+use whistle_schemas::api::ErrorBody;
 
 /// Longest original error text carried over into the message.
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -39,7 +39,7 @@ pub fn code_for(status: StatusCode) -> &'static str {
 
 /// The API's error answer.
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } })).into_response()
+    (status, Json(ErrorBody::new(code, message))).into_response()
 }
 
 /// A fallback for unknown paths (`Router::fallback`). A router merged with others needs its own:

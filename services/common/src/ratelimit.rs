@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use whistle_schemas::api::{ErrorBody, ErrorDetail};
+use whistle_schemas::api::ErrorBody;
 
 use crate::settings::SettingsError;
 
@@ -300,12 +300,7 @@ pub fn too_many_requests(retry_after: Duration) -> Response {
     // Whole seconds, rounded up, at least one: a client retrying at once would be refused again.
     let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     let seconds = seconds.clamp(1, 24 * 60 * 60);
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: "rate_limited".to_owned(),
-            message: format!("too many requests; retry in {seconds} s"),
-        },
-    };
+    let body = ErrorBody::new("rate_limited", format!("too many requests; retry in {seconds} s"));
     let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use whistle_schemas::api::{ErrorBody, ErrorDetail};
+use whistle_schemas::api::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -120,7 +120,7 @@ impl IntoResponse for ApiError {
             ApiError::Unexpected(_) => "internal error; it has been logged".to_owned(),
             other => other.to_string(),
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
+        let body = ErrorBody::new(code, message);
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             ApiError::TooManyAttempts(wait) => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),

@@ -34,13 +34,8 @@ pub(crate) fn from_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::MalformedBody("expected a JSON body with Content-Type: application/json".into())
         }
         // serde's message names the field and the position, e.g. "unknown field `tonw`".
-        JsonRejection::JsonDataError(e) => ApiError::MalformedBody(trim(e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedBody(trim(e.body_text())),
-        other => ApiError::MalformedBody(trim(other.body_text())),
+        JsonRejection::JsonDataError(e) => ApiError::MalformedBody(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedBody(e.body_text()),
+        other => ApiError::MalformedBody(other.body_text()),
     }
-}
-
-/// serde's messages can quote the input; keep them short.
-fn trim(text: String) -> String {
-    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
 }

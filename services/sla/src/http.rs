@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use whistle_auth::Principal;
-use whistle_schemas::api::{ErrorBody, ErrorDetail};
+use whistle_schemas::api::ErrorBody;
 
 use crate::policy::Policies;
 use crate::store::SlaStore;
@@ -34,7 +34,7 @@ pub struct SummaryQuery {
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message } })).into_response()
+    (status, Json(ErrorBody::new(code, message))).into_response()
 }
 
 /// Managers see their scope (the city, or one district); a command centre sees its district.

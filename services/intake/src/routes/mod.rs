@@ -95,11 +95,6 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> Response {
-    let body = whistle_schemas::api::ErrorBody {
-        error: whistle_schemas::api::ErrorDetail {
-            code: "method_not_allowed".into(),
-            message: "this endpoint does not take that method".into(),
-        },
-    };
+    let body = whistle_schemas::api::ErrorBody::new("method_not_allowed", "this endpoint does not take that method");
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

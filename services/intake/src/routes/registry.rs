@@ -15,10 +15,7 @@ use super::AppState;
 use crate::error::ApiError;
 
 pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| {
-        let text = e.body_text();
-        ApiError::MalformedQuery(format!("bad query string: {}", text.chars().take(300).collect::<String>()))
-    })
+    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedQuery(format!("bad query string: {}", e.body_text())))
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use whistle_schemas::api::{ErrorBody, ErrorDetail};
+use whistle_schemas::api::ErrorBody;
 
 use crate::change::ChangeError;
 use crate::csv::RowError;
@@ -62,6 +62,6 @@ impl IntoResponse for ApiError {
             ApiError::Unexpected(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        (status, Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message } })).into_response()
+        (status, Json(ErrorBody::new(code, message))).into_response()
     }
 }

@@ -68,7 +68,7 @@ pub fn router(
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedQuery(format!("bad query string: {}", bounded(e.body_text()))))
+    q.map(|Query(t)| t).map_err(|e| ApiError::MalformedQuery(format!("bad query string: {}", e.body_text())))
 }
 
 fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -76,15 +76,12 @@ fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
         } else {
-            ApiError::MalformedBody(bounded(e.body_text()))
+            ApiError::MalformedBody(e.body_text())
         }
     })
 }
 
 /// serde's messages can quote the input; keep them short.
-fn bounded(text: String) -> String {
-    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
