@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use whistle_casestore::{CaseStore, Projected};
+use whistle_common::settings::RedisSettings;
 use whistle_schemas::Location;
 use whistle_schemas::Names;
 use whistle_schemas::events::{
@@ -253,7 +254,7 @@ async fn two_thousand_boards_subscribing_at_once_get_bounded_snapshots_and_redis
     let iso = Isolation::new();
     let (url, stop) = start_gateway(&iso).await;
     let client = redis::Client::open(std::env::var("WHISTLE_TEST_REDIS").expect("WHISTLE_TEST_REDIS")).expect("url");
-    let redis_conn = client.get_connection_manager().await.expect("redis");
+    let redis_conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
     let store = CaseStore::new(redis_conn, iso.redis.key_prefix.clone());
 
     let seeding = Instant::now();
@@ -343,8 +344,8 @@ async fn two_thousand_boards_subscribing_at_once_get_bounded_snapshots_and_redis
 #[tokio::test]
 async fn pages_walk_ties_and_changes_without_a_gap_or_a_repeat() {
     let iso = Isolation::new();
-    let client = redis::Client::open(std::env::var("WHISTLE_TEST_REDIS").expect("WHISTLE_TEST_REDIS")).expect("url");
-    let store = CaseStore::new(client.get_connection_manager().await.expect("redis"), iso.redis.key_prefix.clone());
+    let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
+    let store = CaseStore::new(conn, iso.redis.key_prefix.clone());
     // 23 cases raised in the same second (equal scores), 4 of them overdue.
     let base = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).single().expect("time");
     let mut ids = Vec::new();
@@ -427,7 +428,8 @@ async fn a_full_redis_refuses_writes_with_503_and_retry_after_while_boards_still
     use axum::response::IntoResponse as _;
     let redis = TinyRedis::start().await;
     let client = redis::Client::open(redis.url.as_str()).expect("url");
-    let store = CaseStore::new(client.get_connection_manager().await.expect("redis"), "t:");
+    let settings = RedisSettings { url: redis.url.clone().into(), ..RedisSettings::default() };
+    let store = CaseStore::new(whistle_common::redis_conn::managed(&settings).await.expect("redis"), "t:");
     let base = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).single().expect("time");
     for n in 1..=3 {
         for e in case_events(n, Uuid::new_v4(), base + chrono::Duration::seconds(n as i64)) {

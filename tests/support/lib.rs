@@ -110,8 +110,11 @@ impl Isolation {
             partitions: 3,
             replication_factor: 1,
         };
-        let redis =
-            RedisSettings { url: SecretString::from(env("WHISTLE_TEST_REDIS")), key_prefix: format!("test:{suffix}:") };
+        let redis = RedisSettings {
+            url: SecretString::from(env("WHISTLE_TEST_REDIS")),
+            key_prefix: format!("test:{suffix}:"),
+            ..RedisSettings::default()
+        };
         Isolation { kafka, redis, suffix }
     }
 }

@@ -70,7 +70,11 @@ async fn main() -> anyhow::Result<()> {
         partitions: PARTITIONS,
         replication_factor: 1,
     };
-    let redis = RedisSettings { url: SecretString::from(redis_url), key_prefix: format!("scale:{suffix}:") };
+    let redis = RedisSettings {
+        url: SecretString::from(redis_url),
+        key_prefix: format!("scale:{suffix}:"),
+        ..Default::default()
+    };
     let policy_path = std::env::temp_dir().join(format!("sla-scale-{suffix}.json"));
     std::fs::write(&policy_path, policy_json())?;
     let policies = Policies::load(&policy_path)?;

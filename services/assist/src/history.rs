@@ -12,15 +12,15 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use whistle_common::redis_conn::Redis;
 
 use crate::fence::PastInspection;
 
 #[derive(Clone)]
 pub struct SubjectHistory {
-    conn: ConnectionManager,
+    conn: Redis,
     prefix: String,
     retention: Duration,
 }
@@ -50,7 +50,7 @@ struct PenaltyRecord {
 }
 
 impl SubjectHistory {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, retention: Duration) -> SubjectHistory {
+    pub fn new(conn: Redis, prefix: impl Into<String>, retention: Duration) -> SubjectHistory {
         SubjectHistory { conn, prefix: prefix.into(), retention }
     }
 

@@ -2,10 +2,10 @@
 
 use anyhow::Context as _;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 use uuid::Uuid;
 use whistle_case::Case;
+use whistle_common::redis_conn::Redis;
 use whistle_schemas::events::CaseEvent;
 
 use crate::channel::{Channel, Cursor};
@@ -200,7 +200,7 @@ impl StreamEntry {
 
 #[derive(Clone)]
 pub struct CaseStore {
-    conn: ConnectionManager,
+    conn: Redis,
     prefix: String,
     write: redis::Script,
     snapshot: redis::Script,
@@ -242,7 +242,7 @@ pub enum ActionSlot {
 }
 
 impl CaseStore {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(conn: Redis, prefix: impl Into<String>) -> Self {
         CaseStore {
             conn,
             prefix: prefix.into(),
@@ -276,7 +276,7 @@ impl CaseStore {
     }
 
     /// A connection for ordinary commands, shared with this store.
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> Redis {
         self.conn.clone()
     }
 

@@ -69,7 +69,7 @@ pub fn producer_check(producer: rdkafka::producer::FutureProducer) -> Check {
 }
 
 /// Ready while Redis answers `PING`.
-pub fn redis_check(conn: redis::aio::ConnectionManager) -> Check {
+pub fn redis_check(conn: crate::redis_conn::Redis) -> Check {
     Arc::new(move || {
         let mut conn = conn.clone();
         Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() })

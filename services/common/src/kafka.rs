@@ -24,6 +24,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use whistle_schemas::events::DeadLetter;
 
+use crate::redis_conn::{NotDurable, Redis};
 use crate::settings::KafkaSettings;
 
 /// How long a produce may wait for the broker before the caller is told it failed.
@@ -236,10 +237,18 @@ impl DeadLetters {
 /// messages themselves (dead-letter them and return Ok). A handler error is fatal: the loop stops
 /// without storing that offset, so the message is replayed on restart. On cancellation the loop
 /// stops taking messages, lets the in-flight ones finish, and commits synchronously.
+///
+/// With `redis` that [needs confirmation](Redis::needs_confirmation) (Sentinels, or replicas
+/// that must hold the writes), finished offsets are stored in batches, every
+/// [`CONFIRM_EVERY`], once [`Redis::durable`] confirmed the handlers' writes; until then they
+/// wait (a crash replays them). A change of Redis primary since the last confirmation ends the
+/// loop with an error: writes the old primary had not replicated may be gone, and only a replay
+/// from the committed offsets writes them again.
 pub async fn consume_in_order<H, Fut>(
     consumer: std::sync::Arc<StreamConsumer>,
     token: tokio_util::sync::CancellationToken,
     max_in_flight: usize,
+    redis: Option<Redis>,
     handler: H,
 ) -> anyhow::Result<()>
 where
@@ -255,20 +264,40 @@ where
     // The completion of the last message started for each key still in flight.
     type Tail = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
     let mut tails: std::collections::HashMap<Vec<u8>, Tail> = std::collections::HashMap::new();
-    let store = |topic: &str, partition: i32, offset: i64| {
+    let store_now = |topic: &str, partition: i32, offset: i64| {
         if let Err(err) = consumer.store_offset(topic, partition, offset) {
             // After a rebalance the partition may belong to another member now; it replays.
             tracing::warn!(topic, partition, offset, error = %err, "offset not stored");
         }
     };
+    let redis = redis.filter(Redis::needs_confirmation);
+    // Finished positions waiting for Redis to confirm the writes behind them.
+    let mut unconfirmed: std::collections::BTreeMap<(String, i32), i64> = std::collections::BTreeMap::new();
+    let store = |unconfirmed: &mut std::collections::BTreeMap<(String, i32), i64>,
+                 topic: String,
+                 partition: i32,
+                 offset: i64| {
+        if redis.is_some() {
+            unconfirmed.insert((topic, partition), offset);
+        } else {
+            store_now(topic.as_str(), partition, offset);
+        }
+    };
+    let mut confirm_tick = tokio::time::interval(CONFIRM_EVERY);
+    confirm_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         tokio::select! {
             biased;
             () = token.cancelled() => break Ok(()),
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 match done {
-                    Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
+                    Ok((topic, partition, offset)) => store(&mut unconfirmed, topic, partition, offset),
                     Err(err) => break Err(err),
+                }
+            }
+            _ = confirm_tick.tick(), if redis.is_some() => {
+                if let Err(err) = confirm(redis.as_ref(), &mut unconfirmed, &store_now).await {
+                    break Err(err);
                 }
             }
             received = consumer.recv(), if in_flight.len() < max_in_flight => {
@@ -311,19 +340,55 @@ where
         && let Some(done) = in_flight.next().await
     {
         match done {
-            Ok((topic, partition, offset)) => store(topic.as_str(), partition, offset),
+            Ok((topic, partition, offset)) => store(&mut unconfirmed, topic, partition, offset),
             Err(err) => {
                 tracing::warn!(error = %format_args!("{err:#}"), "in-flight message not finished; it will be replayed");
                 break;
             }
         }
     }
+    let result = match result {
+        Ok(()) => confirm(redis.as_ref(), &mut unconfirmed, &store_now).await,
+        Err(err) => Err(err),
+    };
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
         Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
         Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
     }
     result
+}
+
+/// How often [`consume_in_order`] confirms its handlers' Redis writes and stores the offsets
+/// behind them, when Redis needs confirmation.
+pub const CONFIRM_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Stores the `unconfirmed` positions once `redis` confirmed the writes behind them. Replicas
+/// that are slow or missing only delay the offsets (logged); a change of primary is an error.
+async fn confirm(
+    redis: Option<&Redis>,
+    unconfirmed: &mut std::collections::BTreeMap<(String, i32), i64>,
+    store_now: &impl Fn(&str, i32, i64),
+) -> anyhow::Result<()> {
+    let Some(redis) = redis else { return Ok(()) };
+    if unconfirmed.is_empty() {
+        return Ok(());
+    }
+    match redis.durable().await {
+        Ok(()) => {
+            for ((topic, partition), offset) in std::mem::take(unconfirmed) {
+                store_now(topic.as_str(), partition, offset);
+            }
+            Ok(())
+        }
+        Err(err @ NotDurable::PrimaryChanged { .. }) => {
+            Err(anyhow::Error::new(err).context("offsets held back; replaying from the last committed ones"))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, held = unconfirmed.len(), "offsets held back until Redis confirms the writes");
+            Ok(())
+        }
+    }
 }
 
 /// Retries `op` with capped exponential backoff until it succeeds or `token` is cancelled.

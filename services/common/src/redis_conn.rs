@@ -1,31 +1,312 @@
-//! Redis connections.
+//! Redis connections: to one server, or to whichever server the Sentinels name as the primary.
+//!
+//! Every service talks to Redis through a [`Redis`]: a cheap-to-clone handle over one
+//! self-reconnecting multiplexed connection. With `redis.sentinels` set it asks the Sentinels for
+//! the primary of `redis.sentinel_master`, and asks again when a command fails in a way a
+//! failover explains (the connection dropped or was refused, a timeout, `READONLY` from a demoted
+//! primary); a new primary replaces the connection for every clone at once. The failed command
+//! itself is not retried here: its caller sees the error and retries as it always does (the
+//! consumers back off and replay, intake answers `503`).
+//!
+//! A failover can lose writes the old primary acknowledged but had not yet sent to a replica
+//! (replication is asynchronous). The consumers therefore commit a Kafka offset only after
+//! [`Redis::durable`] confirmed that the writes behind it reached `redis.replica_acks` replicas,
+//! and a change of primary since the last confirmation stops them (crash-only: they replay from the
+//! last committed offset, so what the old primary lost is written again).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use redis::AsyncConnectionConfig;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, Value};
 use secrecy::ExposeSecret;
 
 use crate::settings::RedisSettings;
 
 /// Longest a single ordinary Redis command may take before the caller sees an error.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long [`Redis::durable`] waits for replicas to acknowledge.
+pub const REPLICA_ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The Sentinels are asked at most this often while commands keep failing.
+const RESOLVE_EVERY: Duration = Duration::from_millis(500);
 
-/// A shared, self-reconnecting connection for ordinary commands.
-pub async fn managed(settings: &RedisSettings) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(settings.url.expose_secret()).context("parsing Redis URL")?;
+/// A shared connection for ordinary commands (see the module docs).
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    current: Mutex<Current>,
+    /// Bumped each time the connection moves to another server.
+    generation: AtomicU64,
+    /// The generation [`Redis::durable`] last confirmed.
+    confirmed: AtomicU64,
+    sentinel: Option<Sentinel>,
+    replica_acks: u32,
+    db: i64,
+}
+
+struct Current {
+    conn: ConnectionManager,
+    /// `host:port` of the server, for logs and for telling a new primary from the old one.
+    address: String,
+}
+
+struct Sentinel {
+    client: tokio::sync::Mutex<SentinelClient>,
+    master: String,
+    last_resolve: Mutex<Option<Instant>>,
+}
+
+/// Why [`Redis::durable`] could not confirm the writes.
+#[derive(Debug, thiserror::Error)]
+pub enum NotDurable {
+    /// Fewer replicas than required acknowledged in time: the offsets wait, nothing is lost.
+    #[error("only {acked} of {required} Redis replicas acknowledged the writes")]
+    TooFewReplicas { acked: u32, required: u32 },
+    /// Redis did not answer `WAIT`: the offsets wait.
+    #[error("Redis did not answer WAIT: {0}")]
+    Unavailable(#[source] RedisError),
+    /// The primary changed since the last confirmation: writes since then may be gone with the old
+    /// one, so the consumer must replay from its last committed offset.
+    #[error("the Redis primary changed (now {address}); writes since the last confirmation may be lost")]
+    PrimaryChanged { address: String },
+}
+
+impl Redis {
+    /// Connects as `settings` say: to `url`, or to the Sentinels' primary.
+    pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Redis> {
+        let sentinels = settings.sentinel_addresses();
+        let (sentinel, client) = if sentinels.is_empty() {
+            (None, Client::open(settings.url.expose_secret()).context("parsing Redis URL")?)
+        } else {
+            let mut client = sentinel_client(settings, &sentinels)?;
+            let primary = client.async_get_client().await.with_context(|| {
+                format!("asking the Sentinels {sentinels:?} for primary {}", settings.sentinel_master)
+            })?;
+            let sentinel = Sentinel {
+                client: tokio::sync::Mutex::new(client),
+                master: settings.sentinel_master.clone(),
+                last_resolve: Mutex::new(None),
+            };
+            (Some(sentinel), primary)
+        };
+        let db = client.get_connection_info().redis_settings().db();
+        let address = client.get_connection_info().addr().to_string();
+        let conn = manager(client).await.with_context(|| format!("connecting to Redis at {address}"))?;
+        if sentinel.is_some() {
+            tracing::info!(primary = %address, "Redis primary found through the Sentinels");
+        }
+        Ok(Redis::from_parts(conn, address, sentinel, settings.required_replica_acks(), db))
+    }
+
+    /// A handle to `url` that connects on first use (for tests that never reach Redis).
+    pub fn lazy(url: &str) -> anyhow::Result<Redis> {
+        let client = Client::open(url).context("parsing Redis URL")?;
+        let db = client.get_connection_info().redis_settings().db();
+        let address = client.get_connection_info().addr().to_string();
+        let conn = ConnectionManager::new_lazy_with_config(client, ConnectionManagerConfig::new())?;
+        Ok(Redis::from_parts(conn, address, None, 0, db))
+    }
+
+    fn from_parts(
+        conn: ConnectionManager,
+        address: String,
+        sentinel: Option<Sentinel>,
+        replica_acks: u32,
+        db: i64,
+    ) -> Redis {
+        Redis {
+            inner: Arc::new(Inner {
+                current: Mutex::new(Current { conn, address }),
+                generation: AtomicU64::new(0),
+                confirmed: AtomicU64::new(0),
+                sentinel,
+                replica_acks,
+                db,
+            }),
+        }
+    }
+
+    /// The server this handle talks to now (`host:port`).
+    pub fn address(&self) -> String {
+        self.lock().address.clone()
+    }
+
+    /// Whether a consumer must confirm its writes with [`Redis::durable`] before committing
+    /// offsets: with Sentinels (the primary can change) or required replica acknowledgements.
+    pub fn needs_confirmation(&self) -> bool {
+        self.inner.sentinel.is_some() || self.inner.replica_acks > 0
+    }
+
+    /// Replicas [`Redis::durable`] waits for (`redis.replica_acks`).
+    pub fn replica_acks(&self) -> u32 {
+        self.inner.replica_acks
+    }
+
+    /// Confirms that every write this process made through this handle so far is held by
+    /// `redis.replica_acks` replicas (`WAIT`), and that the primary has not changed since the last
+    /// confirmation. Call it before committing the Kafka offsets behind those writes. With
+    /// `replica_acks = 0` only the change of primary is checked.
+    pub async fn durable(&self) -> Result<(), NotDurable> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if self.inner.confirmed.swap(generation, Ordering::AcqRel) != generation {
+            return Err(NotDurable::PrimaryChanged { address: self.address() });
+        }
+        let required = self.inner.replica_acks;
+        if required == 0 {
+            return Ok(());
+        }
+        let mut conn = self.clone();
+        let acked: u32 = redis::cmd("WAIT")
+            .arg(required)
+            .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(NotDurable::Unavailable)?;
+        if self.inner.generation.load(Ordering::Acquire) != generation {
+            // The WAIT went to a new primary: it says nothing of the writes before it.
+            return Err(NotDurable::PrimaryChanged { address: self.address() });
+        }
+        if acked < required {
+            return Err(NotDurable::TooFewReplicas { acked, required });
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.inner.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn connection(&self) -> (u64, ConnectionManager) {
+        let current = self.lock();
+        (self.inner.generation.load(Ordering::Acquire), current.conn.clone())
+    }
+
+    /// After a failed command: with Sentinels, ask them (at most every [`RESOLVE_EVERY`]) whether
+    /// the primary moved, and move every clone to it.
+    async fn after_error(&self, generation: u64, err: &RedisError) {
+        let Some(sentinel) = &self.inner.sentinel else { return };
+        if !failover_explains(err) {
+            return;
+        }
+        {
+            let mut last = sentinel.last_resolve.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < RESOLVE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let client = {
+            let mut sentinels = sentinel.client.lock().await;
+            match sentinels.async_get_client().await {
+                Ok(client) => client,
+                Err(e) => {
+                    tracing::warn!(master = %sentinel.master, error = %e, "the Sentinels name no reachable primary yet");
+                    return;
+                }
+            }
+        };
+        let address = client.get_connection_info().addr().to_string();
+        if address == self.lock().address {
+            return;
+        }
+        match manager(client).await {
+            Ok(conn) => {
+                let mut current = self.lock();
+                if self.inner.generation.load(Ordering::Acquire) == generation {
+                    tracing::warn!(from = %current.address, to = %address, "Redis failover: moving to the new primary");
+                    *current = Current { conn, address };
+                    self.inner.generation.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            Err(e) => tracing::warn!(primary = %address, error = %e, "cannot connect to the new Redis primary yet"),
+        }
+    }
+}
+
+impl ConnectionLike for Redis {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let (generation, mut conn) = self.connection();
+            let result = conn.req_packed_command(cmd).await;
+            if let Err(err) = &result {
+                self.after_error(generation, err).await;
+            }
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let (generation, mut conn) = self.connection();
+            let result = conn.req_packed_commands(cmd, offset, count).await;
+            if let Err(err) = &result {
+                self.after_error(generation, err).await;
+            }
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.db
+    }
+}
+
+/// Errors a failover explains: the server went away, does not answer, or is now a replica.
+fn failover_explains(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || matches!(err.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"))
+}
+
+async fn manager(client: Client) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(3);
-    ConnectionManager::new_with_config(client, config).await.context("connecting to Redis")
+    ConnectionManager::new_with_config(client, config).await
+}
+
+/// A Sentinel client for the primary of `settings.sentinel_master`; the primary gets `url`'s
+/// credentials and database.
+fn sentinel_client(settings: &RedisSettings, sentinels: &[String]) -> anyhow::Result<SentinelClient> {
+    let info = settings.url.expose_secret().into_connection_info().context("parsing Redis URL")?;
+    let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info.redis_settings().clone());
+    let addresses: Vec<String> = sentinels.iter().map(|a| format!("redis://{a}")).collect();
+    SentinelClient::build(addresses, settings.sentinel_master.clone(), Some(node), SentinelServerType::Master)
+        .with_context(|| format!("Sentinel addresses {sentinels:?}"))
+}
+
+/// The shared connection of a service ([`Redis::connect`]).
+pub async fn managed(settings: &RedisSettings) -> anyhow::Result<Redis> {
+    Redis::connect(settings).await
 }
 
 /// A dedicated connection for blocking reads (`XREAD BLOCK`): no response timeout, and nobody
-/// else's commands queue behind it.
+/// else's commands queue behind it. With Sentinels it goes to the primary they name now; a reader
+/// that loses it calls this again.
 pub async fn dedicated(settings: &RedisSettings) -> anyhow::Result<MultiplexedConnection> {
-    let client = redis::Client::open(settings.url.expose_secret()).context("parsing Redis URL")?;
+    let sentinels = settings.sentinel_addresses();
+    let client = if sentinels.is_empty() {
+        Client::open(settings.url.expose_secret()).context("parsing Redis URL")?
+    } else {
+        sentinel_client(settings, &sentinels)?
+            .async_get_client()
+            .await
+            .context("asking the Sentinels for the primary")?
+    };
     let config =
         AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(5))).set_response_timeout(None);
     client.get_multiplexed_async_connection_with_config(&config).await.context("connecting to Redis (dedicated)")

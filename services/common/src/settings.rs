@@ -37,6 +37,10 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_KAFKA_START_TIMEOUT",
     "WHISTLE_REDIS_PORT",
     "WHISTLE_REDIS_MAXMEMORY",
+    "WHISTLE_REDIS_REPLICA_PORT",
+    "WHISTLE_REPLICAS", // services.sh: instances of each stateless service
+    "WHISTLE_SENTINEL_PORTS",
+    "WHISTLE_SENTINEL_MASTER",
     "WHISTLE_HTTP_PORT",
     "WHISTLE_INTAKE_PORT",
     "WHISTLE_GATEWAY_PORT",
@@ -248,6 +252,29 @@ pub struct RedisSettings {
     pub url: SecretString,
     /// Prefix of every key this deployment writes; tests use a random one.
     pub key_prefix: String,
+    /// Redis Sentinel addresses, comma-separated (`host:port,host:port,...`). When set, the
+    /// services ask the Sentinels which server is the primary of [`Self::sentinel_master`], and
+    /// again after a failover; `url` then only lends its credentials and database number.
+    pub sentinels: String,
+    /// The name the Sentinels monitor the primary under (`sentinel monitor <name> ...`).
+    pub sentinel_master: String,
+    /// How many replicas must hold a consumer's Redis writes (`WAIT`) before it commits the Kafka
+    /// offsets behind them, so a failover to a replica cannot lose a projection whose offset was
+    /// committed. Unset: 1 with Sentinels, 0 without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_acks: Option<u32>,
+}
+
+impl RedisSettings {
+    /// The Sentinel addresses, if any are configured.
+    pub fn sentinel_addresses(&self) -> Vec<String> {
+        self.sentinels.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    /// Replicas that must acknowledge a consumer's writes before its offsets are committed.
+    pub fn required_replica_acks(&self) -> u32 {
+        self.replica_acks.unwrap_or(u32::from(!self.sentinel_addresses().is_empty()))
+    }
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -257,7 +284,13 @@ fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: SecretString::from("redis://127.0.0.1:16379"), key_prefix: "whistle:".to_owned() }
+        RedisSettings {
+            url: SecretString::from("redis://127.0.0.1:16379"),
+            key_prefix: "whistle:".to_owned(),
+            sentinels: String::new(),
+            sentinel_master: "whistle".to_owned(),
+            replica_acks: None,
+        }
     }
 }
 
@@ -486,7 +519,33 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = RedisSettings { url: SecretString::from("redis://:hunter2@h:1"), key_prefix: "p".into() };
+        let s = RedisSettings {
+            url: SecretString::from("redis://:hunter2@h:1"),
+            key_prefix: "p".into(),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn sentinels_come_from_one_comma_separated_variable_and_imply_one_replica_ack() {
+        let s: Sample = load_from(
+            "sample",
+            env(&[
+                ("WHISTLE_REDIS__SENTINELS", " 10.0.0.1:26379, 10.0.0.2:26379 ,,"),
+                ("WHISTLE_REDIS__SENTINEL_MASTER", "m"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.redis.sentinel_addresses(), ["10.0.0.1:26379", "10.0.0.2:26379"]);
+        assert_eq!(s.redis.sentinel_master, "m");
+        assert_eq!(s.redis.required_replica_acks(), 1);
+        let explicit: Sample =
+            load_from("sample", env(&[("WHISTLE_REDIS__SENTINELS", "h:1"), ("WHISTLE_REDIS__REPLICA_ACKS", "0")]))
+                .expect("loads");
+        assert_eq!(explicit.redis.required_replica_acks(), 0);
+        let single: Sample = load_from("sample", env(&[])).expect("loads");
+        assert!(single.redis.sentinel_addresses().is_empty());
+        assert_eq!(single.redis.required_replica_acks(), 0);
     }
 }

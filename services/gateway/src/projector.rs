@@ -27,7 +27,8 @@ impl Projector {
     /// different whistles concurrently.
     pub async fn run(self, consumer: Arc<StreamConsumer>, token: CancellationToken) -> anyhow::Result<()> {
         let handler_token = token.clone();
-        kafka::consume_in_order(consumer, token, PROJECTOR_IN_FLIGHT, move |msg| {
+        let redis = Some(self.store.connection());
+        kafka::consume_in_order(consumer, token, PROJECTOR_IN_FLIGHT, redis, move |msg| {
             let projector = self.clone();
             let token = handler_token.clone();
             async move { projector.handle(msg, &token).await }

@@ -40,8 +40,7 @@ fn harness() -> Harness {
     let log = Arc::new(MemoryLog::new(cases.clone()));
     let keys = Arc::new(TokenKeys::new(SECRET, chrono::Duration::hours(1)));
     // Never connected: these tests take no action that reads a subject's history.
-    let redis = redis::Client::open("redis://127.0.0.1:1").expect("url");
-    let lazy = redis::aio::ConnectionManager::new_lazy_with_config(redis, Default::default()).expect("lazy");
+    let lazy = whistle_common::redis_conn::Redis::lazy("redis://127.0.0.1:1").expect("url");
     let state = AppState {
         directory: whistle_auth::Directory::new(
             vec![],

@@ -52,7 +52,8 @@ impl Sla {
     /// concurrently.
     pub async fn consume(self) -> anyhow::Result<()> {
         let (consumer, token) = (self.consumer.clone(), self.token.clone());
-        kafka::consume_in_order(consumer, token, CONSUME_IN_FLIGHT, move |msg| {
+        let redis = Some(self.store.connection());
+        kafka::consume_in_order(consumer, token, CONSUME_IN_FLIGHT, redis, move |msg| {
             let sla = self.clone();
             async move { sla.handle(msg).await }
         })

@@ -12,20 +12,25 @@ use std::collections::BTreeSet;
 use anyhow::Context as _;
 use chrono::{DateTime, TimeZone, Utc};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use uuid::Uuid;
+use whistle_common::redis_conn::Redis;
 
 use crate::case::{CaseSla, Timer};
 
 #[derive(Clone)]
 pub struct SlaStore {
-    conn: ConnectionManager,
+    conn: Redis,
     prefix: String,
 }
 
 impl SlaStore {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> SlaStore {
+    pub fn new(conn: Redis, prefix: impl Into<String>) -> SlaStore {
         SlaStore { conn, prefix: prefix.into() }
+    }
+
+    /// The connection its writes go through (the consumer confirms them before committing).
+    pub fn connection(&self) -> Redis {
+        self.conn.clone()
     }
 
     fn case_key(&self, id: Uuid) -> String {
