@@ -121,28 +121,55 @@ fn authed_ws(url: &str, role: &Role) -> tokio_tungstenite::tungstenite::handshak
 
 // ------------------------------------------------------------------------------------ infra
 
+/// How the suite's Redis runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RedisMode {
+    /// One server (`deploy/dev/redis.sh`).
+    Single,
+    /// A primary, a replica and three Sentinels (`deploy/dev/sentinel.sh`); the services find the
+    /// primary through the Sentinels.
+    Sentinel,
+}
+
 /// The suite's own Kafka and Redis, run by the dev scripts in a private `WHISTLE_RUN`.
 struct Infra {
     run: PathBuf,
     kafka_port: u16,
     controller_port: u16,
+    /// The one Redis, or Sentinel node `a` (the first primary).
     redis_port: u16,
+    /// Sentinel mode: node `b` (the first replica) and the three Sentinels.
+    replica_port: u16,
+    sentinel_ports: [u16; 3],
+    mode: RedisMode,
     keep: bool,
 }
 
 impl Infra {
-    async fn start(keep: bool) -> Infra {
+    async fn start(keep: bool, mode: RedisMode) -> Infra {
         let run = std::env::temp_dir().join(format!("whistle-fault-{}", &Uuid::new_v4().simple().to_string()[..8]));
         std::fs::create_dir_all(&run).expect("run dir");
-        let infra = Infra { run, kafka_port: free_port(), controller_port: free_port(), redis_port: free_port(), keep };
+        let infra = Infra {
+            run,
+            kafka_port: free_port(),
+            controller_port: free_port(),
+            redis_port: free_port(),
+            replica_port: free_port(),
+            sentinel_ports: [free_port(), free_port(), free_port()],
+            mode,
+            keep,
+        };
         log(format_args!(
-            "own infra in {}: kafka :{}, redis :{}",
+            "own infra in {}: kafka :{}, redis :{} ({mode:?})",
             infra.run.display(),
             infra.kafka_port,
             infra.redis_port
         ));
         infra.script("kafka.sh", "start").await.expect("the suite's Kafka starts");
-        infra.script("redis.sh", "start").await.expect("the suite's Redis starts");
+        match mode {
+            RedisMode::Single => infra.script("redis.sh", "start").await.expect("the suite's Redis starts"),
+            RedisMode::Sentinel => infra.script("sentinel.sh", "start").await.expect("the suite's Sentinels start"),
+        }
         infra
     }
 
@@ -150,18 +177,31 @@ impl Infra {
         format!("127.0.0.1:{}", self.kafka_port)
     }
 
-    fn redis_url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.redis_port)
+    /// The Redis settings every service but the router gets.
+    fn redis_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("WHISTLE_REDIS__URL".to_owned(), format!("redis://127.0.0.1:{}", self.redis_port))];
+        if self.mode == RedisMode::Sentinel {
+            let sentinels = self.sentinel_ports.map(|p| format!("127.0.0.1:{p}")).join(",");
+            env.push(("WHISTLE_REDIS__SENTINELS".to_owned(), sentinels));
+        }
+        env
     }
 
     async fn script(&self, name: &str, arg: &str) -> anyhow::Result<()> {
+        self.script_args(name, &[arg]).await
+    }
+
+    async fn script_args(&self, name: &str, args: &[&str]) -> anyhow::Result<()> {
+        let arg = args.join(" ");
         let out = Command::new("bash")
             .arg(root().join("deploy/dev").join(name))
-            .arg(arg)
+            .args(args)
             .env("WHISTLE_RUN", &self.run)
             .env("WHISTLE_KAFKA_PORT", self.kafka_port.to_string())
             .env("WHISTLE_KAFKA_CONTROLLER_PORT", self.controller_port.to_string())
             .env("WHISTLE_REDIS_PORT", self.redis_port.to_string())
+            .env("WHISTLE_REDIS_REPLICA_PORT", self.replica_port.to_string())
+            .env("WHISTLE_SENTINEL_PORTS", self.sentinel_ports.map(|p| p.to_string()).join(","))
             .output()
             .await?;
         anyhow::ensure!(
@@ -201,8 +241,9 @@ impl Infra {
 
 impl Drop for Infra {
     fn drop(&mut self) {
-        self.kill("kafka");
-        self.kill("redis");
+        for name in ["kafka", "redis", "redis-a", "redis-b", "sentinel-0", "sentinel-1", "sentinel-2"] {
+            self.kill(name);
+        }
         if self.keep || std::thread::panicking() {
             eprintln!("fault suite: logs and data kept in {}", self.run.display());
         } else {
@@ -215,6 +256,8 @@ impl Drop for Infra {
 
 struct Service {
     name: &'static str,
+    /// `router`, or `router-1` when the fleet runs several of each.
+    label: String,
     port: u16,
     env: Vec<(String, String)>,
     log: PathBuf,
@@ -255,7 +298,8 @@ struct Fleet {
     exits: HashMap<&'static str, u32>,
 }
 
-fn fleet(infra: &Infra, suffix: &str) -> Fleet {
+/// `replicas` of each service (each replica its own process and port).
+fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
     let topics = [
         ("WHISTLE_KAFKA__TOPICS__CASES", format!("fault-{suffix}.cases")),
         ("WHISTLE_KAFKA__TOPICS__DEADLETTER", format!("fault-{suffix}.deadletter")),
@@ -263,7 +307,9 @@ fn fleet(infra: &Infra, suffix: &str) -> Fleet {
     ];
     let services = SERVICES
         .iter()
-        .map(|&name| {
+        .flat_map(|&name| (0..replicas).map(move |instance| (name, instance)))
+        .map(|(name, instance)| {
+            let label = if replicas == 1 { name.to_owned() } else { format!("{name}-{instance}") };
             let port = free_port();
             let mut env: Vec<(String, String)> = vec![
                 ("WHISTLE_HTTP__PORT".into(), port.to_string()),
@@ -278,7 +324,7 @@ fn fleet(infra: &Infra, suffix: &str) -> Fleet {
             }
             if name != "router" {
                 env.push(("WHISTLE_AUTH__JWT_SECRET".into(), JWT_SECRET.into()));
-                env.push(("WHISTLE_REDIS__URL".into(), infra.redis_url()));
+                env.extend(infra.redis_env());
                 env.push(("WHISTLE_REDIS__KEY_PREFIX".into(), format!("fault:{suffix}:")));
             }
             let group = match name {
@@ -291,10 +337,11 @@ fn fleet(infra: &Infra, suffix: &str) -> Fleet {
                 env.push(("WHISTLE_GROUP_ID".into(), format!("fault-{suffix}-{group}")));
             }
             if name == "router" {
-                // One instance, restarted under the same id: each restart fences its zombie.
-                env.push(("WHISTLE_TRANSACTIONAL_ID".into(), format!("fault-{suffix}-router-0")));
+                // Each instance restarts under its own id: each restart fences its zombie.
+                env.push(("WHISTLE_TRANSACTIONAL_ID".into(), format!("fault-{suffix}-router-{instance}")));
             }
-            Service { name, port, env, log: infra.run.join("logs").join(format!("{name}.log")), child: None }
+            let log = infra.run.join("logs").join(format!("{label}.log"));
+            Service { name, label, port, env, log, child: None }
         })
         .collect();
     Fleet { services, kills: HashMap::new(), exits: HashMap::new() }
@@ -303,6 +350,36 @@ fn fleet(infra: &Infra, suffix: &str) -> Fleet {
 impl Fleet {
     fn port(&self, name: &str) -> u16 {
         self.services.iter().find(|s| s.name == name).expect("a service").port
+    }
+
+    /// Every instance's port of `name`, in instance order.
+    fn ports(&self, name: &str) -> Vec<u16> {
+        self.services.iter().filter(|s| s.name == name).map(|s| s.port).collect()
+    }
+
+    /// SIGKILL to the instance `label`, which is not restarted.
+    async fn kill_for_good(&mut self, label: &str) {
+        let service = self.services.iter_mut().find(|s| s.label == label).expect("a service");
+        if let Some(mut child) = service.child.take() {
+            let _ = child.kill().await;
+        }
+        *self.kills.entry(service.name).or_default() += 1;
+    }
+
+    async fn start_all(&mut self, http: &reqwest::Client) {
+        for service in &mut self.services {
+            service.spawn();
+        }
+        for service in &self.services {
+            wait_ready(http, &service.label, service.port, Duration::from_secs(90)).await;
+        }
+    }
+
+    /// Waits until every instance still meant to run answers `/readyz`.
+    async fn wait_running_ready(&self, http: &reqwest::Client) {
+        for service in self.services.iter().filter(|s| s.child.is_some()) {
+            wait_ready(http, &service.label, service.port, Duration::from_secs(120)).await;
+        }
     }
 }
 
@@ -336,7 +413,7 @@ async fn watchdog(fleet: Arc<tokio::sync::Mutex<Fleet>>, stop: CancellationToken
             if let Some(child) = &mut service.child
                 && let Ok(Some(status)) = child.try_wait()
             {
-                log(format_args!("{} exited by itself ({status}); restarting it", service.name));
+                log(format_args!("{} exited by itself ({status}); restarting it", service.label));
                 exited.push(service.name);
                 service.spawn();
             }
@@ -766,122 +843,76 @@ async fn check_boards(ws: &str, departments: &HashMap<Uuid, String>, verdict: &m
     }
 }
 
-// ------------------------------------------------------------------------------------ the suite
+// ------------------------------------------------------------------------------------ load runs
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fault injection with its own Kafka and Redis; run by `cargo xtask test` (see docs/faults.md)"]
-async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exactly_once() {
-    let knobs = knobs();
-    let started = *START.get_or_init(Instant::now);
-    log(format_args!(
-        "seconds={} rate={}/s seed={} (WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE / WHISTLE_FAULT_SEED)",
-        knobs.seconds, knobs.rate, knobs.seed
-    ));
-    for service in SERVICES {
-        let bin = bin_dir().join(format!("whistle-{service}"));
-        assert!(bin.exists(), "{} is missing: run `cargo build --bins` first", bin.display());
-    }
-    let infra = Arc::new(Infra::start(knobs.keep).await);
-    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-    let cases_topic = format!("fault-{suffix}.cases");
-    let http = reqwest::Client::new();
+/// Raises `rate` whistles a second, spread over `apis` in turn, until `stop`.
+struct Load {
+    stats: Arc<LoadStats>,
+    generator: tokio::task::JoinHandle<tokio::task::JoinSet<()>>,
+    stop: CancellationToken,
+}
 
-    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix)));
-    let (api, ws) = {
-        let mut f = fleet.lock().await;
-        for service in &mut f.services {
-            service.spawn();
-            wait_ready(&http, service.name, service.port, Duration::from_secs(90)).await;
-        }
-        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
-    };
-    log("services ready; load and faults start");
-    let stop_watchdog = CancellationToken::new();
-    let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
-    let (stop_faults, round_done) = (CancellationToken::new(), CancellationToken::new());
-    let chaos = tokio::spawn(chaos(
-        infra.clone(),
-        fleet.clone(),
-        knobs.seconds,
-        knobs.seed,
-        stop_faults.clone(),
-        round_done.clone(),
-    ));
-
-    // The load: `rate` new whistles a second until `seconds` passed and every fault struck once,
-    // and a little longer, so the last fault also meets traffic.
-    let stats = Arc::new(LoadStats::default());
-    let api_arc: Arc<str> = api.as_str().into();
-    let mut whistles = tokio::task::JoinSet::new();
-    let load_start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / knobs.rate));
-    let mut n = 0u64;
-    let mut round_done_at = None;
-    loop {
-        if round_done.is_cancelled() {
-            let done_at = *round_done_at.get_or_insert_with(Instant::now);
-            if load_start.elapsed() >= Duration::from_secs(knobs.seconds) && done_at.elapsed() >= Duration::from_secs(5)
-            {
-                break;
+impl Load {
+    fn start(apis: Vec<String>, suffix: Arc<str>, http: reqwest::Client, rate: f64) -> Load {
+        let stats = Arc::new(LoadStats::default());
+        let stop = CancellationToken::new();
+        let generator = tokio::spawn({
+            let (stats, stop) = (stats.clone(), stop.clone());
+            async move {
+                let apis: Vec<Arc<str>> = apis.iter().map(|a| a.as_str().into()).collect();
+                let mut whistles = tokio::task::JoinSet::new();
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                let mut n = 0u64;
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = tick.tick() => {}
+                    }
+                    stats.started.fetch_add(1, Ordering::Relaxed);
+                    let api = apis[n as usize % apis.len()].clone();
+                    whistles.spawn(one_whistle(n, suffix.clone(), api, http.clone(), stats.clone()));
+                    n += 1;
+                }
+                whistles
             }
-        }
-        tick.tick().await;
-        stats.started.fetch_add(1, Ordering::Relaxed);
-        whistles.spawn(one_whistle(n, suffix.clone(), api_arc.clone(), http.clone(), stats.clone()));
-        n += 1;
+        });
+        Load { stats, generator, stop }
     }
-    log(format_args!("load stops after {n} whistles; faults stop"));
-    stop_faults.cancel();
-    let faults = chaos.await.expect("chaos task");
-    // Every service is up again before the clients' last retries and the checks.
-    {
-        let f = fleet.lock().await;
-        for service in &f.services {
-            wait_ready(&http, service.name, service.port, Duration::from_secs(120)).await;
-        }
-    }
-    while whistles.join_next().await.is_some() {}
-    log("every client finished; checking");
 
+    /// Stops raising and waits until every client finished (each gives up after [`GIVE_UP`]).
+    async fn finish(self) -> Arc<LoadStats> {
+        self.stop.cancel();
+        let mut whistles = self.generator.await.expect("load generator");
+        log(format_args!("load stops after {} whistles", self.stats.started.load(Ordering::Relaxed)));
+        while whistles.join_next().await.is_some() {}
+        log("every client finished; checking");
+        self.stats
+    }
+}
+
+/// The checks every scenario makes: the log, each timeline (through `api`), and the boards of
+/// every gateway in `boards`.
+async fn check_everything(
+    infra: &Infra,
+    cases_topic: &str,
+    api: &str,
+    boards: &[String],
+    http: &reqwest::Client,
+    stats: &LoadStats,
+) -> (Vec<Accepted>, Verdict) {
     let accepted = stats.accepted.lock().expect("lock").clone();
     let mut verdict = Verdict::default();
-    check_log(&infra, &cases_topic, &accepted, &mut verdict).await;
-    let departments = check_timelines(&api, &http, &accepted, &stats, &mut verdict).await;
-    check_boards(&ws, &departments, &mut verdict).await;
-    stop_watchdog.cancel();
-    let _ = watchdog.await;
+    check_log(infra, cases_topic, &accepted, &mut verdict).await;
+    let departments = check_timelines(api, http, &accepted, stats, &mut verdict).await;
+    for ws in boards {
+        check_boards(ws, &departments, &mut verdict).await;
+    }
+    (accepted, verdict)
+}
 
-    let f = fleet.lock().await;
-    let per = |m: &HashMap<&str, u32>| SERVICES.map(|s| format!("{s}={}", m.get(s).copied().unwrap_or(0))).join(" ");
-    println!(
-        "fault summary: whistles={} accepted_202={} gave_up={} refused={} acknowledged={} http_attempts={} \
-         kills[{}] self_exits[{}] broker_restarts={} redis_restarts={} lost={} duplicated={} \
-         (lost: dispatch={} board={} timeline={}; duplicated: dispatch={} board={} timeline={}) \
-         raise_republished={} repeated_dispatch_records={} aborted_dispatch_records={} seed={} runtime={:.0}s",
-        stats.started.load(Ordering::Relaxed),
-        accepted.len(),
-        stats.gave_up.load(Ordering::Relaxed),
-        stats.refused.load(Ordering::Relaxed),
-        stats.acked.lock().expect("lock").len(),
-        stats.attempts.load(Ordering::Relaxed),
-        per(&f.kills),
-        per(&f.exits),
-        faults.broker_restarts,
-        faults.redis_restarts,
-        verdict.lost(),
-        verdict.duplicated(),
-        verdict.lost_dispatch.len(),
-        verdict.lost_board.len(),
-        verdict.incomplete_timeline.len(),
-        verdict.duplicated_dispatch.len(),
-        verdict.duplicated_board.len(),
-        verdict.duplicated_timeline.len(),
-        verdict.raise_republished,
-        verdict.repeated_dispatch_records,
-        verdict.aborted_dispatch_records,
-        knobs.seed,
-        started.elapsed().as_secs_f64(),
-    );
+/// What every scenario asserts: something was accepted, nothing valid was refused, and every
+/// accepted whistle was dispatched, shown and recorded exactly once.
+fn assert_exactly_once(accepted: &[Accepted], stats: &LoadStats, verdict: &Verdict) {
     let sample = |v: &[Uuid]| v.iter().take(5).map(Uuid::to_string).collect::<Vec<_>>().join(", ");
     assert!(!accepted.is_empty(), "the load got some 202s");
     assert_eq!(stats.refused.load(Ordering::Relaxed), 0, "no valid request was refused (see the log above)");
@@ -899,10 +930,431 @@ async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exa
         "repeated timeline steps: {:?}",
         &verdict.duplicated_timeline[..verdict.duplicated_timeline.len().min(5)]
     );
+}
+
+/// One line of figures, the same for every scenario.
+fn summary(scenario: &str, accepted: &[Accepted], stats: &LoadStats, verdict: &Verdict, fleet: &Fleet) -> String {
+    let per = |m: &HashMap<&str, u32>| SERVICES.map(|s| format!("{s}={}", m.get(s).copied().unwrap_or(0))).join(" ");
+    format!(
+        "{scenario} summary: whistles={} accepted_202={} gave_up={} refused={} acknowledged={} http_attempts={} \
+         kills[{}] self_exits[{}] lost={} duplicated={} \
+         (lost: dispatch={} board={} timeline={}; duplicated: dispatch={} board={} timeline={}) \
+         raise_republished={} repeated_dispatch_records={} aborted_dispatch_records={}",
+        stats.started.load(Ordering::Relaxed),
+        accepted.len(),
+        stats.gave_up.load(Ordering::Relaxed),
+        stats.refused.load(Ordering::Relaxed),
+        stats.acked.lock().expect("lock").len(),
+        stats.attempts.load(Ordering::Relaxed),
+        per(&fleet.kills),
+        per(&fleet.exits),
+        verdict.lost(),
+        verdict.duplicated(),
+        verdict.lost_dispatch.len(),
+        verdict.lost_board.len(),
+        verdict.incomplete_timeline.len(),
+        verdict.duplicated_dispatch.len(),
+        verdict.duplicated_board.len(),
+        verdict.duplicated_timeline.len(),
+        verdict.raise_republished,
+        verdict.repeated_dispatch_records,
+        verdict.aborted_dispatch_records,
+    )
+}
+
+fn check_binaries() {
+    for service in SERVICES {
+        let bin = bin_dir().join(format!("whistle-{service}"));
+        assert!(bin.exists(), "{} is missing: run `cargo build --bins` first", bin.display());
+    }
+}
+
+// ------------------------------------------------------------------------------------ live boards
+
+/// The department each of the suite's towns raises [`DEPT_ITEM`] to, from the sample registry.
+fn departments_of_the_towns() -> Vec<String> {
+    let registry = whistle_registry::Registry::load(&whistle_tests::registry_path()).expect("the sample registry");
+    let item = whistle_registry::ItemCode::parse(DEPT_ITEM).expect("item code");
+    let mut departments: Vec<String> = TOWNS
+        .iter()
+        .map(|town| {
+            let town = whistle_registry::TownCode::parse(town).expect("town code");
+            match whistle_registry::route(&registry, &town, &item, chrono::Utc::now()).expect("a route") {
+                whistle_registry::Route::Department { department, .. } => department.code.to_string(),
+                other => panic!("{DEPT_ITEM} from {town} does not go to a department: {other:?}"),
+            }
+        })
+        .collect();
+    departments.sort();
+    departments.dedup();
+    departments
+}
+
+/// A department board held open on one gateway for the whole run: every `event` frame it got,
+/// as (case id, event id, event type). It stops at `stop` or when its gateway goes away.
+struct LiveBoard {
+    gateway: String,
+    department: String,
+    seen: Arc<Mutex<Vec<(Uuid, Uuid, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LiveBoard {
+    async fn open(ws: &str, department: &str, stop: CancellationToken) -> LiveBoard {
+        let request = authed_ws(ws, &Role::Department(department.to_owned()));
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("a live board connects");
+        let subscribe = json!({"type": "subscribe", "channel": format!("department:{department}")});
+        socket.send(Message::Text(subscribe.to_string().into())).await.expect("subscribe");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                loop {
+                    let frame = tokio::select! {
+                        () = stop.cancelled() => return,
+                        frame = socket.next() => frame,
+                    };
+                    let Some(Ok(Message::Text(text))) = frame else {
+                        if matches!(frame, None | Some(Err(_))) {
+                            return;
+                        }
+                        continue;
+                    };
+                    let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+                    if frame["type"] != "event" {
+                        continue;
+                    }
+                    let id = |v: &Value| v.as_str().and_then(|s| s.parse::<Uuid>().ok());
+                    if let (Some(case), Some(event), Some(kind)) =
+                        (id(&frame["case"]["id"]), id(&frame["event"]["id"]), frame["event"]["type"].as_str())
+                    {
+                        seen.lock().expect("lock").push((case, event, kind.to_owned()));
+                    }
+                }
+            }
+        });
+        LiveBoard { gateway: ws.to_owned(), department: department.to_owned(), seen, task }
+    }
+
+    /// Event ids this board got more than once, and the accepted whistles of its department
+    /// (`departments`) whose dispatch it never got (only meaningful for a board open all along).
+    fn verdict(&self, departments: &HashMap<Uuid, String>) -> (Vec<Uuid>, Vec<Uuid>) {
+        let seen = self.seen.lock().expect("lock");
+        let mut events: HashMap<Uuid, usize> = HashMap::new();
+        let mut dispatched: HashSet<Uuid> = HashSet::new();
+        for (case, event, kind) in seen.iter() {
+            *events.entry(*event).or_default() += 1;
+            if kind == "whistle.dispatched" {
+                dispatched.insert(*case);
+            }
+        }
+        let repeated = events.into_iter().filter(|(_, n)| *n > 1).map(|(e, _)| e).collect();
+        let missing = departments
+            .iter()
+            .filter(|(id, d)| **d == self.department && !dispatched.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        (repeated, missing)
+    }
+}
+
+// ------------------------------------------------------------------------------------ consumer groups
+
+/// The members of consumer group `group` and the partitions each is assigned, as the broker
+/// reports them (DescribeGroups; the classic protocol's assignment bytes).
+fn group_members(brokers: &str, group: &str) -> anyhow::Result<Vec<(String, Vec<i32>)>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let groups = consumer.fetch_group_list(Some(group), Duration::from_secs(10))?;
+    let mut members = Vec::new();
+    for g in groups.groups().iter().filter(|g| g.name() == group) {
+        for member in g.members() {
+            let partitions = member.assignment().map(parse_assignment).transpose()?.unwrap_or_default();
+            members.push((member.id().to_owned(), partitions));
+        }
+    }
+    Ok(members)
+}
+
+/// `ConsumerProtocolAssignment`: version i16, [topic: string, [partition: i32]], user data.
+fn parse_assignment(bytes: &[u8]) -> anyhow::Result<Vec<i32>> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> anyhow::Result<&[u8]> {
+        let slice = bytes.get(at..at + n).ok_or_else(|| anyhow::anyhow!("assignment cut short at byte {at}"))?;
+        at += n;
+        Ok(slice)
+    };
+    let _version = i16::from_be_bytes(take(2)?.try_into()?);
+    let topics = i32::from_be_bytes(take(4)?.try_into()?);
+    let mut partitions = Vec::new();
+    for _ in 0..topics.max(0) {
+        let len = i16::from_be_bytes(take(2)?.try_into()?);
+        take(len.max(0) as usize)?;
+        let count = i32::from_be_bytes(take(4)?.try_into()?);
+        for _ in 0..count.max(0) {
+            partitions.push(i32::from_be_bytes(take(4)?.try_into()?));
+        }
+    }
+    Ok(partitions)
+}
+
+/// Waits until `group` has `members` members that together hold all `partitions` partitions,
+/// each member at least one; returns what it saw last.
+async fn wait_for_sharing(
+    brokers: &str,
+    group: &str,
+    members: usize,
+    partitions: usize,
+) -> Result<Vec<(String, Vec<i32>)>, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (brokers, g) = (brokers.to_owned(), group.to_owned());
+        let seen = tokio::task::spawn_blocking(move || group_members(&brokers, &g)).await.expect("describe task");
+        if let Ok(seen) = &seen {
+            let mut held: Vec<i32> = seen.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+            held.sort_unstable();
+            held.dedup();
+            if seen.len() == members && held.len() == partitions && seen.iter().all(|(_, p)| !p.is_empty()) {
+                return Ok(seen.clone());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{group}: {seen:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------ the suites
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "fault injection with its own Kafka and Redis; run by `cargo xtask test` (see docs/faults.md)"]
+async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exactly_once() {
+    let knobs = knobs();
+    let started = *START.get_or_init(Instant::now);
+    log(format_args!(
+        "seconds={} rate={}/s seed={} (WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE / WHISTLE_FAULT_SEED)",
+        knobs.seconds, knobs.rate, knobs.seed
+    ));
+    check_binaries();
+    let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Single).await);
+    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+    let cases_topic = format!("fault-{suffix}.cases");
+    let http = reqwest::Client::new();
+
+    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
+    let (api, ws) = {
+        let mut f = fleet.lock().await;
+        f.start_all(&http).await;
+        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
+    };
+    log("services ready; load and faults start");
+    let stop_watchdog = CancellationToken::new();
+    let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
+    let (stop_faults, round_done) = (CancellationToken::new(), CancellationToken::new());
+    let chaos = tokio::spawn(chaos(
+        infra.clone(),
+        fleet.clone(),
+        knobs.seconds,
+        knobs.seed,
+        stop_faults.clone(),
+        round_done.clone(),
+    ));
+
+    // The load: `rate` new whistles a second until `seconds` passed and every fault struck once,
+    // and a little longer, so the last fault also meets traffic.
+    let load = Load::start(vec![api.clone()], suffix.clone(), http.clone(), knobs.rate);
+    let load_start = Instant::now();
+    round_done.cancelled().await;
+    let done_at = Instant::now();
+    while load_start.elapsed() < Duration::from_secs(knobs.seconds) || done_at.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop_faults.cancel();
+    let faults = chaos.await.expect("chaos task");
+    // Every service is up again before the clients' last retries and the checks.
+    fleet.lock().await.wait_running_ready(&http).await;
+    let stats = load.finish().await;
+
+    let (accepted, verdict) = check_everything(&infra, &cases_topic, &api, &[ws], &http, &stats).await;
+    stop_watchdog.cancel();
+    let _ = watchdog.await;
+
+    let f = fleet.lock().await;
+    println!(
+        "{} broker_restarts={} redis_restarts={} seed={} runtime={:.0}s",
+        summary("fault", &accepted, &stats, &verdict, &f),
+        faults.broker_restarts,
+        faults.redis_restarts,
+        knobs.seed,
+        started.elapsed().as_secs_f64(),
+    );
+    assert_exactly_once(&accepted, &stats, &verdict);
     assert!(
         SERVICES.iter().all(|s| f.kills.get(s).is_some_and(|&k| k > 0))
             && faults.broker_restarts > 0
             && faults.redis_restarts > 0,
         "every fault struck at least once"
     );
+}
+
+/// Two of each service: the consumer groups share the partitions; SIGKILL of one router, one
+/// gateway and one SLA instance mid-load (not restarted) moves their partitions to the survivors,
+/// and every accepted whistle is still dispatched, on the surviving gateway's boards and on its
+/// timeline exactly once. Whistles go to both intakes in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "two of each service with their own Kafka and Redis; run by `cargo xtask test` (see docs/faults.md)"]
+async fn two_of_each_share_the_partitions_and_survivors_take_over_from_killed_instances() {
+    let knobs = knobs();
+    let started = *START.get_or_init(Instant::now);
+    let seconds = knobs.seconds.min(30);
+    check_binaries();
+    let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Single).await);
+    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+    let cases_topic = format!("fault-{suffix}.cases");
+    let http = reqwest::Client::new();
+    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 2)));
+    let (apis, boards) = {
+        let mut f = fleet.lock().await;
+        f.start_all(&http).await;
+        let apis: Vec<String> = f.ports("intake").iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        let boards: Vec<String> = f.ports("gateway").iter().map(|p| format!("ws://127.0.0.1:{p}/ws")).collect();
+        (apis, boards)
+    };
+    // A board per department on each gateway, open before the first whistle.
+    let stop_boards = CancellationToken::new();
+    let mut live = Vec::new();
+    for ws in &boards {
+        for department in departments_of_the_towns() {
+            live.push(LiveBoard::open(ws, &department, stop_boards.clone()).await);
+        }
+    }
+    let stop_watchdog = CancellationToken::new();
+    let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
+    let load = Load::start(apis.clone(), suffix.clone(), http.clone(), knobs.rate);
+
+    // Both members of each group hold partitions (3 partitions: 2 + 1).
+    let groups = ["router", "projector", "sla"].map(|g| format!("fault-{suffix}-{g}"));
+    for group in &groups {
+        let members = wait_for_sharing(&infra.brokers(), group, 2, 3).await.unwrap_or_else(|e| {
+            panic!("two instances do not share the partitions: {e}");
+        });
+        log(format_args!("{group}: {members:?}"));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+    log("SIGKILL router-1, gateway-1 and sla-1 (not restarted)");
+    {
+        let mut f = fleet.lock().await;
+        for label in ["router-1", "gateway-1", "sla-1"] {
+            f.kill_for_good(label).await;
+        }
+    }
+    // The survivors take every partition over (after the broker's session timeout, 10 s).
+    for group in &groups {
+        let members = wait_for_sharing(&infra.brokers(), group, 1, 3)
+            .await
+            .unwrap_or_else(|e| panic!("the survivor did not take the partitions over: {e}"));
+        log(format_args!("after the kills, {group}: {members:?}"));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds * 2 / 3)).await;
+    fleet.lock().await.wait_running_ready(&http).await;
+    let stats = load.finish().await;
+
+    // Snapshots are checked on the surviving gateway; timelines through the second intake.
+    let (accepted, mut verdict) = check_everything(&infra, &cases_topic, &apis[1], &boards[..1], &http, &stats).await;
+    // The live boards: on the surviving gateway every dispatch arrived, on both no event twice.
+    let departments = check_timelines(&apis[0], &http, &accepted, &stats, &mut Verdict::default()).await;
+    stop_boards.cancel();
+    let mut live_events = 0;
+    for board in &live {
+        let (repeated, missing) = board.verdict(&departments);
+        live_events += board.seen.lock().expect("lock").len();
+        log(format_args!(
+            "live board {} on {}: {} events, {} repeated, {} dispatches missing",
+            board.department,
+            board.gateway,
+            board.seen.lock().expect("lock").len(),
+            repeated.len(),
+            missing.len()
+        ));
+        verdict.duplicated_board.extend(repeated);
+        if board.gateway == boards[0] {
+            verdict.lost_board.extend(missing);
+        }
+    }
+    for board in live {
+        let _ = board.task.await;
+    }
+    stop_watchdog.cancel();
+    let _ = watchdog.await;
+    let f = fleet.lock().await;
+    println!(
+        "{} live_board_events={live_events} runtime={:.0}s",
+        summary("replicas", &accepted, &stats, &verdict, &f),
+        started.elapsed().as_secs_f64()
+    );
+    assert_exactly_once(&accepted, &stats, &verdict);
+}
+
+/// Redis with a replica and three Sentinels; the primary is SIGKILLed mid-load (and started again
+/// a little later, as a process manager would: it comes back as a replica). The services follow
+/// the Sentinels to the new primary, and every accepted whistle is dispatched, on its board and
+/// on its timeline exactly once: the consumers commit an offset only after a replica holds the
+/// writes behind it, so what the dead primary had not replicated is projected again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "Redis Sentinel failover with its own Kafka and Redis; run by `cargo xtask test` (see docs/faults.md)"]
+async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost() {
+    let knobs = knobs();
+    let started = *START.get_or_init(Instant::now);
+    let seconds = knobs.seconds.min(30);
+    check_binaries();
+    let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Sentinel).await);
+    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+    let cases_topic = format!("fault-{suffix}.cases");
+    let http = reqwest::Client::new();
+    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
+    let (api, ws) = {
+        let mut f = fleet.lock().await;
+        f.start_all(&http).await;
+        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
+    };
+    let stop_watchdog = CancellationToken::new();
+    let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
+    let load = Load::start(vec![api.clone()], suffix.clone(), http.clone(), knobs.rate);
+    tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+
+    log(format_args!("fault: Redis primary (node a, :{}) SIGKILL", infra.redis_port));
+    let killed_at = Instant::now();
+    infra.script_args("sentinel.sh", &["kill", "a"]).await.expect("kill node a");
+    let failover = loop {
+        let out = Command::new("redis-cli")
+            .args(["-p", &infra.sentinel_ports[0].to_string(), "sentinel", "get-master-addr-by-name", "whistle"])
+            .output()
+            .await
+            .expect("redis-cli");
+        if String::from_utf8_lossy(&out.stdout).contains(&infra.replica_port.to_string()) {
+            break killed_at.elapsed();
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(60), "no failover within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    log(format_args!("the Sentinels promoted node b after {:.1} s", failover.as_secs_f64()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    infra.script_args("sentinel.sh", &["start-node", "a"]).await.expect("node a starts again");
+    log("node a is back (the Sentinels make it a replica)");
+    tokio::time::sleep(Duration::from_secs(seconds * 2 / 3)).await;
+    fleet.lock().await.wait_running_ready(&http).await;
+    let stats = load.finish().await;
+
+    let (accepted, verdict) = check_everything(&infra, &cases_topic, &api, &[ws], &http, &stats).await;
+    stop_watchdog.cancel();
+    let _ = watchdog.await;
+    let f = fleet.lock().await;
+    println!(
+        "{} failover_seconds={:.1} runtime={:.0}s",
+        summary("failover", &accepted, &stats, &verdict, &f),
+        failover.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_exactly_once(&accepted, &stats, &verdict);
 }
