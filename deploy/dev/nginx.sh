@@ -51,9 +51,19 @@ nginx_bin() { cmd_path nginx; }
 render_and_test() {
   ensure_cmd nginx nginx
   mkdir -p -- "$WHISTLE_NGINX_DIR/tmp"
+  # One `server` line per running replica (services.sh records how many it started).
+  local replicas=1 r
+  [[ -s $WHISTLE_RUN/replicas ]] && read -r replicas <"$WHISTLE_RUN/replicas"
+  [[ $replicas =~ ^[1-9]$ ]] || replicas=1
+  WHISTLE_INTAKE_SERVERS='' WHISTLE_SLA_SERVERS='' WHISTLE_GATEWAY_SERVERS=''
+  for ((r = 0; r < replicas; r++)); do
+    WHISTLE_INTAKE_SERVERS+="server 127.0.0.1:$((WHISTLE_INTAKE_PORT + 10 * r)); "
+    WHISTLE_SLA_SERVERS+="server 127.0.0.1:$((WHISTLE_SLA_PORT + 10 * r)); "
+    WHISTLE_GATEWAY_SERVERS+="server 127.0.0.1:$((WHISTLE_GATEWAY_PORT + 10 * r)); "
+  done
   render_template "$NGINX_TEMPLATE" "$NGINX_CONF" \
     WHISTLE_HTTP_PORT WHISTLE_GATEWAY_PORT WHISTLE_INTAKE_PORT WHISTLE_SLA_PORT WHISTLE_REGISTRY_PORT WHISTLE_CONSOLE_DIR \
-    WHISTLE_NGINX_DIR WHISTLE_LOGS WHISTLE_NGINX_USER
+    WHISTLE_NGINX_DIR WHISTLE_LOGS WHISTLE_NGINX_USER WHISTLE_INTAKE_SERVERS WHISTLE_SLA_SERVERS WHISTLE_GATEWAY_SERVERS
   local out
   if ! out=$("$(nginx_bin)" -t -q -p "$WHISTLE_NGINX_DIR/" -c "$NGINX_CONF" -e "$NGINX_ERROR_LOG" 2>&1); then
     printf '%s\n' "$out" | sed 's/^/  | /' >&2

@@ -6,6 +6,12 @@
 #   stop     SIGTERM each service and wait for it to drain (bounded)
 #   status   one line per service; exit 0 if all run, 3 otherwise
 #
+# Replicas: WHISTLE_REPLICAS=N (default 1) starts N instances of intake, router, gateway and sla
+# (the registry stays one: it is the registry topic's single writer). Instance r > 0 is named
+# <service>-r, listens on the base port + 10 r (intake 8081, 8091, 8101, ...) and a router
+# instance gets its own transactional id. `start` records N in $WHISTLE_RUN/replicas, which
+# `stop`, `status` and nginx.sh (its upstreams) read.
+#
 # Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
@@ -27,6 +33,8 @@ declare -A PORT=(
   [registry]=${WHISTLE_REGISTRY_PORT:-8085}
 )
 SERVICES=(registry gateway router sla intake)
+REPLICATED=" intake router gateway sla "
+REPLICAS_FILE=$WHISTLE_RUN/replicas
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
@@ -46,19 +54,49 @@ jwt_secret() {
   cat -- "$file"
 }
 
-ready() { curl -fsS --max-time 3 "http://127.0.0.1:${PORT[$1]}/readyz" >/dev/null 2>&1; }
+# instances SVC N  The instance names of SVC when N replicas run: svc, svc-1, ..., svc-(N-1).
+instances() {
+  local svc=$1 n=$2 r
+  if [[ $REPLICATED != *" $svc "* ]]; then n=1; fi
+  for ((r = 0; r < n; r++)); do
+    if ((r == 0)); then echo "$svc"; else echo "$svc-$r"; fi
+  done
+}
+
+# The service of an instance name, its replica number and its port.
+service_of() { printf '%s\n' "${1%-[0-9]*}"; }
+replica_of() { if [[ $1 =~ -([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi; }
+port_of() { echo $((PORT[$(service_of "$1")] + 10 * $(replica_of "$1"))); }
+
+# How many replicas the last start ran (1 if none is recorded).
+recorded_replicas() {
+  local n=1
+  [[ -s $REPLICAS_FILE ]] && read -r n <"$REPLICAS_FILE"
+  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1)) || n=1
+  echo "$n"
+}
+
+ready() { curl -fsS --max-time 3 "http://127.0.0.1:$(port_of "$1")/readyz" >/dev/null 2>&1; }
 
 start_one() {
-  local svc=$1 bin="$BIN_DIR/whistle-$1" log="$WHISTLE_LOGS/$1.log" deadline
+  local name=$1 svc port replica bin log="$WHISTLE_LOGS/$1.log" deadline
+  svc=$(service_of "$name")
+  port=$(port_of "$name")
+  replica=$(replica_of "$name")
+  bin="$BIN_DIR/whistle-$svc"
   [[ -x $bin ]] || die "$svc: no binary at $bin; build first (cargo build --bins)"
-  stop_pid "$svc" "$STOP_TIMEOUT" || true
-  if port_open 127.0.0.1 "${PORT[$svc]}"; then
-    die "$svc: 127.0.0.1:${PORT[$svc]} is in use by another process; free it or set WHISTLE_${svc^^}_PORT"
+  stop_pid "$name" "$STOP_TIMEOUT" || true
+  if port_open 127.0.0.1 "$port"; then
+    die "$name: 127.0.0.1:$port is in use by another process; free it or set WHISTLE_${svc^^}_PORT"
   fi
   printf '\n==== %s services.sh start ====\n' "$(date '+%F %T')" >>"$log"
   (
     cd "$WHISTLE_ROOT"
-    export WHISTLE_HTTP__PORT=${PORT[$svc]}
+    export WHISTLE_HTTP__PORT=$port
+    # Each router instance needs its own transactional id (the default is per host).
+    if [[ $svc == router && $replica != 0 ]]; then
+      export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
+    fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
     # so the sections a service lacks are not passed on to it from the caller's environment.
@@ -77,48 +115,65 @@ start_one() {
     else
       unset "${!WHISTLE_RATE_LIMIT__@}"
     fi
-    spawn "$svc" "$log" "$bin"
+    spawn "$name" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))
-  until ready "$svc"; do
-    if ! is_running "$svc"; then
+  until ready "$name"; do
+    if ! is_running "$name"; then
       show_log_tail "$log"
-      die "$svc: exited during startup; see $log"
+      die "$name: exited during startup; see $log"
     fi
     if ((SECONDS >= deadline)); then
       show_log_tail "$log"
-      die "$svc: not ready within ${START_TIMEOUT}s; see $log"
+      die "$name: not ready within ${START_TIMEOUT}s; see $log"
     fi
     sleep 0.2
   done
-  echo "$svc: running on 127.0.0.1:${PORT[$svc]} (pid $(get_pid "$svc"))"
+  echo "$name: running on 127.0.0.1:$port (pid $(get_pid "$name"))"
 }
 
 cmd_start() {
   with_lock services
   ensure_cmd curl curl
-  local svc
-  for svc in "${SERVICES[@]}"; do start_one "$svc"; done
+  local n=${WHISTLE_REPLICAS:-1} svc name old
+  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9)) || die "WHISTLE_REPLICAS must be 1 to 9, not '$n'"
+  # Instances beyond the new count (from an earlier, larger start) stop.
+  old=$(recorded_replicas)
+  for svc in "${SERVICES[@]}"; do
+    for name in $(instances "$svc" "$old"); do
+      if [[ $(replica_of "$name") -ge $n ]] && stop_pid "$name" "$STOP_TIMEOUT"; then echo "$name: stopped"; fi
+    done
+  done
+  echo "$n" >"$REPLICAS_FILE"
+  for svc in "${SERVICES[@]}"; do
+    for name in $(instances "$svc" "$n"); do start_one "$name"; done
+  done
 }
 
 cmd_stop() {
   with_lock services
-  local svc
+  local svc name n
+  n=$(recorded_replicas)
   # Intake first: no new whistles while the consumers drain.
   for svc in intake registry router sla gateway; do
-    if stop_pid "$svc" "$STOP_TIMEOUT"; then echo "$svc: stopped"; fi
+    for name in $(instances "$svc" "$n"); do
+      if stop_pid "$name" "$STOP_TIMEOUT"; then echo "$name: stopped"; fi
+    done
   done
 }
 
 cmd_status() {
-  local rc=0 svc
+  local rc=0 svc name n
+  n=$(recorded_replicas)
   for svc in "${SERVICES[@]}"; do
-    if is_running "$svc"; then
-      echo "$svc: running on 127.0.0.1:${PORT[$svc]} (pid $(get_pid "$svc"))"
-    else
-      echo "$svc: not running"
-      rc=3
-    fi
+    for name in $(instances "$svc" "$n"); do
+      if is_running "$name"; then
+        echo "$name: running on 127.0.0.1:$(port_of "$name") (pid $(get_pid "$name"))"
+      else
+        echo "$name: not running"
+        rc=3
+      fi
+    done
   done
   return "$rc"
 }

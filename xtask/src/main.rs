@@ -33,7 +33,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Start Kafka, Redis and every service with the sample registry, and serve the web console.
-    Up,
+    Up {
+        /// Instances of each stateless service (intake, router, gateway, sla); nginx balances
+        /// them. Instance r listens on the first one's port + 10 r.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=9))]
+        replicas: u8,
+    },
     /// Stop everything (data is kept).
     Down,
     /// Run every test against real Kafka and Redis.
@@ -59,7 +64,7 @@ fn main() -> ExitCode {
     // Usage errors and a missing command exit 2, `--help` exits 0 (clap's codes).
     let task = task(std::env::args().collect()).unwrap_or_else(|err| err.exit());
     let result = match task {
-        Task::Up => up(),
+        Task::Up { replicas } => up(replicas),
         Task::Down => down(),
         Task::Test { extra } => test(&extra),
         Task::Schemas => schemas(),
@@ -103,14 +108,19 @@ fn build_services() -> anyhow::Result<()> {
     run(&mut cmd, "cargo build (services)")
 }
 
-fn up() -> anyhow::Result<()> {
+fn up(replicas: u8) -> anyhow::Result<()> {
     script("infra.sh", &["up"])?;
     build_services()?;
-    script("services.sh", &["start"])?;
+    let services = root().join("deploy/dev/services.sh");
+    run(
+        Command::new("bash").arg(&services).arg("start").env("WHISTLE_REPLICAS", replicas.to_string()),
+        "services.sh start",
+    )?;
     // The web console: `npm ci` when needed, then `npm run build` into services/console/dist,
     // which nginx serves at `/`.
     script("console.sh", &["build"])?;
-    script("nginx.sh", &["start"])?;
+    // Started, or given the current upstreams (one server per replica) if it already runs.
+    script("nginx.sh", &["reload"])?;
     println!();
     println!("Whistle is up:");
     println!("  console         http://127.0.0.1:8080/        (zh-CN by default; English at the top right)");
@@ -120,6 +130,9 @@ fn up() -> anyhow::Result<()> {
     println!(
         "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)"
     );
+    if replicas > 1 {
+        println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
+    }
     println!("  Kafka {KAFKA}   Redis {REDIS}");
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
@@ -149,11 +162,22 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE lengthen it (docs/faults.md).
     let faults = build_services().and_then(|()| {
         let mut cmd = cargo();
-        cmd.args(["test", "-p", "whistle-tests", "--test", "fault", "--", "--ignored", "--nocapture"]);
+        // One scenario at a time: each runs its own broker, Redis (or Sentinels) and fleet.
+        cmd.args([
+            "test",
+            "-p",
+            "whistle-tests",
+            "--test",
+            "fault",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
         run(&mut cmd, "fault-injection suite")
     });
     // The assembled stack, as a user runs it: binaries, ingress on :8080, default topics.
-    let stack = up().and_then(|()| {
+    let stack = up(1).and_then(|()| {
         let mut cmd = cargo();
         cmd.args(["test", "-p", "whistle-tests", "--test", "stack", "--", "--ignored", "--test-threads=1"])
             .env("WHISTLE_STACK_URL", "http://127.0.0.1:8080");
@@ -247,7 +271,11 @@ mod tests {
 
     #[test]
     fn the_documented_commands_parse() {
-        assert!(matches!(parse(&["up"]), Ok(Task::Up)));
+        assert!(matches!(parse(&["up"]), Ok(Task::Up { replicas: 1 })));
+        assert!(matches!(parse(&["up", "--replicas", "2"]), Ok(Task::Up { replicas: 2 })));
+        for bad in ["0", "10", "two"] {
+            assert_eq!(parse(&["up", "--replicas", bad]).expect_err(bad).exit_code(), 2, "--replicas {bad}");
+        }
         assert!(matches!(parse(&["down"]), Ok(Task::Down)));
         assert!(matches!(parse(&["schemas"]), Ok(Task::Schemas)));
         assert!(extra(&["test"]).is_empty());
