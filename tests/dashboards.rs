@@ -990,10 +990,12 @@ async fn every_metric_and_label_on_the_dashboards_is_exported_by_the_services() 
     stack.wait_for(&prompt, |v| v["status"] == "dispatched").await;
     assert_eq!(stack.post(&format!("/api/v1/whistles/{prompt}/acknowledge"), &json!({})).await.0, 202);
     stack.wait_for(&late, |v| timeline_has(v, "sla.breached") && timeline_has(v, "whistle.escalated")).await;
-    for action in ["acknowledge", "arrive", "resolve"] {
-        assert_eq!(stack.post(&format!("/api/v1/whistles/{late}/{action}"), &json!({})).await.0, 202, "{action}");
+    // Each action waits for the one before it to be projected: the case's rules decide on the view.
+    for (action, status) in [("acknowledge", "acknowledged"), ("arrive", "on_site"), ("resolve", "resolved")] {
+        let (code, body) = stack.post(&format!("/api/v1/whistles/{late}/{action}"), &json!({})).await;
+        assert_eq!(code, 202, "{action}: {body}");
+        stack.wait_for(&late, |v| v["status"] == status).await;
     }
-    stack.wait_for(&late, |v| v["status"] == "resolved").await;
     stack.wait_for(&prompt, |v| v["status"] == "acknowledged").await;
     board.until(|f| event_of(f) == Some(("whistle.resolved", late.as_str()))).await;
     // The board goes away: a close is counted with its reason.
