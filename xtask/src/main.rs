@@ -4,8 +4,9 @@
 //!   print the URLs.
 //! - `down`: stop them all (data is kept).
 //! - `test`: run every test against the real Kafka and Redis, starting them if needed, the
-//!   fault-injection suite (against its own Kafka and Redis, see `docs/faults.md`), and the
-//!   console's browser tests (Debian's Chromium) against the assembled stack.
+//!   fault-injection suite (against its own Kafka and Redis or Sentinels, see `docs/faults.md`),
+//!   the console's browser tests (Debian's Chromium) against the assembled stack, and the offline
+//!   validation of `deploy/kubernetes` and `deploy/compose`.
 //! - `schemas`: rewrite `schemas/json/`, `schemas/openapi.json` and the console's generated
 //!   names (`services/console/src/generated/`) from the Rust types.
 //!
@@ -193,9 +194,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         run(&mut cmd, "console browser tests")
     });
     let stopped = script("services.sh", &["stop"]);
+    // The production deployment, validated offline (no cluster or container engine here):
+    // kustomize builds of both overlays against the Kubernetes schemas, the Strimzi resources,
+    // every WHISTLE_* variable against the settings, docker-compose config.
+    let deployment = script("validate-deploy.sh", &[]);
     workspace?;
     faults?;
     stack?;
+    deployment?;
     stopped
 }
 
