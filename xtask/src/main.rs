@@ -1,9 +1,9 @@
 //! Developer commands. `cargo xtask <command>`:
 //!
-//! - `up`: start Kafka, Redis, every service, build the web console and start the local ingress;
-//!   print the URLs.
+//! - `up`: start Kafka, Redis, PostgreSQL, every service, build the web console and start the
+//!   local ingress; print the URLs.
 //! - `down`: stop them all (data is kept).
-//! - `test`: run every test against the real Kafka and Redis, starting them if needed, the
+//! - `test`: run every test against the real Kafka, Redis and PostgreSQL, starting them if needed, the
 //!   fault-injection suite (against its own Kafka and Redis or Sentinels, see `docs/faults.md`),
 //!   the console's browser tests (Debian's Chromium) against the assembled stack, and the offline
 //!   validation of `deploy/kubernetes` and `deploy/compose`.
@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Start Kafka, Redis and every service with the sample registry, and serve the web console.
+    /// Start Kafka, Redis, PostgreSQL and every service with the sample registry, and serve the web console.
     Up {
         /// Instances of each stateless service (intake, router, gateway, sla); nginx balances
         /// them. Instance r listens on the first one's port + 10 r.
@@ -42,7 +42,7 @@ enum Task {
     },
     /// Stop everything (data is kept).
     Down,
-    /// Run every test against real Kafka and Redis.
+    /// Run every test against real Kafka, Redis and PostgreSQL.
     Test {
         /// Passed on to `cargo test --workspace` (e.g. `-p whistle-intake`, `-- --nocapture`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CARGO_TEST_ARGS")]
@@ -96,6 +96,20 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The dev PostgreSQL's connection URL (it carries the generated password), from postgres.sh.
+fn postgres_url() -> anyhow::Result<String> {
+    let output = Command::new("bash")
+        .arg(root().join("deploy/dev/postgres.sh"))
+        .arg("url")
+        .current_dir(root())
+        .output()
+        .context("running postgres.sh url")?;
+    if !output.status.success() {
+        bail!("postgres.sh url failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(String::from_utf8(output.stdout).context("postgres.sh url printed no text")?.trim().to_owned())
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -134,7 +148,7 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     if replicas > 1 {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
     }
-    println!("  Kafka {KAFKA}   Redis {REDIS}");
+    println!("  Kafka {KAFKA}   Redis {REDIS}   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)");
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
 }
@@ -151,12 +165,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // The stack test validates the served OpenAPI document with an independent validator.
     script("openapi.sh", &["install"])?;
     // Unit and integration tests: services run in-process on random ports, with random topic
-    // names and Redis key prefixes, against the real broker and Redis.
+    // names, Redis key prefixes and PostgreSQL databases, against the real broker, Redis and
+    // PostgreSQL.
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .env("WHISTLE_TEST_KAFKA", KAFKA)
-        .env("WHISTLE_TEST_REDIS", REDIS);
+        .env("WHISTLE_TEST_REDIS", REDIS)
+        .env("WHISTLE_TEST_POSTGRES", postgres_url()?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).

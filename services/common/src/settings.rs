@@ -38,6 +38,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_REDIS_PORT",
     "WHISTLE_REDIS_MAXMEMORY",
     "WHISTLE_REDIS_REPLICA_PORT",
+    "WHISTLE_POSTGRES_PORT",
     "WHISTLE_REPLICAS", // services.sh: instances of each stateless service
     "WHISTLE_SENTINEL_PORTS",
     "WHISTLE_SENTINEL_MASTER",
@@ -52,7 +53,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_CONSOLE_DIR",
     "WHISTLE_DEMO_PASSWORD", // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
     // The tests, the console's browser tests and the tools.
-    "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS
+    "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS, WHISTLE_TEST_POSTGRES
     "WHISTLE_FAULT_*", // WHISTLE_FAULT_SECONDS, _RATE, _SEED, _KEEP (docs/faults.md)
     "WHISTLE_STORM_*", // WHISTLE_STORM_CASES, _BOARDS (tests/storm.rs)
     "WHISTLE_STACK_URL",
@@ -355,6 +356,46 @@ fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Resu
     }
 }
 
+/// A PostgreSQL database (the account store). Unset `url`: the service runs without one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`; carries a password, so it never prints.
+    #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
+    pub url: Option<SecretString>,
+    /// Connections of this process at most (a login holds one for a millisecond or two).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it is answered `503 unavailable`.
+    pub acquire_timeout_seconds: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: None, max_connections: 8, acquire_timeout_seconds: 3 }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(url) = &self.url {
+            let url = url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(SettingsError::Invalid {
+                    key: "database.url",
+                    message: "must be a postgres:// URL (WHISTLE_DATABASE__URL)".into(),
+                });
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(SettingsError::Invalid {
+                key: "database.max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// An HTTP listener. Port 0 picks a free port (tests).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -459,6 +500,8 @@ mod tests {
             ("WHISTLE_REDIS_MAXMEMORY", "2gb"),
             ("WHISTLE_TEST_KAFKA", "127.0.0.1:19092"),
             ("WHISTLE_TEST_REDIS", "redis://127.0.0.1:16379"),
+            ("WHISTLE_TEST_POSTGRES", "postgres://whistle:x@127.0.0.1:15432/whistle"),
+            ("WHISTLE_POSTGRES_PORT", "15432"),
             ("WHISTLE_FAULT_SECONDS", "600"),
             ("WHISTLE_STORM_BOARDS", "2000"),
             ("WHISTLE_STACK_URL", "http://127.0.0.1:8080"),
