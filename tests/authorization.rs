@@ -105,7 +105,18 @@ async fn joint_case(stack: &Stack) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_role_against_every_endpoint() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_with_database().await;
+    // An account of the account store for the administration endpoints to act on.
+    let (status, created) = call(
+        &stack,
+        Service::Intake,
+        "POST",
+        "/api/v1/accounts",
+        &json!({"username": "matrix.target", "password": "initial-password-1", "role": "town", "town": TOWN}),
+        Some(&token(&as_admin())),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
     let future = (Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let subject = json!({"subject": {"credit_code": CREDIT_CODE}});
     let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": 1000});
@@ -156,8 +167,44 @@ async fn every_role_against_every_endpoint() {
     // Everything else: (service, method, path, body, who passes).
     let csv_with_an_error = format!("{}\r\nnot,a,row\r\n", whistle_registry::csv::HEADER.join(","));
     let change = json!({"district": "500103", "effective_from": "2020-01-01T00:00:00Z", "reason": "matrix", "department_type": "EE"});
+    let admin_only = Who::Only(&["admin"]);
     let endpoints: Vec<(Service, &str, String, Value, Who)> = vec![
         (Service::Intake, "GET", "/api/v1/auth/me".into(), Value::Null, Who::All),
+        // Every token here is fresh, so logging one out leaves the others alone.
+        (Service::Intake, "POST", "/api/v1/auth/logout".into(), Value::Null, Who::All),
+        // Demo accounts pass authorization and are then told their password is not changed here.
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/auth/password".into(),
+            json!({"old_password": DEMO_PASSWORD, "new_password": "a-new-password-1"}),
+            Who::All,
+        ),
+        (Service::Intake, "GET", "/api/v1/accounts".into(), Value::Null, admin_only),
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/accounts".into(),
+            json!({"username": "matrix.created", "password": "initial-password-2", "role": "manager"}),
+            admin_only,
+        ),
+        (Service::Intake, "GET", "/api/v1/accounts/audit".into(), Value::Null, admin_only),
+        (Service::Intake, "POST", "/api/v1/accounts/matrix.target/disable".into(), Value::Null, admin_only),
+        (Service::Intake, "POST", "/api/v1/accounts/matrix.target/enable".into(), Value::Null, admin_only),
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/accounts/matrix.target/password".into(),
+            json!({"password": "another-password-3"}),
+            admin_only,
+        ),
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/accounts/matrix.target/role".into(),
+            json!({"role": "department", "department": DEPARTMENT}),
+            admin_only,
+        ),
         (Service::Intake, "GET", "/api/v1/towns".into(), Value::Null, Who::All),
         (Service::Intake, "GET", format!("/api/v1/route?town={TOWN}&item={DEPT_ITEM}"), Value::Null, Who::All),
         (Service::Intake, "GET", "/api/v1/assist/suggest?text=河道非法捕捞".into(), Value::Null, Who::All),
@@ -282,12 +329,17 @@ async fn every_role_against_every_endpoint() {
             (Service::Intake, *m, path, b.clone())
         }))
         .collect::<Vec<_>>();
+    // A token logged out at intake is refused by every service (intake, registry, SLA).
+    let revoked = token(&as_manager());
+    let (status, _) = call(&stack, Service::Intake, "POST", "/api/v1/auth/logout", &Value::Null, Some(&revoked)).await;
+    assert_eq!(status, 204);
     for (service, method, path, body) in &all {
         for (token, code) in [
             (None, "unauthenticated"),
             (Some(forged.as_str()), "invalid_token"),
             (Some(expired.as_str()), "token_expired"),
             (Some("garbage"), "invalid_token"),
+            (Some(revoked.as_str()), "token_revoked"),
         ] {
             let (status, answer) = call(&stack, *service, method, path, body, token).await;
             assert_eq!(
@@ -414,6 +466,12 @@ async fn refused_tokens_close_the_socket_with_4001() {
     assert_eq!(close_code(&stack, Some(json!({"type": "auth", "token": expired})), None).await, Some(4001), "expired");
     assert_eq!(close_code(&stack, None, Some(format!("Bearer {forged}"))).await, Some(4001), "forged header");
     assert_eq!(close_code(&stack, None, Some("Basic abc".into())).await, Some(4001), "not a bearer header");
+    // A logged-out token is refused by the gateway too.
+    let revoked = token(&as_manager());
+    let (status, _) = call(&stack, Service::Intake, "POST", "/api/v1/auth/logout", &Value::Null, Some(&revoked)).await;
+    assert_eq!(status, 204);
+    assert_eq!(close_code(&stack, Some(json!({"type": "auth", "token": revoked})), None).await, Some(4001), "revoked");
+    assert_eq!(close_code(&stack, None, Some(format!("Bearer {revoked}"))).await, Some(4001), "revoked header");
 
     // Subscribing before authenticating is refused, and the connection may still authenticate.
     let mut board = Board::connect(&stack.ws).await;
@@ -528,26 +586,63 @@ async fn an_idempotency_key_belongs_to_the_account_that_sent_it() {
     stack.stop().await;
 }
 
+/// A login from a client bound to `source` (a loopback address: the whole of 127.0.0.0/8 is
+/// this host), so the server sees that client address: status, `Retry-After`, body.
+async fn login_from(stack: &Stack, source: &str, username: &str, password: &str) -> (u16, Option<String>, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(source.parse::<std::net::IpAddr>().expect("address"))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let resp = client
+        .post(format!("{}/api/v1/auth/login", stack.api))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sent");
+    let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (resp.status().as_u16(), retry, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn guessing_a_password_is_slowed_per_account() {
+async fn twenty_correct_logins_of_one_account_within_ten_seconds_all_succeed() {
     let stack = Stack::start().await;
-    let login = |username: &'static str, password: &'static str| {
-        let (http, url) = (stack.http.clone(), format!("{}/api/v1/auth/login", stack.api));
-        async move {
-            let resp =
-                http.post(url).json(&json!({"username": username, "password": password})).send().await.expect("sent");
-            let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            (resp.status().as_u16(), retry, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    for n in 0..10 {
-        let (status, _, body) = login("manager-500104", "guess").await;
-        assert_eq!(status, 401, "attempt {n}: {body}");
+    let started = std::time::Instant::now();
+    for n in 0..20 {
+        let (status, _, body) = login_from(&stack, "127.0.0.1", "dept-500103-CC", DEMO_PASSWORD).await;
+        assert_eq!(status, 200, "correct login {n}: {body}");
     }
-    let (status, retry, body) = login("manager-500104", DEMO_PASSWORD).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
-    assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)), "Retry-After is set");
-    let (status, _, body) = login("manager-500103", DEMO_PASSWORD).await;
-    assert_eq!(status, 200, "another account is not slowed: {body}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_passwords_from_one_address_slow_that_address_and_never_lock_the_account() {
+    let stack = Stack::start().await;
+    let (guesser, owner) = ("127.0.0.2", "127.0.0.3");
+    let mut slowed = 0;
+    for n in 0..11 {
+        let (status, retry, body) = login_from(&stack, guesser, "dept-500103-CC", "guess").await;
+        match status {
+            401 => assert_eq!(body["error"]["code"], "invalid_credentials", "attempt {n}: {body}"),
+            429 => {
+                assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+                assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)), "Retry-After is set");
+                slowed += 1;
+            }
+            other => panic!("attempt {n}: {other} {body}"),
+        }
+    }
+    assert!(slowed > 0, "the guesser was slowed");
+    // The account's owner, at another address, logs in at once.
+    let started = std::time::Instant::now();
+    let (status, _, body) = login_from(&stack, owner, "dept-500103-CC", DEMO_PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2), "at once, not after a delay: {:?}", started.elapsed());
+    // The guesser's address waits, even with the right password; other accounts it may still try.
+    let (status, _, body) = login_from(&stack, guesser, "dept-500103-CC", DEMO_PASSWORD).await;
+    assert_eq!(status, 429, "{body}");
+    let (status, _, body) = login_from(&stack, guesser, "manager-500103", DEMO_PASSWORD).await;
+    assert_eq!(status, 200, "another account from the same address: {body}");
     stack.stop().await;
 }

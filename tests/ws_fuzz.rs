@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use whistle_auth::{Principal, Role, Verified};
+use whistle_auth::{Principal, Role};
 use whistle_casestore::{CaseStore, Channel};
 use whistle_common::ratelimit::Rate;
 use whistle_gateway::hub::{Hub, HubConfig};
@@ -191,8 +191,13 @@ impl Harness {
             ..Limits::default()
         };
         let metrics = Metrics::new().expect("metrics");
-        let verified = Verified { principal: account(), expires_at: chrono::Utc::now() + chrono::Duration::hours(1) };
-        let auth = Auth { keys: Arc::new(keys()), upgrade: Some(Ok(verified)), deadline: Duration::from_secs(10) };
+        let keys = Arc::new(keys());
+        let verified = keys.verify(&keys.issue(&account()).0).expect("a valid token");
+        // Never revoked: the denylist is this process's memory.
+        let verifier =
+            whistle_auth::Verifier::new(keys, whistle_auth::Revocations::in_memory(Duration::from_secs(3600)));
+        let auth =
+            Auth { verifier: Arc::new(verifier), upgrade: Some(Ok(verified)), deadline: Duration::from_secs(10) };
         let task =
             tokio::spawn(session::run(hub.clone(), out, incoming, limits, auth, metrics, CancellationToken::new()));
         Harness { tx, rx, task }

@@ -17,7 +17,8 @@
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 # Authentication: every service but the router verifies tokens signed with one key, generated
 # once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). Intake serves the
-# demo accounts with the password WHISTLE_DEMO_PASSWORD (default whistle-demo).
+# demo accounts with the password WHISTLE_DEMO_PASSWORD (default whistle-demo), and the accounts
+# of the PostgreSQL account store (postgres.sh url, or WHISTLE_DATABASE__URL).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -107,7 +108,14 @@ start_one() {
     else
       unset "${!WHISTLE_REDIS__@}" "${!WHISTLE_AUTH__@}"
     fi
-    if [[ $svc == intake ]]; then export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}; fi
+    if [[ $svc == intake ]]; then
+      export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
+      # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
+      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
+      export WHISTLE_DATABASE__URL
+    else
+      unset "${!WHISTLE_DATABASE__@}"
+    fi
     if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
       # an anonymous client is rate-limited by that address, not by nginx's own.

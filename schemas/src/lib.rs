@@ -5,6 +5,7 @@
 //! - [`events`]: the CloudEvents 1.0 JSON events on Kafka (`whistle.raised`, `whistle.dispatched`,
 //!   …). Every event of one whistle carries the whistle's id as `subject` and as the Kafka key.
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
+//! - [`accounts`]: bodies of the account administration API and the password change.
 //! - [`assist`]: bodies of the assist API (item suggestion, benchmarks, fenced enforcement actions).
 //! - [`registry`]: the registry topic's item records and the registry API's bodies.
 //! - [`ws`]: the frames of the WebSocket protocol (`/ws`) used by live boards and dashboards.
@@ -13,6 +14,7 @@
 //! at the edge (see `whistle-registry`). JSON Schema files generated from these types are checked
 //! in under `schemas/json/`; a test fails when they drift (`cargo xtask schemas` rewrites them).
 
+pub mod accounts;
 pub mod api;
 pub mod assist;
 pub mod events;
@@ -119,6 +121,13 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("dead-letter", schema::<events::DeadLetter>()),
         ("login-request", schema::<api::LoginRequest>()),
         ("login-response", schema::<api::LoginResponse>()),
+        ("account-create-request", schema::<accounts::CreateAccountRequest>()),
+        ("account-scope", schema::<accounts::AccountScope>()),
+        ("account-reset-password-request", schema::<accounts::ResetPasswordRequest>()),
+        ("account-change-password-request", schema::<accounts::ChangePasswordRequest>()),
+        ("account", schema::<accounts::AccountRecord>()),
+        ("accounts", schema::<accounts::AccountList>()),
+        ("account-audit", schema::<accounts::AccountAudit>()),
         ("raise-whistle-request", schema::<api::RaiseWhistleRequest>()),
         ("whistle-accepted", schema::<api::WhistleAccepted>()),
         ("whistle", schema::<api::WhistleView>()),

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::{api, assist, registry};
+use crate::{accounts, api, assist, registry};
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy)]
@@ -42,13 +42,19 @@ const ACTION: &[u16] = &[400, 401, 403, 404, 409, 413, 422, 429, 503];
 fn describe(status: u16) -> &'static str {
     match status {
         400 => "malformed_body | malformed_query | malformed_request | invalid_field",
-        401 => "unauthenticated | invalid_token | token_expired | invalid_credentials",
+        401 => {
+            "unauthenticated | invalid_token | token_expired | token_revoked | invalid_credentials | account_disabled"
+        }
         403 => "forbidden: outside the account's role or scope",
         404 => "not_found",
-        409 => "invalid_transition | action_in_progress | overlapping_range | case_limit_reached",
+        409 => {
+            "invalid_transition | action_in_progress | overlapping_range | case_limit_reached | account_exists | \
+             account_read_only | own_account"
+        }
         413 => "body_too_large",
         422 => {
-            "unknown_town | unknown_item | town_holds_item | idempotency_key_reused | override_reason_required | invalid_csv"
+            "unknown_town | unknown_item | town_holds_item | idempotency_key_reused | override_reason_required | \
+             invalid_csv | wrong_password"
         }
         429 => "rate_limited (with Retry-After)",
         503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
@@ -98,6 +104,21 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
         op.path = path;
         op
     };
+    let record = schema(s::<accounts::AccountRecord>);
+    let username = &[("username", In::Path, "The account's name.")][..];
+    let account_change = |path, id, summary, body: Option<Value>| Op {
+        method: "post",
+        path,
+        id,
+        tag: "accounts",
+        summary,
+        auth: true,
+        params: username,
+        body,
+        ok: (200, record.clone()),
+        errors: &[400, 401, 403, 404, 409, 413, 429, 503],
+        idempotent: false,
+    };
     vec![
         Op {
             method: "post",
@@ -125,6 +146,95 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: BASE,
             idempotent: false,
         },
+        Op {
+            method: "post",
+            path: "/api/v1/auth/logout",
+            id: "logout",
+            tag: "auth",
+            summary: "Log out: the token is revoked everywhere until it would have expired (204)",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (204, None),
+            errors: &[401, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/auth/password",
+            id: "changePassword",
+            tag: "auth",
+            summary: "Change the logged-in account's password (account store accounts); every token of the \
+                      account is revoked and a fresh one answered",
+            auth: true,
+            params: &[],
+            body: schema(s::<accounts::ChangePasswordRequest>),
+            ok: (200, schema(s::<api::LoginResponse>)),
+            errors: &[400, 401, 409, 413, 422, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/accounts",
+            id: "accounts",
+            tag: "accounts",
+            summary: "The account store's accounts (admin)",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (200, schema(s::<accounts::AccountList>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/accounts",
+            id: "createAccount",
+            tag: "accounts",
+            summary: "Create an account with a role, its scope and an initial password (admin); 201",
+            auth: true,
+            params: &[],
+            body: schema(s::<accounts::CreateAccountRequest>),
+            ok: (201, record.clone()),
+            errors: &[400, 401, 403, 409, 413, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/accounts/audit",
+            id: "accountAudit",
+            tag: "accounts",
+            summary: "Every change to the accounts, newest first: who, when, what (admin)",
+            auth: true,
+            params: &[
+                ("username", In::Query, "Only this account's changes."),
+                ("before", In::Query, "Entries older than this id (the previous page's next_before)."),
+                ("limit", In::Query, "Entries at most, 1 to 500 (100)."),
+            ],
+            body: None,
+            ok: (200, schema(s::<accounts::AccountAudit>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        account_change(
+            "/api/v1/accounts/{username}/disable",
+            "disableAccount",
+            "Disable an account: it cannot log in and its tokens are revoked (admin)",
+            None,
+        ),
+        account_change("/api/v1/accounts/{username}/enable", "enableAccount", "Enable an account (admin)", None),
+        account_change(
+            "/api/v1/accounts/{username}/password",
+            "resetPassword",
+            "Set a new password; the account's tokens are revoked (admin)",
+            schema(s::<accounts::ResetPasswordRequest>),
+        ),
+        account_change(
+            "/api/v1/accounts/{username}/role",
+            "assignRole",
+            "Assign a role and scope; the account's tokens are revoked (admin)",
+            schema(s::<accounts::AccountScope>),
+        ),
         Op {
             method: "get",
             path: "/api/v1/openapi.json",
@@ -496,8 +606,8 @@ pub fn document() -> Value {
         },
         "servers": [{"url": "/"}],
         "tags": [
-            {"name": "auth"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"}, {"name": "sla"},
-            {"name": "meta"}
+            {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
+            {"name": "sla"}, {"name": "meta"}
         ],
         "paths": paths,
         "components": {

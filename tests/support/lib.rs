@@ -2,7 +2,9 @@
 //! with its own topics, consumer groups and Redis key prefix, so tests run in parallel.
 //!
 //! Kafka and Redis come from `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`, which `cargo xtask test`
-//! sets after starting them.
+//! sets after starting them, and PostgreSQL from `WHISTLE_TEST_POSTGRES` (a URL): a test that
+//! needs the account store gets a database of its own ([`Isolation::create_database`]), dropped
+//! when it ends.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use whistle_auth::{Principal, Role, TokenKeys};
-use whistle_common::settings::{AuthSettings, HttpSettings, KafkaSettings, RedisSettings, Topics};
+use whistle_common::settings::{AuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RedisSettings, Topics};
 
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -95,6 +97,8 @@ pub struct Isolation {
     pub kafka: KafkaSettings,
     pub redis: RedisSettings,
     pub suffix: String,
+    /// The URL of this test's own PostgreSQL database, once created.
+    pub database: Option<String>,
 }
 
 impl Isolation {
@@ -115,7 +119,28 @@ impl Isolation {
             key_prefix: format!("test:{suffix}:"),
             ..RedisSettings::default()
         };
-        Isolation { kafka, redis, suffix }
+        Isolation { kafka, redis, suffix, database: None }
+    }
+
+    fn database_name(&self) -> String {
+        format!("test_{}", self.suffix)
+    }
+
+    /// Creates this test's own database on `WHISTLE_TEST_POSTGRES` (intake migrates it when it
+    /// starts); [`Isolation::clean_up`] drops it.
+    pub async fn create_database(&mut self) -> String {
+        use sqlx::Connection as _;
+        let admin = env("WHISTLE_TEST_POSTGRES");
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connects to WHISTLE_TEST_POSTGRES");
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", self.database_name()))
+            .execute(&mut conn)
+            .await
+            .expect("creates the test's database");
+        let _ = conn.close().await;
+        let (base, _) = admin.rsplit_once('/').expect("a postgres:// URL with a database");
+        let url = format!("{base}/{}", self.database_name());
+        self.database = Some(url.clone());
+        url
     }
 }
 
@@ -185,6 +210,13 @@ fn stopper(token: &CancellationToken) -> impl std::future::Future<Output = ()> +
 impl Stack {
     pub async fn start() -> Stack {
         Stack::start_with(Isolation::new()).await
+    }
+
+    /// A stack whose intake has an account store: a database of the test's own.
+    pub async fn start_with_database() -> Stack {
+        let mut iso = Isolation::new();
+        iso.create_database().await;
+        Stack::start_with(iso).await
     }
 
     pub async fn start_with(iso: Isolation) -> Stack {
@@ -344,6 +376,13 @@ impl Isolation {
     /// up data (a failed test skips this and leaves its data for inspection).
     pub async fn clean_up(&self) {
         use rdkafka::admin::{AdminClient, AdminOptions};
+        if self.database.is_some()
+            && let Ok(admin) = std::env::var("WHISTLE_TEST_POSTGRES")
+            && let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+        {
+            let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database_name());
+            let _ = sqlx::query(&drop).execute(&mut conn).await;
+        }
         if let Ok(admin) = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &self.kafka.brokers)
             .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
@@ -419,6 +458,7 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         registry_path: registry_path(),
         auth: auth_settings(),
         rate_limit: no_rate_limit(),
+        database: DatabaseSettings { url: iso.database.clone().map(SecretString::from), ..Default::default() },
         ..Default::default()
     }
 }

@@ -5,7 +5,9 @@
 //! - `401 unauthenticated`: no `Authorization: Bearer …` header;
 //! - `401 invalid_token`: forged, tampered or unparseable;
 //! - `401 token_expired`: log in again;
-//! - `403 forbidden`: authenticated, but outside the caller's role or scope.
+//! - `401 token_revoked`: logged out, or the account was disabled or changed: log in again;
+//! - `403 forbidden`: authenticated, but outside the caller's role or scope;
+//! - `503 unavailable`: the token denylist (Redis) did not answer; retry.
 
 use std::sync::Arc;
 
@@ -18,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use whistle_schemas::api::ErrorBody;
 
 use crate::principal::Principal;
-use crate::token::{TokenError, TokenKeys};
+use crate::revocation::Verifier;
+use crate::token::{TokenError, TokenKeys, Verified};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -28,6 +31,9 @@ pub enum AuthError {
     Token(#[from] TokenError),
     #[error("{0}")]
     Forbidden(String),
+    /// The denylist could not be asked: the token might be revoked, so it is not accepted.
+    #[error("cannot check the token just now; retry shortly")]
+    Unavailable,
 }
 
 impl AuthError {
@@ -40,14 +46,17 @@ impl AuthError {
             AuthError::Missing => "unauthenticated",
             AuthError::Token(TokenError::Invalid) => "invalid_token",
             AuthError::Token(TokenError::Expired) => "token_expired",
+            AuthError::Token(TokenError::Revoked) => "token_revoked",
             AuthError::Forbidden(_) => "forbidden",
+            AuthError::Unavailable => "unavailable",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::Forbidden(_) => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNAUTHORIZED,
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Missing | AuthError::Token(_) => StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -58,6 +67,9 @@ impl IntoResponse for AuthError {
         let mut response = (self.status(), Json(body)).into_response();
         if self.status() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response
     }
@@ -73,12 +85,18 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
     }
 }
 
-/// Middleware: refuses requests without a valid token and hands the principal to handlers.
-/// Use with `axum::middleware::from_fn_with_state(keys, require_auth)`.
-pub async fn require_auth(State(keys): State<Arc<TokenKeys>>, mut request: Request, next: Next) -> Response {
-    match bearer(request.headers()).and_then(|token| keys.verify(token).map_err(AuthError::from)) {
+/// Middleware: refuses requests without a valid, unrevoked token and hands the principal (and
+/// the [`Verified`] token, for logout) to handlers.
+/// Use with `axum::middleware::from_fn_with_state(verifier, require_auth)`.
+pub async fn require_auth(State(verifier): State<Arc<Verifier>>, mut request: Request, next: Next) -> Response {
+    let verified = match bearer(request.headers()) {
+        Ok(token) => verifier.verify(token).await,
+        Err(err) => Err(err),
+    };
+    match verified {
         Ok(verified) => {
-            request.extensions_mut().insert(verified.principal);
+            request.extensions_mut().insert(verified.principal.clone());
+            request.extensions_mut().insert(verified);
             next.run(request).await
         }
         Err(err) => err.into_response(),
@@ -92,6 +110,14 @@ pub fn rate_key(keys: Arc<TokenKeys>) -> impl Fn(&Request) -> Option<String> + S
     move |req| {
         let token = bearer(req.headers()).ok()?;
         keys.verify(token).ok().map(|v| format!("user:{}", v.principal.user))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Verified {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Verified>().cloned().ok_or(AuthError::Missing)
     }
 }
 

@@ -265,20 +265,31 @@ impl RateLimitLayer {
         if let Some(key) = (self.key)(req) {
             return format!("key:{key}");
         }
-        let forwarded = || {
-            let value = req.headers().get("x-forwarded-for")?.to_str().ok()?;
-            if value.len() > MAX_FORWARDED_FOR {
-                return None;
-            }
-            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-        };
-        let peer = || req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let ip = if self.trust_forwarded_for { forwarded().or_else(peer) } else { peer() };
-        match ip {
-            Some(ip) => format!("ip:{}", address_key(ip)),
+        match client_address(req.headers(), req.extensions(), self.trust_forwarded_for) {
+            Some(address) => format!("ip:{address}"),
             None => "global".to_owned(),
         }
     }
+}
+
+/// The client's address as a key: an IPv4 address, or an IPv6 client's /64. From the last
+/// `X-Forwarded-For` entry (the address our own proxy saw) when `trust_forwarded_for`, else from
+/// the connection; `None` when neither is known (a request without a socket, in tests).
+pub fn client_address(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<String> {
+    let forwarded = || {
+        let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+        if value.len() > MAX_FORWARDED_FOR {
+            return None;
+        }
+        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    };
+    let peer = || extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = if trust_forwarded_for { forwarded().or_else(peer) } else { peer() };
+    ip.map(address_key)
 }
 
 /// An IPv6 client usually holds a whole /64, so that is one key; IPv4 addresses are their own.

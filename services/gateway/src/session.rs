@@ -10,7 +10,7 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
-use whistle_auth::{ChannelRef, TokenError, TokenKeys, Verified};
+use whistle_auth::{AuthError, ChannelRef, TokenError, Verified, Verifier};
 use whistle_casestore::{Channel, Cursor, PageToken};
 use whistle_common::ratelimit::Rate;
 use whistle_schemas::ws::{
@@ -58,6 +58,8 @@ pub enum Ended {
     TooBig,
     /// Closed with 1008: too many consecutive bad frames.
     PolicyViolation,
+    /// Closed with 1013: the token denylist could not be asked.
+    Unavailable,
 }
 
 impl Ended {
@@ -70,6 +72,7 @@ impl Ended {
             Ended::Unauthorized => "unauthorized",
             Ended::TooBig => "too_big",
             Ended::PolicyViolation => "policy_violation",
+            Ended::Unavailable => "unavailable",
         }
     }
 }
@@ -104,9 +107,10 @@ impl Default for Limits {
 /// How a session authenticates.
 #[derive(Clone)]
 pub struct Auth {
-    pub keys: Arc<TokenKeys>,
+    /// Checks tokens: signature, expiry and the denylist of revoked ones.
+    pub verifier: Arc<Verifier>,
     /// The verdict on the upgrade request's `Authorization` header, if it had one.
-    pub upgrade: Option<Result<Verified, TokenError>>,
+    pub upgrade: Option<Result<Verified, AuthError>>,
     /// How long a session without a header may take to send its `auth` frame.
     pub deadline: Duration,
 }
@@ -125,7 +129,7 @@ struct Subscription {
 
 struct Session<S> {
     hub: Arc<Hub>,
-    keys: Arc<TokenKeys>,
+    verifier: Arc<Verifier>,
     /// Who is connected, once authenticated.
     who: Option<Verified>,
     out: S,
@@ -155,7 +159,7 @@ where
     let guard = FrameGuard::new(limits.frames, limits.max_consecutive_errors);
     let mut session = Session {
         hub,
-        keys: auth.keys,
+        verifier: auth.verifier,
         who: None,
         out,
         subs: HashMap::new(),
@@ -182,13 +186,22 @@ where
         let step = tokio::select! {
             () = tokio::time::sleep_until(until) => {
                 let reason = if session.who.is_some() { TokenError::Expired } else { TokenError::Invalid };
-                break session.unauthorized(reason).await;
+                break session.unauthorized(AuthError::Token(reason)).await;
             }
             () = token.cancelled() => {
                 let _ = session.out.send(Outgoing::Close(1001, "gateway shutting down; resume with your cursors")).await;
                 break Ended::Shutdown;
             }
-            _ = ping.tick() => session.send(Outgoing::Ping).await,
+            _ = ping.tick() => {
+                // A token revoked since it was checked (logout, a disabled account) ends the
+                // session here, within one ping interval.
+                if let Some(who) = &session.who
+                    && let Err(err) = session.verifier.recheck(who).await
+                {
+                    break session.unauthorized(err).await;
+                }
+                session.send(Outgoing::Ping).await
+            }
             msg = incoming.next() => match msg {
                 None | Some(Incoming::Close) => break Ended::Client,
                 Some(Incoming::Text(text)) => match session.on_client_frame(Some(&text)).await {
@@ -234,7 +247,7 @@ struct SocketGone;
 /// Why handling a client frame ends the session.
 enum Stop {
     Gone,
-    Unauthorized(TokenError),
+    Unauthorized(AuthError),
 }
 
 impl From<SocketGone> for Stop {
@@ -350,10 +363,17 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
     }
 
     /// Sends the close frame for a refused token.
-    async fn unauthorized(&mut self, err: TokenError) -> Ended {
+    async fn unauthorized(&mut self, err: AuthError) -> Ended {
         let reason = match err {
-            TokenError::Expired => "token expired; log in again and reconnect",
-            TokenError::Invalid => "a valid token is required; log in and reconnect",
+            AuthError::Token(TokenError::Expired) => "token expired; log in again and reconnect",
+            AuthError::Token(TokenError::Revoked) => "token revoked; log in again and reconnect",
+            AuthError::Unavailable => {
+                // Not the client's fault: 1013 (try again later), and it keeps its token.
+                let _ =
+                    self.out.send(Outgoing::Close(1013, "cannot check your token just now; reconnect shortly")).await;
+                return Ended::Unavailable;
+            }
+            _ => "a valid token is required; log in and reconnect",
         };
         let _ = self.out.send(Outgoing::Close(CLOSE_UNAUTHORIZED, reason)).await;
         Ended::Unauthorized
@@ -384,12 +404,12 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             }
         };
         if let ClientMessage::Auth { token } = &msg {
-            let verified = self.keys.verify(token).map_err(Stop::Unauthorized)?;
+            let verified = self.verifier.verify(token).await.map_err(Stop::Unauthorized)?;
             // A fresh token extends the session; it may not change who is connected.
             if let Some(who) = &self.who
                 && who.principal != verified.principal
             {
-                return Err(Stop::Unauthorized(TokenError::Invalid));
+                return Err(Stop::Unauthorized(AuthError::Token(TokenError::Invalid)));
             }
             return Ok(self.authenticated(verified).await?);
         }

@@ -101,7 +101,11 @@ impl Application {
             max_message_bytes: settings.websocket.max_message_bytes,
             metrics: metrics.clone(),
             token: token.clone(),
-            keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
+            verifier: Arc::new(whistle_auth::Verifier::from_settings(
+                &settings.auth,
+                store.connection(),
+                &settings.redis.key_prefix,
+            )),
         };
         let kafka_check = admin::consumer_check(consumer.clone());
         let redis_check = admin::redis_check(store.connection());

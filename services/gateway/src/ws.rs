@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use whistle_auth::{AuthError, TokenKeys};
+use whistle_auth::{AuthError, Verifier};
 
 use crate::session::{self, Auth, Ended, Incoming, Limits, Outgoing};
 
@@ -41,7 +41,8 @@ pub struct WsState {
     pub max_message_bytes: usize,
     pub metrics: Metrics,
     pub token: CancellationToken,
-    pub keys: Arc<TokenKeys>,
+    /// Checks tokens: signature, expiry and the denylist of revoked ones.
+    pub verifier: Arc<Verifier>,
 }
 
 /// How long a connection without an `Authorization` header has to send its `auth` frame.
@@ -51,8 +52,8 @@ const AUTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 /// over the socket with close code 4001, so browser clients see the same outcome either way.
 pub async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let upgrade_auth = match whistle_auth::http::bearer(&headers) {
-        Ok(token) => Some(state.keys.verify(token)),
-        Err(AuthError::Token(err)) => Some(Err(err)),
+        Ok(token) => Some(state.verifier.verify(token).await),
+        Err(err @ AuthError::Token(_)) => Some(Err(err)),
         Err(_) => None,
     };
     // tungstenite's 128 KiB read and write buffers per connection would make an idle board cost
@@ -64,11 +65,7 @@ pub async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSo
         .on_upgrade(move |socket| serve(socket, state, upgrade_auth))
 }
 
-async fn serve(
-    socket: WebSocket,
-    state: WsState,
-    upgrade: Option<Result<whistle_auth::Verified, whistle_auth::TokenError>>,
-) {
+async fn serve(socket: WebSocket, state: WsState, upgrade: Option<Result<whistle_auth::Verified, AuthError>>) {
     state.metrics.connections.inc();
     let (sink, stream) = socket.split();
     let out = sink.with(|msg: Outgoing| async move {
@@ -94,7 +91,7 @@ async fn serve(
         out,
         &mut incoming,
         state.limits.clone(),
-        Auth { keys: state.keys.clone(), upgrade, deadline: AUTH_DEADLINE },
+        Auth { verifier: state.verifier.clone(), upgrade, deadline: AUTH_DEADLINE },
         state.metrics.clone(),
         state.token.clone(),
     )

@@ -46,8 +46,23 @@ pub enum ApiError {
     Unavailable(String),
     #[error("wrong username or password")]
     InvalidCredentials,
-    #[error("too many login attempts for this account; retry in {} s", .0.as_secs().max(1))]
+    /// The right password of a disabled account.
+    #[error("this account is disabled; ask an administrator")]
+    AccountDisabled,
+    #[error("too many login attempts; retry in {} s", .0.as_secs().max(1))]
     TooManyAttempts(std::time::Duration),
+    /// The old password of a password change is not the account's.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// An account of that name exists (in the account store or the accounts file).
+    #[error("{0}")]
+    AccountExists(String),
+    /// The account is not the account store's (the accounts file or a demo account).
+    #[error("{0}")]
+    AccountReadOnly(String),
+    /// An administrator may not disable their own account or take away their own admin role.
+    #[error("{0}")]
+    OwnAccount(String),
     /// Not allowed for this account's role or scope (the `auth` crate decides).
     #[error("{0}")]
     Auth(#[from] whistle_auth::AuthError),
@@ -101,7 +116,12 @@ impl ApiError {
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::AccountDisabled => (StatusCode::UNAUTHORIZED, "account_disabled"),
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::WrongPassword => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_password"),
+            ApiError::AccountExists(_) => (StatusCode::CONFLICT, "account_exists"),
+            ApiError::AccountReadOnly(_) => (StatusCode::CONFLICT, "account_read_only"),
+            ApiError::OwnAccount(_) => (StatusCode::CONFLICT, "own_account"),
             ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -124,7 +144,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             ApiError::TooManyAttempts(wait) => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            ApiError::Unavailable(_) | ApiError::Auth(whistle_auth::AuthError::Unavailable) => {
+                Some(UNAVAILABLE_RETRY_AFTER_SECONDS)
+            }
             _ => None,
         };
         if let Some(seconds) = retry_after {

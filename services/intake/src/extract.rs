@@ -39,3 +39,21 @@ pub(crate) fn from_rejection(rejection: JsonRejection) -> ApiError {
         other => ApiError::MalformedBody(other.body_text()),
     }
 }
+
+/// The client's address (the key its failed logins are counted under): from the connection, or
+/// from `X-Forwarded-For` when `rate_limit.trust_forwarded_for` says a proxy of ours sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl axum::extract::FromRequestParts<crate::routes::AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::routes::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let address =
+            whistle_common::ratelimit::client_address(&parts.headers, &parts.extensions, state.trust_forwarded_for);
+        Ok(ClientAddress(address.map_or_else(|| "unknown".to_owned(), |a| format!("ip:{a}"))))
+    }
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
-    AuthSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+    AuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ pub struct Settings {
     pub assist: AssistSettings,
     pub limits: Limits,
     pub auth: AuthSettings,
+    /// The account store (PostgreSQL). Unset `database.url`: only the accounts file and the demo
+    /// accounts log in, and the account administration API answers `503`.
+    pub database: DatabaseSettings,
     /// Per-client request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
     pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
@@ -39,6 +42,7 @@ impl Default for Settings {
             assist: AssistSettings::default(),
             limits: Limits::default(),
             auth: AuthSettings::default(),
+            database: DatabaseSettings::default(),
             rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
@@ -97,6 +101,7 @@ impl Default for Limits {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.database.validate()?;
         self.rate_limit.validate()?;
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
@@ -176,11 +181,13 @@ mod tests {
             ("WHISTLE_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo"),
             ("WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR", "true"),
+            ("WHISTLE_DATABASE__URL", "postgres://whistle:secret@127.0.0.1:15432/whistle"),
             ("WHISTLE_RUN", "/tmp/run"),
             ("WHISTLE_INTAKE_PORT", "8081"),
         ])
         .expect("loads");
         assert_eq!(s.http.port, 8081);
+        assert!(s.database.url.is_some());
         s.validate().expect("valid");
     }
 }

@@ -46,7 +46,7 @@ impl Application {
             Some(path) => whistle_auth::Directory::read_accounts(path)?,
             None => Vec::new(),
         };
-        let directory = whistle_auth::Directory::new(
+        let mut directory = whistle_auth::Directory::new(
             accounts,
             settings.auth.demo_password.as_ref(),
             crate::accounts::demo_resolver(registry.clone()),
@@ -54,6 +54,19 @@ impl Application {
         if directory.demo() {
             tracing::warn!("demo accounts are enabled (auth.demo_password is set); never in production");
         }
+        let account_store = match settings.database.url {
+            Some(_) => {
+                let store = whistle_accounts::AccountStore::connect(&settings.database).await?;
+                directory = directory.with_store(Arc::new(store.clone()));
+                Some(store)
+            }
+            None => {
+                tracing::info!("no account store (database.url is not set): accounts file and demo accounts only");
+                None
+            }
+        };
+        let verifier =
+            Arc::new(whistle_auth::Verifier::from_settings(&settings.auth, redis.clone(), &settings.redis.key_prefix));
 
         let state = AppState {
             registry,
@@ -70,17 +83,28 @@ impl Application {
             }),
             store: Arc::new(store),
             metrics: metrics.clone(),
-            keys: Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth)),
+            keys: verifier.keys.clone(),
+            verifier,
             directory,
+            accounts: account_store.clone(),
+            trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());
+        let mut checks = vec![("kafka", kafka_check), ("redis", redis_check)];
+        if let Some(store) = account_store {
+            let check: admin::Check = Arc::new(move || {
+                let store = store.clone();
+                Box::pin(async move { store.ping().await.is_ok() })
+            });
+            checks.push(("postgres", check));
+        }
         // Each account is one key (the token is checked here too: an HMAC, microseconds);
         // requests without a valid token, logins among them, are keyed by client address.
         let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit)
             .with_key(whistle_auth::http::rate_key(state.keys.clone()));
         let router = routes::router(state, settings.limits.max_body_bytes, rate_limit, settings.http.request_timeout())
-            .merge(admin::routes(metrics.registry.clone(), vec![("kafka", kafka_check), ("redis", redis_check)]));
+            .merge(admin::routes(metrics.registry.clone(), checks));
 
         let listener = TcpListener::bind(settings.http.addr())
             .await

@@ -55,6 +55,12 @@ fn harness() -> Harness {
         store: cases.clone(),
         metrics: whistle_intake::metrics::Metrics::new().expect("metrics"),
         keys: keys.clone(),
+        verifier: Arc::new(whistle_auth::Verifier::new(
+            keys.clone(),
+            whistle_auth::Revocations::in_memory(Duration::from_secs(3600)),
+        )),
+        accounts: None,
+        trust_forwarded_for: false,
     };
     let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };
     let app = routes::router(
@@ -228,4 +234,44 @@ async fn the_case_limit_stops_pauses_with_case_limit_reached() {
         h.call(&officer, "POST", &format!("/api/v1/whistles/{id}/pause"), json!({"reason": "again"}), None).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("case_limit_reached")), "{answer}");
     assert_eq!(h.published("whistle.paused"), whistle_case::limits::MAX_PAUSES);
+}
+
+#[tokio::test]
+async fn a_logged_out_token_is_refused_and_another_session_of_the_account_is_not() {
+    let h = harness();
+    let (first, second) = (h.keys.issue(&town()).0, h.keys.issue(&town()).0);
+    let send = |token: String, method: &'static str, uri: &'static str| {
+        let app = h.app.clone();
+        async move {
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let resp = app.oneshot(req).await.expect("infallible");
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(send(first.clone(), "GET", "/api/v1/auth/me").await.0, 200);
+    assert_eq!(send(first.clone(), "POST", "/api/v1/auth/logout").await.0, 204);
+    let (status, body) = send(first.clone(), "GET", "/api/v1/auth/me").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("token_revoked")), "{body}");
+    assert_eq!(send(first, "POST", "/api/v1/auth/logout").await.0, 401, "a revoked token cannot log out again");
+    assert_eq!(send(second, "GET", "/api/v1/auth/me").await.0, 200, "the account's other session stays");
+}
+
+#[tokio::test]
+async fn account_administration_is_for_admins_and_needs_the_account_store() {
+    let h = harness();
+    let admin = Principal::new("admin", Role::Admin);
+    let (status, body) = h.call(&town(), "GET", "/api/v1/accounts", Value::Null, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let (status, body) = h.call(&admin, "GET", "/api/v1/accounts", Value::Null, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("unavailable")), "{body}");
+    // Refused before the body is read: a non-admin's malformed body is still a 403.
+    let (status, _) = h.call(&town(), "POST", "/api/v1/accounts", json!(["not", "an", "object"]), None).await;
+    assert_eq!(status, 403);
 }

@@ -87,12 +87,16 @@ impl Application {
         let token = service.token();
         service.task("registry-follow", follower.run(token.clone()));
         let kafka_check = admin::consumer_check(sla.consumer.clone());
-        let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
+        let verifier = Arc::new(whistle_auth::Verifier::from_settings(
+            &settings.auth,
+            sla.store.connection(),
+            &settings.redis.key_prefix,
+        ));
         let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
-            .with_key(whistle_auth::http::rate_key(keys.clone()));
+            .with_key(whistle_auth::http::rate_key(verifier.keys.clone()));
         let api = axum::Router::new()
             .route("/api/v1/sla/summary", get(http::summary))
-            .route_layer(axum::middleware::from_fn_with_state(keys, whistle_auth::require_auth))
+            .route_layer(axum::middleware::from_fn_with_state(verifier, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)
             .with_state(HttpState {
                 store: sla.store.clone(),

@@ -1,5 +1,6 @@
 //! The API's routes and shared state.
 
+mod accounts;
 mod assist;
 mod auth;
 mod registry;
@@ -12,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use whistle_auth::{Directory, TokenKeys, require_auth};
+use whistle_auth::{Directory, TokenKeys, Verifier, require_auth};
 use whistle_common::ratelimit::RateLimitLayer;
 use whistle_registry::LiveRegistry;
 
@@ -34,10 +35,16 @@ pub struct AppState {
     /// The case store (Redis in the service, [`crate::memory::MemoryCases`] in handler tests).
     pub store: Arc<dyn Cases>,
     pub metrics: Metrics,
-    /// Verifies (and at login, signs) tokens.
+    /// Signs tokens at login.
     pub keys: Arc<TokenKeys>,
+    /// Verifies tokens (signature, expiry, the denylist) and revokes them.
+    pub verifier: Arc<Verifier>,
     /// Who can log in.
     pub directory: Directory,
+    /// The account store, when `database.url` is set.
+    pub accounts: Option<whistle_accounts::AccountStore>,
+    /// Whether a client's address comes from `X-Forwarded-For` (`rate_limit.trust_forwarded_for`).
+    pub trust_forwarded_for: bool,
 }
 
 /// The API router (without the admin routes).
@@ -52,9 +59,17 @@ pub fn router(
     timeout: std::time::Duration,
 ) -> Router {
     let metrics = state.metrics.clone();
-    let keys = state.keys.clone();
+    let verifier = state.verifier.clone();
     let api = Router::new()
         .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route("/api/v1/accounts", get(accounts::list).post(accounts::create))
+        .route("/api/v1/accounts/audit", get(accounts::audit))
+        .route("/api/v1/accounts/{username}/disable", post(accounts::disable))
+        .route("/api/v1/accounts/{username}/enable", post(accounts::enable))
+        .route("/api/v1/accounts/{username}/password", post(accounts::reset_password))
+        .route("/api/v1/accounts/{username}/role", post(accounts::assign_role))
         .route("/api/v1/towns", get(registry::towns))
         .route("/api/v1/route", get(registry::route))
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
@@ -71,7 +86,7 @@ pub fn router(
         .route("/api/v1/whistles/{id}/inspect", post(assist::inspect))
         .route("/api/v1/whistles/{id}/penalty", post(assist::penalty))
         // Every route above needs a valid token; login is the one way in.
-        .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
+        .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)

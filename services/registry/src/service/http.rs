@@ -14,7 +14,7 @@ use chrono::Utc;
 use rdkafka::producer::FutureProducer;
 use serde::Deserialize;
 use tokio::sync::Mutex;
-use whistle_auth::{Principal, TokenKeys, require_auth};
+use whistle_auth::{Principal, Verifier, require_auth};
 use whistle_schemas::api::ItemList;
 use whistle_schemas::registry::{
     ChangeAction, DistrictList, HolderChangeRequest, ImportReport, ItemDetail, WhatIfReport, WhatIfRequest,
@@ -38,7 +38,8 @@ pub struct AppState {
     pub writer: Arc<Mutex<()>>,
     /// Changes published, by action (delegate, recover, change_holder, import).
     pub changes: prometheus::IntCounterVec,
-    pub keys: Arc<TokenKeys>,
+    /// Verifies tokens: signature, expiry and the denylist of revoked ones.
+    pub verifier: Arc<Verifier>,
 }
 
 /// Every route needs a token; reads are open to every role, changes to registry administrators.
@@ -48,7 +49,7 @@ pub fn router(
     rate_limit: whistle_common::ratelimit::RateLimitLayer,
     timeout: std::time::Duration,
 ) -> Router {
-    let keys = state.keys.clone();
+    let verifier = state.verifier.clone();
     let api = Router::new()
         .route("/api/v1/registry/items", get(items))
         .route("/api/v1/registry/items/{code}", get(item))
@@ -59,7 +60,7 @@ pub fn router(
         .route("/api/v1/registry/import", post(import).layer(DefaultBodyLimit::max(max_import_bytes)))
         .route("/api/v1/registry/whatif", post(what_if))
         .route("/api/v1/districts", get(districts))
-        .route_layer(axum::middleware::from_fn_with_state(keys, require_auth))
+        .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
         .fallback(whistle_common::http_errors::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)

@@ -39,9 +39,10 @@ impl Application {
             &["action"],
         )?;
         metrics.register(Box::new(changes.clone()))?;
-        let keys = Arc::new(whistle_auth::TokenKeys::from_settings(&settings.auth));
+        let verifier =
+            Arc::new(whistle_auth::Verifier::from_settings(&settings.auth, redis.clone(), &settings.redis.key_prefix));
         let rate_limit = whistle_common::ratelimit::RateLimitLayer::from_settings(&settings.rate_limit)
-            .with_key(whistle_auth::http::rate_key(keys.clone()));
+            .with_key(whistle_auth::http::rate_key(verifier.keys.clone()));
         let state = AppState {
             live,
             producer: producer.clone(),
@@ -49,7 +50,7 @@ impl Application {
             cases: whistle_casestore::CaseStore::new(redis, settings.redis.key_prefix.clone()),
             writer: Arc::default(),
             changes,
-            keys,
+            verifier,
         };
         let kafka_check = admin::producer_check(producer.clone());
         let requests = whistle_common::http::RequestMetrics::register(&metrics)?;
