@@ -92,7 +92,7 @@ pub enum LoginError {
     /// Too many logins waiting for a password check.
     #[error("too many logins at once; retry shortly")]
     Busy,
-    /// This client address already has its share of password checks running.
+    /// This client address already has its share of logins running and waiting.
     #[error("too many logins at once from your address; retry in a second")]
     AddressBusy,
     /// The account store did not answer.
@@ -218,10 +218,12 @@ impl Directory {
         {
             return Err(LoginError::InvalidCredentials);
         }
-        let _admission = self.throttle.admit(username, client).map_err(|refusal| match refusal {
+        let mut admission = self.throttle.admit(username, client).map_err(|refusal| match refusal {
             Refusal::Wait(wait) => LoginError::TooManyAttempts(wait),
             Refusal::Busy => LoginError::AddressBusy,
         })?;
+        // This address's turn first: its other logins wait apart from everyone else's.
+        admission.turn().await;
         let found = self.find(username).await?;
         let hash: Arc<str> = match &found {
             Found::File(_) => self.accounts.get(username).map(|e| e.password_hash.as_str().into()).unwrap_or_default(),

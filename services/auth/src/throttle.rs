@@ -10,8 +10,9 @@
 //!   once; an address that never failed on it still gets in.
 //! - **Per client address.** After [`ADDRESS_FREE_FAILURES`] failures on any accounts, an
 //!   address waits before each attempt on any account, growing the same way. Its password checks
-//!   run [`ADDRESS_CONCURRENCY`] at a time at most, so one address cannot fill the queue of
-//!   argon2 work in front of everyone else.
+//!   run [`ADDRESS_CONCURRENCY`] at a time at most, the rest of its logins waiting their turn
+//!   apart from everyone else's (at most [`ADDRESS_QUEUE`] per address, beyond which it is told to
+//!   retry), so one address cannot fill the queue of argon2 work in front of everyone else.
 //!
 //! Successful logins are never counted or slowed. Every count is forgotten [`FORGET_AFTER`]
 //! after its last failure, so no delay outlives the attack. Memory is bounded: each table keeps
@@ -19,9 +20,10 @@
 //! unknown pairs are not recorded, and the per-address counts still bound them).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Wrong passwords one address may send for one account before it waits.
@@ -34,8 +36,10 @@ pub const MAX_DELAY: Duration = Duration::from_secs(300);
 pub const ACCOUNT_ALARM: u32 = 50;
 /// Failures one address may have on any accounts before it waits.
 pub const ADDRESS_FREE_FAILURES: u32 = 30;
-/// Password checks of one address at once; more are refused (retry in a second).
+/// Password checks of one address at once; its further logins wait for a turn.
 pub const ADDRESS_CONCURRENCY: usize = 2;
+/// Logins of one address running or waiting at most; beyond, they are refused (retry shortly).
+pub const ADDRESS_QUEUE: usize = 32;
 /// A count is forgotten this long after its last failure.
 pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Entries per table at most.
@@ -67,7 +71,8 @@ struct Tables {
     pairs: HashMap<(String, String), Failures>,
     accounts: HashMap<String, Failures>,
     addresses: HashMap<String, Failures>,
-    in_flight: HashMap<String, usize>,
+    /// Per address: its turns, and how many of its logins hold or wait for one.
+    in_flight: HashMap<String, (Arc<Semaphore>, usize)>,
     last_sweep: Option<Instant>,
 }
 
@@ -76,7 +81,7 @@ struct Tables {
 pub enum Refusal {
     /// Too many failures from this address lately; retry after the wait.
     Wait(Duration),
-    /// This address already has [`ADDRESS_CONCURRENCY`] checks running.
+    /// This address already has [`ADDRESS_QUEUE`] logins running or waiting.
     Busy,
 }
 
@@ -92,17 +97,31 @@ impl std::fmt::Debug for LoginThrottle {
     }
 }
 
-/// A password check under way; its address's slot is freed when it drops.
+/// A login admitted to its address's line; [`Admission::turn`] waits for one of the address's
+/// [`ADDRESS_CONCURRENCY`] turns. Its place is freed when it drops.
 #[must_use = "the check is admitted only while this lives"]
 pub struct Admission<'a> {
     throttle: &'a LoginThrottle,
     address: String,
+    turns: Arc<Semaphore>,
+    turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Admission<'_> {
+    /// Waits until this address has a free turn (at once for an address that is not busy).
+    pub async fn turn(&mut self) {
+        if self.turn.is_none() {
+            // The semaphore is never closed.
+            self.turn = self.turns.clone().acquire_owned().await.ok();
+        }
+    }
 }
 
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
+        self.turn = None;
         let mut tables = self.throttle.lock();
-        if let Some(n) = tables.in_flight.get_mut(&self.address) {
+        if let Some((_, n)) = tables.in_flight.get_mut(&self.address) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 tables.in_flight.remove(&self.address);
@@ -152,12 +171,16 @@ impl LoginThrottle {
         if !wait.is_zero() {
             return Err(Refusal::Wait(wait));
         }
-        let in_flight = tables.in_flight.entry(address.to_owned()).or_default();
-        if *in_flight >= ADDRESS_CONCURRENCY {
+        let (turns, users) = tables
+            .in_flight
+            .entry(address.to_owned())
+            .or_insert_with(|| (Arc::new(Semaphore::new(ADDRESS_CONCURRENCY)), 0));
+        if *users >= ADDRESS_QUEUE {
             return Err(Refusal::Busy);
         }
-        *in_flight += 1;
-        Ok(Admission { throttle: self, address: address.to_owned() })
+        *users += 1;
+        let turns = turns.clone();
+        Ok(Admission { throttle: self, address: address.to_owned(), turns, turn: None })
     }
 
     /// A wrong password (or an unknown account) from `address`.
@@ -264,13 +287,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_address_gets_a_bounded_share_of_the_password_checks() {
+        use futures::FutureExt as _;
         let t = LoginThrottle::new();
-        let first = t.admit("a", "203.0.113.9").expect("admitted");
-        let _second = t.admit("b", "203.0.113.9").expect("admitted");
-        assert_eq!(t.admit("c", "203.0.113.9").err(), Some(Refusal::Busy));
-        assert!(t.admit("c", "198.51.100.7").is_ok(), "another address has its own share");
+        let mut first = t.admit("a", "203.0.113.9").expect("admitted");
+        let mut second = t.admit("b", "203.0.113.9").expect("admitted");
+        first.turn().await;
+        second.turn().await;
+        let mut third = t.admit("c", "203.0.113.9").expect("admitted to the line");
+        assert!(third.turn().now_or_never().is_none(), "waits while the address has two checks running");
+        let mut elsewhere = t.admit("c", "198.51.100.7").expect("admitted");
+        assert!(elsewhere.turn().now_or_never().is_some(), "another address has its own turns");
         drop(first);
-        assert!(t.admit("c", "203.0.113.9").is_ok(), "a finished check frees its slot");
+        assert!(third.turn().now_or_never().is_some(), "a finished check frees its turn");
+        // second and third hold places; fill the rest of the line.
+        let line: Vec<_> =
+            (2..ADDRESS_QUEUE).map(|n| t.admit(&format!("u{n}"), "203.0.113.9").expect("in line")).collect();
+        assert_eq!(t.admit("x", "203.0.113.9").err(), Some(Refusal::Busy), "the line is bounded");
+        drop(line);
+        assert!(t.admit("x", "203.0.113.9").is_ok());
     }
 
     #[tokio::test(start_paused = true)]
