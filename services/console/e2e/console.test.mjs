@@ -577,7 +577,7 @@ describe('console', () => {
       await page.locator(sel).waitFor({ state: 'attached' });
       if (value) await until(async () => (await page.inputValue(sel)) === value, `${user}'s department preselected`);
       if (user === DEPT_USER) assert.equal(await page.isDisabled('#board-dept'), true, 'a department sees only its own board');
-      if (user === ADMIN) assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['registry']);
+      if (user === ADMIN) assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['registry', 'accounts']);
       assert.deepEqual(page.errors.map(String), [], user);
       await page.context().close();
     }
@@ -671,5 +671,56 @@ describe('console', () => {
     assert.equal(r.status, 403);
     assert.deepEqual(page.errors.map(String), []);
     await page.context().close();
+  });
+  test('the administrator creates an account, which logs in, changes its password, and is disabled; the audit shows each step', async () => {
+    const name = `e2e.${Date.now().toString(36)}`;
+    const admin = await openAs(browser, ADMIN, '/#/accounts', { lang: 'en' });
+    await admin.locator('#account-form').waitFor();
+    await admin.fill('#account-new-user', name);
+    await admin.selectOption('#account-new-role', 'manager');
+    await admin.fill('#account-new-scope', '500103');
+    await admin.fill('#account-new-pass', 'first-password-1');
+    await admin.click('#account-create');
+    await admin.locator('#accounts-ok').waitFor();
+    const row = admin.locator(`#accounts-table tr[data-username="${name}"]`);
+    await row.waitFor();
+    assert.match(await row.textContent(), /500103/);
+    assert.equal(await row.getAttribute('data-enabled'), 'true');
+
+    // The new account logs in, changes its own password, and keeps its session.
+    const user = await openAs(browser, name, '/#/password', { lang: 'zh', password: 'first-password-1' });
+    await user.locator('#password-form').waitFor();
+    await user.fill('#password-old', 'wrong-password-0');
+    await user.fill('#password-new', 'second-password-2');
+    await user.fill('#password-again', 'second-password-2');
+    await user.click('#password-submit');
+    await user.locator('#password-error[data-code="wrong_password"]').waitFor();
+    await user.fill('#password-old', 'first-password-1');
+    await user.click('#password-submit');
+    await user.locator('#password-ok').waitFor();
+    assert.match(await user.textContent('#password-ok'), /密码已修改/);
+    const r = await fetch(`${BASE}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name, password: 'second-password-2' }),
+    });
+    assert.equal(r.status, 200, 'the new password logs in');
+
+    // Disabled by the administrator: its open console is sent to log in again.
+    await admin.reload();
+    await row.locator('button[data-action="disable"]').click();
+    await admin.locator('#accounts-ok').waitFor();
+    await until(async () => (await row.getAttribute('data-enabled')) === 'false', 'shown disabled');
+    await user.goto('/#/manager');
+    await user.locator('#login-form').waitFor({ timeout: 20_000 });
+    const audit = admin.locator(`#accounts-audit-entries li[data-username="${name}"]`);
+    await until(async () => (await audit.count()) >= 3, 'three audit entries');
+    assert.deepEqual(await audit.evaluateAll((li) => li.map((l) => l.dataset.action)), ['disabled', 'password_changed', 'created']);
+    await admin.evaluate(() => window.scrollTo(0, 0));
+    await shot(admin, 'accounts');
+    assert.deepEqual(admin.errors.map(String), []);
+    assert.deepEqual(user.errors.map(String), []);
+    await admin.context().close();
+    await user.context().close();
   });
 });

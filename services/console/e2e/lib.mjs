@@ -145,7 +145,7 @@ export async function openAs(browser, user, path = '/', opts = {}) {
   const page = await newPage(browser, opts);
   await opts.before?.(page);
   await page.goto(path);
-  await signIn(page, user);
+  await signIn(page, user, opts.password);
   return page;
 }
 

@@ -219,6 +219,35 @@ export interface WhatIfReport {
   last_month_share: number;
 }
 
+/** An account of the account store (`GET /api/v1/accounts`). */
+export interface AccountRecord {
+  username: string;
+  role: string;
+  town?: string | null;
+  department?: string | null;
+  district?: string | null;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+  password_changed_at: string;
+}
+/** A role and its scope: `town` for a town, `department` for a department, `district` for a command centre (or a district manager). */
+export interface AccountScope {
+  role: string;
+  town?: string;
+  department?: string;
+  district?: string;
+}
+export interface AccountAuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  actor_role: string;
+  action: string;
+  username: string;
+  detail: Record<string, unknown>;
+}
+
 export const api = {
   /** Logs in and keeps the session (sessionStorage). Wrong credentials: ApiError 401 invalid_credentials. */
   login: async (username: string, password: string) => {
@@ -227,6 +256,35 @@ export const api = {
     return r;
   },
   me: () => request<Account>('GET', '/api/v1/auth/me'),
+  /** Revokes the current token on the server (best effort: the session is cleared either way). */
+  logout: () => {
+    // "Anonymous": a 401 (a token already refused) is an answer here, not "log in again".
+    const bearer = token();
+    return request<void>('POST', '/api/v1/auth/logout', undefined, {
+      anonymous: true,
+      headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+    });
+  },
+  /** The logged-in account's new password; the answer is a fresh session (every earlier token is revoked). */
+  changePassword: async (oldPassword: string, newPassword: string) => {
+    const r = await request<LoginResponse>('POST', '/api/v1/auth/password', { old_password: oldPassword, new_password: newPassword });
+    setSession({ token: r.token, expires_at: r.expires_at, account: r.account });
+    return r;
+  },
+  accounts: () => request<{ accounts: AccountRecord[] }>('GET', '/api/v1/accounts').then((r) => r.accounts),
+  createAccount: (username: string, password: string, scope: AccountScope) =>
+    request<AccountRecord>('POST', '/api/v1/accounts', { username, password, ...scope }),
+  setEnabled: (username: string, enabled: boolean) =>
+    request<AccountRecord>('POST', `/api/v1/accounts/${encodeURIComponent(username)}/${enabled ? 'enable' : 'disable'}`),
+  resetPassword: (username: string, password: string) =>
+    request<AccountRecord>('POST', `/api/v1/accounts/${encodeURIComponent(username)}/password`, { password }),
+  assignRole: (username: string, scope: AccountScope) =>
+    request<AccountRecord>('POST', `/api/v1/accounts/${encodeURIComponent(username)}/role`, scope),
+  accountAudit: (username?: string) =>
+    request<{ entries: AccountAuditEntry[]; next_before?: number }>(
+      'GET',
+      `/api/v1/accounts/audit${username ? `?username=${encodeURIComponent(username)}` : ''}`,
+    ).then((r) => r.entries),
   districts: () => request<{ districts: DistrictInfo[] }>('GET', '/api/v1/districts').then((r) => r.districts),
   registryItem: (code: string) => request<ItemDetail>('GET', `/api/v1/registry/items/${encodeURIComponent(code)}`),
   registryChange: (code: string, action: ChangeAction, change: HolderChange) =>

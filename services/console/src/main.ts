@@ -1,6 +1,6 @@
-// The console shell: hash routes (#/login, #/town, #/board, #/manager, #/registry, each with
-// ?query), the login gate, the account and logout in the header, language toggle, one page
-// mounted at a time.
+// The console shell: hash routes (#/login, #/town, #/board, #/manager, #/registry, #/accounts,
+// #/password, each with ?query), the login gate, the account, password change and logout in the
+// header, language toggle, one page mounted at a time.
 import './style.css';
 import { applyI18n, lang, onLangChange, setLang, t, type Key } from './i18n';
 import { $ } from './dom';
@@ -9,6 +9,9 @@ import { mountTown } from './pages/town';
 import { mountBoard } from './pages/board';
 import { mountManager } from './pages/manager';
 import { mountRegistry } from './pages/registry';
+import { mountAccounts } from './pages/accounts';
+import { mountPassword } from './pages/password';
+import { api } from './api';
 import { parseHash, type Mount, type Page, type RouteName } from './router';
 import { account, allowedRoutes, homeOf, onSessionChange, session, toLogin, watchExpiry } from './session';
 
@@ -18,6 +21,8 @@ const routes: Record<RouteName, Mount> = {
   board: mountBoard,
   manager: mountManager,
   registry: mountRegistry,
+  accounts: mountAccounts,
+  password: mountPassword,
 };
 
 let current: { name: RouteName; page: Page } | null = null;
@@ -84,7 +89,15 @@ function init(): void {
   document.documentElement.lang = lang() === 'zh' ? 'zh-CN' : 'en';
   applyI18n(document.body);
   $('#lang-toggle').addEventListener('click', () => setLang(lang() === 'zh' ? 'en' : 'zh'));
-  $('#logout').addEventListener('click', () => toLogin('logout'));
+  $('#logout').addEventListener('click', async () => {
+    // Revoke the token on the server first (best effort), then forget it here.
+    try {
+      await api.logout();
+    } catch {
+      /* offline or already refused: the session is cleared anyway */
+    }
+    toLogin('logout');
+  });
   onLangChange(() => {
     current?.page.relabel();
     renderHeader();

@@ -108,15 +108,15 @@ export const isRole = (r: RoleName): boolean => account()?.role === r;
 export function allowedRoutes(a: Account | null = account()): string[] {
   switch (a?.role) {
     case 'town':
-      return ['town'];
+      return ['town', 'password'];
     case 'department':
-      return ['board'];
+      return ['board', 'password'];
     case 'command_centre':
-      return ['board', 'manager'];
+      return ['board', 'manager', 'password'];
     case 'manager':
-      return ['manager', 'board'];
+      return ['manager', 'board', 'password'];
     case 'admin':
-      return ['registry'];
+      return ['registry', 'accounts', 'password'];
     default:
       return [];
   }
