@@ -151,3 +151,37 @@ async fn the_openapi_document_through_the_ingress_is_valid_and_covers_the_readme
     }
     assert!(checked >= 20, "only {checked} README paths checked");
 }
+
+/// What the dev stack writes (logs, Redis and Kafka data, the token signing key, pid files) is
+/// readable by its user only: no file in the run directory grants anything to group or others.
+#[test]
+#[ignore = "needs the stack from `cargo xtask up`; run by `cargo xtask test`"]
+fn the_stack_s_logs_data_and_secrets_are_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let run = std::env::var_os("WHISTLE_RUN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/whistle/run")
+    });
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode(&run), 0o700, "{}", run.display());
+    let mut open = Vec::new();
+    let mut checked = 0;
+    for dir in ["logs", "redis", "kafka", "pids", "jwt-secret"] {
+        let mut stack = vec![run.join(dir)];
+        while let Some(path) = stack.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            if meta.is_dir() {
+                stack.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
+            }
+            checked += 1;
+            if meta.permissions().mode() & 0o077 != 0 && !meta.file_type().is_symlink() {
+                open.push(format!("{:o} {}", meta.permissions().mode() & 0o777, path.display()));
+            }
+        }
+    }
+    assert!(checked > 5, "found the stack's files under {}", run.display());
+    assert!(
+        open.is_empty(),
+        "readable by others: {open:#?} (a server started before the scripts set umask 077 keeps \
+         writing such files: `cargo xtask down && cargo xtask up`)"
+    );
+}

@@ -16,8 +16,9 @@
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 # Authentication: every service but the router verifies tokens signed with one key, generated
-# once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). Intake serves the
-# demo accounts with the password WHISTLE_DEMO_PASSWORD (default whistle-demo).
+# once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). The stack runs with
+# WHISTLE_ENV=development, and intake with WHISTLE_DEMO=1: it serves the demo accounts with the
+# password WHISTLE_DEMO_PASSWORD (default whistle-demo).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -107,7 +108,14 @@ start_one() {
     else
       unset "${!WHISTLE_REDIS__@}" "${!WHISTLE_AUTH__@}"
     fi
-    if [[ $svc == intake ]]; then export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}; fi
+    # A development stack: the demo accounts are on (services refuse them in production, the
+    # default). WHISTLE_ENV=production here makes intake stop with a clear message.
+    export WHISTLE_ENV=${WHISTLE_ENV:-development}
+    if [[ $svc == intake ]]; then
+      export WHISTLE_DEMO=1 WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
+    else
+      unset WHISTLE_DEMO
+    fi
     if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
       # an anonymous client is rate-limited by that address, not by nginx's own.

@@ -42,6 +42,8 @@ pub fn no_rate_limit() -> whistle_common::ratelimit::RateLimitSettings {
 pub fn auth_settings() -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(TEST_JWT_SECRET),
+        environment: whistle_common::settings::Environment::Development,
+        demo: true,
         demo_password: Some(SecretString::from(DEMO_PASSWORD)),
         ..Default::default()
     }
