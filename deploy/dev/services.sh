@@ -99,6 +99,12 @@ start_one() {
       export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
     fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
+    # A broker started with WHISTLE_KAFKA_SASL=1 takes logins only: each service as its own user.
+    if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
+      export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=whistle-$svc
+      WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="whistle-$svc" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
+      export WHISTLE_KAFKA__SASL_PASSWORD
+    fi
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
     # so the sections a service lacks are not passed on to it from the caller's environment.
     if [[ $svc != router ]]; then

@@ -111,6 +111,7 @@ impl Isolation {
             },
             partitions: 3,
             replication_factor: 1,
+            ..KafkaSettings::default()
         };
         let redis = RedisSettings {
             url: SecretString::from(env("WHISTLE_TEST_REDIS")),
@@ -249,7 +250,7 @@ impl Stack {
     pub async fn produce(&self, event: &whistle_schemas::events::CaseEvent) {
         use rdkafka::producer::{FutureProducer, FutureRecord};
         let producer: FutureProducer =
-            rdkafka::ClientConfig::new().set("bootstrap.servers", &self.iso.kafka.brokers).create().expect("producer");
+            whistle_common::kafka::client_config(&self.iso.kafka).create().expect("producer");
         let payload = serde_json::to_vec(event).expect("json");
         let key = event.subject.to_string();
         let record = FutureRecord::to(&self.iso.kafka.topics.cases).key(&key).payload(&payload);
@@ -346,8 +347,7 @@ impl Isolation {
     /// up data (a failed test skips this and leaves its data for inspection).
     pub async fn clean_up(&self) {
         use rdkafka::admin::{AdminClient, AdminOptions};
-        if let Ok(admin) = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.kafka.brokers)
+        if let Ok(admin) = whistle_common::kafka::client_config(&self.kafka)
             .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
         {
             let t = &self.kafka.topics;
@@ -532,7 +532,7 @@ pub enum ReadLevel {
 /// [`ReadLevel::Committed`] the last stable offset), read by a fresh consumer outside any group
 /// commit. Payloads that are not case events are skipped. Blocking: call from a blocking thread.
 pub fn read_case_log(
-    brokers: &str,
+    kafka: &KafkaSettings,
     topic: &str,
     level: ReadLevel,
 ) -> anyhow::Result<Vec<whistle_schemas::events::CaseEvent>> {
@@ -542,8 +542,7 @@ pub fn read_case_log(
     use rdkafka::{Offset, TopicPartitionList};
     use whistle_schemas::events::{Decoded, decode};
 
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = whistle_common::kafka::client_config(kafka)
         .set("group.id", format!("log-reader-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

@@ -36,6 +36,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_KAFKA_PORT",
     "WHISTLE_KAFKA_CONTROLLER_PORT",
     "WHISTLE_KAFKA_DATA_DIR",
+    "WHISTLE_KAFKA_SASL",
     "WHISTLE_KAFKA_START_TIMEOUT",
     "WHISTLE_REDIS_PORT",
     "WHISTLE_REDIS_MAXMEMORY",
@@ -229,6 +230,19 @@ pub struct KafkaSettings {
     /// Partitions for topics this service creates if they are missing.
     pub partitions: i32,
     pub replication_factor: i32,
+    /// librdkafka's `security.protocol`: `plaintext` (the default), `sasl_plaintext`,
+    /// `sasl_ssl` or `ssl`. With SASL the service logs in as [`Self::sasl_username`].
+    pub security_protocol: String,
+    /// The SASL mechanism (`SCRAM-SHA-512`, as the dev stack and the Strimzi KafkaUsers use).
+    pub sasl_mechanism: String,
+    /// This service's Kafka user (its ACLs say what it may read and write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl_username: Option<String>,
+    #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
+    pub sasl_password: Option<SecretString>,
+    /// A CA bundle (PEM) to verify the brokers' certificates with (`ssl` / `sasl_ssl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_ca_location: Option<std::path::PathBuf>,
 }
 
 impl Default for KafkaSettings {
@@ -238,7 +252,38 @@ impl Default for KafkaSettings {
             topics: Topics::default(),
             partitions: 6,
             replication_factor: 1,
+            security_protocol: "plaintext".to_owned(),
+            sasl_mechanism: "SCRAM-SHA-512".to_owned(),
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
         }
+    }
+}
+
+impl KafkaSettings {
+    /// Refuses a protocol librdkafka does not know, and SASL without a user and password.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl") {
+            return Err(SettingsError::Invalid {
+                key: "kafka.security_protocol",
+                message: format!("{:?} is none of plaintext, ssl, sasl_plaintext, sasl_ssl", self.security_protocol),
+            });
+        }
+        if protocol.starts_with("sasl") {
+            let user = self.sasl_username.as_deref().unwrap_or_default();
+            let password = self.sasl_password.as_ref().map_or("", |p| p.expose_secret());
+            if user.is_empty() || password.is_empty() {
+                return Err(SettingsError::Invalid {
+                    key: "kafka.sasl_username",
+                    message: format!(
+                        "{protocol} needs WHISTLE_KAFKA__SASL_USERNAME and WHISTLE_KAFKA__SASL_PASSWORD (this service's Kafka user)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

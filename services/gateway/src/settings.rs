@@ -89,6 +89,7 @@ impl Default for WebSocketSettings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         let ws = &self.websocket;
         if ws.max_subscriptions == 0 {
             return Err(SettingsError::Invalid {

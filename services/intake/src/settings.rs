@@ -97,6 +97,7 @@ impl Default for Limits {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         self.rate_limit.validate()?;
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
