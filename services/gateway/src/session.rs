@@ -11,6 +11,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
 use whistle_auth::{ChannelRef, TokenError, TokenKeys, Verified};
+use whistle_case::Visibility;
 use whistle_casestore::{Channel, Cursor, PageToken};
 use whistle_common::ratelimit::Rate;
 use whistle_schemas::ws::{
@@ -19,7 +20,7 @@ use whistle_schemas::ws::{
 };
 
 use crate::guard::FrameGuard;
-use crate::hub::{Frame, Hub, Membership, render};
+use crate::hub::{Frame, Hub, Membership, render_for};
 use crate::metrics::Metrics;
 
 /// What the session sends.
@@ -128,6 +129,8 @@ struct Session<S> {
     keys: Arc<TokenKeys>,
     /// Who is connected, once authenticated.
     who: Option<Verified>,
+    /// What the account may see of a case; every frame with cases is narrowed to it.
+    visibility: Visibility,
     out: S,
     subs: HashMap<Channel, Subscription>,
     streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
@@ -157,6 +160,8 @@ where
         hub,
         keys: auth.keys,
         who: None,
+        // The narrowest until the token says otherwise (nothing is sent before it anyway).
+        visibility: Visibility::Town,
         out,
         subs: HashMap::new(),
         streams: StreamMap::new(),
@@ -365,6 +370,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             role: verified.principal.role.name().to_owned(),
             expires_at: verified.expires_at,
         };
+        self.visibility = verified.principal.case_visibility();
         self.who = Some(verified);
         self.send_message(&msg).await
     }
@@ -487,7 +493,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             }
         }
-        match self.hub.snapshots().get(channel).await {
+        match self.hub.snapshots().get(channel, self.visibility).await {
             Ok(rendered) => {
                 let text = if cursor.is_some() { rendered.reset() } else { rendered.fresh.clone() };
                 self.send(Outgoing::Shared(text)).await?;
@@ -518,7 +524,9 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             return Ok(());
         }
         match self.hub.store().page(&channel, &after, self.limits.max_snapshot_cases).await {
-            Ok(page) => self.send(Outgoing::Text(crate::snapshots::render_page(&channel, &page))).await,
+            Ok(page) => {
+                self.send(Outgoing::Text(crate::snapshots::render_page(&channel, &page, self.visibility))).await
+            }
             Err(err) => {
                 tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "page failed");
                 self.error("unavailable", "case state is unavailable; retry shortly", Some(&channel)).await
@@ -538,7 +546,10 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             };
             for entry in &entries {
-                self.send(Outgoing::Text(render(channel, entry))).await?;
+                // An entry this reader is not sent still counts as delivered.
+                if let Some(text) = render_for(channel, entry, self.visibility) {
+                    self.send(Outgoing::Text(text)).await?;
+                }
                 from = entry.cursor;
             }
             if entries.len() < CATCH_UP_BATCH {
@@ -566,7 +577,14 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             }
         }
         if frame.cursor > last {
-            self.send(Outgoing::Frame(frame.clone())).await?;
+            match self.visibility {
+                Visibility::Full => self.send(Outgoing::Frame(frame.clone())).await?,
+                Visibility::Town => {
+                    if let Some(text) = frame.text_for(self.visibility) {
+                        self.send(Outgoing::Shared(text)).await?;
+                    }
+                }
+            }
             last = frame.cursor;
         }
         if let Some(sub) = self.subs.get_mut(channel) {
