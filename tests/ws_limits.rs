@@ -1,6 +1,7 @@
 //! The gateway's WebSocket limits against a real socket: oversized frames close with 1009, a
-//! run of bad frames closes with 1008, and a channel with more open cases than a snapshot
-//! carries gets the most urgent ones with `truncated` and `total`.
+//! run of bad frames closes with 1008, a channel with more open cases than a snapshot carries
+//! gets the most urgent ones with `truncated` and `total`, and connections are capped per
+//! gateway and per client address.
 
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ async fn gateway(websocket: whistle_gateway::settings::WebSocketSettings) -> Gat
 impl Gateway {
     /// A connection authenticated as a city manager.
     async fn connect(&self) -> Socket {
-        let mut socket = tokio_tungstenite::connect_async(&self.url).await.expect("websocket connects").0;
+        let mut socket = self.upgrade().await.expect("websocket connects");
         let auth = json!({"type": "auth", "token": token(&as_manager())}).to_string();
         socket.send(Message::Text(auth.into())).await.expect("sent");
         match next(&mut socket).await {
@@ -61,6 +62,16 @@ impl Gateway {
             Received::Json(frame) => panic!("expected authenticated, got {frame}"),
             Received::Closed(code) => panic!("closed with {code:?} on auth"),
         }
+    }
+
+    /// A bare connection, not authenticated; `Err` holds the refused upgrade's answer.
+    async fn upgrade(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        tokio_tungstenite::connect_async(&self.url).await.map(|(socket, _)| socket)
+    }
+
+    async fn store(&self) -> whistle_casestore::CaseStore {
+        let redis = whistle_common::redis_conn::managed(&self.iso.redis).await.expect("redis");
+        whistle_casestore::CaseStore::new(redis, self.iso.redis.key_prefix.clone())
     }
 
     async fn stop(self) {
@@ -170,8 +181,7 @@ fn raised(n: u32) -> CaseEvent {
 async fn a_busy_channel_snapshot_carries_the_newest_cases_and_says_it_is_truncated() {
     let settings = whistle_gateway::settings::WebSocketSettings { max_snapshot_cases: 3, ..Default::default() };
     let gw = gateway(settings).await;
-    let redis = whistle_common::redis_conn::managed(&gw.iso.redis).await.expect("redis");
-    let store = whistle_casestore::CaseStore::new(redis, gw.iso.redis.key_prefix.clone());
+    let store = gw.store().await;
     for n in 0..10 {
         store.project(&raised(n)).await.expect("projected");
     }
@@ -195,4 +205,106 @@ async fn a_busy_channel_snapshot_carries_the_newest_cases_and_says_it_is_truncat
     let Received::Json(small) = next(&mut socket).await else { panic!("closed") };
     assert_eq!((small["truncated"].as_bool(), small["total"].as_u64()), (Some(false), Some(0)));
     gw.stop().await;
+}
+
+/// The status, `Retry-After` and JSON body of a refused upgrade.
+fn refusal(result: Result<Socket, tokio_tungstenite::tungstenite::Error>) -> (u16, Option<String>, Value) {
+    match result {
+        Ok(_) => panic!("the upgrade was accepted"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = response.body().as_deref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
+            (response.status().as_u16(), retry_after, body)
+        }
+        Err(err) => panic!("expected an HTTP refusal, got {err}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_gets_at_most_200_connections_then_429_with_retry_after() {
+    let gw = gateway(Default::default()).await;
+    let mut open = Vec::new();
+    for n in 0..200 {
+        open.push(gw.upgrade().await.unwrap_or_else(|e| panic!("connection {n} refused: {e}")));
+    }
+    let (status, retry_after, body) = refusal(gw.upgrade().await);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_connections", "{body}");
+    assert!(retry_after.as_deref().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1), "{retry_after:?}");
+    // A connection that goes frees its place.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    while gw.upgrade().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the freed place was never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_gateway_refuses_upgrades_with_503_and_retry_after_and_counts_them() {
+    let settings = whistle_gateway::settings::WebSocketSettings {
+        max_connections: 3,
+        max_connections_per_address: 3,
+        ..Default::default()
+    };
+    let gw = gateway(settings).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(gw.connect().await);
+    }
+    let (status, retry_after, body) = refusal(gw.upgrade().await);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
+    let metrics_url = gw.url.replace("ws://", "http://").replace("/ws", "/metrics");
+    let metrics = reqwest::get(&metrics_url).await.expect("metrics").text().await.expect("text");
+    let refused = |reason: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("whistle_gateway_websocket_connections_refused_total{{reason=\"{reason}\"}}"))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(refused("process_limit").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(refused("address_limit").as_deref(), Some("0"), "the label set is closed and complete");
+    // Closing one connection (the session ending) gives its place back.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    while gw.upgrade().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the freed place was never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_per_address_cap_counts_the_forwarded_address() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    async fn via(gw: &Gateway, forwarded: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let mut request = gw.url.as_str().into_client_request().expect("request");
+        request.headers_mut().insert("x-forwarded-for", forwarded.parse().expect("header"));
+        tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
+    }
+    let settings = whistle_gateway::settings::WebSocketSettings {
+        max_connections_per_address: 2,
+        trust_forwarded_for: true,
+        ..Default::default()
+    };
+    let gw = gateway(settings).await;
+    let a =
+        [via(&gw, "203.0.113.7").await.expect("first"), via(&gw, "198.51.100.1, 203.0.113.7").await.expect("second")];
+    assert_eq!(refusal(via(&gw, "203.0.113.7").await).0, 429, "the last entry is the client our proxy saw");
+    let b = via(&gw, "203.0.113.8").await.expect("another client behind the same proxy");
+    drop((a, b));
+    // Not trusted: the header is the client's own word, and the peer address counts.
+    let gw2 =
+        gateway(whistle_gateway::settings::WebSocketSettings { max_connections_per_address: 2, ..Default::default() })
+            .await;
+    let _kept = [via(&gw2, "203.0.113.1").await.expect("first"), via(&gw2, "203.0.113.2").await.expect("second")];
+    assert_eq!(refusal(via(&gw2, "203.0.113.3").await).0, 429, "a made-up header does not buy a new quota");
+    gw.stop().await;
+    gw2.stop().await;
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use serde::{Deserialize, Serialize};
@@ -265,20 +265,27 @@ impl RateLimitLayer {
         if let Some(key) = (self.key)(req) {
             return format!("key:{key}");
         }
-        let forwarded = || {
-            let value = req.headers().get("x-forwarded-for")?.to_str().ok()?;
-            if value.len() > MAX_FORWARDED_FOR {
-                return None;
-            }
-            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-        };
-        let peer = || req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let ip = if self.trust_forwarded_for { forwarded().or_else(peer) } else { peer() };
-        match ip {
-            Some(ip) => format!("ip:{}", address_key(ip)),
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        match client_address(req.headers(), peer, self.trust_forwarded_for) {
+            Some(address) => format!("ip:{address}"),
             None => "global".to_owned(),
         }
     }
+}
+
+/// The client a request comes from, as one key per client: the peer's address, or with
+/// `trust_forwarded_for` the last `X-Forwarded-For` entry (the address our own proxy saw), an
+/// IPv6 client's /64 as one. `None` when neither is known.
+pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trust_forwarded_for: bool) -> Option<String> {
+    let forwarded = || {
+        let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+        if value.len() > MAX_FORWARDED_FOR {
+            return None;
+        }
+        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    };
+    let ip = if trust_forwarded_for { forwarded().or(peer) } else { peer };
+    ip.map(address_key)
 }
 
 /// An IPv6 client usually holds a whole /64, so that is one key; IPv4 addresses are their own.

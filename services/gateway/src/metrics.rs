@@ -21,6 +21,8 @@ pub struct Metrics {
     pub subscribes_refused: IntCounter,
     /// Sessions closed, by reason (client, slow_consumer, shutdown, error, too_big, policy_violation).
     pub closed: IntCounterVec,
+    /// Upgrades refused at a connection cap, by reason (`process_limit`, `address_limit`).
+    pub connections_refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -48,6 +50,15 @@ impl Metrics {
         registry.register(Box::new(subscribes_refused.clone()))?;
         let closed =
             IntCounterVec::new(Opts::new("websocket_closed_total", "Sessions closed, by reason"), &["reason"])?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new("websocket_connections_refused_total", "Upgrades refused at a connection cap, by reason"),
+            &["reason"],
+        )?;
+        // Every label value exists from the start, so the series is there before the first refusal.
+        for refused in crate::connections::Refused::ALL {
+            connections_refused.with_label_values(&[refused.label()]);
+        }
+        registry.register(Box::new(connections_refused.clone()))?;
         registry.register(Box::new(projected.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(refused.clone()))?;
@@ -70,6 +81,7 @@ impl Metrics {
             subscribes_delayed,
             subscribes_refused,
             closed,
+            connections_refused,
         })
     }
 }

@@ -66,6 +66,17 @@ pub struct WebSocketSettings {
     /// Longest a subscribe waits its turn; past it, the `overloaded` error with
     /// `retry_after_ms`.
     pub subscribe_max_wait_ms: u64,
+    /// Open connections this gateway accepts; past it the upgrade is answered `503 overloaded`
+    /// with `Retry-After` (each idle board costs tens of KiB and a file descriptor).
+    pub max_connections: usize,
+    /// Open connections one client address may hold (an IPv6 client's /64 as one); past it the
+    /// upgrade is answered `429 too_many_connections` with `Retry-After`. An office behind one
+    /// NAT address shares it.
+    pub max_connections_per_address: usize,
+    /// Take the client address from the last `X-Forwarded-For` entry (the address our own proxy
+    /// saw), for the per-address cap. Only behind a proxy that sets it; otherwise clients could
+    /// pick their own address.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebSocketSettings {
@@ -82,6 +93,9 @@ impl Default for WebSocketSettings {
             subscribes_per_second: 500.0,
             subscribes_burst: 200,
             subscribe_max_wait_ms: 10_000,
+            max_connections: 20_000,
+            max_connections_per_address: 200,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -133,6 +147,20 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "websocket.subscribes_burst",
                 message: "must be at least 1".into(),
+            });
+        }
+        for (key, value) in [
+            ("websocket.max_connections", ws.max_connections),
+            ("websocket.max_connections_per_address", ws.max_connections_per_address),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::Invalid { key, message: "must be at least 1".into() });
+            }
+        }
+        if ws.max_connections_per_address > ws.max_connections {
+            return Err(SettingsError::Invalid {
+                key: "websocket.max_connections_per_address",
+                message: format!("must not exceed websocket.max_connections ({})", ws.max_connections),
             });
         }
         if ws.ping_seconds == 0 {
