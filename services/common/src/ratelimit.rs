@@ -134,6 +134,19 @@ impl Bucket {
         }
     }
 
+    /// Whole tokens in the bucket at `now`.
+    pub fn available(&mut self, rate: &Rate, now: Instant) -> u64 {
+        self.refill(rate, now);
+        // Never more than the burst, a u32.
+        self.tokens.max(0.0) as u64
+    }
+
+    /// Takes `n` tokens, or as many as there are: for costs known only after the fact.
+    pub fn spend(&mut self, rate: &Rate, now: Instant, n: u64) {
+        self.refill(rate, now);
+        self.tokens = (self.tokens - n as f64).max(0.0);
+    }
+
     /// True when the bucket would be full by `now`: forgetting it changes nothing.
     fn idle(&self, rate: &Rate, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();

@@ -23,6 +23,12 @@ pub struct Metrics {
     pub closed: IntCounterVec,
     /// Upgrades refused at a connection cap, by reason (`process_limit`, `address_limit`).
     pub connections_refused: IntCounterVec,
+    /// Subscribes refused by a connection's own subscribe rate.
+    pub subscribes_rate_limited: IntCounter,
+    /// Resumes answered with a snapshot because the connection's replay budget was spent.
+    pub replays_over_budget: IntCounter,
+    /// Stream entries replayed to resuming sessions.
+    pub replayed_entries: IntCounter,
 }
 
 impl Metrics {
@@ -58,7 +64,20 @@ impl Metrics {
         for refused in crate::connections::Refused::ALL {
             connections_refused.with_label_values(&[refused.label()]);
         }
+        let subscribes_rate_limited = IntCounter::new(
+            "websocket_subscribes_rate_limited_total",
+            "Subscribes refused by the connection's subscribe rate",
+        )?;
+        let replays_over_budget = IntCounter::new(
+            "websocket_replays_over_budget_total",
+            "Resumes answered with a snapshot because the connection's replay budget was spent",
+        )?;
+        let replayed_entries =
+            IntCounter::new("websocket_replayed_entries_total", "Stream entries replayed to resuming sessions")?;
         registry.register(Box::new(connections_refused.clone()))?;
+        registry.register(Box::new(subscribes_rate_limited.clone()))?;
+        registry.register(Box::new(replays_over_budget.clone()))?;
+        registry.register(Box::new(replayed_entries.clone()))?;
         registry.register(Box::new(projected.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(refused.clone()))?;
@@ -82,6 +101,9 @@ impl Metrics {
             subscribes_refused,
             closed,
             connections_refused,
+            subscribes_rate_limited,
+            replays_over_budget,
+            replayed_entries,
         })
     }
 }

@@ -77,6 +77,16 @@ pub struct WebSocketSettings {
     /// saw), for the per-address cap. Only behind a proxy that sets it; otherwise clients could
     /// pick their own address.
     pub trust_forwarded_for: bool,
+    /// Subscribes one connection may send at once (a board subscribing to all its channels).
+    pub connection_subscribes_burst: u32,
+    /// Subscribes per second one connection may sustain; past it a subscribe is answered
+    /// `rate_limited` with `retry_after_ms`, and the subscription it would replace stays.
+    pub connection_subscribes_per_second: f64,
+    /// Stream entries one connection may have replayed at once (resuming from its cursors); a
+    /// resume beyond what is left gets a fresh snapshot (`reset: true`) instead.
+    pub replay_burst: u32,
+    /// Replayed entries per second a connection's budget refills by.
+    pub replay_per_second: f64,
 }
 
 impl Default for WebSocketSettings {
@@ -96,6 +106,10 @@ impl Default for WebSocketSettings {
             max_connections: 20_000,
             max_connections_per_address: 200,
             trust_forwarded_for: false,
+            connection_subscribes_burst: 40,
+            connection_subscribes_per_second: 1.0,
+            replay_burst: 2_000,
+            replay_per_second: 10.0,
         }
     }
 }
@@ -152,6 +166,8 @@ impl Settings {
         for (key, value) in [
             ("websocket.max_connections", ws.max_connections),
             ("websocket.max_connections_per_address", ws.max_connections_per_address),
+            ("websocket.connection_subscribes_burst", ws.connection_subscribes_burst as usize),
+            ("websocket.replay_burst", ws.replay_burst as usize),
         ] {
             if value == 0 {
                 return Err(SettingsError::Invalid { key, message: "must be at least 1".into() });
@@ -162,6 +178,14 @@ impl Settings {
                 key: "websocket.max_connections_per_address",
                 message: format!("must not exceed websocket.max_connections ({})", ws.max_connections),
             });
+        }
+        for (key, value) in [
+            ("websocket.connection_subscribes_per_second", ws.connection_subscribes_per_second),
+            ("websocket.replay_per_second", ws.replay_per_second),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(SettingsError::Invalid { key, message: "must be a positive number".into() });
+            }
         }
         if ws.ping_seconds == 0 {
             return Err(SettingsError::Invalid { key: "websocket.ping_seconds", message: "must be at least 1".into() });

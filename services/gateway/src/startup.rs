@@ -98,6 +98,8 @@ impl Application {
                 max_consecutive_errors: settings.websocket.max_consecutive_errors,
                 frames: Rate::new(settings.websocket.frames_burst, settings.websocket.frames_per_second),
                 max_message_bytes: settings.websocket.max_message_bytes,
+                subscribes: Rate::new(ws.connection_subscribes_burst, ws.connection_subscribes_per_second),
+                replay: Rate::new(ws.replay_burst, ws.replay_per_second),
             },
             max_message_bytes: settings.websocket.max_message_bytes,
             metrics: metrics.clone(),
