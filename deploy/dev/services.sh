@@ -129,6 +129,13 @@ start_one() {
     else
       unset "${!WHISTLE_RATE_LIMIT__@}"
     fi
+    if [[ $svc == gateway ]]; then
+      # Boards come through nginx too: the per-address connection cap counts the address nginx
+      # saw, not nginx's own.
+      export WHISTLE_WEBSOCKET__TRUST_FORWARDED_FOR=${WHISTLE_WEBSOCKET__TRUST_FORWARDED_FOR:-true}
+    else
+      unset "${!WHISTLE_WEBSOCKET__@}"
+    fi
     spawn "$name" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))

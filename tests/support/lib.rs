@@ -380,6 +380,7 @@ impl Isolation {
 }
 
 pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
+    let websocket = whistle_gateway::settings::WebSocketSettings::default();
     whistle_gateway::Settings {
         http: HttpSettings::new(0),
         kafka: iso.kafka.clone(),
@@ -387,6 +388,12 @@ pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
         group_id: format!("test-{}-projector", iso.suffix),
         registry_path: registry_path(),
         auth: auth_settings(),
+        // Every board of a test connects from this one address; the per-address cap has its
+        // own test (`ws_limits.rs`).
+        websocket: whistle_gateway::settings::WebSocketSettings {
+            max_connections_per_address: websocket.max_connections,
+            ..websocket
+        },
         ..Default::default()
     }
 }
