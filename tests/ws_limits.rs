@@ -234,10 +234,12 @@ fn refusal(result: Result<Socket, tokio_tungstenite::tungstenite::Error>) -> (u1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_client_address_gets_at_most_200_connections_then_429_with_retry_after() {
+async fn one_client_address_gets_at_most_its_cap_of_connections_then_429_with_retry_after() {
     let gw = gateway(Default::default()).await;
+    let cap = whistle_gateway::Settings::default().websocket.max_connections_per_address;
+    assert_eq!(cap, 256, "the documented default (docs/security.md)");
     let mut open = Vec::new();
-    for n in 0..200 {
+    for n in 0..cap {
         open.push(gw.upgrade().await.unwrap_or_else(|e| panic!("connection {n} refused: {e}")));
     }
     let (status, retry_after, body) = refusal(gw.upgrade().await);

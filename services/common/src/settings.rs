@@ -54,7 +54,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_NGINX_USER",
     "WHISTLE_CONSOLE_DIR",
     "WHISTLE_INGRESS_LIMIT_EXEMPT", // nginx.sh: addresses its per-address limits leave alone
-    "WHISTLE_DEMO_PASSWORD", // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
+    "WHISTLE_DEMO_PASSWORD",        // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
     // The tests, the console's browser tests and the tools.
     "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS
     "WHISTLE_FAULT_*", // WHISTLE_FAULT_SECONDS, _RATE, _SEED, _KEEP (docs/faults.md)

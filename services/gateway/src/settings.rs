@@ -104,7 +104,7 @@ impl Default for WebSocketSettings {
             subscribes_burst: 200,
             subscribe_max_wait_ms: 10_000,
             max_connections: 20_000,
-            max_connections_per_address: 200,
+            max_connections_per_address: 256,
             trust_forwarded_for: false,
             connection_subscribes_burst: 40,
             connection_subscribes_per_second: 1.0,
