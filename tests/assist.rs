@@ -292,9 +292,9 @@ async fn outcome_figures_are_computed_from_the_case_topic() {
     assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/resolve"), &json!({})).await.0, 202);
     stack.wait_for(&id, |v| v["status"] == "resolved").await;
 
-    let (brokers, topic) = (stack.iso.kafka.brokers.clone(), stack.iso.kafka.topics.cases.clone());
+    let (kafka, topic) = (stack.iso.kafka.clone(), stack.iso.kafka.topics.cases.clone());
     let (events, skipped) = tokio::task::spawn_blocking(move || {
-        whistle_assist::figures::read_log(&brokers, &topic, std::time::Duration::from_secs(10))
+        whistle_assist::figures::read_log(&kafka, &topic, std::time::Duration::from_secs(10))
     })
     .await
     .expect("reader ran")

@@ -646,3 +646,105 @@ async fn wrong_passwords_from_one_address_slow_that_address_and_never_lock_the_a
     assert_eq!(status, 200, "another account from the same address: {body}");
     stack.stop().await;
 }
+
+/// What a town must not read about the enforcement on its own case, and its department must.
+const OVERRIDE_REASON: &str = "危废已流入河道，按上限以上处罚并报批";
+const INSPECTION_NOTE: &str = "负责人李某在场";
+
+/// Whether a frame or view mentions anything of the enforcement record a town may not see.
+fn enforcement_secrets(value: &Value) -> Vec<&'static str> {
+    let text = value.to_string();
+    let mut found: Vec<&'static str> =
+        [CREDIT_CODE, OVERRIDE_REASON, INSPECTION_NOTE, "whistle.fenced", "fine_out_of_range", "\"blocked\""]
+            .into_iter()
+            .filter(|s| text.contains(s))
+            .collect();
+    found.sort_unstable();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_towns_frames_and_view_of_its_own_case_carry_no_subject_override_reason_or_fence_the_departments_do() {
+    let stack = Stack::start().await;
+    let town_channel = format!("town:{TOWN}");
+    let mut town = Board::connect_as(&stack.ws, &as_town(TOWN)).await;
+    town.subscribe(&town_channel, None).await;
+    assert_eq!(town.next().await["type"], "snapshot");
+    let mut department = Board::connect_as(&stack.ws, &as_department(DEPARTMENT)).await;
+    department.subscribe(&format!("department:{DEPARTMENT}"), None).await;
+    assert_eq!(department.next().await["type"], "snapshot");
+
+    let (status, body) = stack.raise(DEPT_ITEM, "河边有废油桶泄漏").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await.0, 202);
+    let inspect = json!({"subject": {"credit_code": CREDIT_CODE}, "note": INSPECTION_NOTE});
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
+    let (status, tier) = stack
+        .post_as(
+            &as_department(DEPARTMENT),
+            "/api/v1/assist/benchmark",
+            &json!({"item": DEPT_ITEM, "subject": {"credit_code": CREDIT_CODE}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tier}");
+    let over = tier["fine_max_yuan"].as_u64().expect("a range") * 3;
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": over});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!((status, &body["error"]["code"]), (422, &json!("override_reason_required")), "{body}");
+    let overridden =
+        json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": over, "override_reason": OVERRIDE_REASON});
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/penalty"), &overridden).await.0, 202);
+
+    // The department's board carries it all: the subject, the override reason, both fences.
+    let is_override = |f: &Value| {
+        event_of(f) == Some(("whistle.fenced", id.as_str())) && f["event"]["data"]["severity"] == "overridden"
+    };
+    let (seen, last) = department.until(is_override).await;
+    let all: Vec<Value> = seen.into_iter().chain([last]).collect();
+    let full = enforcement_secrets(&Value::Array(all));
+    assert_eq!(full.len(), 6, "the department sees everything: {full:?}");
+
+    // A city manager watching the town's channel sees the fence as the case's latest step; a
+    // town subscribing right after (the stream has not moved) does not get that frame.
+    let mut manager = stack.board().await;
+    manager.subscribe(&town_channel, None).await;
+    let snapshot = manager.next().await;
+    let card = snapshot["cases"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id.as_str())).expect("the case");
+    assert!(enforcement_secrets(card).contains(&"whistle.fenced"), "manager snapshot: {card}");
+
+    // A fresh town subscription and a replay from the channel's start: summaries and events
+    // without any of it, the enforcement steps still there.
+    let mut fresh = Board::connect_as(&stack.ws, &as_town(TOWN)).await;
+    fresh.subscribe(&town_channel, None).await;
+    let snapshot = fresh.next().await;
+    assert_eq!(snapshot["type"], "snapshot");
+    let card = snapshot["cases"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id.as_str())).expect("the case");
+    assert_eq!(enforcement_secrets(card), Vec::<&str>::new(), "town snapshot: {card}");
+    fresh.subscribe(&town_channel, Some("0-0")).await;
+    assert_eq!(fresh.next().await["type"], "resumed");
+    let (replay, penalised) = fresh.until(|f| event_of(f) == Some(("whistle.penalised", id.as_str()))).await;
+    let replay = Value::Array(replay.into_iter().chain([penalised.clone()]).collect());
+    assert_eq!(enforcement_secrets(&replay), Vec::<&str>::new(), "town replay: {replay}");
+    assert_eq!(penalised["event"]["data"]["subject"], json!({"id": "withheld"}), "{penalised}");
+    assert_eq!(penalised["event"]["data"]["amount_yuan"], over, "the outcome is the town's to know");
+
+    // The HTTP view agrees: the town's timeline has the inspection and the penalty, no fence,
+    // no subject; the department's has everything.
+    let (status, view) = stack.get_as(&as_town(TOWN), &format!("/api/v1/whistles/{id}")).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(enforcement_secrets(&view), Vec::<&str>::new(), "town view: {view}");
+    let kinds: Vec<&str> =
+        view["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(kinds.contains(&"whistle.inspected") && kinds.contains(&"whistle.penalised"), "{kinds:?}");
+    let (_, view) = stack.get_as(&as_department(DEPARTMENT), &format!("/api/v1/whistles/{id}")).await;
+    assert!(enforcement_secrets(&view).contains(&CREDIT_CODE), "department view: {view}");
+
+    // The live town board: every frame up to the case's resolution, none of it either.
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/resolve"), &json!({})).await.0, 202);
+    let (live, resolved) = town.until(|f| event_of(f) == Some(("whistle.resolved", id.as_str()))).await;
+    let live = Value::Array(live.into_iter().chain([resolved]).collect());
+    assert_eq!(enforcement_secrets(&live), Vec::<&str>::new(), "town live frames: {live}");
+    stack.stop().await;
+}

@@ -142,11 +142,17 @@ struct Infra {
     replica_port: u16,
     sentinel_ports: [u16; 3],
     mode: RedisMode,
+    /// The broker takes SASL/SCRAM logins only (`WHISTLE_KAFKA_SASL=1`).
+    sasl: bool,
     keep: bool,
 }
 
 impl Infra {
     async fn start(keep: bool, mode: RedisMode) -> Infra {
+        Infra::start_with(keep, mode, false).await
+    }
+
+    async fn start_with(keep: bool, mode: RedisMode, sasl: bool) -> Infra {
         let run = std::env::temp_dir().join(format!("whistle-fault-{}", &Uuid::new_v4().simple().to_string()[..8]));
         std::fs::create_dir_all(&run).expect("run dir");
         let infra = Infra {
@@ -157,6 +163,7 @@ impl Infra {
             replica_port: free_port(),
             sentinel_ports: [free_port(), free_port(), free_port()],
             mode,
+            sasl,
             keep,
         };
         log(format_args!(
@@ -175,6 +182,39 @@ impl Infra {
 
     fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.kafka_port)
+    }
+
+    /// How the suite's own clients reach its broker (as `whistle-test` when it takes logins).
+    fn kafka(&self) -> whistle_common::settings::KafkaSettings {
+        let mut kafka = whistle_common::settings::KafkaSettings { brokers: self.brokers(), ..Default::default() };
+        if self.sasl {
+            kafka.security_protocol = "sasl_plaintext".into();
+            kafka.sasl_username = Some("whistle-test".into());
+            kafka.sasl_password = Some(self.kafka_password("whistle-test").into());
+        }
+        kafka
+    }
+
+    /// A user's password on the SASL broker, from the file `kafka.sh` generated.
+    fn kafka_password(&self, user: &str) -> String {
+        let users = std::fs::read_to_string(self.run.join("kafka/users")).expect("kafka.sh wrote the users");
+        users
+            .lines()
+            .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
+            .unwrap_or_else(|| panic!("no Kafka user {user}"))
+    }
+
+    /// The Kafka login settings of service `name` (none when the broker is open).
+    fn kafka_env(&self, name: &str) -> Vec<(String, String)> {
+        if !self.sasl {
+            return Vec::new();
+        }
+        let user = format!("whistle-{name}");
+        vec![
+            ("WHISTLE_KAFKA__SECURITY_PROTOCOL".into(), "sasl_plaintext".into()),
+            ("WHISTLE_KAFKA__SASL_PASSWORD".into(), self.kafka_password(&user)),
+            ("WHISTLE_KAFKA__SASL_USERNAME".into(), user),
+        ]
     }
 
     /// The Redis settings every service but the router gets.
@@ -202,6 +242,7 @@ impl Infra {
             .env("WHISTLE_REDIS_PORT", self.redis_port.to_string())
             .env("WHISTLE_REDIS_REPLICA_PORT", self.replica_port.to_string())
             .env("WHISTLE_SENTINEL_PORTS", self.sentinel_ports.map(|p| p.to_string()).join(","))
+            .env("WHISTLE_KAFKA_SASL", if self.sasl { "1" } else { "0" })
             .output()
             .await?;
         anyhow::ensure!(
@@ -317,6 +358,7 @@ fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
                 ("WHISTLE_KAFKA__PARTITIONS".into(), "3".into()),
             ];
             env.extend(topics.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            env.extend(infra.kafka_env(name));
             // Each service gets only its own settings: one that names no setting stops it.
             if name == "gateway" {
                 // The board check reads whole snapshots.
@@ -652,8 +694,8 @@ impl Verdict {
 }
 
 async fn case_log(infra: &Infra, topic: &str, level: ReadLevel) -> Vec<whistle_schemas::events::CaseEvent> {
-    let (brokers, topic) = (infra.brokers(), topic.to_owned());
-    tokio::task::spawn_blocking(move || read_case_log(&brokers, &topic, level))
+    let (kafka, topic) = (infra.kafka(), topic.to_owned());
+    tokio::task::spawn_blocking(move || read_case_log(&kafka, &topic, level))
         .await
         .expect("log task")
         .expect("the case log is readable")
@@ -1062,9 +1104,12 @@ impl LiveBoard {
 
 /// The members of consumer group `group` and the partitions each is assigned, as the broker
 /// reports them (DescribeGroups; the classic protocol's assignment bytes).
-fn group_members(brokers: &str, group: &str) -> anyhow::Result<Vec<(String, Vec<i32>)>> {
+fn group_members(
+    kafka: &whistle_common::settings::KafkaSettings,
+    group: &str,
+) -> anyhow::Result<Vec<(String, Vec<i32>)>> {
     use rdkafka::consumer::{BaseConsumer, Consumer as _};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let consumer: BaseConsumer = whistle_common::kafka::client_config(kafka).create()?;
     let groups = consumer.fetch_group_list(Some(group), Duration::from_secs(10))?;
     let mut members = Vec::new();
     for g in groups.groups().iter().filter(|g| g.name() == group) {
@@ -1101,15 +1146,15 @@ fn parse_assignment(bytes: &[u8]) -> anyhow::Result<Vec<i32>> {
 /// Waits until `group` has `members` members that together hold all `partitions` partitions,
 /// each member at least one; returns what it saw last.
 async fn wait_for_sharing(
-    brokers: &str,
+    kafka: &whistle_common::settings::KafkaSettings,
     group: &str,
     members: usize,
     partitions: usize,
 ) -> Result<Vec<(String, Vec<i32>)>, String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (brokers, g) = (brokers.to_owned(), group.to_owned());
-        let seen = tokio::task::spawn_blocking(move || group_members(&brokers, &g)).await.expect("describe task");
+        let (kafka, g) = (kafka.clone(), group.to_owned());
+        let seen = tokio::task::spawn_blocking(move || group_members(&kafka, &g)).await.expect("describe task");
         if let Ok(seen) = &seen {
             let mut held: Vec<i32> = seen.iter().flat_map(|(_, p)| p.iter().copied()).collect();
             held.sort_unstable();
@@ -1236,7 +1281,7 @@ async fn two_of_each_share_the_partitions_and_survivors_take_over_from_killed_in
     // Both members of each group hold partitions (3 partitions: 2 + 1).
     let groups = ["router", "projector", "sla"].map(|g| format!("fault-{suffix}-{g}"));
     for group in &groups {
-        let members = wait_for_sharing(&infra.brokers(), group, 2, 3).await.unwrap_or_else(|e| {
+        let members = wait_for_sharing(&infra.kafka(), group, 2, 3).await.unwrap_or_else(|e| {
             panic!("two instances do not share the partitions: {e}");
         });
         log(format_args!("{group}: {members:?}"));
@@ -1251,7 +1296,7 @@ async fn two_of_each_share_the_partitions_and_survivors_take_over_from_killed_in
     }
     // The survivors take every partition over (after the broker's session timeout, 10 s).
     for group in &groups {
-        let members = wait_for_sharing(&infra.brokers(), group, 1, 3)
+        let members = wait_for_sharing(&infra.kafka(), group, 1, 3)
             .await
             .unwrap_or_else(|e| panic!("the survivor did not take the partitions over: {e}"));
         log(format_args!("after the kills, {group}: {members:?}"));
@@ -1356,5 +1401,56 @@ async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost
         failover.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+    assert_exactly_once(&accepted, &stats, &verdict);
+}
+
+/// A broker that takes SASL/SCRAM-SHA-512 logins only (`WHISTLE_KAFKA_SASL=1`): each service logs
+/// in as its own user (`WHISTLE_KAFKA__SECURITY_PROTOCOL`, `_SASL_USERNAME`, `_SASL_PASSWORD`,
+/// as the Kubernetes overlays set them) and every accepted whistle is dispatched, shown and on its
+/// timeline exactly once; a client without credentials, or with a wrong password, gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a SASL/SCRAM broker of its own; run by `cargo xtask test` (see docs/faults.md)"]
+async fn services_log_in_to_a_scram_broker_and_clients_without_credentials_are_refused() {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let knobs = knobs();
+    let started = *START.get_or_init(Instant::now);
+    check_binaries();
+    let infra = Arc::new(Infra::start_with(knobs.keep, RedisMode::Single, true).await);
+    // Refused: no login, and a wrong password (librdkafka reports it on the metadata request).
+    let metadata = |kafka: whistle_common::settings::KafkaSettings| {
+        let consumer: BaseConsumer = whistle_common::kafka::client_config(&kafka).create().expect("client");
+        consumer.fetch_metadata(None, Duration::from_secs(5)).map(|m| m.topics().len())
+    };
+    let open = whistle_common::settings::KafkaSettings { brokers: infra.brokers(), ..Default::default() };
+    let wrong = whistle_common::settings::KafkaSettings {
+        sasl_password: Some("not-the-password".to_owned().into()),
+        ..infra.kafka()
+    };
+    let (anonymous, wrong_password, logged_in) = tokio::task::spawn_blocking({
+        let (good, open, wrong) = (infra.kafka(), open, wrong);
+        move || (metadata(open), metadata(wrong), metadata(good))
+    })
+    .await
+    .expect("metadata task");
+    log(format_args!("anonymous: {anonymous:?}; wrong password: {wrong_password:?}; whistle-test: {logged_in:?}"));
+    assert!(anonymous.is_err(), "a client without credentials read metadata: {anonymous:?}");
+    assert!(wrong_password.is_err(), "a wrong password read metadata: {wrong_password:?}");
+    assert!(logged_in.is_ok(), "whistle-test could not log in: {logged_in:?}");
+
+    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+    let cases_topic = format!("fault-{suffix}.cases");
+    let http = reqwest::Client::new();
+    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
+    let (api, ws) = {
+        let mut f = fleet.lock().await;
+        f.start_all(&http).await;
+        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
+    };
+    let load = Load::start(vec![api.clone()], suffix.clone(), http.clone(), knobs.rate);
+    tokio::time::sleep(Duration::from_secs(knobs.seconds.min(10))).await;
+    let stats = load.finish().await;
+    let (accepted, verdict) = check_everything(&infra, &cases_topic, &api, &[ws], &http, &stats).await;
+    let f = fleet.lock().await;
+    println!("{} runtime={:.0}s", summary("sasl", &accepted, &stats, &verdict, &f), started.elapsed().as_secs_f64());
     assert_exactly_once(&accepted, &stats, &verdict);
 }

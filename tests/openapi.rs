@@ -14,9 +14,27 @@ fn declared_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for file in ROUTER_SOURCES {
         let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        for line in text.lines() {
-            let Some(rest) = line.trim().strip_prefix(".route(\"") else { continue };
-            let (path, handlers) = rest.split_once('"').expect("a quoted path");
+        // `.route("PATH", handlers)`, on one line or (as rustfmt breaks long ones) several.
+        for (at, _) in text.match_indices(".route(") {
+            let rest = text[at + ".route(".len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('"') else { continue };
+            let (path, after) = rest.split_once('"').expect("a quoted path");
+            // Up to the parenthesis that closes `.route(`.
+            let mut depth = 1usize;
+            let end = after
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(after.len(), |(i, _)| i);
+            let handlers = &after[..end];
+            let line = format!(".route(\"{path}\"{})", handlers.split_whitespace().collect::<Vec<_>>().join(" "));
+            let handlers = line.as_str();
             let mut found = false;
             for method in ["get", "post", "put", "patch", "delete"] {
                 if handlers.contains(&format!(" {method}(")) || handlers.contains(&format!(".{method}(")) {

@@ -141,3 +141,49 @@ async fn prometheus_scrapes_the_services_and_the_slo_rules_see_a_breach() {
     let _ = std::fs::remove_dir_all(&dir);
     stack.stop().await;
 }
+
+/// The series of a `/metrics` page: every sample line's name and labels (values dropped).
+async fn series(http: &reqwest::Client, base: &str) -> std::collections::BTreeSet<String> {
+    let text = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+/// 200 requests with made-up HTTP methods to each service add at most the one `method="other"`
+/// series per route and status: labels come from a closed set, so a client cannot grow the
+/// metric store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_random_http_methods_add_no_metric_series() {
+    let stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let bases = [stack.api.clone(), stack.registry.clone(), stack.sla.clone()];
+    let paths = ["/api/v1/whistles", "/api/v1/registry/items", "/api/v1/sla/summary", "/api/v1/towns", "/nowhere"];
+    // Warm up: one odd method per service and path, so the "other" series exist.
+    for base in &bases {
+        for path in paths {
+            let method = reqwest::Method::from_bytes(b"WARMUP").expect("method");
+            let _ = http.request(method, format!("{base}{path}")).send().await;
+        }
+    }
+    let mut before = Vec::new();
+    for base in &bases {
+        before.push(series(&http, base).await);
+    }
+    for n in 0..200u32 {
+        let method = reqwest::Method::from_bytes(format!("X{n:03}{}", n.wrapping_mul(2_654_435_761) % 997).as_bytes())
+            .expect("a token");
+        for base in &bases {
+            let path = paths[n as usize % paths.len()];
+            let resp = http.request(method.clone(), format!("{base}{path}")).send().await.expect("answered");
+            assert!(resp.status().is_client_error(), "{method} {path}: {}", resp.status());
+        }
+    }
+    for (base, before) in bases.iter().zip(before) {
+        let after = series(&http, base).await;
+        let added: Vec<_> = after.difference(&before).collect();
+        assert!(added.is_empty(), "{base}: 200 odd methods added series {added:?}");
+    }
+    stack.stop().await;
+}

@@ -510,3 +510,36 @@ async fn towns_have_their_kind_zones_route_to_their_own_departments_and_optional
     assert_eq!(three["outcome"], "department", "{three}");
     stack.stop().await;
 }
+
+/// A registry change from anyone but an administrator is refused before its body is read: a
+/// client that announces an 8 MB import and sends only the first kilobyte gets its `403` at once
+/// (before the fix the registry waited for the whole body, for any token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_non_administrator_import_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let stack = Stack::start().await;
+    let host = stack.registry.trim_start_matches("http://").to_owned();
+    for (who, path) in [
+        (whistle_tests::as_town(TOWN), "/api/v1/registry/import"),
+        (whistle_tests::as_manager(), "/api/v1/registry/import"),
+        (whistle_tests::as_department(whistle_tests::DEPARTMENT), "/api/v1/registry/items/CQ-ENV-001/recover"),
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(&host).await.expect("connects");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\n\
+             Content-Length: 8000000\r\n\r\n",
+            token(&who)
+        );
+        socket.write_all(head.as_bytes()).await.expect("head");
+        socket.write_all(&[b'x'; 1024]).await.expect("first kilobyte");
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{path} as {}: no answer while the body is still coming", who.user))
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path} as {}: {answer}", who.user);
+        assert!(answer.contains("\"forbidden\""), "{answer}");
+    }
+    stack.stop().await;
+}

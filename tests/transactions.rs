@@ -72,8 +72,8 @@ async fn start_router_with(
 }
 
 async fn log(iso: &Isolation, level: ReadLevel) -> Vec<CaseEvent> {
-    let (brokers, topic) = (iso.kafka.brokers.clone(), iso.kafka.topics.cases.clone());
-    tokio::task::spawn_blocking(move || read_case_log(&brokers, &topic, level)).await.expect("task").expect("log")
+    let (kafka, topic) = (iso.kafka.clone(), iso.kafka.topics.cases.clone());
+    tokio::task::spawn_blocking(move || read_case_log(&kafka, &topic, level)).await.expect("task").expect("log")
 }
 
 /// Waits until every whistle in `ids` has a committed dispatch, then returns the committed

@@ -3,7 +3,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -15,8 +14,7 @@ const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Reads the stack's dead-letter topic from its start.
 fn dead_letter_reader(stack: &Stack) -> StreamConsumer {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack.iso.kafka.brokers)
+    let consumer: StreamConsumer = whistle_common::kafka::client_config(&stack.iso.kafka)
         .set("group.id", format!("test-{}-dlq-reader", stack.iso.suffix))
         .set("auto.offset.reset", "earliest")
         // The router's dead letters are written in its transactions.
@@ -243,8 +241,7 @@ async fn bad_input_gets_specific_errors_while_valid_whistles_keep_flowing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block_the_partition() {
     let stack = Stack::start().await;
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", &stack.iso.kafka.brokers).create().expect("producer");
+    let producer: FutureProducer = whistle_common::kafka::client_config(&stack.iso.kafka).create().expect("producer");
     // Every partition gets garbage, so whichever one the next whistle lands on had poison first.
     for partition in 0..stack.iso.kafka.partitions {
         let record =

@@ -9,6 +9,9 @@
 #   logs     last 200 lines of the broker log (-f to follow)
 #   reset    stop and delete all Kafka data (topics, offsets, cluster id)
 #
+# WHISTLE_KAFKA_SASL=1: the client listener takes SASL/SCRAM-SHA-512 logins only, for the users
+#   admin, whistle-intake, -router, -gateway, -sla, -registry and whistle-test, whose passwords
+#   are generated into $WHISTLE_RUN/kafka/users (0600); needs freshly formatted storage.
 # Environment: WHISTLE_KAFKA_PORT (19092), WHISTLE_KAFKA_CONTROLLER_PORT (19093),
 #   WHISTLE_KAFKA_START_TIMEOUT (90), JAVA_HOME (optional), plus lib.sh's WHISTLE_CACHE/RUN.
 set -euo pipefail
@@ -27,6 +30,11 @@ KAFKA_HOST=127.0.0.1
 WHISTLE_KAFKA_PORT=${WHISTLE_KAFKA_PORT:-19092}
 WHISTLE_KAFKA_CONTROLLER_PORT=${WHISTLE_KAFKA_CONTROLLER_PORT:-19093}
 WHISTLE_KAFKA_DATA_DIR=$KAFKA_DIR/data
+# WHISTLE_KAFKA_SASL=1: clients must log in with SASL/SCRAM-SHA-512 (see sasl_config).
+KAFKA_SASL=${WHISTLE_KAFKA_SASL:-0}
+KAFKA_USERS=$KAFKA_DIR/users
+# The users a SASL broker knows: the broker itself, each service, and the tests' own clients.
+SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-test)
 START_TIMEOUT=${WHISTLE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 # Logged once by kafka.server.KafkaRaftServer after the broker is unfenced and its
@@ -81,9 +89,50 @@ cmd_fetch() {
   note "kafka: fetched $n jars into $KAFKA_LIBS in $((SECONDS - t0))s"
 }
 
+# With WHISTLE_KAFKA_SASL=1: a password per user, generated once into $KAFKA_USERS ("user
+# password" lines, 0600), and the broker's SASL listener. The SCRAM credentials go into the
+# metadata log when the storage is formatted; a broker formatted without them stays open.
+sasl_users() {
+  [[ -s $KAFKA_USERS ]] && return 0
+  local user
+  for user in "${SASL_USERS[@]}"; do
+    printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
+  done >"$KAFKA_USERS.tmp.$$"
+  mv -f -- "$KAFKA_USERS.tmp.$$" "$KAFKA_USERS"
+}
+
+sasl_password() { awk -v u="$1" '$1 == u { print $2 }' "$KAFKA_USERS"; }
+
+sasl_config() {
+  echo
+  printf '%s\n' \
+    "# ---- WHISTLE_KAFKA_SASL=1 (deploy/dev/kafka.sh): SASL/SCRAM-SHA-512 on the client listener." \
+    "# Later keys win: these replace the plaintext listener above. The controller listener stays" \
+    "# plaintext on loopback (KRaft keeps SCRAM credentials in the metadata log, which the" \
+    "# controller must read before it could check them)." \
+    "listeners=SASL_PLAINTEXT://127.0.0.1:$WHISTLE_KAFKA_PORT,CONTROLLER://127.0.0.1:$WHISTLE_KAFKA_CONTROLLER_PORT" \
+    "advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$WHISTLE_KAFKA_PORT" \
+    "inter.broker.listener.name=SASL_PLAINTEXT" \
+    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT" \
+    "sasl.enabled.mechanisms=SCRAM-SHA-512" \
+    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512" \
+    "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(sasl_password admin)\";"
+}
+
 format_storage() {
-  local cluster_id conf=$KAFKA_DIR/server.properties
-  [[ -f $WHISTLE_KAFKA_DATA_DIR/meta.properties ]] && return 0
+  local cluster_id conf=$KAFKA_DIR/server.properties user
+  local -a scram=()
+  if [[ -f $WHISTLE_KAFKA_DATA_DIR/meta.properties ]]; then
+    if [[ $KAFKA_SASL == 1 && ! -f $KAFKA_DIR/sasl ]]; then
+      die "kafka: $WHISTLE_KAFKA_DATA_DIR was formatted without SCRAM users; WHISTLE_KAFKA_SASL=1 needs a fresh one (kafka.sh reset)"
+    fi
+    return 0
+  fi
+  if [[ $KAFKA_SASL == 1 ]]; then
+    for user in "${SASL_USERS[@]}"; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(sasl_password "$user")]")
+    done
+  fi
   mkdir -p -- "$WHISTLE_KAFKA_DATA_DIR"
   # random-uuid prints the id on stdout, possibly next to log lines: keep the id-shaped line.
   cluster_id=$("$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
@@ -91,8 +140,9 @@ format_storage() {
     || die "kafka: 'StorageTool random-uuid' failed; see $KAFKA_LOG"
   # No --standalone: the quorum is given statically by controller.quorum.voters.
   "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" >>"$KAFKA_LOG" 2>&1 \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" "${scram[@]}" >>"$KAFKA_LOG" 2>&1 \
     || { show_log_tail "$KAFKA_LOG"; die "kafka: formatting $WHISTLE_KAFKA_DATA_DIR failed; see $KAFKA_LOG"; }
+  if [[ $KAFKA_SASL == 1 ]]; then : >"$KAFKA_DIR/sasl"; fi
 }
 
 cmd_start() {
@@ -113,6 +163,10 @@ cmd_start() {
   mkdir -p -- "$KAFKA_DIR"
   render_template "$KAFKA_TEMPLATE" "$KAFKA_DIR/server.properties" \
     WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
+  if [[ $KAFKA_SASL == 1 ]]; then
+    sasl_users
+    sasl_config >>"$KAFKA_DIR/server.properties"
+  fi
   # One log per run (previous one kept as kafka.log.1), so the readiness grep sees this run only.
   [[ -f $KAFKA_LOG ]] && mv -f -- "$KAFKA_LOG" "$KAFKA_LOG.1"
   : >"$KAFKA_LOG"

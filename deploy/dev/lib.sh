@@ -18,7 +18,13 @@ WHISTLE_RUN=${WHISTLE_RUN:-$WHISTLE_CACHE/run}
 WHISTLE_LOGS=$WHISTLE_RUN/logs
 export WHISTLE_ROOT WHISTLE_CACHE WHISTLE_RUN WHISTLE_LOGS
 
+# Logs, data, secrets and pid files are this user's alone: files 0600, directories 0700, for
+# everything the scripts create and the servers they start (Kafka, Redis, nginx, the services).
+umask 077
 mkdir -p -- "$WHISTLE_CACHE" "$WHISTLE_LOGS" "$WHISTLE_RUN/pids" "$WHISTLE_RUN/locks"
+# Also for a run directory made before this rule (its contents keep their modes, but nobody
+# else can reach them).
+chmod 700 -- "$WHISTLE_RUN" "$WHISTLE_LOGS" 2>/dev/null || true
 
 # ---------------------------------------------------------------- messages
 

@@ -10,6 +10,8 @@
 #
 # Environment: WHISTLE_HTTP_PORT (8080), WHISTLE_GATEWAY_PORT (8082), WHISTLE_SLA_PORT (8084), WHISTLE_REGISTRY_PORT (8085), WHISTLE_INTAKE_PORT
 #   (8081), WHISTLE_CONSOLE_DIR (<repo>/services/console/dist), plus lib.sh's variables.
+#   WHISTLE_INGRESS_LIMIT_EXEMPT: addresses or CIDRs (space-separated) the per-address limits
+#   leave alone, e.g. 127.0.0.1 for the benchmarks of docs/performance.md (default: none).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -38,6 +40,20 @@ else
   WHISTLE_NGINX_USER="# (not root: workers run as $(id -un))"
 fi
 
+# One `geo` line per exempt address (deploy/nginx/whistle.conf); anything but an address or
+# CIDR is refused rather than pasted into the config.
+# shellcheck disable=SC2034  # used by render_template (indirect expansion)
+WHISTLE_INGRESS_LIMIT_EXEMPT_LINES='# (none)'
+if [[ -n ${WHISTLE_INGRESS_LIMIT_EXEMPT:-} ]]; then
+  WHISTLE_INGRESS_LIMIT_EXEMPT_LINES=''
+  read -r -a exempt <<<"$WHISTLE_INGRESS_LIMIT_EXEMPT"
+  for addr in "${exempt[@]}"; do
+    [[ $addr =~ ^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$ ]] \
+      || die "nginx: WHISTLE_INGRESS_LIMIT_EXEMPT: '$addr' is not an address or CIDR"
+    WHISTLE_INGRESS_LIMIT_EXEMPT_LINES+="$addr 1; "
+  done
+fi
+
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
   exit 2
@@ -63,7 +79,8 @@ render_and_test() {
   done
   render_template "$NGINX_TEMPLATE" "$NGINX_CONF" \
     WHISTLE_HTTP_PORT WHISTLE_GATEWAY_PORT WHISTLE_INTAKE_PORT WHISTLE_SLA_PORT WHISTLE_REGISTRY_PORT WHISTLE_CONSOLE_DIR \
-    WHISTLE_NGINX_DIR WHISTLE_LOGS WHISTLE_NGINX_USER WHISTLE_INTAKE_SERVERS WHISTLE_SLA_SERVERS WHISTLE_GATEWAY_SERVERS
+    WHISTLE_NGINX_DIR WHISTLE_LOGS WHISTLE_NGINX_USER WHISTLE_INTAKE_SERVERS WHISTLE_SLA_SERVERS WHISTLE_GATEWAY_SERVERS \
+    WHISTLE_INGRESS_LIMIT_EXEMPT_LINES
   local out
   if ! out=$("$(nginx_bin)" -t -q -p "$WHISTLE_NGINX_DIR/" -c "$NGINX_CONF" -e "$NGINX_ERROR_LOG" 2>&1); then
     printf '%s\n' "$out" | sed 's/^/  | /' >&2

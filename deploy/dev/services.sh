@@ -16,9 +16,11 @@
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 # Authentication: every service but the router verifies tokens signed with one key, generated
-# once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). Intake serves the
-# demo accounts with the password WHISTLE_DEMO_PASSWORD (default whistle-demo), and the accounts
-# of the PostgreSQL account store (postgres.sh url, or WHISTLE_DATABASE__URL).
+# once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). The stack runs with
+# WHISTLE_ENV=development, and intake with WHISTLE_DEMO=1: it serves the demo accounts with the
+# password WHISTLE_DEMO_PASSWORD (default whistle-demo).
+# Intake also serves the accounts of the PostgreSQL account store (postgres.sh url, or
+# WHISTLE_DATABASE__URL).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -99,6 +101,12 @@ start_one() {
       export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
     fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
+    # A broker started with WHISTLE_KAFKA_SASL=1 takes logins only: each service as its own user.
+    if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
+      export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=whistle-$svc
+      WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="whistle-$svc" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
+      export WHISTLE_KAFKA__SASL_PASSWORD
+    fi
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
     # so the sections a service lacks are not passed on to it from the caller's environment.
     if [[ $svc != router ]]; then
@@ -108,13 +116,16 @@ start_one() {
     else
       unset "${!WHISTLE_REDIS__@}" "${!WHISTLE_AUTH__@}"
     fi
+    # A development stack: the demo accounts are on (services refuse them in production, the
+    # default). WHISTLE_ENV=production here makes intake stop with a clear message.
+    export WHISTLE_ENV=${WHISTLE_ENV:-development}
     if [[ $svc == intake ]]; then
-      export WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
+      export WHISTLE_DEMO=1 WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
       WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
       export WHISTLE_DATABASE__URL
     else
-      unset "${!WHISTLE_DATABASE__@}"
+      unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
     fi
     if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
@@ -122,6 +133,13 @@ start_one() {
       export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
     else
       unset "${!WHISTLE_RATE_LIMIT__@}"
+    fi
+    if [[ $svc == gateway ]]; then
+      # Boards come through nginx too: the per-address connection cap counts the address nginx
+      # saw, not nginx's own.
+      export WHISTLE_WEBSOCKET__TRUST_FORWARDED_FOR=${WHISTLE_WEBSOCKET__TRUST_FORWARDED_FOR:-true}
+    else
+      unset "${!WHISTLE_WEBSOCKET__@}"
     fi
     spawn "$name" "$log" "$bin"
   )

@@ -306,8 +306,8 @@ validate-deploy: NOT run here (no cluster, no container engine):
     (Strimzi, Prometheus Operator): the custom resources were checked by check.py's transcription
   - Strimzi reconciling the Kafka cluster, topics, users and ACLs; ingress-nginx; prometheus-adapter
   - docker build of deploy/docker/Dockerfile, docker compose up, hadolint
-  - the services with Kafka SASL/SCRAM (not in the services yet: the dev overlay's Kafka listener
-    is unauthenticated); Sentinel failover ran locally (tests/fault.rs), not on a cluster
+  - the services against Strimzi's SCRAM listener and the KafkaUsers' ACLs (SCRAM logins and
+    Sentinel failover ran locally in tests/fault.rs, not on a cluster)
 NOTRUN
   if ((${#FAILED[@]})); then
     printf 'validate-deploy: FAILED: %s\n' "${FAILED[@]}" >&2

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -36,8 +35,7 @@ pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize)
     };
     whistle_common::kafka::ensure_topics(&settings, &[spec]).await?;
     let producer: FutureProducer = whistle_common::kafka::producer(&settings, "loadtest-baseline")?;
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: StreamConsumer = whistle_common::kafka::client_config(&settings)
         .set("group.id", format!("loadtest-baseline-{suffix}"))
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")

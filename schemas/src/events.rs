@@ -387,7 +387,8 @@ pub struct Escalated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnforcementSubject {
-    /// `ucc:<credit code>` or `addr:<normalised address>`.
+    /// `ucc:<credit code>` or `addr:<normalised address>`; `withheld` (and nothing else) in what
+    /// a town is sent about its own case.
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_code: Option<String>,
@@ -422,6 +423,7 @@ pub struct Penalised {
     pub range_min_yuan: u64,
     pub range_max_yuan: u64,
     /// Present when the officer proceeded past a fence; such penalties are flagged for managers.
+    /// Never in what a town is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_reason: Option<String>,
 }
@@ -439,6 +441,7 @@ pub enum FenceSeverity {
 }
 
 /// `whistle.fenced`: an electronic fence warned at the moment of an action. Does not change status.
+/// For the officers and their supervisors: towns are not sent these, nor see them on the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fenced {

@@ -13,7 +13,9 @@
 //! (overdue, then newest); when the channel has more, `truncated` is true, `total` says how
 //! many are open and `next` is the token for `{"type":"more"}`, answered with a `page`. Later
 //! events still arrive for every case of the channel. Cases in frames are summaries (no
-//! timeline); `GET /api/v1/whistles/{id}` has the whole case.
+//! timeline); `GET /api/v1/whistles/{id}` has the whole case. Frames show a case as the
+//! account's HTTP view does: a town's leave out enforcement subjects, override reasons and
+//! fence warnings.
 //!
 //! Every client frame the server cannot act on is answered with an `error` frame (`code`:
 //! `malformed_message`, `unsupported_frame`, `invalid_channel`, `unknown_channel` (well formed, but
@@ -119,7 +121,8 @@ pub enum ServerMessage {
         channel: String,
         cursor: String,
     },
-    /// One change on a channel.
+    /// One change on a channel, as the account may see it: a town gets no enforcement subjects,
+    /// override reasons or fence warnings (their frames are not sent), like its HTTP view.
     Event {
         channel: String,
         cursor: String,

@@ -44,6 +44,8 @@ pub fn no_rate_limit() -> whistle_common::ratelimit::RateLimitSettings {
 pub fn auth_settings() -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(TEST_JWT_SECRET),
+        environment: whistle_common::settings::Environment::Development,
+        demo: true,
         demo_password: Some(SecretString::from(DEMO_PASSWORD)),
         ..Default::default()
     }
@@ -113,6 +115,7 @@ impl Isolation {
             },
             partitions: 3,
             replication_factor: 1,
+            ..KafkaSettings::default()
         };
         let redis = RedisSettings {
             url: SecretString::from(env("WHISTLE_TEST_REDIS")),
@@ -279,7 +282,7 @@ impl Stack {
     pub async fn produce(&self, event: &whistle_schemas::events::CaseEvent) {
         use rdkafka::producer::{FutureProducer, FutureRecord};
         let producer: FutureProducer =
-            rdkafka::ClientConfig::new().set("bootstrap.servers", &self.iso.kafka.brokers).create().expect("producer");
+            whistle_common::kafka::client_config(&self.iso.kafka).create().expect("producer");
         let payload = serde_json::to_vec(event).expect("json");
         let key = event.subject.to_string();
         let record = FutureRecord::to(&self.iso.kafka.topics.cases).key(&key).payload(&payload);
@@ -383,8 +386,7 @@ impl Isolation {
             let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database_name());
             let _ = sqlx::query(&drop).execute(&mut conn).await;
         }
-        if let Ok(admin) = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.kafka.brokers)
+        if let Ok(admin) = whistle_common::kafka::client_config(&self.kafka)
             .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
         {
             let t = &self.kafka.topics;
@@ -417,6 +419,7 @@ impl Isolation {
 }
 
 pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
+    let websocket = whistle_gateway::settings::WebSocketSettings::default();
     whistle_gateway::Settings {
         http: HttpSettings::new(0),
         kafka: iso.kafka.clone(),
@@ -424,6 +427,12 @@ pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
         group_id: format!("test-{}-projector", iso.suffix),
         registry_path: registry_path(),
         auth: auth_settings(),
+        // Every board of a test connects from this one address; the per-address cap has its
+        // own test (`ws_limits.rs`).
+        websocket: whistle_gateway::settings::WebSocketSettings {
+            max_connections_per_address: websocket.max_connections,
+            ..websocket
+        },
         ..Default::default()
     }
 }
@@ -570,7 +579,7 @@ pub enum ReadLevel {
 /// [`ReadLevel::Committed`] the last stable offset), read by a fresh consumer outside any group
 /// commit. Payloads that are not case events are skipped. Blocking: call from a blocking thread.
 pub fn read_case_log(
-    brokers: &str,
+    kafka: &KafkaSettings,
     topic: &str,
     level: ReadLevel,
 ) -> anyhow::Result<Vec<whistle_schemas::events::CaseEvent>> {
@@ -580,8 +589,7 @@ pub fn read_case_log(
     use rdkafka::{Offset, TopicPartitionList};
     use whistle_schemas::events::{Decoded, decode};
 
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = whistle_common::kafka::client_config(kafka)
         .set("group.id", format!("log-reader-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

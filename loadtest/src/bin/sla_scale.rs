@@ -16,7 +16,6 @@ use chrono::Utc;
 use clap::Parser;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use secrecy::SecretString;
@@ -69,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         },
         partitions: PARTITIONS,
         replication_factor: 1,
+        ..KafkaSettings::default()
     };
     let redis = RedisSettings {
         url: SecretString::from(redis_url),
@@ -155,8 +155,7 @@ async fn main() -> anyhow::Result<()> {
     let app = whistle_sla::Application::build(settings).await?;
     let sla = tokio::spawn(app.run_until_stopped(std::future::pending()));
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
+    let consumer: StreamConsumer = whistle_common::kafka::client_config(&kafka)
         .set("group.id", format!("scale-{suffix}-reader"))
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")

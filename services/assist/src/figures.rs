@@ -134,12 +134,15 @@ pub fn change_percent(before: f64, after: f64) -> Option<f64> {
 /// Reads every case event on `topic` from the beginning up to the end as of the call. Payloads
 /// that are not case events, or of types this build does not know, are skipped (and counted).
 /// Blocking: call from a blocking thread.
-pub fn read_log(brokers: &str, topic: &str, timeout: StdDuration) -> anyhow::Result<(Vec<CaseEvent>, usize)> {
+pub fn read_log(
+    kafka: &whistle_common::settings::KafkaSettings,
+    topic: &str,
+    timeout: StdDuration,
+) -> anyhow::Result<(Vec<CaseEvent>, usize)> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+    use rdkafka::{Message, Offset, TopicPartitionList};
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = whistle_common::kafka::client_config(kafka)
         .set("group.id", format!("whistle-figures-{}", Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

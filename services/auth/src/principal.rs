@@ -11,10 +11,16 @@
 //!
 //! Every authenticated role may read the registry (items, towns, districts, routes) and use the
 //! item suggestion and benchmark look-ups.
+//!
+//! What a reader sees of a case it may read ([`Principal::case_visibility`]): departments,
+//! command centres and managers the whole case; a town its progress without the enforcement
+//! record's subjects, override reasons and fence warnings (`whistle_case::visibility`), in the
+//! HTTP view and on the boards alike.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use whistle_case::Visibility;
 
 /// The command centre's department type: its department code is `<district>-CC`.
 pub const COMMAND_CENTRE_TYPE: &str = "CC";
@@ -179,6 +185,18 @@ impl Principal {
         }
     }
 
+    /// How much of a case this caller sees once [`Principal::can_read`] lets it read the case
+    /// (or a channel lets it watch one): the officers and their supervisors see it whole, the
+    /// town that raised it sees its progress without the enforcement record's particulars.
+    pub fn case_visibility(&self) -> Visibility {
+        match &self.role {
+            Role::Town { .. } => Visibility::Town,
+            Role::Department { .. } | Role::CommandCentre { .. } | Role::Manager { .. } => Visibility::Full,
+            // Reads no case at all; should one ever reach it, it gets the narrowest view.
+            Role::Admin => Visibility::Town,
+        }
+    }
+
     /// May take `action` on the case.
     pub fn can_act(&self, action: CaseAction, case: &CaseScope<'_>) -> bool {
         let Some(department) = self.acting_department() else { return false };
@@ -315,6 +333,15 @@ mod tests {
         assert!(!manager(Some("500103")).can_watch(Manager("city")));
         assert!(!manager(Some("500103")).can_watch(Department("500104-UM")));
         assert!(!Principal::new("admin", Role::Admin).can_watch(Manager("city")));
+    }
+
+    #[test]
+    fn towns_see_a_narrower_case_than_the_officers_and_their_supervisors() {
+        assert_eq!(town("500103001").case_visibility(), Visibility::Town);
+        for p in [dept("500103-UM"), cc("500103"), manager(None), manager(Some("500103"))] {
+            assert_eq!(p.case_visibility(), Visibility::Full, "{p}");
+        }
+        assert_eq!(Principal::new("admin", Role::Admin).case_visibility(), Visibility::Town);
     }
 
     #[test]

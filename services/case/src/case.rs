@@ -34,6 +34,11 @@ impl Case {
         self.0.clone()
     }
 
+    /// The HTTP view as a reader with `visibility` may see it ([`crate::visibility`]).
+    pub fn view_for(&self, visibility: crate::Visibility) -> WhistleView {
+        crate::visibility::view(self.view(), visibility)
+    }
+
     /// What boards get: everything but the timeline.
     pub fn summary(&self) -> CaseSummary {
         let pause_reason = if self.paused {

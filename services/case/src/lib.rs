@@ -13,6 +13,8 @@
 //!   into its TypeScript by `cargo xtask schemas`.
 //! - [`effect`]: what an event means for the services that follow cases without keeping the
 //!   whole case (SLA clocks, outcome figures, the router); they match on that closed set.
+//! - [`visibility`]: what each reader may see of a case (a town sees no enforcement subjects,
+//!   override reasons or fence warnings); intake's HTTP view and the gateway's frames both use it.
 //!
 //! The matches over events and commands are exhaustive (no `_` arms): a new event type does not
 //! compile until every rule here says what it means.
@@ -37,6 +39,7 @@ pub mod effect;
 mod evolve;
 pub mod limits;
 mod refusal;
+pub mod visibility;
 
 pub use case::Case;
 pub use command::Command;
@@ -44,6 +47,7 @@ pub use decide::{Ctx, decide};
 pub use effect::{Effect, Enforcement, SlaSignal, effect};
 pub use evolve::{can_pause, can_transfer, enforcing, evolve, is_duplicate};
 pub use refusal::Refusal;
+pub use visibility::Visibility;
 pub use whistle_schemas::api::{CaseSummary, WhistleView};
 
 #[cfg(test)]

@@ -217,3 +217,28 @@ fn refusals_say_what_and_why_as_the_api_did() {
         .expect_err("never raised");
     assert_eq!(err.to_string(), "whistle.acknowledged for a whistle that was never raised");
 }
+
+#[test]
+fn a_towns_view_and_summary_leave_out_fences_and_subjects_the_departments_keep() {
+    use crate::Visibility;
+    // inspect() names the subject `addr:x`; command(14) is a fence warning.
+    let case = walk(vec![raise(), dispatch(), Command::Acknowledge { actor: officer() }, inspect(), command(14)]);
+    let full = case.view_for(Visibility::Full);
+    assert_eq!(full, case.view());
+    let town = case.view_for(Visibility::Town);
+    let kinds: Vec<&str> = town.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["whistle.raised", "whistle.dispatched", "whistle.acknowledged", "whistle.inspected"]);
+    assert!(!serde_json::to_string(&town).expect("json").contains("addr:x"));
+    assert!(serde_json::to_string(&full).expect("json").contains("addr:x"));
+    assert!(full.timeline.iter().any(|e| e.kind == "whistle.fenced"));
+
+    // The summary: the latest step is the fence, which the town does not see.
+    let summary = case.summary();
+    assert_eq!(crate::visibility::summary(summary.clone(), Visibility::Full), summary);
+    let town_summary = crate::visibility::summary(summary.clone(), Visibility::Town);
+    assert_eq!((town_summary.last_step, town_summary.steps), (None, summary.steps));
+    let after_inspection = walk(vec![raise(), dispatch(), Command::Acknowledge { actor: officer() }, inspect()]);
+    let shown = crate::visibility::summary(after_inspection.summary(), Visibility::Town);
+    let last = shown.last_step.expect("an inspection is shown");
+    assert_eq!((last.kind.as_str(), last.detail), ("whistle.inspected", None));
+}

@@ -30,10 +30,35 @@ use crate::settings::KafkaSettings;
 /// How long a produce may wait for the broker before the caller is told it failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// A client configuration for `settings.brokers` with the deployment's security settings
+/// (`kafka.security_protocol`, SASL user and password, CA): every Kafka client of every service
+/// and test starts from this one.
+pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    use secrecy::ExposeSecret as _;
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &settings.brokers);
+    let protocol = settings.security_protocol.to_ascii_lowercase();
+    if protocol != "plaintext" {
+        config.set("security.protocol", &protocol);
+    }
+    if protocol.starts_with("sasl") {
+        config.set("sasl.mechanism", &settings.sasl_mechanism);
+        if let Some(user) = &settings.sasl_username {
+            config.set("sasl.username", user);
+        }
+        if let Some(password) = &settings.sasl_password {
+            config.set("sasl.password", password.expose_secret());
+        }
+    }
+    if let Some(ca) = &settings.ssl_ca_location {
+        config.set("ssl.ca.location", ca.to_string_lossy());
+    }
+    config
+}
+
 /// An idempotent, `acks=all` producer.
 pub fn producer(settings: &KafkaSettings, client_id: &str) -> anyhow::Result<FutureProducer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &settings.brokers)
+    client_config(settings)
         .set("client.id", client_id)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -58,8 +83,7 @@ pub fn transactional_producer(
     client_id: &str,
     transactional_id: &str,
 ) -> anyhow::Result<FutureProducer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &settings.brokers)
+    client_config(settings)
         .set("client.id", client_id)
         .set("transactional.id", transactional_id)
         .set("enable.idempotence", "true")
@@ -73,9 +97,8 @@ pub fn transactional_producer(
 }
 
 fn consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
+    let mut config = client_config(settings);
     config
-        .set("bootstrap.servers", &settings.brokers)
         .set("group.id", group)
         .set("client.id", client_id)
         .set("auto.offset.reset", "earliest")
@@ -145,10 +168,8 @@ pub fn standard_topics(settings: &KafkaSettings) -> Vec<TopicSpec> {
 
 /// Creates the topics that are missing; existing ones are left as they are.
 pub async fn ensure_topics(settings: &KafkaSettings, topics: &[TopicSpec]) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.brokers)
-        .create()
-        .context("creating Kafka admin client")?;
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(settings).create().context("creating Kafka admin client")?;
     let retention: Vec<String> = topics.iter().map(|t| t.retention_ms.to_string()).collect();
     let new: Vec<NewTopic<'_>> = topics
         .iter()

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,19 @@ impl Bucket {
             let wait = (1.0 - self.tokens) / rate.per_second;
             Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX))
         }
+    }
+
+    /// Whole tokens in the bucket at `now`.
+    pub fn available(&mut self, rate: &Rate, now: Instant) -> u64 {
+        self.refill(rate, now);
+        // Never more than the burst, a u32.
+        self.tokens.max(0.0) as u64
+    }
+
+    /// Takes `n` tokens, or as many as there are: for costs known only after the fact.
+    pub fn spend(&mut self, rate: &Rate, now: Instant, n: u64) {
+        self.refill(rate, now);
+        self.tokens = (self.tokens - n as f64).max(0.0);
     }
 
     /// True when the bucket would be full by `now`: forgetting it changes nothing.
@@ -265,21 +278,18 @@ impl RateLimitLayer {
         if let Some(key) = (self.key)(req) {
             return format!("key:{key}");
         }
-        match client_address(req.headers(), req.extensions(), self.trust_forwarded_for) {
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        match client_address(req.headers(), peer, self.trust_forwarded_for) {
             Some(address) => format!("ip:{address}"),
             None => "global".to_owned(),
         }
     }
 }
 
-/// The client's address as a key: an IPv4 address, or an IPv6 client's /64. From the last
-/// `X-Forwarded-For` entry (the address our own proxy saw) when `trust_forwarded_for`, else from
-/// the connection; `None` when neither is known (a request without a socket, in tests).
-pub fn client_address(
-    headers: &axum::http::HeaderMap,
-    extensions: &axum::http::Extensions,
-    trust_forwarded_for: bool,
-) -> Option<String> {
+/// The client a request comes from, as one key per client: the peer's address, or with
+/// `trust_forwarded_for` the last `X-Forwarded-For` entry (the address our own proxy saw), an
+/// IPv6 client's /64 as one. `None` when neither is known.
+pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trust_forwarded_for: bool) -> Option<String> {
     let forwarded = || {
         let value = headers.get("x-forwarded-for")?.to_str().ok()?;
         if value.len() > MAX_FORWARDED_FOR {
@@ -287,8 +297,7 @@ pub fn client_address(
         }
         value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
     };
-    let peer = || extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip = if trust_forwarded_for { forwarded().or_else(peer) } else { peer() };
+    let ip = if trust_forwarded_for { forwarded().or(peer) } else { peer };
     ip.map(address_key)
 }
 

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub const NOT_SETTINGS: &[&str] = &[
     // Read by the services themselves, outside the settings.
     "WHISTLE_CONFIG",     // the TOML settings file
+    "WHISTLE_ENV",        // `auth.environment` where a service has it (production | development)
+    "WHISTLE_DEMO",       // `auth.demo` where a service has it (1: the demo accounts)
     "WHISTLE_LOG_FORMAT", // `json` for JSON log lines (telemetry)
     // The dev scripts (deploy/dev/*.sh; lib.sh exports the first four to everything it starts).
     "WHISTLE_ROOT",
@@ -34,6 +36,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_KAFKA_PORT",
     "WHISTLE_KAFKA_CONTROLLER_PORT",
     "WHISTLE_KAFKA_DATA_DIR",
+    "WHISTLE_KAFKA_SASL",
     "WHISTLE_KAFKA_START_TIMEOUT",
     "WHISTLE_REDIS_PORT",
     "WHISTLE_REDIS_MAXMEMORY",
@@ -51,7 +54,8 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_NGINX_DIR",
     "WHISTLE_NGINX_USER",
     "WHISTLE_CONSOLE_DIR",
-    "WHISTLE_DEMO_PASSWORD", // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
+    "WHISTLE_INGRESS_LIMIT_EXEMPT", // nginx.sh: addresses its per-address limits leave alone
+    "WHISTLE_DEMO_PASSWORD",        // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
     // The tests, the console's browser tests and the tools.
     "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS, WHISTLE_TEST_POSTGRES
     "WHISTLE_FAULT_*", // WHISTLE_FAULT_SECONDS, _RATE, _SEED, _KEEP (docs/faults.md)
@@ -107,12 +111,31 @@ where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
-    let env: HashMap<String, String> = env.into_iter().collect();
+    let mut env: HashMap<String, String> = env.into_iter().collect();
     let defaults = config::Config::try_from(&T::default())?;
     let mut top_level: BTreeSet<String> =
         defaults.clone().try_deserialize::<HashMap<String, config::Value>>()?.into_keys().collect();
     // Optional settings without a default are absent from the serialised defaults.
     top_level.extend(probe::fields::<T>().iter().map(|f| (*f).to_owned()));
+    // The deployment-wide switches, read as `auth.environment` and `auth.demo` by the services
+    // that authenticate people (the others have neither).
+    if top_level.contains("auth") {
+        for (switch, setting) in [("WHISTLE_ENV", "WHISTLE_AUTH__ENVIRONMENT"), ("WHISTLE_DEMO", "WHISTLE_AUTH__DEMO")]
+        {
+            if let Some(value) = env.get(switch).cloned()
+                && !env.contains_key(setting)
+            {
+                let value = match (switch, value.trim().to_ascii_lowercase().as_str()) {
+                    ("WHISTLE_DEMO", "1" | "true" | "yes" | "on") => "true".to_owned(),
+                    ("WHISTLE_DEMO", "0" | "false" | "no" | "off" | "") => "false".to_owned(),
+                    ("WHISTLE_ENV", "prod") => "production".to_owned(),
+                    ("WHISTLE_ENV", "dev") => "development".to_owned(),
+                    (_, other) => other.to_owned(),
+                };
+                env.insert(setting.to_owned(), value);
+            }
+        }
+    }
     let mut overrides = HashMap::new();
     let mut unknown = Vec::new();
     for (name, value) in &env {
@@ -209,6 +232,19 @@ pub struct KafkaSettings {
     /// Partitions for topics this service creates if they are missing.
     pub partitions: i32,
     pub replication_factor: i32,
+    /// librdkafka's `security.protocol`: `plaintext` (the default), `sasl_plaintext`,
+    /// `sasl_ssl` or `ssl`. With SASL the service logs in as [`Self::sasl_username`].
+    pub security_protocol: String,
+    /// The SASL mechanism (`SCRAM-SHA-512`, as the dev stack and the Strimzi KafkaUsers use).
+    pub sasl_mechanism: String,
+    /// This service's Kafka user (its ACLs say what it may read and write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl_username: Option<String>,
+    #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
+    pub sasl_password: Option<SecretString>,
+    /// A CA bundle (PEM) to verify the brokers' certificates with (`ssl` / `sasl_ssl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_ca_location: Option<std::path::PathBuf>,
 }
 
 impl Default for KafkaSettings {
@@ -218,7 +254,38 @@ impl Default for KafkaSettings {
             topics: Topics::default(),
             partitions: 6,
             replication_factor: 1,
+            security_protocol: "plaintext".to_owned(),
+            sasl_mechanism: "SCRAM-SHA-512".to_owned(),
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
         }
+    }
+}
+
+impl KafkaSettings {
+    /// Refuses a protocol librdkafka does not know, and SASL without a user and password.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl") {
+            return Err(SettingsError::Invalid {
+                key: "kafka.security_protocol",
+                message: format!("{:?} is none of plaintext, ssl, sasl_plaintext, sasl_ssl", self.security_protocol),
+            });
+        }
+        if protocol.starts_with("sasl") {
+            let user = self.sasl_username.as_deref().unwrap_or_default();
+            let password = self.sasl_password.as_ref().map_or("", |p| p.expose_secret());
+            if user.is_empty() || password.is_empty() {
+                return Err(SettingsError::Invalid {
+                    key: "kafka.sasl_username",
+                    message: format!(
+                        "{protocol} needs WHISTLE_KAFKA__SASL_USERNAME and WHISTLE_KAFKA__SASL_PASSWORD (this service's Kafka user)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -306,8 +373,14 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     /// How long a token issued at login stays valid.
     pub token_ttl_minutes: u64,
-    /// When set, the demo accounts (`town-<code>`, `dept-<code>`, `manager`, `manager-<district>`,
-    /// `admin`) exist with this password. Never set it in production.
+    /// Where this runs (`WHISTLE_ENV`, or `auth.environment`): `production` (the default) or
+    /// `development`. Production refuses the demo accounts.
+    pub environment: Environment,
+    /// The demo accounts (`town-<code>`, `dept-<code>`, `manager`, `manager-<district>`,
+    /// `supervisor`, `admin`) exist only when this is on (`WHISTLE_DEMO=1`, which the dev scripts
+    /// set) and [`Self::demo_password`] is set; never in production.
+    pub demo: bool,
+    /// The demo accounts' password (at least [`MIN_DEMO_PASSWORD_CHARS`] characters).
     #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
     pub demo_password: Option<SecretString>,
     /// A JSON file of real accounts: `[{"username", "password_hash" (argon2 PHC string), "role", ...}]`.
@@ -320,6 +393,8 @@ impl Default for AuthSettings {
         AuthSettings {
             jwt_secret: SecretString::from(""),
             token_ttl_minutes: 8 * 60,
+            environment: Environment::Production,
+            demo: false,
             demo_password: None,
             accounts_file: None,
         }
@@ -328,9 +403,45 @@ impl Default for AuthSettings {
 
 /// Shortest signing key accepted (HS256 keys shorter than the hash add no strength).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Shortest demo password accepted: the demo accounts include `admin` and the city's `manager`.
+pub const MIN_DEMO_PASSWORD_CHARS: usize = 8;
+
+/// Where a service runs (`WHISTLE_ENV`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Production,
+    Development,
+}
 
 impl AuthSettings {
+    /// The demo accounts' password, when the demo accounts are on (validated by
+    /// [`Self::validate`]).
+    pub fn demo_accounts_password(&self) -> Option<&SecretString> {
+        self.demo_password.as_ref().filter(|_| self.demo)
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.demo {
+            if self.environment == Environment::Production {
+                return Err(SettingsError::Invalid {
+                    key: "auth.demo",
+                    message: "the demo accounts (including admin and the city-wide manager) are refused in \
+                              production: unset WHISTLE_DEMO, or set WHISTLE_ENV=development on a development machine"
+                        .into(),
+                });
+            }
+            let chars = self.demo_password.as_ref().map_or(0, |p| p.expose_secret().chars().count());
+            if chars < MIN_DEMO_PASSWORD_CHARS {
+                return Err(SettingsError::Invalid {
+                    key: "auth.demo_password",
+                    message: format!(
+                        "the demo accounts need a password of at least {MIN_DEMO_PASSWORD_CHARS} characters \
+                         (WHISTLE_AUTH__DEMO_PASSWORD); an empty one would open every demo account"
+                    ),
+                });
+            }
+        }
         if self.jwt_secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
             return Err(SettingsError::Invalid {
                 key: "auth.jwt_secret",
@@ -590,5 +701,75 @@ mod tests {
         let single: Sample = load_from("sample", env(&[])).expect("loads");
         assert!(single.redis.sentinel_addresses().is_empty());
         assert_eq!(single.redis.required_replica_acks(), 0);
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct WithAuth {
+        auth: AuthSettings,
+    }
+
+    fn auth_from(pairs: &[(&str, &str)]) -> Result<AuthSettings, SettingsError> {
+        let mut all = vec![("WHISTLE_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef")];
+        all.extend_from_slice(pairs);
+        let s: WithAuth = load_from("sample", env(&all))?;
+        s.auth.validate()?;
+        Ok(s.auth)
+    }
+
+    #[test]
+    fn production_is_the_default_and_the_demo_accounts_are_off_unless_asked_for() {
+        let auth = auth_from(&[("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo")]).expect("valid");
+        assert_eq!(auth.environment, Environment::Production);
+        assert!(auth.demo_accounts_password().is_none(), "a password alone does not turn them on");
+        let dev = auth_from(&[
+            ("WHISTLE_ENV", "development"),
+            ("WHISTLE_DEMO", "1"),
+            ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo"),
+        ])
+        .expect("valid");
+        assert!(dev.demo_accounts_password().is_some());
+    }
+
+    #[test]
+    fn demo_accounts_in_production_or_with_a_short_password_stop_start_up_with_the_reason() {
+        let refused = |pairs: &[(&str, &str)], key: &str, says: &str| match auth_from(pairs) {
+            Err(SettingsError::Invalid { key: k, message }) => {
+                assert_eq!(k, key, "{pairs:?}");
+                assert!(message.contains(says), "{message}");
+            }
+            other => panic!("{pairs:?}: {other:?}"),
+        };
+        refused(&[("WHISTLE_DEMO", "1"), ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo")], "auth.demo", "production");
+        refused(
+            &[("WHISTLE_ENV", "production"), ("WHISTLE_DEMO", "true"), ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo")],
+            "auth.demo",
+            "WHISTLE_DEMO",
+        );
+        refused(
+            &[("WHISTLE_ENV", "dev"), ("WHISTLE_DEMO", "1"), ("WHISTLE_AUTH__DEMO_PASSWORD", "")],
+            "auth.demo_password",
+            "empty",
+        );
+        refused(
+            &[("WHISTLE_ENV", "dev"), ("WHISTLE_DEMO", "1"), ("WHISTLE_AUTH__DEMO_PASSWORD", "short")],
+            "auth.demo_password",
+            "8",
+        );
+        refused(&[("WHISTLE_ENV", "dev"), ("WHISTLE_DEMO", "1")], "auth.demo_password", "at least");
+        match load_from::<WithAuth, _>("sample", env(&[("WHISTLE_AUTH__JWT_SECRET", "too-short")]))
+            .map(|s| s.auth.validate())
+        {
+            Ok(Err(SettingsError::Invalid { key, .. })) => assert_eq!(key, "auth.jwt_secret"),
+            other => panic!("{other:?}"),
+        }
+        assert!(load_from::<WithAuth, _>("sample", env(&[("WHISTLE_ENV", "staging")])).is_err(), "unknown environment");
+    }
+
+    #[test]
+    fn the_switches_are_no_settings_of_a_service_without_authentication() {
+        let s: Sample =
+            load_from("sample", env(&[("WHISTLE_ENV", "production"), ("WHISTLE_DEMO", "1")])).expect("ignored");
+        assert_eq!(s.redis.sentinel_master, "whistle");
     }
 }

@@ -561,6 +561,32 @@ describe('console', () => {
     await page.context().close();
   });
 
+  test("the console runs under the ingress's Content-Security-Policy, and no other site may frame it", async () => {
+    const page = await newPage(browser, { lang: 'en' });
+    const res = await page.goto('/');
+    const csp = res.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /frame-ancestors 'none'/, `the page's CSP: ${csp}`);
+    assert.doesNotMatch(csp, /unsafe-/, 'no inline script or eval allowed');
+    assert.equal(res.headers()['x-frame-options'], 'DENY');
+    // Scripts, styles, the API (fetch) and the live channel (WebSocket) all work under it.
+    await signIn(page, DEPT_USER);
+    await waitLive(page);
+    await page.locator('.columns').waitFor();
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.topbar')).display === 'none'), false, 'the stylesheet applies');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+
+    // Another origin framing the console gets an empty frame, not the login page.
+    const framer = await newPage(browser, { lang: 'en' });
+    await framer.setContent(`<iframe id="f" src="${BASE}/" width="400" height="300"></iframe>`);
+    await until(async () => framer.frames().length > 1, 'the frame is created');
+    await new Promise((r) => setTimeout(r, 1000));
+    const frame = framer.frames().find((f) => f !== framer.mainFrame());
+    const framed = await frame.locator('#login-form, #main').count().catch(() => 0);
+    assert.equal(framed, 0, `the console rendered inside another site's frame (${frame.url()})`);
+    await framer.context().close();
+  });
+
   test('each role lands on its own page', async () => {
     const cases = [
       [DEPT_USER, /#\/board\?dept=500103-EE/, '#board-dept', DEPT],

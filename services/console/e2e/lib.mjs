@@ -62,6 +62,11 @@ export async function newPage(browser, { lang = 'zh', viewport = { width: 1280, 
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
+  // Whatever the ingress's Content-Security-Policy blocks is an error too (Chromium reports each
+  // refusal on the console): the tests that check `errors` check the policy against every page.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push(new Error(`CSP: ${m.text()}`));
+  });
   page.errors = errors;
   return page;
 }

@@ -4,20 +4,24 @@
 //! a local subscriber, and publishes each entry once into that channel's bounded broadcast queue.
 //! Each frame carries the cursor of the entry before it (`prev`), so a session can tell a gap
 //! (it joined between two reads, or the hub started the channel at a later point) and fill it
-//! from Redis: the stream, not the queue, is the source of truth.
+//! from Redis: the stream, not the queue, is the source of truth. A frame is rendered once as
+//! full readers see it, and at most once more, on first use, as towns see it ([`Frame::text_for`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
+use whistle_case::Visibility;
 use whistle_casestore::{CaseStore, Channel, Cursor, StreamEntry};
 use whistle_common::redis_conn;
 use whistle_common::settings::RedisSettings;
 
+use crate::redact;
 use crate::snapshots::{Admission, Snapshots};
 
 /// One entry of a channel, rendered once as the `event` frame every subscriber receives.
@@ -25,8 +29,29 @@ use crate::snapshots::{Admission, Snapshots};
 pub struct Frame {
     pub prev: Cursor,
     pub cursor: Cursor,
-    /// Shared by every subscriber: cloning it is a reference-count increment, not a copy.
-    pub text: axum::extract::ws::Utf8Bytes,
+    /// The frame as full readers get it. Shared by every subscriber: cloning it is a
+    /// reference-count increment, not a copy.
+    pub text: Utf8Bytes,
+    /// The frame as towns get it, narrowed on first use and then shared in turn; `None` inside
+    /// when towns are not sent this entry.
+    town: OnceLock<Option<Utf8Bytes>>,
+}
+
+impl Frame {
+    pub fn new(prev: Cursor, cursor: Cursor, text: Utf8Bytes) -> Frame {
+        Frame { prev, cursor, text, town: OnceLock::new() }
+    }
+
+    /// The frame as a reader with `visibility` gets it; `None` when it is not sent to them.
+    pub fn text_for(&self, visibility: Visibility) -> Option<Utf8Bytes> {
+        match visibility {
+            Visibility::Full => Some(self.text.clone()),
+            Visibility::Town => self
+                .town
+                .get_or_init(|| redact::rendered_event_frame(&self.text, visibility).map(Utf8Bytes::from))
+                .clone(),
+        }
+    }
 }
 
 /// Renders a stream entry as an `event` frame without decoding the stored JSON.
@@ -36,6 +61,15 @@ pub fn render(channel: &Channel, entry: &StreamEntry) -> String {
         r#"{{"type":"event","channel":{channel},"cursor":"{}","event":{},"case":{}}}"#,
         entry.cursor, entry.event, entry.case
     )
+}
+
+/// A stream entry's `event` frame as a reader with `visibility` gets it; `None` when it is not
+/// sent to them.
+pub fn render_for(channel: &Channel, entry: &StreamEntry, visibility: Visibility) -> Option<String> {
+    match visibility {
+        Visibility::Full => Some(render(channel, entry)),
+        Visibility::Town => redact::event_frame(channel, entry.cursor, &entry.event, &entry.case, visibility),
+    }
 }
 
 struct Slot {
@@ -249,7 +283,7 @@ impl Hub {
             return;
         }
         slot.last = Some(entry.cursor);
-        let frame = Arc::new(Frame { prev, cursor: entry.cursor, text: render(channel, entry).into() });
+        let frame = Arc::new(Frame::new(prev, entry.cursor, render(channel, entry).into()));
         // No receiver is fine: the last session left between the read and now.
         let _ = slot.tx.send(frame);
     }

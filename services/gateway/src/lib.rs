@@ -14,14 +14,20 @@
 //! - [`snapshots`]: a reconnect storm costs Redis one bounded read per channel: concurrent
 //!   subscribes share one snapshot (single flight, kept while the stream has not moved), and
 //!   subscribes are admitted at a bounded rate, in order, with a retry hint past a bounded wait.
+//! - [`connections`]: caps on open connections per gateway and per client address, checked
+//!   before the upgrade.
 //! - [`guard`]: per-connection limits on client frames (rate, and consecutive bad frames).
+//! - [`redact`]: frames narrowed to what the account may see (a town gets no enforcement
+//!   subjects, override reasons or fence warnings), by the rules of `whistle_case::visibility`.
 //!
 //! Any gateway instance can serve any board: Redis, not the instance, holds the state.
 
+pub mod connections;
 pub mod guard;
 pub mod hub;
 pub mod metrics;
 pub mod projector;
+pub mod redact;
 pub mod session;
 pub mod settings;
 pub mod snapshots;

@@ -21,6 +21,14 @@ pub struct Metrics {
     pub subscribes_refused: IntCounter,
     /// Sessions closed, by reason (client, slow_consumer, shutdown, error, too_big, policy_violation).
     pub closed: IntCounterVec,
+    /// Upgrades refused at a connection cap, by reason (`process_limit`, `address_limit`).
+    pub connections_refused: IntCounterVec,
+    /// Subscribes refused by a connection's own subscribe rate.
+    pub subscribes_rate_limited: IntCounter,
+    /// Resumes answered with a snapshot because the connection's replay budget was spent.
+    pub replays_over_budget: IntCounter,
+    /// Stream entries replayed to resuming sessions.
+    pub replayed_entries: IntCounter,
 }
 
 impl Metrics {
@@ -48,6 +56,28 @@ impl Metrics {
         registry.register(Box::new(subscribes_refused.clone()))?;
         let closed =
             IntCounterVec::new(Opts::new("websocket_closed_total", "Sessions closed, by reason"), &["reason"])?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new("websocket_connections_refused_total", "Upgrades refused at a connection cap, by reason"),
+            &["reason"],
+        )?;
+        // Every label value exists from the start, so the series is there before the first refusal.
+        for refused in crate::connections::Refused::ALL {
+            connections_refused.with_label_values(&[refused.label()]);
+        }
+        let subscribes_rate_limited = IntCounter::new(
+            "websocket_subscribes_rate_limited_total",
+            "Subscribes refused by the connection's subscribe rate",
+        )?;
+        let replays_over_budget = IntCounter::new(
+            "websocket_replays_over_budget_total",
+            "Resumes answered with a snapshot because the connection's replay budget was spent",
+        )?;
+        let replayed_entries =
+            IntCounter::new("websocket_replayed_entries_total", "Stream entries replayed to resuming sessions")?;
+        registry.register(Box::new(connections_refused.clone()))?;
+        registry.register(Box::new(subscribes_rate_limited.clone()))?;
+        registry.register(Box::new(replays_over_budget.clone()))?;
+        registry.register(Box::new(replayed_entries.clone()))?;
         registry.register(Box::new(projected.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(refused.clone()))?;
@@ -70,6 +100,10 @@ impl Metrics {
             subscribes_delayed,
             subscribes_refused,
             closed,
+            connections_refused,
+            subscribes_rate_limited,
+            replays_over_budget,
+            replayed_entries,
         })
     }
 }

@@ -11,15 +11,16 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::sync::CancellationToken;
 use whistle_auth::{AuthError, ChannelRef, TokenError, Verified, Verifier};
-use whistle_casestore::{Channel, Cursor, PageToken};
+use whistle_case::Visibility;
+use whistle_casestore::{Channel, Cursor, PageToken, StreamEntry};
 use whistle_common::ratelimit::Rate;
 use whistle_schemas::ws::{
     CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, ClientMessage,
     ServerMessage,
 };
 
-use crate::guard::FrameGuard;
-use crate::hub::{Frame, Hub, Membership, render};
+use crate::guard::{Budgets, FrameGuard};
+use crate::hub::{Frame, Hub, Membership, render_for};
 use crate::metrics::Metrics;
 
 /// What the session sends.
@@ -89,6 +90,10 @@ pub struct Limits {
     pub frames: Rate,
     /// The client frame size limit, for the 1009 close reason.
     pub max_message_bytes: usize,
+    /// Subscribes per connection: a burst and a sustained rate.
+    pub subscribes: Rate,
+    /// Replayed stream entries per connection: a budget and its refill per second.
+    pub replay: Rate,
 }
 
 impl Default for Limits {
@@ -100,6 +105,8 @@ impl Default for Limits {
             max_consecutive_errors: 20,
             frames: Rate::new(64, 10.0),
             max_message_bytes: 16 * 1024,
+            subscribes: Rate::new(40, 1.0),
+            replay: Rate::new(2_000, 10.0),
         }
     }
 }
@@ -132,12 +139,25 @@ struct Session<S> {
     verifier: Arc<Verifier>,
     /// Who is connected, once authenticated.
     who: Option<Verified>,
+    /// What the account may see of a case; every frame with cases is narrowed to it.
+    visibility: Visibility,
     out: S,
     subs: HashMap<Channel, Subscription>,
     streams: StreamMap<Channel, BroadcastStream<Arc<Frame>>>,
     limits: Limits,
     metrics: Metrics,
     guard: FrameGuard,
+    budgets: Budgets,
+}
+
+/// How a resume from a client's cursor went.
+enum Resume {
+    /// Every entry after the cursor was sent, up to this one.
+    Done(Cursor),
+    /// The connection's replay budget ran out; it gets a snapshot instead.
+    OverBudget,
+    /// Redis failed.
+    Failed,
 }
 
 /// Runs a session until the client leaves, falls behind, or the gateway shuts down.
@@ -157,16 +177,20 @@ where
     let mut ping = tokio::time::interval(limits.ping);
     ping.reset();
     let guard = FrameGuard::new(limits.frames, limits.max_consecutive_errors);
+    let budgets = Budgets::new(limits.subscribes, limits.replay);
     let mut session = Session {
         hub,
         verifier: auth.verifier,
         who: None,
+        // The narrowest until the token says otherwise (nothing is sent before it anyway).
+        visibility: Visibility::Town,
         out,
         subs: HashMap::new(),
         streams: StreamMap::new(),
         limits,
         metrics,
         guard,
+        budgets,
     };
     let started = match auth.upgrade {
         Some(Ok(verified)) => session.authenticated(verified).await.map_err(|_| Ended::SocketError),
@@ -348,6 +372,21 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         self.send_message(&msg).await
     }
 
+    /// This connection subscribes faster than its own rate allows: its fault (a strike), and it
+    /// is told when it may subscribe again.
+    async fn subscribe_rate_limited(&mut self, channel: &Channel, wait: Duration) -> Result<(), SocketGone> {
+        self.guard.strike();
+        self.metrics.subscribes_rate_limited.inc();
+        let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        let msg = ServerMessage::Error {
+            code: "rate_limited".into(),
+            message: format!("too many subscribes on this connection; retry in {retry_after_ms} ms"),
+            channel: Some(channel.to_string()),
+            retry_after_ms: Some(retry_after_ms),
+        };
+        self.send_message(&msg).await
+    }
+
     /// Waits this subscribe's turn; `false` when it was refused (and told so).
     async fn admitted(&mut self, channel: &Channel) -> Result<bool, SocketGone> {
         match self.hub.admission().reserve() {
@@ -385,6 +424,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             role: verified.principal.role.name().to_owned(),
             expires_at: verified.expires_at,
         };
+        self.visibility = verified.principal.case_visibility();
         self.who = Some(verified);
         self.send_message(&msg).await
     }
@@ -457,17 +497,24 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             Ok(c) => c,
             Err(err) => return self.error("invalid_cursor", &err.to_string(), Some(&channel)).await,
         };
-        // Subscribing again replaces the old subscription (e.g. to resume from a cursor).
-        if self.subs.remove(&channel).is_some() {
-            self.streams.remove(&channel);
-            self.metrics.subscriptions.dec();
-        }
-        if self.subs.len() >= self.limits.max_subscriptions {
+        // Subscribing again replaces the old subscription (e.g. to resume from a cursor), so it
+        // takes no place of its own under the cap.
+        let replacing = self.subs.contains_key(&channel);
+        if !replacing && self.subs.len() >= self.limits.max_subscriptions {
             let msg = format!("at most {} channels per connection", self.limits.max_subscriptions);
             return self.error("too_many_subscriptions", &msg, Some(&channel)).await;
         }
+        // Refusals come before the old subscription is dropped: a board whose re-subscribe is
+        // refused keeps what it has.
+        if let Err(wait) = self.budgets.subscribe() {
+            return self.subscribe_rate_limited(&channel, wait).await;
+        }
         if !self.admitted(&channel).await? {
             return Ok(());
+        }
+        if self.subs.remove(&channel).is_some() {
+            self.streams.remove(&channel);
+            self.metrics.subscriptions.dec();
         }
         // Join first: everything the hub reads from now on is queued for us, so whatever our
         // snapshot or catch-up does not cover arrives through the queue.
@@ -492,14 +539,11 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
         let store = self.hub.store().clone();
         if let Some(cursor) = cursor {
             match store.can_resume(channel, cursor).await {
-                Ok(true) => {
-                    self.send_message(&ServerMessage::Resumed {
-                        channel: channel.to_string(),
-                        cursor: cursor.to_string(),
-                    })
-                    .await?;
-                    return self.catch_up(channel, cursor).await;
-                }
+                Ok(true) => match self.resume(channel, cursor).await? {
+                    Resume::Done(last) => return Ok(Some(last)),
+                    Resume::Failed => return Ok(None),
+                    Resume::OverBudget => self.metrics.replays_over_budget.inc(),
+                },
                 Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "resume check failed");
@@ -507,7 +551,7 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                 }
             }
         }
-        match self.hub.snapshots().get(channel).await {
+        match self.hub.snapshots().get(channel, self.visibility).await {
             Ok(rendered) => {
                 let text = if cursor.is_some() { rendered.reset() } else { rendered.fresh.clone() };
                 self.send(Outgoing::Shared(text)).await?;
@@ -538,7 +582,9 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             return Ok(());
         }
         match self.hub.store().page(&channel, &after, self.limits.max_snapshot_cases).await {
-            Ok(page) => self.send(Outgoing::Text(crate::snapshots::render_page(&channel, &page))).await,
+            Ok(page) => {
+                self.send(Outgoing::Text(crate::snapshots::render_page(&channel, &page, self.visibility))).await
+            }
             Err(err) => {
                 tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "page failed");
                 self.error("unavailable", "case state is unavailable; retry shortly", Some(&channel)).await
@@ -557,12 +603,56 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
                     return Ok(None);
                 }
             };
-            for entry in &entries {
-                self.send(Outgoing::Text(render(channel, entry))).await?;
-                from = entry.cursor;
-            }
+            from = self.send_entries(channel, &entries).await?.unwrap_or(from);
             if entries.len() < CATCH_UP_BATCH {
                 return Ok(Some(from));
+            }
+        }
+    }
+
+    /// Sends stream entries as this reader may see them; returns the last one's cursor.
+    async fn send_entries(&mut self, channel: &Channel, entries: &[StreamEntry]) -> Result<Option<Cursor>, SocketGone> {
+        for entry in entries {
+            // An entry this reader is not sent still counts as delivered.
+            if let Some(text) = render_for(channel, entry, self.visibility) {
+                self.send(Outgoing::Text(text)).await?;
+            }
+        }
+        Ok(entries.last().map(|e| e.cursor))
+    }
+
+    /// Replays the entries after a client's cursor, within the connection's replay budget:
+    /// `resumed` and the entries, or, when they are more than the budget has left, nothing
+    /// more (the caller sends a snapshot with `reset: true`, which replaces what the board
+    /// holds, so it never goes blank or misses a change). Each read asks for one entry more
+    /// than the budget allows, so going over is seen before anything beyond it is sent.
+    async fn resume(&mut self, channel: &Channel, cursor: Cursor) -> Result<Resume, SocketGone> {
+        let store = self.hub.store().clone();
+        let mut from = cursor;
+        let mut first = true;
+        loop {
+            let left = usize::try_from(self.budgets.replay_left()).unwrap_or(usize::MAX);
+            let count = CATCH_UP_BATCH.min(left.saturating_add(1));
+            let entries = match store.entries_after(channel, from, count).await {
+                Ok(entries) => entries,
+                Err(err) => {
+                    tracing::warn!(channel = %channel, error = %format_args!("{err:#}"), "replay read failed");
+                    return Ok(Resume::Failed);
+                }
+            };
+            if entries.len() > left {
+                return Ok(Resume::OverBudget);
+            }
+            if first {
+                first = false;
+                let resumed = ServerMessage::Resumed { channel: channel.to_string(), cursor: cursor.to_string() };
+                self.send_message(&resumed).await?;
+            }
+            self.budgets.replayed(entries.len());
+            self.metrics.replayed_entries.inc_by(entries.len() as u64);
+            from = self.send_entries(channel, &entries).await?.unwrap_or(from);
+            if entries.len() < count {
+                return Ok(Resume::Done(from));
             }
         }
     }
@@ -586,7 +676,14 @@ impl<S: Sink<Outgoing> + Unpin> Session<S> {
             }
         }
         if frame.cursor > last {
-            self.send(Outgoing::Frame(frame.clone())).await?;
+            match self.visibility {
+                Visibility::Full => self.send(Outgoing::Frame(frame.clone())).await?,
+                Visibility::Town => {
+                    if let Some(text) = frame.text_for(self.visibility) {
+                        self.send(Outgoing::Shared(text)).await?;
+                    }
+                }
+            }
             last = frame.cursor;
         }
         if let Some(sub) = self.subs.get_mut(channel) {

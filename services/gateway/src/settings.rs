@@ -66,6 +66,27 @@ pub struct WebSocketSettings {
     /// Longest a subscribe waits its turn; past it, the `overloaded` error with
     /// `retry_after_ms`.
     pub subscribe_max_wait_ms: u64,
+    /// Open connections this gateway accepts; past it the upgrade is answered `503 overloaded`
+    /// with `Retry-After` (each idle board costs tens of KiB and a file descriptor).
+    pub max_connections: usize,
+    /// Open connections one client address may hold (an IPv6 client's /64 as one); past it the
+    /// upgrade is answered `429 too_many_connections` with `Retry-After`. An office behind one
+    /// NAT address shares it.
+    pub max_connections_per_address: usize,
+    /// Take the client address from the last `X-Forwarded-For` entry (the address our own proxy
+    /// saw), for the per-address cap. Only behind a proxy that sets it; otherwise clients could
+    /// pick their own address.
+    pub trust_forwarded_for: bool,
+    /// Subscribes one connection may send at once (a board subscribing to all its channels).
+    pub connection_subscribes_burst: u32,
+    /// Subscribes per second one connection may sustain; past it a subscribe is answered
+    /// `rate_limited` with `retry_after_ms`, and the subscription it would replace stays.
+    pub connection_subscribes_per_second: f64,
+    /// Stream entries one connection may have replayed at once (resuming from its cursors); a
+    /// resume beyond what is left gets a fresh snapshot (`reset: true`) instead.
+    pub replay_burst: u32,
+    /// Replayed entries per second a connection's budget refills by.
+    pub replay_per_second: f64,
 }
 
 impl Default for WebSocketSettings {
@@ -82,6 +103,13 @@ impl Default for WebSocketSettings {
             subscribes_per_second: 500.0,
             subscribes_burst: 200,
             subscribe_max_wait_ms: 10_000,
+            max_connections: 20_000,
+            max_connections_per_address: 256,
+            trust_forwarded_for: false,
+            connection_subscribes_burst: 40,
+            connection_subscribes_per_second: 1.0,
+            replay_burst: 2_000,
+            replay_per_second: 10.0,
         }
     }
 }
@@ -89,6 +117,7 @@ impl Default for WebSocketSettings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         let ws = &self.websocket;
         if ws.max_subscriptions == 0 {
             return Err(SettingsError::Invalid {
@@ -134,6 +163,30 @@ impl Settings {
                 key: "websocket.subscribes_burst",
                 message: "must be at least 1".into(),
             });
+        }
+        for (key, value) in [
+            ("websocket.max_connections", ws.max_connections),
+            ("websocket.max_connections_per_address", ws.max_connections_per_address),
+            ("websocket.connection_subscribes_burst", ws.connection_subscribes_burst as usize),
+            ("websocket.replay_burst", ws.replay_burst as usize),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::Invalid { key, message: "must be at least 1".into() });
+            }
+        }
+        if ws.max_connections_per_address > ws.max_connections {
+            return Err(SettingsError::Invalid {
+                key: "websocket.max_connections_per_address",
+                message: format!("must not exceed websocket.max_connections ({})", ws.max_connections),
+            });
+        }
+        for (key, value) in [
+            ("websocket.connection_subscribes_per_second", ws.connection_subscribes_per_second),
+            ("websocket.replay_per_second", ws.replay_per_second),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(SettingsError::Invalid { key, message: "must be a positive number".into() });
+            }
         }
         if ws.ping_seconds == 0 {
             return Err(SettingsError::Invalid { key: "websocket.ping_seconds", message: "must be at least 1".into() });

@@ -3,7 +3,9 @@
 //!
 //! - [`Snapshots`]: concurrent subscribes to one channel share one snapshot read (single
 //!   flight), and a snapshot stays shared while the channel's stream has not moved (keyed by the
-//!   stream's last id). The frame is rendered once and its bytes are shared by every session.
+//!   stream's last id). The frame is rendered once and its bytes are shared by every session
+//!   that may see the same: snapshots are kept per channel *and* [`Visibility`], so a town
+//!   never gets the frame rendered for a department, nor the other way round.
 //! - [`Admission`]: subscribes are admitted at a bounded rate, in the order they arrive; one that
 //!   would wait longer than `max_wait` is refused with a retry hint instead of queueing without
 //!   bound.
@@ -16,8 +18,11 @@ use axum::extract::ws::Utf8Bytes;
 use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
 use tokio::time::Instant;
+use whistle_case::Visibility;
 use whistle_casestore::store::PageToken;
 use whistle_casestore::{CaseStore, Channel, Cursor};
+
+use crate::redact;
 
 /// A snapshot as sent to a fresh subscription; [`Rendered::reset`] makes the rarer frame for a
 /// client whose cursor could not be resumed.
@@ -57,26 +62,32 @@ impl Rendered {
 pub struct Snapshots {
     store: CaseStore,
     limit: usize,
-    slots: Arc<Mutex<HashMap<Channel, Slot>>>,
+    slots: Arc<Mutex<HashMap<Key, Slot>>>,
 }
+
+/// One snapshot per channel and per visibility: readers of one channel who may see different
+/// things never share a frame.
+type Key = (Channel, Visibility);
 
 impl Snapshots {
     pub fn new(store: CaseStore, limit: usize) -> Snapshots {
         Snapshots { store, limit, slots: Arc::new(Mutex::new(HashMap::new())) }
     }
 
-    /// The channel's snapshot: the one already read if the stream has not moved since, the one
-    /// being read if a read is under way, else a new read that later callers share.
-    pub async fn get(&self, channel: &Channel) -> Result<Arc<Rendered>, String> {
+    /// The channel's snapshot as readers with `visibility` see it: the one already read if the
+    /// stream has not moved since, the one being read if a read is under way, else a new read
+    /// that later callers share.
+    pub async fn get(&self, channel: &Channel, visibility: Visibility) -> Result<Arc<Rendered>, String> {
         let last = self.store.last_cursor(channel).await.map_err(|e| format!("{e:#}"))?;
+        let key = (channel.clone(), visibility);
         let loading = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            match slots.get(channel) {
+            match slots.get(&key) {
                 Some(Slot::Ready { rendered, .. }) if rendered.cursor == last => return Ok(rendered.clone()),
                 Some(Slot::Loading(loading)) => loading.clone(),
                 _ => {
-                    let loading = self.load(channel.clone());
-                    slots.insert(channel.clone(), Slot::Loading(loading.clone()));
+                    let loading = self.load(key.clone());
+                    slots.insert(key, Slot::Loading(loading.clone()));
                     loading
                 }
             }
@@ -86,21 +97,22 @@ impl Snapshots {
 
     /// Reads and renders in a task of its own, so the read completes (and is cached) even if
     /// the subscriber that started it goes away.
-    fn load(&self, channel: Channel) -> Loading {
+    fn load(&self, key: Key) -> Loading {
         let this = self.clone();
         let task = tokio::spawn(async move {
-            let result = match this.store.snapshot(&channel, this.limit).await {
-                Ok(snapshot) => Ok(Arc::new(render(&channel, &snapshot))),
+            let (channel, visibility) = &key;
+            let result = match this.store.snapshot(channel, this.limit).await {
+                Ok(snapshot) => Ok(Arc::new(render(channel, &snapshot, *visibility))),
                 Err(err) => Err(format!("{err:#}")),
             };
             let mut slots = this.slots.lock().unwrap_or_else(|p| p.into_inner());
             match &result {
                 Ok(rendered) => {
-                    slots.insert(channel, Slot::Ready { rendered: rendered.clone(), at: Instant::now() });
+                    slots.insert(key, Slot::Ready { rendered: rendered.clone(), at: Instant::now() });
                     prune(&mut slots);
                 }
                 Err(_) => {
-                    slots.remove(&channel);
+                    slots.remove(&key);
                 }
             }
             result
@@ -110,13 +122,13 @@ impl Snapshots {
 }
 
 /// Drops snapshots nobody used for a while, and the oldest beyond the byte cap.
-fn prune(slots: &mut HashMap<Channel, Slot>) {
+fn prune(slots: &mut HashMap<Key, Slot>) {
     let now = Instant::now();
     slots.retain(|_, slot| match slot {
         Slot::Loading(_) => true,
         Slot::Ready { at, .. } => now.duration_since(*at) < KEEP,
     });
-    let size = |slots: &HashMap<Channel, Slot>| -> usize {
+    let size = |slots: &HashMap<Key, Slot>| -> usize {
         slots
             .values()
             .map(|s| match s {
@@ -163,10 +175,19 @@ fn json_next(next: Option<&PageToken>) -> String {
     next.map_or_else(String::new, |t| format!(r#","next":"{t}""#))
 }
 
-/// The `snapshot` frame from stored summaries, without decoding them.
-fn render(channel: &Channel, snapshot: &whistle_casestore::Snapshot) -> Rendered {
+/// Stored summaries as `visibility` shows them (as stored, without decoding, for full readers).
+fn cases_for(cases: &[String], visibility: Visibility) -> Vec<String> {
+    match visibility {
+        Visibility::Full => cases.to_vec(),
+        Visibility::Town => cases.iter().filter_map(|c| redact::summary(c, visibility)).collect(),
+    }
+}
+
+/// The `snapshot` frame from stored summaries, as readers with `visibility` see it.
+fn render(channel: &Channel, snapshot: &whistle_casestore::Snapshot, visibility: Visibility) -> Rendered {
     let channel = json_string(&channel.to_string());
-    let cases = json_cases(&snapshot.cases);
+    let shown = cases_for(&snapshot.cases, visibility);
+    let cases = json_cases(&shown);
     let next = json_next(snapshot.next.as_ref());
     // `reset` stays ahead of `cases`: `Rendered::reset` relies on it.
     let fresh = format!(
@@ -175,15 +196,15 @@ fn render(channel: &Channel, snapshot: &whistle_casestore::Snapshot) -> Rendered
         snapshot.truncated(),
         snapshot.total,
     );
-    Rendered { cursor: snapshot.cursor, fresh: fresh.into(), cases: snapshot.cases.len(), total: snapshot.total }
+    Rendered { cursor: snapshot.cursor, fresh: fresh.into(), cases: shown.len(), total: snapshot.total }
 }
 
-/// The `page` frame for a page of open cases.
-pub fn render_page(channel: &Channel, page: &whistle_casestore::store::Page) -> String {
+/// The `page` frame for a page of open cases, as readers with `visibility` see it.
+pub fn render_page(channel: &Channel, page: &whistle_casestore::store::Page, visibility: Visibility) -> String {
     format!(
         r#"{{"type":"page","channel":{},"cases":{}{}}}"#,
         json_string(&channel.to_string()),
-        json_cases(&page.cases),
+        json_cases(&cases_for(&page.cases, visibility)),
         json_next(page.next.as_ref())
     )
 }
@@ -257,7 +278,7 @@ mod tests {
             total: 3,
             next: Some(PageToken { score: 42, id: uuid::Uuid::from_u128(1) }),
         };
-        let rendered = render(&channel, &snapshot);
+        let rendered = render(&channel, &snapshot, Visibility::Full);
         let fresh: serde_json::Value = serde_json::from_str(rendered.fresh.as_str()).expect("json");
         assert_eq!(fresh["type"], "snapshot");
         assert_eq!(fresh["channel"], "department:500103-EE");
@@ -277,14 +298,15 @@ mod tests {
             next: None,
             ..snapshot.clone()
         };
-        let reset: serde_json::Value = serde_json::from_str(render(&channel, &tricky).reset().as_str()).expect("json");
+        let reset: serde_json::Value =
+            serde_json::from_str(render(&channel, &tricky, Visibility::Full).reset().as_str()).expect("json");
         assert_eq!(
             (reset["reset"].as_bool(), reset["cases"][0]["description"].as_str()),
             (Some(true), Some("\"reset\":false"))
         );
         // The frame decodes as the documented server message.
         let empty = whistle_casestore::Snapshot { cases: Vec::new(), total: 0, next: None, ..snapshot };
-        let text = render(&channel, &empty).fresh;
+        let text = render(&channel, &empty, Visibility::Full).fresh;
         let msg: whistle_schemas::ws::ServerMessage = serde_json::from_str(text.as_str()).expect("a ServerMessage");
         assert!(matches!(msg, whistle_schemas::ws::ServerMessage::Snapshot { truncated: false, next: None, .. }));
     }

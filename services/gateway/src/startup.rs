@@ -19,6 +19,7 @@ use whistle_casestore::Channel;
 use whistle_registry::live::{self, Follower};
 use whistle_registry::{DepartmentCode, DistrictCode, LiveRegistry, Registry, TownCode};
 
+use crate::connections::Connections;
 use crate::hub::{Hub, HubConfig, KnownChannels};
 use crate::metrics::Metrics;
 use crate::projector::Projector;
@@ -97,6 +98,8 @@ impl Application {
                 max_consecutive_errors: settings.websocket.max_consecutive_errors,
                 frames: Rate::new(settings.websocket.frames_burst, settings.websocket.frames_per_second),
                 max_message_bytes: settings.websocket.max_message_bytes,
+                subscribes: Rate::new(ws.connection_subscribes_burst, ws.connection_subscribes_per_second),
+                replay: Rate::new(ws.replay_burst, ws.replay_per_second),
             },
             max_message_bytes: settings.websocket.max_message_bytes,
             metrics: metrics.clone(),
@@ -106,6 +109,8 @@ impl Application {
                 store.connection(),
                 &settings.redis.key_prefix,
             )),
+            connections: Connections::new(ws.max_connections, ws.max_connections_per_address),
+            trust_forwarded_for: ws.trust_forwarded_for,
         };
         let kafka_check = admin::consumer_check(consumer.clone());
         let redis_check = admin::redis_check(store.connection());

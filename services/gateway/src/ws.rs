@@ -3,13 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use crate::connections::{Connections, Permit};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use whistle_auth::{AuthError, Verifier};
@@ -43,14 +45,35 @@ pub struct WsState {
     pub token: CancellationToken,
     /// Checks tokens: signature, expiry and the denylist of revoked ones.
     pub verifier: Arc<Verifier>,
+    /// The connection caps, per process and per client address.
+    pub connections: Arc<Connections>,
+    /// Take the client address from `X-Forwarded-For` (behind our own proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// How long a connection without an `Authorization` header has to send its `auth` frame.
 const AUTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// `GET /ws`. A token in the `Authorization` header is checked here; a refused one is answered
-/// over the socket with close code 4001, so browser clients see the same outcome either way.
-pub async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+/// `GET /ws`. The connection caps are checked first: a refused upgrade is an HTTP answer (`503`
+/// or `429`, JSON, `Retry-After`). A token in the `Authorization` header is checked here; a
+/// refused one is answered over the socket with close code 4001, so browser clients see the same
+/// outcome either way.
+pub async fn upgrade(
+    State(state): State<WsState>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let address = whistle_common::ratelimit::client_address(&headers, peer, state.trust_forwarded_for);
+    let permit = match state.connections.acquire(address) {
+        Ok(permit) => permit,
+        Err(refused) => {
+            state.metrics.connections_refused.with_label_values(&[refused.label()]).inc();
+            tracing::debug!(reason = refused.label(), "websocket upgrade refused");
+            return refused.into_response();
+        }
+    };
     let upgrade_auth = match whistle_auth::http::bearer(&headers) {
         Ok(token) => Some(state.verifier.verify(token).await),
         Err(err @ AuthError::Token(_)) => Some(Err(err)),
@@ -62,10 +85,16 @@ pub async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSo
         .max_frame_size(state.max_message_bytes)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve(socket, state, upgrade_auth))
+        .on_upgrade(move |socket| serve(socket, state, upgrade_auth, permit))
 }
 
-async fn serve(socket: WebSocket, state: WsState, upgrade: Option<Result<whistle_auth::Verified, AuthError>>) {
+/// Runs one connection; its place under the caps is given back when `_permit` drops with it.
+async fn serve(
+    socket: WebSocket,
+    state: WsState,
+    upgrade: Option<Result<whistle_auth::Verified, AuthError>>,
+    _permit: Permit,
+) {
     state.metrics.connections.inc();
     let (sink, stream) = socket.split();
     let out = sink.with(|msg: Outgoing| async move {

@@ -52,8 +52,8 @@ impl axum::extract::FromRequestParts<crate::routes::AppState> for ClientAddress 
         parts: &mut axum::http::request::Parts,
         state: &crate::routes::AppState,
     ) -> Result<Self, Self::Rejection> {
-        let address =
-            whistle_common::ratelimit::client_address(&parts.headers, &parts.extensions, state.trust_forwarded_for);
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let address = whistle_common::ratelimit::client_address(&parts.headers, peer, state.trust_forwarded_for);
         Ok(ClientAddress(address.map_or_else(|| "unknown".to_owned(), |a| format!("ip:{a}"))))
     }
 }

@@ -101,6 +101,7 @@ impl Default for Limits {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         self.database.validate()?;
         self.rate_limit.validate()?;
         if self.limits.max_body_bytes < 1024 {

@@ -48,11 +48,13 @@ impl Application {
         };
         let mut directory = whistle_auth::Directory::new(
             accounts,
-            settings.auth.demo_password.as_ref(),
+            settings.auth.demo_accounts_password(),
             crate::accounts::demo_resolver(registry.clone()),
         )?;
         if directory.demo() {
-            tracing::warn!("demo accounts are enabled (auth.demo_password is set); never in production");
+            tracing::warn!("demo accounts are enabled (WHISTLE_DEMO=1, WHISTLE_ENV=development); never in production");
+        } else if settings.auth.demo_password.is_some() {
+            tracing::warn!("auth.demo_password is set but the demo accounts are off: set WHISTLE_DEMO=1 to use them");
         }
         let account_store = match settings.database.url {
             Some(_) => {

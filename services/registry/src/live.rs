@@ -13,7 +13,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_common::settings::KafkaSettings;
@@ -76,8 +76,7 @@ pub async fn catch_up(settings: &KafkaSettings, live: &LiveRegistry) -> anyhow::
     let topic = settings.topics.registry.clone();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     // Each copy reads the whole topic itself; the group id is never used for commits.
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &settings.brokers)
+    let consumer: StreamConsumer = whistle_common::kafka::client_config(settings)
         .set("group.id", format!("whistle-registry-copy-{}-{nanos}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

@@ -45,6 +45,7 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.kafka.validate()?;
         if self.batch_max_messages == 0 || self.batch_max_messages > 10_000 {
             return Err(SettingsError::Invalid {
                 key: "batch_max_messages",

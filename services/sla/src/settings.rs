@@ -48,6 +48,7 @@ impl Default for Settings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         self.rate_limit.validate()?;
         if self.gauge_seconds == 0 {
             return Err(SettingsError::Invalid { key: "gauge_seconds", message: "must be at least 1".into() });

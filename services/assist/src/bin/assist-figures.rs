@@ -26,7 +26,8 @@ fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
-    let (events, skipped) = read_log(&brokers, &topic, StdDuration::from_secs(10))?;
+    let kafka = whistle_common::settings::KafkaSettings { brokers, ..Default::default() };
+    let (events, skipped) = read_log(&kafka, &topic, StdDuration::from_secs(10))?;
     println!("{topic}: {} case events ({skipped} other payloads skipped)", events.len());
     let window = Duration::days(window_days);
     match split {

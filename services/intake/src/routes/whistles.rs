@@ -159,7 +159,7 @@ pub async fn get(
 ) -> Result<Json<WhistleView>, ApiError> {
     let case = load(&state, &id).await?;
     authorize(&principal, &case, None)?;
-    Ok(Json(case.view()))
+    Ok(Json(case.view_for(principal.case_visibility())))
 }
 
 /// Checks that `principal` may read the case (`action: None`) or take `action` on it.

@@ -53,11 +53,18 @@ pub fn router(
     let api = Router::new()
         .route("/api/v1/registry/items", get(items))
         .route("/api/v1/registry/items/{code}", get(item))
-        .route("/api/v1/registry/items/{code}/delegate", post(delegate))
-        .route("/api/v1/registry/items/{code}/recover", post(recover))
-        .route("/api/v1/registry/items/{code}/holder", post(change_holder))
+        .route("/api/v1/registry/items/{code}/delegate", post(delegate).layer(axum::middleware::from_fn(admins_only)))
+        .route("/api/v1/registry/items/{code}/recover", post(recover).layer(axum::middleware::from_fn(admins_only)))
+        .route(
+            "/api/v1/registry/items/{code}/holder",
+            post(change_holder).layer(axum::middleware::from_fn(admins_only)),
+        )
         .route("/api/v1/registry/export", get(export))
-        .route("/api/v1/registry/import", post(import).layer(DefaultBodyLimit::max(max_import_bytes)))
+        // The body limit inside, the administrator check outside: nobody else's body is read.
+        .route(
+            "/api/v1/registry/import",
+            post(import).layer(DefaultBodyLimit::max(max_import_bytes)).layer(axum::middleware::from_fn(admins_only)),
+        )
         .route("/api/v1/registry/whatif", post(what_if))
         .route("/api/v1/districts", get(districts))
         .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
@@ -162,6 +169,20 @@ async fn change_holder(
 /// Decide on the current version, publish (Kafka acknowledges), then apply locally: a change is
 /// either on the topic, and so reaches every copy, or it did not happen.
 /// Only registry administrators change the registry.
+/// Refuses a change from anyone but a registry administrator before the handler runs, so the
+/// body (up to 8 MiB for an import) is never read for them. Sits inside `require_auth`.
+async fn admins_only(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match request.extensions().get::<Principal>().map(require_admin) {
+        Some(Ok(())) => next.run(request).await,
+        Some(Err(err)) => err.into_response(),
+        // Behind `require_auth` a principal is always there; without one, fail closed.
+        None => {
+            ApiError::from(whistle_auth::AuthError::forbidden("no account on the request".to_owned())).into_response()
+        }
+    }
+}
+
 fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     if principal.is_admin() {
         Ok(())

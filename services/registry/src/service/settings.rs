@@ -44,6 +44,7 @@ impl Default for Settings {
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.kafka.validate()?;
         self.rate_limit.validate()?;
         if self.max_import_bytes < 1024 {
             return Err(SettingsError::Invalid { key: "max_import_bytes", message: "must be at least 1024".into() });
