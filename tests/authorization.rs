@@ -494,6 +494,42 @@ async fn refused_tokens_close_the_socket_with_4001() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_board_is_closed_with_4001_once_its_token_is_logged_out() {
+    let stack = Stack::start().await;
+    // A second gateway that pings (and so re-checks its sessions' tokens) every second.
+    let mut settings = gateway_settings(&stack.iso);
+    settings.websocket.ping_seconds = 1;
+    let gateway = whistle_gateway::Application::build(settings).await.expect("gateway starts");
+    let url = format!("ws://127.0.0.1:{}/ws", gateway.port());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(gateway.run_until_stopped({
+        let stop = stop.clone();
+        async move { stop.cancelled().await }
+    }));
+    let token = token(&as_manager());
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connects");
+    futures::SinkExt::send(&mut socket, Message::Text(json!({"type": "auth", "token": token}).to_string().into()))
+        .await
+        .expect("sent");
+    let (status, _) = call(&stack, Service::Intake, "POST", "/api/v1/auth/logout", &Value::Null, Some(&token)).await;
+    assert_eq!(status, 204);
+    let closed = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return Some(u16::from(frame.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    };
+    let code = tokio::time::timeout(Duration::from_secs(10), closed).await.expect("closed in time");
+    assert_eq!(code, Some(4001), "the session ends at its next token check");
+    stop.cancel();
+    let _ = task.await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_accounts_log_in_with_their_role_and_wrong_passwords_do_not() {
     let stack = Stack::start().await;
     let login = |username: &str, password: &str| {
