@@ -77,11 +77,19 @@ prepare_dir() {
     local key target
     key=$(printf '%s' "$WHISTLE_RUN" | sha256sum | cut -c1-12)
     target=/var/lib/postgresql/whistle/$key
-    install -d -o postgres -g postgres -m 700 /var/lib/postgresql/whistle "$target"
+    install -d -o postgres -g postgres -m 700 /var/lib/postgresql/whistle
     if [[ ! -L $PG_DIR ]]; then
       [[ ! -e $PG_DIR ]] || die "postgres: $PG_DIR exists and is not the link to $target; move it away"
+      # The run dir was removed (a reset) but the cluster outside it was not: its password went
+      # with the run dir, so start afresh and keep the old cluster aside.
+      if [[ -e $target && ! -s $PG_PASSWORD_FILE ]]; then
+        note "postgres: a new cluster; the old one (its password is gone with the run dir) is kept in $target.old"
+        rm -rf -- "$target.old"
+        mv -- "$target" "$target.old"
+      fi
       ln -s -- "$target" "$PG_DIR"
     fi
+    install -d -o postgres -g postgres -m 700 "$target"
   else
     mkdir -p -- "$PG_DIR"
     chmod 700 -- "$PG_DIR"
