@@ -715,6 +715,17 @@ async fn a_towns_frames_and_view_of_its_own_case_carry_no_subject_override_reaso
     let id = body["id"].as_str().expect("an id").to_owned();
     stack.wait_for(&id, |v| v["status"] == "dispatched").await;
     assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await.0, 202);
+    // The SLA's answer to the acknowledgement (the arrive and resolve deadlines) first, so the
+    // override below stays the case's latest step.
+    stack
+        .wait_for(&id, |v| {
+            v["timeline"].as_array().is_some_and(|steps| {
+                steps.iter().any(|s| {
+                    s["actor"]["code"] == "sla" && s["detail"].as_str().is_some_and(|d| d.starts_with("arrive by"))
+                })
+            })
+        })
+        .await;
     let inspect = json!({"subject": {"credit_code": CREDIT_CODE}, "note": INSPECTION_NOTE});
     assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
     let (status, tier) = stack
