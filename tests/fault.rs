@@ -390,10 +390,6 @@ fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
 }
 
 impl Fleet {
-    fn port(&self, name: &str) -> u16 {
-        self.services.iter().find(|s| s.name == name).expect("a service").port
-    }
-
     /// Every instance's port of `name`, in instance order.
     fn ports(&self, name: &str) -> Vec<u16> {
         self.services.iter().filter(|s| s.name == name).map(|s| s.port).collect()
@@ -1011,6 +1007,32 @@ fn check_binaries() {
     }
 }
 
+/// One scenario's services: `replicas` of each, started and ready, on topics, consumer groups
+/// and a Redis prefix of its own (`suffix`).
+struct Run {
+    suffix: Arc<str>,
+    cases_topic: String,
+    http: reqwest::Client,
+    fleet: Arc<tokio::sync::Mutex<Fleet>>,
+    /// Each intake's base URL, in instance order.
+    apis: Vec<String>,
+    /// Each gateway's WebSocket URL, in instance order.
+    boards: Vec<String>,
+}
+
+impl Run {
+    async fn start(infra: &Infra, replicas: usize) -> Run {
+        let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
+        let cases_topic = format!("fault-{suffix}.cases");
+        let http = reqwest::Client::new();
+        let mut f = fleet(infra, &suffix, replicas);
+        f.start_all(&http).await;
+        let apis = f.ports("intake").iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        let boards = f.ports("gateway").iter().map(|p| format!("ws://127.0.0.1:{p}/ws")).collect();
+        Run { suffix, cases_topic, http, fleet: Arc::new(tokio::sync::Mutex::new(f)), apis, boards }
+    }
+}
+
 // ------------------------------------------------------------------------------------ live boards
 
 /// The department each of the suite's towns raises [`DEPT_ITEM`] to, from the sample registry.
@@ -1183,16 +1205,8 @@ async fn whistles_accepted_under_kills_and_restarts_are_dispatched_and_shown_exa
     ));
     check_binaries();
     let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Single).await);
-    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-    let cases_topic = format!("fault-{suffix}.cases");
-    let http = reqwest::Client::new();
-
-    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
-    let (api, ws) = {
-        let mut f = fleet.lock().await;
-        f.start_all(&http).await;
-        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
-    };
+    let Run { suffix, cases_topic, http, fleet, apis, boards } = Run::start(&infra, 1).await;
+    let (api, ws) = (apis[0].clone(), boards[0].clone());
     log("services ready; load and faults start");
     let stop_watchdog = CancellationToken::new();
     let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
@@ -1255,17 +1269,7 @@ async fn two_of_each_share_the_partitions_and_survivors_take_over_from_killed_in
     let seconds = knobs.seconds.min(30);
     check_binaries();
     let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Single).await);
-    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-    let cases_topic = format!("fault-{suffix}.cases");
-    let http = reqwest::Client::new();
-    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 2)));
-    let (apis, boards) = {
-        let mut f = fleet.lock().await;
-        f.start_all(&http).await;
-        let apis: Vec<String> = f.ports("intake").iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
-        let boards: Vec<String> = f.ports("gateway").iter().map(|p| format!("ws://127.0.0.1:{p}/ws")).collect();
-        (apis, boards)
-    };
+    let Run { suffix, cases_topic, http, fleet, apis, boards } = Run::start(&infra, 2).await;
     // A board per department on each gateway, open before the first whistle.
     let stop_boards = CancellationToken::new();
     let mut live = Vec::new();
@@ -1354,15 +1358,8 @@ async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost
     let seconds = knobs.seconds.min(30);
     check_binaries();
     let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Sentinel).await);
-    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-    let cases_topic = format!("fault-{suffix}.cases");
-    let http = reqwest::Client::new();
-    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
-    let (api, ws) = {
-        let mut f = fleet.lock().await;
-        f.start_all(&http).await;
-        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
-    };
+    let Run { suffix, cases_topic, http, fleet, apis, boards } = Run::start(&infra, 1).await;
+    let (api, ws) = (apis[0].clone(), boards[0].clone());
     let stop_watchdog = CancellationToken::new();
     let watchdog = tokio::spawn(watchdog(fleet.clone(), stop_watchdog.clone()));
     let load = Load::start(vec![api.clone()], suffix.clone(), http.clone(), knobs.rate);
@@ -1437,15 +1434,8 @@ async fn services_log_in_to_a_scram_broker_and_clients_without_credentials_are_r
     assert!(wrong_password.is_err(), "a wrong password read metadata: {wrong_password:?}");
     assert!(logged_in.is_ok(), "whistle-test could not log in: {logged_in:?}");
 
-    let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-    let cases_topic = format!("fault-{suffix}.cases");
-    let http = reqwest::Client::new();
-    let fleet = Arc::new(tokio::sync::Mutex::new(fleet(&infra, &suffix, 1)));
-    let (api, ws) = {
-        let mut f = fleet.lock().await;
-        f.start_all(&http).await;
-        (format!("http://127.0.0.1:{}", f.port("intake")), format!("ws://127.0.0.1:{}/ws", f.port("gateway")))
-    };
+    let Run { suffix, cases_topic, http, fleet, apis, boards } = Run::start(&infra, 1).await;
+    let (api, ws) = (apis[0].clone(), boards[0].clone());
     let load = Load::start(vec![api.clone()], suffix.clone(), http.clone(), knobs.rate);
     tokio::time::sleep(Duration::from_secs(knobs.seconds.min(10))).await;
     let stats = load.finish().await;
