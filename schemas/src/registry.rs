@@ -51,7 +51,52 @@ pub struct ItemDefinition {
     /// The kinds of town a towns-held assignment applies to; empty = every kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub town_kinds: Vec<TownKind>,
+    /// What the law allows as a penalty for the item, per kind of subject (法定处罚幅度); absent
+    /// for an item that carries no administrative penalty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<Statutory>,
     pub holders: Vec<HolderVersion>,
+}
+
+/// The penalties the law allows for an item, per kind of subject. A kind that is absent cannot
+/// commit the offence (or the law names no penalty for it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Statutory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub individual: Option<StatutoryRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<StatutoryRange>,
+}
+
+impl Statutory {
+    /// The range for `kind`, if the law provides one.
+    pub fn for_kind(&self, kind: SubjectKind) -> Option<&StatutoryRange> {
+        match kind {
+            SubjectKind::Individual => self.individual.as_ref(),
+            SubjectKind::Unit => self.unit.as_ref(),
+        }
+    }
+}
+
+/// One kind of subject's statutory penalty: whether a warning is a lawful penalty, and the fine
+/// range in whole yuan (`min_yuan` 0: no floor). A fine outside it is unlawful whatever the
+/// benchmark says (`422 outside_statutory_range`, never overridable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatutoryRange {
+    #[serde(default)]
+    pub warning: bool,
+    #[serde(default)]
+    pub min_yuan: u64,
+    pub max_yuan: u64,
+}
+
+impl StatutoryRange {
+    /// Whether a fine of `yuan` (more than 0) is inside the law.
+    pub fn allows_fine(&self, yuan: u64) -> bool {
+        yuan > 0 && (self.min_yuan..=self.max_yuan).contains(&yuan)
+    }
 }
 
 /// Who an offence can be committed by.
@@ -224,6 +269,10 @@ pub struct ItemDetail {
     pub department_type: Option<String>,
     /// The kinds of town a towns-held assignment applies to; empty = every kind.
     pub town_kinds: Vec<TownKind>,
+    /// The statutory penalty per kind of subject (see [`Statutory`]); null for an item without
+    /// a penalty.
+    #[serde(default)]
+    pub statutory: Option<Statutory>,
     /// The city-wide default authority now (null when nobody holds it city-wide now).
     pub authority: Option<Authority>,
     pub holder: Option<HolderView>,

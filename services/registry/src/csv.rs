@@ -322,6 +322,8 @@ pub fn parse(text: &str) -> Result<Vec<(usize, ItemDefinition)>, Vec<RowError>> 
             persuade_first,
             department_type: Some(cell("department_type")).filter(|t| !t.is_empty()).map(str::to_owned),
             town_kinds,
+            // The CSV carries no statutory ranges: `import` keeps what the item had.
+            statutory: None,
             holders: vec![],
         };
         let version = HolderVersion {
@@ -374,8 +376,10 @@ pub fn import(registry: &Registry, text: &str, actor: &str, now: DateTime<Utc>) 
     let items = defs.len();
     let mut errors = Vec::new();
     let mut changed = Vec::new();
-    for (row, def) in defs {
+    for (row, mut def) in defs {
         let existing = crate::ItemCode::parse(&def.code).ok().and_then(|c| registry.item(&c));
+        // The CSV has no statutory columns: the item keeps the ranges it has.
+        def.statutory = existing.and_then(|e| e.statutory.clone());
         if existing.is_some_and(|e| e.to_definition() == def) {
             continue;
         }

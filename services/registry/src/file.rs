@@ -104,6 +104,8 @@ pub struct ItemEntry {
     pub department_type: Option<String>,
     #[serde(default)]
     pub town_kinds: Vec<TownKind>,
+    #[serde(default)]
+    pub statutory: Option<registry::Statutory>,
     pub holders: Vec<HolderEntry>,
 }
 
@@ -303,6 +305,7 @@ impl ItemEntry {
             persuade_first: self.persuade_first,
             department_type: self.department_type,
             town_kinds: self.town_kinds,
+            statutory: self.statutory,
             holders: self
                 .holders
                 .into_iter()
@@ -419,6 +422,7 @@ pub(crate) fn build_item(
         persuade_first: def.persuade_first,
         department_type: def.department_type,
         town_kinds,
+        statutory: def.statutory,
         assignments,
         version,
         audit,

@@ -80,6 +80,8 @@ pub struct Item {
     pub department_type: Option<String>,
     /// The kinds of town a towns-held assignment reaches; empty = all.
     pub town_kinds: Vec<TownKind>,
+    /// The statutory penalty per kind of subject, for items that carry one.
+    pub statutory: Option<whistle_schemas::registry::Statutory>,
     /// Every holder assignment ever made, in file order; never rewritten.
     pub assignments: Vec<Assignment>,
     /// The item's record version: 0 as shipped, bumped by every change.
@@ -107,6 +109,7 @@ impl Item {
             persuade_first: self.persuade_first,
             department_type: self.department_type.clone(),
             town_kinds: self.town_kinds.clone(),
+            statutory: self.statutory.clone(),
             holders: self.assignments.iter().map(Assignment::to_version).collect(),
         }
     }

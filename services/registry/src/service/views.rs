@@ -55,6 +55,7 @@ pub fn item_detail(registry: &Registry, item: &Item, at: DateTime<Utc>) -> ItemD
         persuade_first: view.persuade_first,
         department_type: item.department_type.clone(),
         town_kinds: item.town_kinds.clone(),
+        statutory: item.statutory.clone(),
         authority: view.authority,
         holder: view.holder,
         version: item.version,
