@@ -6,7 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::events::{Actor, Authority, Deadlines, DepartmentRef, SlaStageKind};
+use crate::events::{
+    Actor, Authority, BenchmarkApplied, CaseParty, Deadlines, DecisionOutcome, DepartmentRef, EnforcementSubject,
+    PersuasionOutcome, SlaStageKind, Verdict,
+};
+use crate::registry::{StatutoryRange, SubjectKind};
 use crate::{Location, Names, Status};
 
 /// `POST /api/v1/whistles`.
@@ -102,6 +106,249 @@ pub struct WhistleView {
     pub paused: bool,
     /// Every step, oldest first; append-only.
     pub timeline: Vec<TimelineEntry>,
+    /// A whistle raised to a department, or a town's own enforcement case.
+    #[serde(default)]
+    pub kind: CaseKind,
+    /// The administrative penalty procedure of an enforcement case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<Procedure>,
+    /// The raising town's confirmation of a resolved whistle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
+    /// Times the raising town reopened the whistle.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reopens: u32,
+    /// Flagged steps (overridden decisions, fence warnings passed over) awaiting a supervisor's
+    /// review: their event ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review: Vec<Uuid>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What a case is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// A whistle: a town needs a district department ("towns whistle, departments respond").
+    #[default]
+    Whistle,
+    /// A town's own case for an item it holds, under the administrative penalty procedure.
+    Enforcement,
+}
+
+/// How far the administrative penalty procedure of a case has come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Procedure {
+    pub party: CaseParty,
+    /// The key of the party's enforcement history (`ucc:…` or `addr:…`).
+    pub subject: EnforcementSubject,
+    pub registered_at: DateTime<Utc>,
+    /// 90 days from registration (Administrative Penalty Law, art. 60): the decision is due by then.
+    pub decide_by: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persuasion: Option<PersuasionOutcome>,
+    /// The certified officers of the investigation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub officers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ProcedureDecision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_whistle: Option<Uuid>,
+}
+
+/// The decision of a procedure, as the case keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProcedureDecision {
+    pub outcome: DecisionOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_yuan: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<StatutoryRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<BenchmarkApplied>,
+    /// The decision left the benchmark tier (inside the law), with a reason.
+    #[serde(default)]
+    pub overridden: bool,
+}
+
+/// A town's confirmation of a resolved whistle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Confirmation {
+    pub rating: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+    /// `town` (confirmed by the town) or `deemed` (3 working days passed without an answer).
+    pub by: String,
+}
+
+/// `POST /api/v1/cases`: a town opens its own enforcement case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    pub subject: CaseSubjectInput,
+    /// Attachment ids.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    /// The town whose case it is; defaults to the account's own town.
+    #[serde(default)]
+    pub town: Option<String>,
+    /// A whistle of this town the case continues (e.g. one refused with `town_holds_item`).
+    #[serde(default)]
+    pub from_whistle: Option<Uuid>,
+}
+
+/// The party of a new case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSubjectInput {
+    pub kind: SubjectKind,
+    pub name: String,
+    /// Required for a unit: its unified social credit code (18 characters).
+    #[serde(default)]
+    pub credit_code: Option<String>,
+}
+
+/// `202` answer to `POST /api/v1/cases`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseAccepted {
+    pub id: Uuid,
+    pub status: Status,
+}
+
+/// `POST /api/v1/cases/{id}/persuade`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersuadeRequest {
+    pub outcome: PersuasionOutcome,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /api/v1/cases/{id}/investigate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvestigateRequest {
+    /// Certificate numbers of the town's certified officers (at least two, e.g. `<town>-01`).
+    pub officers: Vec<String>,
+    pub evidence: String,
+}
+
+/// `POST /api/v1/cases/{id}/notify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRequest {
+    pub intended: String,
+}
+
+/// `POST /api/v1/cases/{id}/decide`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    pub outcome: DecisionOutcome,
+    #[serde(default)]
+    pub fine_yuan: Option<u64>,
+    /// Required when the decision leaves the benchmark tier (inside the law).
+    #[serde(default)]
+    pub override_reason: Option<String>,
+    /// Circumstances that pick the benchmark tier (repeat offences come from the history).
+    #[serde(default)]
+    pub corrected_in_time: bool,
+    #[serde(default)]
+    pub serious_consequences: bool,
+}
+
+/// `POST /api/v1/cases/{id}/close` (and `/serve`): an optional note.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepNote {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `GET /api/v1/cases/{id}`: the case, with what its decision was measured against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: WhistleView,
+    /// The party (当事人).
+    pub subject: Option<CaseParty>,
+    /// The benchmark tier and range that applied to the decision (null before it).
+    pub benchmark: Option<BenchmarkApplied>,
+    /// The electronic fences' warnings recorded on the case.
+    pub fences: Vec<TimelineEntry>,
+}
+
+/// `POST /api/v1/whistles/{id}/confirm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// 1 to 5.
+    pub rating: u8,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `POST /api/v1/whistles/{id}/reopen`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenRequest {
+    pub reason: String,
+}
+
+/// `POST /api/v1/whistles/{id}/comments` (and `/api/v1/cases/{id}/comments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRequest {
+    pub text: String,
+}
+
+/// `POST /api/v1/supervision/{item_id}/review`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `GET /api/v1/supervision/queue`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SupervisionQueue {
+    pub items: Vec<SupervisionItem>,
+}
+
+/// One thing for a supervisor to look at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SupervisionItem {
+    /// The id to review (`POST /api/v1/supervision/{id}/review`): the flagged step's event id,
+    /// or the case id for a time-limit item.
+    pub id: Uuid,
+    /// `override` (a decision or penalty outside the benchmark), `fence` (a fence warning passed
+    /// over), `time_limit_near` or `time_limit_passed` (the 90-day limit to decide).
+    pub reason: String,
+    pub case: Uuid,
+    pub kind: CaseKind,
+    pub town: String,
+    pub district: String,
+    pub item: String,
+    pub status: Status,
+    pub time: DateTime<Utc>,
+    /// What happened, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide_by: Option<DateTime<Utc>>,
 }
 
 /// A case as boards see it: everything of [`WhistleView`] but the timeline, which a board fetches
@@ -111,6 +358,9 @@ pub struct WhistleView {
 pub struct CaseSummary {
     pub id: Uuid,
     pub status: Status,
+    /// A whistle or a town's enforcement case.
+    #[serde(default)]
+    pub kind: CaseKind,
     pub town: String,
     pub district: String,
     pub item: String,

@@ -79,6 +79,28 @@ case_events! {
     Inspected(Inspected) = "whistle.inspected",
     Penalised(Penalised) = "whistle.penalised",
     Fenced(Fenced) = "whistle.fenced",
+    /// 立案: a town registers its own enforcement case for an item it holds.
+    Registered(Registered) = "case.registered",
+    /// 劝导: persuasion and education before any penalty, with its outcome.
+    Persuaded(Persuaded) = "case.persuaded",
+    /// 调查取证: evidence taken by (at least) two certified officers.
+    Investigated(Investigated) = "case.investigated",
+    /// 告知: the intended decision, and the party's right to state a defence or ask for a hearing.
+    Notified(Notified) = "case.notified",
+    /// 决定: the decision, checked against the statutory range and the discretion benchmark.
+    Decided(Decided) = "case.decided",
+    /// 送达: the decision was served on the party.
+    Served(Acted) = "case.served",
+    /// 结案: the case is closed.
+    Closed(Resolved) = "case.closed",
+    /// The raising town confirms a resolved whistle, with a rating.
+    Confirmed(Confirmed) = "whistle.confirmed",
+    /// The raising town reopens a resolved whistle: back to the same department, clocks restart.
+    Reopened(Reopened) = "whistle.reopened",
+    /// A comment between the town and the department, on the timeline and both boards.
+    Commented(Commented) = "case.commented",
+    /// A supervisor's review of a flagged step (an override, a fence passed over).
+    Reviewed(Reviewed) = "case.reviewed",
 }
 
 impl CaseEvent {
@@ -175,6 +197,8 @@ pub enum ActorKind {
     Town,
     Department,
     System,
+    /// A supervisor (law enforcement + supervision): reviews, never acts on a case.
+    Supervisor,
 }
 
 /// A reference to a district department with its display names.
@@ -461,6 +485,194 @@ pub struct Fenced {
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_reason: Option<String>,
+}
+
+/// The party of an enforcement case (当事人).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseParty {
+    pub kind: crate::registry::SubjectKind,
+    pub name: String,
+    /// The unified social credit code (统一社会信用代码), for a unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code: Option<String>,
+}
+
+/// `case.registered`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registered {
+    pub town: String,
+    /// The district or functional zone that answers the town.
+    pub district: String,
+    pub item: String,
+    pub description: String,
+    pub location: Location,
+    pub party: CaseParty,
+    /// The key the party's enforcement history is kept under (as for inspections).
+    pub subject: EnforcementSubject,
+    /// Attachment ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    pub registered_by: Actor,
+    /// The whistle this case was opened from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_whistle: Option<Uuid>,
+}
+
+/// The outcome of persuasion (劝导).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersuasionOutcome {
+    /// The party corrected the conduct: the case may close without a penalty.
+    Complied,
+    /// The party refused: the procedure goes on to investigation.
+    Refused,
+}
+
+/// `case.persuaded`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Persuaded {
+    pub actor: Actor,
+    pub outcome: PersuasionOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `case.investigated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Investigated {
+    pub actor: Actor,
+    /// Law-enforcement certificate numbers of the officers who took part (at least two).
+    pub officers: Vec<String>,
+    pub evidence: String,
+}
+
+/// `case.notified`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notified {
+    pub actor: Actor,
+    /// The intended decision as told to the party.
+    pub intended: String,
+}
+
+/// What a decision decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    /// 不予处罚.
+    NoPenalty,
+    /// 警告.
+    Warning,
+    /// 罚款, with `fine_yuan`.
+    Fine,
+    /// Another measure (an order to correct, confiscation), described in the notice.
+    Other,
+}
+
+impl DecisionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::NoPenalty => "no_penalty",
+            DecisionOutcome::Warning => "warning",
+            DecisionOutcome::Fine => "fine",
+            DecisionOutcome::Other => "other",
+        }
+    }
+}
+
+/// The benchmark tier a decision was measured against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkApplied {
+    /// The tier, e.g. `first_offence`.
+    pub tier: String,
+    /// What the tier allows: `no_penalty`, `warning`, `fine`, `fine_and_suspend`.
+    pub action: String,
+    pub min_yuan: u64,
+    pub max_yuan: u64,
+}
+
+/// `case.decided`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decided {
+    pub actor: Actor,
+    pub outcome: DecisionOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_yuan: Option<u64>,
+    /// The statutory range for the party's kind that the decision lies inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<crate::registry::StatutoryRange>,
+    /// The benchmark tier that applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<BenchmarkApplied>,
+    /// Given when the decision leaves the benchmark tier (inside the law); the decision is then
+    /// recorded as overridden and goes to the supervisors' review queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+}
+
+impl Decided {
+    /// The decision left the benchmark tier, with a reason.
+    pub fn overridden(&self) -> bool {
+        self.override_reason.is_some()
+    }
+}
+
+/// `whistle.confirmed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmed {
+    pub actor: Actor,
+    /// 1 (poor) to 5 (excellent).
+    pub rating: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// `whistle.reopened`: carries what the SLA service needs to restart the clocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reopened {
+    pub actor: Actor,
+    pub reason: String,
+    /// The department the case goes back to (the one that resolved it).
+    pub department: DepartmentRef,
+    pub district: String,
+    pub item: String,
+}
+
+/// `case.commented`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Commented {
+    pub actor: Actor,
+    pub text: String,
+}
+
+/// A supervisor's verdict on a flagged step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Upheld,
+    Corrected,
+}
+
+/// `case.reviewed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reviewed {
+    /// The supervisor (actor kind `system` is never used here; the role says `supervisor`).
+    pub actor: Actor,
+    /// The reviewed step: the event id of the flagged decision or fence warning.
+    pub step: Uuid,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A message that could not be processed, as written to the dead-letter topic.

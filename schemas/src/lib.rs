@@ -42,7 +42,10 @@ pub struct Location {
     pub address: String,
 }
 
-/// The lifecycle of a whistle. `resolved` and `rejected` are terminal.
+/// The lifecycle of a case. A whistle goes `raised` → … → `resolved` or `rejected`; a town's own
+/// enforcement case follows the administrative penalty procedure, `registered` → `persuaded` →
+/// `investigated` → `notified` → `decided` → `served` → `closed`. `resolved`, `rejected` and
+/// `closed` are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -52,12 +55,39 @@ pub enum Status {
     OnSite,
     Resolved,
     Rejected,
+    /// 立案: a town registered its own case.
+    Registered,
+    /// 劝导: the party was persuaded (with an outcome) before any penalty.
+    Persuaded,
+    /// 调查取证: evidence taken by two certified officers.
+    Investigated,
+    /// 告知: the party was told the intended decision and its right to a defence or hearing.
+    Notified,
+    /// 决定: the penalty decision.
+    Decided,
+    /// 送达: the decision was served.
+    Served,
+    /// 结案: closed.
+    Closed,
 }
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 6] =
-        [Status::Raised, Status::Dispatched, Status::Acknowledged, Status::OnSite, Status::Resolved, Status::Rejected];
+    pub const ALL: [Status; 13] = [
+        Status::Raised,
+        Status::Dispatched,
+        Status::Acknowledged,
+        Status::OnSite,
+        Status::Resolved,
+        Status::Rejected,
+        Status::Registered,
+        Status::Persuaded,
+        Status::Investigated,
+        Status::Notified,
+        Status::Decided,
+        Status::Served,
+        Status::Closed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,11 +97,18 @@ impl Status {
             Status::OnSite => "on_site",
             Status::Resolved => "resolved",
             Status::Rejected => "rejected",
+            Status::Registered => "registered",
+            Status::Persuaded => "persuaded",
+            Status::Investigated => "investigated",
+            Status::Notified => "notified",
+            Status::Decided => "decided",
+            Status::Served => "served",
+            Status::Closed => "closed",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Resolved | Status::Rejected)
+        matches!(self, Status::Resolved | Status::Rejected | Status::Closed)
     }
 }
 

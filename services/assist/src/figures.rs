@@ -60,7 +60,9 @@ pub fn compute<'a>(
     let in_period = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|u| t < u);
     let raised: HashMap<Uuid, DateTime<Utc>> = events
         .iter()
-        .filter_map(|e| matches!(effect(&e.body), Effect::Raised(_)).then_some((e.subject, e.time)))
+        .filter_map(|e| {
+            matches!(effect(&e.body), Effect::Raised(_) | Effect::Registered(_)).then_some((e.subject, e.time))
+        })
         .filter(|(_, t)| in_period(*t))
         .collect();
 
@@ -89,10 +91,22 @@ pub fn compute<'a>(
                 FenceSeverity::Overridden => f.fences_overridden += 1,
             },
             // The raise itself, SLA bookkeeping, pauses and plain timeline steps are not procedures.
-            Effect::Raised(_) | Effect::Sla(_) | Effect::Paused(_) | Effect::Resumed | Effect::Step => {}
+            Effect::Raised(_)
+            | Effect::Registered(_)
+            | Effect::Sla(_)
+            | Effect::Paused(_)
+            | Effect::Resumed
+            | Effect::Step => {}
             Effect::Enforcement(Enforcement::Penalised(_)) => {
                 procedures += 1;
                 f.penalties += 1;
+            }
+            Effect::Enforcement(Enforcement::Decided(d)) => {
+                procedures += 1;
+                f.penalties += usize::from(matches!(
+                    d.outcome,
+                    whistle_schemas::events::DecisionOutcome::Fine | whistle_schemas::events::DecisionOutcome::Warning
+                ));
             }
             Effect::Resolved(_) | Effect::Rejected(_) => {
                 procedures += 1;
@@ -101,6 +115,7 @@ pub fn compute<'a>(
                 }
             }
             Effect::Routed(_)
+            | Effect::Reopened(_)
             | Effect::Transferred(_)
             | Effect::Progressed(_)
             | Effect::Enforcement(Enforcement::Inspected(_)) => {

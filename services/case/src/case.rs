@@ -49,6 +49,7 @@ impl Case {
         CaseSummary {
             id: self.id,
             status: self.status,
+            kind: self.kind,
             town: self.town.clone(),
             district: self.district.clone(),
             item: self.item.clone(),

@@ -1,8 +1,9 @@
 //! What someone (or a service) asks of a case.
 
 use whistle_schemas::events::{
-    Acted, Actor, CaseEventBody, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Rejected,
-    Resolved, SlaScheduled, SlaStage, Transferred,
+    Acted, Actor, CaseEventBody, Commented, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Investigated,
+    Notified, Paused, Penalised, Persuaded, Raised, Registered, Rejected, Reopened, Resolved, Reviewed, SlaScheduled,
+    SlaStage, Transferred,
 };
 
 /// A request to change a case. Each becomes the event of the same name when [`crate::decide`]
@@ -42,6 +43,24 @@ pub enum Command {
     Penalise(Penalised),
     /// An electronic fence's warning, recorded on the case.
     Fence(Fenced),
+    /// A town registers its own enforcement case (the case does not exist yet).
+    Register(Registered),
+    Persuade(Persuaded),
+    Investigate(Investigated),
+    Notify(Notified),
+    /// The decision; [`crate::decide`] checks it against its statutory range and benchmark.
+    Decide(Decided),
+    Serve {
+        actor: Actor,
+    },
+    Close {
+        actor: Actor,
+        note: Option<String>,
+    },
+    Confirm(Confirmed),
+    Reopen(Reopened),
+    Comment(Commented),
+    Review(Reviewed),
 }
 
 impl Command {
@@ -64,6 +83,17 @@ impl Command {
             Command::Inspect(i) => CaseEventBody::Inspected(i),
             Command::Penalise(p) => CaseEventBody::Penalised(p),
             Command::Fence(f) => CaseEventBody::Fenced(f),
+            Command::Register(r) => CaseEventBody::Registered(r),
+            Command::Persuade(p) => CaseEventBody::Persuaded(p),
+            Command::Investigate(i) => CaseEventBody::Investigated(i),
+            Command::Notify(n) => CaseEventBody::Notified(n),
+            Command::Decide(d) => CaseEventBody::Decided(d),
+            Command::Serve { actor } => CaseEventBody::Served(Acted { actor }),
+            Command::Close { actor, note } => CaseEventBody::Closed(Resolved { actor, note }),
+            Command::Confirm(c) => CaseEventBody::Confirmed(c),
+            Command::Reopen(r) => CaseEventBody::Reopened(r),
+            Command::Comment(c) => CaseEventBody::Commented(c),
+            Command::Review(r) => CaseEventBody::Reviewed(r),
         }
     }
 }

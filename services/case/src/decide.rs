@@ -46,6 +46,9 @@ fn limit(case: &Case, command: &Command, limits: &Limits) -> Result<(), Refusal>
             case.count("whistle.inspected") + case.count("whistle.penalised") + case.count("whistle.fenced"),
         ),
         Command::Pause(_) => ("pauses", limits.pauses, case.count("whistle.paused")),
+        Command::Comment(_) => ("comments", limits.comments, case.count("case.commented")),
+        Command::Reopen(_) => ("reopenings", limits.reopens, case.count("whistle.reopened")),
+        Command::Review(_) => ("reviews", limits.reviews, case.count("case.reviewed")),
         Command::Transfer(t) if t.actor.kind != whistle_schemas::events::ActorKind::System => {
             ("transfers", limits.transfers, case.count("whistle.transferred"))
         }
@@ -62,7 +65,16 @@ fn limit(case: &Case, command: &Command, limits: &Limits) -> Result<(), Refusal>
         | Command::ScheduleSla(_)
         | Command::WarnSla(_)
         | Command::BreachSla(_)
-        | Command::Escalate(_) => return Ok(()),
+        | Command::Escalate(_)
+        // The procedure's steps each happen once (the status model orders them).
+        | Command::Register(_)
+        | Command::Persuade(_)
+        | Command::Investigate(_)
+        | Command::Notify(_)
+        | Command::Decide(_)
+        | Command::Serve { .. }
+        | Command::Close { .. }
+        | Command::Confirm(_) => return Ok(()),
     };
     if used >= limit { Err(Refusal::LimitReached { what, limit }) } else { Ok(()) }
 }

@@ -6,8 +6,8 @@
 //! that must decide what it means.
 
 use whistle_schemas::events::{
-    CaseEventBody, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Rejected, Resolved,
-    SlaScheduled, SlaStage, SlaStageKind, Transferred,
+    CaseEventBody, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered, Rejected,
+    Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
 };
 
 /// The meaning of one event.
@@ -15,13 +15,17 @@ use whistle_schemas::events::{
 pub enum Effect<'a> {
     /// A case begins.
     Raised(&'a Raised),
+    /// A town's own enforcement case begins (no department, no routing).
+    Registered(&'a Registered),
+    /// The raising town reopened a resolved whistle: back to its department, clocks afresh.
+    Reopened(&'a Reopened),
     /// The router found its department.
     Routed(&'a Dispatched),
     /// A new owner, whose clocks start afresh.
     Transferred(&'a Transferred),
     /// The owner did work that completes these SLA stages.
     Progressed(&'static [SlaStageKind]),
-    /// Closed, done.
+    /// Closed, done (a whistle resolved, an enforcement case closed).
     Resolved(&'a Resolved),
     /// Closed, returned (or refused by the router).
     Rejected(&'a Rejected),
@@ -31,9 +35,8 @@ pub enum Effect<'a> {
     Sla(SlaSignal<'a>),
     /// Enforcement records on the case; none changes its status.
     Enforcement(Enforcement<'a>),
-    /// A timeline step only (a note, a record of a hand-over): nothing to the clocks, the figures
-    /// or the routing. Today no event maps here; new timeline-only events do, and touch no
-    /// consumer.
+    /// A timeline step only (a note, a step of the procedure, a confirmation, a review): nothing to
+    /// the clocks or the routing.
     Step,
 }
 
@@ -52,6 +55,8 @@ pub enum Enforcement<'a> {
     Inspected(&'a Inspected),
     Penalised(&'a Penalised),
     Fenced(&'a Fenced),
+    /// The decision of an enforcement case.
+    Decided(&'a Decided),
 }
 
 const ACKNOWLEDGED: &[SlaStageKind] = &[SlaStageKind::Acknowledge];
@@ -76,5 +81,16 @@ pub fn effect(body: &CaseEventBody) -> Effect<'_> {
         CaseEventBody::Inspected(i) => Effect::Enforcement(Enforcement::Inspected(i)),
         CaseEventBody::Penalised(p) => Effect::Enforcement(Enforcement::Penalised(p)),
         CaseEventBody::Fenced(f) => Effect::Enforcement(Enforcement::Fenced(f)),
+        CaseEventBody::Registered(r) => Effect::Registered(r),
+        CaseEventBody::Decided(d) => Effect::Enforcement(Enforcement::Decided(d)),
+        CaseEventBody::Closed(c) => Effect::Resolved(c),
+        CaseEventBody::Reopened(r) => Effect::Reopened(r),
+        CaseEventBody::Persuaded(_)
+        | CaseEventBody::Investigated(_)
+        | CaseEventBody::Notified(_)
+        | CaseEventBody::Served(_)
+        | CaseEventBody::Confirmed(_)
+        | CaseEventBody::Commented(_)
+        | CaseEventBody::Reviewed(_) => Effect::Step,
     }
 }

@@ -1,11 +1,13 @@
 //! Case + event → case.
 
 use whistle_schemas::Status;
-use whistle_schemas::api::{TimelineEntry, WhistleView};
+use whistle_schemas::api::{CaseKind, Confirmation, Procedure, ProcedureDecision, TimelineEntry, WhistleView};
 use whistle_schemas::events::{
-    Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, Escalated, Raised, SlaStage, SlaStageKind,
+    Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, DecisionOutcome, Escalated, FenceSeverity,
+    PersuasionOutcome, Raised, Registered, SlaStage, SlaStageKind,
 };
 
+use crate::procedure::{self, MIN_OFFICERS, step_allowed};
 use crate::{Case, Refusal};
 
 /// Whether the event is already on the case's timeline: a replay after a crash, to be ignored.
@@ -33,8 +35,9 @@ pub fn can_pause(case: &Case) -> bool {
 pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
     let mut case = match (case, &event.body) {
         (None, CaseEventBody::Raised(r)) => raised(event, r),
+        (None, CaseEventBody::Registered(r)) => registered(event, r),
         (None, _) => return Err(Refusal::NeverRaised { event: event.type_name() }),
-        (Some(_), CaseEventBody::Raised(_)) => return Err(Refusal::AlreadyRaised),
+        (Some(_), CaseEventBody::Raised(_) | CaseEventBody::Registered(_)) => return Err(Refusal::AlreadyRaised),
         (Some(case), _) => case,
     };
     let from = case.status;
@@ -127,11 +130,122 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
         }
         CaseEventBody::Penalised(p) => {
             enforceable(&case, event)?;
+            if p.override_reason.is_some() {
+                case.0.review.push(event.id);
+            }
             (from, p.actor.clone(), Some(format!("{} yuan, tier {}, {}", p.amount_yuan, p.tier, p.subject.id)))
         }
         CaseEventBody::Fenced(f) => {
             open(&case, event)?;
+            // A warning passed over (an override) goes to the supervisors.
+            if f.flagged || f.severity == FenceSeverity::Overridden {
+                case.0.review.push(event.id);
+            }
             (from, f.actor.clone(), Some(format!("[{}] {}", f.rule, f.message)))
+        }
+        CaseEventBody::Registered(r) => (Status::Registered, r.registered_by.clone(), None),
+        CaseEventBody::Persuaded(p) => {
+            let procedure = step(&mut case, "persuade", None)?;
+            procedure.persuasion = Some(p.outcome);
+            let detail = match p.outcome {
+                PersuasionOutcome::Complied => "complied",
+                PersuasionOutcome::Refused => "refused",
+            };
+            let detail = match &p.note {
+                Some(note) => format!("{detail}: {note}"),
+                None => detail.to_owned(),
+            };
+            (Status::Persuaded, p.actor.clone(), Some(detail))
+        }
+        CaseEventBody::Investigated(i) => {
+            let procedure = step(&mut case, "investigate", None)?;
+            let mut officers = i.officers.clone();
+            officers.sort();
+            officers.dedup();
+            if officers.len() < MIN_OFFICERS {
+                return Err(Refusal::TwoOfficersRequired(officers.len()));
+            }
+            procedure.officers = officers;
+            (Status::Investigated, i.actor.clone(), Some(format!("officers {}", i.officers.join(", "))))
+        }
+        CaseEventBody::Notified(n) => {
+            step(&mut case, "notify", None)?;
+            (Status::Notified, n.actor.clone(), Some(n.intended.clone()))
+        }
+        CaseEventBody::Decided(d) => {
+            let procedure = step(&mut case, "decide", Some(d.outcome))?;
+            let within = procedure::lawful(d)?;
+            if procedure.officers.len() < MIN_OFFICERS {
+                return Err(Refusal::TwoOfficersRequired(procedure.officers.len()));
+            }
+            procedure.decision = Some(ProcedureDecision {
+                outcome: d.outcome,
+                fine_yuan: d.fine_yuan,
+                statutory: d.statutory,
+                benchmark: d.benchmark.clone(),
+                overridden: !within,
+            });
+            procedure.decided_at = Some(event.time);
+            if !within {
+                case.0.review.push(event.id);
+            }
+            let mut detail = match (d.outcome, d.fine_yuan) {
+                (DecisionOutcome::Fine, Some(y)) => format!("fine {y} yuan"),
+                (outcome, _) => outcome.as_str().to_owned(),
+            };
+            if let Some(b) = &d.benchmark {
+                detail.push_str(&format!(", tier {}", b.tier));
+            }
+            if let Some(reason) = d.override_reason.as_ref().filter(|_| !within) {
+                detail.push_str(&format!(", overridden: {reason}"));
+            }
+            (Status::Decided, d.actor.clone(), Some(detail))
+        }
+        CaseEventBody::Served(a) => {
+            step(&mut case, "serve", None)?;
+            (Status::Served, a.actor.clone(), None)
+        }
+        CaseEventBody::Closed(c) => {
+            step(&mut case, "close", None)?;
+            (Status::Closed, c.actor.clone(), c.note.clone())
+        }
+        CaseEventBody::Confirmed(c) => {
+            resolved_whistle(&case, "confirm")?;
+            if case.confirmation.is_some() {
+                return Err(refuse("confirm"));
+            }
+            case.0.confirmation =
+                Some(Confirmation { rating: c.rating, comment: c.comment.clone(), at: event.time, by: "town".into() });
+            let detail = match &c.comment {
+                Some(comment) => format!("{}/5: {comment}", c.rating),
+                None => format!("{}/5", c.rating),
+            };
+            (from, c.actor.clone(), Some(detail))
+        }
+        CaseEventBody::Reopened(r) => {
+            resolved_whistle(&case, "reopen")?;
+            if case.confirmation.is_some() {
+                return Err(Refusal::InvalidTransition { action: "reopen a confirmed", status: from });
+            }
+            case.0.department = Some(r.department.clone());
+            case.0.reopens += 1;
+            (Status::Dispatched, r.actor.clone(), Some(r.reason.clone()))
+        }
+        CaseEventBody::Commented(c) => (from, c.actor.clone(), Some(c.text.clone())),
+        CaseEventBody::Reviewed(r) => {
+            let Some(at) = case.review.iter().position(|s| *s == r.step) else {
+                return Err(Refusal::NothingToReview(r.step));
+            };
+            case.0.review.remove(at);
+            let verdict = match r.verdict {
+                whistle_schemas::events::Verdict::Upheld => "upheld",
+                whistle_schemas::events::Verdict::Corrected => "corrected",
+            };
+            let detail = match &r.note {
+                Some(note) => format!("{verdict}: {note}"),
+                None => verdict.to_owned(),
+            };
+            (from, r.actor.clone(), Some(detail))
         }
     };
 
@@ -139,12 +253,24 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
     match to {
         Status::Acknowledged => case.0.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
         Status::OnSite => case.0.overdue.retain(|s| *s != SlaStageKind::Arrive),
-        Status::Resolved | Status::Rejected => {
+        Status::Resolved | Status::Rejected | Status::Closed => {
             case.0.overdue.clear();
             case.0.deadlines = None;
             case.0.paused = false;
         }
-        Status::Raised | Status::Dispatched => {}
+        // A reopened whistle starts its clocks afresh.
+        Status::Dispatched if from == Status::Resolved => {
+            case.0.overdue.clear();
+            case.0.deadlines = None;
+        }
+        Status::Raised
+        | Status::Dispatched
+        | Status::Registered
+        | Status::Persuaded
+        | Status::Investigated
+        | Status::Notified
+        | Status::Decided
+        | Status::Served => {}
     }
     case.0.status = to;
     case.0.updated_at = case.updated_at.max(event.time);
@@ -157,6 +283,69 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
         detail,
     });
     Ok(case)
+}
+
+/// A procedure step on `case`: it must be an enforcement case, in a status the step may come
+/// from. Gives the procedure to record the step in.
+fn step<'a>(
+    case: &'a mut Case,
+    action: &'static str,
+    outcome: Option<DecisionOutcome>,
+) -> Result<&'a mut Procedure, Refusal> {
+    let complied = case.procedure.as_ref().and_then(|p| p.persuasion) == Some(PersuasionOutcome::Complied);
+    if case.kind != CaseKind::Enforcement {
+        return Err(Refusal::NotEnforcementCase { action });
+    }
+    step_allowed(action, case.status, complied, outcome)?;
+    case.0.procedure.as_mut().ok_or(Refusal::NotEnforcementCase { action })
+}
+
+/// Confirm and reopen: a whistle its department resolved.
+fn resolved_whistle(case: &Case, action: &'static str) -> Result<(), Refusal> {
+    if case.kind != CaseKind::Whistle {
+        return Err(Refusal::NotWhistle { action });
+    }
+    if case.status != Status::Resolved {
+        return Err(Refusal::InvalidTransition { action, status: case.status });
+    }
+    Ok(())
+}
+
+fn registered(event: &CaseEvent, r: &Registered) -> Case {
+    Case(WhistleView {
+        id: event.subject,
+        status: Status::Registered,
+        town: r.town.clone(),
+        district: r.district.clone(),
+        item: r.item.clone(),
+        description: r.description.clone(),
+        location: r.location.clone(),
+        photos: Vec::new(),
+        department: None,
+        assisting: Vec::new(),
+        raised_at: event.time,
+        updated_at: event.time,
+        deadlines: None,
+        overdue: Vec::new(),
+        paused: false,
+        timeline: Vec::new(),
+        kind: CaseKind::Enforcement,
+        procedure: Some(Procedure {
+            party: r.party.clone(),
+            subject: r.subject.clone(),
+            registered_at: event.time,
+            decide_by: procedure::decide_by(event.time),
+            persuasion: None,
+            officers: Vec::new(),
+            decision: None,
+            decided_at: None,
+            attachments: r.attachments.clone(),
+            from_whistle: r.from_whistle,
+        }),
+        confirmation: None,
+        reopens: 0,
+        review: Vec::new(),
+    })
 }
 
 fn raised(event: &CaseEvent, r: &Raised) -> Case {
@@ -177,6 +366,11 @@ fn raised(event: &CaseEvent, r: &Raised) -> Case {
         overdue: Vec::new(),
         paused: false,
         timeline: Vec::new(),
+        kind: CaseKind::Whistle,
+        procedure: None,
+        confirmation: None,
+        reopens: 0,
+        review: Vec::new(),
     })
 }
 

@@ -38,6 +38,7 @@ mod decide;
 pub mod effect;
 mod evolve;
 pub mod limits;
+pub mod procedure;
 mod refusal;
 pub mod visibility;
 

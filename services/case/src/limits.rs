@@ -11,16 +11,33 @@ pub const MAX_PAUSES: usize = 50;
 /// Transfers between departments of one case.
 pub const MAX_TRANSFERS: usize = 50;
 
+/// Comments between town and department on one case.
+pub const MAX_COMMENTS: usize = 200;
+/// Reopenings of one whistle by its town.
+pub const MAX_REOPENS: usize = 10;
+/// Supervisors' reviews on one case (each reviews a flagged step, themselves bounded above).
+pub const MAX_REVIEWS: usize = 400;
+
 /// The limits a [`crate::decide`] call applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub enforcement_records: usize,
     pub pauses: usize,
     pub transfers: usize,
+    pub comments: usize,
+    pub reopens: usize,
+    pub reviews: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { enforcement_records: MAX_ENFORCEMENT_RECORDS, pauses: MAX_PAUSES, transfers: MAX_TRANSFERS }
+        Limits {
+            enforcement_records: MAX_ENFORCEMENT_RECORDS,
+            pauses: MAX_PAUSES,
+            transfers: MAX_TRANSFERS,
+            comments: MAX_COMMENTS,
+            reopens: MAX_REOPENS,
+            reviews: MAX_REVIEWS,
+        }
     }
 }

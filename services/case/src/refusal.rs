@@ -31,13 +31,53 @@ pub enum Refusal {
         "this case already holds {limit} {what}, the most one case may hold; open a new case or ask the command centre"
     )]
     LimitReached { what: &'static str, limit: usize },
+    /// A step of the penalty procedure out of its order.
+    #[error("cannot {action} a case that is {status}: {why}")]
+    OutOfOrder { action: &'static str, status: Status, why: &'static str },
+    /// The procedure is a town enforcement case's (and not recorded on whistles yet).
+    #[error("{action} is a step of a town's enforcement case; this is a whistle")]
+    NotEnforcementCase { action: &'static str },
+    /// Confirm, reopen: only for whistles.
+    #[error("{action} is for whistles; this is an enforcement case")]
+    NotWhistle { action: &'static str },
+    /// A decision the law does not allow (never overridable).
+    #[error("{0}")]
+    OutsideStatutoryRange(String),
+    /// A decision outside the benchmark tier, but inside the law: give `override_reason`.
+    #[error("{0}")]
+    OverrideReasonRequired(String),
+    /// A decision without an investigation by two certified officers.
+    #[error("a decision needs an investigation by at least two certified officers; this case has {0}")]
+    TwoOfficersRequired(usize),
+    /// A review of something that is not awaiting one.
+    #[error("step {0} of this case is not awaiting a review")]
+    NothingToReview(uuid::Uuid),
 }
 
 impl Refusal {
+    /// Whether the refusal is about the request's content (`422`) rather than the case's state
+    /// (`409`).
+    pub fn unprocessable(&self) -> bool {
+        matches!(
+            self,
+            Refusal::OutsideStatutoryRange(_)
+                | Refusal::OverrideReasonRequired(_)
+                | Refusal::TwoOfficersRequired(_)
+                | Refusal::NothingToReview(_)
+        )
+    }
+
     /// The API's error code for it (`409`).
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::LimitReached { .. } => "case_limit_reached",
+            Refusal::OutsideStatutoryRange(_) => "outside_statutory_range",
+            Refusal::OverrideReasonRequired(_) => "override_reason_required",
+            Refusal::TwoOfficersRequired(_) => "two_officers_required",
+            Refusal::NothingToReview(_) => "nothing_to_review",
+            Refusal::OutOfOrder { .. } | Refusal::NotEnforcementCase { .. } | Refusal::NotWhistle { .. } => {
+                "invalid_transition"
+            }
             Refusal::NeverRaised { .. }
             | Refusal::AlreadyRaised
             | Refusal::InvalidTransition { .. }

@@ -56,6 +56,61 @@ fn inspect() -> Command {
     })
 }
 
+fn town_officer() -> Actor {
+    Actor::new(ActorKind::Town, "500103001")
+}
+
+fn register() -> Command {
+    use whistle_schemas::events::{CaseParty, Registered};
+    use whistle_schemas::registry::SubjectKind;
+    Command::Register(Registered {
+        town: "500103001".into(),
+        district: "500103".into(),
+        item: "CQ-FIRE-002".into(),
+        description: "fire exit blocked by boxes".into(),
+        location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
+        party: CaseParty {
+            kind: SubjectKind::Unit,
+            name: "某商贸有限公司".into(),
+            credit_code: Some("91500103MA60XY312F".into()),
+        },
+        subject: EnforcementSubject {
+            id: "ucc:91500103MA60XY312F".into(),
+            credit_code: Some("91500103MA60XY312F".into()),
+            address: None,
+        },
+        attachments: vec![],
+        registered_by: town_officer(),
+        from_whistle: None,
+    })
+}
+
+fn decision(fine: u64, reason: Option<&str>) -> Command {
+    use whistle_schemas::events::{BenchmarkApplied, Decided, DecisionOutcome};
+    use whistle_schemas::registry::StatutoryRange;
+    Command::Decide(Decided {
+        actor: town_officer(),
+        outcome: DecisionOutcome::Fine,
+        fine_yuan: Some(fine),
+        statutory: Some(StatutoryRange { warning: false, min_yuan: 5000, max_yuan: 50_000 }),
+        benchmark: Some(BenchmarkApplied {
+            tier: "first_offence".into(),
+            action: "fine".into(),
+            min_yuan: 5000,
+            max_yuan: 10_000,
+        }),
+        override_reason: reason.map(str::to_owned),
+    })
+}
+
+fn investigate(officers: &[&str]) -> Command {
+    Command::Investigate(whistle_schemas::events::Investigated {
+        actor: town_officer(),
+        officers: officers.iter().map(|o| (*o).to_owned()).collect(),
+        evidence: "photos and a statement".into(),
+    })
+}
+
 fn stage(kind: SlaStageKind) -> SlaStage {
     SlaStage { stage: kind, deadline: Utc::now(), department: "500103-EE".into(), district: "500103".into() }
 }
@@ -63,7 +118,8 @@ fn stage(kind: SlaStageKind) -> SlaStage {
 /// Every kind of command, with fixed contents: the sequences below explore their order.
 fn command(n: u8) -> Command {
     let actor = officer();
-    match n % 16 {
+    use whistle_schemas::events::{Commented, Confirmed, Notified, Persuaded, PersuasionOutcome, Reopened, Reviewed};
+    match n % KINDS {
         0 => raise(),
         1 => dispatch(),
         2 => Command::Acknowledge { actor },
@@ -102,9 +158,39 @@ fn command(n: u8) -> Command {
             subject: None,
             override_reason: None,
         }),
+        15 => register(),
+        16 => Command::Persuade(Persuaded { actor: town_officer(), outcome: PersuasionOutcome::Complied, note: None }),
+        17 => Command::Persuade(Persuaded { actor: town_officer(), outcome: PersuasionOutcome::Refused, note: None }),
+        18 => investigate(&["500103001-01", "500103001-02"]),
+        19 => investigate(&["500103001-01", "500103001-01"]),
+        20 => Command::Notify(Notified { actor: town_officer(), intended: "a fine of 8,000 yuan".into() }),
+        21 => decision(8000, None),
+        22 => decision(20_000, None),
+        23 => decision(20_000, Some("a large site, many exits blocked")),
+        24 => Command::Serve { actor: town_officer() },
+        25 => Command::Close { actor: town_officer(), note: None },
+        26 => Command::Confirm(Confirmed { actor: town_officer(), rating: 4, comment: None }),
+        27 => Command::Reopen(Reopened {
+            actor: town_officer(),
+            reason: "still leaking".into(),
+            department: dept("500103-EE"),
+            district: "500103".into(),
+            item: "CQ-ENV-001".into(),
+        }),
+        28 => Command::Comment(Commented { actor: town_officer(), text: "the owner is back at 3 pm".into() }),
+        29 => Command::Review(Reviewed {
+            actor: Actor::person(ActorKind::Supervisor, "500103", "supervisor-500103", "supervisor"),
+            // The event id ctx() gives the 24th command, often an overridden decision.
+            step: Uuid::from_u128(24),
+            verdict: whistle_schemas::events::Verdict::Upheld,
+            note: None,
+        }),
         _ => Command::Arrive { actor },
     }
 }
+
+/// How many kinds of command [`command`] makes.
+const KINDS: u8 = 30;
 
 fn ctx(n: usize, subject: Uuid, limits: Limits) -> Ctx {
     Ctx {
@@ -121,18 +207,93 @@ fn command_only(r: &Refusal) -> bool {
     matches!(r, Refusal::LimitReached { .. } | Refusal::SameDepartment(_))
 }
 
+#[test]
+fn a_town_case_walks_the_procedure_and_refuses_steps_out_of_order() {
+    use whistle_schemas::api::CaseKind;
+    use whistle_schemas::events::{Notified, Persuaded, PersuasionOutcome};
+    let notify = || Command::Notify(Notified { actor: town_officer(), intended: "a fine".into() });
+    let refused = |case: &Case, cmd: Command| decide(Some(case), cmd, &ctx(500, case.id, Limits::default()));
+
+    let case = walk(vec![register()]);
+    assert_eq!((case.status, case.kind), (Status::Registered, CaseKind::Enforcement));
+    let err = refused(&case, notify()).expect_err("no investigation yet");
+    assert_eq!(err.code(), "invalid_transition");
+    assert!(err.to_string().contains("after the investigation"), "{err}");
+    assert_eq!(
+        refused(&case, investigate(&["a-01", "a-01"])).expect_err("one officer").code(),
+        "two_officers_required"
+    );
+
+    let persuaded =
+        Command::Persuade(Persuaded { actor: town_officer(), outcome: PersuasionOutcome::Refused, note: None });
+    let case = walk(vec![register(), persuaded, investigate(&["500103001-01", "500103001-02"]), notify()]);
+    assert_eq!(case.status, Status::Notified);
+    assert_eq!(
+        refused(&case, decision(4000, Some("any reason"))).expect_err("unlawful").code(),
+        "outside_statutory_range"
+    );
+    assert_eq!(refused(&case, decision(20_000, None)).expect_err("off the tier").code(), "override_reason_required");
+    assert!(refused(&case, Command::Serve { actor: town_officer() }).is_err(), "nothing decided to serve");
+
+    let case = walk(vec![
+        register(),
+        investigate(&["500103001-01", "500103001-02"]),
+        notify(),
+        decision(20_000, Some("many exits blocked")),
+        Command::Serve { actor: town_officer() },
+        Command::Close { actor: town_officer(), note: None },
+    ]);
+    assert_eq!(case.status, Status::Closed);
+    assert!(case.status.is_terminal());
+    let procedure = case.procedure.as_ref().expect("a procedure");
+    assert!(procedure.decision.as_ref().is_some_and(|d| d.overridden));
+    assert_eq!(case.review.len(), 1, "the override awaits a supervisor");
+    let decided = case.timeline.iter().find(|t| t.kind == "case.decided").expect("on the timeline");
+    assert_eq!(case.review[0], decided.event_id);
+    assert!(decided.detail.as_deref().is_some_and(|d| d.contains("overridden: many exits blocked")), "{decided:?}");
+
+    // A whistle has no procedure steps; an enforcement case is not confirmed or reopened.
+    let whistle = walk(vec![raise()]);
+    assert_eq!(refused(&whistle, notify()).expect_err("a whistle").code(), "invalid_transition");
+    assert!(refused(&case, command(26)).is_err());
+}
+
+#[test]
+fn a_resolved_whistle_is_confirmed_or_reopened_to_its_department_and_a_review_clears_the_flag() {
+    let ack = || Command::Acknowledge { actor: officer() };
+    let resolved = walk(vec![raise(), dispatch(), ack(), Command::Resolve { actor: officer(), note: None }]);
+    let reopened =
+        walk(vec![raise(), dispatch(), ack(), Command::Resolve { actor: officer(), note: None }, command(27)]);
+    assert_eq!(reopened.status, Status::Dispatched);
+    assert_eq!(reopened.reopens, 1);
+    assert_eq!(reopened.department.as_ref().map(|d| d.code.as_str()), Some("500103-EE"));
+    let confirmed =
+        walk(vec![raise(), dispatch(), ack(), Command::Resolve { actor: officer(), note: None }, command(26)]);
+    assert_eq!(confirmed.confirmation.as_ref().map(|c| c.rating), Some(4));
+    let err = decide(Some(&confirmed), command(27), &ctx(600, confirmed.id, Limits::default())).expect_err("confirmed");
+    assert_eq!(err.code(), "invalid_transition");
+    assert!(
+        decide(Some(&resolved), command(29), &ctx(601, resolved.id, Limits::default())).is_err(),
+        "nothing flagged"
+    );
+    let open = walk(vec![raise(), dispatch()]);
+    assert!(decide(Some(&open), command(26), &ctx(602, open.id, Limits::default())).is_err(), "not resolved yet");
+}
+
 proptest! {
     #[test]
     fn accepted_commands_replay_to_the_same_case_and_refused_ones_change_nothing(
-        seq in proptest::collection::vec(0u8..16, 1..60),
+        seq in proptest::collection::vec(0u8..KINDS, 1..60),
         tight in any::<bool>(),
+        enforcement in any::<bool>(),
     ) {
         let subject = Uuid::from_u128(7);
         // Small limits in half the runs, so limits are reached too.
-        let limits = if tight { Limits { enforcement_records: 2, pauses: 1, transfers: 1 } } else { Limits::default() };
+        let limits = if tight { Limits { enforcement_records: 2, pauses: 1, transfers: 1, comments: 1, reopens: 1, reviews: 1 } } else { Limits::default() };
         let mut case: Option<Case> = None;
         let mut log: Vec<CaseEvent> = Vec::new();
-        for (i, n) in std::iter::once(0).chain(seq).enumerate() {
+        // Half the runs are whistles, half town enforcement cases (command 15 registers one).
+        for (i, n) in std::iter::once(if enforcement { 15 } else { 0 }).chain(seq).enumerate() {
             let before = case.clone();
             let cmd = command(n);
             match decide(case.as_ref(), cmd.clone(), &ctx(i, subject, limits)) {

@@ -18,7 +18,7 @@
 //! A summary's `steps` counts every step of the case, also those left out; its `last_step` is
 //! absent when the latest step is one the reader may not see.
 
-use whistle_schemas::api::{CaseSummary, TimelineEntry, WhistleView};
+use whistle_schemas::api::{CaseKind, CaseSummary, TimelineEntry, WhistleView};
 use whistle_schemas::events::{CaseEvent, CaseEventBody, EnforcementSubject};
 
 /// How much of a case a reader sees. Which role sees what is `whistle_auth`'s to say
@@ -79,10 +79,12 @@ fn without_subject(detail: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.to_owned())
 }
 
-/// The HTTP view as `visibility` shows it.
+/// The HTTP view as `visibility` shows it. A town's own enforcement case is the town's record:
+/// the town sees it whole (its party, its decision, its override reasons).
 pub fn view(mut view: WhistleView, visibility: Visibility) -> WhistleView {
-    if visibility != Visibility::Full {
+    if visibility != Visibility::Full && view.kind == CaseKind::Whistle {
         view.timeline = std::mem::take(&mut view.timeline).into_iter().filter_map(|e| entry(e, visibility)).collect();
+        view.review.clear();
     }
     view
 }
@@ -120,7 +122,21 @@ pub fn event(mut event: CaseEvent, visibility: Visibility) -> Option<CaseEvent> 
         | CaseEventBody::SlaScheduled(_)
         | CaseEventBody::SlaWarning(_)
         | CaseEventBody::SlaBreached(_)
-        | CaseEventBody::Escalated(_) => {}
+        | CaseEventBody::Escalated(_)
+        // Comments, confirmations and reopenings are between the town and the department.
+        | CaseEventBody::Confirmed(_)
+        | CaseEventBody::Reopened(_)
+        | CaseEventBody::Commented(_)
+        // The procedure's events are of a town's own enforcement case: the town's record.
+        | CaseEventBody::Registered(_)
+        | CaseEventBody::Persuaded(_)
+        | CaseEventBody::Investigated(_)
+        | CaseEventBody::Notified(_)
+        | CaseEventBody::Decided(_)
+        | CaseEventBody::Served(_)
+        | CaseEventBody::Closed(_) => {}
+        // Reviews concern what the town does not see of a whistle (overrides, fences).
+        CaseEventBody::Reviewed(_) => return None,
     }
     Some(event)
 }

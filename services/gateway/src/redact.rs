@@ -92,6 +92,7 @@ mod tests {
         let summary = CaseSummary {
             id: Uuid::now_v7(),
             status: Status::Acknowledged,
+            kind: Default::default(),
             town: "500103001".into(),
             district: "500103".into(),
             item: "CQ-ENV-001".into(),

@@ -350,6 +350,8 @@ impl Router {
             },
             // The router routes raises and re-routes returns; the rest is for others.
             Effect::Routed(_)
+            | Effect::Registered(_)
+            | Effect::Reopened(_)
             | Effect::Transferred(_)
             | Effect::Progressed(_)
             | Effect::Resolved(_)

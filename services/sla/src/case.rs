@@ -49,6 +49,10 @@ pub struct CaseSla {
     /// dispatch, kept even if the topic is repartitioned later.
     #[serde(default)]
     pub partition: i32,
+    /// How often the town reopened the whistle: each reopening is a new round of clocks, whose
+    /// timers (and their event ids) are its own.
+    #[serde(default)]
+    pub round: u32,
     applied: VecDeque<Uuid>,
 }
 
@@ -124,6 +128,7 @@ impl CaseSla {
             resolved: false,
             breached: BTreeSet::new(),
             partition,
+            round: 0,
             applied: VecDeque::from([event.id]),
         }
     }
@@ -187,6 +192,8 @@ impl CaseSla {
             Effect::Paused(_)
             | Effect::Resumed
             | Effect::Raised(_)
+            | Effect::Registered(_)
+            | Effect::Reopened(_)
             | Effect::Routed(_)
             | Effect::Transferred(_)
             | Effect::Sla(SlaSignal::Scheduled(_) | SlaSignal::Warning(_) | SlaSignal::Escalated(_))
@@ -241,6 +248,12 @@ impl CaseSla {
         }
     }
 
+    /// What the keys of this round's timers start with: nothing for the first round (the keys
+    /// of earlier versions), `reopen<n>.` after the n-th reopening.
+    pub fn timer_prefix(&self) -> String {
+        if self.round == 0 { String::new() } else { format!("reopen{}.", self.round) }
+    }
+
     /// Every timer still to fire, soonest first. `fired` holds the keys already fired.
     pub fn timers(&self, policy: &Policy, calendar: &Calendar, fired: &BTreeSet<String>) -> Vec<Timer> {
         let mut timers = Vec::new();
@@ -251,7 +264,7 @@ impl CaseSla {
             let (Some(since), Some(deadline)) = (s.running_since, self.deadline(s.kind, calendar)) else { continue };
             let clock = Clock { kind: s.clock, calendar };
             let warn_after = (s.budget_seconds as f64 * policy.warn_ratio).round() as i64 - s.consumed_seconds;
-            let stage = s.kind.as_str();
+            let stage = self.timer_prefix() + s.kind.as_str();
             let mut push = |key: String, due, kind| {
                 if !fired.contains(&key) {
                     timers.push(Timer { key, stage: s.kind, due, deadline, kind });

@@ -105,17 +105,35 @@ impl Sla {
                 tracing::info!(whistle = %id, department = %case.department, "SLA clocks restarted after a transfer");
                 return Ok(());
             }
+            // The town reopened a resolved whistle: its department gets a new round of clocks with
+            // the full budget, whose timers are new (the first round's stay fired).
+            (Effect::Reopened(r), old) => {
+                let category =
+                    ItemCode::parse(&r.item).ok().and_then(|c| registry.item(&c)).map(|i| i.category.as_str());
+                let policy = self.policies.for_dispatch(&r.item, category, &r.district, event.time);
+                let mut case = CaseSla::dispatched(event, partition, &r.department.code, &r.district, &r.item, policy);
+                case.round = old.map_or(1, |o| o.round + 1);
+                self.publish_schedule(&case, event.id).await?;
+                self.save(&case).await?;
+                tracing::info!(whistle = %id, department = %case.department, round = case.round, "SLA clocks restarted after a reopening");
+                return Ok(());
+            }
             (Effect::Sla(signal @ (SlaSignal::Warning(s) | SlaSignal::Breached(s))), _) => {
                 // Our own timer events, read back: a timer fired before a crash stays fired.
                 let kind = if matches!(signal, SlaSignal::Warning(_)) { "warning" } else { "breach" };
                 let Some(case) = self.store.load(id).await? else { return Ok(()) };
-                self.store.mark_fired(id, &format!("{}.{kind}", s.stage.as_str()), case.partition).await?;
+                let key = format!("{}{}.{kind}", case.timer_prefix(), s.stage.as_str());
+                self.store.mark_fired(id, &key, case.partition).await?;
                 case
             }
             (Effect::Sla(SlaSignal::Escalated(e)), case) => {
                 if let Some(case) = case {
                     self.store
-                        .mark_fired(id, &format!("{}.escalate.{}", e.stage.as_str(), e.level), case.partition)
+                        .mark_fired(
+                            id,
+                            &format!("{}{}.escalate.{}", case.timer_prefix(), e.stage.as_str(), e.level),
+                            case.partition,
+                        )
                         .await?;
                 }
                 return Ok(());

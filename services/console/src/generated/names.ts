@@ -18,6 +18,17 @@ export const CASE_EVENT_TYPES = [
   'whistle.inspected',
   'whistle.penalised',
   'whistle.fenced',
+  'case.registered',
+  'case.persuaded',
+  'case.investigated',
+  'case.notified',
+  'case.decided',
+  'case.served',
+  'case.closed',
+  'whistle.confirmed',
+  'whistle.reopened',
+  'case.commented',
+  'case.reviewed',
 ] as const;
 export type CaseEventType = (typeof CASE_EVENT_TYPES)[number];
 
@@ -29,6 +40,13 @@ export const STATUSES = [
   'on_site',
   'resolved',
   'rejected',
+  'registered',
+  'persuaded',
+  'investigated',
+  'notified',
+  'decided',
+  'served',
+  'closed',
 ] as const;
 export type Status = (typeof STATUSES)[number];
 
@@ -36,6 +54,7 @@ export type Status = (typeof STATUSES)[number];
 export const TERMINAL_STATUSES = [
   'resolved',
   'rejected',
+  'closed',
 ] as const;
 
 /** The SLA clocks of a case. */
