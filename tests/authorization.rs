@@ -32,6 +32,12 @@ fn accounts() -> Vec<(&'static str, Principal)> {
         ("district_manager", Principal::new("manager-500103", Role::Manager { district: Some("500103".into()) })),
         ("other_manager", Principal::new("manager-500104", Role::Manager { district: Some("500104".into()) })),
         ("admin", as_admin()),
+        ("supervisor", Principal::new("supervisor", Role::Supervisor { district: None })),
+        (
+            "district_supervisor",
+            Principal::new("supervisor-500103", Role::Supervisor { district: Some("500103".into()) }),
+        ),
+        ("other_supervisor", Principal::new("supervisor-500104", Role::Supervisor { district: Some("500104".into()) })),
     ]
 }
 
@@ -120,7 +126,8 @@ async fn every_role_against_every_endpoint() {
     let future = (Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let subject = json!({"subject": {"credit_code": CREDIT_CODE}});
     let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": 1000});
-    let readers: &[&str] = &["town", "owner", "assisting", "cc", "manager", "district_manager"];
+    let readers: &[&str] =
+        &["town", "owner", "assisting", "cc", "manager", "district_manager", "supervisor", "district_supervisor"];
 
     // Whistle-scoped endpoints: (method, action path, body, who passes authorization).
     let case_endpoints: Vec<(&str, &str, Value, Who)> = vec![
@@ -134,6 +141,15 @@ async fn every_role_against_every_endpoint() {
         ("POST", "resume", json!({}), Who::Only(&["owner", "cc"])),
         ("POST", "inspect", subject.clone(), Who::Only(&["owner", "assisting"])),
         ("POST", "penalty", penalty.clone(), Who::Only(&["owner", "assisting"])),
+        // Closing the loop is the raising town's; comments are the case's parties'.
+        ("POST", "confirm", json!({"rating": 5}), Who::Only(&["town"])),
+        ("POST", "reopen", json!({"reason": "still there"}), Who::Only(&["town"])),
+        (
+            "POST",
+            "comments",
+            json!({"text": "the owner is back at 3 pm"}),
+            Who::Only(&["town", "owner", "assisting", "cc"]),
+        ),
     ];
     // Denied calls all go to one case; every allowed (role, action) gets a fresh case, since an
     // allowed action may change it.
@@ -158,6 +174,57 @@ async fn every_role_against_every_endpoint() {
                     (status, answer["error"]["code"].as_str()),
                     (403, Some("forbidden")),
                     "{name} {method} {action:?}: {answer}"
+                );
+            }
+            cells += 1;
+        }
+    }
+
+    // A town's own enforcement case: only its town acts on it; its readers are the town and the
+    // district's command centre, managers and supervisors (no department owns it).
+    let case_readers: &[&str] = &["town", "cc", "manager", "district_manager", "supervisor", "district_supervisor"];
+    let open_body = json!({
+        "town": TOWN, "item": TOWN_ITEM, "description": "matrix case",
+        "location": {"lat": 29.56, "lon": 106.57, "address": "解放碑"},
+        "subject": {"kind": "unit", "name": "某商贸有限公司", "credit_code": CREDIT_CODE},
+    });
+    let town_case = {
+        let (status, body) = stack.post_as(&as_town(TOWN), "/api/v1/cases", &open_body).await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["id"].as_str().expect("id").to_owned();
+        let (status, _) = stack.get_as(&as_town(TOWN), &format!("/api/v1/cases/{id}")).await;
+        assert_eq!(status, 200);
+        id
+    };
+    let officers = json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-02")], "evidence": "photos"});
+    let town_case_endpoints: Vec<(&str, &str, Value, Who)> = vec![
+        ("GET", "", Value::Null, Who::Only(case_readers)),
+        ("POST", "persuade", json!({"outcome": "refused"}), Who::Only(&["town"])),
+        ("POST", "investigate", officers, Who::Only(&["town"])),
+        ("POST", "notify", json!({"intended": "a fine"}), Who::Only(&["town"])),
+        ("POST", "decide", json!({"outcome": "warning"}), Who::Only(&["town"])),
+        ("POST", "serve", json!({}), Who::Only(&["town"])),
+        ("POST", "close", json!({}), Who::Only(&["town"])),
+        ("POST", "comments", json!({"text": "a note"}), Who::Only(&["town"])),
+    ];
+    for (method, action, body, who) in &town_case_endpoints {
+        for (name, principal) in accounts() {
+            let path = if action.is_empty() {
+                format!("/api/v1/cases/{town_case}")
+            } else {
+                format!("/api/v1/cases/{town_case}/{action}")
+            };
+            let (status, answer) = call(&stack, Service::Intake, method, &path, body, Some(&token(&principal))).await;
+            if who.allows(name) {
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{name} may {method} {action:?} on a town case, got {status}: {answer}"
+                );
+            } else {
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (403, Some("forbidden")),
+                    "{name} {method} {action:?} on a town case: {answer}"
                 );
             }
             cells += 1;
@@ -224,6 +291,22 @@ async fn every_role_against_every_endpoint() {
             "/api/v1/whistles".into(),
             raise_body(TOWN, DEPT_ITEM, "matrix raise"),
             Who::Only(&["town"]),
+        ),
+        (Service::Intake, "POST", "/api/v1/cases".into(), open_body.clone(), Who::Only(&["town"])),
+        (
+            Service::Intake,
+            "GET",
+            "/api/v1/supervision/queue".into(),
+            Value::Null,
+            Who::Only(&["supervisor", "district_supervisor", "other_supervisor"]),
+        ),
+        // Nothing awaits a review on the shared case: a supervisor in scope is told so (422).
+        (
+            Service::Intake,
+            "POST",
+            format!("/api/v1/supervision/{shared}~{shared}/review"),
+            json!({"verdict": "upheld"}),
+            Who::Only(&["supervisor", "district_supervisor"]),
         ),
         (Service::Registry, "GET", "/api/v1/registry/items".into(), Value::Null, Who::All),
         (Service::Registry, "GET", format!("/api/v1/registry/items/{DEPT_ITEM}"), Value::Null, Who::All),
@@ -375,6 +458,8 @@ async fn every_role_against_every_channel() {
         "manager:city".to_owned(),
         "manager:500103".to_owned(),
         "manager:500104".to_owned(),
+        "supervision:500103".to_owned(),
+        "supervision:500104".to_owned(),
     ];
     let allowed: &[(&str, &[usize])] = &[
         ("town", &[2]),
@@ -388,6 +473,9 @@ async fn every_role_against_every_channel() {
         ("district_manager", &[0, 1, 2, 3, 5]),
         ("other_manager", &[6]),
         ("admin", &[]),
+        ("supervisor", &[0, 1, 2, 3, 4, 5, 6, 7, 8]),
+        ("district_supervisor", &[0, 1, 2, 3, 5, 7]),
+        ("other_supervisor", &[6, 8]),
     ];
     let mut cells = 0;
     for (name, principal) in accounts() {

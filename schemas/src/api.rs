@@ -331,9 +331,9 @@ pub struct SupervisionQueue {
 /// One thing for a supervisor to look at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SupervisionItem {
-    /// The id to review (`POST /api/v1/supervision/{id}/review`): the flagged step's event id,
-    /// or the case id for a time-limit item.
-    pub id: Uuid,
+    /// The id to review (`POST /api/v1/supervision/{id}/review`): `<case id>~<step event id>`
+    /// for a flagged step, `<case id>~time_limit` for a case near or past its time limit.
+    pub id: String,
     /// `override` (a decision or penalty outside the benchmark), `fence` (a fence warning passed
     /// over), `time_limit_near` or `time_limit_passed` (the 90-day limit to decide).
     pub reason: String,

@@ -53,8 +53,9 @@ fn describe(status: u16) -> &'static str {
         }
         413 => "body_too_large",
         422 => {
-            "unknown_town | unknown_item | town_holds_item | idempotency_key_reused | override_reason_required | \
-             invalid_csv | wrong_password"
+            "unknown_town | unknown_item | town_holds_item | town_lacks_authority | idempotency_key_reused | \
+             override_reason_required | outside_statutory_range | two_officers_required | officer_not_certified | \
+             nothing_to_review | invalid_csv | wrong_password"
         }
         429 => "rate_limited (with Retry-After)",
         503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
@@ -384,7 +385,7 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             action("pause", "Stop the SLA clocks, with a reason", schema(s::<api::PauseRequest>), accepted.clone()),
             "/api/v1/whistles/{id}/pause",
         ),
-        with(action("resume", "Restart the SLA clocks", None, accepted), "/api/v1/whistles/{id}/resume"),
+        with(action("resume", "Restart the SLA clocks", None, accepted.clone()), "/api/v1/whistles/{id}/resume"),
         with(
             action(
                 "inspect",
@@ -403,6 +404,159 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             ),
             "/api/v1/whistles/{id}/penalty",
         ),
+        with(
+            action(
+                "confirm",
+                "The raising town confirms a resolved whistle, with a 1-5 rating",
+                schema(s::<api::ConfirmRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/confirm",
+        ),
+        with(
+            action(
+                "reopen",
+                "The raising town reopens a resolved whistle: back to its department, clocks afresh",
+                schema(s::<api::ReopenRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/reopen",
+        ),
+        with(
+            action(
+                "commentWhistle",
+                "A comment between the town and the departments, on both boards",
+                schema(s::<api::CommentRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/comments",
+        ),
+        Op {
+            method: "post",
+            path: "/api/v1/cases",
+            id: "openCase",
+            tag: "cases",
+            summary: "A town opens its own enforcement case for an item it holds (422 town_lacks_authority otherwise)",
+            auth: true,
+            params: &[],
+            body: schema(s::<api::OpenCaseRequest>),
+            ok: (202, schema(s::<api::CaseAccepted>)),
+            errors: &[400, 401, 403, 413, 422, 429, 503],
+            idempotent: true,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/cases/{id}",
+            id: "case",
+            tag: "cases",
+            summary: "A case with its party, the benchmark its decision was measured against, and its fences",
+            auth: true,
+            params: id,
+            body: None,
+            ok: (200, schema(s::<api::CaseView>)),
+            errors: READ,
+            idempotent: false,
+        },
+        with(
+            Op {
+                tag: "cases",
+                ..action(
+                    "persuade",
+                    "劝导: persuasion, with its outcome",
+                    schema(s::<api::PersuadeRequest>),
+                    accepted.clone(),
+                )
+            },
+            "/api/v1/cases/{id}/persuade",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action(
+                    "investigate",
+                    "调查取证: evidence by at least two certified officers of the town",
+                    schema(s::<api::InvestigateRequest>),
+                    accepted.clone(),
+                )
+            },
+            "/api/v1/cases/{id}/investigate",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action(
+                    "notify",
+                    "告知: the intended decision, and the right to a defence or hearing",
+                    schema(s::<api::NotifyRequest>),
+                    accepted.clone(),
+                )
+            },
+            "/api/v1/cases/{id}/notify",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action(
+                    "decide",
+                    "决定: 422 outside_statutory_range (never overridable) or override_reason_required",
+                    schema(s::<api::DecideRequest>),
+                    accepted.clone(),
+                )
+            },
+            "/api/v1/cases/{id}/decide",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action("serve", "送达: the decision was served", schema(s::<api::StepNote>), accepted.clone())
+            },
+            "/api/v1/cases/{id}/serve",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action("close", "结案: close the case", schema(s::<api::StepNote>), accepted.clone())
+            },
+            "/api/v1/cases/{id}/close",
+        ),
+        with(
+            Op {
+                tag: "cases",
+                ..action(
+                    "commentCase",
+                    "A comment on the case's timeline",
+                    schema(s::<api::CommentRequest>),
+                    accepted.clone(),
+                )
+            },
+            "/api/v1/cases/{id}/comments",
+        ),
+        Op {
+            method: "get",
+            path: "/api/v1/supervision/queue",
+            id: "supervisionQueue",
+            tag: "supervision",
+            summary: "Overrides, fence warnings passed over, and town cases near or past their 90-day limit",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: (200, schema(s::<api::SupervisionQueue>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/supervision/{item_id}/review",
+            id: "review",
+            tag: "supervision",
+            summary: "A supervisor's verdict (upheld / corrected) on a queued item, on the case's timeline",
+            auth: true,
+            params: &[("item_id", In::Path, "A queue item's id (`<case>~<step>`).")],
+            body: schema(s::<api::ReviewRequest>),
+            ok: (202, accepted.clone()),
+            errors: ACTION,
+            idempotent: true,
+        },
         Op {
             method: "get",
             path: "/api/v1/registry/items",

@@ -92,6 +92,7 @@ fn columns(role: &Role) -> (&'static str, Option<&str>, Option<&str>, Option<&st
         Role::Department { department, district } => ("department", None, Some(department), Some(district)),
         Role::CommandCentre { district } => ("command_centre", None, None, Some(district)),
         Role::Manager { district } => ("manager", None, None, district.as_deref()),
+        Role::Supervisor { district } => ("supervisor", None, None, district.as_deref()),
         Role::Admin => ("admin", None, None, None),
     }
 }
@@ -124,6 +125,7 @@ impl TryFrom<Row> for Account {
             },
             "command_centre" => Role::CommandCentre { district: row.district.clone().ok_or_else(missing)? },
             "manager" => Role::Manager { district: row.district.clone() },
+            "supervisor" => Role::Supervisor { district: row.district.clone() },
             "admin" => Role::Admin,
             other => anyhow::bail!("account {}: unknown role {other}", row.username),
         };

@@ -3,10 +3,11 @@
 //!
 //! | role | scope | may |
 //! |---|---|---|
-//! | `town` | one town | raise whistles for its town; read its town's whistles; watch `town:<its code>` |
+//! | `town` | one town | raise whistles for its town; open its own enforcement cases and take their procedure's steps; confirm, reopen and comment on its whistles; read its town's cases; watch `town:<its code>` |
 //! | `department` | one department | act on whistles its department owns; inspect and penalise on cases it owns or assists; read them; watch `department:<its code>` |
 //! | `command_centre` | one district | everything its `<district>-CC` department may, plus: read every whistle of the district, transfer, pause and resume any of them, watch every channel of the district, read the district's SLA figures |
 //! | `manager` | the city or one district | read-only: whistles, channels and SLA figures of its scope |
+//! | `supervisor` | the city or one district | read every case, channel and figure of its scope; never act on a case; review flagged steps (`/api/v1/supervision/...`) |
 //! | `admin` | the registry | change the registry (delegate, recover, change holder, import, what-if) |
 //!
 //! Every authenticated role may read the registry (items, towns, districts, routes) and use the
@@ -40,6 +41,13 @@ pub enum Role {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         district: Option<String>,
     },
+    /// Law enforcement supervision (执法监督): reads every case in scope, never acts on one, and
+    /// reviews overrides, fences passed over and cases near their time limit; `district` absent
+    /// means the whole city.
+    Supervisor {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        district: Option<String>,
+    },
     /// The registry administrator.
     Admin,
 }
@@ -52,6 +60,7 @@ impl Role {
             Role::Department { .. } => "department",
             Role::CommandCentre { .. } => "command_centre",
             Role::Manager { .. } => "manager",
+            Role::Supervisor { .. } => "supervisor",
             Role::Admin => "admin",
         }
     }
@@ -80,6 +89,8 @@ pub struct CaseScope<'a> {
     /// The owning (lead) department, once routed.
     pub owner: Option<&'a str>,
     pub assisting: &'a [&'a str],
+    /// A town's own enforcement case (its town acts on it), not a whistle.
+    pub enforcement: bool,
 }
 
 /// Everything a caller can do to a case.
@@ -96,10 +107,22 @@ pub enum CaseAction {
     Inspect,
     /// Record a penalty decision.
     Penalise,
+    /// The steps of a town enforcement case's procedure: its town's.
+    Persuade,
+    Investigate,
+    Notify,
+    Decide,
+    Serve,
+    Close,
+    /// The raising town, on a resolved whistle.
+    Confirm,
+    Reopen,
+    /// The town and the departments of a case, and the district's command centre.
+    Comment,
 }
 
 impl CaseAction {
-    pub const ALL: [CaseAction; 9] = [
+    pub const ALL: [CaseAction; 18] = [
         CaseAction::Acknowledge,
         CaseAction::Arrive,
         CaseAction::Resolve,
@@ -109,7 +132,29 @@ impl CaseAction {
         CaseAction::Resume,
         CaseAction::Inspect,
         CaseAction::Penalise,
+        CaseAction::Persuade,
+        CaseAction::Investigate,
+        CaseAction::Notify,
+        CaseAction::Decide,
+        CaseAction::Serve,
+        CaseAction::Close,
+        CaseAction::Confirm,
+        CaseAction::Reopen,
+        CaseAction::Comment,
     ];
+
+    /// A step of the penalty procedure.
+    pub fn procedural(self) -> bool {
+        matches!(
+            self,
+            CaseAction::Persuade
+                | CaseAction::Investigate
+                | CaseAction::Notify
+                | CaseAction::Decide
+                | CaseAction::Serve
+                | CaseAction::Close
+        )
+    }
 
     /// Supervisory actions the district command centre may take on any case of its district.
     fn supervisory(self) -> bool {
@@ -118,7 +163,7 @@ impl CaseAction {
 
     /// Actions an assisting department of a joint case may take.
     fn assisting(self) -> bool {
-        matches!(self, CaseAction::Inspect | CaseAction::Penalise)
+        matches!(self, CaseAction::Inspect | CaseAction::Penalise | CaseAction::Comment)
     }
 }
 
@@ -129,6 +174,8 @@ pub enum ChannelRef<'a> {
     Town(&'a str),
     /// `city` or a district code.
     Manager(&'a str),
+    /// `city` or a district code: the supervisors' queue.
+    Supervision(&'a str),
 }
 
 /// The district a town or department code belongs to: town codes start with their district's
@@ -158,13 +205,23 @@ impl Principal {
             Role::Town { district, .. } | Role::Department { district, .. } | Role::CommandCentre { district } => {
                 Some(district)
             }
-            Role::Manager { district } => district.as_deref(),
+            Role::Manager { district } | Role::Supervisor { district } => district.as_deref(),
             Role::Admin => None,
         }
     }
 
     pub fn is_admin(&self) -> bool {
         matches!(self.role, Role::Admin)
+    }
+
+    /// May review flagged steps of cases in `district` (the supervision queue).
+    pub fn can_review(&self, district: &str) -> bool {
+        matches!(&self.role, Role::Supervisor { district: scope } if scope.as_deref().is_none_or(|d| d == district))
+    }
+
+    /// May open an enforcement case for `town` (its own team).
+    pub fn can_open_case_for(&self, town: &str) -> bool {
+        self.can_raise_for(town)
     }
 
     /// May raise a whistle on behalf of `town`.
@@ -180,7 +237,9 @@ impl Principal {
                 case.owner == Some(department) || case.assisting.contains(&department.as_str())
             }
             Role::CommandCentre { district } => district == case.district,
-            Role::Manager { district } => district.as_deref().is_none_or(|d| d == case.district),
+            Role::Manager { district } | Role::Supervisor { district } => {
+                district.as_deref().is_none_or(|d| d == case.district)
+            }
             Role::Admin => false,
         }
     }
@@ -191,7 +250,9 @@ impl Principal {
     pub fn case_visibility(&self) -> Visibility {
         match &self.role {
             Role::Town { .. } => Visibility::Town,
-            Role::Department { .. } | Role::CommandCentre { .. } | Role::Manager { .. } => Visibility::Full,
+            Role::Department { .. } | Role::CommandCentre { .. } | Role::Manager { .. } | Role::Supervisor { .. } => {
+                Visibility::Full
+            }
             // Reads no case at all; should one ever reach it, it gets the narrowest view.
             Role::Admin => Visibility::Town,
         }
@@ -199,6 +260,15 @@ impl Principal {
 
     /// May take `action` on the case.
     pub fn can_act(&self, action: CaseAction, case: &CaseScope<'_>) -> bool {
+        let own_town = matches!(&self.role, Role::Town { town, .. } if town == case.town);
+        match action {
+            // A town's own case is the town's: only its team takes the procedure's steps.
+            _ if action.procedural() => return own_town && case.enforcement,
+            CaseAction::Confirm | CaseAction::Reopen => return own_town && !case.enforcement,
+            CaseAction::Comment if own_town => return true,
+            _ if case.enforcement => return false,
+            _ => {}
+        }
         let Some(department) = self.acting_department() else { return false };
         if case.owner == Some(department.as_str()) {
             return true;
@@ -206,22 +276,32 @@ impl Principal {
         if action.assisting() && case.assisting.contains(&department.as_str()) {
             return true;
         }
-        matches!(&self.role, Role::CommandCentre { district } if action.supervisory() && district == case.district)
+        let supervisory = action.supervisory() || action == CaseAction::Comment;
+        matches!(&self.role, Role::CommandCentre { district } if supervisory && district == case.district)
     }
 
     /// May subscribe to the channel.
     pub fn can_watch(&self, channel: ChannelRef<'_>) -> bool {
         let channel_district = match channel {
             ChannelRef::Department(code) | ChannelRef::Town(code) => district_of(code),
-            ChannelRef::Manager("city") => None,
-            ChannelRef::Manager(code) => Some(code),
+            ChannelRef::Manager("city") | ChannelRef::Supervision("city") => None,
+            ChannelRef::Manager(code) | ChannelRef::Supervision(code) => Some(code),
         };
+        if let ChannelRef::Supervision(_) = channel {
+            return match &self.role {
+                Role::Supervisor { district: None } => true,
+                Role::Supervisor { district: Some(own) } => channel_district == Some(own.as_str()),
+                _ => false,
+            };
+        }
         match (&self.role, channel) {
             (Role::Town { town, .. }, ChannelRef::Town(code)) => town == code,
             (Role::Department { department, .. }, ChannelRef::Department(code)) => department == code,
             (Role::CommandCentre { district }, _) => channel_district == Some(district.as_str()),
-            (Role::Manager { district: None }, _) => true,
-            (Role::Manager { district: Some(own) }, _) => channel_district == Some(own.as_str()),
+            (Role::Manager { district: None } | Role::Supervisor { district: None }, _) => true,
+            (Role::Manager { district: Some(own) } | Role::Supervisor { district: Some(own) }, _) => {
+                channel_district == Some(own.as_str())
+            }
             _ => false,
         }
     }
@@ -259,7 +339,13 @@ mod tests {
 
     const ASSISTING: [&str; 1] = ["500103-PS"];
     fn case() -> CaseScope<'static> {
-        CaseScope { town: "500103001", district: "500103", owner: Some("500103-UM"), assisting: &ASSISTING }
+        CaseScope {
+            town: "500103001",
+            district: "500103",
+            owner: Some("500103-UM"),
+            assisting: &ASSISTING,
+            enforcement: false,
+        }
     }
 
     #[test]
@@ -269,15 +355,50 @@ mod tests {
         assert!(!dept("500103-UM").can_raise_for("500103001"));
         assert!(town("500103001").can_read(&case()));
         assert!(!town("500103002").can_read(&case()));
+        // On a whistle, its town closes the loop and comments; it takes no department action.
+        let towns = [CaseAction::Confirm, CaseAction::Reopen, CaseAction::Comment];
         for action in CaseAction::ALL {
-            assert!(!town("500103001").can_act(action, &case()), "{action:?}");
+            assert_eq!(town("500103001").can_act(action, &case()), towns.contains(&action), "{action:?}");
+            assert!(!town("500103002").can_act(action, &case()), "{action:?}");
         }
     }
 
     #[test]
-    fn the_owner_acts_an_assistant_only_inspects_others_nothing() {
+    fn a_towns_own_case_is_its_towns_to_act_on_and_nobody_elses() {
+        let own = CaseScope { owner: None, assisting: &[], enforcement: true, ..case() };
         for action in CaseAction::ALL {
-            assert!(dept("500103-UM").can_act(action, &case()), "{action:?}");
+            let towns = action.procedural() || action == CaseAction::Comment;
+            assert_eq!(town("500103001").can_act(action, &own), towns, "{action:?}");
+            assert!(!town("500103002").can_act(action, &own), "{action:?}");
+            assert!(!dept("500103-UM").can_act(action, &own), "{action:?}");
+            assert!(!cc("500103").can_act(action, &own), "{action:?}");
+        }
+        assert!(cc("500103").can_read(&own) && !dept("500103-UM").can_read(&own));
+    }
+
+    #[test]
+    fn supervisors_read_and_review_in_scope_and_never_act() {
+        let city = Principal::new("supervisor", Role::Supervisor { district: None });
+        let district = Principal::new("supervisor-500103", Role::Supervisor { district: Some("500103".into()) });
+        let other = Principal::new("supervisor-500104", Role::Supervisor { district: Some("500104".into()) });
+        for action in CaseAction::ALL {
+            assert!(!city.can_act(action, &case()), "{action:?}");
+            assert!(!district.can_act(action, &case()), "{action:?}");
+        }
+        assert!(city.can_read(&case()) && district.can_read(&case()) && !other.can_read(&case()));
+        assert!(city.can_review("500103") && district.can_review("500103") && !other.can_review("500103"));
+        assert!(!manager(None).can_review("500103"), "managers do not review");
+        assert!(district.can_watch(ChannelRef::Supervision("500103")));
+        assert!(!district.can_watch(ChannelRef::Supervision("city")));
+        assert!(!manager(None).can_watch(ChannelRef::Supervision("city")));
+        assert_eq!(district.case_visibility(), Visibility::Full);
+    }
+
+    #[test]
+    fn the_owner_acts_an_assistant_only_inspects_others_nothing() {
+        let departments = |a: CaseAction| !a.procedural() && !matches!(a, CaseAction::Confirm | CaseAction::Reopen);
+        for action in CaseAction::ALL {
+            assert_eq!(dept("500103-UM").can_act(action, &case()), departments(action), "{action:?}");
             assert_eq!(dept("500103-PS").can_act(action, &case()), action.assisting(), "{action:?}");
             assert!(!dept("500103-EE").can_act(action, &case()), "{action:?}");
             assert!(!dept("500104-UM").can_act(action, &case()), "{action:?}");
@@ -289,12 +410,14 @@ mod tests {
     #[test]
     fn the_command_centre_supervises_its_district_and_owns_triage() {
         for action in CaseAction::ALL {
-            assert_eq!(cc("500103").can_act(action, &case()), action.supervisory(), "{action:?}");
+            let expected = action.supervisory() || action == CaseAction::Comment;
+            assert_eq!(cc("500103").can_act(action, &case()), expected, "{action:?}");
             assert!(!cc("500104").can_act(action, &case()), "{action:?}");
         }
         let triage = CaseScope { owner: Some("500103-CC"), assisting: &[], ..case() };
         for action in CaseAction::ALL {
-            assert!(cc("500103").can_act(action, &triage), "{action:?}");
+            let departments = !action.procedural() && !matches!(action, CaseAction::Confirm | CaseAction::Reopen);
+            assert_eq!(cc("500103").can_act(action, &triage), departments, "{action:?}");
         }
         assert!(cc("500103").can_read(&case()));
         assert!(!cc("500104").can_read(&case()));

@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
-    #[error("unknown channel {0:?}: expected department:CODE, town:CODE, manager:city or manager:DISTRICT")]
+    #[error(
+        "unknown channel {0:?}: expected department:CODE, town:CODE, manager:city, manager:DISTRICT, supervision:city or supervision:DISTRICT"
+    )]
     Unknown(String),
     #[error("malformed cursor {0:?}: expected a cursor received from this server")]
     Cursor(String),
@@ -19,6 +21,9 @@ pub enum Channel {
     Town(String),
     /// Overdue cases: `manager:city`, or `manager:DISTRICT` for one district.
     Manager(String),
+    /// Cases for the supervisors (`supervision:city` or `supervision:DISTRICT`): flagged steps
+    /// awaiting review, and town enforcement cases not yet decided.
+    Supervision(String),
 }
 
 impl Channel {
@@ -33,6 +38,7 @@ impl Channel {
             "department" if plausible => Ok(Channel::Department(code.to_owned())),
             "town" if plausible => Ok(Channel::Town(code.to_owned())),
             "manager" if plausible => Ok(Channel::Manager(code.to_owned())),
+            "supervision" if plausible => Ok(Channel::Supervision(code.to_owned())),
             _ => Err(bad()),
         }
     }
@@ -44,6 +50,7 @@ impl fmt::Display for Channel {
             Channel::Department(code) => write!(f, "department:{code}"),
             Channel::Town(code) => write!(f, "town:{code}"),
             Channel::Manager(scope) => write!(f, "manager:{scope}"),
+            Channel::Supervision(scope) => write!(f, "supervision:{scope}"),
         }
     }
 }
@@ -94,7 +101,7 @@ mod tests {
 
     #[test]
     fn channels_parse_and_print_back() {
-        for s in ["department:500103-EE", "town:500103001", "manager:city", "manager:500103"] {
+        for s in ["department:500103-EE", "town:500103001", "manager:city", "manager:500103", "supervision:city"] {
             assert_eq!(Channel::parse(s).expect("valid").to_string(), s);
         }
         for bad in ["", "department:", "dept:500103-EE", "town:../x", "town:a b", "manager", "manager:"] {

@@ -50,6 +50,18 @@ fn channels(before: Option<&Case>, after: &Case) -> Vec<(Channel, bool)> {
     {
         channels.push((Channel::Department(prev.code.clone()), false));
     }
+    // Supervisors watch what awaits a review, and town cases until they are decided.
+    let supervised = |c: &Case| {
+        !c.review.is_empty()
+            || (c.kind == whistle_schemas::api::CaseKind::Enforcement
+                && !c.status.is_terminal()
+                && c.procedure.as_ref().is_some_and(|p| p.decision.is_none()))
+    };
+    let watched = supervised(after);
+    if watched || before.is_some_and(supervised) {
+        channels.push((Channel::Supervision(after.district.clone()), watched));
+        channels.push((Channel::Supervision("city".to_owned()), watched));
+    }
     // Managers watch what is overdue: a case enters their channels on its first breach and
     // leaves when nothing is overdue any more.
     let was_overdue = before.is_some_and(|b| !b.overdue.is_empty());

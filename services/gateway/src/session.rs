@@ -292,6 +292,7 @@ pub fn channel_ref(channel: &Channel) -> ChannelRef<'_> {
         Channel::Department(code) => ChannelRef::Department(code),
         Channel::Town(code) => ChannelRef::Town(code),
         Channel::Manager(scope) => ChannelRef::Manager(scope),
+        Channel::Supervision(scope) => ChannelRef::Supervision(scope),
     }
 }
 

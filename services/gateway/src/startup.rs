@@ -137,7 +137,7 @@ fn known_channel(registry: &LiveRegistry, channel: &Channel) -> bool {
     match channel {
         Channel::Department(code) => DepartmentCode::parse(code).is_ok_and(|c| registry.department(&c).is_some()),
         Channel::Town(code) => TownCode::parse(code).is_ok_and(|c| registry.town(&c).is_some()),
-        Channel::Manager(scope) => {
+        Channel::Manager(scope) | Channel::Supervision(scope) => {
             scope == "city" || DistrictCode::parse(scope).is_ok_and(|c| registry.district(&c).is_some())
         }
     }

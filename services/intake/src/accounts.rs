@@ -69,13 +69,19 @@ pub fn role_of(registry: &LiveRegistry, scope: &AccountScope) -> Result<Role, Ap
             let district = scope.district.as_deref().map(district).transpose()?;
             Ok(Role::Manager { district: district.map(|d| d.to_string()) })
         }
+        "supervisor" => {
+            none("town", &scope.town)?;
+            none("department", &scope.department)?;
+            let district = scope.district.as_deref().map(district).transpose()?;
+            Ok(Role::Supervisor { district: district.map(|d| d.to_string()) })
+        }
         "admin" => {
             none("town", &scope.town)?;
             none("department", &scope.department)?;
             none("district", &scope.district)?;
             Ok(Role::Admin)
         }
-        _ => Err(invalid("role", "must be town, department, command_centre, manager or admin")),
+        _ => Err(invalid("role", "must be town, department, command_centre, manager, supervisor or admin")),
     }
 }
 
@@ -87,6 +93,7 @@ fn resolve(registry: &LiveRegistry, username: &str) -> Option<Role> {
     match username {
         "admin" => return Some(Role::Admin),
         "manager" => return Some(Role::Manager { district: None }),
+        "supervisor" => return Some(Role::Supervisor { district: None }),
         _ => {}
     }
     let registry = registry.current();
@@ -109,6 +116,11 @@ fn resolve(registry: &LiveRegistry, username: &str) -> Option<Role> {
         let code = DistrictCode::parse(code).ok()?;
         registry.district(&code)?;
         return Some(Role::Manager { district: Some(code.to_string()) });
+    }
+    if let Some(code) = username.strip_prefix("supervisor-") {
+        let code = DistrictCode::parse(code).ok()?;
+        registry.district(&code)?;
+        return Some(Role::Supervisor { district: Some(code.to_string()) });
     }
     None
 }

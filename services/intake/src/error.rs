@@ -30,6 +30,13 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("{0}")]
     Conflict(String),
+    /// The case refused the request's content (`422`, with the case's code): a decision outside
+    /// the law or the benchmark, an investigation without two officers.
+    #[error("{1}")]
+    Refused(&'static str, String),
+    /// A town opening a case for an item it does not hold; the message names the holder.
+    #[error("{0}")]
+    TownLacksAuthority(String),
     /// The case holds as many of these as one case may (`whistle_case::limits`).
     #[error("{0}")]
     CaseLimitReached(String),
@@ -75,6 +82,7 @@ impl From<whistle_case::Refusal> for ApiError {
     fn from(refusal: whistle_case::Refusal) -> ApiError {
         match refusal {
             whistle_case::Refusal::LimitReached { .. } => ApiError::CaseLimitReached(refusal.to_string()),
+            r if r.unprocessable() => ApiError::Refused(r.code(), r.to_string()),
             other => ApiError::Conflict(other.to_string()),
         }
     }
@@ -110,6 +118,8 @@ impl ApiError {
             ApiError::TownHoldsItem(_) => (StatusCode::UNPROCESSABLE_ENTITY, "town_holds_item"),
             ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            ApiError::Refused(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::TownLacksAuthority(_) => (StatusCode::UNPROCESSABLE_ENTITY, "town_lacks_authority"),
             ApiError::ActionInProgress(_) => (StatusCode::CONFLICT, "action_in_progress"),
             ApiError::CaseLimitReached(_) => (StatusCode::CONFLICT, "case_limit_reached"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),

@@ -87,6 +87,19 @@ impl Cases for MemoryCases {
         };
         Box::pin(async move { Ok(slot) })
     }
+    fn supervised<'a>(&'a self, scope: &'a str, limit: usize) -> Fut<'a, anyhow::Result<Vec<Uuid>>> {
+        let ids = lock(&self.cases)
+            .values()
+            .filter(|c| scope == "city" || c.district == scope)
+            .filter(|c| {
+                !c.review.is_empty()
+                    || c.procedure.as_ref().is_some_and(|p| p.decision.is_none() && !c.status.is_terminal())
+            })
+            .map(|c| c.id)
+            .take(limit)
+            .collect();
+        Box::pin(async move { Ok(ids) })
+    }
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {
         let mut slots = lock(&self.slots);
         if slots.get(&id) == Some(&event_id) {

@@ -41,6 +41,9 @@ pub trait Cases: Send + Sync {
         on_timeline: &'a (dyn Fn(Uuid) -> bool + Send + Sync),
     ) -> Fut<'a, anyhow::Result<ActionSlot>>;
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>>;
+    /// The cases for the supervisors of `scope` (`city` or a district): flagged steps awaiting a
+    /// review, town cases not yet decided. At most `limit`, the most urgent first.
+    fn supervised<'a>(&'a self, scope: &'a str, limit: usize) -> Fut<'a, anyhow::Result<Vec<Uuid>>>;
 }
 
 impl Cases for CaseStore {
@@ -63,6 +66,23 @@ impl Cases for CaseStore {
     }
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {
         Box::pin(CaseStore::release_action(self, id, event_id))
+    }
+    fn supervised<'a>(&'a self, scope: &'a str, limit: usize) -> Fut<'a, anyhow::Result<Vec<Uuid>>> {
+        Box::pin(async move {
+            #[derive(serde::Deserialize)]
+            struct Id {
+                id: Uuid,
+            }
+            let channel = whistle_casestore::Channel::Supervision(scope.to_owned());
+            let snapshot = CaseStore::snapshot(self, &channel, limit).await?;
+            snapshot
+                .cases
+                .iter()
+                .map(|json| {
+                    Ok(anyhow::Context::context(serde_json::from_str::<Id>(json), "a supervised case's summary")?.id)
+                })
+                .collect()
+        })
     }
 }
 

@@ -107,7 +107,7 @@ fn record(a: &Account) -> AccountRecord {
         Role::Town { town, district } => (Some(town.clone()), None, Some(district.clone())),
         Role::Department { department, district } => (None, Some(department.clone()), Some(district.clone())),
         Role::CommandCentre { district } => (None, None, Some(district.clone())),
-        Role::Manager { district } => (None, None, district.clone()),
+        Role::Manager { district } | Role::Supervisor { district } => (None, None, district.clone()),
         Role::Admin => (None, None, None),
     };
     AccountRecord {

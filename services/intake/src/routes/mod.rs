@@ -3,6 +3,7 @@
 mod accounts;
 mod assist;
 mod auth;
+mod cases;
 mod registry;
 mod whistles;
 
@@ -85,6 +86,20 @@ pub fn router(
         .route("/api/v1/whistles/{id}/resume", post(whistles::resume))
         .route("/api/v1/whistles/{id}/inspect", post(assist::inspect))
         .route("/api/v1/whistles/{id}/penalty", post(assist::penalty))
+        .route("/api/v1/whistles/{id}/confirm", post(cases::confirm))
+        .route("/api/v1/whistles/{id}/reopen", post(cases::reopen))
+        .route("/api/v1/whistles/{id}/comments", post(cases::comment))
+        .route("/api/v1/cases", post(cases::open))
+        .route("/api/v1/cases/{id}", get(cases::get))
+        .route("/api/v1/cases/{id}/persuade", post(cases::persuade))
+        .route("/api/v1/cases/{id}/investigate", post(cases::investigate))
+        .route("/api/v1/cases/{id}/notify", post(cases::notify))
+        .route("/api/v1/cases/{id}/decide", post(cases::decide_case))
+        .route("/api/v1/cases/{id}/serve", post(cases::serve))
+        .route("/api/v1/cases/{id}/close", post(cases::close))
+        .route("/api/v1/cases/{id}/comments", post(cases::comment))
+        .route("/api/v1/supervision/queue", get(cases::queue))
+        .route("/api/v1/supervision/{item_id}/review", post(cases::review))
         // Every route above needs a valid token; login is the one way in.
         .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
         .route("/api/v1/auth/login", post(auth::login))

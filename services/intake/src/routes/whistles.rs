@@ -170,6 +170,7 @@ pub(super) fn authorize(principal: &Principal, view: &Case, action: Option<CaseA
         district: &view.district,
         owner: view.department.as_ref().map(|d| d.code.as_str()),
         assisting: &assisting,
+        enforcement: view.kind == whistle_schemas::api::CaseKind::Enforcement,
     };
     let readable = principal.can_read(&scope);
     let allowed = match action {
@@ -198,7 +199,7 @@ pub(super) fn acting(principal: &Principal, department: &str) -> Actor {
 }
 
 /// An optional JSON body: empty means `T::default()`.
-fn optional_json<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(super) fn optional_json<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
@@ -293,8 +294,8 @@ pub async fn transfer(
         }
         Ok(())
     };
-    act_with(&state, &principal, &id, &headers, CaseAction::Transfer, check, |actor| {
-        Command::Transfer(Transferred { actor, to, reason, triage: false })
+    act_with(&state, &principal, &id, &headers, CaseAction::Transfer, check, |_, actor| {
+        Ok(Command::Transfer(Transferred { actor, to, reason, triage: false }))
     })
     .await
 }
@@ -323,7 +324,7 @@ pub async fn resume(
     act(&state, &principal, &id, &headers, CaseAction::Resume, |actor| Command::Resume { actor }).await
 }
 
-async fn act(
+pub(super) async fn act(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -331,7 +332,7 @@ async fn act(
     action: CaseAction,
     command: impl FnOnce(Actor) -> Command,
 ) -> Result<Response, ApiError> {
-    act_with(state, principal, id, headers, action, |_| Ok(()), command).await
+    act_with(state, principal, id, headers, action, |_| Ok(()), |_, actor| Ok(command(actor))).await
 }
 
 /// The name an action's idempotency keys are scoped by.
@@ -347,6 +348,15 @@ pub(super) fn action_name(action: CaseAction) -> &'static str {
         CaseAction::Resume => "resume",
         CaseAction::Inspect => "inspect",
         CaseAction::Penalise => "penalty",
+        CaseAction::Persuade => "persuade",
+        CaseAction::Investigate => "investigate",
+        CaseAction::Notify => "notify",
+        CaseAction::Decide => "decide",
+        CaseAction::Serve => "serve",
+        CaseAction::Close => "close",
+        CaseAction::Confirm => "confirm",
+        CaseAction::Reopen => "reopen",
+        CaseAction::Comment => "comment",
     }
 }
 
@@ -387,8 +397,16 @@ pub(super) async fn begin(
     if let Some(step) = case.timeline.iter().find(|t| t.event_id == event_id) {
         return Ok(Begun::Replayed { id: case.id, event_id, status: step.status });
     }
-    let department = case.department.as_ref().ok_or(whistle_case::Refusal::NoDepartment)?;
-    let actor = acting(principal, &department.code);
+    let actor = match &principal.role {
+        // A town acts in its own name (its own case's procedure, or its whistle's confirmation).
+        whistle_auth::Role::Town { town, .. } => {
+            Actor::person(ActorKind::Town, town.clone(), &principal.user, principal.role.name())
+        }
+        _ => {
+            let department = case.department.as_ref().ok_or(whistle_case::Refusal::NoDepartment)?;
+            acting(principal, &department.code)
+        }
+    };
     Ok(Begun::Fresh { case: Box::new(case), event_id, actor })
 }
 
@@ -402,22 +420,34 @@ pub(super) fn decided(case: &Case, command: Command, event_id: Uuid) -> Result<(
 
 /// Checks an action against the caller's scope and the case's rules (then `check`, for what
 /// only intake knows), publishes its event, and answers `202`.
-async fn act_with(
+pub(super) async fn act_with(
     state: &AppState,
     principal: &Principal,
     id: &str,
     headers: &HeaderMap,
     action: CaseAction,
     check: impl FnOnce(&Case) -> Result<(), ApiError>,
-    command: impl FnOnce(Actor) -> Command,
+    command: impl FnOnce(&Case, Actor) -> Result<Command, ApiError>,
 ) -> Result<Response, ApiError> {
     let (case, event_id, actor) = match begin(state, principal, id, headers, action).await? {
         Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
         Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
     };
-    let department = actor.code.clone();
-    let (event, target) = decided(&case, command(actor), event_id)?;
+    let (event, target) = decided(&case, command(&case, actor)?, event_id)?;
     check(&case)?;
+    record(state, principal, &case, event, target).await
+}
+
+/// Claims the case's action slot, publishes the decided event, and answers `202`.
+pub(super) async fn record(
+    state: &AppState,
+    principal: &Principal,
+    case: &Case,
+    event: CaseEvent,
+    target: Status,
+) -> Result<Response, ApiError> {
+    let event_id = event.id;
+    let department = principal.acting_department().unwrap_or_else(|| principal.role.name().to_owned());
     let on_timeline = |e: Uuid| case.has_event(e);
     match state.store.claim_action(case.id, event_id, &on_timeline).await.map_err(ApiError::store)? {
         ActionSlot::Claimed => {}
@@ -442,6 +472,6 @@ async fn act_with(
     Ok(action_accepted(case.id, event_id, target))
 }
 
-fn action_accepted(id: Uuid, event_id: Uuid, status: Status) -> Response {
+pub(super) fn action_accepted(id: Uuid, event_id: Uuid, status: Status) -> Response {
     (StatusCode::ACCEPTED, Json(ActionAccepted { id, event_id, status })).into_response()
 }

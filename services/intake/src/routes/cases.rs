@@ -1,0 +1,577 @@
+//! A town's own enforcement cases (`/api/v1/cases`) and their administrative penalty procedure;
+//! closing the loop on whistles (confirm, reopen, comments); the supervisors' review queue.
+//!
+//! The rules (which step from which status, the statutory range, the benchmark tier, the two
+//! officers) are the case crate's (`whistle_case::procedure`); this module parses requests,
+//! looks up what the rules need (the item's statutory range, the benchmark tier for the facts),
+//! and publishes.
+
+use anyhow::Context as _;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use uuid::Uuid;
+use whistle_assist::benchmark::Facts;
+use whistle_auth::{CaseAction, Principal, Role};
+use whistle_case::procedure::{TimeLimit, time_limit};
+use whistle_case::{Case, Command, Ctx, decide};
+use whistle_registry::{ItemCode, Route, route};
+use whistle_schemas::Status;
+use whistle_schemas::api::{
+    CaseAccepted, CaseKind, CaseView, CommentRequest, ConfirmRequest, DecideRequest, InvestigateRequest, NotifyRequest,
+    OpenCaseRequest, PersuadeRequest, RaiseWhistleRequest, ReopenRequest, ReviewRequest, StepNote, SupervisionItem,
+    SupervisionQueue,
+};
+use whistle_schemas::assist::SubjectInput;
+use whistle_schemas::events::{
+    Actor, ActorKind, BenchmarkApplied, CaseParty, Commented, Confirmed, Decided, DecisionOutcome, Investigated,
+    Notified, Persuaded, Registered, Reopened, Reviewed,
+};
+use whistle_schemas::registry::SubjectKind;
+
+use super::AppState;
+use super::whistles::{
+    SOURCE, act, act_with, authorize, decided, idempotency_key, load, optional_json, publish, record,
+};
+use crate::domain::{self, MAX_DESCRIPTION_CHARS, MAX_REASON_CHARS, NewWhistle};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+/// Namespace for case ids derived from idempotency keys.
+const CASE_NAMESPACE: Uuid = Uuid::from_u128(0x7d2c_41aa_9b0e_4f3c_8e11_5a6b_c0de_2b17);
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_ATTACHMENTS: usize = 9;
+/// Most officers named in one investigation.
+pub const MAX_OFFICERS: usize = 6;
+/// Most items the supervision queue lists in one answer.
+pub const QUEUE_LIMIT: usize = 200;
+
+/// `POST /api/v1/cases`: a town opens its own enforcement case for an item it holds.
+pub async fn open(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<OpenCaseRequest>,
+) -> Result<Response, ApiError> {
+    let Role::Town { town: own_town, .. } = &principal.role else {
+        return Err(ApiError::forbidden(format!(
+            "enforcement cases are opened by a town's own team; you are {principal}"
+        )));
+    };
+    let key = idempotency_key(&headers)?;
+    let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
+    let town = req.town.clone().unwrap_or_else(|| own_town.clone());
+    // The same checks as a raise for the fields they share.
+    let parsed = NewWhistle::parse(RaiseWhistleRequest {
+        town,
+        item: req.item.clone(),
+        description: req.description.clone(),
+        location: req.location.clone(),
+        photos: Vec::new(),
+        support: false,
+        assist: Vec::new(),
+    })?;
+    if !principal.can_open_case_for(parsed.town.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "only town {}'s own team may open its cases; you are {principal}",
+            parsed.town
+        )));
+    }
+    let party = party(&req.subject)?;
+    let subject = domain::subject(&SubjectInput {
+        credit_code: party.credit_code.clone(),
+        address: (party.kind == SubjectKind::Individual).then(|| parsed.location.address.clone()),
+    })?;
+    let attachments = attachments(&req.attachments)?;
+    let now = Utc::now();
+    let registry = state.registry.current();
+    let town = registry.town(&parsed.town).ok_or_else(|| ApiError::UnknownTown(parsed.town.to_string()))?;
+    match route(&registry, &parsed.town, &parsed.item, now).map_err(super::registry::route_error)? {
+        Route::Town { .. } => {}
+        Route::Department { department, .. } => {
+            return Err(ApiError::TownLacksAuthority(format!(
+                "town {} does not hold {}: {} ({}) does; raise a whistle to it instead / 该事项由{}行使，请吹哨",
+                parsed.town, parsed.item, department.names.en, department.code, department.names.zh
+            )));
+        }
+        Route::Triage { .. } => {
+            return Err(ApiError::TownLacksAuthority(format!(
+                "nobody holds {} in this district now; raise a whistle and the command centre will triage it",
+                parsed.item
+            )));
+        }
+    }
+    if let Some(from) = req.from_whistle {
+        let whistle = load(&state, &from.to_string()).await?;
+        if whistle.town != parsed.town.as_str() || whistle.kind != CaseKind::Whistle {
+            return Err(ApiError::InvalidField {
+                field: "from_whistle",
+                message: format!("{from} is not a whistle of town {}", parsed.town),
+            });
+        }
+    }
+
+    let id = match &key {
+        Some(key) => {
+            let seed = format!("case\n{}\n{}\n{key}", parsed.town, principal.user);
+            let id = Uuid::new_v5(&CASE_NAMESPACE, seed.as_bytes());
+            match state.store.claim_idempotency(&format!("case:{id}"), &fingerprint).await.map_err(ApiError::store)? {
+                whistle_casestore::store::Claim::Different => return Err(ApiError::IdempotencyKeyReused),
+                whistle_casestore::store::Claim::Same => {
+                    if state.store.get(id).await.map_err(ApiError::store)?.is_some() {
+                        return Ok(case_accepted(id));
+                    }
+                }
+                whistle_casestore::store::Claim::New => {}
+            }
+            id
+        }
+        None => Uuid::now_v7(),
+    };
+    let register = Command::Register(Registered {
+        town: parsed.town.to_string(),
+        district: town.body().to_string(),
+        item: parsed.item.to_string(),
+        description: parsed.description,
+        location: parsed.location,
+        party,
+        subject,
+        attachments,
+        registered_by: Actor::person(ActorKind::Town, parsed.town.to_string(), &principal.user, principal.role.name()),
+        from_whistle: req.from_whistle,
+    });
+    let ctx = Ctx {
+        event_id: Uuid::new_v5(&id, b"case.registered"),
+        subject: id,
+        now,
+        source: SOURCE,
+        limits: Default::default(),
+    };
+    let event = decide(None, register, &ctx)?.into_iter().next().context("a registration decides one event")?;
+    publish(&state, &event).await?;
+    state.metrics.actions.with_label_values(&[event.type_name()]).inc();
+    tracing::info!(case = %id, town = %parsed.town, item = %parsed.item, "enforcement case registered");
+    if let Ok(case) = whistle_case::evolve(None, &event)
+        && let Err(err) = state.store.put_provisional(&case).await
+    {
+        tracing::warn!(case = %id, error = %format_args!("{err:#}"), "could not record provisional case");
+    }
+    Ok(case_accepted(id))
+}
+
+fn case_accepted(id: Uuid) -> Response {
+    let location = format!("/api/v1/cases/{id}");
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(CaseAccepted { id, status: Status::Registered }))
+        .into_response()
+}
+
+/// The party, checked: a unit is known by its unified social credit code.
+fn party(input: &whistle_schemas::api::CaseSubjectInput) -> Result<CaseParty, ApiError> {
+    let name = domain::text("subject.name", &input.name, MAX_NAME_CHARS, false)?;
+    let credit_code = match (input.kind, input.credit_code.as_deref().map(str::trim)) {
+        (SubjectKind::Unit, Some(code)) if credit_code_ok(code) => Some(code.to_owned()),
+        (SubjectKind::Unit, _) => {
+            return Err(ApiError::InvalidField {
+                field: "subject.credit_code",
+                message: "a unit needs its unified social credit code: 18 characters, digits and capital letters \
+                          (no I, O, S, V, Z)"
+                    .into(),
+            });
+        }
+        (SubjectKind::Individual, Some(code)) if !code.is_empty() => {
+            return Err(ApiError::InvalidField {
+                field: "subject.credit_code",
+                message: "an individual has no unified social credit code; use kind \"unit\" for an organisation"
+                    .into(),
+            });
+        }
+        (SubjectKind::Individual, _) => None,
+    };
+    Ok(CaseParty { kind: input.kind, name, credit_code })
+}
+
+/// GB 32100-2015's alphabet and length (the check digit is not verified here).
+fn credit_code_ok(code: &str) -> bool {
+    code.len() == 18 && code.bytes().all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"IOSVZ".contains(&b)))
+}
+
+fn attachments(ids: &[String]) -> Result<Vec<String>, ApiError> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::InvalidField {
+            field: "attachments",
+            message: format!("at most {MAX_ATTACHMENTS} attachments"),
+        });
+    }
+    let ok = |id: &String| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if let Some(bad) = ids.iter().find(|id| !ok(id)) {
+        return Err(ApiError::InvalidField {
+            field: "attachments",
+            message: format!("{:?} is not an attachment id", bad.chars().take(64).collect::<String>()),
+        });
+    }
+    Ok(ids.to_vec())
+}
+
+/// `GET /api/v1/cases/{id}`: a case (a town case or a whistle) with its party, the benchmark its
+/// decision was measured against, and its fence warnings.
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = load(&state, &id).await?;
+    authorize(&principal, &case, None)?;
+    let view = case.view_for(principal.case_visibility());
+    let procedure = view.procedure.as_ref();
+    let subject = procedure.map(|p| p.party.clone());
+    let benchmark = procedure.and_then(|p| p.decision.as_ref()).and_then(|d| d.benchmark.clone());
+    let fences = view.timeline.iter().filter(|t| t.kind == "whistle.fenced").cloned().collect();
+    Ok(Json(CaseView { case: view, subject, benchmark, fences }))
+}
+
+/// `POST /api/v1/cases/{id}/persuade`
+pub async fn persuade(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PersuadeRequest>,
+) -> Result<Response, ApiError> {
+    let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
+    act(&state, &principal, &id, &headers, CaseAction::Persuade, |actor| {
+        Command::Persuade(Persuaded { actor, outcome: req.outcome, note })
+    })
+    .await
+}
+
+/// Whether `cert` is a certified officer of `town`. The dev stack's demo roster gives every town
+/// the certificate numbers `<town code>-01` to `<town code>-04`.
+fn certified(town: &str, cert: &str) -> bool {
+    cert.strip_prefix(town).and_then(|rest| rest.strip_prefix('-')).is_some_and(|n| {
+        n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()) && (1..=4).contains(&n.parse::<u8>().unwrap_or(0))
+    })
+}
+
+/// `POST /api/v1/cases/{id}/investigate`
+pub async fn investigate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<InvestigateRequest>,
+) -> Result<Response, ApiError> {
+    let evidence = domain::text("evidence", &req.evidence, MAX_DESCRIPTION_CHARS, true)?;
+    if req.officers.len() > MAX_OFFICERS {
+        return Err(ApiError::InvalidField { field: "officers", message: format!("at most {MAX_OFFICERS} officers") });
+    }
+    let officers: Vec<String> = req.officers.iter().map(|o| o.trim().to_owned()).collect();
+    let check = |case: &Case| {
+        if let Some(bad) = officers.iter().find(|o| !certified(&case.town, o)) {
+            return Err(ApiError::Refused(
+                "officer_not_certified",
+                format!(
+                    "{:?} is not a certified law-enforcement officer of town {}",
+                    bad.chars().take(32).collect::<String>(),
+                    case.town
+                ),
+            ));
+        }
+        Ok(())
+    };
+    let recorded = officers.clone();
+    act_with(&state, &principal, &id, &headers, CaseAction::Investigate, check, |_, actor| {
+        Ok(Command::Investigate(Investigated { actor, officers: recorded, evidence }))
+    })
+    .await
+}
+
+/// `POST /api/v1/cases/{id}/notify`
+pub async fn notify(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<NotifyRequest>,
+) -> Result<Response, ApiError> {
+    let intended = domain::text("intended", &req.intended, MAX_DESCRIPTION_CHARS, true)?;
+    act(&state, &principal, &id, &headers, CaseAction::Notify, |actor| Command::Notify(Notified { actor, intended }))
+        .await
+}
+
+/// `POST /api/v1/cases/{id}/decide`: the decision, measured against the item's statutory range
+/// for the party's kind and the benchmark tier its facts pick.
+pub async fn decide_case(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<DecideRequest>,
+) -> Result<Response, ApiError> {
+    match (req.outcome, req.fine_yuan) {
+        (DecisionOutcome::Fine, None | Some(0)) => {
+            return Err(ApiError::InvalidField {
+                field: "fine_yuan",
+                message: "a fine needs its amount in yuan".into(),
+            });
+        }
+        (DecisionOutcome::NoPenalty | DecisionOutcome::Warning | DecisionOutcome::Other, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                field: "fine_yuan",
+                message: "only a fine has an amount; use outcome \"fine\"".into(),
+            });
+        }
+        _ => {}
+    }
+    let reason = req.override_reason.as_deref().map(|r| domain::text("override_reason", r, MAX_REASON_CHARS, true));
+    let reason = reason.transpose()?;
+    // What the rules measure the decision against, from the case as it stands.
+    let case = load(&state, &id).await?;
+    authorize(&principal, &case, Some(CaseAction::Decide))?;
+    let item = ItemCode::parse(&case.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
+    let procedure = case.procedure.as_ref().ok_or(whistle_case::Refusal::NotEnforcementCase { action: "decide" })?;
+    let kind = procedure.party.kind;
+    let statutory =
+        state.registry.current().item(&item).and_then(|i| i.statutory.as_ref()).and_then(|s| s.for_kind(kind)).copied();
+    let prior = state
+        .history
+        .penalties_since(&procedure.subject.id, item.as_str(), Utc::now() - chrono::Duration::days(31 * 24), case.id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "subject history unavailable");
+            ApiError::Unavailable("the subject's history is unavailable; retry shortly".into())
+        })?;
+    let facts = Facts {
+        corrected_in_time: req.corrected_in_time,
+        serious_consequences: req.serious_consequences,
+        prior_offences: prior,
+    };
+    let benchmark = state.assist.data.benchmarks.matching(&item, &facts).map(|m| BenchmarkApplied {
+        tier: m.tier.tier.clone(),
+        action: m.tier.action.as_str().to_owned(),
+        min_yuan: m.tier.fine_yuan.min,
+        max_yuan: m.tier.fine_yuan.max,
+    });
+    let decision = Decided {
+        actor: Actor::new(ActorKind::Town, case.town.clone()),
+        outcome: req.outcome,
+        fine_yuan: req.fine_yuan,
+        statutory,
+        benchmark,
+        override_reason: reason,
+    };
+    // A reason for a decision inside the tier changes nothing: it is not an override. (Whether
+    // the decision is lawful at all is the case's to say, after the order of the steps.)
+    let within = matches!(whistle_case::procedure::lawful(&decision), Ok(true));
+    act_with(
+        &state,
+        &principal,
+        &id,
+        &headers,
+        CaseAction::Decide,
+        |_| Ok(()),
+        move |_, actor| {
+            let override_reason = if within { None } else { decision.override_reason };
+            Ok(Command::Decide(Decided { actor, override_reason, ..decision }))
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/cases/{id}/serve`
+pub async fn serve(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let StepNote { note } = optional_json(body)?;
+    if let Some(note) = note {
+        domain::text("note", &note, MAX_REASON_CHARS, true)?;
+    }
+    act(&state, &principal, &id, &headers, CaseAction::Serve, |actor| Command::Serve { actor }).await
+}
+
+/// `POST /api/v1/cases/{id}/close`
+pub async fn close(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let StepNote { note } = optional_json(body)?;
+    let note = note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
+    act(&state, &principal, &id, &headers, CaseAction::Close, |actor| Command::Close { actor, note }).await
+}
+
+/// `POST /api/v1/whistles/{id}/confirm`: the raising town confirms a resolved whistle.
+pub async fn confirm(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ConfirmRequest>,
+) -> Result<Response, ApiError> {
+    if !(1..=5).contains(&req.rating) {
+        return Err(ApiError::InvalidField { field: "rating", message: "must be 1 to 5".into() });
+    }
+    let comment = req.comment.map(|c| domain::text("comment", &c, MAX_REASON_CHARS, true)).transpose()?;
+    act(&state, &principal, &id, &headers, CaseAction::Confirm, |actor| {
+        Command::Confirm(Confirmed { actor, rating: req.rating, comment })
+    })
+    .await
+}
+
+/// `POST /api/v1/whistles/{id}/reopen`: back to the department that resolved it, clocks afresh.
+pub async fn reopen(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ReopenRequest>,
+) -> Result<Response, ApiError> {
+    let reason = domain::reason(&req.reason)?;
+    act_with(
+        &state,
+        &principal,
+        &id,
+        &headers,
+        CaseAction::Reopen,
+        |_| Ok(()),
+        |case, actor| {
+            let department = case.department.clone().ok_or(whistle_case::Refusal::NoDepartment)?;
+            Ok(Command::Reopen(Reopened {
+                actor,
+                reason,
+                department,
+                district: case.district.clone(),
+                item: case.item.clone(),
+            }))
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/whistles/{id}/comments` and `/api/v1/cases/{id}/comments`.
+pub async fn comment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CommentRequest>,
+) -> Result<Response, ApiError> {
+    let text = domain::text("text", &req.text, MAX_REASON_CHARS, true)?;
+    act(&state, &principal, &id, &headers, CaseAction::Comment, |actor| Command::Comment(Commented { actor, text }))
+        .await
+}
+
+/// The supervisor's scope: `Ok("city")` or the district.
+fn supervision_scope(principal: &Principal) -> Result<String, ApiError> {
+    match &principal.role {
+        Role::Supervisor { district } => Ok(district.clone().unwrap_or_else(|| "city".to_owned())),
+        _ => Err(ApiError::forbidden(format!("the review queue is for supervisors; you are {principal}"))),
+    }
+}
+
+/// `GET /api/v1/supervision/queue`: overridden decisions and penalties, fence warnings passed
+/// over, and town cases near or past their time limit, in the supervisor's scope.
+pub async fn queue(State(state): State<AppState>, principal: Principal) -> Result<Json<SupervisionQueue>, ApiError> {
+    let scope = supervision_scope(&principal)?;
+    let ids = state.store.supervised(&scope, QUEUE_LIMIT).await.map_err(ApiError::store)?;
+    let now = Utc::now();
+    let mut items = Vec::new();
+    for id in ids {
+        let Some(case) = state.store.get(id).await.map_err(ApiError::store)? else { continue };
+        let item = |id: String, reason: &str, time, detail: Option<String>| SupervisionItem {
+            id,
+            reason: reason.to_owned(),
+            case: case.id,
+            kind: case.kind,
+            town: case.town.clone(),
+            district: case.district.clone(),
+            item: case.item.clone(),
+            status: case.status,
+            time,
+            detail,
+            decide_by: case.procedure.as_ref().map(|p| p.decide_by),
+        };
+        for step in &case.review {
+            let Some(entry) = case.timeline.iter().find(|t| t.event_id == *step) else { continue };
+            let reason = if entry.kind == "whistle.fenced" { "fence" } else { "override" };
+            items.push(item(format!("{}~{step}", case.id), reason, entry.time, entry.detail.clone()));
+        }
+        if let Some(p) = case.procedure.as_ref().filter(|p| p.decision.is_none() && !case.status.is_terminal()) {
+            let reason = match time_limit(p.decide_by, now) {
+                TimeLimit::Running => continue,
+                TimeLimit::Near => "time_limit_near",
+                TimeLimit::Passed => "time_limit_passed",
+            };
+            items.push(item(format!("{}~time_limit", case.id), reason, p.decide_by, None));
+        }
+    }
+    items.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    Ok(Json(SupervisionQueue { items }))
+}
+
+/// `POST /api/v1/supervision/{item_id}/review`: a verdict on a flagged step, on the case's
+/// timeline. The item id is the queue's (`<case>~<step>`).
+pub async fn review(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(item_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ReviewRequest>,
+) -> Result<Response, ApiError> {
+    supervision_scope(&principal)?;
+    let not_found = || ApiError::NotFound(format!("no review item {}", item_id.chars().take(80).collect::<String>()));
+    let (case_id, step) = item_id.split_once('~').ok_or_else(not_found)?;
+    let step = Uuid::parse_str(step).map_err(|_| {
+        ApiError::Refused("nothing_to_review", "time-limit items leave the queue once the case is decided".into())
+    })?;
+    let note = req.note.map(|n| domain::text("note", &n, MAX_REASON_CHARS, true)).transpose()?;
+    let case = load(&state, case_id).await?;
+    if !principal.can_review(&case.district) {
+        return Err(ApiError::forbidden(format!("case {} is outside your account's scope ({principal})", case.id)));
+    }
+    let key = idempotency_key(&headers)?;
+    let event_id = match &key {
+        Some(key) => Uuid::new_v5(&case.id, format!("review\n{}\n{key}", principal.user).as_bytes()),
+        None => Uuid::now_v7(),
+    };
+    if let Some(done) = case.timeline.iter().find(|t| t.event_id == event_id) {
+        return Ok(super::whistles::action_accepted(case.id, event_id, done.status));
+    }
+    let scope = principal.district().unwrap_or("city").to_owned();
+    let actor = Actor::person(ActorKind::Supervisor, scope, &principal.user, principal.role.name());
+    let (event, target) =
+        decided(&case, Command::Review(Reviewed { actor, step, verdict: req.verdict, note }), event_id)?;
+    record(&state, &principal, &case, event, target).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certified_officers_are_the_towns_own_numbers() {
+        assert!(certified("500103001", "500103001-01"));
+        assert!(certified("500103001", "500103001-04"));
+        assert!(!certified("500103001", "500103001-05"));
+        assert!(!certified("500103001", "500103002-01"), "another town's officer");
+        assert!(!certified("500103001", "500103001-1"));
+        assert!(!certified("500103001", "500103001-00"));
+    }
+
+    #[test]
+    fn a_credit_code_has_the_standards_shape() {
+        assert!(credit_code_ok("91500103MA60XY312F"));
+        assert!(!credit_code_ok("91500103MA60XY312"), "17 characters");
+        assert!(!credit_code_ok("91500103MA60XY312O"), "no O");
+        assert!(!credit_code_ok("91500103ma60xy312f"), "capitals only");
+    }
+}
