@@ -58,6 +58,9 @@ async fn a_town_case_walks_the_penalty_procedure_and_an_override_reaches_the_sup
     assert_eq!(view["kind"], "enforcement");
     assert_eq!(view["subject"]["credit_code"], CREDIT_CODE, "{view}");
     assert!(view["procedure"]["decide_by"].is_string(), "the 90-day limit: {view}");
+    // The SLA service runs the statutory limit as a clock of its own.
+    let view = wait_case(&stack, &id, |v| v["deadlines"]["decide"].is_string()).await;
+    assert_eq!(view["deadlines"]["decide"], view["procedure"]["decide_by"], "{view}");
 
     // Out of order: nothing to notify before an investigation.
     let (status, body) = step(&stack, &id, "notify", json!({"intended": "a fine"})).await;

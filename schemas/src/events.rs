@@ -338,23 +338,30 @@ pub struct Paused {
     pub reason: String,
 }
 
-/// The three clocks of a case.
+/// The clocks of a case: a whistle's three, and a town case's statutory time limit to decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaStageKind {
     Acknowledge,
     Arrive,
     Resolve,
+    /// A town enforcement case's decision, due 90 days after registration (Administrative
+    /// Penalty Law, art. 60).
+    Decide,
 }
 
 impl SlaStageKind {
-    pub const ALL: [SlaStageKind; 3] = [SlaStageKind::Acknowledge, SlaStageKind::Arrive, SlaStageKind::Resolve];
+    pub const ALL: [SlaStageKind; 4] =
+        [SlaStageKind::Acknowledge, SlaStageKind::Arrive, SlaStageKind::Resolve, SlaStageKind::Decide];
+    /// A whistle's clocks.
+    pub const WHISTLE: [SlaStageKind; 3] = [SlaStageKind::Acknowledge, SlaStageKind::Arrive, SlaStageKind::Resolve];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SlaStageKind::Acknowledge => "acknowledge",
             SlaStageKind::Arrive => "arrive",
             SlaStageKind::Resolve => "resolve",
+            SlaStageKind::Decide => "decide",
         }
     }
 }
@@ -369,6 +376,9 @@ pub struct Deadlines {
     pub arrive: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve: Option<DateTime<Utc>>,
+    /// A town case's decision (the statutory time limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide: Option<DateTime<Utc>>,
     /// True while the case is paused: the deadlines above are then absent and move on resume.
     #[serde(default)]
     pub paused: bool,

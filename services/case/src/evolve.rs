@@ -405,6 +405,7 @@ fn stage_done(status: Status, stage: SlaStageKind) -> bool {
         SlaStageKind::Acknowledge => matches!(status, Status::Acknowledged | Status::OnSite),
         SlaStageKind::Arrive => status == Status::OnSite,
         SlaStageKind::Resolve => false,
+        SlaStageKind::Decide => matches!(status, Status::Decided | Status::Served | Status::Closed),
     }
 }
 
@@ -426,9 +427,10 @@ fn describe_deadlines(d: &Deadlines) -> String {
     if d.paused {
         return "clocks paused".into();
     }
-    let parts: Vec<String> = [("acknowledge", d.acknowledge), ("arrive", d.arrive), ("resolve", d.resolve)]
-        .into_iter()
-        .filter_map(|(k, t)| t.map(|t| format!("{k} by {}", t.to_rfc3339())))
-        .collect();
+    let parts: Vec<String> =
+        [("acknowledge", d.acknowledge), ("arrive", d.arrive), ("resolve", d.resolve), ("decide", d.decide)]
+            .into_iter()
+            .filter_map(|(k, t)| t.map(|t| format!("{k} by {}", t.to_rfc3339())))
+            .collect();
     if parts.is_empty() { "no open deadlines".into() } else { parts.join(", ") }
 }

@@ -17,6 +17,9 @@ use whistle_schemas::events::{CaseEvent, Deadlines, SlaStageKind};
 use crate::calendar::{Calendar, Clock, ClockKind};
 use crate::policy::Policy;
 
+/// The policy name a town case's statutory clock is recorded under.
+pub const STATUTORY_POLICY: &str = "statutory";
+
 /// Recently applied event ids kept per case, so a replay after a crash is recognised.
 const REMEMBERED_EVENTS: usize = 64;
 
@@ -101,7 +104,7 @@ impl CaseSla {
         item: &str,
         policy: &Policy,
     ) -> CaseSla {
-        let stages = SlaStageKind::ALL
+        let stages = SlaStageKind::WHISTLE
             .iter()
             .map(|&kind| {
                 let budget = policy.budget(kind);
@@ -133,16 +136,46 @@ impl CaseSla {
         }
     }
 
+    /// A town enforcement case's one clock: the statutory time limit to decide, from its
+    /// registration, on the wall clock (calendar days).
+    pub fn registered(event: &CaseEvent, partition: i32, town: &str, district: &str, item: &str) -> CaseSla {
+        let budget = Duration::days(whistle_case::procedure::DECIDE_WITHIN_DAYS);
+        CaseSla {
+            whistle: event.subject,
+            district: district.to_owned(),
+            department: town.to_owned(),
+            item: item.to_owned(),
+            policy: STATUTORY_POLICY.to_owned(),
+            dispatched_at: event.time,
+            stages: vec![StageState {
+                kind: SlaStageKind::Decide,
+                budget_seconds: budget.num_seconds(),
+                clock: ClockKind::Wall,
+                consumed_seconds: 0,
+                running_since: Some(event.time),
+                done_at: None,
+            }],
+            paused: false,
+            closed_at: None,
+            resolved: false,
+            breached: BTreeSet::new(),
+            partition,
+            round: 0,
+            applied: VecDeque::from([event.id]),
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.closed_at.is_none()
     }
 
-    fn stage_mut(&mut self, kind: SlaStageKind) -> &mut StageState {
-        &mut self.stages[kind as usize]
+    fn stage_mut(&mut self, kind: SlaStageKind) -> Option<&mut StageState> {
+        self.stages.iter_mut().find(|s| s.kind == kind)
     }
 
-    pub fn stage(&self, kind: SlaStageKind) -> &StageState {
-        &self.stages[kind as usize]
+    /// The case's clock for `kind`, if it has one (a whistle has no `decide`, a town case only it).
+    pub fn stage(&self, kind: SlaStageKind) -> Option<&StageState> {
+        self.stages.iter().find(|s| s.kind == kind)
     }
 
     /// Applies a later event of the case. Idempotent on the event id.
@@ -161,6 +194,9 @@ impl CaseSla {
         }
         match effect(&event.body) {
             Effect::Progressed(stages) => self.complete(stages, at, calendar, &mut change),
+            Effect::Enforcement(whistle_case::Enforcement::Decided(_)) => {
+                self.complete(&[SlaStageKind::Decide], at, calendar, &mut change);
+            }
             Effect::Resolved(_) => {
                 self.complete(&SlaStageKind::ALL, at, calendar, &mut change);
                 self.resolved = true;
@@ -206,7 +242,7 @@ impl CaseSla {
     fn complete(&mut self, kinds: &[SlaStageKind], at: DateTime<Utc>, calendar: &Calendar, change: &mut Change) {
         let dispatched_at = self.dispatched_at;
         for &kind in kinds {
-            let stage = self.stage_mut(kind);
+            let Some(stage) = self.stage_mut(kind) else { continue };
             if stage.done_at.is_some() {
                 continue;
             }
@@ -233,7 +269,7 @@ impl CaseSla {
 
     /// When a running stage's budget runs out (`None` when done or paused).
     pub fn deadline(&self, kind: SlaStageKind, calendar: &Calendar) -> Option<DateTime<Utc>> {
-        let s = self.stage(kind);
+        let s = self.stage(kind)?;
         let since = s.running_since?;
         let left = Duration::seconds(s.budget_seconds - s.consumed_seconds);
         Some(Clock { kind: s.clock, calendar }.add(since, left))
@@ -244,6 +280,7 @@ impl CaseSla {
             acknowledge: self.deadline(SlaStageKind::Acknowledge, calendar),
             arrive: self.deadline(SlaStageKind::Arrive, calendar),
             resolve: self.deadline(SlaStageKind::Resolve, calendar),
+            decide: self.deadline(SlaStageKind::Decide, calendar),
             paused: self.paused && self.is_open(),
         }
     }
@@ -263,7 +300,14 @@ impl CaseSla {
         for s in self.stages.iter().filter(|s| s.done_at.is_none()) {
             let (Some(since), Some(deadline)) = (s.running_since, self.deadline(s.kind, calendar)) else { continue };
             let clock = Clock { kind: s.clock, calendar };
-            let warn_after = (s.budget_seconds as f64 * policy.warn_ratio).round() as i64 - s.consumed_seconds;
+            let warn_after = if s.kind == SlaStageKind::Decide {
+                // The statutory limit warns a fixed time before it, as the supervision queue does.
+                s.budget_seconds
+                    - Duration::days(whistle_case::procedure::NEAR_LIMIT_DAYS).num_seconds()
+                    - s.consumed_seconds
+            } else {
+                (s.budget_seconds as f64 * policy.warn_ratio).round() as i64 - s.consumed_seconds
+            };
             let stage = self.timer_prefix() + s.kind.as_str();
             let mut push = |key: String, due, kind| {
                 if !fired.contains(&key) {
@@ -274,7 +318,9 @@ impl CaseSla {
                 push(format!("{stage}.warning"), clock.add(since, Duration::seconds(warn_after)), TimerKind::Warning);
             }
             push(format!("{stage}.breach"), deadline, TimerKind::Breach);
-            for (i, step) in policy.escalation.iter().enumerate() {
+            // A town case past its limit goes to the supervisors' queue, not up a department's chain.
+            let chain = if s.kind == SlaStageKind::Decide { &[][..] } else { &policy.escalation[..] };
+            for (i, step) in chain.iter().enumerate() {
                 let level = i as u32 + 1;
                 push(
                     format!("{stage}.escalate.{level}"),
@@ -473,5 +519,34 @@ pub(crate) mod tests {
         assert_eq!(change.completed.len(), 3);
         let p = policies();
         assert!(case.timers(p.by_name("default"), &cal, &BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_town_case_has_one_clock_the_statutory_limit_which_warns_15_days_before_and_stops_at_the_decision() {
+        use whistle_schemas::events::{Decided, DecisionOutcome};
+        let cal = chongqing();
+        let p = policies();
+        let registered = event(1, "2026-01-01T09:00:00+08:00", CaseEventBody::Served(Acted { actor: actor() }));
+        let mut case = CaseSla::registered(&registered, 0, "500103001", "500103", "CQ-FIRE-002");
+        let timers = case.timers(p.by_name(STATUTORY_POLICY), &cal, &BTreeSet::new());
+        let keys: Vec<(&str, DateTime<Utc>)> = timers.iter().map(|t| (t.key.as_str(), t.due)).collect();
+        assert_eq!(
+            keys,
+            [("decide.warning", t("2026-03-17T09:00:00+08:00")), ("decide.breach", t("2026-04-01T09:00:00+08:00"))],
+            "90 calendar days, warned 15 days before, no department escalation"
+        );
+        assert_eq!(case.deadlines(&cal).decide, Some(t("2026-04-01T09:00:00+08:00")));
+        assert_eq!(case.deadlines(&cal).acknowledge, None, "a town case has no whistle clocks");
+        let decided = Decided {
+            actor: actor(),
+            outcome: DecisionOutcome::Warning,
+            fine_yuan: None,
+            statutory: None,
+            benchmark: None,
+            override_reason: None,
+        };
+        let change = case.apply(&event(2, "2026-02-01T09:00:00+08:00", CaseEventBody::Decided(decided)), &cal);
+        assert_eq!(change.completed.iter().map(|c| c.stage).collect::<Vec<_>>(), [SlaStageKind::Decide]);
+        assert!(case.timers(p.by_name(STATUTORY_POLICY), &cal, &BTreeSet::new()).is_empty());
     }
 }

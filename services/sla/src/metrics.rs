@@ -6,7 +6,7 @@ use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    pub time_to: [HistogramVec; 3],
+    pub time_to: [HistogramVec; 4],
     pub warnings: IntCounterVec,
     pub breaches: IntCounterVec,
     pub escalations: IntCounterVec,
@@ -31,6 +31,7 @@ impl Metrics {
             histogram("time_to_acknowledge_seconds", "Dispatch to acknowledgement")?,
             histogram("time_to_arrive_seconds", "Dispatch to arrival on site")?,
             histogram("time_to_resolve_seconds", "Dispatch to resolution")?,
+            histogram("time_to_decide_seconds", "Registration of a town case to its decision")?,
         ];
         let warnings = IntCounterVec::new(Opts::new("warnings_total", "SLA warnings fired"), &["stage"])?;
         let breaches =

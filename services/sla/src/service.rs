@@ -91,6 +91,14 @@ impl Sla {
                 tracing::info!(whistle = %id, policy = %case.policy, department = %case.department, "SLA clocks started");
                 return Ok(());
             }
+            // A town's own case: the statutory time limit to decide runs from its registration.
+            (Effect::Registered(r), None) => {
+                let case = CaseSla::registered(event, partition, &r.town, &r.district, &r.item);
+                self.publish_schedule(&case, event.id).await?;
+                self.save(&case).await?;
+                tracing::info!(case = %id, town = %r.town, "statutory time limit started");
+                return Ok(());
+            }
             // A transfer (or a returned case re-routed to triage) hands the case to a new owner:
             // the clocks restart from the transfer with the new owner's full budget, as for a
             // fresh dispatch, and the old owner's clocks stop. (Timers already fired for a stage

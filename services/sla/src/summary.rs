@@ -26,8 +26,8 @@ impl Acc {
     fn add(&mut self, case: &CaseSla, policies: &Policies, now: DateTime<Utc>) {
         let secs = |to: DateTime<Utc>| (to - case.dispatched_at).num_milliseconds().max(0) as f64 / 1000.0;
         self.dispatched += 1;
-        let ack = case.stage(SlaStageKind::Acknowledge).done_at;
-        let res = case.stage(SlaStageKind::Resolve).done_at;
+        let ack = case.stage(SlaStageKind::Acknowledge).and_then(|s| s.done_at);
+        let res = case.stage(SlaStageKind::Resolve).and_then(|s| s.done_at);
         if ack.is_some() {
             self.acknowledged += 1;
         }
@@ -89,7 +89,9 @@ pub fn summarize(
 ) -> SlaSummary {
     let mut total = Acc::default();
     let mut by_department: BTreeMap<(String, String), Acc> = BTreeMap::new();
-    for case in cases.iter().filter(|c| district.is_none_or(|d| c.district == d)) {
+    // The departments' response to whistles; town cases' statutory limits are the supervisors'.
+    let whistles = cases.iter().filter(|c| c.policy != crate::case::STATUTORY_POLICY);
+    for case in whistles.filter(|c| district.is_none_or(|d| c.district == d)) {
         total.add(case, policies, now);
         by_department.entry((case.district.clone(), case.department.clone())).or_default().add(case, policies, now);
     }

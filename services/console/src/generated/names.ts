@@ -62,6 +62,7 @@ export const SLA_STAGES = [
   'acknowledge',
   'arrive',
   'resolve',
+  'decide',
 ] as const;
 export type SlaStage = (typeof SLA_STAGES)[number];
 

@@ -82,9 +82,17 @@ pub async fn open(
         )));
     }
     let party = party(&req.subject)?;
+    // A unit's history is kept under its credit code; an individual's under the place.
     let subject = domain::subject(&SubjectInput {
         credit_code: party.credit_code.clone(),
         address: (party.kind == SubjectKind::Individual).then(|| parsed.location.address.clone()),
+    })
+    .map_err(|e| match e {
+        ApiError::InvalidField { message, .. } if party.kind == SubjectKind::Individual => ApiError::InvalidField {
+            field: "location.address",
+            message: format!("an individual's history is kept by the place: {message} (give the street and number)"),
+        },
+        other => other,
     })?;
     let attachments = attachments(&req.attachments)?;
     let now = Utc::now();
