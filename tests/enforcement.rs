@@ -232,3 +232,39 @@ async fn a_resolved_whistle_is_reopened_to_its_department_then_confirmed_with_co
 }
 
 const OTHER_TOWN_FOR_TESTS: &str = "500103002";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_towns_investigation_counts_with_a_departments_inspection_of_the_same_unit() {
+    let stack = Stack::start().await;
+    // A department inspects the unit in a whistle.
+    let (status, body) = stack.raise(DEPT_ITEM, "河边有废油桶").await;
+    assert_eq!(status, 202, "{body}");
+    let whistle = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&whistle, |v| v["status"] == "dispatched").await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{whistle}/acknowledge"), &json!({})).await.0, 202);
+    stack.wait_for(&whistle, |v| v["status"] == "acknowledged").await;
+    let inspect = json!({"subject": {"credit_code": CREDIT_CODE}});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{whistle}/inspect"), &inspect).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["warnings"].as_array().is_some_and(|w| w.is_empty()), "the first inspection: {body}");
+    // A re-check is not a new inspection.
+    let recheck = json!({"subject": {"credit_code": CREDIT_CODE}, "recheck": true});
+    for _ in 0..3 {
+        let (status, body) = stack.post(&format!("/api/v1/whistles/{whistle}/inspect"), &recheck).await;
+        assert_eq!(status, 202, "{body}");
+        assert!(body["warnings"].as_array().is_some_and(|w| w.is_empty()), "a re-check: {body}");
+    }
+
+    // The town's own case investigates the same unit: two bodies within the window.
+    let (status, body) = stack.post_as(&as_town(TOWN), "/api/v1/cases", &open_body(TOWN_ITEM)).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    wait_case(&stack, &id, |v| v["status"] == "registered").await;
+    let officers = json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-03")], "evidence": "现场检查"});
+    assert_eq!(step(&stack, &id, "investigate", officers).await.0, 202);
+    let view = wait_case(&stack, &id, |v| v["fences"].as_array().is_some_and(|f| !f.is_empty())).await;
+    let fence = &view["fences"][0];
+    assert!(fence["detail"].as_str().unwrap_or("").contains("multi_department_inspection"), "{view}");
+    assert!(fence["detail"].as_str().unwrap_or("").contains(DEPARTMENT), "names the other body: {fence}");
+    stack.stop().await;
+}

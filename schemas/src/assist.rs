@@ -44,6 +44,10 @@ pub struct InspectRequest {
     pub persuaded: bool,
     #[serde(default)]
     pub note: Option<String>,
+    /// A re-check (复查) of whether an earlier order to correct was followed: not a new
+    /// inspection, so it never trips the repeated-inspection fences.
+    #[serde(default)]
+    pub recheck: bool,
 }
 
 /// `POST /api/v1/whistles/{id}/penalty`: an administrative penalty for the case's item.

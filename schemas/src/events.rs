@@ -439,6 +439,9 @@ pub struct Inspected {
     /// The officers persuaded and educated the subject (劝导) during this inspection.
     #[serde(default)]
     pub persuaded: bool,
+    /// A re-check (复查) of an earlier order to correct, not a new inspection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recheck: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

@@ -78,21 +78,33 @@ pub struct Warning {
 /// An inspection from a subject's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastInspection {
+    /// The inspecting body: a department code, or a town code for a town's own case.
     pub department: String,
+    /// The case (whistle or town case) it was recorded in.
+    pub case: uuid::Uuid,
+    /// A re-check (复查) of an earlier order to correct.
+    pub recheck: bool,
     pub at: DateTime<Utc>,
 }
 
-/// Fences for `department` inspecting a subject with `past` inspections (any age; those outside
-/// the window are ignored).
+/// Fences for `department` (any inspecting body: a department or a town team) inspecting a
+/// subject in `case`, with `past` inspections of that subject by anyone, in any case (those
+/// outside the window are ignored). The other departments of the same (joint) case are not extra
+/// departments: they inspect together. Re-checks (复查) never count, and a re-check trips nothing.
 pub fn check_inspection(
     rules: &FenceRules,
     department: &str,
+    case: uuid::Uuid,
+    recheck: bool,
     now: DateTime<Utc>,
     past: &[PastInspection],
 ) -> Vec<Warning> {
+    if recheck {
+        return Vec::new();
+    }
     let since = now - rules.inspection_window();
-    let recent: Vec<&PastInspection> = past.iter().filter(|p| p.at > since && p.at <= now).collect();
-    let mut departments: Vec<&str> = recent.iter().map(|p| p.department.as_str()).collect();
+    let recent: Vec<&PastInspection> = past.iter().filter(|p| p.at > since && p.at <= now && !p.recheck).collect();
+    let mut departments: Vec<&str> = recent.iter().filter(|p| p.case != case).map(|p| p.department.as_str()).collect();
     departments.push(department);
     departments.sort_unstable();
     departments.dedup();
@@ -179,10 +191,33 @@ mod tests {
         &assist().data.fences
     }
 
+    const CASE: uuid::Uuid = uuid::Uuid::from_u128(1);
+    const OTHER: uuid::Uuid = uuid::Uuid::from_u128(2);
+
+    #[test]
+    fn the_departments_of_one_joint_case_and_re_checks_do_not_trip_the_inspection_fences() {
+        let joint = [PastInspection { department: "500103-EE".into(), case: CASE, recheck: false, at: at(1) }];
+        assert!(check_inspection(rules(), "500103-MS", CASE, false, now(), &joint).is_empty(), "the same joint case");
+        // One body visiting again and again is repeated, in one case or many.
+        let max = rules().inspection.max_per_department as i64;
+        let visits: Vec<PastInspection> = (0..max)
+            .map(|n| PastInspection { department: "500103-MS".into(), case: CASE, recheck: false, at: at(n + 1) })
+            .collect();
+        let w = check_inspection(rules(), "500103-MS", CASE, false, now(), &visits);
+        assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [REPEATED_INSPECTION]);
+        let recheck = [PastInspection { department: "500103-EE".into(), case: OTHER, recheck: true, at: at(1) }];
+        assert!(check_inspection(rules(), "500103-MS", CASE, false, now(), &recheck).is_empty(), "a past re-check");
+        let other = [PastInspection { department: "500103-EE".into(), case: OTHER, recheck: false, at: at(1) }];
+        assert!(check_inspection(rules(), "500103-MS", CASE, true, now(), &other).is_empty(), "this one is a re-check");
+        // A town team's own case counts like any department's inspection.
+        let w = check_inspection(rules(), "500103001", CASE, false, now(), &other);
+        assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [MULTI_DEPARTMENT]);
+    }
+
     #[test]
     fn a_second_department_within_the_window_gets_a_joint_inspection_suggestion() {
-        let past = [PastInspection { department: "500103-EE".into(), at: at(3) }];
-        let w = check_inspection(rules(), "500103-MS", now(), &past);
+        let past = [PastInspection { department: "500103-EE".into(), case: OTHER, recheck: false, at: at(3) }];
+        let w = check_inspection(rules(), "500103-MS", CASE, false, now(), &past);
         assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [MULTI_DEPARTMENT]);
         assert!(w[0].message.contains("500103-EE, 500103-MS"), "{}", w[0].message);
     }
@@ -190,18 +225,19 @@ mod tests {
     #[test]
     fn inspections_outside_the_window_do_not_count() {
         let days = rules().inspection.window_days as i64;
-        let past = [PastInspection { department: "500103-EE".into(), at: at(days + 1) }];
-        assert!(check_inspection(rules(), "500103-MS", now(), &past).is_empty());
+        let past = [PastInspection { department: "500103-EE".into(), case: OTHER, recheck: false, at: at(days + 1) }];
+        assert!(check_inspection(rules(), "500103-MS", CASE, false, now(), &past).is_empty());
     }
 
     #[test]
     fn one_department_inspecting_too_often_is_a_repeated_inspection() {
         let max = rules().inspection.max_per_department as i64;
-        let past: Vec<PastInspection> =
-            (0..max).map(|n| PastInspection { department: "500103-EE".into(), at: at(n + 1) }).collect();
-        let w = check_inspection(rules(), "500103-EE", now(), &past);
+        let past: Vec<PastInspection> = (0..max)
+            .map(|n| PastInspection { department: "500103-EE".into(), case: OTHER, recheck: false, at: at(n + 1) })
+            .collect();
+        let w = check_inspection(rules(), "500103-EE", CASE, false, now(), &past);
         assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [REPEATED_INSPECTION]);
-        assert!(check_inspection(rules(), "500103-EE", now(), &past[1..]).is_empty());
+        assert!(check_inspection(rules(), "500103-EE", CASE, false, now(), &past[1..]).is_empty());
     }
 
     #[test]

@@ -254,7 +254,13 @@ mod tests {
             self.push(
                 case,
                 minute,
-                CaseEventBody::Inspected(Inspected { actor: dept(), subject, persuaded: false, note: None }),
+                CaseEventBody::Inspected(Inspected {
+                    actor: dept(),
+                    subject,
+                    persuaded: false,
+                    recheck: false,
+                    note: None,
+                }),
             );
         }
 

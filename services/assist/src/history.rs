@@ -39,6 +39,9 @@ struct InspectionRecord {
     /// The inspection included persuasion and education (劝导).
     #[serde(default)]
     persuaded: bool,
+    /// A re-check (复查), not a new inspection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    recheck: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,7 +68,7 @@ impl SubjectHistory {
             .into_iter()
             .filter_map(|(json, at)| {
                 let r: InspectionRecord = serde_json::from_str(&json).ok()?;
-                Some(PastInspection { department: r.department, at })
+                Some(PastInspection { department: r.department, case: r.whistle, recheck: r.recheck, at })
             })
             .collect())
     }
@@ -103,9 +106,10 @@ impl SubjectHistory {
         whistle: Uuid,
         event: Uuid,
         persuaded: bool,
+        recheck: bool,
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let record = InspectionRecord { department: department.to_owned(), whistle, event, persuaded };
+        let record = InspectionRecord { department: department.to_owned(), whistle, event, persuaded, recheck };
         let member = serde_json::to_string(&record)?;
         self.add(&self.key(subject, "inspections"), &member, at).await
     }

@@ -41,7 +41,13 @@ fn department_commands() -> Vec<(&'static str, Command)> {
         ("pause", Command::Pause(Paused { actor: officer(), reason: "x".into() })),
         (
             "inspect",
-            Command::Inspect(Inspected { actor: officer(), subject: subject.clone(), persuaded: false, note: None }),
+            Command::Inspect(Inspected {
+                actor: officer(),
+                subject: subject.clone(),
+                persuaded: false,
+                recheck: false,
+                note: None,
+            }),
         ),
         (
             "penalty",

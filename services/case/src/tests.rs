@@ -52,6 +52,7 @@ fn inspect() -> Command {
         actor: officer(),
         subject: EnforcementSubject { id: "addr:x".into(), credit_code: None, address: Some("x".into()) },
         persuaded: false,
+        recheck: false,
         note: None,
     })
 }

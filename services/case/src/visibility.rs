@@ -211,6 +211,7 @@ mod tests {
             actor: actor.clone(),
             subject: subject(),
             persuaded: true,
+            recheck: false,
             note: Some("the manager, Mr Li, was present".into()),
         }));
         let penalised = event_of(CaseEventBody::Penalised(Penalised {

@@ -318,8 +318,16 @@ mod tests {
     fn enforcement_steps_and_fence_warnings_join_the_timeline_without_changing_status() {
         let (v, _) = changed(apply(None, &raised()));
         let subject = EnforcementSubject { id: "addr:x".into(), credit_code: None, address: Some("x".into()) };
-        let inspected =
-            event(3, CaseEventBody::Inspected(Inspected { actor: dept(), subject, persuaded: false, note: None }));
+        let inspected = event(
+            3,
+            CaseEventBody::Inspected(Inspected {
+                actor: dept(),
+                subject,
+                persuaded: false,
+                recheck: false,
+                note: None,
+            }),
+        );
         assert!(matches!(apply(Some(&v), &inspected), Applied::Refused(_)), "not before the department acknowledged");
         let (v, _) = changed(apply(Some(&v), &dispatched()));
         let (v, _) = changed(apply(Some(&v), &event(4, CaseEventBody::Acknowledged(Acted { actor: dept() }))));

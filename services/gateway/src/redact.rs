@@ -142,8 +142,13 @@ mod tests {
         let cursor: Cursor = "7-0".parse().expect("cursor");
         let actor = Actor::new(ActorKind::Department, "500103-EE");
         let subject = EnforcementSubject { id: format!("ucc:{CODE}"), credit_code: Some(CODE.into()), address: None };
-        let inspected =
-            event(CaseEventBody::Inspected(Inspected { actor: actor.clone(), subject, persuaded: false, note: None }));
+        let inspected = event(CaseEventBody::Inspected(Inspected {
+            actor: actor.clone(),
+            subject,
+            persuaded: false,
+            recheck: false,
+            note: None,
+        }));
         let case = summary_with("whistle.inspected", &format!("inspected ucc:{CODE}"));
         let frame = event_frame(&channel, cursor, &inspected, &case, Visibility::Town).expect("sent");
         assert!(!frame.contains(CODE), "{frame}");

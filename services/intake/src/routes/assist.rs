@@ -182,7 +182,7 @@ async fn enforcing_case(
 
 /// Publishes one `whistle.fenced` event per warning; returns them as shown to the officer.
 #[allow(clippy::too_many_arguments)]
-async fn publish_fences(
+pub(super) async fn publish_fences(
     state: &AppState,
     view: &Case,
     cause: Uuid,
@@ -237,17 +237,24 @@ pub async fn inspect(
     let rules = &state.assist.data.fences;
     let past =
         state.history.inspections_since(&subject.id, now - rules.inspection_window()).await.map_err(unavailable)?;
-    let warnings = fence::check_inspection(rules, &actor.code, now, &past);
+    let warnings = fence::check_inspection(rules, &actor.code, view.id, req.recheck, now, &past);
 
-    let inspected =
-        Command::Inspect(Inspected { actor: actor.clone(), subject: subject.clone(), persuaded: req.persuaded, note });
+    let inspected = Command::Inspect(Inspected {
+        actor: actor.clone(),
+        subject: subject.clone(),
+        persuaded: req.persuaded,
+        recheck: req.recheck,
+        note,
+    });
     let (event, _) = decided(&view, inspected, event_id)?;
     publish(&state, &event).await?;
     let shown =
         publish_fences(&state, &view, event_id, "inspect", &actor, &subject, warnings, FenceSeverity::Warning, None)
             .await?;
-    if let Err(err) =
-        state.history.record_inspection(&subject.id, &actor.code, view.id, event_id, req.persuaded, now).await
+    if let Err(err) = state
+        .history
+        .record_inspection(&subject.id, &actor.code, view.id, event_id, req.persuaded, req.recheck, now)
+        .await
     {
         // Kafka has the inspection; only later fences for this subject miss it.
         tracing::error!(whistle = %view.id, subject = %subject.id, error = ?err, "inspection not added to subject history");

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use uuid::Uuid;
 use whistle_assist::benchmark::Facts;
+use whistle_assist::fence;
 use whistle_auth::{CaseAction, Principal, Role};
 use whistle_case::procedure::{TimeLimit, time_limit};
 use whistle_case::{Case, Command, Ctx, decide};
@@ -28,14 +29,15 @@ use whistle_schemas::api::{
 };
 use whistle_schemas::assist::SubjectInput;
 use whistle_schemas::events::{
-    Actor, ActorKind, BenchmarkApplied, CaseParty, Commented, Confirmed, Decided, DecisionOutcome, Investigated,
-    Notified, Persuaded, Registered, Reopened, Reviewed,
+    Actor, ActorKind, BenchmarkApplied, CaseParty, Commented, Confirmed, Decided, DecisionOutcome, EnforcementSubject,
+    FenceSeverity, Investigated, Notified, Persuaded, Registered, Reopened, Reviewed,
 };
 use whistle_schemas::registry::SubjectKind;
 
 use super::AppState;
 use super::whistles::{
-    SOURCE, act, act_with, authorize, decided, idempotency_key, load, optional_json, publish, record,
+    Begun, SOURCE, act, act_with, action_accepted, authorize, begin, decided, idempotency_key, load, optional_json,
+    publish, record,
 };
 use crate::domain::{self, MAX_DESCRIPTION_CHARS, MAX_REASON_CHARS, NewWhistle};
 use crate::error::ApiError;
@@ -290,11 +292,57 @@ pub async fn investigate(
         }
         Ok(())
     };
-    let recorded = officers.clone();
-    act_with(&state, &principal, &id, &headers, CaseAction::Investigate, check, |_, actor| {
-        Ok(Command::Investigate(Investigated { actor, officers: recorded, evidence }))
-    })
-    .await
+    let (case, event_id, actor) = match begin(&state, &principal, &id, &headers, CaseAction::Investigate).await? {
+        Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
+        Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
+    };
+    let command = Command::Investigate(Investigated { actor: actor.clone(), officers: officers.clone(), evidence });
+    let (event, target) = decided(&case, command, event_id)?;
+    check(&case)?;
+    let answer = record(&state, &principal, &case, event, target).await?;
+    // An investigation is an inspection of the party: the fences count it with every town's and
+    // department's inspections of the same subject, in whistles and town cases alike.
+    if let Some(procedure) = &case.procedure {
+        inspection_fences(&state, &case, event_id, &actor, &procedure.subject).await?;
+    }
+    Ok(answer)
+}
+
+/// The repeated-inspection fences for a town's investigation, published as warnings on the case,
+/// and the inspection added to the subject's history.
+async fn inspection_fences(
+    state: &AppState,
+    case: &Case,
+    event_id: Uuid,
+    actor: &Actor,
+    subject: &EnforcementSubject,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let rules = &state.assist.data.fences;
+    let past = state.history.inspections_since(&subject.id, now - rules.inspection_window()).await.map_err(|e| {
+        tracing::error!(case = %case.id, error = ?e, "subject history unavailable; the investigation is recorded");
+        ApiError::Unavailable("the investigation is recorded; its fences could not be checked".into())
+    });
+    let Ok(past) = past else { return Ok(()) };
+    let warnings = fence::check_inspection(rules, &case.town, case.id, false, now, &past);
+    super::assist::publish_fences(
+        state,
+        case,
+        event_id,
+        "investigate",
+        actor,
+        subject,
+        warnings,
+        FenceSeverity::Warning,
+        None,
+    )
+    .await?;
+    if let Err(err) =
+        state.history.record_inspection(&subject.id, &case.town, case.id, event_id, false, false, now).await
+    {
+        tracing::error!(case = %case.id, subject = %subject.id, error = ?err, "investigation not added to subject history");
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/cases/{id}/notify`
@@ -374,19 +422,25 @@ pub async fn decide_case(
     // A reason for a decision inside the tier changes nothing: it is not an override. (Whether
     // the decision is lawful at all is the case's to say, after the order of the steps.)
     let within = matches!(whistle_case::procedure::lawful(&decision), Ok(true));
-    act_with(
-        &state,
-        &principal,
-        &id,
-        &headers,
-        CaseAction::Decide,
-        |_| Ok(()),
-        move |_, actor| {
-            let override_reason = if within { None } else { decision.override_reason };
-            Ok(Command::Decide(Decided { actor, override_reason, ..decision }))
-        },
-    )
-    .await
+    let (case, event_id, actor) = match begin(&state, &principal, &id, &headers, CaseAction::Decide).await? {
+        Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
+        Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
+    };
+    let override_reason = if within { None } else { decision.override_reason.clone() };
+    let outcome = decision.outcome;
+    let fine = decision.fine_yuan.unwrap_or(0);
+    let (event, target) = decided(&case, Command::Decide(Decided { actor, override_reason, ..decision }), event_id)?;
+    let answer = record(&state, &principal, &case, event, target).await?;
+    // A penalty goes into the subject's history: a later case of the same item, by any town or
+    // department, is a repeat offence.
+    if matches!(outcome, DecisionOutcome::Fine | DecisionOutcome::Warning)
+        && let Some(p) = &case.procedure
+        && let Err(err) =
+            state.history.record_penalty(&p.subject.id, item.as_str(), fine, case.id, event_id, Utc::now()).await
+    {
+        tracing::error!(case = %case.id, error = ?err, "decision not added to subject history");
+    }
+    Ok(answer)
 }
 
 /// `POST /api/v1/cases/{id}/serve`
