@@ -750,3 +750,283 @@ describe('console', () => {
     await user.context().close();
   });
 });
+
+// ---- issue K: closing the loop on whistles, comments on both boards, the town's own cases,
+// supervision.
+
+const SUPERVISOR = 'supervisor-500103';
+const CREDIT_CODE = '91500103MA60XY312F';
+
+/** POST as `as` with a fresh Idempotency-Key; asserts the 202. */
+async function post(path, body, as) {
+  const r = await apiJson('POST', path, body, { as, headers: { 'idempotency-key': crypto.randomUUID() } });
+  assert.equal(r.status, 202, `${path}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
+}
+
+/** Wait until the case (as the city manager reads it) has the step `type` on its timeline `n` times. */
+async function waitStep(id, type, n = 1, path = 'whistles') {
+  await until(
+    async () => ((await apiJson('GET', `/api/v1/${path}/${id}`, undefined, { as: path === 'cases' ? TOWN_USER : MANAGER })).json?.timeline ?? []).filter((e) => e.type === type).length >= n,
+    `${type} ×${n} on ${id}`,
+    20_000,
+  );
+}
+
+/** The department acknowledges and resolves whistle `id` through the API. */
+async function ackAndResolve(id, round = 1) {
+  // A reopened whistle is back with its department as `dispatched` (no second dispatch step).
+  await until(async () => (await apiJson('GET', `/api/v1/whistles/${id}`)).json?.status === 'dispatched', `${id} dispatched`, 20_000);
+  for (const action of ['acknowledge', 'resolve']) {
+    await post(`/api/v1/whistles/${id}/${action}`, {}, DEPT_USER);
+    await waitStep(id, `whistle.${action}d`, round);
+  }
+}
+
+/**
+ * The fine that leaves the benchmark tier of TOWN_ITEM for a unit but stays inside the law: the
+ * law's maximum when the registry states the statutory range, else 100 yuan (below the seed's
+ * first-offence tier of 500–2,000 yuan). Also the range, when known.
+ */
+async function overrideFine() {
+  const item = (await apiJson('GET', `/api/v1/registry/items/${TOWN_ITEM}`, undefined, { as: TOWN_USER })).json;
+  const unit = item?.statutory?.unit;
+  return unit?.max_yuan ? { fine: unit.max_yuan, range: unit } : { fine: 100, range: null };
+}
+
+/** A town case of TOWN through the API, walked to `decided` with an override (for the supervisor). */
+async function overriddenCase(description) {
+  const { id } = await post(
+    '/api/v1/cases',
+    {
+      item: TOWN_ITEM,
+      description,
+      location: { lat: 29.56, lon: 106.57, address: '渝中区解放碑某商场' },
+      subject: { kind: 'unit', name: '某商贸有限公司', credit_code: CREDIT_CODE },
+    },
+    TOWN_USER,
+  );
+  await waitStep(id, 'case.registered', 1, 'cases');
+  await post(`/api/v1/cases/${id}/investigate`, { officers: [`${TOWN}-01`, `${TOWN}-02`], evidence: '现场照片' }, TOWN_USER);
+  await waitStep(id, 'case.investigated', 1, 'cases');
+  await post(`/api/v1/cases/${id}/notify`, { intended: '拟罚款' }, TOWN_USER);
+  await waitStep(id, 'case.notified', 1, 'cases');
+  const { fine } = await overrideFine();
+  await post(`/api/v1/cases/${id}/decide`, { outcome: 'fine', fine_yuan: fine, override_reason: '多处通道长期堵塞' }, TOWN_USER);
+  await waitStep(id, 'case.decided', 1, 'cases');
+  return id;
+}
+
+describe('issue K', () => {
+  for (const lang of ['zh', 'en']) {
+    const L = lang === 'zh'
+      ? { reopened: /已重新打开 1 次/, comment: '评论', confirmed: /乡镇已确认办结，评分 4 分/, required: /请填写理由/ }
+      : { reopened: /Reopened 1 time/, comment: 'comment', confirmed: /Confirmed by the town, rated 4/, required: /Please give a reason/ };
+
+    test(`closing the loop (${lang}): the town reopens a resolved whistle, comments reach both boards live, then it confirms`, async () => {
+      const town = await openTown(lang);
+      const text = marker(`loop-${lang}`);
+      const id = await raiseViaApi(text);
+      const row = town.locator('.whistle', { hasText: text });
+      await row.waitFor({ timeout: 20_000 });
+      await ackAndResolve(id);
+      await until(async () => (await row.getAttribute('data-status')) === 'resolved', 'resolved on the town page', 20_000);
+      await row.locator('summary').click();
+
+      // Reopen: a reason is required (said in the page), then back to the same department.
+      const reopen = row.locator('.reopen-form');
+      await reopen.locator('button[type="submit"]').click();
+      assert.match(await row.locator('.loop-error[data-code="required"]').textContent(), L.required);
+      await town.fill(`#reopen-reason-${id}`, '油桶仍在河边');
+      await reopen.locator('button[type="submit"]').click();
+      await until(async () => (await row.getAttribute('data-status')) === 'dispatched', 'reopened: dispatched again', 20_000);
+      await until(async () => L.reopened.test(await row.locator('.reopens').textContent()), 'the reopen count');
+      const view = (await apiJson('GET', `/api/v1/whistles/${id}`)).json;
+      assert.equal(view.reopens, 1);
+      assert.equal(view.department?.code, DEPT, 'back to the same department');
+      assert.ok(view.timeline.some((e) => e.type === 'whistle.reopened' && e.detail === '油桶仍在河边'));
+
+      // The department's board has it again; its comment reaches the town page live.
+      const board = await openBoard(lang);
+      const card = board.locator('.card', { hasText: text });
+      await card.waitFor({ timeout: 20_000 });
+      await card.locator('button[data-action="comments"]').click();
+      await card.locator('.comments-empty').waitFor();
+      const fromDept = marker('下午三点复查');
+      await board.fill(`#comment-${id}`, fromDept);
+      await card.locator('.comment-form button[type="submit"]').click();
+      await card.locator('.comment', { hasText: fromDept }).waitFor({ timeout: 20_000 });
+      const townComment = row.locator('.timeline li[data-type="case.commented"]', { hasText: fromDept });
+      await townComment.waitFor({ timeout: 20_000 });
+      assert.match(await townComment.textContent(), new RegExp(`${L.comment}.*${DEPT} · ${DEPT_USER}`));
+
+      // The town answers; the board's open thread shows it live.
+      const fromTown = marker('已通知业主到场');
+      await town.fill(`#comment-text-${id}`, fromTown);
+      await row.locator('.comment-form button[type="submit"]').click();
+      await card.locator('.comment', { hasText: fromTown }).waitFor({ timeout: 20_000 });
+      assert.match(await card.locator('.comment', { hasText: fromTown }).textContent(), new RegExp(`${TOWN} · ${TOWN_USER}`));
+      await shot(board, `board-comments-${lang}`);
+
+      // Resolved again: the town confirms with a rating and a comment.
+      await ackAndResolve(id, 2);
+      await until(async () => (await row.getAttribute('data-status')) === 'resolved', 'resolved again', 20_000);
+      await row.locator('.confirm-form').waitFor();
+      await town.selectOption(`#confirm-rating-${id}`, '4');
+      await town.fill(`#confirm-comment-${id}`, '处理及时');
+      await shot(town, `town-loop-${lang}`);
+      await row.locator('.confirm-form button[type="submit"]').click();
+      const conf = town.locator(`#confirmation-${id}`);
+      await conf.waitFor({ timeout: 20_000 });
+      assert.match(await conf.textContent(), L.confirmed);
+      assert.equal(await row.locator('.confirm-form, .reopen-form').count(), 0, 'nothing to confirm or reopen any more');
+      const after = (await apiJson('GET', `/api/v1/whistles/${id}`)).json;
+      assert.equal(after.confirmation?.rating, 4);
+      assert.equal(after.confirmation?.comment, '处理及时');
+      assert.deepEqual(town.errors.map(String), []);
+      assert.deepEqual(board.errors.map(String), []);
+      await town.context().close();
+      await board.context().close();
+    });
+  }
+
+  test('a town case walked through the procedure in the page: persuade, investigate, notify, decide (override after a 422), serve, close', async () => {
+    const town = await openTown('zh');
+    const text = marker('消防通道被纸箱堵塞');
+    await town.selectOption('#case-item', TOWN_ITEM);
+    await town.fill('#case-description', text);
+    await town.selectOption('#case-subject-kind', 'unit');
+    await town.fill('#case-subject-name', '某商贸有限公司');
+    // A unit needs its credit code: refused in the page first.
+    await town.fill('#case-credit-code', '123');
+    await town.fill('#case-address', '渝中区解放碑某商场');
+    await town.fill('#case-lat', '29.56');
+    await town.fill('#case-lon', '106.57');
+    await town.click('#case-submit');
+    assert.match(await town.textContent('#case-error[data-code="required"]'), /统一社会信用代码/);
+    await town.fill('#case-credit-code', CREDIT_CODE);
+    await town.click('#case-submit');
+    await town.locator('#case-ok').waitFor();
+    const row = town.locator('.town-case', { hasText: text });
+    await row.waitFor();
+    const id = await row.getAttribute('data-id');
+    await until(async () => (await row.getAttribute('data-status')) === 'registered', 'registered');
+    assert.equal(await town.locator('#whistle-list .whistle', { hasText: text }).count(), 0, 'not among the whistles');
+    const form = (step) => row.locator(`.step-form[data-step="${step}"]`);
+    const status = (s) => until(async () => (await row.getAttribute('data-status')) === s, s, 20_000);
+
+    // One officer is not enough: the server's 422 on the form.
+    await form('investigate').waitFor();
+    await town.selectOption(`#investigate-officer1-${id}`, `${TOWN}-01`);
+    await town.fill(`#investigate-evidence-${id}`, '现场照片、询问笔录');
+    await form('investigate').locator('button[type="submit"]').click();
+    const err = row.locator('.step-error[data-code="two_officers_required"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /两名持证执法人员/);
+
+    await town.selectOption(`#persuade-outcome-${id}`, 'refused');
+    await town.fill(`#persuade-note-${id}`, '当事人拒不清理');
+    await form('persuade').locator('button[type="submit"]').click();
+    await status('persuaded');
+
+    await town.selectOption(`#investigate-officer1-${id}`, `${TOWN}-01`);
+    await town.selectOption(`#investigate-officer2-${id}`, `${TOWN}-02`);
+    await town.fill(`#investigate-evidence-${id}`, '现场照片、询问笔录');
+    await form('investigate').locator('button[type="submit"]').click();
+    await status('investigated');
+
+    await town.fill(`#notify-intended-${id}`, '拟处罚款，告知陈述申辩权');
+    await form('notify').locator('button[type="submit"]').click();
+    await status('notified');
+
+    const { fine, range } = await overrideFine();
+    await town.selectOption(`#decide-outcome-${id}`, 'fine');
+    if (range) {
+      // Outside the law: never allowed, even with a reason.
+      await town.fill(`#decide-fine-${id}`, String(range.max_yuan + 1));
+      await town.fill(`#decide-reason-${id}`, '情节严重');
+      await form('decide').locator('button[type="submit"]').click();
+      await row.locator('.step-error[data-code="outside_statutory_range"]').waitFor();
+      await town.fill(`#decide-reason-${id}`, '');
+    }
+    await town.fill(`#decide-fine-${id}`, String(fine));
+    await form('decide').locator('button[type="submit"]').click();
+    const need = row.locator('.step-error[data-code="override_reason_required"]');
+    await need.waitFor();
+    assert.match(await need.textContent(), /裁量基准.*填写理由/);
+    assert.equal(await town.inputValue(`#decide-fine-${id}`), String(fine), 'the amount is kept');
+    assert.equal(await town.evaluate(() => document.activeElement?.id), `decide-reason-${id}`, 'the reason field has the focus');
+    await town.fill(`#decide-reason-${id}`, '多处通道长期堵塞');
+    await form('decide').locator('button[type="submit"]').click();
+    await status('decided');
+    await row.locator('.badge.overridden').waitFor();
+    assert.match(await row.locator(`#decision-${id}`).textContent(), new RegExp(`罚款 · ${fine.toLocaleString()}`));
+
+    await form('serve').locator('button[type="submit"]').click();
+    await status('served');
+    await town.fill(`#close-note-${id}`, '罚款已缴纳');
+    await form('close').locator('button[type="submit"]').click();
+    await status('closed');
+    await row.locator('.case-done').waitFor();
+    const labels = await row.locator('.timeline li .ev-label').allTextContents();
+    assert.deepEqual(labels.map((s) => s.trim()), ['立案', '劝导', '调查取证', '告知', '决定', '送达', '结案']);
+    const view = (await apiJson('GET', `/api/v1/cases/${id}`, undefined, { as: TOWN_USER })).json;
+    assert.equal(view.status, 'closed');
+    assert.equal(view.procedure.decision.overridden, true);
+    await row.scrollIntoViewIfNeeded();
+    await shot(town, 'town-case');
+    await town.click('#lang-toggle');
+    assert.equal((await row.locator('summary .badge').textContent()).trim(), 'Closed');
+    assert.deepEqual((await row.locator('.timeline li .ev-label').allTextContents()).map((s) => s.trim()).slice(-2), ['served', 'closed']);
+    await shot(town, 'town-case-en');
+    assert.deepEqual(town.errors.map(String), []);
+    await town.context().close();
+  });
+
+  test('a raise refused with town_holds_item offers "open a town case instead", prefilled', async () => {
+    const town = await openTown('en');
+    await town.fill('#description', 'fire hydrant cabinet broken');
+    await town.fill('#address', 'Jiefangbei 1');
+    await town.fill('#lat', '29.55');
+    await town.fill('#lon', '106.57');
+    await town.selectOption('#item', TOWN_ITEM);
+    await town.locator('#holds-item #open-case-instead').click();
+    await town.locator('#case-prefilled').waitFor();
+    assert.equal(await town.inputValue('#case-item'), TOWN_ITEM);
+    assert.equal(await town.inputValue('#case-description'), 'fire hydrant cabinet broken');
+    assert.equal(await town.inputValue('#case-address'), 'Jiefangbei 1');
+    assert.equal(await town.evaluate(() => document.activeElement?.id), 'case-subject-name');
+    await town.context().close();
+  });
+
+  test('a supervisor lands on the review queue, opens an overridden case and upholds it: the review is on its timeline', async () => {
+    const id = await overriddenCase(marker('supervise-me'));
+    const page = await newPage(browser, { lang: 'zh' });
+    await page.goto('/');
+    await signIn(page, SUPERVISOR);
+    await until(async () => /#\/supervision/.test(page.url()), 'the supervisor on #/supervision');
+    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['supervision']);
+    const item = page.locator(`.queue-item[data-case="${id}"][data-reason="override"]`);
+    await item.waitFor({ timeout: 20_000 });
+    assert.match(await item.textContent(), /偏离裁量基准/);
+    await item.locator('.case-link').click();
+    await page.locator('#case-view .badge.overridden').waitFor();
+    assert.match(page.url(), new RegExp(`case=${id}`));
+    assert.equal(await page.locator('#case-view .step-form').count(), 0, 'a supervisor never acts on the case');
+    await item.locator('.review-form select').selectOption('upheld');
+    await item.locator('.review-form textarea').fill('情节属实，裁量理由充分');
+    await shot(page, 'supervision');
+    await item.locator('button[data-action="review"]').click();
+    await page.locator('#review-ok').waitFor();
+    await until(async () => (await page.locator(`.queue-item[data-case="${id}"][data-reason="override"]`).count()) === 0, 'the item leaves the queue');
+    await waitStep(id, 'case.reviewed', 1, 'cases');
+    const reviewed = (await apiJson('GET', `/api/v1/cases/${id}`, undefined, { as: TOWN_USER })).json.timeline.find((e) => e.type === 'case.reviewed');
+    assert.match(reviewed.detail ?? '', /upheld|维持/);
+    await page.locator('#case-view .timeline li[data-type="case.reviewed"]').waitFor({ timeout: 20_000 });
+    await page.click('#lang-toggle');
+    assert.equal((await page.textContent('#supervision-h')).trim(), 'Supervision');
+    await shot(page, 'supervision-en');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+});

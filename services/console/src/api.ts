@@ -87,6 +87,81 @@ export interface Case {
   overdue?: string[];
   /** Assisting departments of a joint case (they see it on their boards; only the lead acts). */
   assisting?: DepartmentRef[] | null;
+  /** A whistle raised to a department, or a town's own enforcement case (issue K). */
+  kind?: CaseKind;
+  /** The administrative penalty procedure of an enforcement case. */
+  procedure?: Procedure | null;
+  /** The raising town's confirmation of a resolved whistle. */
+  confirmation?: Confirmation | null;
+  /** Times the raising town reopened the whistle. */
+  reopens?: number;
+  /** Flagged steps awaiting a supervisor's review (event ids). */
+  review?: string[];
+}
+export type CaseKind = 'whistle' | 'enforcement';
+export type SubjectKind = 'individual' | 'unit';
+export type DecisionOutcome = 'no_penalty' | 'warning' | 'fine' | 'other';
+export interface CaseParty {
+  kind: SubjectKind;
+  name: string;
+  credit_code?: string | null;
+}
+export interface BenchmarkApplied {
+  tier: string;
+  action: string;
+  min_yuan?: number | null;
+  max_yuan?: number | null;
+}
+export interface Procedure {
+  party: CaseParty;
+  registered_at: string;
+  decide_by: string;
+  persuasion?: 'complied' | 'refused' | null;
+  officers?: string[];
+  decision?: {
+    outcome: DecisionOutcome;
+    fine_yuan?: number | null;
+    statutory?: Record<string, unknown> | null;
+    benchmark?: BenchmarkApplied | null;
+    overridden?: boolean;
+  } | null;
+  decided_at?: string | null;
+}
+export interface Confirmation {
+  rating: number;
+  comment?: string | null;
+  at: string;
+  /** `town`, or `deemed` (3 working days without an answer). */
+  by: string;
+}
+/** `GET /api/v1/cases/{id}`: the case with its party, the benchmark that applied and the fences' warnings. */
+export interface CaseView extends Case {
+  subject?: CaseParty | null;
+  benchmark?: BenchmarkApplied | null;
+  fences?: TimelineEntry[];
+}
+export interface OpenCaseRequest {
+  item: string;
+  description: string;
+  location: Location;
+  subject: CaseParty;
+  town?: string;
+  attachments?: string[];
+  from_whistle?: string;
+}
+export type CaseStep = 'persuade' | 'investigate' | 'notify' | 'decide' | 'serve' | 'close';
+export interface SupervisionItem {
+  id: string;
+  reason: 'override' | 'fence' | 'time_limit_near' | 'time_limit_passed' | string;
+  case: string;
+  kind: CaseKind;
+  town: string;
+  district: string;
+  item: string;
+  status: Status;
+  time: string;
+  detail?: string | null;
+  decide_by?: string | null;
 }
 export interface RouteAnswer {
   outcome: 'department' | 'town' | 'triage' | string;
@@ -336,6 +411,38 @@ export const api = {
     request<{ suggestions?: Suggestion[] } | Suggestion[]>('GET', `/api/v1/assist/suggest?text=${encodeURIComponent(text)}`).then(
       (r) => (Array.isArray(r) ? r : (r?.suggestions ?? [])),
     ),
+  /** A town opens its own enforcement case (issue K): `202 {id, status: "registered"}`. */
+  openCase: (req: OpenCaseRequest, idempotencyKey: string) =>
+    request<{ id: string; status: Status }>('POST', '/api/v1/cases', req, { headers: { 'idempotency-key': idempotencyKey } }),
+  caseView: (id: string) => request<CaseView>('GET', `/api/v1/cases/${encodeURIComponent(id)}`),
+  /** One step of the administrative penalty procedure. */
+  caseStep: (id: string, step: CaseStep, body: object, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/cases/${encodeURIComponent(id)}/${step}`, body, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
+  /** The raising town confirms a resolved whistle (rating 1–5). */
+  confirm: (id: string, rating: number, comment: string | undefined, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>(
+      'POST',
+      `/api/v1/whistles/${encodeURIComponent(id)}/confirm`,
+      comment ? { rating, comment } : { rating },
+      { headers: { 'idempotency-key': idempotencyKey } },
+    ),
+  /** The raising town reopens a resolved whistle: back to the same department. */
+  reopen: (id: string, reason: string, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/whistles/${encodeURIComponent(id)}/reopen`, { reason }, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
+  /** A comment on a whistle (or a town case: `kind` "cases"), on its timeline and live on the boards. */
+  comment: (id: string, text: string, idempotencyKey: string, kind: 'whistles' | 'cases' = 'whistles') =>
+    request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/${kind}/${encodeURIComponent(id)}/comments`, { text }, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
+  supervisionQueue: () => request<{ items: SupervisionItem[] }>('GET', '/api/v1/supervision/queue').then((r) => r.items),
+  review: (itemId: string, verdict: 'upheld' | 'corrected', note: string | undefined, idempotencyKey: string) =>
+    request<unknown>('POST', `/api/v1/supervision/${encodeURIComponent(itemId)}/review`, note ? { verdict, note } : { verdict }, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
   slaSummary: () => request<unknown>('GET', '/api/v1/sla/summary'),
 };
 

@@ -1,5 +1,5 @@
 // The console shell: hash routes (#/login, #/town, #/board, #/manager, #/registry, #/accounts,
-// #/password, each with ?query), the login gate, the account, password change and logout in the
+// #/supervision, #/password, each with ?query), the login gate, the account, password change and logout in the
 // header, language toggle, one page mounted at a time.
 import './style.css';
 import { applyI18n, lang, onLangChange, setLang, t, type Key } from './i18n';
@@ -11,6 +11,7 @@ import { mountManager } from './pages/manager';
 import { mountRegistry } from './pages/registry';
 import { mountAccounts } from './pages/accounts';
 import { mountPassword } from './pages/password';
+import { mountSupervision } from './pages/supervision';
 import { api } from './api';
 import { parseHash, type Mount, type Page, type RouteName } from './router';
 import { account, allowedRoutes, homeOf, onSessionChange, session, toLogin, watchExpiry } from './session';
@@ -22,6 +23,7 @@ const routes: Record<RouteName, Mount> = {
   manager: mountManager,
   registry: mountRegistry,
   accounts: mountAccounts,
+  supervision: mountSupervision,
   password: mountPassword,
 };
 

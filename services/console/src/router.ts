@@ -1,6 +1,6 @@
 // Hash routes: #/login?next=ROUTE, #/town?town=CODE, #/board?dept=CODE, #/manager, #/registry,
-// #/accounts (admin), #/password (every account).
-export const ROUTES = ['login', 'town', 'board', 'manager', 'registry', 'accounts', 'password'] as const;
+// #/accounts (admin), #/supervision?case=ID (supervisors), #/password (every account).
+export const ROUTES = ['login', 'town', 'board', 'manager', 'registry', 'accounts', 'supervision', 'password'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
 export function isRoute(path: string): path is RouteName {

@@ -1,7 +1,7 @@
 // The logged-in account: token + account view from POST /api/v1/auth/login, kept in
 // sessionStorage (one browser tab, gone when it closes). Every page asks here what the role may do.
 
-export type RoleName = 'town' | 'department' | 'command_centre' | 'manager' | 'admin';
+export type RoleName = 'town' | 'department' | 'command_centre' | 'manager' | 'admin' | 'supervisor';
 
 export interface Account {
   user: string;
@@ -117,6 +117,8 @@ export function allowedRoutes(a: Account | null = account()): string[] {
       return ['manager', 'board', 'password'];
     case 'admin':
       return ['registry', 'accounts', 'password'];
+    case 'supervisor':
+      return ['supervision', 'password'];
     default:
       return [];
   }
@@ -134,6 +136,8 @@ export function homeOf(a: Account): string {
       return '/manager';
     case 'admin':
       return '/registry';
+    case 'supervisor':
+      return '/supervision';
     default:
       return '/login';
   }

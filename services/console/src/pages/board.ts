@@ -2,7 +2,9 @@
 // reload, grouped by stage; one click to acknowledge, mark arrived, resolve, or reject with a reason.
 // The owning department, and the district's command centre on any board of its district, may also
 // transfer a case to another department of the district, and pause / resume its SLA clocks.
-import { api, ApiError, newKey, TERMINAL, type Case, type District, type Status, type Town } from '../api';
+// Every card has its comments with the town (issue K): live, as `case.commented` frames arrive.
+import { api, ApiError, newKey, TERMINAL, type Case, type District, type Status, type TimelineEntry, type Town } from '../api';
+import { commentList, commentsOf } from './casework';
 import { DEPARTMENT_ACTIONS, type DepartmentAction } from '../generated/names';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime, duration, nextDeadline } from '../format';
@@ -46,6 +48,16 @@ interface CardUi {
    * same action (`sig`: action and body) is tried again, so it takes effect at most once.
    */
   retry?: { sig: string; key: string };
+  /** The comments thread is open on the card. */
+  comments?: boolean;
+  /** The comments, fetched from the case's timeline when the thread opens (and on each new one). */
+  thread?: TimelineEntry[];
+  /** Comments that arrived live while the thread was closed. */
+  unread?: number;
+  commentDraft?: string;
+  commentPending?: boolean;
+  commentError?: string;
+  commentErrorCode?: string;
 }
 
 /** Whether the case's rules allow a department action from `status`. */
@@ -325,6 +337,13 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           if (!known) u.fresh = true;
           ui.set(c.id, u);
         }
+        if (ev.type === 'case.commented' && cases.has(c.id)) {
+          const u = ui.get(c.id) ?? {};
+          if (u.comments) loadThread(c.id);
+          else u.unread = (u.unread ?? 0) + 1;
+          ui.set(c.id, u);
+          announce(t('comments.arrived', { item: itemLabel(c.item) }));
+        }
         soon(c.id);
         if (!known && !TERMINAL.has(c.status) && onThisBoard(c) && (ev.type === 'whistle.dispatched' || ev.type === 'whistle.transferred')) {
           const key = ev.type === 'whistle.transferred' ? 'board.newTransfer' : 'board.newDispatch';
@@ -568,6 +587,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         : null,
       actions.length ? h('div', { class: 'actions' }, actions) : null,
       form,
+      role === 'manager' ? null : commentsBox(c, u),
       u.error ? h('p', { class: 'card-error', role: 'alert', 'data-code': u.errorCode ?? 'error' }, u.error) : null,
     );
   }
@@ -671,6 +691,102 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         ),
       ),
     );
+  }
+
+  /** The card's comments with the town: a toggle (with what arrived unseen), the thread and a form. */
+  function commentsBox(c: Case, u: CardUi): HTMLElement {
+    const id = c.id;
+    const boxId = `comments-${id}`;
+    const toggle = h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn ghost small comments-toggle',
+        'data-action': 'comments',
+        'aria-expanded': String(!!u.comments),
+        'aria-controls': boxId,
+        onclick: () => {
+          u.comments = !u.comments;
+          u.unread = 0;
+          ui.set(id, u);
+          if (u.comments) loadThread(id);
+          render(id, true);
+          if (u.comments) document.getElementById(`comment-${id}`)?.focus();
+        },
+      },
+      t('comments.title'),
+      u.unread ? h('span', { class: 'badge unread', 'data-unread': u.unread }, ` ${t('comments.new', { n: u.unread })}`) : null,
+    );
+    if (!u.comments) return h('div', { class: 'card-comments' }, toggle);
+    const text = h('textarea', {
+      id: `comment-${id}`,
+      name: 'comment',
+      rows: 2,
+      maxlength: 2000,
+      placeholder: t('comments.placeholder'),
+      oninput: (e: Event) => {
+        u.commentDraft = (e.target as HTMLTextAreaElement).value;
+      },
+    });
+    text.value = u.commentDraft ?? '';
+    return h(
+      'div',
+      { class: 'card-comments open', id: boxId },
+      toggle,
+      u.thread ? commentList(u.thread) : h('p', { class: 'hint' }, t('common.loading')),
+      h(
+        'form',
+        {
+          class: 'card-form comment-form',
+          novalidate: true,
+          onsubmit: (e: Event) => {
+            e.preventDefault();
+            postComment(id);
+          },
+        },
+        h('label', { for: `comment-${id}`, class: 'sr-only' }, t('comments.label')),
+        text,
+        h('button', { type: 'submit', class: 'btn secondary small', disabled: !!u.commentPending }, u.commentPending ? t('board.sending') : t('comments.send')),
+      ),
+      u.commentError ? h('p', { class: 'card-error', role: 'alert', 'data-code': u.commentErrorCode ?? 'error' }, u.commentError) : null,
+    );
+  }
+
+  async function loadThread(id: string): Promise<void> {
+    const v = await api.whistle(id).catch(() => null);
+    const u = ui.get(id);
+    if (!v || !u) return;
+    u.thread = commentsOf(v.timeline);
+    render(id, true);
+  }
+
+  async function postComment(id: string): Promise<void> {
+    const u = ui.get(id) ?? {};
+    const text = (u.commentDraft ?? '').trim();
+    if (!text) {
+      u.commentError = t('comments.required');
+      u.commentErrorCode = 'required';
+      ui.set(id, u);
+      render(id, true);
+      document.getElementById(`comment-${id}`)?.focus();
+      return;
+    }
+    u.commentPending = true;
+    u.commentError = undefined;
+    ui.set(id, u);
+    render(id, true);
+    const key = newKey();
+    try {
+      await withRetry(() => api.comment(id, text, key));
+      u.commentDraft = '';
+    } catch (e) {
+      u.commentError = cardError(e);
+      u.commentErrorCode = e instanceof ApiError ? e.code : 'error';
+    } finally {
+      u.commentPending = false;
+      render(id, true);
+      if (!u.commentError) loadThread(id);
+    }
   }
 
   function openForm(id: string, kind: FormKind): void {

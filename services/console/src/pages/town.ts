@@ -1,5 +1,7 @@
 // Town dashboard: pick the town, raise a whistle (item from the registry, with suggestions from
-// the description when the assist endpoint exists), follow the town's whistles live.
+// the description when the assist endpoint exists), follow the town's whistles live; confirm or
+// reopen a resolved whistle and comment on any (issue K); the town's own enforcement cases
+// (towncases.ts), with "open a town case instead" when the town holds the item itself.
 import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type TimelineEntry, type Town } from '../api';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
@@ -7,8 +9,10 @@ import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
 import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel } from '../ws';
-import { actorLabel, connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
+import { connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
 import { account } from '../session';
+import { commentsOf, rerender, stepError, timelineList } from './casework';
+import { townCases, type TownCases } from './towncases';
 
 const STORE_TOWN = 'whistle.town';
 const storeIds = (town: string) => `whistle.town.${town}.ids`;
@@ -59,6 +63,10 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let lastRaised = '';
   let listTimer: number | undefined;
   const cases = new Map<string, Case>();
+  let tc: TownCases | null = null;
+  /** Per whistle: the closing-the-loop action being sent, or its refusal. */
+  const loopPending = new Map<string, string>();
+  const loopError = new Map<string, { code: string; msg: string }>();
 
   // A town account raises for its own town only: preselected, not changeable.
   const ownTown = account()?.role === 'town' ? (account()?.town ?? null) : null;
@@ -210,7 +218,8 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       return;
     }
     if (town !== me) return;
-    clear(body, form, listPanel);
+    tc = townCases(me, items, (id) => saveId(me.code, id));
+    clear(body, form, listPanel, tc.el);
     applyI18n(body);
     fillItems();
     onItem();
@@ -220,7 +229,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     channel = new LiveChannel(`town:${me.code}`, {
       snapshot(open, reset) {
         const stale = reset ? [...cases.values()].filter((c) => !TERMINAL.has(c.status) && !open.some((o) => o.id === c.id)) : [];
-        for (const c of open) cases.set(c.id, c);
+        for (const c of open) if (!tc?.take(c, false)) cases.set(c.id, c);
         listLoaded = true;
         renderList();
         // Closed whistles are not in the snapshot: fetch the ones raised from this browser, and
@@ -228,10 +237,12 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
         loadSaved(me.code, stale.map((c) => c.id));
       },
       page(list) {
-        for (const c of list) if (!cases.has(c.id)) cases.set(c.id, c);
+        for (const c of list) if (!cases.has(c.id) && !tc?.take(c, false)) cases.set(c.id, c);
         renderList();
       },
       event(c) {
+        // A town case: its own panel.
+        if (tc?.take(c, true)) return;
         const before = cases.get(c.id);
         cases.set(c.id, c);
         // Live frames carry summaries: an opened row fetches its timeline again.
@@ -259,18 +270,28 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
 
   /** Timelines of the rows opened, fetched from `GET /api/v1/whistles/{id}` (frames carry none). */
   const timelines = new Map<string, TimelineEntry[]>();
-  async function loadTimeline(id: string): Promise<void> {
-    const view = await api.whistle(id).catch(() => null);
-    if (!view?.timeline) return;
-    timelines.set(id, view.timeline);
-    renderList();
+  /** The whistle views fetched (confirmation, reopens). */
+  const views = new Map<string, Case>();
+  /** Fetch the timeline; with `grew`, poll until it has more steps than that (an action just sent). */
+  async function loadTimeline(id: string, grew?: number): Promise<void> {
+    for (let i = 0; i < (grew === undefined ? 1 : 40); i++) {
+      const view = await api.whistle(id).catch(() => null);
+      if (view?.timeline && (grew === undefined || view.timeline.length > grew)) {
+        timelines.set(id, view.timeline);
+        views.set(id, view);
+        if (cases.has(id)) cases.set(id, { ...cases.get(id)!, status: view.status });
+        renderList();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   async function loadSaved(code: string, refresh: string[] = []): Promise<void> {
     const missing = [...savedIds(code).filter((id) => !cases.has(id)), ...refresh];
     const got = await Promise.all(missing.map((id) => api.whistle(id).catch(() => null)));
     if (town?.code !== code) return;
-    for (const c of got) if (c && c.town === code) cases.set(c.id, c);
+    for (const c of got) if (c && c.town === code && !tc?.take(c, false)) cases.set(c.id, c);
     renderList();
     track();
   }
@@ -345,6 +366,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
           { class: 'callout warn', role: 'alert', id: 'holds-item' },
           h('strong', {}, t('town.holdsItemTitle')),
           h('p', {}, nm(route.message)),
+          caseInstead(),
         ),
       );
     } else if (route.outcome === 'triage') {
@@ -512,12 +534,134 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
           { class: `callout ${holds ? 'warn' : 'error'}`, role: 'alert', id: 'raise-error', 'data-code': e instanceof ApiError ? e.code : 'error' },
           holds ? h('strong', {}, t('town.holdsItemTitle')) : null,
           h('p', {}, holds ? holdsMsg : errorMessage(e)),
+          holds ? caseInstead('raise-case-instead') : null,
         ),
       );
     } finally {
       submit.textContent = t('town.submit');
       submit.disabled = route?.outcome === 'town';
     }
+  }
+
+  /** "Open a town case instead": the case form below, prefilled with what was typed here. */
+  function caseInstead(id = 'open-case-instead'): HTMLElement {
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn secondary small case-instead',
+        id,
+        onclick: () =>
+          tc?.prefill({ item: itemSel.value, description: desc.value.trim(), address: address.value.trim(), lat: lat.value, lon: lon.value }),
+      },
+      t('case.instead'),
+    );
+  }
+
+  /** Confirm (rating + comment) or reopen (reason) a resolved whistle; comment on any. */
+  function loopSection(c: Case): HTMLElement {
+    const id = c.id;
+    const v = views.get(id);
+    const conf = v?.confirmation;
+    const busy = loopPending.get(id);
+    const err = loopError.get(id);
+    const status = v?.status ?? c.status;
+    const comments = commentsOf(timelines.get(id));
+    const send = (action: 'confirm' | 'reopen' | 'comment', call: (key: string) => Promise<unknown>, clearIds: string[]) => async () => {
+      loopPending.set(id, action);
+      loopError.delete(id);
+      renderList();
+      const before = timelines.get(id)?.length ?? 0;
+      try {
+        await call(newKey());
+        for (const f of clearIds) {
+          const el = document.getElementById(f) as HTMLTextAreaElement | null;
+          if (el) el.value = '';
+        }
+        announce(t(`loop.${action}Sent` as Key));
+        await loadTimeline(id, before);
+      } catch (e) {
+        loopError.set(id, stepError(e));
+      } finally {
+        loopPending.delete(id);
+        renderList();
+      }
+    };
+    const val = (f: string) => ((document.getElementById(f) as HTMLTextAreaElement | HTMLSelectElement | null)?.value ?? '').trim();
+    const need = (f: string, key: Key, go: () => void) => () => {
+      if (val(f)) return go();
+      loopError.set(id, { code: 'required', msg: t(key) });
+      renderList();
+      document.getElementById(f)?.focus();
+    };
+    const form = (cls: string, onsubmit: () => void, ...kids: (HTMLElement | null)[]) =>
+      h(
+        'form',
+        {
+          class: `loop-form ${cls}`,
+          novalidate: true,
+          onsubmit: (e: Event) => {
+            e.preventDefault();
+            onsubmit();
+          },
+        },
+        ...kids,
+      );
+    return h(
+      'div',
+      { class: 'loop', 'data-id': id },
+      conf
+        ? h(
+            'p',
+            { class: 'callout ok confirmation', id: `confirmation-${id}`, 'data-rating': conf.rating },
+            t(conf.by === 'deemed' ? 'loop.deemed' : 'loop.confirmed', { rating: conf.rating }),
+            ' ',
+            h('span', { class: 'stars', 'aria-hidden': 'true' }, '★'.repeat(conf.rating) + '☆'.repeat(5 - conf.rating)),
+            conf.comment ? h('span', { class: 'detail' }, ` ${conf.comment}`) : null,
+          )
+        : null,
+      v?.reopens ? h('p', { class: 'hint reopens' }, t('loop.reopens', { n: v.reopens })) : null,
+      status === 'resolved' && !conf
+        ? h(
+            'div',
+            { class: 'row loop-actions' },
+            form(
+              'confirm-form',
+              send('confirm', (key) => api.confirm(id, Number(val(`confirm-rating-${id}`)), val(`confirm-comment-${id}`) || undefined, key), [`confirm-comment-${id}`]),
+              tx('h4', 'loop.confirm'),
+              h(
+                'div',
+                { class: 'field' },
+                h('label', { for: `confirm-rating-${id}` }, t('loop.rating')),
+                h('select', { id: `confirm-rating-${id}` }, [5, 4, 3, 2, 1].map((n) => h('option', { value: n }, t(`loop.rating${n}` as Key)))),
+              ),
+              h('div', { class: 'field' }, h('label', { for: `confirm-comment-${id}` }, t('loop.confirmComment')), h('textarea', { id: `confirm-comment-${id}`, rows: 2 })),
+              h('button', { type: 'submit', class: 'btn primary', 'data-action': 'confirm', disabled: !!busy }, busy === 'confirm' ? t('board.sending') : t('loop.confirmSubmit')),
+            ),
+            form(
+              'reopen-form',
+              need(`reopen-reason-${id}`, 'loop.reasonRequired', send('reopen', (key) => api.reopen(id, val(`reopen-reason-${id}`), key), [`reopen-reason-${id}`])),
+              tx('h4', 'loop.reopen'),
+              h('div', { class: 'field' }, h('label', { for: `reopen-reason-${id}` }, t('loop.reopenReason')), h('textarea', { id: `reopen-reason-${id}`, rows: 2 })),
+              h('button', { type: 'submit', class: 'btn danger-outline', 'data-action': 'reopen', disabled: !!busy }, busy === 'reopen' ? t('board.sending') : t('loop.reopenSubmit')),
+            ),
+          )
+        : null,
+      h(
+        'div',
+        { class: 'comments-box' },
+        tx('h4', 'comments.title'),
+        comments.length ? h('p', { class: 'sr-only' }, t('comments.count', { n: comments.length })) : null,
+        form(
+          'comment-form',
+          need(`comment-text-${id}`, 'comments.required', send('comment', (key) => api.comment(id, val(`comment-text-${id}`), key), [`comment-text-${id}`])),
+          h('label', { for: `comment-text-${id}`, class: 'sr-only' }, t('comments.label')),
+          h('textarea', { id: `comment-text-${id}`, rows: 2, placeholder: t('comments.placeholder') }),
+          h('button', { type: 'submit', class: 'btn secondary', 'data-action': 'comment', disabled: !!busy }, busy === 'comment' ? t('board.sending') : t('comments.send')),
+        ),
+      ),
+      err ? h('p', { class: 'field-error loop-error', role: 'alert', 'data-code': err.code }, err.msg) : null,
+    );
   }
 
   function renderFilters(): void {
@@ -559,6 +703,10 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   }
 
   function renderList(): void {
+    rerender(list, renderListNow);
+  }
+
+  function renderListNow(): void {
     if (!town) return;
     const all = [...cases.values()].sort((a, b) => Date.parse(b.raised_at) - Date.parse(a.raised_at));
     const shown = all.filter((c) => (filter === 'all' ? true : filter === 'open' ? !TERMINAL.has(c.status) : c.status === filter));
@@ -599,23 +747,8 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
               ),
               h('p', { class: 'desc' }, c.description),
               h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
-              (timelines.get(c.id) ?? c.timeline)?.length
-                ? h(
-                    'ol',
-                    { class: 'timeline', 'aria-label': t('town.timeline') },
-                    (timelines.get(c.id) ?? c.timeline)!.map((e) =>
-                      h(
-                        'li',
-                        {},
-                        h('time', { datetime: e.time }, dateTime(e.time)),
-                        ' ',
-                        statusBadge(e.status),
-                        e.detail ? h('span', { class: 'detail' }, ` ${e.detail}`) : null,
-                        actorLabel(e.actor) ? h('span', { class: 'actor' }, ` · ${t('town.actor')} ${actorLabel(e.actor)}`) : null,
-                      ),
-                    ),
-                  )
-                : null,
+              (timelines.get(c.id) ?? c.timeline)?.length ? timelineList((timelines.get(c.id) ?? c.timeline)!) : null,
+              timelines.has(c.id) ? loopSection(c) : null,
             ),
           ),
         ),
@@ -655,6 +788,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       locBtn.textContent = t('town.useLocation');
       renderFilters();
       renderList();
+      tc?.relabel();
       if (formStatus.querySelector('#raise-ok')) {
         formStatus.querySelector('#raise-ok p')!.textContent = t('town.raised');
         track();
