@@ -612,6 +612,12 @@ pub struct SlaFigures {
     /// Open cases overdue right now.
     pub overdue_now: u64,
     pub open: u64,
+    /// Whistles the raising town reopened after their resolution (each counted once).
+    #[serde(default)]
+    pub reopened: u64,
+    /// Resolved whistles the town confirmed, or that were deemed confirmed.
+    #[serde(default)]
+    pub confirmed: u64,
 }
 
 #[cfg(test)]

@@ -641,10 +641,14 @@ impl Decided {
 #[serde(deny_unknown_fields)]
 pub struct Confirmed {
     pub actor: Actor,
-    /// 1 (poor) to 5 (excellent).
+    /// 1 (poor) to 5 (excellent); 0 when deemed (no rating was given).
     pub rating: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The town did not answer within 3 working days of the resolution: the SLA service deems
+    /// the whistle confirmed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deemed: bool,
 }
 
 /// `whistle.reopened`: carries what the SLA service needs to restart the clocks.

@@ -93,6 +93,7 @@ pub fn compute<'a>(
             // The raise itself, SLA bookkeeping, pauses and plain timeline steps are not procedures.
             Effect::Raised(_)
             | Effect::Registered(_)
+            | Effect::Confirmed(_)
             | Effect::Sla(_)
             | Effect::Paused(_)
             | Effect::Resumed

@@ -6,7 +6,7 @@
 //! that must decide what it means.
 
 use whistle_schemas::events::{
-    CaseEventBody, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered, Rejected,
+    CaseEventBody, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered, Rejected,
     Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
 };
 
@@ -19,6 +19,8 @@ pub enum Effect<'a> {
     Registered(&'a Registered),
     /// The raising town reopened a resolved whistle: back to its department, clocks afresh.
     Reopened(&'a Reopened),
+    /// A resolved whistle was confirmed (by its town, or deemed so by the SLA service).
+    Confirmed(&'a Confirmed),
     /// The router found its department.
     Routed(&'a Dispatched),
     /// A new owner, whose clocks start afresh.
@@ -85,11 +87,11 @@ pub fn effect(body: &CaseEventBody) -> Effect<'_> {
         CaseEventBody::Decided(d) => Effect::Enforcement(Enforcement::Decided(d)),
         CaseEventBody::Closed(c) => Effect::Resolved(c),
         CaseEventBody::Reopened(r) => Effect::Reopened(r),
+        CaseEventBody::Confirmed(c) => Effect::Confirmed(c),
         CaseEventBody::Persuaded(_)
         | CaseEventBody::Investigated(_)
         | CaseEventBody::Notified(_)
         | CaseEventBody::Served(_)
-        | CaseEventBody::Confirmed(_)
         | CaseEventBody::Commented(_)
         | CaseEventBody::Reviewed(_) => Effect::Step,
     }

@@ -214,11 +214,13 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
             if case.confirmation.is_some() {
                 return Err(refuse("confirm"));
             }
+            let by = if c.deemed { "deemed" } else { "town" };
             case.0.confirmation =
-                Some(Confirmation { rating: c.rating, comment: c.comment.clone(), at: event.time, by: "town".into() });
-            let detail = match &c.comment {
-                Some(comment) => format!("{}/5: {comment}", c.rating),
-                None => format!("{}/5", c.rating),
+                Some(Confirmation { rating: c.rating, comment: c.comment.clone(), at: event.time, by: by.into() });
+            let detail = match (&c.comment, c.deemed) {
+                (_, true) => "deemed confirmed: no answer within 3 working days".to_owned(),
+                (Some(comment), false) => format!("{}/5: {comment}", c.rating),
+                (None, false) => format!("{}/5", c.rating),
             };
             (from, c.actor.clone(), Some(detail))
         }

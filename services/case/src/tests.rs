@@ -170,7 +170,7 @@ fn command(n: u8) -> Command {
         23 => decision(20_000, Some("a large site, many exits blocked")),
         24 => Command::Serve { actor: town_officer() },
         25 => Command::Close { actor: town_officer(), note: None },
-        26 => Command::Confirm(Confirmed { actor: town_officer(), rating: 4, comment: None }),
+        26 => Command::Confirm(Confirmed { actor: town_officer(), rating: 4, comment: None, deemed: false }),
         27 => Command::Reopen(Reopened {
             actor: town_officer(),
             reason: "still leaking".into(),

@@ -352,6 +352,7 @@ impl Router {
             Effect::Routed(_)
             | Effect::Registered(_)
             | Effect::Reopened(_)
+            | Effect::Confirmed(_)
             | Effect::Transferred(_)
             | Effect::Progressed(_)
             | Effect::Resolved(_)

@@ -75,6 +75,26 @@ impl Calendar {
         self.weekdays[day.weekday().num_days_from_monday() as usize]
     }
 
+    /// The same local time `n` working days after `start`'s day.
+    pub fn add_working_days(&self, start: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+        let local = start.with_timezone(&self.offset);
+        let mut day = local.date_naive();
+        let mut counted = 0;
+        for _ in 0..MAX_DAYS {
+            day = day.succ_opt().unwrap_or(day);
+            if self.is_working_day(day) {
+                counted += 1;
+                if counted >= n {
+                    break;
+                }
+            }
+        }
+        self.offset
+            .from_local_datetime(&day.and_time(local.time()))
+            .earliest()
+            .map_or(start, |t| t.with_timezone(&Utc))
+    }
+
     fn local_day(&self, t: DateTime<Utc>) -> NaiveDate {
         t.with_timezone(&self.offset).date_naive()
     }

@@ -17,6 +17,9 @@ use whistle_schemas::events::{CaseEvent, Deadlines, SlaStageKind};
 use crate::calendar::{Calendar, Clock, ClockKind};
 use crate::policy::Policy;
 
+/// The key of the deemed-confirmation timer of a resolved whistle.
+pub const DEEMED_KEY: &str = "confirm.deemed";
+
 /// The policy name a town case's statutory clock is recorded under.
 pub const STATUTORY_POLICY: &str = "statutory";
 
@@ -56,8 +59,15 @@ pub struct CaseSla {
     /// timers (and their event ids) are its own.
     #[serde(default)]
     pub round: u32,
+    /// The town confirmed the resolved whistle (or it was deemed confirmed).
+    #[serde(default)]
+    pub confirmed: bool,
     applied: VecDeque<Uuid>,
 }
+
+/// Working days after a resolution without an answer from the town before the whistle counts as
+/// confirmed.
+pub const DEEMED_CONFIRMED_AFTER_WORKING_DAYS: u32 = 3;
 
 /// What a timer does when it fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +75,8 @@ pub enum TimerKind {
     Warning,
     Breach,
     Escalate { level: u32, to: String },
+    /// A resolved whistle the town has not answered counts as confirmed.
+    DeemedConfirmed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +144,7 @@ impl CaseSla {
             breached: BTreeSet::new(),
             partition,
             round: 0,
+            confirmed: false,
             applied: VecDeque::from([event.id]),
         }
     }
@@ -161,6 +174,7 @@ impl CaseSla {
             breached: BTreeSet::new(),
             partition,
             round: 0,
+            confirmed: false,
             applied: VecDeque::from([event.id]),
         }
     }
@@ -189,6 +203,14 @@ impl CaseSla {
         }
         let at = event.time;
         let mut change = Change::default();
+        // A resolved whistle stays until the town answers: a confirmation drops its last timer.
+        if let Effect::Confirmed(_) = effect(&event.body) {
+            if !self.confirmed {
+                self.confirmed = true;
+                change.rescheduled = true;
+            }
+            return change;
+        }
         if !self.is_open() {
             return change;
         }
@@ -294,7 +316,20 @@ impl CaseSla {
     /// Every timer still to fire, soonest first. `fired` holds the keys already fired.
     pub fn timers(&self, policy: &Policy, calendar: &Calendar, fired: &BTreeSet<String>) -> Vec<Timer> {
         let mut timers = Vec::new();
-        if !self.is_open() || self.paused {
+        if !self.is_open() {
+            // A resolved whistle the town does not answer counts as confirmed after 3 working days.
+            if let Some(at) = self.closed_at.filter(|_| self.resolved && !self.confirmed && self.policy != STATUTORY_POLICY)
+            {
+                let key = self.timer_prefix() + DEEMED_KEY;
+                if !fired.contains(&key) {
+                    let due = calendar.add_working_days(at, DEEMED_CONFIRMED_AFTER_WORKING_DAYS);
+                    let stage = SlaStageKind::Resolve;
+                    timers.push(Timer { key, stage, due, deadline: due, kind: TimerKind::DeemedConfirmed });
+                }
+            }
+            return timers;
+        }
+        if self.paused {
             return timers;
         }
         for s in self.stages.iter().filter(|s| s.done_at.is_none()) {
@@ -333,11 +368,12 @@ impl CaseSla {
         timers
     }
 
-    /// Every key a timer of this case could have, for removing stale entries.
-    pub fn all_keys(policy: &Policy) -> Vec<String> {
-        let mut keys = Vec::new();
+    /// Every key a timer of this case's round could have, for removing stale entries.
+    pub fn all_keys(&self, policy: &Policy) -> Vec<String> {
+        let prefix = self.timer_prefix();
+        let mut keys = vec![prefix.clone() + DEEMED_KEY];
         for stage in SlaStageKind::ALL {
-            let stage = stage.as_str();
+            let stage = prefix.clone() + stage.as_str();
             keys.push(format!("{stage}.warning"));
             keys.push(format!("{stage}.breach"));
             for level in 1..=policy.escalation.len() {
@@ -518,7 +554,14 @@ pub(crate) mod tests {
         assert!(change.closed);
         assert_eq!(change.completed.len(), 3);
         let p = policies();
-        assert!(case.timers(p.by_name("default"), &cal, &BTreeSet::new()).is_empty());
+        // What is left is the town's answer: 3 working days (Thursday 10:20 → Tuesday 10:20).
+        let timers = case.timers(p.by_name("default"), &cal, &BTreeSet::new());
+        let left: Vec<(&str, DateTime<Utc>)> = timers.iter().map(|t| (t.key.as_str(), t.due)).collect();
+        assert_eq!(left, [(DEEMED_KEY, t("2026-12-01T10:20:00+08:00"))]);
+        let confirmed = whistle_schemas::events::Confirmed { actor: actor(), rating: 5, comment: None, deemed: false };
+        let change = case.apply(&event(3, "2026-11-27T09:00:00+08:00", CaseEventBody::Confirmed(confirmed)), &cal);
+        assert!(change.rescheduled);
+        assert!(case.timers(p.by_name("default"), &cal, &BTreeSet::new()).is_empty(), "answered");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use uuid::Uuid;
 use whistle_case::{Effect, SlaSignal, effect};
 use whistle_common::kafka::{self, DELIVERY_TIMEOUT, DeadLetters};
 use whistle_registry::{ItemCode, LiveRegistry};
-use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, Escalated, SlaScheduled, SlaStage, decode};
+use whistle_schemas::events::{
+    Actor, ActorKind, CaseEvent, CaseEventBody, Confirmed, Decoded, Escalated, SlaScheduled, SlaStage, decode,
+};
 
 use crate::case::{CaseSla, Timer, TimerKind};
 use crate::metrics::Metrics;
@@ -177,7 +179,7 @@ impl Sla {
         let policy = self.policies.by_name(&case.policy);
         let fired = self.store.fired(case.whistle).await?;
         let timers = case.timers(policy, self.policies.calendar(&case.district), &fired);
-        self.store.save(case, &CaseSla::all_keys(policy), &timers).await?;
+        self.store.save(case, &case.all_keys(policy), &timers).await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -230,6 +232,12 @@ impl Sla {
                 department,
                 district,
             }),
+            TimerKind::DeemedConfirmed => CaseEventBody::Confirmed(Confirmed {
+                actor: Actor::new(ActorKind::System, "sla"),
+                rating: 0,
+                comment: None,
+                deemed: true,
+            }),
         };
         // The id depends only on the case and the timer: a timer fired twice (a crash between
         // publishing and recording) is one event to every consumer.
@@ -245,6 +253,7 @@ impl Sla {
             TimerKind::Escalate { level, .. } => {
                 self.metrics.escalations.with_label_values(&[&level.to_string(), &case.district]).inc()
             }
+            TimerKind::DeemedConfirmed => {}
         }
         let late = (now - timer.due).num_milliseconds().max(0) as f64 / 1000.0;
         self.metrics.lateness.observe(late);
@@ -279,14 +288,18 @@ impl Sla {
                     self.fire(&case, timer, partition, now).await?;
                     fired += 1;
                 }
-                // Moved (a pause) or no longer applies (done, fired): re-arm from the case.
-                _ => resync = true,
+                // Moved (a pause) or no longer applies (done, fired, another round's): drop it and
+                // re-arm from the case.
+                _ => {
+                    self.store.disarm(partition, id, key).await?;
+                    resync = true;
+                }
             }
         }
         if resync {
             let done: BTreeSet<String> = self.store.fired(id).await?;
             let timers = case.timers(policy, self.policies.calendar(&case.district), &done);
-            self.store.save(&case, &CaseSla::all_keys(policy), &timers).await?;
+            self.store.save(&case, &case.all_keys(policy), &timers).await?;
         }
         Ok(fired)
     }

@@ -20,6 +20,8 @@ struct Acc {
     breached: u64,
     overdue: u64,
     open: u64,
+    reopened: u64,
+    confirmed: u64,
 }
 
 impl Acc {
@@ -49,6 +51,8 @@ impl Acc {
         if !case.breached.is_empty() {
             self.breached += 1;
         }
+        self.reopened += u64::from(case.round > 0);
+        self.confirmed += u64::from(case.confirmed);
         if open {
             self.open += 1;
             let calendar = policies.calendar(&case.district);
@@ -69,6 +73,8 @@ impl Acc {
             breach_rate: (self.dispatched > 0).then(|| self.breached as f64 / self.dispatched as f64),
             overdue_now: self.overdue,
             open: self.open,
+            reopened: self.reopened,
+            confirmed: self.confirmed,
         }
     }
 }

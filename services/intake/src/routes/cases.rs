@@ -484,7 +484,7 @@ pub async fn confirm(
     }
     let comment = req.comment.map(|c| domain::text("comment", &c, MAX_REASON_CHARS, true)).transpose()?;
     act(&state, &principal, &id, &headers, CaseAction::Confirm, |actor| {
-        Command::Confirm(Confirmed { actor, rating: req.rating, comment })
+        Command::Confirm(Confirmed { actor, rating: req.rating, comment, deemed: false })
     })
     .await
 }
