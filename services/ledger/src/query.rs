@@ -85,6 +85,32 @@ impl Sort {
         })
     }
 
+    /// The time column of the order.
+    pub fn column(self) -> &'static str {
+        match self {
+            Sort::RaisedDesc | Sort::RaisedAsc => "raised_at",
+            Sort::UpdatedDesc | Sort::UpdatedAsc => "updated_at",
+        }
+    }
+
+    /// `ORDER BY` of the keyset.
+    pub fn order(self) -> &'static str {
+        match self {
+            Sort::RaisedDesc => "raised_at DESC, id DESC",
+            Sort::RaisedAsc => "raised_at ASC, id ASC",
+            Sort::UpdatedDesc => "updated_at DESC, id DESC",
+            Sort::UpdatedAsc => "updated_at ASC, id ASC",
+        }
+    }
+
+    /// The comparison that puts a row after the cursor.
+    pub fn after(self) -> &'static str {
+        match self {
+            Sort::RaisedDesc | Sort::UpdatedDesc => "<",
+            Sort::RaisedAsc | Sort::UpdatedAsc => ">",
+        }
+    }
+
     fn tag(self) -> char {
         match self {
             Sort::RaisedDesc => 'r',

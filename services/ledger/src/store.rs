@@ -180,18 +180,22 @@ impl LedgerStore {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
     ) -> anyhow::Result<(Vec<Listed>, bool)> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {LISTED} FROM ledger_cases"));
-        push_where(&mut qb, scope, filter);
-        let (column, op, order) = match sort {
-            Sort::RaisedDesc => ("raised_at", "<", "DESC"),
-            Sort::RaisedAsc => ("raised_at", ">", "ASC"),
-            Sort::UpdatedDesc => ("updated_at", "<", "DESC"),
-            Sort::UpdatedAsc => ("updated_at", ">", "ASC"),
-        };
-        if let Some((at, id)) = after {
-            qb.push(format!(" AND ({column}, id) {op} (")).push_bind(at).push(", ").push_bind(id).push(")");
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        match scope {
+            // The cases a department leads or assists: two index-ordered branches merged, so
+            // neither becomes a scan-and-sort of every case the department ever had.
+            Scope::Department(d) => {
+                qb.push(format!("SELECT {LISTED} FROM (("));
+                push_page(&mut qb, &Rows::Led(d), filter, sort, after, limit);
+                qb.push(") UNION ALL (");
+                push_page(&mut qb, &Rows::Assisted(d), filter, sort, after, limit);
+                qb.push(format!(")) AS both_branches ORDER BY {}", sort.order()));
+                qb.push(" LIMIT ").push_bind(limit + 1);
+            }
+            Scope::City => push_page(&mut qb, &Rows::All, filter, sort, after, limit),
+            Scope::District(d) => push_page(&mut qb, &Rows::District(d), filter, sort, after, limit),
+            Scope::Town(t) => push_page(&mut qb, &Rows::Town(t), filter, sort, after, limit),
         }
-        qb.push(format!(" ORDER BY {column} {order}, id {order} LIMIT ")).push_bind(limit + 1);
         let rows = qb.build().fetch_all(&self.pool).await.context("listing cases")?;
         let more = rows.len() as i64 > limit;
         let listed = rows
@@ -294,23 +298,56 @@ async fn upsert(
     Ok(())
 }
 
-/// `WHERE` for a scope and a filter.
-pub(crate) fn push_where(qb: &mut QueryBuilder<'_, Postgres>, scope: &Scope, filter: &Filter) {
+/// Which rows a scope reads, as one condition (a department's scope is two: [`LedgerStore::page`]).
+pub(crate) enum Rows<'a> {
+    All,
+    District(&'a str),
+    Town(&'a str),
+    Led(&'a str),
+    /// Assisted by the department and not led by it (the led ones are the other branch).
+    Assisted(&'a str),
+}
+
+/// `SELECT … WHERE … ORDER BY … LIMIT limit + 1` of one page over `rows`.
+fn push_page(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    rows: &Rows<'_>,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) {
+    qb.push(format!("SELECT {LISTED} FROM ledger_cases"));
+    push_where(qb, rows, filter);
+    if let Some((at, id)) = after {
+        qb.push(format!(" AND ({}, id) {} (", sort.column(), sort.after()))
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(format!(" ORDER BY {} LIMIT ", sort.order())).push_bind(limit + 1);
+}
+
+/// `WHERE` for the rows of a scope and a filter.
+pub(crate) fn push_where(qb: &mut QueryBuilder<'_, Postgres>, rows: &Rows<'_>, filter: &Filter) {
     qb.push(" WHERE TRUE");
-    match scope {
-        Scope::City => {}
-        Scope::District(d) => {
-            qb.push(" AND district = ").push_bind(d.clone());
+    match rows {
+        Rows::All => {}
+        Rows::District(d) => {
+            qb.push(" AND district = ").push_bind(d.to_string());
         }
-        Scope::Town(t) => {
-            qb.push(" AND town = ").push_bind(t.clone());
+        Rows::Town(t) => {
+            qb.push(" AND town = ").push_bind(t.to_string());
         }
-        Scope::Department(d) => {
-            qb.push(" AND (department = ")
-                .push_bind(d.clone())
-                .push(" OR assisting @> ARRAY[")
-                .push_bind(d.clone())
-                .push("]::text[])");
+        Rows::Led(d) => {
+            qb.push(" AND department = ").push_bind(d.to_string());
+        }
+        Rows::Assisted(d) => {
+            qb.push(" AND assisting <> '{}' AND assisting @> ARRAY[")
+                .push_bind(d.to_string())
+                .push("]::text[] AND department IS DISTINCT FROM ")
+                .push_bind(d.to_string());
         }
     }
     if !filter.statuses.is_empty() {
