@@ -62,7 +62,11 @@ enum Service {
     Intake,
     Registry,
     Sla,
+    Ledger,
 }
+
+/// The ledger service of the matrix (started beside the stack, on its topics and Redis prefix).
+static LEDGER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 async fn call(
     stack: &Stack,
@@ -76,6 +80,7 @@ async fn call(
         Service::Intake => &stack.api,
         Service::Registry => &stack.registry,
         Service::Sla => &stack.sla,
+        Service::Ledger => LEDGER.get().expect("the ledger runs"),
     };
     let url = format!("{base}{path}");
     let mut req = match method {
@@ -112,6 +117,8 @@ async fn joint_case(stack: &Stack) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_role_against_every_endpoint() {
     let stack = Stack::start_with_database().await;
+    let ledger = LedgerService::start(&stack.iso).await;
+    LEDGER.set(ledger.url.clone()).expect("one matrix");
     // An account of the account store for the administration endpoints to act on.
     let (status, created) = call(
         &stack,
@@ -128,6 +135,21 @@ async fn every_role_against_every_endpoint() {
     let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": 1000});
     let readers: &[&str] =
         &["town", "owner", "assisting", "cc", "manager", "district_manager", "supervisor", "district_supervisor"];
+    let ledger_readers: &[&str] = &[
+        "town",
+        "other_town",
+        "owner",
+        "assisting",
+        "other_dept",
+        "cc",
+        "other_cc",
+        "manager",
+        "district_manager",
+        "other_manager",
+        "supervisor",
+        "district_supervisor",
+        "other_supervisor",
+    ];
 
     // Whistle-scoped endpoints: (method, action path, body, who passes authorization).
     let case_endpoints: Vec<(&str, &str, Value, Who)> = vec![
@@ -369,6 +391,18 @@ async fn every_role_against_every_endpoint() {
             Value::Null,
             Who::Only(&["other_cc", "manager", "other_manager"]),
         ),
+        // The ledger: every account that reads cases lists them (each its own scope's rows).
+        (Service::Ledger, "GET", "/api/v1/whistles".into(), Value::Null, Who::Only(ledger_readers)),
+        (Service::Ledger, "GET", "/api/v1/cases".into(), Value::Null, Who::Only(ledger_readers)),
+        (Service::Ledger, "GET", "/api/v1/whistles/export.csv".into(), Value::Null, Who::Only(ledger_readers)),
+        (Service::Ledger, "GET", "/api/v1/whistles/export.xlsx".into(), Value::Null, Who::Only(ledger_readers)),
+        (
+            Service::Ledger,
+            "GET",
+            "/api/v1/reports/monthly?district=500103&month=2026-03".into(),
+            Value::Null,
+            Who::Only(&["cc", "manager", "district_manager"]),
+        ),
     ];
     for (service, method, path, body, who) in &endpoints {
         for (name, principal) in accounts() {
@@ -444,6 +478,7 @@ async fn every_role_against_every_endpoint() {
     let steps: Vec<&str> =
         view["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["type"].as_str()).collect();
     assert!(steps.iter().all(|t| ["whistle.raised", "whistle.dispatched", "sla.scheduled"].contains(t)), "{steps:?}");
+    ledger.stop(&stack.iso).await;
     stack.stop().await;
 }
 

@@ -2,12 +2,14 @@
 # Local dev PostgreSQL: our own cluster (Debian's postgresql binaries), independent of any
 # cluster the package runs on 5432.
 #
-# usage: deploy/dev/postgres.sh {start|stop|restart|status|url}
+# usage: deploy/dev/postgres.sh {start|stop|restart|status|url [DB]|create DB}
 #   start    install postgresql if missing, initdb on first run, start, wait until it accepts
-#            connections, create the database `whistle`
+#            connections, create the databases `whistle` (accounts) and `whistle_ledger`
 #   stop     fast shutdown (SIGINT: open sessions are ended), then SIGKILL after 15 s
 #   status   one line; exit 0 if running, 3 if not
-#   url      print the connection URL (with the generated password) of the database `whistle`
+#   url      print the connection URL (with the generated password) of the database `whistle`,
+#            or of DB
+#   create   create the database DB on the running server unless it exists
 #
 # Data lives in $WHISTLE_RUN/postgres (cluster in data/, unix socket next to it) and survives
 # restarts. It listens on 127.0.0.1 only, port WHISTLE_POSTGRES_PORT (15432); the superuser is
@@ -63,7 +65,7 @@ password() {
   cat -- "$PG_PASSWORD_FILE"
 }
 
-url() { printf 'postgres://%s:%s@%s/%s\n' "$PG_USER" "$(password)" "$(where)" "$PG_DATABASE"; }
+url() { printf 'postgres://%s:%s@%s/%s\n' "$PG_USER" "$(password)" "$(where)" "${1:-$PG_DATABASE}"; }
 
 ready() {
   local bin
@@ -110,14 +112,16 @@ initdb_once() {
   rm -f -- "$pwfile"
 }
 
+# create_database BIN [NAME]  Creates NAME (default `whistle`) unless it exists.
 create_database() {
-  local bin=$1 exists
+  local bin=$1 name=${2:-$PG_DATABASE} exists
+  [[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || die "postgres: '$name' is not a plain database name"
   exists=$(PGPASSWORD=$(password) "$bin/psql" -h "$PG_HOST" -p "$WHISTLE_POSTGRES_PORT" -U "$PG_USER" -d postgres \
-    -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" 2>>"$PG_LOG") \
+    -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" 2>>"$PG_LOG") \
     || die "postgres: cannot connect as $PG_USER to $(where); see $PG_LOG"
   if [[ $exists != 1 ]]; then
     PGPASSWORD=$(password) "$bin/psql" -q -h "$PG_HOST" -p "$WHISTLE_POSTGRES_PORT" -U "$PG_USER" -d postgres \
-      -c "CREATE DATABASE $PG_DATABASE" >>"$PG_LOG" 2>&1 || die "postgres: creating database $PG_DATABASE failed"
+      -c "CREATE DATABASE $name" >>"$PG_LOG" 2>&1 || die "postgres: creating database $name failed"
   fi
 }
 
@@ -156,6 +160,7 @@ cmd_start() {
     sleep 0.2
   done
   create_database "$bin"
+  create_database "$bin" whistle_ledger
   echo "postgres: running on $(where) (pid $pid)"
 }
 
@@ -205,6 +210,11 @@ case ${1:-} in
   stop) cmd_stop ;;
   restart) cmd_stop >/dev/null && cmd_start ;;
   status) cmd_status ;;
-  url) url ;;
+  url) url "${2:-}" ;;
+  create)
+    [[ -n ${2:-} ]] || usage
+    is_running postgres || die "postgres: not running (deploy/dev/postgres.sh start)"
+    create_database "$(pg_bin)" "$2"
+    ;;
   *) usage ;;
 esac

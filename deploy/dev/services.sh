@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Whistle's own services (registry, intake, router, gateway, sla), run from already-built binaries.
+# Whistle's own services (registry, intake, router, gateway, sla, ledger), run from already-built
+# binaries.
 #
-# usage: deploy/dev/services.sh {start|stop|status}  (registry, intake, router, gateway, sla)
+# usage: deploy/dev/services.sh {start|stop|status}  (registry, intake, router, gateway, sla, ledger)
 #   start    (re)start every service in the background and wait until each answers /readyz
 #   stop     SIGTERM each service and wait for it to drain (bounded)
 #   status   one line per service; exit 0 if all run, 3 otherwise
@@ -13,14 +14,16 @@
 # `stop`, `status` and nginx.sh (its upstreams) read.
 #
 # Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
-# WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT (8081-8085),
+# WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT /
+# WHISTLE_LEDGER_PORT (8081-8086),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 # Authentication: every service but the router verifies tokens signed with one key, generated
 # once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). The stack runs with
 # WHISTLE_ENV=development, and intake with WHISTLE_DEMO=1: it serves the demo accounts with the
 # password WHISTLE_DEMO_PASSWORD (default whistle-demo).
 # Intake also serves the accounts of the PostgreSQL account store (postgres.sh url, or
-# WHISTLE_DATABASE__URL).
+# WHISTLE_DATABASE__URL); the ledger keeps its cases in the database `whistle_ledger` of the same
+# cluster (postgres.sh url whistle_ledger, or WHISTLE_LEDGER_DATABASE_URL).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -34,8 +37,9 @@ declare -A PORT=(
   [router]=${WHISTLE_ROUTER_PORT:-8083}
   [sla]=${WHISTLE_SLA_PORT:-8084}
   [registry]=${WHISTLE_REGISTRY_PORT:-8085}
+  [ledger]=${WHISTLE_LEDGER_PORT:-8086}
 )
-SERVICES=(registry gateway router sla intake)
+SERVICES=(registry gateway router sla ledger intake)
 REPLICATED=" intake router gateway sla "
 REPLICAS_FILE=$WHISTLE_RUN/replicas
 
@@ -124,10 +128,18 @@ start_one() {
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
       WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
       export WHISTLE_DATABASE__URL
+    elif [[ $svc == ledger ]]; then
+      # Its own database: each service's migrations keep their own history.
+      if [[ -z ${WHISTLE_LEDGER_DATABASE_URL:-} ]]; then
+        "$WHISTLE_DEV_DIR/postgres.sh" create whistle_ledger
+        WHISTLE_LEDGER_DATABASE_URL=$("$WHISTLE_DEV_DIR/postgres.sh" url whistle_ledger)
+      fi
+      unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
+      export WHISTLE_DATABASE__URL=$WHISTLE_LEDGER_DATABASE_URL
     else
       unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
     fi
-    if [[ $svc == intake || $svc == registry || $svc == sla ]]; then
+    if [[ $svc == intake || $svc == registry || $svc == sla || $svc == ledger ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
       # an anonymous client is rate-limited by that address, not by nginx's own.
       export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
@@ -181,7 +193,7 @@ cmd_stop() {
   local svc name n
   n=$(recorded_replicas)
   # Intake first: no new whistles while the consumers drain.
-  for svc in intake registry router sla gateway; do
+  for svc in intake registry router sla ledger gateway; do
     for name in $(instances "$svc" "$n"); do
       if stop_pid "$name" "$STOP_TIMEOUT"; then echo "$name: stopped"; fi
     done

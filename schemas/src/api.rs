@@ -637,3 +637,75 @@ mod tests {
         assert_eq!(short.error.code, "unknown_item");
     }
 }
+
+/// `GET /api/v1/whistles` and `GET /api/v1/cases`: one page of the ledger, newest raised first
+/// unless `sort` says otherwise. Pass `next_cursor` back as `cursor` for the next page; it is
+/// `null` on the last one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LedgerPage {
+    /// Each case as the caller may see it (a town's view leaves out the enforcement record's
+    /// particulars, as `GET /api/v1/whistles/{id}` does).
+    pub items: Vec<WhistleView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/reports/monthly?district=CODE&month=YYYY-MM`: the district's month (China
+/// time) by department and by town, over the cases raised in it, with the months before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MonthlyReport {
+    pub district: String,
+    /// The district's names, where the registry knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Names>,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub total: ReportFigures,
+    /// By lead department (cases never routed are under `department: null`).
+    pub departments: Vec<ReportRow>,
+    pub towns: Vec<ReportRow>,
+    /// The district's totals for this month and the months before it, oldest first.
+    pub trend: Vec<MonthFigures>,
+}
+
+/// One department's or town's figures in a [`MonthlyReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportRow {
+    /// The department or town code.
+    pub code: Option<String>,
+    #[serde(flatten)]
+    pub figures: ReportFigures,
+}
+
+/// One month of a [`MonthlyReport`]'s trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MonthFigures {
+    pub month: String,
+    #[serde(flatten)]
+    pub figures: ReportFigures,
+}
+
+/// Figures over the cases raised in a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportFigures {
+    pub raised: u64,
+    /// Routed to a department at least once.
+    pub dispatched: u64,
+    /// Acknowledged before the deadline, over the cases acknowledged or past the deadline.
+    pub ack_on_time_rate: Option<f64>,
+    /// Arrived on site before the deadline, over the cases arrived or past the deadline.
+    pub arrive_on_time_rate: Option<f64>,
+    /// Mean dispatch to acknowledgement, in seconds, over the acknowledged cases.
+    pub mtta_seconds: Option<f64>,
+    /// Mean dispatch to resolution, in seconds, over the resolved cases.
+    pub mttr_seconds: Option<f64>,
+    /// SLA stages breached (a case can breach up to three).
+    pub breaches: u64,
+    /// Cases opened again after being closed.
+    pub reopened: u64,
+    /// Cases whose final status is rejected.
+    pub rejected: u64,
+    /// Cases that changed owner after the first dispatch (transfers, re-routes).
+    pub rerouted: u64,
+}

@@ -178,6 +178,8 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("pause-request", schema::<api::PauseRequest>()),
         ("transfer-request", schema::<api::TransferRequest>()),
         ("sla-summary", schema::<api::SlaSummary>()),
+        ("ledger-page", schema::<api::LedgerPage>()),
+        ("monthly-report", schema::<api::MonthlyReport>()),
         ("registry-item-record", schema::<registry::ItemRecord>()),
         ("registry-item", schema::<registry::ItemDetail>()),
         ("registry-holder-change-request", schema::<registry::HolderChangeRequest>()),

@@ -34,6 +34,28 @@ struct Op {
     idempotent: bool,
 }
 
+/// The ledger's filters: the list and its exports take the same.
+const LEDGER_FILTERS: &[(&str, In, &str)] = &[
+    ("status", In::Query, "One status or several, comma-separated."),
+    ("kind", In::Query, "`/api/v1/cases` only: `whistle` or another kind of case."),
+    ("district", In::Query, "A 6-digit district code."),
+    ("town", In::Query, "A town code."),
+    ("department", In::Query, "The lead department's code, e.g. `500103-UM`."),
+    ("item", In::Query, "An item code."),
+    ("authority", In::Query, "statutory | empowered | delegated | department"),
+    ("overdue", In::Query, "true: open and past a deadline now."),
+    ("breached", In::Query, "true: some SLA stage was breached."),
+    ("reopened", In::Query, "true: closed once and opened again."),
+    ("from", In::Query, "Raised at or after (RFC 3339, or a date in China time)."),
+    ("to", In::Query, "Raised before."),
+    ("resolved_from", In::Query, "Resolved at or after."),
+    ("resolved_to", In::Query, "Resolved before."),
+    ("q", In::Query, "A substring of the description or the address (Chinese works)."),
+    ("sort", In::Query, "-raised_at (default) | raised_at | -updated_at | updated_at"),
+    ("limit", In::Query, "Rows per page, 1–500 (50); not for exports."),
+    ("cursor", In::Query, "`next_cursor` of the page before; not for exports."),
+];
+
 /// Errors every authenticated operation can answer.
 const BASE: &[u16] = &[400, 401, 403, 429, 503];
 const READ: &[u16] = &[400, 401, 403, 404, 429, 503];
@@ -87,6 +109,23 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
     let accepted = schema(s::<api::ActionAccepted>);
     let enforcement = schema(s::<assist::EnforcementAccepted>);
     let csv = Some(json!({"type": "string", "contentMediaType": "text/csv"}));
+    let xlsx = Some(json!({
+        "type": "string",
+        "contentMediaType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    }));
+    let ledger_list = |path, id, summary, ok| Op {
+        method: "get",
+        path,
+        id,
+        tag: "ledger",
+        summary,
+        auth: true,
+        params: LEDGER_FILTERS,
+        body: None,
+        ok: (200, ok),
+        errors: BASE,
+        idempotent: false,
+    };
     let (change, detail) = (schema(s::<registry::HolderChangeRequest>), schema(s::<registry::ItemDetail>));
     let holder_change = |path, id, summary| Op {
         method: "post",
@@ -619,7 +658,7 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             summary: "Import the catalogue as CSV, all or nothing (admin)",
             auth: true,
             params: &[],
-            body: csv,
+            body: csv.clone(),
             ok: (200, schema(s::<registry::ImportReport>)),
             errors: &[400, 401, 403, 413, 422, 429, 503],
             idempotent: false,
@@ -666,6 +705,42 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: READ,
             idempotent: false,
         },
+        ledger_list(
+            "/api/v1/whistles",
+            "listWhistles",
+            "The ledger's whistles, filtered, searched and paged",
+            schema(s::<api::LedgerPage>),
+        ),
+        ledger_list(
+            "/api/v1/cases",
+            "listCases",
+            "The ledger's cases of every kind (`kind` filters)",
+            schema(s::<api::LedgerPage>),
+        ),
+        ledger_list(
+            "/api/v1/whistles/export.csv",
+            "exportWhistlesCsv",
+            "The list as CSV (UTF-8 with BOM), streamed",
+            csv.clone(),
+        ),
+        ledger_list("/api/v1/whistles/export.xlsx", "exportWhistlesXlsx", "The list as an XLSX workbook", xlsx.clone()),
+        Op {
+            method: "get",
+            path: "/api/v1/reports/monthly",
+            id: "monthlyReport",
+            tag: "ledger",
+            summary: "A district's month by department and town, with the trend; `format=xlsx` for the workbook",
+            auth: true,
+            params: &[
+                ("district", In::Query, "A 6-digit district code (required)."),
+                ("month", In::Query, "`YYYY-MM`, China time (required)."),
+                ("format", In::Query, "`json` (default) or `xlsx`."),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::MonthlyReport>)),
+            errors: READ,
+            idempotent: false,
+        },
     ]
 }
 
@@ -685,7 +760,7 @@ fn generator() -> SchemaGenerator {
 }
 
 fn media(schema: &Value) -> Value {
-    let kind = if schema.get("contentMediaType").is_some() { "text/csv" } else { "application/json" };
+    let kind = schema.get("contentMediaType").and_then(Value::as_str).unwrap_or("application/json");
     let mut content = Map::new();
     content.insert(kind.to_owned(), json!({"schema": schema}));
     Value::Object(content)
@@ -761,7 +836,7 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
-            {"name": "sla"}, {"name": "meta"}
+            {"name": "sla"}, {"name": "ledger"}, {"name": "meta"}
         ],
         "paths": paths,
         "components": {

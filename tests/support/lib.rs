@@ -147,6 +147,74 @@ impl Isolation {
     }
 }
 
+impl Isolation {
+    /// Creates another database of this test's (`test_<suffix>_<name>`) and returns its URL,
+    /// for a service whose migrations keep their own history (the ledger).
+    pub async fn create_named_database(&self, name: &str) -> String {
+        use sqlx::Connection as _;
+        let admin = env("WHISTLE_TEST_POSTGRES");
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connects to WHISTLE_TEST_POSTGRES");
+        let db = format!("{}_{name}", self.database_name());
+        sqlx::query(&format!("CREATE DATABASE \"{db}\"")).execute(&mut conn).await.expect("creates the database");
+        let _ = conn.close().await;
+        let (base, _) = admin.rsplit_once('/').expect("a postgres:// URL with a database");
+        format!("{base}/{db}")
+    }
+
+    /// Drops a database made by [`Isolation::create_named_database`].
+    pub async fn drop_named_database(&self, name: &str) {
+        if let Ok(admin) = std::env::var("WHISTLE_TEST_POSTGRES")
+            && let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+        {
+            let drop = format!("DROP DATABASE IF EXISTS \"{}_{name}\" WITH (FORCE)", self.database_name());
+            let _ = sqlx::query(&drop).execute(&mut conn).await;
+        }
+    }
+}
+
+/// The ledger's settings on this test's topics and Redis prefix, with `database`.
+pub fn ledger_settings(iso: &Isolation, database: String) -> whistle_ledger::Settings {
+    whistle_ledger::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        database: DatabaseSettings { url: Some(SecretString::from(database)), ..DatabaseSettings::default() },
+        registry_path: Some(registry_path()),
+        group_id: format!("ledger-{}", iso.suffix),
+        auth: auth_settings(),
+        rate_limit: no_rate_limit(),
+        ..whistle_ledger::Settings::default()
+    }
+}
+
+/// A ledger service running in this process, with a database of its own (`<test>_ledger`).
+pub struct LedgerService {
+    pub url: String,
+    pub store: whistle_ledger::store::LedgerStore,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl LedgerService {
+    pub async fn start(iso: &Isolation) -> LedgerService {
+        let database = iso.create_named_database("ledger").await;
+        let app = whistle_ledger::Application::build(ledger_settings(iso, database)).await.expect("the ledger starts");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let store = app.store();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(stopper(&stop)));
+        LedgerService { url, store, stop, task }
+    }
+
+    /// Stops it and drops its database.
+    pub async fn stop(self, iso: &Isolation) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        self.store.pool().close().await;
+        iso.drop_named_database("ledger").await;
+    }
+}
+
 impl Default for Isolation {
     fn default() -> Self {
         Self::new()

@@ -7,6 +7,8 @@
 //!   fault-injection suite (against its own Kafka and Redis or Sentinels, see `docs/faults.md`),
 //!   the console's browser tests (Debian's Chromium) against the assembled stack, and the offline
 //!   validation of `deploy/kubernetes` and `deploy/compose`.
+//! - `rebuild-ledger`: replay the case topic into an empty ledger database (`--reset` empties
+//!   the dev ledger first; stop the ledger service before).
 //! - `schemas`: rewrite `schemas/json/`, `schemas/openapi.json` and the console's generated
 //!   names (`services/console/src/generated/`) from the Rust types.
 //!
@@ -21,7 +23,8 @@ use clap::{Parser, Subcommand};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
-const SERVICES: [&str; 5] = ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla"];
+const SERVICES: [&str; 6] =
+    ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla", "whistle-ledger"];
 
 /// Developer commands of the Whistle workspace.
 #[derive(Debug, Parser)]
@@ -48,6 +51,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CARGO_TEST_ARGS")]
         extra: Vec<String>,
     },
+    /// Replay the case topic into an empty ledger database (the dev stack's `whistle_ledger`).
+    RebuildLedger {
+        /// Empty the ledger first (stop the ledger service before: `deploy/dev/services.sh stop`).
+        #[arg(long)]
+        reset: bool,
+    },
     /// Regenerate schemas/json, schemas/openapi.json and the console's generated names from the Rust types.
     Schemas,
 }
@@ -68,6 +77,7 @@ fn main() -> ExitCode {
         Task::Up { replicas } => up(replicas),
         Task::Down => down(),
         Task::Test { extra } => test(&extra),
+        Task::RebuildLedger { reset } => rebuild_ledger(reset),
         Task::Schemas => schemas(),
     };
     match result {
@@ -143,7 +153,7 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     println!("  API             http://127.0.0.1:8080/api/v1/  (e.g. http://127.0.0.1:8080/api/v1/towns)");
     println!("  WebSocket       ws://127.0.0.1:8080/ws");
     println!(
-        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)"
+        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)  :8086 (ledger)"
     );
     if replicas > 1 {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
@@ -151,6 +161,27 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     println!("  Kafka {KAFKA}   Redis {REDIS}   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)");
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
+}
+
+fn rebuild_ledger(reset: bool) -> anyhow::Result<()> {
+    script("infra.sh", &["up"])?;
+    script("postgres.sh", &["create", "whistle_ledger"])?;
+    let url = match std::env::var("WHISTLE_LEDGER_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            postgres_url()?.rsplit_once('/').map(|(base, _)| format!("{base}/whistle_ledger")).context("a URL")?
+        }
+    };
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "-p", "whistle-ledger", "--bin", "whistle-ledger", "--", "rebuild"]);
+    if reset {
+        cmd.arg("--reset");
+    }
+    cmd.env("WHISTLE_DATABASE__URL", url)
+        .env("WHISTLE_KAFKA__BROKERS", KAFKA)
+        // The service's settings demand a signing key; the rebuild verifies no token.
+        .env("WHISTLE_AUTH__JWT_SECRET", "rebuild-ledger-verifies-no-token-0123456789");
+    run(&mut cmd, "whistle-ledger rebuild")
 }
 
 fn down() -> anyhow::Result<()> {

@@ -1,0 +1,224 @@
+//! The ledger's HTTP API: `GET /api/v1/whistles`, `/api/v1/cases`, the exports and the monthly
+//! report. Every answer is limited to the caller's scope ([`Scope::of`]) and every case is shown
+//! as the caller may see it (`Principal::case_visibility`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use whistle_auth::Principal;
+use whistle_case::visibility;
+use whistle_schemas::api::{ErrorBody, LedgerPage, WhistleView};
+
+use crate::export;
+use crate::metrics::Metrics;
+use crate::query::{InvalidParam, ListParams, ListQuery, Scope, encode_cursor};
+use crate::record::WHISTLE_KIND;
+use crate::report;
+use crate::store::LedgerStore;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub store: LedgerStore,
+    pub metrics: Metrics,
+    /// District names for report titles.
+    pub districts: Arc<report::DistrictNames>,
+}
+
+/// Every error answer of the ledger's endpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedQuery(String),
+    #[error(transparent)]
+    InvalidQuery(#[from] InvalidParam),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ApiError::MalformedQuery(m) => (StatusCode::BAD_REQUEST, "malformed_query", m.clone()),
+            ApiError::InvalidQuery(e) => (StatusCode::BAD_REQUEST, "invalid_query", e.to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::Unexpected(err) => {
+                tracing::error!(error = %format_args!("{err:#}"), "ledger query failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the ledger is unavailable; retry shortly".to_owned())
+            }
+        };
+        let mut response = (status, Json(ErrorBody::new(code, message))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        }
+        response
+    }
+}
+
+pub(crate) fn params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::MalformedQuery(e.body_text()))
+}
+
+pub(crate) fn scope(principal: &Principal) -> Result<Scope, ApiError> {
+    Scope::of(principal)
+        .ok_or_else(|| ApiError::Forbidden(format!("the ledger is for accounts that read cases; you are {principal}")))
+}
+
+/// A stored view as `principal` may see it.
+pub(crate) fn shown(principal: &Principal, view: WhistleView) -> WhistleView {
+    visibility::view(view, principal.case_visibility())
+}
+
+async fn list(state: HttpState, principal: Principal, query: ListQuery) -> Result<Json<LedgerPage>, ApiError> {
+    let scope = scope(&principal)?;
+    let started = std::time::Instant::now();
+    let (rows, more) = state.store.page(&scope, &query.filter, query.sort, query.after, query.limit).await?;
+    state.metrics.query_seconds.with_label_values(&["list"]).observe(started.elapsed().as_secs_f64());
+    let next_cursor = more.then(|| rows.last()).flatten().map(|last| {
+        let at = match query.sort {
+            crate::query::Sort::RaisedDesc | crate::query::Sort::RaisedAsc => last.raised_at,
+            crate::query::Sort::UpdatedDesc | crate::query::Sort::UpdatedAsc => last.updated_at,
+        };
+        encode_cursor(query.sort, at, last.id)
+    });
+    let items = rows.into_iter().map(|row| shown(&principal, row.view)).collect();
+    Ok(Json(LedgerPage { items, next_cursor }))
+}
+
+/// `GET /api/v1/whistles`
+pub async fn whistles(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<LedgerPage>, ApiError> {
+    let query = params(q)?.parse(Some(WHISTLE_KIND))?;
+    list(state, principal, query).await
+}
+
+/// `GET /api/v1/cases`
+pub async fn cases(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<LedgerPage>, ApiError> {
+    let query = params(q)?.parse(None)?;
+    list(state, principal, query).await
+}
+
+fn export_query(q: Result<Query<ListParams>, QueryRejection>) -> Result<ListQuery, ApiError> {
+    let params = params(q)?;
+    if params.cursor.is_some() || params.limit.is_some() {
+        return Err(ApiError::InvalidQuery(InvalidParam {
+            param: if params.cursor.is_some() { "cursor" } else { "limit" },
+            message: "an export has every matching case: no paging".into(),
+        }));
+    }
+    Ok(params.parse(Some(WHISTLE_KIND))?)
+}
+
+/// `GET /api/v1/whistles/export.csv`
+pub async fn export_csv(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = export_query(q)?;
+    let scope = scope(&principal)?;
+    state.metrics.exports.with_label_values(&["csv"]).inc();
+    let body = Body::from_stream(export::csv_stream(state.store.clone(), principal, scope, query));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"whistles.csv\""),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/whistles/export.xlsx`
+pub async fn export_xlsx(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = export_query(q)?;
+    let scope = scope(&principal)?;
+    state.metrics.exports.with_label_values(&["xlsx"]).inc();
+    let file = export::xlsx_file(state.store.clone(), principal, scope, query).await?;
+    Ok(xlsx_response(file, "whistles.xlsx").await?)
+}
+
+/// Streams a finished workbook file (already unlinked: it disappears when the answer ends).
+pub(crate) async fn xlsx_response(file: std::fs::File, name: &str) -> anyhow::Result<Response> {
+    let len = file.metadata()?.len();
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, export::XLSX_TYPE.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    pub district: Option<String>,
+    pub month: Option<String>,
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/reports/monthly?district=CODE&month=YYYY-MM[&format=xlsx]`
+pub async fn monthly(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = params(q)?;
+    let invalid = |param, message: &str| ApiError::InvalidQuery(InvalidParam { param, message: message.into() });
+    let district = q.district.as_deref().ok_or_else(|| invalid("district", "is required (a 6-digit code)"))?;
+    if district.len() != 6 || !district.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("district", "must be a 6-digit district code"));
+    }
+    let month = q.month.as_deref().ok_or_else(|| invalid("month", "is required (YYYY-MM)"))?;
+    let month = report::Month::parse(month).ok_or_else(|| invalid("month", "must be YYYY-MM"))?;
+    let xlsx = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("xlsx") => true,
+        Some(_) => return Err(invalid("format", "must be json or xlsx")),
+    };
+    let names = state.districts.get(district);
+    if names.is_none() && !state.districts.is_empty() {
+        return Err(ApiError::NotFound(format!("unknown district {district}")));
+    }
+    if principal.sla_scope(Some(district)).is_err() {
+        return Err(ApiError::Forbidden(format!(
+            "reports are for managers and command centres of their scope; you are {principal}"
+        )));
+    }
+    let started = std::time::Instant::now();
+    let report = report::monthly(&state.store, district, names, month).await?;
+    state.metrics.query_seconds.with_label_values(&["report"]).observe(started.elapsed().as_secs_f64());
+    if xlsx {
+        let file = tokio::task::spawn_blocking(move || report::xlsx(&report))
+            .await
+            .map_err(|e| anyhow::anyhow!("report workbook task: {e}"))??;
+        let name = format!("report-{district}-{month}.xlsx");
+        return Ok(xlsx_response(file, &name).await?);
+    }
+    Ok(Json(report).into_response())
+}

@@ -1,0 +1,407 @@
+//! The ledger in PostgreSQL: applying case events (each in one transaction, idempotent on the
+//! event id), and the queries of the list, the exports and the reports.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder, Row as _};
+use uuid::Uuid;
+use whistle_case::{Case, Effect, Refusal, effect, evolve, is_duplicate};
+use whistle_common::settings::DatabaseSettings;
+use whistle_schemas::api::WhistleView;
+use whistle_schemas::events::CaseEvent;
+
+use crate::query::{Filter, Scope, Sort};
+use crate::record::Record;
+
+/// What applying one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    Written,
+    /// Already on the case's timeline (a replay).
+    Duplicate,
+    /// The case's rules refused it (wrong order, unknown case): not applied.
+    Refused(Refusal),
+}
+
+/// The ledger store. Cheap to clone (a connection pool).
+#[derive(Clone, Debug)]
+pub struct LedgerStore {
+    pool: PgPool,
+}
+
+/// The columns a listed row is read with.
+const LISTED: &str = "id, raised_at, updated_at, view";
+
+impl LedgerStore {
+    /// Connects and runs the migrations.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<LedgerStore> {
+        let url = settings.url.as_ref().context("database.url is not set")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds.max(1)))
+            .connect(url.expose_secret())
+            .await
+            .context("connecting to the ledger database (database.url)")?;
+        let store = LedgerStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Brings the schema up to date (sqlx takes a lock, so instances may start together).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations").run(&self.pool).await.context("migrating the ledger database")
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the ledger database")?;
+        Ok(())
+    }
+
+    /// Whether the database's ctype lets trigrams see Chinese characters (else `q` is answered
+    /// by a scan: correct, slower).
+    pub async fn trigrams_see_chinese(&self) -> anyhow::Result<bool> {
+        let trigrams: String = sqlx::query_scalar("SELECT show_trgm('占道经营')::text")
+            .fetch_one(&self.pool)
+            .await
+            .context("checking trigrams")?;
+        Ok(trigrams != "{}")
+    }
+
+    /// Number of cases in the ledger.
+    pub async fn count(&self) -> anyhow::Result<i64> {
+        sqlx::query_scalar("SELECT count(*) FROM ledger_cases").fetch_one(&self.pool).await.context("counting cases")
+    }
+
+    /// Empties the ledger (before a rebuild).
+    pub async fn reset(&self) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE ledger_cases").execute(&self.pool).await.context("emptying the ledger")?;
+        Ok(())
+    }
+
+    /// Applies one event to its case with the case's own rules, in one transaction.
+    pub async fn apply(&self, event: &CaseEvent) -> anyhow::Result<Applied> {
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        let stored: Option<sqlx::types::Json<Value>> =
+            sqlx::query_scalar("SELECT view FROM ledger_cases WHERE id = $1 FOR UPDATE")
+                .bind(event.subject)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("reading a case")?;
+        let current: Option<Case> = match stored {
+            Some(json) => Some(serde_json::from_value(json.0).context("decoding a stored case")?),
+            None => None,
+        };
+        if is_duplicate(current.as_ref(), event) {
+            return Ok(Applied::Duplicate);
+        }
+        let case = match evolve(current, event) {
+            Ok(case) => case,
+            Err(refusal) => return Ok(Applied::Refused(refusal)),
+        };
+        // The one figure the view does not keep: under which authority the router found the holder.
+        let authority = if let Effect::Routed(d) = effect(&event.body) {
+            d.authority.and_then(|a| serde_json::to_value(a).ok()).and_then(|v| v.as_str().map(str::to_owned))
+        } else {
+            None
+        };
+        let view: WhistleView = case.view();
+        let json = serde_json::to_value(&view).context("encoding a case")?;
+        upsert(&mut tx, &Record::of(&view, json), authority).await?;
+        tx.commit().await.context("committing a case")?;
+        Ok(Applied::Written)
+    }
+
+    /// Inserts new rows of cases without assisting departments in one statement (the
+    /// benchmark's generator; the consumer writes through [`LedgerStore::apply`]).
+    pub async fn insert_bulk(&self, records: &[Record]) -> anyhow::Result<()> {
+        fn col<T>(records: &[Record], f: impl Fn(&Record) -> T) -> Vec<T> {
+            records.iter().map(f).collect()
+        }
+        sqlx::query(
+            "INSERT INTO ledger_cases (id, kind, status, district, town, department, item, authority, raised_at, \
+             updated_at, dispatched_at, acknowledged_at, arrived_at, resolved_at, closed_at, overdue, breaches, \
+             breached, ack_on_time, arrive_on_time, reopens, reopened, reroutes, rejected, steps, search_text, view) \
+             SELECT id, kind, status, district, town, department, item, NULL, raised_at, updated_at, dispatched_at, \
+             acknowledged_at, arrived_at, resolved_at, closed_at, overdue, breaches, breaches > 0, ack_on_time, \
+             arrive_on_time, reopens, reopens > 0, reroutes, status = 'rejected', steps, search_text, view \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+             $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], \
+             $13::timestamptz[], $14::timestamptz[], $15::bool[], $16::int4[], $17::bool[], $18::bool[], \
+             $19::int4[], $20::int4[], $21::int4[], $22::text[], $23::jsonb[]) AS t(id, kind, status, district, \
+             town, department, item, raised_at, updated_at, dispatched_at, acknowledged_at, arrived_at, \
+             resolved_at, closed_at, overdue, breaches, ack_on_time, arrive_on_time, reopens, reroutes, steps, \
+             search_text, view) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(col(records, |r| r.id))
+        .bind(col(records, |r| r.kind.clone()))
+        .bind(col(records, |r| r.status.as_str().to_owned()))
+        .bind(col(records, |r| r.district.clone()))
+        .bind(col(records, |r| r.town.clone()))
+        .bind(col(records, |r| r.department.clone()))
+        .bind(col(records, |r| r.item.clone()))
+        .bind(col(records, |r| r.raised_at))
+        .bind(col(records, |r| r.updated_at))
+        .bind(col(records, |r| r.dispatched_at))
+        .bind(col(records, |r| r.acknowledged_at))
+        .bind(col(records, |r| r.arrived_at))
+        .bind(col(records, |r| r.resolved_at))
+        .bind(col(records, |r| r.closed_at))
+        .bind(col(records, |r| r.overdue))
+        .bind(col(records, |r| r.breaches))
+        .bind(col(records, |r| r.ack_on_time))
+        .bind(col(records, |r| r.arrive_on_time))
+        .bind(col(records, |r| r.reopens))
+        .bind(col(records, |r| r.reroutes))
+        .bind(col(records, |r| r.steps))
+        .bind(col(records, |r| r.search_text.clone()))
+        .bind(col(records, |r| sqlx::types::Json(r.view.clone())))
+        .execute(&self.pool)
+        .await
+        .context("inserting cases")?;
+        Ok(())
+    }
+
+    /// One page of cases in `scope` matching `filter`, in `sort` order after `after`; `limit`
+    /// rows at most, plus whether more follow.
+    pub async fn page(
+        &self,
+        scope: &Scope,
+        filter: &Filter,
+        sort: Sort,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> anyhow::Result<(Vec<Listed>, bool)> {
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        match scope {
+            // The cases a department leads or assists: two index-ordered branches merged, so
+            // neither becomes a scan-and-sort of every case the department ever had.
+            Scope::Department(d) => {
+                qb.push(format!("SELECT {LISTED} FROM (("));
+                push_page(&mut qb, &Rows::Led(d), filter, sort, after, limit);
+                qb.push(") UNION ALL (");
+                push_page(&mut qb, &Rows::Assisted(d), filter, sort, after, limit);
+                qb.push(format!(")) AS both_branches ORDER BY {}", sort.order()));
+                qb.push(" LIMIT ").push_bind(limit + 1);
+            }
+            Scope::City => push_page(&mut qb, &Rows::All, filter, sort, after, limit),
+            Scope::District(d) => push_page(&mut qb, &Rows::District(d), filter, sort, after, limit),
+            Scope::Town(t) => push_page(&mut qb, &Rows::Town(t), filter, sort, after, limit),
+        }
+        let rows = qb.build().fetch_all(&self.pool).await.context("listing cases")?;
+        let more = rows.len() as i64 > limit;
+        let listed = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|row| {
+                let view: sqlx::types::Json<WhistleView> = row.try_get("view")?;
+                Ok(Listed {
+                    id: row.try_get("id")?,
+                    raised_at: row.try_get("raised_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    view: view.0,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .context("reading listed cases")?;
+        Ok((listed, more))
+    }
+
+    /// Every case's view, by id (the rebuild test compares two ledgers with it).
+    pub async fn all_views(&self) -> anyhow::Result<Vec<(Uuid, Value, Option<String>)>> {
+        let rows = sqlx::query("SELECT id, view, authority FROM ledger_cases ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .context("reading every case")?;
+        rows.into_iter()
+            .map(|row| {
+                let view: sqlx::types::Json<Value> = row.try_get("view")?;
+                Ok((row.try_get("id")?, view.0, row.try_get("authority")?))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .context("reading every case")
+    }
+}
+
+/// A case as the list reads it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: Uuid,
+    pub raised_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub view: WhistleView,
+}
+
+async fn upsert(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    r: &Record,
+    authority: Option<String>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_cases (id, kind, status, district, town, department, assisting, item, authority, \
+         raised_at, updated_at, dispatched_at, acknowledged_at, arrived_at, resolved_at, closed_at, overdue, \
+         breaches, breached, ack_on_time, arrive_on_time, reopens, reopened, reroutes, rejected, steps, \
+         search_text, view) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23, $24, $25, $26, $27, $28) \
+         ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status, \
+         district = EXCLUDED.district, town = EXCLUDED.town, department = EXCLUDED.department, \
+         assisting = EXCLUDED.assisting, item = EXCLUDED.item, \
+         authority = COALESCE(EXCLUDED.authority, ledger_cases.authority), raised_at = EXCLUDED.raised_at, \
+         updated_at = EXCLUDED.updated_at, dispatched_at = EXCLUDED.dispatched_at, \
+         acknowledged_at = EXCLUDED.acknowledged_at, arrived_at = EXCLUDED.arrived_at, \
+         resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, overdue = EXCLUDED.overdue, \
+         breaches = EXCLUDED.breaches, breached = EXCLUDED.breached, ack_on_time = EXCLUDED.ack_on_time, \
+         arrive_on_time = EXCLUDED.arrive_on_time, reopens = EXCLUDED.reopens, reopened = EXCLUDED.reopened, \
+         reroutes = EXCLUDED.reroutes, rejected = EXCLUDED.rejected, steps = EXCLUDED.steps, \
+         search_text = EXCLUDED.search_text, view = EXCLUDED.view",
+    )
+    .bind(r.id)
+    .bind(&r.kind)
+    .bind(r.status.as_str())
+    .bind(&r.district)
+    .bind(&r.town)
+    .bind(&r.department)
+    .bind(&r.assisting)
+    .bind(&r.item)
+    .bind(authority)
+    .bind(r.raised_at)
+    .bind(r.updated_at)
+    .bind(r.dispatched_at)
+    .bind(r.acknowledged_at)
+    .bind(r.arrived_at)
+    .bind(r.resolved_at)
+    .bind(r.closed_at)
+    .bind(r.overdue)
+    .bind(r.breaches)
+    .bind(r.breaches > 0)
+    .bind(r.ack_on_time)
+    .bind(r.arrive_on_time)
+    .bind(r.reopens)
+    .bind(r.reopens > 0)
+    .bind(r.reroutes)
+    .bind(r.status == whistle_schemas::Status::Rejected)
+    .bind(r.steps)
+    .bind(&r.search_text)
+    .bind(sqlx::types::Json(&r.view))
+    .execute(&mut **tx)
+    .await
+    .context("writing a case")?;
+    Ok(())
+}
+
+/// Which rows a scope reads, as one condition (a department's scope is two: [`LedgerStore::page`]).
+pub(crate) enum Rows<'a> {
+    All,
+    District(&'a str),
+    Town(&'a str),
+    Led(&'a str),
+    /// Assisted by the department and not led by it (the led ones are the other branch).
+    Assisted(&'a str),
+}
+
+/// `SELECT … WHERE … ORDER BY … LIMIT limit + 1` of one page over `rows`.
+fn push_page(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    rows: &Rows<'_>,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) {
+    qb.push(format!("SELECT {LISTED} FROM ledger_cases"));
+    push_where(qb, rows, filter);
+    if let Some((at, id)) = after {
+        qb.push(format!(" AND ({}, id) {} (", sort.column(), sort.after()))
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(format!(" ORDER BY {} LIMIT ", sort.order())).push_bind(limit + 1);
+}
+
+/// `WHERE` for the rows of a scope and a filter.
+pub(crate) fn push_where(qb: &mut QueryBuilder<'_, Postgres>, rows: &Rows<'_>, filter: &Filter) {
+    qb.push(" WHERE TRUE");
+    match rows {
+        Rows::All => {}
+        Rows::District(d) => {
+            qb.push(" AND district = ").push_bind(d.to_string());
+        }
+        Rows::Town(t) => {
+            qb.push(" AND town = ").push_bind(t.to_string());
+        }
+        Rows::Led(d) => {
+            qb.push(" AND department = ").push_bind(d.to_string());
+        }
+        Rows::Assisted(d) => {
+            qb.push(" AND assisting <> '{}' AND assisting @> ARRAY[")
+                .push_bind(d.to_string())
+                .push("]::text[] AND department IS DISTINCT FROM ")
+                .push_bind(d.to_string());
+        }
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<String> = filter.statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        qb.push(" AND status = ANY(").push_bind(statuses).push(")");
+    }
+    for (column, value) in [
+        ("kind", &filter.kind),
+        ("district", &filter.district),
+        ("town", &filter.town),
+        ("department", &filter.department),
+        ("item", &filter.item),
+        ("authority", &filter.authority),
+    ] {
+        if let Some(value) = value {
+            qb.push(format!(" AND {column} = ")).push_bind(value.clone());
+        }
+    }
+    for (column, value) in [("overdue", filter.overdue), ("breached", filter.breached), ("reopened", filter.reopened)] {
+        if let Some(value) = value {
+            qb.push(format!(" AND {column} = ")).push_bind(value);
+        }
+    }
+    for (column, op, value) in [
+        ("raised_at", ">=", filter.from),
+        ("raised_at", "<", filter.to),
+        ("resolved_at", ">=", filter.resolved_from),
+        ("resolved_at", "<", filter.resolved_to),
+    ] {
+        if let Some(value) = value {
+            qb.push(format!(" AND {column} {op} ")).push_bind(value);
+        }
+    }
+    if let Some(q) = &filter.q {
+        qb.push(" AND search_text ILIKE ").push_bind(format!("%{}%", like_escape(q)));
+    }
+}
+
+/// `q` as a literal inside a LIKE pattern (backslash is PostgreSQL's default escape).
+fn like_escape(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    for c in q.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_in_a_query_are_literal() {
+        assert_eq!(super::like_escape(r"100%_占道\"), r"100\%\_占道\\");
+    }
+}

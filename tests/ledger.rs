@@ -1,0 +1,435 @@
+//! The ledger on the real Kafka and the real PostgreSQL: case events published to a test's own
+//! topic, the ledger's consumer writing them to the test's own database, and the API answering
+//! from it — filters, Chinese text search, each role's scope, keyset pages while new cases
+//! arrive, a rebuild equal to the incremental ledger, the CSV's BOM and neutralised formulas, the
+//! XLSX read back by openpyxl, and the monthly report.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+use uuid::Uuid;
+use whistle_auth::Principal;
+use whistle_common::settings::DatabaseSettings;
+use whistle_ledger::store::LedgerStore;
+use whistle_ledger::synth::{self, CaseSpec, Progress};
+use whistle_schemas::events::{CaseEvent, SlaStageKind};
+use whistle_tests::*;
+
+/// 解放碑街道 and 朝天门街道, Yuzhong; 大渡口区's 新山村街道.
+const TOWN_A: &str = "500103001";
+const TOWN_B: &str = "500103002";
+const TOWN_OTHER: &str = "500104001";
+const UM: &str = "500103-UM";
+const EE: &str = "500103-EE";
+
+struct Ledger {
+    iso: Isolation,
+    api: String,
+    http: reqwest::Client,
+    producer: FutureProducer,
+    service: LedgerService,
+    store: LedgerStore,
+}
+
+impl Ledger {
+    async fn start() -> Ledger {
+        let iso = Isolation::new();
+        let service = LedgerService::start(&iso).await;
+        let producer = whistle_common::kafka::client_config(&iso.kafka).create().expect("producer");
+        Ledger {
+            api: service.url.clone(),
+            store: service.store.clone(),
+            iso,
+            http: reqwest::Client::new(),
+            producer,
+            service,
+        }
+    }
+
+    async fn publish(&self, events: &[CaseEvent]) {
+        for event in events {
+            let payload = serde_json::to_vec(event).expect("json");
+            let key = event.subject.to_string();
+            let record = FutureRecord::to(&self.iso.kafka.topics.cases).key(&key).payload(&payload);
+            self.producer.send(record, Duration::from_secs(10)).await.expect("sent");
+        }
+    }
+
+    async fn publish_cases(&self, specs: &[CaseSpec]) {
+        let events: Vec<CaseEvent> = specs.iter().flat_map(synth::events).collect();
+        self.publish(&events).await;
+    }
+
+    async fn get_raw(&self, who: &Principal, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.api)).bearer_auth(token(who)).send().await.expect("sent")
+    }
+
+    async fn get(&self, who: &Principal, path: &str) -> (u16, Value) {
+        let resp = self.get_raw(who, path).await;
+        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until the ledger holds `n` cases whose timelines have `steps` steps in all.
+    async fn wait_for(&self, n: i64, steps: i64) {
+        let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+        loop {
+            let (cases, total): (i64, Option<i64>) =
+                sqlx::query_as("SELECT count(*), sum(steps)::int8 FROM ledger_cases")
+                    .fetch_one(self.store.pool())
+                    .await
+                    .expect("counts");
+            if cases == n && total.unwrap_or(0) == steps {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the ledger has {cases} cases, {total:?} steps; want {n}, {steps}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.service.stop(&self.iso).await;
+        self.iso.clean_up().await;
+    }
+}
+
+/// id, status, closed_at, overdue, breaches, reopens, reroutes.
+type Figures = (Uuid, String, Option<DateTime<Utc>>, bool, i32, i32, i32);
+
+fn steps(specs: &[CaseSpec]) -> i64 {
+    specs.iter().map(|s| synth::events(s).len() as i64).sum()
+}
+
+fn spec(
+    n: u128,
+    town: &str,
+    department: &str,
+    description: &str,
+    progress: Progress,
+    raised_at: DateTime<Utc>,
+) -> CaseSpec {
+    CaseSpec {
+        id: Uuid::from_u128(0x1ed9_0000_0000_0000_0000_0000_0000_0000 + n),
+        raised_at,
+        town: town.into(),
+        district: town[..6].into(),
+        item: if department == UM { "CQ-CITY-001".into() } else { DEPT_ITEM.into() },
+        department: department.into(),
+        description: description.into(),
+        address: format!("重庆市渝中区解放碑步行街{n}号"),
+        progress,
+        breach: None,
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().expect("items").iter().map(|v| v["id"].as_str().expect("id").to_owned()).collect()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("a time").with_timezone(&Utc)
+}
+
+/// Eight cases over two towns of Yuzhong and one of Dadukou, two departments, every status.
+fn fixture() -> Vec<CaseSpec> {
+    let t = |d: u32| at(&format!("2026-03-{d:02}T10:00:00+08:00"));
+    let mut cases = vec![
+        spec(1, TOWN_A, UM, "解放碑占道经营，摊贩在人行道摆摊", Progress::Resolved, t(1)),
+        spec(2, TOWN_A, UM, "夜间施工噪声扰民", Progress::Acknowledged, t(2)),
+        spec(3, TOWN_A, EE, "河道旁堆放废油桶，油污流入排水沟", Progress::Dispatched, t(3)),
+        spec(4, TOWN_B, EE, "餐饮油烟直排", Progress::Resolved, t(4)),
+        spec(5, TOWN_B, UM, "违规搭建彩钢棚", Progress::Rerouted, t(5)),
+        spec(6, TOWN_B, UM, "露天焚烧垃圾", Progress::Raised, t(6)),
+        spec(7, TOWN_OTHER, "500104-UM", "占道经营，水果摊", Progress::OnSite, t(7)),
+        spec(8, TOWN_A, EE, "=HYPERLINK(\"http://evil\")", Progress::Rejected, t(8)),
+    ];
+    cases[1].breach = Some(SlaStageKind::Arrive);
+    cases[2].breach = Some(SlaStageKind::Acknowledge);
+    cases
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledger_filters_searches_chinese_and_keeps_each_role_to_its_scope() {
+    let ledger = Ledger::start().await;
+    let cases = fixture();
+    ledger.publish_cases(&cases).await;
+    ledger.wait_for(cases.len() as i64, steps(&cases)).await;
+    let id = |n: usize| cases[n - 1].id.to_string();
+    let set = |v: &[usize]| v.iter().map(|&n| id(n)).collect::<HashSet<_>>();
+    let manager = as_manager();
+    let list = |who: Principal, q: String| {
+        let ledger = &ledger;
+        async move {
+            let (status, body) = ledger.get(&who, &format!("/api/v1/whistles?{q}")).await;
+            assert_eq!(status, 200, "{q}: {body}");
+            ids(&body).into_iter().collect::<HashSet<_>>()
+        }
+    };
+    // Newest raised first, every case for the city's manager.
+    let (_, all) = ledger.get(&manager, "/api/v1/whistles").await;
+    assert_eq!(ids(&all), (1..=8).rev().map(id).collect::<Vec<_>>());
+    assert!(all["next_cursor"].is_null());
+    assert_eq!(all["items"][0]["timeline"].as_array().map(Vec::len), Some(synth::events(&cases[7]).len()));
+    // Filters.
+    assert_eq!(list(manager.clone(), "status=resolved".into()).await, set(&[1, 4]));
+    assert_eq!(list(manager.clone(), "status=dispatched,raised".into()).await, set(&[3, 5, 6]));
+    assert_eq!(list(manager.clone(), "district=500104".into()).await, set(&[7]));
+    assert_eq!(list(manager.clone(), format!("town={TOWN_B}")).await, set(&[4, 5, 6]));
+    assert_eq!(list(manager.clone(), format!("department={EE}")).await, set(&[3, 4, 8]));
+    assert_eq!(list(manager.clone(), "item=CQ-CITY-001&status=resolved".into()).await, set(&[1]));
+    assert_eq!(list(manager.clone(), "breached=true".into()).await, set(&[2, 3]));
+    assert_eq!(list(manager.clone(), "reopened=true".into()).await, set(&[5]));
+    assert_eq!(list(manager.clone(), "from=2026-03-03&to=2026-03-05".into()).await, set(&[3, 4]));
+    assert_eq!(
+        list(manager.clone(), "resolved_from=2026-03-04T00:00:00%2B08:00".into()).await,
+        set(&[4]),
+        "resolve range"
+    );
+    // Chinese substrings of the description or the address, two characters and longer.
+    assert_eq!(list(manager.clone(), "q=占道".into()).await, set(&[1, 7]));
+    assert_eq!(list(manager.clone(), "q=%E5%99%AA%E5%A3%B0%E6%89%B0%E6%B0%91".into()).await, set(&[2]), "噪声扰民");
+    assert_eq!(list(manager.clone(), "q=步行街5号".into()).await, set(&[5]));
+    assert_eq!(list(manager.clone(), "q=100%25".into()).await, set(&[]), "a literal %, no wildcard");
+    // Scope: a town sees its own cases only, whatever it asks for.
+    assert_eq!(list(as_town(TOWN_A), String::new()).await, set(&[1, 2, 3, 8]));
+    assert_eq!(list(as_town(TOWN_A), format!("town={TOWN_B}")).await, set(&[]));
+    assert_eq!(
+        list(as_department(UM), String::new()).await,
+        set(&[1, 2]),
+        "5 went to the command centre, 6 nowhere yet"
+    );
+    assert_eq!(list(as_department("500103-CC"), String::new()).await, set(&[1, 2, 3, 4, 5, 6, 8]));
+    let district_manager =
+        Principal::new("manager-500104", whistle_auth::Role::Manager { district: Some("500104".into()) });
+    assert_eq!(list(district_manager, String::new()).await, set(&[7]));
+    let (status, body) = ledger.get(&as_admin(), "/api/v1/whistles").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    // Refusals name the parameter.
+    for (q, param) in [("status=open", "status"), ("limit=0", "limit"), ("cursor=zz", "cursor"), ("from=soon", "from")]
+    {
+        let (status, body) = ledger.get(&manager, &format!("/api/v1/whistles?{q}")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")), "{q}");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with(param), "{body}");
+    }
+    let (status, body) = ledger.get(&manager, "/api/v1/whistles?colour=red").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_query")));
+    // Every kind through /api/v1/cases; its kind filter.
+    let (status, body) = ledger.get(&manager, "/api/v1/cases?kind=whistle&limit=3").await;
+    assert_eq!((status, ids(&body).len()), (200, 3));
+    assert!(body["next_cursor"].is_string());
+    let (_, none) = ledger.get(&manager, "/api/v1/cases?kind=town_case").await;
+    assert_eq!(ids(&none), Vec::<String>::new());
+    ledger.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_have_no_gaps_or_repeats_while_new_cases_arrive() {
+    let ledger = Ledger::start().await;
+    let base = at("2026-02-01T09:00:00+08:00");
+    let old: Vec<CaseSpec> = (0..40)
+        .map(|n| {
+            spec(100 + n, TOWN_A, UM, "占道经营", Progress::Dispatched, base + chrono::Duration::minutes(n as i64 / 2))
+        })
+        .collect();
+    ledger.publish_cases(&old).await;
+    ledger.wait_for(old.len() as i64, steps(&old)).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut arrived = 0u128;
+    loop {
+        let q = cursor.as_ref().map_or_else(|| "limit=7".to_owned(), |c| format!("limit=7&cursor={c}"));
+        let (status, page) = ledger.get(&as_town(TOWN_A), &format!("/api/v1/whistles?{q}")).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(ids(&page));
+        // New cases arrive between pages, raised now (at the head of the newest-first order).
+        arrived += 1;
+        let fresh = spec(500 + arrived, TOWN_A, UM, "新案件", Progress::Raised, Utc::now());
+        ledger.publish_cases(std::slice::from_ref(&fresh)).await;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = {
+        let mut by_time: Vec<&CaseSpec> = old.iter().collect();
+        by_time.sort_by_key(|s| std::cmp::Reverse((s.raised_at, s.id)));
+        by_time.into_iter().map(|s| s.id.to_string()).collect()
+    };
+    assert_eq!(seen.len(), expected.len(), "no repeats, nothing new mixed in: {seen:?}");
+    assert_eq!(seen, expected, "every old case once, in order (ties broken by id)");
+    assert!(arrived >= 6);
+    ledger.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_from_the_topic_equals_the_incremental_ledger() {
+    let ledger = Ledger::start().await;
+    let cases = fixture();
+    ledger.publish_cases(&cases).await;
+    // A replay of some events (a producer retry, a consumer restart) changes nothing.
+    let again: Vec<CaseEvent> = synth::events(&cases[0]).into_iter().chain(synth::events(&cases[4])).collect();
+    ledger.publish(&again).await;
+    ledger.wait_for(cases.len() as i64, steps(&cases)).await;
+    // Let the consumer pass the repeated events too.
+    let end = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let metrics =
+            reqwest::get(format!("{}/metrics", ledger.api)).await.expect("metrics").text().await.expect("text");
+        if metrics.contains(&format!("whistle_ledger_events_total{{outcome=\"duplicate\"}} {}", again.len())) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "duplicates not counted: {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let incremental = ledger.store.all_views().await.expect("views");
+
+    let url = ledger.iso.create_named_database("rebuilt").await;
+    let rebuilt = LedgerStore::connect(&DatabaseSettings {
+        url: Some(secrecy::SecretString::from(url)),
+        ..DatabaseSettings::default()
+    })
+    .await
+    .expect("connects");
+    let done = whistle_ledger::rebuild::replay(&ledger.iso.kafka, &rebuilt).await.expect("replays");
+    assert_eq!(done.duplicates, again.len() as u64, "{done:?}");
+    assert_eq!(done.written as i64, steps(&cases), "{done:?}");
+    let replayed = rebuilt.all_views().await.expect("views");
+    assert_eq!(replayed.len(), cases.len());
+    assert_eq!(replayed, incremental, "the rebuilt ledger equals the incremental one");
+    // And every indexed column agrees, not just the views.
+    let columns = |store: LedgerStore| async move {
+        let rows: Vec<Figures> = sqlx::query_as(
+            "SELECT id, status, closed_at, overdue, breaches, reopens, reroutes FROM ledger_cases ORDER BY id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("rows");
+        rows
+    };
+    assert_eq!(columns(rebuilt.clone()).await, columns(ledger.store.clone()).await);
+    rebuilt.pool().close().await;
+    ledger.iso.drop_named_database("rebuilt").await;
+    ledger.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_csv_export_has_a_bom_chinese_and_neutralised_formulas() {
+    let ledger = Ledger::start().await;
+    let cases = fixture();
+    ledger.publish_cases(&cases).await;
+    ledger.wait_for(cases.len() as i64, steps(&cases)).await;
+    let resp = ledger.get_raw(&as_town(TOWN_A), "/api/v1/whistles/export.csv").await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let bytes = resp.bytes().await.expect("body");
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM first");
+    let text = std::str::from_utf8(&bytes[3..]).expect("UTF-8");
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("id,status,district,town,department"), "{}", lines[0]);
+    assert_eq!(lines.len(), 1 + 4, "the town's four cases: {text}");
+    assert!(text.contains("解放碑占道经营，摊贩在人行道摆摊"), "{text}");
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "the formula is text: {text}");
+    assert!(!text.contains(&cases[3].id.to_string()), "another town's case is not exported");
+    let (status, body) = ledger.get(&as_manager(), "/api/v1/whistles/export.csv?limit=5").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")));
+    ledger.stop().await;
+}
+
+/// A Python with openpyxl (a virtualenv under the Whistle cache, made on first use).
+fn openpyxl() -> std::path::PathBuf {
+    let cache = std::env::var("WHISTLE_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/whistle"));
+    let venv = cache.join("venv-openpyxl");
+    let python = venv.join("bin/python");
+    let ok = |py: &std::path::Path| {
+        std::process::Command::new(py).args(["-c", "import openpyxl"]).output().is_ok_and(|o| o.status.success())
+    };
+    if !ok(&python) {
+        let status = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3");
+        assert!(status.success(), "python3 -m venv failed (apt-get install python3-venv)");
+        let status = std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openpyxl==3.1.5"])
+            .status()
+            .expect("pip");
+        assert!(status.success(), "pip install openpyxl failed");
+    }
+    python
+}
+
+/// Every sheet's rows of a workbook, as openpyxl reads them.
+fn read_xlsx(bytes: &[u8]) -> BTreeMap<String, Vec<Vec<Value>>> {
+    let path = std::env::temp_dir().join(format!("ledger-test-{}.xlsx", Uuid::new_v4().simple()));
+    std::fs::write(&path, bytes).expect("written");
+    let script = "import json, sys, openpyxl\n\
+        wb = openpyxl.load_workbook(sys.argv[1], read_only=True)\n\
+        print(json.dumps({ws.title: [[c for c in row] for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}, ensure_ascii=False, default=str))\n";
+    let out = std::process::Command::new(openpyxl()).arg("-c").arg(script).arg(&path).output().expect("python runs");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "openpyxl could not read it: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_xlsx_export_and_the_monthly_report_open_in_openpyxl() {
+    let ledger = Ledger::start().await;
+    let cases = fixture();
+    ledger.publish_cases(&cases).await;
+    ledger.wait_for(cases.len() as i64, steps(&cases)).await;
+    let resp = ledger.get_raw(&as_department("500103-CC"), "/api/v1/whistles/export.xlsx?q=占道").await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let sheets = read_xlsx(&resp.bytes().await.expect("body"));
+    let rows = &sheets["whistles-1"];
+    assert_eq!(rows[0][0], "id");
+    assert_eq!(rows.len(), 2, "one case of Yuzhong matches 占道: {rows:?}");
+    assert_eq!(rows[1][0], Value::String(cases[0].id.to_string()));
+    assert!(rows[1].contains(&Value::String("解放碑占道经营，摊贩在人行道摆摊".into())), "{rows:?}");
+    let (_, all) = (0, ledger.get_raw(&as_manager(), "/api/v1/whistles/export.xlsx").await);
+    let all = read_xlsx(&all.bytes().await.expect("body"));
+    assert_eq!(all["whistles-1"].len(), 1 + cases.len());
+    let formula = all["whistles-1"].iter().find(|r| r[0] == Value::String(cases[7].id.to_string())).expect("case 8");
+    assert_eq!(formula[7], "'=HYPERLINK(\"http://evil\")", "kept as text");
+
+    // The monthly report of Yuzhong, March 2026.
+    let (status, report) = ledger.get(&as_manager(), "/api/v1/reports/monthly?district=500103&month=2026-03").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["total"]["raised"], 7);
+    assert_eq!(report["total"]["dispatched"], 6);
+    assert_eq!(report["total"]["breaches"], 2);
+    assert_eq!(report["total"]["reopened"], 1);
+    assert_eq!(report["total"]["rejected"], 1);
+    assert_eq!(report["total"]["rerouted"], 1);
+    assert_eq!(report["names"]["zh"], "渝中区");
+    let dept = |code: &str| report["departments"].as_array().unwrap().iter().find(|d| d["code"] == code).cloned();
+    let um = dept(UM).expect("UM's row");
+    assert_eq!((um["raised"].as_u64(), um["mtta_seconds"].as_f64()), (Some(2), Some(995.0)));
+    assert_eq!(um["arrive_on_time_rate"].as_f64(), Some(0.5), "case 1 arrived in time, case 2 breached arrival");
+    let ee = dept(EE).expect("EE's row");
+    assert_eq!((ee["raised"].as_u64(), ee["mttr_seconds"].as_f64()), (Some(3), Some(3595.0)));
+    assert_eq!(report["towns"].as_array().map(Vec::len), Some(2));
+    assert_eq!(report["trend"].as_array().map(Vec::len), Some(6));
+    assert_eq!(report["trend"][5]["month"], "2026-03");
+    assert_eq!(report["trend"][4]["raised"], 0);
+    // Scope: another district's command centre, a department and a town are refused.
+    for who in [as_department("500104-CC"), as_department(UM), as_town(TOWN_A)] {
+        let (status, _) = ledger.get(&who, "/api/v1/reports/monthly?district=500103&month=2026-03").await;
+        assert_eq!(status, 403, "{who}");
+    }
+    let (status, body) = ledger.get(&as_manager(), "/api/v1/reports/monthly?district=500103&month=2026-3").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")));
+    let resp = ledger
+        .get_raw(&as_department("500103-CC"), "/api/v1/reports/monthly?district=500103&month=2026-03&format=xlsx")
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let book = read_xlsx(&resp.bytes().await.expect("body"));
+    let title = book["departments"][0][0].as_str().expect("a title").to_owned();
+    assert!(title.contains("渝中区") && title.contains("2026-03"), "{title}");
+    let total = book["departments"].iter().find(|r| r[0] == "total").expect("a total row");
+    assert_eq!(total[1].as_f64(), Some(7.0));
+    ledger.stop().await;
+}
