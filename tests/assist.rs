@@ -90,6 +90,21 @@ async fn acknowledged_case(stack: &Stack, item: &str) -> String {
     id
 }
 
+/// A whistle for an item the town holds, raised asking for the competent department's support,
+/// and acknowledged by it: the way a department enforces a town-held (e.g. persuade-first) item.
+async fn acknowledged_support_case(stack: &Stack, item: &str) -> String {
+    let mut request = raise_body(TOWN, item, "现场劝导无效，请求支援");
+    request["support"] = json!(true);
+    let (status, body) = stack.post("/api/v1/whistles", &request).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
+    id
+}
+
 fn fenced(frame: &Value, id: &str, rule: &str) -> bool {
     event_of(frame) == Some(("whistle.fenced", id)) && frame["event"]["data"]["rule"] == rule
 }
@@ -190,7 +205,7 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
         )
         .await;
     assert_eq!(status, 200, "{tier}");
-    assert_eq!(tier["tier"], "first_offence");
+    assert_eq!(tier["tier"], "ordinary");
     let max = tier["fine_max_yuan"].as_u64().expect("a range");
 
     let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": max * 3});
@@ -206,7 +221,7 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
     let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &with_reason).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["warnings"][0]["severity"], "overridden");
-    assert_eq!(body["benchmark"]["tier"], "first_offence");
+    assert_eq!(body["benchmark"]["tier"], "ordinary");
     let (_, overridden) =
         board.until(|f| fenced(f, &id, "fine_out_of_range") && f["event"]["data"]["severity"] == "overridden").await;
     assert_eq!(overridden["event"]["data"]["flagged"], true, "overrides are flagged for managers");
@@ -235,13 +250,14 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenced() {
     let stack = Stack::start().await;
-    // Outdoor advertising is recovered to Yuzhong's urban management department, persuade first.
-    let id = acknowledged_case(&stack, "CQ-CITY-003").await;
+    // Debris in fire exits is one of the three persuade-first items; the town asked the fire
+    // brigade for support. An address is an individual: a warning or at most 500 yuan.
+    let id = acknowledged_support_case(&stack, "CQ-FIRE-002").await;
     let mut board = stack.board().await;
     board.subscribe(&format!("town:{TOWN}"), None).await;
     assert_eq!(board.next().await["type"], "snapshot");
 
-    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 20});
+    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 100});
     let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "override_reason_required");
@@ -258,6 +274,57 @@ async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenc
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["warnings"], json!([]));
     board.until(|f| event_of(f) == Some(("whistle.penalised", &id))).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_benchmark_and_the_fine_fence_use_the_subject_kinds_range() {
+    let stack = Stack::start().await;
+    let lookup = |body: Value| {
+        let stack = &stack;
+        async move { stack.post_as(&as_town(TOWN), "/api/v1/assist/benchmark", &body).await }
+    };
+    // Fire Protection Law art. 60: an individual a warning or at most 500 yuan, a unit 5,000-50,000.
+    let (status, ind) = lookup(json!({"item": "CQ-FIRE-002"})).await;
+    assert_eq!(status, 200, "{ind}");
+    assert_eq!((ind["kind"].as_str(), ind["action"].as_str()), (Some("individual"), Some("warning")), "{ind}");
+    assert_eq!(ind["statutory"], json!({"warning": true, "min_yuan": 0, "max_yuan": 500}));
+    assert!(ind["fine_max_yuan"].as_u64().expect("max") <= 500, "{ind}");
+    let (status, unit) = lookup(json!({"item": "CQ-FIRE-002", "kind": "unit"})).await;
+    assert_eq!(status, 200, "{unit}");
+    assert_eq!(unit["statutory"], json!({"warning": false, "min_yuan": 5000, "max_yuan": 50000}));
+    assert!(unit["fine_min_yuan"].as_u64().expect("min") >= 5000, "{unit}");
+    assert_eq!(unit["persuade_first"], true);
+    // Hazardous waste is a unit's offence only: without a kind that is the kind; an individual is refused.
+    let (status, body) = lookup(json!({"item": DEPT_ITEM})).await;
+    assert_eq!((status, body["kind"].as_str()), (200, Some("unit")), "{body}");
+    let (status, body) = lookup(json!({"item": DEPT_ITEM, "kind": "individual"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_field");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("unit only"), "{body}");
+    // An article with no fine has no benchmark.
+    let (status, body) = lookup(json!({"item": "CQ-EDU-001"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("unknown_item")), "{body}");
+
+    // 2,000 yuan, the seed's old first-offence range: above an individual's 500, below a unit's 5,000.
+    let id = acknowledged_support_case(&stack, "CQ-FIRE-002").await;
+    for subject in [json!({"address": "渝中区八一路 21 号"}), json!({"credit_code": CREDIT_CODE})] {
+        let penalty = json!({"subject": subject, "amount_yuan": 2000, "persuasion_recorded": true});
+        let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+        assert_eq!(status, 422, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("fine of 2000 yuan is outside"), "{body}");
+    }
+    // Inside the unit's tier it passes, and the recorded tier range is the unit's.
+    let amount = unit["fine_min_yuan"].as_u64().expect("min");
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": amount, "persuasion_recorded": true});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["warnings"], json!([]));
+    assert_eq!(
+        (body["benchmark"]["kind"].as_str(), body["benchmark"]["fine_min_yuan"].as_u64()),
+        (Some("unit"), Some(amount))
+    );
     stack.stop().await;
 }
 

@@ -27,6 +27,8 @@ import random
 import sys
 from pathlib import Path
 
+import statutory as law
+
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "registry-seed.json"
 BENCHMARKS = HERE / "assist" / "benchmarks.json"
@@ -159,8 +161,8 @@ RURAL = ["town", "township"]
 # `empowered`/`delegated` (towns since 2024-01-01), `statutory` (the town's own), `recovered`
 # (towns held it from PRIOR, the department since 2024-01-01), `department` (held by the
 # department throughout), `optional` (department-held city-wide; some towns take it up).
-# `history`: the item's own history (HISTORIES). Persuade-first comes from
-# assist/benchmarks.json for the items it covers, else the P set below.
+# `history`: the item's own history (HISTORIES). Statutory ranges, persuade-first and the
+# benchmarks come from statutory.py; the subject kinds are those the law gives a range for.
 CATALOGUE = [
     # -- Named in the reform text (illustrative: false) --
     ("CQ-FIRE-001", "损坏、挪用或者擅自拆除、停用住宅消防设施、器材", "Damaging, misusing or removing residential fire equipment",
@@ -385,10 +387,6 @@ CATALOGUE = [
      "water", "WR", "《中华人民共和国防洪法》第二十二条第二款、第五十五条第三项", IND, "optional", RURAL, ["河滩种植", "高秆作物"], ["crops in flood channel"]),
 ]
 
-# Persuade-first items beyond those in assist/benchmarks.json (minor offences where the reform
-# asks for persuasion before a penalty).
-PERSUADE_FIRST = {"CQ-CITY-009", "CQ-CITY-011", "CQ-CITY-014", "CQ-CITY-016", "CQ-CITY-017", "CQ-MKT-005",
-                  "CQ-ENV-012", "CQ-OPT-001", "CQ-CIVL-001", "CQ-EDU-001"}
 
 # Items with their own history: (district or *, holder type or "towns", authority, from, to, note).
 HISTORIES = {
@@ -494,7 +492,7 @@ def entry(district, kind, authority, start, end, note, town=None):
     return h
 
 
-def items(rng, towns, persuade, seed_keywords):
+def items(rng, towns, seed_keywords):
     out = []
     body = {t["code"]: t.get("managed_by", t["district"]) for t in towns}
     for code, zh, en, category, dept, basis, subjects, authority, kinds, kw_zh, kw_en in CATALOGUE:
@@ -524,13 +522,17 @@ def items(rng, towns, persuade, seed_keywords):
             "illustrative": code not in {"CQ-FIRE-001", "CQ-FIRE-002", "CQ-CITY-001", "CQ-AGRI-001", "CQ-ENV-001"},
             # The seed's items keep the seed's keywords (the assist index was tuned on them).
             "keywords": seed_keywords.get(code) or {"zh": kw_zh, "en": kw_en},
-            "subject_kinds": subjects,
-            "persuade_first": persuade.get(code, code in PERSUADE_FIRST),
+            "subject_kinds": law.subject_kinds(code, subjects),
+            "persuade_first": code in law.PERSUADE_FIRST,
             "department_type": dept,
             "holders": holders,
         }
         if kinds:
             item["town_kinds"] = kinds
+        if law.statutory(code):
+            item["statutory"] = law.statutory(code)
+        elif code not in law.NO_FINE:
+            raise ValueError(f"{code}: no statutory range and not in NO_FINE")
         out.append(item)
     names = [i["names"]["zh"] for i in out]
     assert len(names) == len(set(names)), "two items share a name"
@@ -539,7 +541,6 @@ def items(rng, towns, persuade, seed_keywords):
 
 def main():
     seed = json.loads(SEED.read_text())
-    persuade = {c: v["persuade_first"] for c, v in json.loads(BENCHMARKS.read_text())["items"].items()}
     rng = random.Random(20240101)
     assert sum(sum(v) for v in TOWN_COUNTS.values()) == TOTAL_TOWNS, sum(sum(v) for v in TOWN_COUNTS.values())
     types = department_types()
@@ -558,7 +559,7 @@ def main():
             t["county_name_pattern"] = {"zh": county, "en": "{district} Public Security Bureau"}
         dept_types.append(t)
     keywords = {i["code"]: i.get("keywords") for i in seed["items"]}
-    out_items = items(rng, towns, persuade, keywords)
+    out_items = items(rng, towns, keywords)
     out = {
         "source_note": seed["source_note"],
         "department_types": dept_types,
@@ -567,12 +568,15 @@ def main():
         "items": out_items,
     }
     text = json.dumps(out, ensure_ascii=False, indent=1) + "\n"
+    bench = json.dumps(law.benchmarks(), ensure_ascii=False, indent=1) + "\n"
     if "--check" in sys.argv:
-        # The committed file must be exactly what the generator makes.
-        if OUT.read_text() != text:
-            sys.exit("registry.json is not what gen_registry.py generates: run it and commit the output")
+        # The committed files must be exactly what the generator makes.
+        for path, want in ((OUT, text), (BENCHMARKS, bench)):
+            if path.read_text() != want:
+                sys.exit(f"{path.name} is not what gen_registry.py generates: run it and commit the output")
         return
     OUT.write_text(text)
+    BENCHMARKS.write_text(bench)
     auth = {}
     for i in out_items:
         city = [h for h in i["holders"] if h["district"] == "*"]

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Names;
+use crate::registry::{StatutoryRange, SubjectKind};
 
 /// `GET /api/v1/assist/suggest?text=TEXT[&limit=N]`: the likeliest items, best first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -25,6 +26,10 @@ pub struct ItemSuggestion {
 
 /// The subject of an inspection or penalty as the officer enters it: an enterprise's unified
 /// social credit code, or an address (either, or both; the code wins).
+///
+/// Its kind decides which statutory range and benchmark tier apply: `kind` when given, else a
+/// unit when a credit code is given, else the item's only kind when the law punishes one kind
+/// only, else an individual.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectInput {
@@ -32,6 +37,9 @@ pub struct SubjectInput {
     pub credit_code: Option<String>,
     #[serde(default)]
     pub address: Option<String>,
+    /// `individual` (公民, including a sole trader with a credit code) or `unit` (法人或者其他组织).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SubjectKind>,
 }
 
 /// `POST /api/v1/whistles/{id}/inspect`: the responding department inspected a subject.
@@ -74,25 +82,40 @@ pub struct PenaltyRequest {
 #[serde(deny_unknown_fields)]
 pub struct BenchmarkRequest {
     pub item: String,
-    /// When given, the subject's penalty history decides whether this is a repeat offence.
+    /// When given, the subject's penalty history decides whether this is a repeat offence, and
+    /// its kind which tier applies (see [`SubjectInput`]).
     #[serde(default)]
     pub subject: Option<SubjectInput>,
+    /// The kind of subject when no `subject` is given; default: the item's only kind, else
+    /// `individual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SubjectKind>,
     #[serde(default)]
     pub corrected_in_time: bool,
     #[serde(default)]
     pub serious_consequences: bool,
 }
 
-/// The discretion tier that applies, and what it allows.
+/// The discretion tier that applies to the subject's kind, what it allows, and what the law allows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BenchmarkView {
     pub item: String,
+    /// The kind of subject the tier and ranges are for.
+    pub kind: SubjectKind,
     pub tier: String,
     pub label: Names,
-    /// `no_penalty`, `warning`, `fine` or `fine_and_suspend`.
+    /// `no_penalty`, `warning` (a warning alone, amount 0, or a fine in the range), `fine` or
+    /// `fine_and_suspend`.
     pub action: String,
+    /// The tier's fine range for `kind`.
     pub fine_min_yuan: u64,
     pub fine_max_yuan: u64,
+    /// What the law allows `kind` (the registry item's `statutory`): a fine outside it is
+    /// unlawful whatever the tier says.
+    pub statutory: StatutoryRange,
+    /// The statutory range is not the article's own words (see the registry item's
+    /// `statutory.note`).
+    pub statutory_illustrative: bool,
     pub repeat_within_months: u32,
     /// Penalties for this item against this subject within the repeat window.
     pub prior_offences: u32,

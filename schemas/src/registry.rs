@@ -67,6 +67,15 @@ pub struct Statutory {
     pub individual: Option<StatutoryRange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<StatutoryRange>,
+    /// The ranges are not the cited article's text: the article names no amount, the amount
+    /// depends on a value (货值, 违法所得, 工程造价, an area), or we could not check it. The `note`
+    /// says which.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub illustrative: bool,
+    /// Where the ranges come from: the article's words as we read them, or why they are
+    /// illustrative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Statutory {

@@ -1,8 +1,8 @@
 //! The assist data files under `deploy/data/assist/`, loaded once and validated against the
-//! registry: every code they name must be a registry item, and every item taken from a public
-//! source (not `illustrative`) must have an entry, so a real item cannot silently go without
-//! synonyms or a benchmark. Illustrative items without an entry are suggested from their registry
-//! names and keywords alone and have no discretion benchmark.
+//! registry: every code they name must be a registry item; every item taken from a public source
+//! (not `illustrative`) must have synonyms, and every item with a statutory penalty range a
+//! discretion benchmark (see [`crate::benchmark`]). Illustrative items without synonyms are
+//! suggested from their registry names and keywords alone.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -100,10 +100,10 @@ impl AssistData {
     pub fn load(dir: &Path, registry: &Registry) -> Result<AssistData, DataError> {
         let items: ItemsFile = read(dir, ITEMS_FILE)?;
         check_codes(registry, ITEMS_FILE, items.items.keys())?;
-        let benchmarks: BenchmarkFile = read(dir, BENCHMARKS_FILE)?;
+        let mut benchmarks: BenchmarkFile = read(dir, BENCHMARKS_FILE)?;
         benchmarks.validate(registry)?;
         let fences: FenceRules = read(dir, FENCES_FILE)?;
-        let longest = benchmarks.scales.values().map(|s| s.repeat_within_months).max().unwrap_or(0);
+        let longest = benchmarks.items.values().map(|b| b.repeat_within_months).max().unwrap_or(0);
         fences.validate(longest)?;
         Ok(AssistData { texts: items.items, benchmarks, fences })
     }

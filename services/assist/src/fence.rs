@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::benchmark::Matched;
+use crate::benchmark::{Action, Matched};
 use crate::data::{DataError, FENCES_FILE};
 
 pub const MULTI_DEPARTMENT: &str = "multi_department_inspection";
@@ -144,17 +144,21 @@ pub fn check_penalty(
     persuasion_recorded: bool,
 ) -> Vec<Warning> {
     let mut out = Vec::new();
-    let range = matched.tier.fine_yuan;
-    if rules.fine_out_of_range.enabled && !range.contains(amount_yuan) {
+    let range = matched.range.fine_yuan;
+    if rules.fine_out_of_range.enabled && !matched.range.allows(amount_yuan) {
+        let allowed = match matched.range.action {
+            Action::NoPenalty => "no fine".to_owned(),
+            Action::Warning => format!("a warning (0) or {}–{} yuan", range.min, range.max),
+            Action::Fine | Action::FineAndSuspend => format!("{}–{} yuan", range.min, range.max),
+        };
         out.push(Warning {
             rule: FINE_OUT_OF_RANGE,
             message: format!(
-                "a fine of {amount_yuan} yuan is outside {}–{} yuan for tier \"{}\" ({}); give a reason to proceed \
+                "a fine of {amount_yuan} yuan is outside {allowed} for tier \"{}\" ({}, {}); give a reason to proceed \
                  / 罚款超出裁量基准「{}」范围",
-                range.min,
-                range.max,
                 matched.tier.label.en,
-                matched.tier.action.as_str(),
+                matched.range.action.as_str(),
+                matched.kind.as_str(),
                 matched.tier.label.zh
             ),
         });
@@ -178,6 +182,7 @@ mod tests {
     use crate::benchmark::Facts;
     use crate::tests::assist;
     use whistle_registry::ItemCode;
+    use whistle_schemas::registry::SubjectKind;
 
     fn at(days_ago: i64) -> DateTime<Utc> {
         now() - Duration::days(days_ago)
@@ -241,12 +246,20 @@ mod tests {
     }
 
     #[test]
-    fn a_fine_outside_the_tier_and_a_skipped_persuasion_both_trip() {
+    fn a_fine_outside_the_kinds_tier_and_a_skipped_persuasion_both_trip() {
         let benchmarks = &assist().data.benchmarks;
-        let item = ItemCode::parse("CQ-CITY-003").expect("code");
-        let m = benchmarks.matching(&item, &Facts::default()).expect("tier");
-        let w = check_penalty(rules(), &m, m.tier.fine_yuan.max + 1, false);
+        let item = ItemCode::parse("CQ-FIRE-002").expect("code");
+        let m = benchmarks.matching(&item, SubjectKind::Individual, &Facts::default()).expect("tier");
+        let w = check_penalty(rules(), &m, m.range.fine_yuan.max + 1, false);
         assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [FINE_OUT_OF_RANGE, PERSUASION_SKIPPED]);
-        assert!(check_penalty(rules(), &m, m.tier.fine_yuan.max, true).is_empty());
+        assert!(w[0].message.contains("individual"), "{}", w[0].message);
+        assert!(check_penalty(rules(), &m, m.range.fine_yuan.max, true).is_empty());
+        // A warning alone is inside an individual's ordinary tier, not a unit's.
+        assert!(check_penalty(rules(), &m, 0, true).is_empty());
+        let unit = benchmarks.matching(&item, SubjectKind::Unit, &Facts::default()).expect("tier");
+        let w = check_penalty(rules(), &unit, 0, true);
+        assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), [FINE_OUT_OF_RANGE]);
+        // The individual's top of 500 yuan is far below a unit's floor.
+        assert_eq!(check_penalty(rules(), &unit, 500, true).len(), 1);
     }
 }

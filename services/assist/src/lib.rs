@@ -5,11 +5,12 @@
 //!   and character bigrams for Han text; light stemming for English).
 //! - [`index`]: the BM25 index over item names, registry keywords, synonyms and typical
 //!   descriptions, built once at start-up, and the suggestion query with its matched terms.
-//! - [`benchmark`]: discretion benchmarks — per item, circumstances (first offence, corrected in
-//!   time, repeat within N months, serious consequences) mapped to an allowed action and fine range.
+//! - [`benchmark`]: discretion benchmarks — per item and subject kind (individual / unit),
+//!   circumstances (first minor offence corrected in time, ordinary, repeat within N months,
+//!   serious) mapped to an allowed action and a fine range inside the statutory range.
 //! - [`subject`]: who is inspected or penalised — a checked credit code or a normalised address.
 //! - [`fence`]: electronic fences (multi-department or repeated inspection, fine outside the
-//!   tier's range, penalty without the persuasion a persuade-first item needs); rules are data.
+//!   kind's tier range, penalty without the persuasion a persuade-first item needs); rules are data.
 //! - [`history`]: subjects' inspection and penalty history in Redis (async; the only I/O here).
 //! - [`figures`]: outcome figures from the event log — procedures per case, handling time,
 //!   repeated inspections — and a reader for the case topic.

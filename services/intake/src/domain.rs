@@ -264,6 +264,7 @@ mod tests {
         let input = |code: Option<&str>, address: Option<&str>| SubjectInput {
             credit_code: code.map(Into::into),
             address: address.map(Into::into),
+            kind: None,
         };
         assert!(subject(&input(None, Some("渝中区解放碑步行街8号"))).is_ok());
         let field = |r: Result<EnforcementSubject, ApiError>| match r {

@@ -284,7 +284,7 @@ fn subjects_and_fines_never_panic_and_name_their_field() {
     let input = (proptest::option::of(nasty_string()), proptest::option::of(nasty_string()), any::<u64>());
     runner
         .run(&input, |(credit_code, address, amount)| {
-            match domain::subject(&SubjectInput { credit_code, address }) {
+            match domain::subject(&SubjectInput { credit_code, address, kind: None }) {
                 Ok(s) => {
                     prop_assert!(s.id.starts_with("ucc:") || s.id.starts_with("addr:"));
                     prop_assert!(s.id.chars().count() <= 130, "the id is part of a Redis key");

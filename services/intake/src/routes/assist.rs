@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 use whistle_assist::QueryError;
-use whistle_assist::benchmark::{Facts, Matched};
+use whistle_assist::benchmark::{Facts, MatchError, Matched};
 use whistle_assist::fence::{self, Warning};
 use whistle_assist::index::MAX_LIMIT;
 use whistle_auth::{CaseAction, Principal};
@@ -97,11 +97,14 @@ fn months(n: u32) -> Duration {
 fn benchmark_view(m: &Matched<'_>, prior_offences: u32) -> BenchmarkView {
     BenchmarkView {
         item: m.item.to_string(),
+        kind: m.kind,
         tier: m.tier.tier.clone(),
         label: m.tier.label.clone(),
-        action: m.tier.action.as_str().to_owned(),
-        fine_min_yuan: m.tier.fine_yuan.min,
-        fine_max_yuan: m.tier.fine_yuan.max,
+        action: m.range.action.as_str().to_owned(),
+        fine_min_yuan: m.range.fine_yuan.min,
+        fine_max_yuan: m.range.fine_yuan.max,
+        statutory: m.statutory,
+        statutory_illustrative: m.statutory_illustrative,
         repeat_within_months: m.repeat_within_months,
         prior_offences,
         persuade_first: m.persuade_first,
@@ -116,9 +119,34 @@ async fn prior_offences(
     now: DateTime<Utc>,
     except: Uuid,
 ) -> Result<u32, ApiError> {
-    let (_, scale) = state.assist.data.benchmarks.of(item).ok_or_else(|| ApiError::UnknownItem(item.to_string()))?;
-    let since = now - months(scale.repeat_within_months);
+    let bench =
+        state.assist.data.benchmarks.of(item).ok_or_else(|| no_benchmark(MatchError::NoBenchmark(item.to_string())))?;
+    let since = now - months(bench.repeat_within_months);
     state.history.penalties_since(&subject.id, item.as_str(), since, except).await.map_err(unavailable)
+}
+
+/// The benchmark for `item`, matched for the subject's kind (see [`SubjectInput`]).
+fn matching<'a>(
+    state: &'a AppState,
+    item: &ItemCode,
+    subject: Option<&SubjectInput>,
+    stated: Option<whistle_schemas::registry::SubjectKind>,
+    facts: &Facts,
+) -> Result<Matched<'a>, ApiError> {
+    let benchmarks = &state.assist.data.benchmarks;
+    let stated = subject.and_then(|s| s.kind).or(stated);
+    let credit_code = subject.is_some_and(|s| s.credit_code.as_deref().is_some_and(|c| !c.trim().is_empty()));
+    let kind = benchmarks.kind_of(item, stated, credit_code);
+    benchmarks.matching(item, kind, facts).map_err(no_benchmark)
+}
+
+fn no_benchmark(err: MatchError) -> ApiError {
+    match err {
+        MatchError::NoBenchmark(_) => ApiError::UnknownItem(err.to_string()),
+        MatchError::KindNotPunishable { .. } => {
+            ApiError::InvalidField { field: "subject.kind", message: err.to_string() }
+        }
+    }
 }
 
 fn unavailable(err: anyhow::Error) -> ApiError {
@@ -150,7 +178,7 @@ pub async fn benchmark(
         serious_consequences: req.serious_consequences,
         prior_offences: prior,
     };
-    let m = state.assist.data.benchmarks.matching(&item, &facts).ok_or_else(|| ApiError::UnknownItem(req.item))?;
+    let m = matching(&state, &item, req.subject.as_ref(), req.kind, &facts)?;
     Ok(Json(benchmark_view(&m, prior)))
 }
 
@@ -289,8 +317,7 @@ pub async fn penalty(
         serious_consequences: req.serious_consequences,
         prior_offences: prior,
     };
-    let matched =
-        state.assist.data.benchmarks.matching(&item, &facts).ok_or_else(|| ApiError::UnknownItem(view.item.clone()))?;
+    let matched = matching(&state, &item, Some(&req.subject), None, &facts)?;
     let rules = &state.assist.data.fences;
     // Persuasion counts as recorded when the officer says so or when an inspection of this
     // subject in this case recorded it.
@@ -316,8 +343,8 @@ pub async fn penalty(
             item: item.to_string(),
             amount_yuan: req.amount_yuan,
             tier: matched.tier.tier.clone(),
-            range_min_yuan: matched.tier.fine_yuan.min,
-            range_max_yuan: matched.tier.fine_yuan.max,
+            range_min_yuan: matched.range.fine_yuan.min,
+            range_max_yuan: matched.range.fine_yuan.max,
             override_reason: override_reason.clone().filter(|_| !warnings.is_empty()),
         }),
         event_id,
