@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use uuid::Uuid;
-use whistle_assist::benchmark::Facts;
+use whistle_assist::benchmark::{Facts, MatchError};
 use whistle_assist::fence;
 use whistle_auth::{CaseAction, Principal, Role};
 use whistle_case::procedure::{TimeLimit, time_limit};
@@ -32,7 +32,7 @@ use whistle_schemas::events::{
     Actor, ActorKind, BenchmarkApplied, CaseParty, Commented, Confirmed, Decided, DecisionOutcome, EnforcementSubject,
     FenceSeverity, Investigated, Notified, Persuaded, Registered, Reopened, Reviewed,
 };
-use whistle_schemas::registry::SubjectKind;
+use whistle_schemas::registry::{StatutoryRange, SubjectKind};
 
 use super::AppState;
 use super::whistles::{
@@ -99,6 +99,16 @@ pub async fn open(
     let attachments = attachments(&req.attachments)?;
     let now = Utc::now();
     let registry = state.registry.current();
+    if let Some(def) = registry.item(&parsed.item)
+        && !def.subject_kinds.is_empty()
+        && !def.subject_kinds.contains(&party.kind)
+    {
+        let kinds: Vec<&str> = def.subject_kinds.iter().map(|k| k.as_str()).collect();
+        return Err(ApiError::InvalidField {
+            field: "subject.kind",
+            message: format!("{} is committed by {} only, not by a party of kind {}", parsed.item, kinds.join(" or "), party.kind.as_str()),
+        });
+    }
     let town = registry.town(&parsed.town).ok_or_else(|| ApiError::UnknownTown(parsed.town.to_string()))?;
     match route(&registry, &parsed.town, &parsed.item, now).map_err(super::registry::route_error)? {
         Route::Town { .. } => {}
@@ -390,13 +400,10 @@ pub async fn decide_case(
     let item = ItemCode::parse(&case.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
     let procedure = case.procedure.as_ref().ok_or(whistle_case::Refusal::NotEnforcementCase { action: "decide" })?;
     let kind = procedure.party.kind;
-    let statutory =
-        state.registry.current().item(&item).and_then(|i| i.statutory.as_ref()).and_then(|s| s.for_kind(kind)).copied();
-    let prior = state
-        .history
-        .penalties_since(&procedure.subject.id, item.as_str(), Utc::now() - chrono::Duration::days(31 * 24), case.id)
-        .await
-        .map_err(|e| {
+    let repeat_months = state.assist.data.benchmarks.of(&item).map_or(24, |b| b.repeat_within_months);
+    let since = Utc::now() - chrono::Duration::days(31 * i64::from(repeat_months));
+    let prior =
+        state.history.penalties_since(&procedure.subject.id, item.as_str(), since, case.id).await.map_err(|e| {
             tracing::error!(error = ?e, "subject history unavailable");
             ApiError::Unavailable("the subject's history is unavailable; retry shortly".into())
         })?;
@@ -405,12 +412,22 @@ pub async fn decide_case(
         serious_consequences: req.serious_consequences,
         prior_offences: prior,
     };
-    let benchmark = state.assist.data.benchmarks.matching(&item, &facts).map(|m| BenchmarkApplied {
-        tier: m.tier.tier.clone(),
-        action: m.tier.action.as_str().to_owned(),
-        min_yuan: m.tier.fine_yuan.min,
-        max_yuan: m.tier.fine_yuan.max,
-    });
+    // Where the law names no penalty for the item, or none for this kind of party, nothing but
+    // "no penalty" (or another measure) is lawful.
+    let none = StatutoryRange { warning: false, min_yuan: 0, max_yuan: 0 };
+    let (statutory, benchmark) = match state.assist.data.benchmarks.matching(&item, kind, &facts) {
+        Ok(m) => (
+            m.statutory,
+            Some(BenchmarkApplied {
+                tier: m.tier.tier.clone(),
+                action: m.range.action.as_str().to_owned(),
+                min_yuan: m.range.fine_yuan.min,
+                max_yuan: m.range.fine_yuan.max,
+            }),
+        ),
+        Err(MatchError::NoBenchmark(_) | MatchError::KindNotPunishable { .. }) => (none, None),
+    };
+    let statutory = Some(statutory);
     let decision = Decided {
         actor: Actor::new(ActorKind::Town, case.town.clone()),
         outcome: req.outcome,
