@@ -120,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
                 policy,
             );
             let timers = case.timers(policy, calendar, &Default::default());
-            let keys = CaseSla::all_keys(policy);
+            let keys = case.all_keys(policy);
             async move { store.save(&case, &keys, &timers).await }
         })
         .buffer_unordered(64)

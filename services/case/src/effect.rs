@@ -6,8 +6,8 @@
 //! that must decide what it means.
 
 use whistle_schemas::events::{
-    CaseEventBody, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered, Rejected,
-    Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
+    CaseEventBody, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered,
+    Rejected, Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
 };
 
 /// The meaning of one event.

@@ -165,6 +165,11 @@ mod tests {
             overdue: vec![],
             paused: false,
             timeline,
+            kind: Default::default(),
+            procedure: None,
+            confirmation: None,
+            reopens: 0,
+            review: vec![],
         }
     }
 

@@ -89,10 +89,7 @@ impl Calendar {
                 }
             }
         }
-        self.offset
-            .from_local_datetime(&day.and_time(local.time()))
-            .earliest()
-            .map_or(start, |t| t.with_timezone(&Utc))
+        self.offset.from_local_datetime(&day.and_time(local.time())).earliest().map_or(start, |t| t.with_timezone(&Utc))
     }
 
     fn local_day(&self, t: DateTime<Utc>) -> NaiveDate {

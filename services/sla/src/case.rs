@@ -74,7 +74,10 @@ pub const DEEMED_CONFIRMED_AFTER_WORKING_DAYS: u32 = 3;
 pub enum TimerKind {
     Warning,
     Breach,
-    Escalate { level: u32, to: String },
+    Escalate {
+        level: u32,
+        to: String,
+    },
     /// A resolved whistle the town has not answered counts as confirmed.
     DeemedConfirmed,
 }
@@ -252,6 +255,7 @@ impl CaseSla {
             | Effect::Raised(_)
             | Effect::Registered(_)
             | Effect::Reopened(_)
+            | Effect::Confirmed(_)
             | Effect::Routed(_)
             | Effect::Transferred(_)
             | Effect::Sla(SlaSignal::Scheduled(_) | SlaSignal::Warning(_) | SlaSignal::Escalated(_))
@@ -318,7 +322,8 @@ impl CaseSla {
         let mut timers = Vec::new();
         if !self.is_open() {
             // A resolved whistle the town does not answer counts as confirmed after 3 working days.
-            if let Some(at) = self.closed_at.filter(|_| self.resolved && !self.confirmed && self.policy != STATUTORY_POLICY)
+            if let Some(at) =
+                self.closed_at.filter(|_| self.resolved && !self.confirmed && self.policy != STATUTORY_POLICY)
             {
                 let key = self.timer_prefix() + DEEMED_KEY;
                 if !fired.contains(&key) {

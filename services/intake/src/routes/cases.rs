@@ -86,6 +86,7 @@ pub async fn open(
     let party = party(&req.subject)?;
     // A unit's history is kept under its credit code; an individual's under the place.
     let subject = domain::subject(&SubjectInput {
+        kind: Some(party.kind),
         credit_code: party.credit_code.clone(),
         address: (party.kind == SubjectKind::Individual).then(|| parsed.location.address.clone()),
     })
@@ -106,7 +107,12 @@ pub async fn open(
         let kinds: Vec<&str> = def.subject_kinds.iter().map(|k| k.as_str()).collect();
         return Err(ApiError::InvalidField {
             field: "subject.kind",
-            message: format!("{} is committed by {} only, not by a party of kind {}", parsed.item, kinds.join(" or "), party.kind.as_str()),
+            message: format!(
+                "{} is committed by {} only, not by a party of kind {}",
+                parsed.item,
+                kinds.join(" or "),
+                party.kind.as_str()
+            ),
         });
     }
     let town = registry.town(&parsed.town).ok_or_else(|| ApiError::UnknownTown(parsed.town.to_string()))?;
