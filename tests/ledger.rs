@@ -142,7 +142,7 @@ fn fixture() -> Vec<CaseSpec> {
         spec(1, TOWN_A, UM, "解放碑占道经营，摊贩在人行道摆摊", Progress::Resolved, t(1)),
         spec(2, TOWN_A, UM, "夜间施工噪声扰民", Progress::Acknowledged, t(2)),
         spec(3, TOWN_A, EE, "河道旁堆放废油桶，油污流入排水沟", Progress::Dispatched, t(3)),
-        spec(4, TOWN_B, EE, "餐饮油烟直排", Progress::Resolved, t(4)),
+        spec(4, TOWN_B, EE, "餐饮油烟直排", Progress::Reopened, t(4)),
         spec(5, TOWN_B, UM, "违规搭建彩钢棚", Progress::Rerouted, t(5)),
         spec(6, TOWN_B, UM, "露天焚烧垃圾", Progress::Raised, t(6)),
         spec(7, TOWN_OTHER, "500104-UM", "占道经营，水果摊", Progress::OnSite, t(7)),
@@ -183,7 +183,7 @@ async fn the_ledger_filters_searches_chinese_and_keeps_each_role_to_its_scope() 
     assert_eq!(list(manager.clone(), format!("department={EE}")).await, set(&[3, 4, 8]));
     assert_eq!(list(manager.clone(), "item=CQ-CITY-001&status=resolved".into()).await, set(&[1]));
     assert_eq!(list(manager.clone(), "breached=true".into()).await, set(&[2, 3]));
-    assert_eq!(list(manager.clone(), "reopened=true".into()).await, set(&[5]));
+    assert_eq!(list(manager.clone(), "reopened=true".into()).await, set(&[4]), "reopened by the town");
     assert_eq!(list(manager.clone(), "from=2026-03-03&to=2026-03-05".into()).await, set(&[3, 4]));
     assert_eq!(
         list(manager.clone(), "resolved_from=2026-03-04T00:00:00%2B08:00".into()).await,
@@ -410,7 +410,8 @@ async fn the_xlsx_export_and_the_monthly_report_open_in_openpyxl() {
     assert_eq!((um["raised"].as_u64(), um["mtta_seconds"].as_f64()), (Some(2), Some(995.0)));
     assert_eq!(um["arrive_on_time_rate"].as_f64(), Some(0.5), "case 1 arrived in time, case 2 breached arrival");
     let ee = dept(EE).expect("EE's row");
-    assert_eq!((ee["raised"].as_u64(), ee["mttr_seconds"].as_f64()), (Some(3), Some(3595.0)));
+    // Case 4, reopened, counts until its final resolution (4,200 s after the raise).
+    assert_eq!((ee["raised"].as_u64(), ee["mttr_seconds"].as_f64()), (Some(3), Some(4195.0)));
     assert_eq!(report["towns"].as_array().map(Vec::len), Some(2));
     assert_eq!(report["trend"].as_array().map(Vec::len), Some(6));
     assert_eq!(report["trend"][5]["month"], "2026-03");

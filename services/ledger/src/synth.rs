@@ -21,6 +21,8 @@ pub enum Progress {
     Rejected,
     /// Returned, then re-routed to the command centre (open again).
     Rerouted,
+    /// Resolved, reopened by the town, and resolved again.
+    Reopened,
 }
 
 /// The shape of one synthetic case.
@@ -121,7 +123,7 @@ pub fn events(spec: &CaseSpec) -> Vec<CaseEvent> {
             }
             return out;
         }
-        Progress::Acknowledged | Progress::OnSite | Progress::Resolved => {}
+        Progress::Acknowledged | Progress::OnSite | Progress::Resolved | Progress::Reopened => {}
     }
     push(1000, CaseEventBody::Acknowledged(Acted { actor: dept.clone() }));
     if spec.breach == Some(SlaStageKind::Arrive) {
@@ -134,7 +136,21 @@ pub fn events(spec: &CaseSpec) -> Vec<CaseEvent> {
     if spec.progress == Progress::OnSite {
         return out;
     }
-    push(3600, CaseEventBody::Resolved(Resolved { actor: dept, note: Some("已处置".into()) }));
+    push(3600, CaseEventBody::Resolved(Resolved { actor: dept.clone(), note: Some("已处置".into()) }));
+    if spec.progress == Progress::Reopened {
+        push(
+            4000,
+            CaseEventBody::Reopened(whistle_schemas::events::Reopened {
+                actor: Actor::new(ActorKind::Town, spec.town.clone()),
+                reason: "问题仍在".into(),
+                department: DepartmentRef { code: spec.department.clone(), names: names("部门", "Department") },
+                district: spec.district.clone(),
+                item: spec.item.clone(),
+            }),
+        );
+        push(4100, CaseEventBody::Acknowledged(Acted { actor: dept.clone() }));
+        push(4200, CaseEventBody::Resolved(Resolved { actor: dept, note: Some("复查已处置".into()) }));
+    }
     out
 }
 
