@@ -63,6 +63,7 @@ enum Service {
     Registry,
     Sla,
     Ledger,
+    Notify,
 }
 
 /// The ledger service of the matrix (started beside the stack, on its topics and Redis prefix).
@@ -81,16 +82,18 @@ async fn call(
         Service::Registry => &stack.registry,
         Service::Sla => &stack.sla,
         Service::Ledger => LEDGER.get().expect("the ledger runs"),
+        Service::Notify => stack.notify.as_ref().expect("a stack with a database runs the notifier"),
     };
     let url = format!("{base}{path}");
     let mut req = match method {
         "GET" => stack.http.get(&url),
+        "PUT" => stack.http.put(&url),
         _ => stack.http.post(&url),
     };
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
-    if method == "POST" {
+    if method == "POST" || method == "PUT" {
         req = match body {
             Value::String(csv) => req.header("content-type", "text/csv").body(csv.clone()),
             other => req.json(other),
@@ -257,6 +260,10 @@ async fn every_role_against_every_endpoint() {
     let csv_with_an_error = format!("{}\r\nnot,a,row\r\n", whistle_registry::csv::HEADER.join(","));
     let change = json!({"district": "500103", "effective_from": "2020-01-01T00:00:00Z", "reason": "matrix", "department_type": "EE"});
     let admin_only = Who::Only(&["admin"]);
+    let roster = json!({
+        "people": [{"id": "duty", "name": "王值班", "email": "duty@example.cn"}],
+        "shifts": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:30", "end": "17:30", "person": "duty"}]
+    });
     let endpoints: Vec<(Service, &str, String, Value, Who)> = vec![
         (Service::Intake, "GET", "/api/v1/auth/me".into(), Value::Null, Who::All),
         // Every token here is fresh, so logging one out leaves the others alone.
@@ -402,6 +409,33 @@ async fn every_role_against_every_endpoint() {
             "/api/v1/reports/monthly?district=500103&month=2026-03".into(),
             Value::Null,
             Who::Only(&["cc", "manager", "district_manager"]),
+        ),
+        // Rosters and undelivered notifications: administrators, and a command centre for its
+        // own district's units.
+        (Service::Notify, "GET", "/api/v1/rosters".into(), Value::Null, Who::Only(&["admin", "cc", "other_cc"])),
+        (Service::Notify, "GET", "/api/v1/rosters?district=500103".into(), Value::Null, Who::Only(&["admin", "cc"])),
+        (Service::Notify, "PUT", format!("/api/v1/rosters/{DEPARTMENT}"), roster.clone(), Who::Only(&["admin", "cc"])),
+        (Service::Notify, "GET", format!("/api/v1/rosters/{DEPARTMENT}"), Value::Null, Who::Only(&["admin", "cc"])),
+        (
+            Service::Notify,
+            "GET",
+            format!("/api/v1/rosters/{DEPARTMENT}/on-duty"),
+            Value::Null,
+            Who::Only(&["admin", "cc"]),
+        ),
+        (
+            Service::Notify,
+            "GET",
+            "/api/v1/notify/dead-letters".into(),
+            Value::Null,
+            Who::Only(&["admin", "cc", "other_cc"]),
+        ),
+        (
+            Service::Notify,
+            "GET",
+            "/api/v1/notify/dead-letters?district=500104".into(),
+            Value::Null,
+            Who::Only(&["admin", "other_cc"]),
         ),
     ];
     for (service, method, path, body, who) in &endpoints {

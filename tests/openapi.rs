@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// The files that declare the API's routes (intake, registry, SLA, ledger).
+/// The files that declare the API's routes (intake, registry, SLA, ledger, notify).
 const ROUTER_SOURCES: &[&str] = &[
     "services/intake/src/routes/mod.rs",
     "services/registry/src/service/http.rs",
     "services/sla/src/startup.rs",
     "services/ledger/src/startup.rs",
+    "services/notify/src/startup.rs",
 ];
 
 fn declared_routes() -> BTreeSet<(String, String)> {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Local dev infrastructure for Whistle: Kafka + Redis + PostgreSQL (+ nginx, which callers
+# Local dev infrastructure for Whistle: Kafka + Redis + PostgreSQL + a mail server (exim, for
+# the notifier's email) (+ nginx, which callers
 # start later with deploy/dev/nginx.sh start once the services are up).
 #
 # usage: deploy/dev/infra.sh {up|down|status}
-#   up       kafka fetch + start, redis start, postgres start (each a no-op if already running)
-#   down     stop nginx, postgres, redis and kafka (data is kept; see kafka.sh reset)
-#   status   one line per component; exit 0 if kafka, redis and postgres run, 3 otherwise
+#   up       kafka fetch + start, redis, postgres and smtp start (each a no-op if already running)
+#   down     stop nginx, smtp, postgres, redis and kafka (data is kept; see kafka.sh reset)
+#   status   one line per component; exit 0 if kafka, redis, postgres and smtp run, 3 otherwise
 set -euo pipefail
 DEV=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
 
@@ -19,11 +20,12 @@ cmd_up() {
   "$DEV/kafka.sh" start
   "$DEV/redis.sh" start
   "$DEV/postgres.sh" start
+  "$DEV/smtp.sh" start
 }
 
 cmd_down() {
   local rc=0 c
-  for c in nginx postgres redis kafka; do
+  for c in nginx smtp postgres redis kafka; do
     "$DEV/$c.sh" stop || rc=1
   done
   return "$rc"
@@ -34,6 +36,7 @@ cmd_status() {
   "$DEV/kafka.sh" status || rc=3
   "$DEV/redis.sh" status || rc=3
   "$DEV/postgres.sh" status || rc=3
+  "$DEV/smtp.sh" status || rc=3
   "$DEV/nginx.sh" status || true
   return "$rc"
 }

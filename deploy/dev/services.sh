@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Whistle's own services (registry, intake, router, gateway, sla, ledger), run from already-built
-# binaries.
+# Whistle's own services (registry, intake, router, gateway, sla, ledger, notify), run from
+# already-built binaries.
 #
-# usage: deploy/dev/services.sh {start|stop|status}  (registry, intake, router, gateway, sla, ledger)
+# usage: deploy/dev/services.sh {start|stop|status}  (registry, intake, router, gateway, sla, ledger, notify)
 #   start    (re)start every service in the background and wait until each answers /readyz
 #   stop     SIGTERM each service and wait for it to drain (bounded)
 #   status   one line per service; exit 0 if all run, 3 otherwise
 #
-# Replicas: WHISTLE_REPLICAS=N (default 1) starts N instances of intake, router, gateway and sla
+# Replicas: WHISTLE_REPLICAS=N (default 1) starts N instances of intake, router, gateway, sla and notify
 # (the registry stays one: it is the registry topic's single writer). Instance r > 0 is named
 # <service>-r, listens on the base port + 10 r (intake 8081, 8091, 8101, ...) and a router
 # instance gets its own transactional id. `start` records N in $WHISTLE_RUN/replicas, which
@@ -15,7 +15,7 @@
 #
 # Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT /
-# WHISTLE_LEDGER_PORT (8081-8086),
+# WHISTLE_LEDGER_PORT (8081-8086), WHISTLE_NOTIFY_PORT (8087),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
 # Authentication: every service but the router verifies tokens signed with one key, generated
 # once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). The stack runs with
@@ -23,7 +23,9 @@
 # password WHISTLE_DEMO_PASSWORD (default whistle-demo).
 # Intake also serves the accounts of the PostgreSQL account store (postgres.sh url, or
 # WHISTLE_DATABASE__URL); the ledger keeps its cases in the database `whistle_ledger` of the same
-# cluster (postgres.sh url whistle_ledger, or WHISTLE_LEDGER_DATABASE_URL).
+# cluster (postgres.sh url whistle_ledger, or WHISTLE_LEDGER_DATABASE_URL); the notifier keeps its
+# rosters and deliveries in the account store's database, and mails through the dev SMTP server
+# (smtp.sh url, or WHISTLE_SMTP__URL).
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -38,9 +40,10 @@ declare -A PORT=(
   [sla]=${WHISTLE_SLA_PORT:-8084}
   [registry]=${WHISTLE_REGISTRY_PORT:-8085}
   [ledger]=${WHISTLE_LEDGER_PORT:-8086}
+  [notify]=${WHISTLE_NOTIFY_PORT:-8087}
 )
-SERVICES=(registry gateway router sla ledger intake)
-REPLICATED=" intake router gateway sla "
+SERVICES=(registry gateway router sla ledger notify intake)
+REPLICATED=" intake router gateway sla notify "
 REPLICAS_FILE=$WHISTLE_RUN/replicas
 
 usage() {
@@ -136,10 +139,18 @@ start_one() {
       fi
       unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
       export WHISTLE_DATABASE__URL=$WHISTLE_LEDGER_DATABASE_URL
+    elif [[ $svc == notify ]]; then
+      unset WHISTLE_DEMO
+      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
+      WHISTLE_SMTP__URL=${WHISTLE_SMTP__URL:-$("$WHISTLE_DEV_DIR/smtp.sh" url)}
+      export WHISTLE_DATABASE__URL WHISTLE_SMTP__URL
     else
       unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
     fi
-    if [[ $svc == intake || $svc == registry || $svc == sla || $svc == ledger ]]; then
+    if [[ $svc != notify ]]; then
+      unset "${!WHISTLE_SMTP__@}" "${!WHISTLE_SMS__@}" "${!WHISTLE_DELIVERY__@}"
+    fi
+    if [[ $svc == intake || $svc == registry || $svc == sla || $svc == ledger || $svc == notify ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:
       # an anonymous client is rate-limited by that address, not by nginx's own.
       export WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR=${WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR:-true}
@@ -193,7 +204,7 @@ cmd_stop() {
   local svc name n
   n=$(recorded_replicas)
   # Intake first: no new whistles while the consumers drain.
-  for svc in intake registry router sla ledger gateway; do
+  for svc in intake registry router sla ledger notify gateway; do
     for name in $(instances "$svc" "$n"); do
       if stop_pid "$name" "$STOP_TIMEOUT"; then echo "$name: stopped"; fi
     done

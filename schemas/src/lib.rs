@@ -7,6 +7,7 @@
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
 //! - [`accounts`]: bodies of the account administration API and the password change.
 //! - [`assist`]: bodies of the assist API (item suggestion, benchmarks, fenced enforcement actions).
+//! - [`notify`]: bodies of the notifier's API (duty rosters, undeliverable notifications).
 //! - [`registry`]: the registry topic's item records and the registry API's bodies.
 //! - [`ws`]: the frames of the WebSocket protocol (`/ws`) used by live boards and dashboards.
 //!
@@ -18,6 +19,7 @@ pub mod accounts;
 pub mod api;
 pub mod assist;
 pub mod events;
+pub mod notify;
 pub mod openapi;
 pub mod registry;
 pub mod ws;
@@ -195,5 +197,9 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("benchmark-request", schema::<assist::BenchmarkRequest>()),
         ("benchmark", schema::<assist::BenchmarkView>()),
         ("enforcement-accepted", schema::<assist::EnforcementAccepted>()),
+        ("roster", schema::<notify::Roster>()),
+        ("rosters", schema::<notify::RosterList>()),
+        ("on-duty", schema::<notify::OnDuty>()),
+        ("notifications", schema::<notify::NotificationList>()),
     ]
 }

@@ -1,5 +1,5 @@
 //! The HTTP contract as an OpenAPI 3.1 document, made from the same Rust types as the JSON
-//! Schemas: every route behind the ingress (intake, registry, SLA), its parameters, bodies,
+//! Schemas: every route behind the ingress (intake, registry, SLA, notify), its parameters, bodies,
 //! answers and errors, and the bearer-token scheme. Intake serves it at
 //! `GET /api/v1/openapi.json`; `cargo xtask schemas` writes it to `schemas/openapi.json`, and
 //! tests fail when either drifts from the code (a route without an operation here, or a stale
@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::{accounts, api, assist, registry};
+use crate::{accounts, api, assist, notify, registry};
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +146,8 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
     };
     let record = schema(s::<accounts::AccountRecord>);
     let username = &[("username", In::Path, "The account's name.")][..];
+    let unit =
+        &[("unit", In::Path, "A department (500103-EE), command centre (500103-CC) or town (500103001) code.")][..];
     let account_change = |path, id, summary, body: Option<Value>| Op {
         method: "post",
         path,
@@ -741,6 +743,77 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: READ,
             idempotent: false,
         },
+        Op {
+            method: "get",
+            path: "/api/v1/rosters",
+            id: "rosters",
+            tag: "notify",
+            summary: "Duty rosters by unit (admin; a command centre: its district's)",
+            auth: true,
+            params: &[("district", In::Query, "Only this district's units (a command centre: its own).")],
+            body: None,
+            ok: (200, schema(s::<notify::RosterList>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/rosters/{unit}",
+            id: "roster",
+            tag: "notify",
+            summary: "One unit's roster: people, weekly shifts, overrides, roles, robots",
+            auth: true,
+            params: unit,
+            body: None,
+            ok: (200, schema(s::<notify::Roster>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "put",
+            path: "/api/v1/rosters/{unit}",
+            id: "replaceRoster",
+            tag: "notify",
+            summary: "Replace a unit's roster (admin; a command centre: its district's units); 400 invalid_field names the field",
+            auth: true,
+            params: unit,
+            body: schema(s::<notify::Roster>),
+            ok: (200, schema(s::<notify::Roster>)),
+            errors: &[400, 401, 403, 413, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/rosters/{unit}/on-duty",
+            id: "onDuty",
+            tag: "notify",
+            summary: "Who the unit's duty officer and roles are at a moment (Asia/Shanghai rota)",
+            auth: true,
+            params: &[
+                ("unit", In::Path, "A department (500103-EE), command centre (500103-CC) or town (500103001) code."),
+                ("at", In::Query, "An RFC 3339 moment; now when absent."),
+            ],
+            body: None,
+            ok: (200, schema(s::<notify::OnDuty>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/notify/dead-letters",
+            id: "notifyDeadLetters",
+            tag: "notify",
+            summary: "Notifications given up on or with nobody to address, newest first (admin; a command centre: its district's)",
+            auth: true,
+            params: &[
+                ("district", In::Query, "Only this district's units (a command centre: its own)."),
+                ("limit", In::Query, "At most this many, 1 to 500 (100)."),
+            ],
+            body: None,
+            ok: (200, schema(s::<notify::NotificationList>)),
+            errors: BASE,
+            idempotent: false,
+        },
     ]
 }
 
@@ -836,7 +909,8 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
-            {"name": "sla"}, {"name": "ledger"}, {"name": "meta"}
+            {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "cases"}, {"name": "supervision"},
+            {"name": "meta"}
         ],
         "paths": paths,
         "components": {

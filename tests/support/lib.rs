@@ -233,6 +233,9 @@ pub struct Stack {
     pub router_admin: String,
     /// The registry service (`/api/v1/registry/...`, `/api/v1/districts`).
     pub registry: String,
+    /// The notifier (`/api/v1/rosters...`, `/api/v1/notify/...`), when the stack has a database.
+    pub notify: Option<String>,
+    pub notify_stop: CancellationToken,
     pub registry_stop: CancellationToken,
     pub intake_stop: CancellationToken,
     pub router_stop: CancellationToken,
@@ -300,7 +303,18 @@ impl Stack {
             whistle_registry::service::Application::build(registry_settings(&iso)).await.expect("registry starts");
         let router = whistle_router::Application::build(router_settings(&iso)).await.expect("router starts");
         let intake = whistle_intake::Application::build(intake_settings(&iso)).await.expect("intake starts");
+        let mut tasks = Vec::new();
         let (sla, sla_task) = start_sla(&iso, sla_policy).await;
+        let notify_stop = CancellationToken::new();
+        let notify = match iso.database {
+            Some(_) => {
+                let app = whistle_notify::Application::build(notify_settings(&iso)).await.expect("notify starts");
+                let url = format!("http://127.0.0.1:{}", app.port());
+                tasks.push(tokio::spawn(app.run_until_stopped(stopper(&notify_stop))));
+                Some(url)
+            }
+            None => None,
+        };
         let api = format!("http://127.0.0.1:{}", intake.port());
         let router_admin = format!("http://127.0.0.1:{}", router.port());
         let registry_url = format!("http://127.0.0.1:{}", registry.port());
@@ -308,12 +322,12 @@ impl Stack {
         let ws = format!("ws://127.0.0.1:{}/ws", gateway.port());
         let (intake_stop, router_stop, gateway_stop) =
             (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
-        let tasks = vec![
+        tasks.extend([
             tokio::spawn(gateway.run_until_stopped(stopper(&gateway_stop))),
             tokio::spawn(router.run_until_stopped(stopper(&router_stop))),
             tokio::spawn(intake.run_until_stopped(stopper(&intake_stop))),
             tokio::spawn(registry.run_until_stopped(stopper(&registry_stop))),
-        ];
+        ]);
         Stack {
             iso,
             api,
@@ -322,6 +336,8 @@ impl Stack {
             router_admin,
             registry: registry_url,
             registry_stop,
+            notify,
+            notify_stop,
             // No request of a test may wait forever: a hung answer fails the test, not the run.
             http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
             intake_stop,
@@ -435,6 +451,7 @@ impl Stack {
         self.router_stop.cancel();
         self.gateway_stop.cancel();
         self.registry_stop.cancel();
+        self.notify_stop.cancel();
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
         }
@@ -501,6 +518,26 @@ pub fn gateway_settings(iso: &Isolation) -> whistle_gateway::Settings {
             max_connections_per_address: websocket.max_connections,
             ..websocket
         },
+        ..Default::default()
+    }
+}
+
+/// The notifier on the test's database, with no sample rosters (mail goes to the dev SMTP
+/// server when `WHISTLE_TEST_SMTP` is set; nothing is addressed without rosters anyway).
+pub fn notify_settings(iso: &Isolation) -> whistle_notify::Settings {
+    whistle_notify::Settings {
+        http: HttpSettings::new(0),
+        kafka: iso.kafka.clone(),
+        redis: iso.redis.clone(),
+        database: DatabaseSettings { url: iso.database.clone().map(SecretString::from), ..Default::default() },
+        group_id: format!("test-{}-notify", iso.suffix),
+        rosters_path: None,
+        smtp: whistle_notify::settings::SmtpSettings {
+            url: std::env::var("WHISTLE_TEST_SMTP").unwrap_or_else(|_| "smtp://127.0.0.1:12525".into()),
+            ..Default::default()
+        },
+        auth: auth_settings(),
+        rate_limit: no_rate_limit(),
         ..Default::default()
     }
 }

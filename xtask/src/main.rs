@@ -23,8 +23,15 @@ use clap::{Parser, Subcommand};
 
 const KAFKA: &str = "127.0.0.1:19092";
 const REDIS: &str = "redis://127.0.0.1:16379";
-const SERVICES: [&str; 6] =
-    ["whistle-registry", "whistle-intake", "whistle-router", "whistle-gateway", "whistle-sla", "whistle-ledger"];
+const SERVICES: [&str; 7] = [
+    "whistle-registry",
+    "whistle-intake",
+    "whistle-router",
+    "whistle-gateway",
+    "whistle-sla",
+    "whistle-ledger",
+    "whistle-notify",
+];
 
 /// Developer commands of the Whistle workspace.
 #[derive(Debug, Parser)]
@@ -108,16 +115,21 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 
 /// The dev PostgreSQL's connection URL (it carries the generated password), from postgres.sh.
 fn postgres_url() -> anyhow::Result<String> {
+    script_output("postgres.sh", "url")
+}
+
+/// What `deploy/dev/SCRIPT ARG` prints (e.g. `smtp.sh url`, `smtp.sh mailbox`).
+fn script_output(script: &str, arg: &str) -> anyhow::Result<String> {
     let output = Command::new("bash")
-        .arg(root().join("deploy/dev/postgres.sh"))
-        .arg("url")
+        .arg(root().join("deploy/dev").join(script))
+        .arg(arg)
         .current_dir(root())
         .output()
-        .context("running postgres.sh url")?;
+        .with_context(|| format!("running {script} {arg}"))?;
     if !output.status.success() {
-        bail!("postgres.sh url failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!("{script} {arg} failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
-    Ok(String::from_utf8(output.stdout).context("postgres.sh url printed no text")?.trim().to_owned())
+    Ok(String::from_utf8(output.stdout).with_context(|| format!("{script} {arg} printed no text"))?.trim().to_owned())
 }
 
 fn cargo() -> Command {
@@ -153,7 +165,7 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     println!("  API             http://127.0.0.1:8080/api/v1/  (e.g. http://127.0.0.1:8080/api/v1/towns)");
     println!("  WebSocket       ws://127.0.0.1:8080/ws");
     println!(
-        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)  :8086 (ledger)"
+        "  metrics         http://127.0.0.1:8081/metrics (intake)  :8082 (gateway)  :8083 (router)  :8084 (sla)  :8085 (registry)  :8086 (ledger)  :8087 (notify)"
     );
     if replicas > 1 {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
@@ -203,7 +215,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .args(extra)
         .env("WHISTLE_TEST_KAFKA", KAFKA)
         .env("WHISTLE_TEST_REDIS", REDIS)
-        .env("WHISTLE_TEST_POSTGRES", postgres_url()?);
+        .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
+        .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", "url")?)
+        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", "mailbox")?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).

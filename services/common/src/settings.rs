@@ -42,7 +42,8 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_REDIS_MAXMEMORY",
     "WHISTLE_REDIS_REPLICA_PORT",
     "WHISTLE_POSTGRES_PORT",
-    "WHISTLE_REPLICAS", // services.sh: instances of each stateless service
+    "WHISTLE_SMTP_PORT", // smtp.sh: the dev mail server's port
+    "WHISTLE_REPLICAS",  // services.sh: instances of each stateless service
     "WHISTLE_SENTINEL_PORTS",
     "WHISTLE_SENTINEL_MASTER",
     "WHISTLE_HTTP_PORT",
@@ -53,13 +54,14 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_REGISTRY_PORT",
     "WHISTLE_LEDGER_PORT",
     "WHISTLE_LEDGER_DATABASE_URL", // services.sh hands it to the ledger as WHISTLE_DATABASE__URL
+    "WHISTLE_NOTIFY_PORT",
     "WHISTLE_NGINX_DIR",
     "WHISTLE_NGINX_USER",
     "WHISTLE_CONSOLE_DIR",
     "WHISTLE_INGRESS_LIMIT_EXEMPT", // nginx.sh: addresses its per-address limits leave alone
     "WHISTLE_DEMO_PASSWORD",        // services.sh hands it to intake as WHISTLE_AUTH__DEMO_PASSWORD
     // The tests, the console's browser tests and the tools.
-    "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, WHISTLE_TEST_REDIS, WHISTLE_TEST_POSTGRES
+    "WHISTLE_TEST_*",  // WHISTLE_TEST_KAFKA, _REDIS, _POSTGRES, _SMTP, _MAILBOX
     "WHISTLE_FAULT_*", // WHISTLE_FAULT_SECONDS, _RATE, _SEED, _KEEP (docs/faults.md)
     "WHISTLE_STORM_*", // WHISTLE_STORM_CASES, _BOARDS (tests/storm.rs)
     "WHISTLE_STACK_URL",
