@@ -30,7 +30,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 use whistle_case::{Effect, effect};
-use whistle_schemas::events::{CaseEvent, CaseEventBody, Decoded, DecisionOutcome, FenceSeverity, decode};
+use whistle_schemas::events::{CaseEvent, CaseEventBody, DecisionOutcome, Decoded, FenceSeverity, decode};
 
 /// Inspections of one subject on one case by its departments this close together are one joint
 /// inspection.
@@ -87,9 +87,7 @@ pub enum Procedure {
 /// placed here).
 pub fn procedure(body: &CaseEventBody) -> Procedure {
     match body {
-        CaseEventBody::Dispatched(_) | CaseEventBody::Transferred(_) | CaseEventBody::Reopened(_) => {
-            Procedure::HandOff
-        }
+        CaseEventBody::Dispatched(_) | CaseEventBody::Transferred(_) | CaseEventBody::Reopened(_) => Procedure::HandOff,
         CaseEventBody::Inspected(_)
         | CaseEventBody::Penalised(_)
         | CaseEventBody::Persuaded(_)
@@ -412,7 +410,68 @@ mod tests {
                 case,
                 minute,
                 CaseEventBody::Dispatched(Dispatched {
-                    departmen    #[test]
+                    department: dept_ref(to),
+                    district: "500103".into(),
+                    item: "CQ-ENV-001".into(),
+                    authority: Some(Authority::Department),
+                    triage: false,
+                    basis: "x".into(),
+                    registry_version: None,
+                    assisting: assisting.iter().map(|a| dept_ref(a)).collect(),
+                }),
+            );
+        }
+
+        fn inspect_by(&mut self, case: u128, minute: i64, by: &str, id: &str, recheck: bool) {
+            self.push(
+                case,
+                minute,
+                CaseEventBody::Inspected(Inspected {
+                    actor: Actor::new(ActorKind::Department, by),
+                    subject: subject(id),
+                    persuaded: false,
+                    recheck,
+                    note: None,
+                }),
+            );
+        }
+
+        fn penalise(&mut self, case: u128, minute: i64, by: &str, id: &str) {
+            self.push(
+                case,
+                minute,
+                CaseEventBody::Penalised(Penalised {
+                    actor: Actor::new(ActorKind::Department, by),
+                    subject: subject(id),
+                    item: "CQ-ENV-001".into(),
+                    amount_yuan: 1000,
+                    tier: "first_offence".into(),
+                    range_min_yuan: 500,
+                    range_max_yuan: 2000,
+                    override_reason: None,
+                }),
+            );
+        }
+    }
+
+    fn log() -> Log {
+        let mut log = Log { events: Vec::new(), n: 0 };
+        // Case 1: raise, ack, inspect A, resolve after 60 min.
+        log.raise(1, 0);
+        log.step(1, 5);
+        log.inspect(1, 10, "addr:a");
+        log.resolve(1, 60);
+        // Case 2: raise, ack, inspect A again 20 min later (repeat), resolve after 120 min.
+        log.raise(2, 30);
+        log.step(2, 35);
+        log.inspect(2, 30 + 20, "addr:a");
+        log.resolve(2, 150);
+        // Case 3: raised, still open.
+        log.raise(3, 40);
+        log
+    }
+
+    #[test]
     fn procedures_handling_time_and_repeated_inspections_come_from_the_events() {
         let log = log();
         let f = compute(&log.events, Duration::days(30), None, None);
@@ -470,7 +529,11 @@ mod tests {
                 item: "CQ-TOWN-001".into(),
                 description: "x".into(),
                 location: Location { lat: 0.0, lon: 0.0, address: "x".into() },
-                party: CaseParty { kind: whistle_schemas::registry::SubjectKind::Unit, name: "X".into(), credit_code: None },
+                party: CaseParty {
+                    kind: whistle_schemas::registry::SubjectKind::Unit,
+                    name: "X".into(),
+                    credit_code: None,
+                },
                 subject: subject("ucc:X"),
                 attachments: Vec::new(),
                 registered_by: town(),
@@ -563,63 +626,6 @@ mod tests {
         joint.inspect_by(21, 30, "500103-A", "ucc:X", false);
         let f = compute(&joint.events, Duration::days(30), None, None);
         assert_eq!((f.inspections, f.repeated_inspections), (2, 1), "{f:?}");
-    }
-
-  actor: Actor::new(ActorKind::Department, by),
-                    subject: subject(id),
-                    persuaded: false,
-                    recheck,
-                    note: None,
-                }),
-            );
-        }
-
-        fn penalise(&mut self, case: u128, minute: i64, by: &str, id: &str) {
-            self.push(
-                case,
-                minute,
-                CaseEventBody::Penalised(Penalised {
-                    actor: Actor::new(ActorKind::Department, by),
-                    subject: subject(id),
-                    item: "CQ-ENV-001".into(),
-                    amount_yuan: 1000,
-                    tier: "first_offence".into(),
-                    range_min_yuan: 500,
-                    range_max_yuan: 2000,
-                    override_reason: None,
-                }),
-            );
-        }
-    }
-
-    fn log() -> Log {
-        let mut log = Log { events: Vec::new(), n: 0 };
-        // Case 1: raise, ack, inspect A, resolve after 60 min.
-        log.raise(1, 0);
-        log.step(1, 5);
-        log.inspect(1, 10, "addr:a");
-        log.resolve(1, 60);
-        // Case 2: raise, ack, inspect A again 20 min later (repeat), resolve after 120 min.
-        log.raise(2, 30);
-        log.step(2, 35);
-        log.inspect(2, 30 + 20, "addr:a");
-        log.resolve(2, 150);
-        // Case 3: raised, still open.
-        log.raise(3, 40);
-        log
-    }
-
-    #[test]
-    fn procedures_handling_time_and_repeated_inspections_come_from_the_events() {
-        let log = log();
-        let f = compute(&log.events, Duration::days(30), None, None);
-        assert_eq!((f.cases, f.closed), (3, 2));
-        assert!((f.procedures_per_case - 6.0 / 3.0).abs() < 1e-9, "{f:?}");
-        assert_eq!((f.inspections, f.repeated_inspections), (2, 1));
-        assert!((f.repeated_inspection_rate - 0.5).abs() < 1e-9);
-        assert_eq!(f.handling_mean_seconds, Some(90.0 * 60.0));
-        assert_eq!(f.handling_median_seconds, Some(60.0 * 60.0));
-        assert_eq!(f.handling_p90_seconds, Some(120.0 * 60.0));
     }
 
     #[test]
