@@ -262,8 +262,9 @@ pub fn problems(seed: u64, n: usize, p: &Params) -> Vec<Problem> {
     out
 }
 
-/// The cases one problem became in each path.
+/// The cases one problem became in each path (the tests look at each problem's cases).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct Run {
     pub problem: Problem,
     pub old_cases: Vec<Uuid>,
