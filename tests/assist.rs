@@ -369,8 +369,9 @@ async fn outcome_figures_are_computed_from_the_case_topic() {
     assert_eq!(skipped, 0);
     let f = whistle_assist::figures::compute(&events, chrono::Duration::days(30), None, None);
     assert_eq!((f.cases, f.closed), (1, 1), "{f:?}");
-    // dispatched, acknowledged, two inspections, resolved.
-    assert!((f.procedures_per_case - 5.0).abs() < 1e-9, "{f:?}");
+    // Dispatched (a hand-off) and two inspections; acknowledge and resolve are not procedures.
+    assert_eq!((f.procedures, f.handoffs), (3, 1), "{f:?}");
+    assert!((f.procedures_per_case - 3.0).abs() < 1e-9, "{f:?}");
     assert_eq!((f.inspections, f.repeated_inspections), (2, 1), "{f:?}");
     assert!(f.handling_mean_seconds.is_some_and(|s| s >= 0.0));
     stack.stop().await;

@@ -7,14 +7,19 @@
 //!   consume round trip on the same broker and message size, and a bare WebSocket broadcast, so
 //!   the results are also given as ratios. Prints the peak RSS of each service.
 //! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
+//! - `figures`: no stack needed. One seeded stream of problems run through the pre-reform path and
+//!   through Whistle as case events, and the outcome figures of both side by side
+//!   (docs/figures.md); `--brokers` also writes both logs to Kafka and reads them back.
 //!
 //! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
 //! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
+//! `cargo run --release -p loadtest --bin loadtest -- figures --seed 1 --problems 2000 [--brokers 127.0.0.1:19092]`
 //! against the stack of `cargo xtask up` (`--base` to point elsewhere). `--help` lists every flag
 //! with its default; without a mode it runs `pipeline`.
 
 mod accounts;
 mod baseline;
+mod figures;
 mod idle;
 mod pipeline;
 mod report;
@@ -39,6 +44,30 @@ enum Mode {
     Pipeline(PipelineArgs),
     /// Idle board connections to the gateway; its memory per connection.
     Idle(IdleArgs),
+    /// The outcome figures of one seeded stream of problems, pre-reform and with Whistle (a
+    /// model, not a measurement); no stack needed.
+    Figures(FiguresArgs),
+}
+
+/// Flags of `figures`.
+#[derive(Debug, Clone, Args)]
+pub struct FiguresArgs {
+    /// Seed of the stream of problems and of every drawn wait.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Problems in the stream.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub problems: u64,
+    /// The repeat window of the figures (the inspection fence's), in days.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub window_days: i64,
+    /// Also write both logs to Kafka (`{topic}.pre-reform`, `{topic}.whistle`) and recompute the
+    /// figures from what is read back.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Topic prefix for `--brokers` (default: a fresh `loadtest-figures-<random>`).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
 }
 
 /// Flags of `pipeline`.
@@ -94,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         None => pipeline::run(&cli.pipeline).await,
         Some(Mode::Pipeline(args)) => pipeline::run(&args).await,
         Some(Mode::Idle(args)) => idle::run(&args).await,
+        Some(Mode::Figures(args)) => figures::run(&args).await,
     }
 }
 
@@ -115,7 +145,13 @@ mod tests {
 
     #[test]
     fn help_is_shown_for_the_tool_and_each_mode() {
-        for line in ["loadtest --help", "loadtest -h", "loadtest pipeline --help", "loadtest idle --help"] {
+        for line in [
+            "loadtest --help",
+            "loadtest -h",
+            "loadtest pipeline --help",
+            "loadtest idle --help",
+            "loadtest figures --help",
+        ] {
             let err = parse(line).expect_err(line);
             assert_eq!(err.kind(), ErrorKind::DisplayHelp, "{line}");
         }
@@ -172,6 +208,21 @@ mod tests {
         );
         let Some(Mode::Idle(a)) = parse("loadtest idle").expect("parses").mode else { panic!("idle mode") };
         assert_eq!(a.connections, 2000);
+    }
+
+    #[test]
+    fn the_documented_figures_runs_parse() {
+        let Some(Mode::Figures(a)) = parse("loadtest figures").expect("parses").mode else { panic!("figures mode") };
+        assert_eq!((a.seed, a.problems, a.window_days, a.brokers, a.topic), (1, 2000, 30, None, None));
+        let Some(Mode::Figures(a)) =
+            parse("loadtest figures --seed 7 --problems 500 --brokers k:1 --topic t").expect("parses").mode
+        else {
+            panic!("figures mode")
+        };
+        assert_eq!((a.seed, a.problems, a.brokers.as_deref(), a.topic.as_deref()), (7, 500, Some("k:1"), Some("t")));
+        for line in ["loadtest figures --problems 0", "loadtest figures --topic t", "loadtest figures --seed -1"] {
+            assert!(parse(line).is_err(), "{line}");
+        }
     }
 
     #[test]

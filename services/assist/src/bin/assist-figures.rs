@@ -54,8 +54,8 @@ fn main() -> anyhow::Result<()> {
 
 fn print(f: &Figures) {
     let secs = |s: Option<f64>| s.map_or("n/a".to_owned(), |s| format!("{:.1} min", s / 60.0));
-    println!("cases {} (closed {})", f.cases, f.closed);
-    println!("procedures per case   {:.2}", f.procedures_per_case);
+    println!("cases {} (closed {}, rejected {})", f.cases, f.closed, f.rejected);
+    println!("procedures per case   {:.2}  ({} in all, {} hand-offs)", f.procedures_per_case, f.procedures, f.handoffs);
     println!(
         "handling time         mean {}  median {}  p90 {}",
         secs(f.handling_mean_seconds),
@@ -63,11 +63,18 @@ fn print(f: &Figures) {
         secs(f.handling_p90_seconds)
     );
     println!(
-        "inspections {}  repeated {} ({:.1}%)  penalties {}",
+        "inspections {}  repeated {} ({:.1}%)  re-checks {}  penalties {}",
         f.inspections,
         f.repeated_inspections,
         100.0 * f.repeated_inspection_rate,
+        f.rechecks,
         f.penalties
+    );
+    println!(
+        "complaints (reopens) {}  confirmations {}  mean rating {}",
+        f.reopens,
+        f.confirmations,
+        f.rating_mean.map_or("n/a".to_owned(), |r| format!("{r:.2}"))
     );
     println!("fences  warned {}  blocked {}  overridden {}", f.fences_warned, f.fences_blocked, f.fences_overridden);
 }
