@@ -118,9 +118,20 @@ EOF
   mv -f -- "$SMTP_CONF.tmp" "$SMTP_CONF"
 }
 
+# exim's own logs, private to this user like every other file of the stack.
+private_logs() {
+  local f
+  for f in main panic reject; do
+    f=$WHISTLE_LOGS/exim-$f.log
+    [[ -e $f ]] || : >"$f"
+    chmod 600 -- "$f"
+  done
+}
+
 cmd_start() {
   with_lock smtp
   if is_running smtp; then
+    private_logs
     echo "smtp: already running on $(where) (pid $(get_pid smtp)), mailbox $SMTP_MAILDIR"
     return 0
   fi
@@ -129,6 +140,8 @@ cmd_start() {
     die "smtp: $(where) is already in use by another process (not ours); free it or set WHISTLE_SMTP_PORT"
   fi
   write_conf
+  # exim creates its logs 0640; create them first (and fix older ones) so they stay private.
+  private_logs
   printf '\n==== %s smtp.sh start ====\n' "$(date '+%F %T')" >>"$SMTP_LOG"
   # -bdf: daemon in the foreground; -q10s: retry deferred deliveries every 10 s; -C: our config.
   spawn smtp "$SMTP_LOG" "$(cmd_path exim4)" -C "$SMTP_CONF" -bdf -q10s -oX "$WHISTLE_SMTP_PORT"
