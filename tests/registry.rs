@@ -247,6 +247,9 @@ async fn what_if_reports_the_open_whistles_a_delegation_would_reroute() {
     }
     let (status, other) = stack.raise("CQ-SAFE-001", "小作坊安全隐患").await;
     assert_eq!(status, 202, "{other}");
+    // The preview counts last month's whistles from the case store: wait until this one is there.
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&other_id, |c| c["status"] != "raised").await;
     let effective = rfc3339(Utc::now() + chrono::Duration::hours(1));
     let (status, report) = post_to(
         &stack,
