@@ -755,7 +755,23 @@ describe('console', () => {
 // supervision.
 
 const SUPERVISOR = 'supervisor-500103';
-const CREDIT_CODE = '91500103MA60XY312F';
+const CREDIT_CHARS = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+
+/**
+ * A fresh, valid unified social credit code (GB 32100-2015 check character) for a subject no other
+ * test or earlier run has inspected: a fixed code would let the repeated-inspection fence of an
+ * earlier case of the same subject add a fence notice to this test's timeline.
+ */
+function creditCode() {
+  const body = `91500103${Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => CREDIT_CHARS[b % 31]).join('')}`;
+  let sum = 0;
+  let weight = 1;
+  for (const c of body) {
+    sum += CREDIT_CHARS.indexOf(c) * weight;
+    weight = (weight * 3) % 31;
+  }
+  return body + CREDIT_CHARS[(31 - (sum % 31)) % 31];
+}
 
 /** POST as `as` with a fresh Idempotency-Key; asserts the 202. */
 async function post(path, body, as) {
@@ -802,7 +818,7 @@ async function overriddenCase(description) {
       item: TOWN_ITEM,
       description,
       location: { lat: 29.56, lon: 106.57, address: '渝中区解放碑某商场' },
-      subject: { kind: 'unit', name: '某商贸有限公司', credit_code: CREDIT_CODE },
+      subject: { kind: 'unit', name: '某商贸有限公司', credit_code: creditCode() },
     },
     TOWN_USER,
   );
@@ -904,7 +920,7 @@ describe('issue K', () => {
     await town.fill('#case-lon', '106.57');
     await town.click('#case-submit');
     assert.match(await town.textContent('#case-error[data-code="required"]'), /统一社会信用代码/);
-    await town.fill('#case-credit-code', CREDIT_CODE);
+    await town.fill('#case-credit-code', creditCode());
     await town.click('#case-submit');
     await town.locator('#case-ok').waitFor();
     const row = town.locator('.town-case', { hasText: text });
