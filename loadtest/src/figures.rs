@@ -542,6 +542,7 @@ fn town_case(mut case: Open<'_>, rng: &mut Rng, par: &Params, p: &Problem, town:
             attachments: Vec::new(),
             registered_by: town.clone(),
             from_whistle: None,
+            department: None,
         }),
     )?;
     if p.persuade {

@@ -203,7 +203,10 @@ pub struct OpenCaseRequest {
     /// The town whose case it is; defaults to the account's own town.
     #[serde(default)]
     pub town: Option<String>,
-    /// A whistle of this town the case continues (e.g. one refused with `town_holds_item`).
+    /// A whistle of this town the case continues (e.g. one refused with `town_holds_item`). A
+    /// department opens its own case only from a whistle it owns (acknowledged, on site or
+    /// resolved), for an item it holds in the whistle's town; that department then takes the
+    /// procedure's steps (its certified officers `<department code>-01` to `-04`).
     #[serde(default)]
     pub from_whistle: Option<Uuid>,
 }

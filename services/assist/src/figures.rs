@@ -547,6 +547,7 @@ mod tests {
                 attachments: Vec::new(),
                 registered_by: town(),
                 from_whistle: None,
+                department: None,
             }),
         );
         log.push(
