@@ -999,6 +999,63 @@ describe('issue K', () => {
     await town.context().close();
   });
 
+  test('a department opens its own case from a whistle it took on and walks the procedure on its board', async () => {
+    const text = marker('河边倾倒废油');
+    const id = await raiseViaApi(text);
+    await until(async () => (await apiJson('GET', `/api/v1/whistles/${id}`)).json?.status === 'dispatched', `${id} dispatched`, 20_000);
+    await post(`/api/v1/whistles/${id}/acknowledge`, {}, DEPT_USER);
+    const board = await openBoard('zh');
+    const card = board.locator(`article.card[data-id="${id}"]`);
+    await until(async () => (await card.getAttribute('data-status')) === 'acknowledged', 'acknowledged on the board', 20_000);
+    await board.click(`#act-case-${id}`);
+    await board.selectOption(`#case-kind-${id}`, 'unit');
+    await board.fill(`#case-name-${id}`, '某化工有限公司');
+    // A bad credit code is refused in the page, the form keeps the name.
+    await board.fill(`#case-credit-${id}`, '123');
+    await board.click(`#case-submit-${id}`);
+    assert.match(await board.textContent(`#case-error-${id}`), /统一社会信用代码/);
+    assert.equal(await board.inputValue(`#case-name-${id}`), '某化工有限公司');
+    await board.fill(`#case-credit-${id}`, creditCode());
+    await board.click(`#case-submit-${id}`);
+    const row = board.locator('#dept-cases .dept-case', { hasText: text });
+    await row.waitFor({ timeout: 20_000 });
+    const caseId = await row.getAttribute('data-id');
+    assert.notEqual(caseId, id, 'a case of its own, linked to the whistle');
+    const status = (s) => until(async () => (await row.getAttribute('data-status')) === s, s, 20_000);
+    await status('registered');
+    const form = (step) => row.locator(`.step-form[data-step="${step}"]`);
+    // The department's own certified officers are offered, not the town's.
+    const offered = await board.locator(`#investigate-officer1-${caseId} option`).evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(offered, [1, 2, 3, 4].map((n) => `${DEPT}-0${n}`));
+    await board.selectOption(`#investigate-officer1-${caseId}`, `${DEPT}-01`);
+    await board.selectOption(`#investigate-officer2-${caseId}`, `${DEPT}-02`);
+    await board.fill(`#investigate-evidence-${caseId}`, '现场取样、询问笔录');
+    await form('investigate').locator('button[type="submit"]').click();
+    await status('investigated');
+    await board.fill(`#notify-intended-${caseId}`, '拟罚款，告知陈述申辩权');
+    await form('notify').locator('button[type="submit"]').click();
+    await status('notified');
+    const tier = (await apiJson('POST', '/api/v1/assist/benchmark', { item: ITEM, kind: 'unit' }, { as: DEPT_USER })).json;
+    await board.selectOption(`#decide-outcome-${caseId}`, 'fine');
+    await board.fill(`#decide-fine-${caseId}`, String(tier.fine_min_yuan));
+    await form('decide').locator('button[type="submit"]').click();
+    await status('decided');
+    await form('serve').locator('button[type="submit"]').click();
+    await status('served');
+    await form('close').locator('button[type="submit"]').click();
+    await status('closed');
+    const view = (await apiJson('GET', `/api/v1/cases/${caseId}`, undefined, { as: DEPT_USER })).json;
+    assert.equal(view.department?.code, DEPT);
+    assert.equal(view.procedure?.from_whistle, id);
+    assert.equal(view.procedure?.decision?.fine_yuan, tier.fine_min_yuan);
+    await shot(board, 'department-case');
+    // The town follows it without the party's particulars.
+    const townView = (await apiJson('GET', `/api/v1/cases/${caseId}`, undefined, { as: TOWN_USER })).json;
+    assert.equal(townView.procedure?.party?.name, 'withheld');
+    assert.deepEqual(board.errors.map(String), []);
+    await board.context().close();
+  });
+
   test('a raise refused with town_holds_item offers "open a town case instead", prefilled', async () => {
     const town = await openTown('en');
     await town.fill('#description', 'fire hydrant cabinet broken');
