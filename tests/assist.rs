@@ -445,7 +445,7 @@ async fn outcome_figures_are_computed_from_the_case_topic() {
     .expect("reader ran")
     .expect("topic is read");
     assert_eq!(skipped, 0);
-    let f = whistle_assist::figures::compute(&events, chrono::Duration::days(30), None, None);
+    let f = whistle_case::figures::compute(&events, chrono::Duration::days(30), None, None);
     assert_eq!((f.cases, f.closed), (1, 1), "{f:?}");
     // Dispatched (a hand-off) and two inspections; acknowledge and resolve are not procedures.
     assert_eq!((f.procedures, f.handoffs), (3, 1), "{f:?}");

@@ -1102,4 +1102,62 @@ describe('issue K', () => {
     assert.deepEqual(page.errors.map(String), []);
     await page.context().close();
   });
+  test('the manager view shows the outcome figures of the API for each period, in zh-CN and English', async () => {
+    const figuresOf = async (query = '') => {
+      const r = await apiJson('GET', `/api/v1/figures${query}`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return r.json;
+    };
+    // A whistle resolved and confirmed now, so the period has a case, a closure and a rating.
+    const before = (await figuresOf()).figures.confirmations;
+    const id = await raiseViaApi(marker('figures'));
+    await ackAndResolve(id);
+    await post(`/api/v1/whistles/${id}/confirm`, { rating: 5 }, TOWN_USER);
+    await until(async () => (await figuresOf()).figures.confirmations > before, 'the ledger counts the confirmation', 20_000);
+
+    const page = await openAs(browser, MANAGER, '/#/manager', { lang: 'zh' });
+    const panel = page.locator('#figures-panel');
+    await panel.locator('#figures-kpis').waitFor({ timeout: 20_000 });
+    assert.equal((await page.textContent('#figures-h')).trim(), '成效指标');
+    /** The panel's period, and every figure it shows against the API's answer for that period. */
+    const check = async (days) => {
+      const line = panel.locator('#figures-period');
+      const [from, to] = [await line.getAttribute('data-from'), await line.getAttribute('data-to')];
+      if (days) assert.equal(Math.round((Date.parse(to) - Date.parse(from)) / 86400_000), days, `${from} – ${to}`);
+      const api = (await figuresOf(`?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).figures;
+      const shown = await panel.locator('[data-figure]').evaluateAll((els) => els.map((e) => [e.dataset.figure, e.dataset.value]));
+      assert.ok(shown.length >= 10, JSON.stringify(shown));
+      for (const [figure, value] of shown) assert.equal(value, String(api[figure] ?? ''), `${figure}: shown ${value}, the API says ${api[figure]}`);
+      const perCase = await panel.locator('[data-figure="procedures_per_case"] .kpi-value').textContent();
+      assert.equal(perCase, api.procedures_per_case.toFixed(2));
+      assert.ok(api.cases >= 1 && api.confirmations >= 1, JSON.stringify(api));
+      return { from, api };
+    };
+    let prev = (await check(30)).from;
+    assert.match(await panel.locator('[data-figure="confirmations"]').textContent(), /平均评分/);
+    for (const [period, days] of [['d90', 90], ['month', null]]) {
+      await panel.locator(`button[data-period="${period}"]`).click();
+      await until(async () => (await panel.locator('#figures-period').getAttribute('data-from')) !== prev, `the ${period} period`);
+      await panel.locator('#figures-kpis').waitFor();
+      assert.equal(await panel.locator(`button[data-period="${period}"]`).getAttribute('aria-checked'), 'true');
+      const { from } = await check(days);
+      prev = from;
+      if (period === 'month') {
+        // The first day of this month, China time.
+        const china = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+        assert.equal(new Date(Date.parse(from) + 8 * 3600_000).toISOString().slice(0, 10), `${china}-01`);
+      }
+    }
+    await panel.locator('#figures-note summary').click();
+    assert.match(await panel.locator('#figures-note').textContent(), /docs\/figures\.md#definitions/);
+    await shot(page, 'manager-figures');
+    await page.click('#lang-toggle');
+    assert.equal((await page.textContent('#figures-h')).trim(), 'Outcome figures');
+    assert.match(await panel.locator('#figures-note summary').textContent(), /What do these numbers mean\?/);
+    assert.match(await panel.locator('[data-figure="handling_median_seconds"] .kpi-label').textContent(), /Handling time \(median\)/);
+    await check(null);
+    await shot(page, 'manager-figures-en');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
 });
