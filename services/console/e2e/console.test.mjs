@@ -702,6 +702,8 @@ describe('console', () => {
     const name = `e2e.${Date.now().toString(36)}`;
     const admin = await openAs(browser, ADMIN, '/#/accounts', { lang: 'en' });
     await admin.locator('#account-form').waitFor();
+    const roles = await admin.locator('#account-new-role option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(roles, ['town', 'department', 'command_centre', 'manager', 'supervisor', 'admin'], 'every role the account store takes');
     await admin.fill('#account-new-user', name);
     await admin.selectOption('#account-new-role', 'manager');
     await admin.fill('#account-new-scope', '500103');
