@@ -242,6 +242,36 @@ pub(super) async fn publish_fences(
     Ok(shown)
 }
 
+/// Records a refused attempt as one blocked `whistle.fenced` step (supervisors see attempts, not
+/// only overrides) and gives back the refusal to answer with (or the error that kept it from
+/// being recorded).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn blocked(
+    state: &AppState,
+    case: &Case,
+    action: &str,
+    actor: &Actor,
+    subject: &EnforcementSubject,
+    rule: &'static str,
+    message: String,
+    refusal: ApiError,
+) -> ApiError {
+    let warning = Warning { rule, message };
+    let recorded = publish_fences(
+        state,
+        case,
+        Uuid::now_v7(),
+        action,
+        actor,
+        subject,
+        vec![warning],
+        FenceSeverity::Blocked,
+        None,
+    )
+    .await;
+    recorded.err().unwrap_or(refusal)
+}
+
 fn accepted(body: EnforcementAccepted) -> Response {
     (StatusCode::ACCEPTED, Json(body)).into_response()
 }
@@ -314,20 +344,8 @@ pub async fn penalty(
     // Only the department that holds the item in the case's town may penalise it: an assisting
     // department of a joint case names its own item. Never overridable; the attempt is recorded.
     if let Err(refused) = super::cases::holds_now(&state, &view.town, &item, &actor.code) {
-        let warning = Warning { rule: fence::NOT_ITEM_HOLDER, message: refused.to_string() };
-        publish_fences(
-            &state,
-            &view,
-            Uuid::now_v7(),
-            "penalty",
-            &actor,
-            &subject,
-            vec![warning],
-            FenceSeverity::Blocked,
-            None,
-        )
-        .await?;
-        return Err(refused);
+        let message = refused.to_string();
+        return Err(blocked(&state, &view, "penalty", &actor, &subject, fence::NOT_ITEM_HOLDER, message, refused).await);
     }
     let now = Utc::now();
     let prior = prior_offences(&state, &item, &subject, now, view.id).await?;
@@ -350,20 +368,9 @@ pub async fn penalty(
              never overridable / 罚款超出法定幅度",
             req.amount_yuan, law.min_yuan, law.max_yuan
         );
-        let warning = Warning { rule: fence::OUTSIDE_STATUTORY_RANGE, message: message.clone() };
-        publish_fences(
-            &state,
-            &view,
-            Uuid::now_v7(),
-            "penalty",
-            &actor,
-            &subject,
-            vec![warning],
-            FenceSeverity::Blocked,
-            None,
-        )
-        .await?;
-        return Err(ApiError::Refused(fence::OUTSIDE_STATUTORY_RANGE, message));
+        let refusal = ApiError::Refused(fence::OUTSIDE_STATUTORY_RANGE, message.clone());
+        let rule = fence::OUTSIDE_STATUTORY_RANGE;
+        return Err(blocked(&state, &view, "penalty", &actor, &subject, rule, message, refusal).await);
     }
     let warnings = fence::check_penalty(rules, &matched, req.amount_yuan, persuaded);
     let benchmark = benchmark_view(&matched, prior);

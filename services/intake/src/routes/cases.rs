@@ -556,20 +556,9 @@ pub async fn decide_case(
     if decision.outcome != DecisionOutcome::NoPenalty
         && let Err(refused) = holds_now(&state, &case.town, &item, owner_body(&case))
     {
-        let warning = fence::Warning { rule: fence::NOT_ITEM_HOLDER, message: refused.to_string() };
-        super::assist::publish_fences(
-            &state,
-            &case,
-            Uuid::now_v7(),
-            "decide",
-            &actor,
-            &procedure_subject(&case)?,
-            vec![warning],
-            FenceSeverity::Blocked,
-            None,
-        )
-        .await?;
-        return Err(refused);
+        let (subject, message) = (procedure_subject(&case)?, refused.to_string());
+        let rule = fence::NOT_ITEM_HOLDER;
+        return Err(super::assist::blocked(&state, &case, "decide", &actor, &subject, rule, message, refused).await);
     }
     // A persuade-first item (the seed's three) penalised without persuasion on record: a fence
     // that a reason passes, flagged for the supervisors like every override.
@@ -587,20 +576,10 @@ pub async fn decide_case(
     if let Some(warning) = &skipped
         && decision.override_reason.is_none()
     {
-        let message = format!("{}. Send override_reason to proceed.", warning.message);
-        super::assist::publish_fences(
-            &state,
-            &case,
-            Uuid::now_v7(),
-            "decide",
-            &actor,
-            &procedure_subject(&case)?,
-            vec![warning.clone()],
-            FenceSeverity::Blocked,
-            None,
-        )
-        .await?;
-        return Err(ApiError::FenceBlocked(message));
+        let refusal = ApiError::FenceBlocked(format!("{}. Send override_reason to proceed.", warning.message));
+        let subject = procedure_subject(&case)?;
+        let (rule, message) = (warning.rule, warning.message.clone());
+        return Err(super::assist::blocked(&state, &case, "decide", &actor, &subject, rule, message, refusal).await);
     }
     let override_reason = if within { None } else { decision.override_reason.clone() };
     let passed_with = decision.override_reason.clone();
