@@ -9,9 +9,12 @@
 //! - [`consumer`]: the consumer group `ledger`; offsets stored only after the commit.
 //! - [`rebuild`]: the case topic replayed into an empty ledger (`cargo xtask rebuild-ledger`).
 //! - [`query`]: the list's parameters, parsed at the edge, and each role's scope.
-//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports and the monthly report.
+//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly report and the
+//!   charts' overview.
 //! - [`export`]: CSV (BOM, formula cells neutralised) and XLSX, page by page.
 //! - [`report`]: the monthly report by department and town, with the trend.
+//! - [`overview`]: the charts' figures over a period: per district, per day, MTTA / MTTR
+//!   histograms, top items, slowest departments.
 //! - [`synth`]: synthetic case histories for the tests and benchmarks.
 //! - [`metrics`], [`settings`], [`startup`]: the usual service shape.
 
@@ -19,6 +22,7 @@ pub mod consumer;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod overview;
 pub mod query;
 pub mod rebuild;
 pub mod record;

@@ -138,7 +138,7 @@ pub struct InvalidParam {
     pub message: String,
 }
 
-fn invalid(param: &'static str, message: impl Into<String>) -> InvalidParam {
+pub(crate) fn invalid(param: &'static str, message: impl Into<String>) -> InvalidParam {
     InvalidParam { param, message: message.into() }
 }
 
@@ -147,7 +147,7 @@ pub fn cst() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("a valid offset")
 }
 
-fn time(param: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidParam> {
+pub(crate) fn time(param: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidParam> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
     }
