@@ -5,7 +5,7 @@
 //! (one row per day) and by [`TOP`], never by the number of cases.
 
 use anyhow::Context as _;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row as _};
@@ -111,9 +111,18 @@ fn from_where<'a>(select: &str, rows: &Rows<'_>, filter: &Filter) -> QueryBuilde
     qb
 }
 
-/// A day in China of a `timestamptz` column, as `YYYY-MM-DD` (the fixed offset of [`cst`]).
+/// The day in China of a `timestamptz` column, as days since 1970-01-01 (the fixed offset of
+/// [`cst`]); plain arithmetic, several times cheaper per row than formatting a date in SQL.
 fn day_sql(column: &str) -> String {
-    format!("to_char(({column} AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-DD')")
+    format!("floor((date_part('epoch', {column}) + 28800) / 86400)::int8")
+}
+
+/// Days from 0001-01-01 to 1970-01-01 (chrono counts from the former, `day_sql` from the latter).
+const UNIX_EPOCH_DAY_FROM_CE: i64 = 719_163;
+
+/// A day as [`day_sql`] numbers it.
+fn day_number(day: NaiveDate) -> i64 {
+    i64::from(day.num_days_from_ce()) - UNIX_EPOCH_DAY_FROM_CE
 }
 
 const FIGURES: &str = "count(*) AS raised, \
@@ -122,8 +131,8 @@ const FIGURES: &str = "count(*) AS raised, \
     count(*) FILTER (WHERE status = 'resolved') AS resolved, \
     count(*) FILTER (WHERE breached) AS breached, \
     count(*) FILTER (WHERE overdue) AS overdue, \
-    avg(extract(epoch FROM acknowledged_at - dispatched_at))::float8 AS mtta, \
-    avg(extract(epoch FROM resolved_at - dispatched_at))::float8 AS mttr";
+    avg(date_part('epoch', acknowledged_at - dispatched_at)) AS mtta, \
+    avg(date_part('epoch', resolved_at - dispatched_at)) AS mttr";
 
 fn n(row: &PgRow, name: &str) -> Result<u64, sqlx::Error> {
     row.try_get::<i64, _>(name).map(|v| v.max(0) as u64)
@@ -171,7 +180,7 @@ async fn by_district(
 }
 
 /// Counts by day, from a query answering `(day, n)`.
-async fn per_day(store: &LedgerStore, mut qb: QueryBuilder<'_, Postgres>) -> anyhow::Result<Vec<(String, u64)>> {
+async fn per_day(store: &LedgerStore, mut qb: QueryBuilder<'_, Postgres>) -> anyhow::Result<Vec<(i64, u64)>> {
     let found = qb.build().fetch_all(store.pool()).await?;
     found.iter().map(|r| Ok((r.try_get("day")?, n(r, "n")?))).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
 }
@@ -216,17 +225,17 @@ async fn daily(store: &LedgerStore, rows: &Rows<'_>, period: &Period) -> anyhow:
     let (raised, resolved, breached) =
         tokio::try_join!(per_day(store, raised), per_day(store, resolved), per_day(store, breached))
             .context("counting cases by day")?;
-    let lookup = |list: &[(String, u64)], day: &str| list.iter().find(|(d, _)| d == day).map_or(0, |(_, n)| *n);
+    let lookup = |list: &[(i64, u64)], day: i64| list.iter().find(|(d, _)| *d == day).map_or(0, |(_, n)| *n);
     Ok(period
         .days()
         .into_iter()
         .map(|d| {
-            let day = d.format("%Y-%m-%d").to_string();
+            let n = day_number(d);
             OverviewDay {
-                raised: lookup(&raised, &day),
-                resolved: lookup(&resolved, &day),
-                breached: lookup(&breached, &day),
-                day,
+                day: d.format("%Y-%m-%d").to_string(),
+                raised: lookup(&raised, n),
+                resolved: lookup(&resolved, n),
+                breached: lookup(&breached, n),
             }
         })
         .collect())
@@ -240,7 +249,7 @@ async fn histogram(
     ended: &str,
     edges: &[u64],
 ) -> anyhow::Result<Vec<OverviewBucket>> {
-    let seconds = format!("extract(epoch FROM {ended} - dispatched_at)::float8");
+    let seconds = format!("date_part('epoch', {ended} - dispatched_at)");
     // width_bucket gives 1 for [edges[0], edges[1]), …, edges.len() for the last, open bar, and 0
     // below the first edge (a clock skew): that counts in the first bar.
     let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT greatest(width_bucket({seconds}, "));
@@ -287,13 +296,13 @@ async fn slowest_departments(
         "SELECT department, count(*) AS raised, count(dispatched_at) AS dispatched, \
          count(*) FILTER (WHERE breached) AS breached, \
          count(*) FILTER (WHERE resolved_at IS NOT NULL AND dispatched_at IS NOT NULL) AS resolved, \
-         avg(extract(epoch FROM resolved_at - dispatched_at))::float8 AS mttr",
+         avg(date_part('epoch', resolved_at - dispatched_at)) AS mttr",
         rows,
         &period.raised(),
     );
     qb.push(
         " AND department IS NOT NULL GROUP BY department \
-         HAVING avg(extract(epoch FROM resolved_at - dispatched_at)) IS NOT NULL \
+         HAVING avg(date_part('epoch', resolved_at - dispatched_at)) IS NOT NULL \
          ORDER BY mttr DESC, department LIMIT ",
     )
     .push_bind(TOP);
@@ -375,5 +384,13 @@ mod tests {
         }
         let one = params(Some("500103"), Some("2026-03-01T09:00:00+08:00"), Some("2026-03-01T10:00:00+08:00"));
         assert_eq!(one.parse(now).unwrap().days().len(), 1);
+    }
+
+    #[test]
+    fn days_are_numbered_from_1970_as_the_sql_numbers_them() {
+        assert_eq!(day_number(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
+        // 2026-03-09 00:30 in Chongqing is 2026-03-08 16:30 UTC: (epoch + 8 h) / 1 day.
+        let t = DateTime::parse_from_rfc3339("2026-03-09T00:30:00+08:00").unwrap().timestamp();
+        assert_eq!((t + 28_800).div_euclid(86_400), day_number(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()));
     }
 }
