@@ -1070,6 +1070,17 @@ describe('issue M', () => {
     await row.waitFor({ timeout: 20_000 });
     assert.equal(await board.inputValue('#ledger-department'), DEPT);
     await board.context().close();
+    // The town page links to its whistles resolved this month and to all of them; a town's
+    // ledger is its own town's, locked.
+    const town = await openTown('zh');
+    const month = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+    assert.equal(await town.getAttribute('#town-ledger-resolved', 'href'), `#/ledger?status=resolved&town=${TOWN}&resolved_from=${month}-01`);
+    await town.click('#town-ledger-all');
+    await town.locator(`#ledger-table tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await town.inputValue('#ledger-town'), TOWN);
+    assert.equal(await town.isDisabled('#ledger-town'), true, 'a town sees its own town only');
+    assert.deepEqual(town.errors.map(String), []);
+    await town.context().close();
 
     const page = await openAs(browser, MANAGER, '/#/ledger', { lang: 'zh' });
     await page.locator(`#ledger-table tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
