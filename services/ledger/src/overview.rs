@@ -202,8 +202,9 @@ async fn daily(store: &LedgerStore, rows: &Rows<'_>, period: &Period) -> anyhow:
     let mut resolved =
         from_where(&format!("SELECT {} AS day, count(*) AS n", day_sql("resolved_at")), rows, &resolved_filter);
     resolved.push(" GROUP BY day");
-    // First breached on the day: the first `sla.breached` step of the timeline. A case breached
-    // in the period changed then, so `updated_at >= from` narrows the rows to read.
+    // First breached on the day: the first `sla.breached` step of the timeline (a JSON path: the
+    // view is read once, no set of steps is built). A case breached in the period changed then,
+    // so `updated_at >= from` narrows the rows to read.
     let breached_filter = Filter {
         kind: Some(WHISTLE_KIND.to_owned()),
         district: period.district.clone(),
@@ -212,8 +213,8 @@ async fn daily(store: &LedgerStore, rows: &Rows<'_>, period: &Period) -> anyhow:
         ..Filter::default()
     };
     let mut breached = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {} AS day, count(*) AS n FROM (SELECT (SELECT min((e->>'time')::timestamptz) \
-         FROM jsonb_array_elements(view->'timeline') AS e WHERE e->>'type' = 'sla.breached') AS first_breach \
+        "SELECT {} AS day, count(*) AS n FROM (SELECT (jsonb_path_query_first(view, \
+         '$.timeline[*] ? (@.type == \"sla.breached\").time') #>> '{{}}')::timestamptz AS first_breach \
          FROM ledger_cases",
         day_sql("first_breach")
     ));
