@@ -5,14 +5,16 @@
 //! - [`record`]: a ledger row from a case's view (pure): the indexed columns of the filters and
 //!   the figures (times, breaches, reopens, re-routes), read off the view and its timeline.
 //! - [`store`]: PostgreSQL: each event applied with the case's own rules (`whistle_case::evolve`)
-//!   in one transaction, idempotent on event ids; the list's keyset query.
+//!   in one transaction with the event itself, idempotent on event ids; the list's keyset query.
 //! - [`consumer`]: the consumer group `ledger`; offsets stored only after the commit.
 //! - [`rebuild`]: the case topic replayed into an empty ledger (`cargo xtask rebuild-ledger`).
 //! - [`query`]: the list's parameters, parsed at the edge, and each role's scope.
-//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly report and the
-//!   charts' overview.
+//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly report,
+//!   `GET /api/v1/figures` and the charts' overview.
 //! - [`export`]: CSV (BOM, formula cells neutralised) and XLSX, page by page.
 //! - [`report`]: the monthly report by department and town, with the trend.
+//! - [`figures`]: the outcome figures of a period, from the stored case events
+//!   (`whistle_case::figures`), streamed in time order with a bound on the cases counted.
 //! - [`overview`]: the charts' figures over a period: per district, per day, MTTA / MTTR
 //!   histograms, top items, slowest departments.
 //! - [`synth`]: synthetic case histories for the tests and benchmarks.
@@ -20,6 +22,7 @@
 
 pub mod consumer;
 pub mod export;
+pub mod figures;
 pub mod http;
 pub mod metrics;
 pub mod overview;
