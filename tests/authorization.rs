@@ -436,6 +436,15 @@ async fn every_role_against_every_endpoint() {
             Value::Null,
             Who::Only(&["cc", "manager", "district_manager", "admin", "supervisor", "district_supervisor"]),
         ),
+        // The charts' overview: every account that reads cases, over its own scope.
+        (Service::Ledger, "GET", "/api/v1/reports/overview".into(), Value::Null, Who::Only(ledger_readers)),
+        (
+            Service::Ledger,
+            "GET",
+            "/api/v1/reports/overview?district=500103&from=2026-03-01&to=2026-04-01".into(),
+            Value::Null,
+            Who::Only(ledger_readers),
+        ),
         // Rosters and undelivered notifications: administrators, and a command centre for its
         // own district's units.
         (Service::Notify, "GET", "/api/v1/rosters".into(), Value::Null, Who::Only(&["admin", "cc", "other_cc"])),

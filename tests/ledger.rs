@@ -2,8 +2,9 @@
 //! topic, the ledger's consumer writing them to the test's own database, and the API answering
 //! from it — filters, Chinese text search, each role's scope, keyset pages while new cases
 //! arrive, a rebuild equal to the incremental ledger, the CSV's BOM and neutralised formulas, the
-//! XLSX read back by openpyxl, the monthly report, and the outcome figures of whistles and town
-//! cases driven through the API (equal to the figures of the test's own case topic).
+//! XLSX read back by openpyxl, the monthly report, the outcome figures of whistles and town
+//! cases driven through the API (equal to the figures of the test's own case topic), and the
+//! charts' overview.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -688,4 +689,119 @@ async fn outcome_figures_from_the_ledger_equal_the_figures_of_the_case_topic() {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")), "{body}");
     ledger.stop(&stack.iso).await;
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_overview_counts_a_periods_cases_by_district_day_and_duration_in_each_scope() {
+    let ledger = Ledger::start().await;
+    let mut cases = fixture();
+    // Half an hour into 9 March in Chongqing, still 8 March in UTC: a day is a day in China.
+    cases.push(spec(9, TOWN_A, UM, "深夜占道", Progress::Raised, at("2026-03-09T00:30:00+08:00")));
+    ledger.publish_cases(&cases).await;
+    ledger.wait_for(cases.len() as i64, steps(&cases)).await;
+    let period = "from=2026-03-01&to=2026-03-10";
+    let (status, o) = ledger.get(&as_manager(), &format!("/api/v1/reports/overview?district=500103&{period}")).await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["district"], "500103");
+    assert_eq!(o["from"], "2026-02-28T16:00:00Z");
+    let total = &o["total"];
+    // Yuzhong's eight: 1 resolved, 2 acknowledged (arrival breached), 3 dispatched (acknowledgement
+    // breached), 4 reopened and resolved again, 5 rejected and re-routed (open), 6 and 9 raised,
+    // 8 rejected.
+    assert_eq!(
+        (&total["raised"], &total["dispatched"], &total["open"], &total["resolved"], &total["breached"]),
+        (&Value::from(8), &Value::from(6), &Value::from(5), &Value::from(2), &Value::from(2)),
+        "{total}"
+    );
+    assert_eq!(total["overdue"], 2, "2 and 3 are open past a deadline");
+    assert_eq!(total["breach_rate"].as_f64(), Some(2.0 / 6.0));
+    assert_eq!(total["mtta_seconds"].as_f64(), Some(995.0), "1, 2 and 4 acknowledged 995 s after dispatch");
+    assert_eq!(total["mttr_seconds"].as_f64(), Some((3595.0 + 4195.0) / 2.0));
+    assert_eq!(o["districts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(o["districts"][0]["code"], "500103");
+    assert_eq!(o["districts"][0]["raised"], 8);
+    // The list agrees: the same period's open whistles of the district.
+    let (_, open) = ledger
+        .get(
+            &as_manager(),
+            &format!("/api/v1/whistles?district=500103&{period}&status=raised,dispatched,acknowledged,on_site"),
+        )
+        .await;
+    assert_eq!(ids(&open).len(), 5);
+    // Day by day (China time): every day of the period, zeros included.
+    let daily = o["daily"].as_array().expect("daily");
+    assert_eq!(daily.len(), 9);
+    let column = |name: &str| daily.iter().map(|d| d[name].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(daily[0]["day"], "2026-03-01");
+    assert_eq!(daily[8]["day"], "2026-03-09");
+    assert_eq!(column("raised"), vec![1, 1, 1, 1, 1, 1, 0, 1, 1], "7 is Dadukou's; 9 is on the 9th");
+    assert_eq!(column("resolved"), vec![1, 0, 0, 1, 0, 0, 0, 0, 0], "1 on the 1st, 4 (again) on the 4th");
+    assert_eq!(column("breached"), vec![0, 1, 1, 0, 0, 0, 0, 0, 0]);
+    // Durations: MTTA 995 s ×3 in [15 min, 30 min); MTTR 3,595 s in [0, 1 h), 4,195 s in [1 h, 4 h).
+    let bars =
+        |name: &str| o[name].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(bars("mtta_histogram"), vec![0, 0, 3, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(o["mtta_histogram"][2]["from_seconds"], 900);
+    assert_eq!(o["mtta_histogram"][2]["to_seconds"], 1800);
+    assert!(o["mtta_histogram"][8]["to_seconds"].is_null(), "the last bar is open");
+    assert_eq!(bars("mttr_histogram"), vec![1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    // Top items: Urban Management's item 5 times (1 breached), the bureau's 3 times (1 breached).
+    let items: Vec<(String, u64, u64)> = o["top_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (i["code"].as_str().unwrap().to_owned(), i["raised"].as_u64().unwrap(), i["breached"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(items, vec![("CQ-CITY-001".to_owned(), 5, 1), (DEPT_ITEM.to_owned(), 3, 1)]);
+    // Slowest first: EE (4 resolved 4,195 s after dispatch), then UM (1: 3,595 s); the command
+    // centre resolved nothing and is not ranked.
+    let slow = o["slowest_departments"].as_array().unwrap();
+    assert_eq!(slow.len(), 2, "{slow:?}");
+    assert_eq!((slow[0]["code"].as_str(), slow[0]["mttr_seconds"].as_f64()), (Some(EE), Some(4195.0)));
+    assert_eq!((slow[0]["raised"].as_u64(), slow[0]["resolved"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(slow[0]["breach_rate"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!((slow[1]["code"].as_str(), slow[1]["mttr_seconds"].as_f64()), (Some(UM), Some(3595.0)));
+
+    // Each account its own scope.
+    let raised = |who: Principal, q: &'static str| {
+        let ledger = &ledger;
+        async move {
+            let (status, o) = ledger.get(&who, &format!("/api/v1/reports/overview?{period}{q}")).await;
+            assert_eq!(status, 200, "{who}: {o}");
+            let districts: Vec<String> =
+                o["districts"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect();
+            (o["total"]["raised"].as_u64().unwrap(), districts)
+        }
+    };
+    assert_eq!(raised(as_manager(), "").await, (9, vec!["500103".to_owned(), "500104".to_owned()]));
+    assert_eq!(raised(as_town(TOWN_A), "").await, (5, vec!["500103".to_owned()]), "1, 2, 3, 8, 9");
+    assert_eq!(raised(as_town(TOWN_A), "&district=500104").await, (0, vec![]));
+    assert_eq!(
+        raised(as_department(UM), "").await,
+        (2, vec!["500103".to_owned()]),
+        "1 and 2 (5 went to the command centre)"
+    );
+    let dadukou = Principal::new("manager-500104", whistle_auth::Role::Manager { district: Some("500104".into()) });
+    assert_eq!(raised(dadukou.clone(), "").await, (1, vec!["500104".to_owned()]));
+    assert_eq!(raised(dadukou, "&district=500103").await, (0, vec![]), "another district answers nothing");
+    let (status, body) = ledger.get(&as_admin(), "/api/v1/reports/overview").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    // The default period: the 30 days up to the end of today; bounded periods.
+    let (status, o) = ledger.get(&as_manager(), "/api/v1/reports/overview").await;
+    assert_eq!((status, o["daily"].as_array().map(Vec::len)), (200, Some(30)), "{o}");
+    assert_eq!(o["total"]["raised"], 0);
+    for (q, param) in [
+        ("from=2025-01-01&to=2026-03-01", "to"),
+        ("from=2026-03-02&to=2026-03-01", "to"),
+        ("district=5001", "district"),
+    ] {
+        let (status, body) = ledger.get(&as_manager(), &format!("/api/v1/reports/overview?{q}")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")), "{q}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().starts_with(param), "{body}");
+    }
+    let (status, body) = ledger.get(&as_manager(), "/api/v1/reports/overview?month=2026-03").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_query")));
+    ledger.stop().await;
 }

@@ -775,3 +775,104 @@ pub struct OutcomeFigures {
     pub fences_blocked: u64,
     pub fences_overridden: u64,
 }
+
+/// `GET /api/v1/reports/overview?district=&from=&to=`: the pictures of the manager's charts over
+/// the whistles of a period in the caller's scope — per district, day by day, the distributions of
+/// MTTA and MTTR, the items raised most and the slowest departments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Overview {
+    /// The district asked for; absent: every district of the caller's scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// The period: cases raised at or after `from` and before `to`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub total: OverviewFigures,
+    /// One row per district with cases in the period (districts without any are absent).
+    pub districts: Vec<OverviewDistrict>,
+    /// Every day of the period (China time), oldest first, days without anything included.
+    pub daily: Vec<OverviewDay>,
+    /// Dispatch to acknowledgement, over the period's acknowledged cases.
+    pub mtta_histogram: Vec<OverviewBucket>,
+    /// Dispatch to resolution, over the period's resolved cases.
+    pub mttr_histogram: Vec<OverviewBucket>,
+    /// The items raised most in the period (at most ten), most first.
+    pub top_items: Vec<OverviewItem>,
+    /// The lead departments with the longest mean time to resolve (at most ten), slowest first.
+    pub slowest_departments: Vec<OverviewDepartment>,
+}
+
+/// Counts over the cases raised in an [`Overview`]'s period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewFigures {
+    pub raised: u64,
+    /// Routed to a department at least once.
+    pub dispatched: u64,
+    /// Not closed now (no terminal status).
+    pub open: u64,
+    /// Resolved now.
+    pub resolved: u64,
+    /// With at least one SLA stage breached.
+    pub breached: u64,
+    /// Open and past a deadline now.
+    pub overdue: u64,
+    /// `breached` over `dispatched`; absent when nothing was dispatched.
+    pub breach_rate: Option<f64>,
+    /// Mean dispatch to acknowledgement, in seconds, over the acknowledged cases.
+    pub mtta_seconds: Option<f64>,
+    /// Mean dispatch to resolution, in seconds, over the resolved cases.
+    pub mttr_seconds: Option<f64>,
+}
+
+/// One district's row of an [`Overview`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewDistrict {
+    /// The 6-digit district (or functional zone) code.
+    pub code: String,
+    #[serde(flatten)]
+    pub figures: OverviewFigures,
+}
+
+/// What happened on one day (China time) of an [`Overview`]'s period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Cases raised that day.
+    pub raised: u64,
+    /// Cases resolved that day (whenever they were raised, before the period's end).
+    pub resolved: u64,
+    /// Cases whose first SLA breach fell on that day.
+    pub breached: u64,
+}
+
+/// One bar of a duration histogram: cases that took at least `from_seconds` and less than
+/// `to_seconds` (no upper bound on the last bar).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewBucket {
+    pub from_seconds: u64,
+    pub to_seconds: Option<u64>,
+    pub count: u64,
+}
+
+/// An item's row among an [`Overview`]'s top items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewItem {
+    pub code: String,
+    pub raised: u64,
+    pub breached: u64,
+}
+
+/// A lead department's row among an [`Overview`]'s slowest departments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OverviewDepartment {
+    pub code: String,
+    /// Cases it leads that were raised in the period.
+    pub raised: u64,
+    /// Of those, resolved (the mean is over these).
+    pub resolved: u64,
+    /// Mean dispatch to resolution, in seconds.
+    pub mttr_seconds: f64,
+    /// Its breached cases over its dispatched ones.
+    pub breach_rate: Option<f64>,
+}

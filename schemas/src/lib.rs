@@ -183,6 +183,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("ledger-page", schema::<api::LedgerPage>()),
         ("monthly-report", schema::<api::MonthlyReport>()),
         ("figures-report", schema::<api::FiguresReport>()),
+        ("overview", schema::<api::Overview>()),
         ("registry-item-record", schema::<registry::ItemRecord>()),
         ("registry-item", schema::<registry::ItemDetail>()),
         ("registry-holder-change-request", schema::<registry::HolderChangeRequest>()),

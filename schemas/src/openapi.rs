@@ -768,6 +768,32 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
         },
         Op {
             method: "get",
+            path: "/api/v1/reports/overview",
+            id: "overviewReport",
+            tag: "ledger",
+            summary: "The charts' figures over a period in the account's scope: per district, per day, MTTA / MTTR \
+                      histograms, top items, slowest departments",
+            auth: true,
+            params: &[
+                ("district", In::Query, "A 6-digit district code; every district of the account's scope when absent."),
+                (
+                    "from",
+                    In::Query,
+                    "Raised at or after (RFC 3339, or a date in China time); 30 days before `to` when absent.",
+                ),
+                (
+                    "to",
+                    In::Query,
+                    "Raised before; the end of today (China time) when absent. At most 366 days after `from`.",
+                ),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::Overview>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
             path: "/api/v1/rosters",
             id: "rosters",
             tag: "notify",

@@ -4,6 +4,7 @@
 //   npm test            (in services/console; the stack must be up: cargo xtask up)
 // Screenshots of the pages go to artifacts/screenshots/ (WHISTLE_SCREENSHOTS overrides).
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import {
   ADMIN, BASE, CC_USER, DEPT, DEPT_USER, ITEM, MANAGER, PASSWORD, TOWN, TOWN_ITEM, TOWN_USER, apiJson, channels, launch, marker,
@@ -534,7 +535,7 @@ describe('console', () => {
     assert.match(await page.textContent('#town-name'), /解放碑街道/);
     assert.equal((await page.textContent('#account-user')).trim(), TOWN_USER);
     assert.equal((await page.textContent('#account-role')).trim(), '乡镇（街道）');
-    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['town']);
+    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['town', 'ledger']);
     await waitLive(page);
     // Other pages are not for towns: back to its own.
     await page.goto('/#/board?dept=500103-EE');
@@ -1080,7 +1081,7 @@ describe('issue K', () => {
     await page.goto('/');
     await signIn(page, SUPERVISOR);
     await until(async () => /#\/supervision/.test(page.url()), 'the supervisor on #/supervision');
-    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['supervision']);
+    assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['supervision', 'ledger', 'charts']);
     const item = page.locator(`.queue-item[data-case="${id}"][data-reason="override"]`);
     await item.waitFor({ timeout: 20_000 });
     assert.match(await item.textContent(), /偏离裁量基准/);
@@ -1160,6 +1161,150 @@ describe('issue K', () => {
     await check(null);
     await shot(page, 'manager-figures-en');
     assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+});
+
+/** Waits until the ledger (GET /api/v1/whistles, the projector behind it) lists whistle `id` for `q`. */
+async function inLedger(id, q) {
+  await until(async () => {
+    const r = await apiJson('GET', `/api/v1/whistles?q=${encodeURIComponent(q)}`);
+    return r.status === 200 && r.json.items.some((w) => w.id === id);
+  }, `whistle ${id} in the ledger`, 30_000);
+}
+
+describe('issue M', () => {
+  test('the ledger lists a whistle raised in the test, its filters narrow the list, a link reproduces the view, the CSV export has a BOM', async () => {
+    const text = marker('台账占道堆放');
+    const id = await raiseViaApi(text);
+    await inLedger(id, text);
+
+    // The department's board links to its cases in the ledger.
+    const board = await openBoard('zh');
+    await board.click('#board-ledger-all');
+    await until(async () => /#\/ledger\?department=500103-EE/.test(board.url()), 'the ledger with the department filter');
+    const row = board.locator(`#ledger-table tr[data-id="${id}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    assert.equal(await board.inputValue('#ledger-department'), DEPT);
+    await board.context().close();
+    // The town page links to its whistles resolved this month and to all of them; a town's
+    // ledger is its own town's, locked.
+    const town = await openTown('zh');
+    const month = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+    assert.equal(await town.getAttribute('#town-ledger-resolved', 'href'), `#/ledger?status=resolved&town=${TOWN}&resolved_from=${month}-01`);
+    await town.click('#town-ledger-all');
+    await town.locator(`#ledger-table tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await town.inputValue('#ledger-town'), TOWN);
+    assert.equal(await town.isDisabled('#ledger-town'), true, 'a town sees its own town only');
+    assert.deepEqual(town.errors.map(String), []);
+    await town.context().close();
+
+    const page = await openAs(browser, MANAGER, '/#/ledger', { lang: 'zh' });
+    await page.locator(`#ledger-table tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+    assert.ok((await page.locator('#ledger-table tbody tr').count()) > 1, 'the whole ledger first');
+    // Free text narrows it to this test's whistle.
+    await page.fill('#ledger-q', text);
+    await page.click('#ledger-search');
+    await until(async () => (await page.locator('#ledger-table tbody tr').count()) === 1, 'one row for the marker');
+    assert.equal(await page.getAttribute('#ledger-table tbody tr', 'data-id'), id);
+    assert.match(page.url(), /q=/);
+    // A status it does not have: nothing.
+    await page.check('#ledger-status-resolved');
+    await page.click('#ledger-search');
+    await page.locator('#ledger-empty').waitFor();
+    assert.match(page.url(), /status=resolved/);
+    await page.uncheck('#ledger-status-resolved');
+    await page.click('#ledger-open-only');
+    await page.click('#ledger-search');
+    await page.locator(`#ledger-table tr[data-id="${id}"]`).waitFor();
+    // The case opens with its timeline; the URL names it.
+    await page.click(`#ledger-table tr[data-id="${id}"] .ledger-case-link`);
+    await page.locator(`.ledger-detail[data-id="${id}"] .timeline li[data-type="whistle.raised"]`).waitFor();
+    assert.match(page.url(), new RegExp(`case=${id}`));
+    await shot(page, 'ledger');
+    // English on one click: the labels change, the filters and the open case stay.
+    await page.click('#lang-toggle');
+    assert.equal((await page.textContent('#ledger-h')).trim(), 'Case ledger');
+    assert.equal(await page.inputValue('#ledger-q'), text);
+    assert.match(await page.textContent(`#ledger-table tr[data-id="${id}"]`), /Dispatched/);
+    await page.locator(`.ledger-detail[data-id="${id}"]`).waitFor();
+
+    // The CSV export with the same filters, fetched with the token: a BOM, the header, the whistle.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ledger-export-csv')]);
+    assert.equal(download.suggestedFilename(), 'whistles.csv');
+    const bytes = await readFile(await download.path());
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM first');
+    const csv = bytes.subarray(3).toString('utf8');
+    const lines = csv.split('\r\n').filter(Boolean);
+    assert.match(lines[0], /^id,status,district,town,department/);
+    assert.equal(lines.length, 2, `the one matching whistle: ${csv}`);
+    assert.ok(lines[1].startsWith(id) && lines[1].includes(text), lines[1]);
+    await until(async () => /whistles\.csv/.test(await page.textContent('#ledger-export-status')), 'the export said done');
+
+    // The same link in another browser shows the same view, the case open.
+    const again = await openAs(browser, MANAGER, `/${page.url().split('/').slice(3).join('/')}`, { lang: 'en' });
+    await again.locator(`.ledger-detail[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await again.locator('#ledger-table tbody tr').count(), 1);
+    assert.equal(await again.inputValue('#ledger-q'), text);
+    assert.equal(await again.isChecked('#ledger-status-dispatched'), true);
+    assert.equal((await again.textContent('#ledger-h')).trim(), 'Case ledger');
+    await shot(again, 'ledger-en');
+    assert.deepEqual(page.errors.map(String), []);
+    assert.deepEqual(again.errors.map(String), []);
+    await page.context().close();
+    await again.context().close();
+  });
+
+  test("the charts: the map has Chongqing's 38 districts, the metric toggles, a click on a district drills down to its charts and its ledger", async () => {
+    const id = await raiseViaApi(marker('图表吹哨'));
+    await inLedger(id, '图表吹哨');
+    const registry = (await apiJson('GET', '/api/v1/districts')).json.districts;
+    const mapped = registry.filter((d) => d.kind !== 'functional_zone').map((d) => d.code).sort();
+    assert.equal(mapped.length, 38);
+
+    const page = await openAs(browser, MANAGER, '/#/charts', { lang: 'zh' });
+    await until(async () => (await page.evaluate(() => window.__whistleCharts?.regions().length ?? 0)) === 38, "the map's 38 regions", 20_000);
+    // The regions the ECharts instance registered are the registry's 38 districts, by code.
+    assert.deepEqual((await page.evaluate(() => window.__whistleCharts.regions())).sort(), mapped);
+    assert.equal(await page.evaluate(() => window.__whistleCharts.data().length), 38);
+    // Coloured by breach rate, then by open cases, as the overview counts them.
+    assert.equal(await page.evaluate(() => window.__whistleCharts.metric()), 'breach_rate');
+    await page.click('[data-metric="open"]');
+    assert.match(page.url(), /metric=open/);
+    const params = new URL(page.url().replace('#/charts?', 'charts?')).searchParams;
+    const overview = (await apiJson('GET', `/api/v1/reports/overview?from=${params.get('from')}&to=${params.get('to')}`)).json;
+    const yuzhong = overview.districts.find((d) => d.code === '500103');
+    assert.ok(yuzhong && yuzhong.raised >= 1, JSON.stringify(overview.districts));
+    await until(async () => {
+      const v = (await page.evaluate(() => window.__whistleCharts.data())).find((d) => d.name === '500103')?.value;
+      return v !== undefined && v >= 1;
+    }, "Yuzhong's open cases on the map");
+    assert.match(await page.getAttribute('#chart-daily', 'aria-label'), /吹哨 [1-9]/, 'the trend has the raised whistles');
+    await shot(page, 'charts');
+
+    // A click on Yuzhong drills down: its name, its charts, a link to its ledger list.
+    const [x, y] = await page.evaluate(() => window.__whistleCharts.point('500103'));
+    await page.mouse.click(x, y);
+    await until(async () => (await page.evaluate(() => window.__whistleCharts.district())) === '500103', 'drilled into Yuzhong');
+    await page.locator('#charts-district', { hasText: '渝中区' }).waitFor();
+    assert.match(page.url(), /district=500103/);
+    // Its figures are the overview's for the district (asked again each time: the stack is shared).
+    await until(async () => {
+      const drilled = (await apiJson('GET', `/api/v1/reports/overview?district=500103&from=${params.get('from')}&to=${params.get('to')}`)).json;
+      return Number(await page.textContent('[data-kpi="raised"] .kpi-value')) === drilled.total.raised && drilled.districts.length === 1;
+    }, "Yuzhong's raised count as the overview gives it");
+    const href = await page.getAttribute('#charts-ledger-link', 'href');
+    assert.match(href, /^#\/ledger\?district=500103&from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d$/);
+    await page.click('#lang-toggle');
+    await page.locator('#charts-district', { hasText: 'Yuzhong' }).waitFor();
+    assert.equal((await page.textContent('#charts-h')).trim(), 'Charts');
+    assert.equal(await page.evaluate(() => window.__whistleCharts.regions().length), 38);
+    await shot(page, 'charts-en');
+    await page.click('#charts-ledger-link');
+    await until(async () => /#\/ledger\?district=500103/.test(page.url()), 'the ledger of the district');
+    await page.locator(`#ledger-table tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await page.inputValue('#ledger-district'), '500103');
+    assert.deepEqual(page.errors.map(String), [], 'no error, no refusal of the Content-Security-Policy');
     await page.context().close();
   });
 });

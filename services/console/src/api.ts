@@ -216,6 +216,40 @@ export interface FiguresReport {
   /** Where the figures are defined (`docs/figures.md#definitions`). */
   definitions: string;
 }
+/** `GET /api/v1/whistles`: one page of the ledger (newest raised first); `next_cursor` is null on the last. */
+export interface LedgerPage {
+  items: Case[];
+  next_cursor: string | null;
+}
+/** Counts over the whistles raised in an overview's period (`GET /api/v1/reports/overview`). */
+export interface OverviewFigures {
+  raised: number;
+  dispatched: number;
+  open: number;
+  resolved: number;
+  breached: number;
+  overdue: number;
+  breach_rate: number | null;
+  mtta_seconds: number | null;
+  mttr_seconds: number | null;
+}
+export interface OverviewBucket {
+  from_seconds: number;
+  to_seconds: number | null;
+  count: number;
+}
+export interface Overview {
+  district?: string | null;
+  from: string;
+  to: string;
+  total: OverviewFigures;
+  districts: (OverviewFigures & { code: string })[];
+  daily: { day: string; raised: number; resolved: number; breached: number }[];
+  mtta_histogram: OverviewBucket[];
+  mttr_histogram: OverviewBucket[];
+  top_items: { code: string; raised: number; breached: number }[];
+  slowest_departments: { code: string; raised: number; resolved: number; mttr_seconds: number; breach_rate: number | null }[];
+}
 
 export class ApiError extends Error {
   constructor(
@@ -275,6 +309,33 @@ async function request<T>(method: string, path: string, body?: unknown, o: Reque
     throw e;
   }
   return (o.text ? text : json) as T;
+}
+
+/**
+ * A file from the API (an export), fetched with the token: its bytes and the name the server
+ * gives it (`Content-Disposition`), else `fallback`. Errors as `request`'s.
+ */
+async function download(path: string, fallback: string): Promise<{ blob: Blob; name: string }> {
+  const bearer = token();
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+  } catch (e) {
+    throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let err: { code?: string; message?: string } | undefined;
+    try {
+      err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 401) toLogin('expired');
+    throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (text.slice(0, 200) || res.statusText));
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallback;
+  return { blob: await res.blob(), name };
 }
 
 export interface LoginResponse extends Session {
@@ -486,6 +547,13 @@ export const api = {
     const qs = q.toString();
     return request<FiguresReport>('GET', `/api/v1/figures${qs ? `?${qs}` : ''}`);
   },
+  /** The ledger (`query`: its filters and `cursor`, as a query string). */
+  ledger: (query: string) => request<LedgerPage>('GET', `/api/v1/whistles${query ? `?${query}` : ''}`),
+  /** The ledger's export with the same filters: `format` csv (UTF-8 with BOM) or xlsx. */
+  ledgerExport: (format: 'csv' | 'xlsx', query: string) =>
+    download(`/api/v1/whistles/export.${format}${query ? `?${query}` : ''}`, `whistles.${format}`),
+  /** The charts' figures (`query`: district, from, to). */
+  overview: (query: string) => request<Overview>('GET', `/api/v1/reports/overview${query ? `?${query}` : ''}`),
 };
 
 export function newKey(): string {

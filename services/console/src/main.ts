@@ -1,5 +1,5 @@
 // The console shell: hash routes (#/login, #/town, #/board, #/manager, #/registry, #/accounts,
-// #/supervision, #/password, each with ?query), the login gate, the account, password change and logout in the
+// #/supervision, #/ledger, #/charts, #/password, each with ?query), the login gate, the account, password change and logout in the
 // header, language toggle, one page mounted at a time.
 import './style.css';
 import { applyI18n, lang, onLangChange, setLang, t, type Key } from './i18n';
@@ -12,6 +12,8 @@ import { mountRegistry } from './pages/registry';
 import { mountAccounts } from './pages/accounts';
 import { mountPassword } from './pages/password';
 import { mountSupervision } from './pages/supervision';
+import { mountLedger } from './pages/ledger';
+import { mountCharts } from './pages/charts';
 import { api } from './api';
 import { parseHash, type Mount, type Page, type RouteName } from './router';
 import { account, allowedRoutes, homeOf, onSessionChange, session, toLogin, watchExpiry } from './session';
@@ -24,6 +26,8 @@ const routes: Record<RouteName, Mount> = {
   registry: mountRegistry,
   accounts: mountAccounts,
   supervision: mountSupervision,
+  ledger: mountLedger,
+  charts: mountCharts,
   password: mountPassword,
 };
 

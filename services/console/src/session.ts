@@ -108,17 +108,17 @@ export const isRole = (r: RoleName): boolean => account()?.role === r;
 export function allowedRoutes(a: Account | null = account()): string[] {
   switch (a?.role) {
     case 'town':
-      return ['town', 'password'];
+      return ['town', 'ledger', 'password'];
     case 'department':
-      return ['board', 'password'];
+      return ['board', 'ledger', 'password'];
     case 'command_centre':
-      return ['board', 'manager', 'password'];
+      return ['board', 'manager', 'ledger', 'charts', 'password'];
     case 'manager':
-      return ['manager', 'board', 'password'];
+      return ['manager', 'board', 'ledger', 'charts', 'password'];
     case 'admin':
       return ['registry', 'accounts', 'password'];
     case 'supervisor':
-      return ['supervision', 'password'];
+      return ['supervision', 'ledger', 'charts', 'password'];
     default:
       return [];
   }

@@ -5,7 +5,9 @@
 //! - `query --runs N`: list queries of several shapes through `LedgerStore::page` (the list
 //!   handler's query), with p50/p99/max per shape;
 //! - `export --format csv|xlsx`: every case exported by the export code, with the process's peak
-//!   RSS (VmHWM) before and after.
+//!   RSS (VmHWM) before and after;
+//! - `overview --runs N`: the charts' overview (`whistle_ledger::overview`) of the city and of a
+//!   district over 30 and 366 days, with p50/p99/max.
 //!
 //! `WHISTLE_DATABASE__URL` names the database, e.g.
 //! `WHISTLE_DATABASE__URL=$(bash deploy/dev/postgres.sh url whistle_bench) cargo run -p
@@ -54,7 +56,10 @@ async fn main() -> anyhow::Result<()> {
         Some("generate") => generate(&store, arg(&args, "--cases", "1000000").parse()?).await,
         Some("query") => query(&store, arg(&args, "--runs", "500").parse()?).await,
         Some("export") => export_all(&store, &arg(&args, "--format", "csv")).await,
-        _ => anyhow::bail!("usage: ledger_bench generate --cases N | query --runs N | export --format csv|xlsx"),
+        Some("overview") => overview(&store, arg(&args, "--runs", "20").parse()?).await,
+        _ => anyhow::bail!(
+            "usage: ledger_bench generate --cases N | query --runs N | export --format csv|xlsx | overview --runs N"
+        ),
     }
 }
 
@@ -186,5 +191,36 @@ async fn export_all(store: &LedgerStore, format: &str) -> anyhow::Result<()> {
         peak_rss_kib() / 1024,
         before / 1024
     );
+    Ok(())
+}
+
+async fn overview(store: &LedgerStore, runs: usize) -> anyhow::Result<()> {
+    use whistle_ledger::overview::{Period, overview};
+    // The generator's cases end on 2026-12-01 and spread over the year before.
+    let to = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00+08:00")?.with_timezone(&Utc);
+    let shapes: Vec<(&str, Scope, Option<&str>, i64)> = vec![
+        ("city, 30 days", Scope::City, None, 30),
+        ("city, 366 days", Scope::City, None, 366),
+        ("district filter, 30 days", Scope::City, Some("500103"), 30),
+        ("district manager, 366 days", Scope::District("500103".into()), None, 366),
+        ("department, 366 days", Scope::Department("500103-UM".into()), None, 366),
+    ];
+    for (name, scope, district, days) in &shapes {
+        let period = Period { district: district.map(str::to_owned), from: to - chrono::Duration::days(*days), to };
+        let mut times = Vec::with_capacity(runs);
+        let mut raised = 0;
+        for _ in 0..runs {
+            let started = Instant::now();
+            raised = overview(store, scope, period.clone()).await?.total.raised;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name:<28} {raised:>8} cases  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times[times.len() - 1]
+        );
+    }
     Ok(())
 }

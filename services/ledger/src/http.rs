@@ -1,6 +1,7 @@
 //! The ledger's HTTP API: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly
-//! report and the outcome figures. Every answer is limited to the caller's scope ([`Scope::of`]) and every case is shown
-//! as the caller may see it (`Principal::case_visibility`).
+//! report, the outcome figures and the charts' overview. Every answer is limited to the caller's
+//! scope ([`Scope::of`]) and every case is shown as the caller may see it
+//! (`Principal::case_visibility`).
 
 use std::sync::Arc;
 
@@ -13,11 +14,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use whistle_auth::Principal;
 use whistle_case::visibility;
-use whistle_schemas::api::{ErrorBody, FiguresReport, LedgerPage, WhistleView};
+use whistle_schemas::api::{ErrorBody, FiguresReport, LedgerPage, Overview, WhistleView};
 
 use crate::export;
 use crate::figures::{self, FiguresError};
 use crate::metrics::Metrics;
+use crate::overview::{self, OverviewParams};
 use crate::query::{InvalidParam, ListParams, ListQuery, Scope, encode_cursor};
 use crate::record::WHISTLE_KIND;
 use crate::report;
@@ -301,4 +303,19 @@ pub async fn outcome_figures(
         figures: (&counted).into(),
         definitions: FIGURES_DEFINITIONS.to_owned(),
     }))
+}
+
+/// `GET /api/v1/reports/overview?district=&from=&to=`: every account that reads the ledger, over
+/// its own scope (a district it does not see answers zeros, as the list answers no rows).
+pub async fn overview(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<OverviewParams>, QueryRejection>,
+) -> Result<Json<Overview>, ApiError> {
+    let period = params(q)?.parse(chrono::Utc::now())?;
+    let scope = scope(&principal)?;
+    let started = std::time::Instant::now();
+    let answer = overview::overview(&state.store, &scope, period).await?;
+    state.metrics.query_seconds.with_label_values(&["overview"]).observe(started.elapsed().as_secs_f64());
+    Ok(Json(answer))
 }

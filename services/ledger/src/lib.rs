@@ -9,12 +9,14 @@
 //! - [`consumer`]: the consumer group `ledger`; offsets stored only after the commit.
 //! - [`rebuild`]: the case topic replayed into an empty ledger (`cargo xtask rebuild-ledger`).
 //! - [`query`]: the list's parameters, parsed at the edge, and each role's scope.
-//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly report and
-//!   `GET /api/v1/figures`.
+//! - [`http`]: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly report,
+//!   `GET /api/v1/figures` and the charts' overview.
 //! - [`export`]: CSV (BOM, formula cells neutralised) and XLSX, page by page.
 //! - [`report`]: the monthly report by department and town, with the trend.
 //! - [`figures`]: the outcome figures of a period, from the stored case events
 //!   (`whistle_case::figures`), streamed in time order with a bound on the cases counted.
+//! - [`overview`]: the charts' figures over a period: per district, per day, MTTA / MTTR
+//!   histograms, top items, slowest departments.
 //! - [`synth`]: synthetic case histories for the tests and benchmarks.
 //! - [`metrics`], [`settings`], [`startup`]: the usual service shape.
 
@@ -23,6 +25,7 @@ pub mod export;
 pub mod figures;
 pub mod http;
 pub mod metrics;
+pub mod overview;
 pub mod query;
 pub mod rebuild;
 pub mod record;

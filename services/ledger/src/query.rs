@@ -138,7 +138,7 @@ pub struct InvalidParam {
     pub message: String,
 }
 
-fn invalid(param: &'static str, message: impl Into<String>) -> InvalidParam {
+pub(crate) fn invalid(param: &'static str, message: impl Into<String>) -> InvalidParam {
     InvalidParam { param, message: message.into() }
 }
 

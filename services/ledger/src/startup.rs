@@ -96,6 +96,7 @@ impl Application {
             .route("/api/v1/whistles/export.csv", get(http::export_csv))
             .route("/api/v1/whistles/export.xlsx", get(http::export_xlsx))
             .route("/api/v1/reports/monthly", get(http::monthly))
+            .route("/api/v1/reports/overview", get(http::overview))
             .route("/api/v1/figures", get(http::outcome_figures))
             .route_layer(axum::middleware::from_fn_with_state(verifier, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)

@@ -340,6 +340,20 @@ pub(crate) enum Rows<'a> {
     Led(&'a str),
     /// Assisted by the department and not led by it (the led ones are the other branch).
     Assisted(&'a str),
+    /// Led or assisted by the department, as one condition (aggregates, where no order is kept).
+    LedOrAssisted(&'a str),
+}
+
+impl<'a> Rows<'a> {
+    /// A scope's rows as one condition.
+    pub(crate) fn of(scope: &'a Scope) -> Rows<'a> {
+        match scope {
+            Scope::City => Rows::All,
+            Scope::District(d) => Rows::District(d),
+            Scope::Town(t) => Rows::Town(t),
+            Scope::Department(d) => Rows::LedOrAssisted(d),
+        }
+    }
 }
 
 /// `SELECT … WHERE … ORDER BY … LIMIT limit + 1` of one page over `rows`.
@@ -382,6 +396,13 @@ pub(crate) fn push_where(qb: &mut QueryBuilder<'_, Postgres>, rows: &Rows<'_>, f
                 .push_bind(d.to_string())
                 .push("]::text[] AND department IS DISTINCT FROM ")
                 .push_bind(d.to_string());
+        }
+        Rows::LedOrAssisted(d) => {
+            qb.push(" AND (department = ")
+                .push_bind(d.to_string())
+                .push(" OR assisting @> ARRAY[")
+                .push_bind(d.to_string())
+                .push("]::text[])");
         }
     }
     if !filter.statuses.is_empty() {

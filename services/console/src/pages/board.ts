@@ -15,7 +15,8 @@ import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel, type ConnState } from '../ws';
 import { connIndicator, errorMessage, errorState, loadingState, readOnlyNote, setConn } from './common';
-import { account, actingDepartment, ownDistrict } from '../session';
+import { account, actingDepartment, allowedRoutes, ownDistrict } from '../session';
+import { ledgerHref } from '../ledgerlinks';
 
 const STORE_KEY = 'whistle.board.dept';
 type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pause' | 'resume';
@@ -162,6 +163,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   const districtSel = h('select', { id: 'board-district', name: 'district', disabled: !!lockedDistrict });
   const deptSel = h('select', { id: 'board-dept', name: 'department', disabled: !!lockedDept });
   const note = h('div', { class: 'board-note' });
+  /** Links to the department's cases in the ledger (its overdue ones, all of them). */
+  const ledgerLinks = h('p', { class: 'ledger-links', id: 'board-ledger-links' });
   const conn = connIndicator();
   const body = h('div', { class: 'board-body' });
   const heading = tx('h1', 'board.title');
@@ -196,6 +199,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         h('div', { class: 'field' }, tx('label', 'board.district', { for: 'board-district' }), districtSel),
         h('div', { class: 'field grow' }, tx('label', 'board.pick', { for: 'board-dept' }), deptSel),
       ),
+      ledgerLinks,
       note,
       body,
       casesPanel,
@@ -285,6 +289,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
    * command centre may transfer, pause and resume any of them (the server checks anyway).
    */
   function renderNote(): void {
+    renderLedgerLinks();
     canAct = !!deptCode && acting === deptCode;
     if (!deptCode || canAct) return clear(note);
     if (role === 'manager') return clear(note, readOnlyNote(t('common.readOnly')));
@@ -293,6 +298,15 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     }
     const own = depts.find((d) => d.code === acting);
     clear(note, readOnlyNote(t('board.readOnlyOther', { dept: own ? nm(own.names) : (acting ?? '') })));
+  }
+
+  function renderLedgerLinks(): void {
+    if (!deptCode || !allowedRoutes().includes('ledger')) return clear(ledgerLinks);
+    clear(
+      ledgerLinks,
+      h('a', { href: ledgerHref({ department: deptCode, overdue: 'true' }), class: 'btn ghost small', id: 'board-ledger-overdue' }, t('ledger.link.deptOverdue')),
+      h('a', { href: ledgerHref({ department: deptCode }), class: 'btn ghost small', id: 'board-ledger-all' }, t('ledger.link.dept')),
+    );
   }
 
   function select(code: string): void {

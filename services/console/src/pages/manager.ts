@@ -12,6 +12,7 @@ import { LiveChannel } from '../ws';
 import { errorState, loadingState } from './common';
 import { figuresPanel } from './figures';
 import { managerChannel } from '../session';
+import { ledgerHref } from '../ledgerlinks';
 
 const REFRESH_MS = 15_000;
 type Row = Record<string, unknown>;
@@ -76,6 +77,7 @@ export function mountManager(root: HTMLElement): Page {
       'section',
       { class: 'page page-manager', 'aria-labelledby': 'manager-h' },
       h('div', { class: 'page-head' }, h('div', {}, tx('h1', 'manager.title', { id: 'manager-h' }), stamp)),
+      ledgerAndCharts(),
       body,
       outcome.el,
     ),
@@ -309,4 +311,17 @@ export function mountManager(root: HTMLElement): Page {
       outcome.relabel();
     },
   };
+}
+
+// ---- issue M: the way to the ledger and the charts (kept apart from the SLA panels above).
+
+/** Links to the charts (map, trend, distributions) and to the ledger, for the account's scope. */
+function ledgerAndCharts(): HTMLElement {
+  return h(
+    'nav',
+    { class: 'ledger-links', id: 'manager-more', 'aria-label': t('manager.more') },
+    h('a', { href: '#/charts', class: 'btn secondary small', id: 'manager-charts', 'data-i18n': 'nav.charts' }, t('nav.charts')),
+    h('a', { href: ledgerHref({}), class: 'btn ghost small', id: 'manager-ledger', 'data-i18n': 'nav.ledger' }, t('nav.ledger')),
+    h('a', { href: ledgerHref({ overdue: 'true' }), class: 'btn ghost small', id: 'manager-ledger-overdue', 'data-i18n': 'ledger.overdue' }, t('ledger.overdue')),
+  );
 }

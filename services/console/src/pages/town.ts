@@ -10,7 +10,8 @@ import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel } from '../ws';
 import { connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
-import { account } from '../session';
+import { account, allowedRoutes } from '../session';
+import { chinaMonthStart, ledgerHref } from '../ledgerlinks';
 import { commentsOf, rerender, stepError, timelineList } from './casework';
 import { townCases, type TownCases } from './towncases';
 
@@ -75,6 +76,8 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   conn.hidden = true;
   const townTitle = h('p', { class: 'subtitle', id: 'town-name' });
   const body = h('div', { class: 'town-body' });
+  /** Links to the town's whistles in the ledger (resolved this month, all of them). */
+  const ledgerLinks = h('p', { class: 'ledger-links', id: 'town-ledger-links' });
 
   root.append(
     h(
@@ -86,6 +89,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
         { class: 'pickers' },
         h('div', { class: 'field grow' }, tx('label', 'town.pick', { for: 'town-select' }), townSel, ownTown ? tx('p', 'town.ownTown', { class: 'hint', id: 'town-own' }) : null),
       ),
+      ledgerLinks,
       body,
     ),
   );
@@ -187,6 +191,15 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     );
   }
 
+  function renderLedgerLinks(): void {
+    if (!town || !allowedRoutes().includes('ledger')) return clear(ledgerLinks);
+    clear(
+      ledgerLinks,
+      h('a', { href: ledgerHref({ town: town.code, status: 'resolved', resolved_from: chinaMonthStart() }), class: 'btn ghost small', id: 'town-ledger-resolved' }, t('ledger.link.townResolved')),
+      h('a', { href: ledgerHref({ town: town.code }), class: 'btn ghost small', id: 'town-ledger-all' }, t('ledger.link.town')),
+    );
+  }
+
   async function select(code: string): Promise<void> {
     channel?.close();
     channel = null;
@@ -199,6 +212,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     townSel.value = town?.code ?? '';
     setParams({ town: town?.code ?? null });
     townTitle.textContent = town ? `${nm(town.names)} · ${nm(town.district.names)}` : '';
+    renderLedgerLinks();
     if (!town) {
       conn.hidden = true;
       clear(body, h('div', { class: 'empty hint' }, tx('p', 'town.pickHint')));
@@ -779,6 +793,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     relabel() {
       if (towns.length) fillTowns();
       townTitle.textContent = town ? `${nm(town.names)} · ${nm(town.district.names)}` : '';
+      renderLedgerLinks();
       if (!town || !items.length) return;
       fillItems();
       const it = itemBy(itemSel.value);
