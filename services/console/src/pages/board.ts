@@ -13,6 +13,7 @@ import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel, type ConnState } from '../ws';
 import { connIndicator, errorMessage, errorState, loadingState, readOnlyNote, setConn } from './common';
+import { lazyGallery } from './evidence';
 import { account, actingDepartment, ownDistrict } from '../session';
 
 const STORE_KEY = 'whistle.board.dept';
@@ -585,6 +586,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
             c.photos.map((p, i) => [i ? ' ' : '', h('a', { href: p, target: '_blank', rel: 'noopener' }, `#${i + 1}`)]),
           )
         : null,
+      lazyGallery(c.attachments, `card-${id}`),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
       form,
       role === 'manager' ? null : commentsBox(c, u),

@@ -9,6 +9,7 @@ import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
 import { nm, t, type Key } from '../i18n';
 import { nextSteps, procedureFacts, rerender, stepError, timelineList } from './casework';
+import { attachmentGallery, evidencePicker, type EvidencePicker } from './evidence';
 
 export interface CasePrefill {
   item?: string;
@@ -42,6 +43,9 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
   const errors = new Map<string, { step: CaseStep; code: string; msg: string }>();
   const ranges = new Map<string, Record<string, Range> | null>();
   let openKey = newKey();
+  const evidence = evidencePicker('case');
+  /** Each case's investigation evidence, kept across re-renders of its step form. */
+  const investigation = new Map<string, EvidencePicker>();
 
   const field = (id: string, key: Key, control: HTMLElement, extra?: HTMLElement | null) =>
     h('div', { class: 'field' }, tx('label', key, { for: id }), control, extra ?? null);
@@ -67,6 +71,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     creditField,
     field('case-address', 'town.address', address),
     h('div', { class: 'row coords' }, field('case-lat', 'town.lat', lat), field('case-lon', 'town.lon', lon)),
+    evidence.el,
     h('div', { class: 'submit-row' }, submit, status),
   );
   const list = h('div', { id: 'case-list', class: 'whistle-list' });
@@ -123,6 +128,8 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       first[0].focus();
       return say('error', 'case-error', first[0] === credit ? t('case.creditCodeBad') : t('town.required'), 'required');
     }
+    if (evidence.busy()) return say('error', 'case-error', t('evidence.wait'), 'uploading');
+    const attachments = evidence.ids();
     submit.disabled = true;
     submit.textContent = t('town.submitting');
     try {
@@ -133,6 +140,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
           description: desc.value.trim(),
           location: { address: address.value.trim(), lat: Number(lat.value), lon: Number(lon.value) },
           subject: { kind: unit ? 'unit' : 'individual', name: partyName.value.trim(), ...(unit ? { credit_code: code } : {}) },
+          ...(attachments.length ? { attachments } : {}),
         },
         openKey,
       );
@@ -156,6 +164,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       desc.value = '';
       partyName.value = '';
       credit.value = '';
+      evidence.reset();
       render(res.id);
       loadView(res.id, true);
     } catch (e) {
@@ -245,6 +254,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       'div',
       { class: 'case-body' },
       procedureFacts(v),
+      attachmentGallery(v.attachments, `case-${v.id}`),
       steps.length
         ? h(
             'div',
@@ -273,9 +283,15 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       const roster = [1, 2, 3, 4].map((n) => `${v.town}-0${n}`);
       const pick = (n: number) =>
         h('select', { id: fid(`officer${n}`) }, h('option', { value: '' }, t('case.officerPick')), roster.map((r) => h('option', { value: r }, r)));
+      let picker = investigation.get(id);
+      if (!picker) {
+        picker = evidencePicker(`investigate-${id}`);
+        investigation.set(id, picker);
+      }
       fields.push(
         h('div', { class: 'row' }, lbl('officer1', 'case.officer1', pick(1)), lbl('officer2', 'case.officer2', pick(2))),
         lbl('evidence', 'case.evidence', h('textarea', { id: fid('evidence'), rows: 2, required: true })),
+        picker.el,
       );
     } else if (step === 'notify') {
       fields.push(lbl('intended', 'case.intended', h('textarea', { id: fid('intended'), rows: 2, required: true })));
@@ -349,7 +365,10 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     else if (step === 'investigate') {
       const officers = [val('officer1'), val('officer2')].filter(Boolean);
       if (!val('evidence')) return fail('case.evidenceRequired');
-      body = { officers, evidence: val('evidence') };
+      const picker = investigation.get(id);
+      if (picker?.busy()) return fail('evidence.wait');
+      const attachments = picker?.ids() ?? [];
+      body = { officers, evidence: val('evidence'), ...(attachments.length ? { attachments } : {}) };
     } else if (step === 'notify') {
       if (!val('intended')) return fail('case.intendedRequired');
       body = { intended: val('intended') };
@@ -370,6 +389,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     try {
       await api.caseStep(id, step, body, newKey());
       announce(t('case.stepAccepted', { step: t(`case.step.${step}` as Key) }));
+      if (step === 'investigate') investigation.get(id)?.reset();
       for (const f of document.querySelectorAll<HTMLTextAreaElement>(`form.step-form[data-step="${step}"] textarea[id$="-${id}"]`)) f.value = '';
       await loadView(id, true, from);
     } catch (e) {
@@ -405,6 +425,8 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     },
     relabel() {
       fillSelects();
+      evidence.relabel();
+      for (const p of investigation.values()) p.relabel();
       submit.textContent = t('case.submit');
       render();
     },
