@@ -116,7 +116,9 @@ export function evidencePicker(prefix: string): EvidencePicker {
         h(
           'li',
           { class: `thumb ${u.state}`, 'data-state': u.state, 'data-id': u.id },
-          u.preview ? h('img', { src: u.preview, alt: u.name }) : h('span', { class: 'thumb-video', 'aria-hidden': 'true' }, '▶'),
+          u.preview && u.state !== 'failed'
+            ? h('img', { src: u.preview, alt: u.name })
+            : h('span', { class: 'thumb-video', 'aria-hidden': 'true' }, u.state === 'failed' ? '✕' : '▶'),
           h('span', { class: 'thumb-name' }, u.name),
           h('span', { class: 'thumb-state' }, t(`evidence.${u.state}` as Key)),
           u.error ? h('span', { class: 'field-error', role: 'alert' }, u.error) : null,
