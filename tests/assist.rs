@@ -247,33 +247,105 @@ async fn a_fine_outside_the_benchmark_range_needs_a_reason_and_the_override_is_f
     stack.stop().await;
 }
 
+/// A town case of `item` against `subject` walked to `notified`, persuading first when `persuade`.
+/// An individual's history is kept by `address`.
+async fn notified_town_case(stack: &Stack, item: &str, subject: Value, address: &str, persuade: bool) -> String {
+    let open = json!({
+        "item": item,
+        "description": "消防通道堆放杂物",
+        "location": {"lat": 29.56, "lon": 106.57, "address": address},
+        "subject": subject,
+    });
+    let (status, body) = stack.post_as(&as_town(TOWN), "/api/v1/cases", &open).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    let step = |name: &str, body: Value, status: &'static str| {
+        let path = format!("/api/v1/cases/{id}/{name}");
+        let id = id.clone();
+        async move {
+            let (code, answer) = stack.post_as(&as_town(TOWN), &path, &body).await;
+            assert_eq!(code, 202, "{answer}");
+            wait_case_status(stack, &id, status).await;
+        }
+    };
+    wait_case_status(stack, &id, "registered").await;
+    if persuade {
+        step("persuade", json!({"outcome": "refused"}), "persuaded").await;
+    }
+    let officers = json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-02")], "evidence": "现场照片"});
+    step("investigate", officers, "investigated").await;
+    step("notify", json!({"intended": "拟警告"}), "notified").await;
+    id
+}
+
+/// A town case's fence warnings (`GET /api/v1/cases/{id}`), once at least `n` are there.
+async fn case_fences(stack: &Stack, id: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (_, view) = stack.get_as(&as_town(TOWN), &format!("/api/v1/cases/{id}")).await;
+        if let Some(f) = view["fences"].as_array().filter(|f| f.len() >= n) {
+            return f.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "case {id} never had {n} fences: {view}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_case_status(stack: &Stack, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (code, view) = stack.get_as(&as_town(TOWN), &format!("/api/v1/cases/{id}")).await;
+        if code == 200 && view["status"] == status {
+            return view;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "case {id} never became {status}: {view}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_penalty_for_a_persuade_first_item_without_recorded_persuasion_is_fenced() {
     let stack = Stack::start().await;
-    // Debris in fire exits is one of the three persuade-first items; the town asked the fire
-    // brigade for support. An address is an individual: a warning or at most 500 yuan.
-    let id = acknowledged_support_case(&stack, "CQ-FIRE-002").await;
-    let mut board = stack.board().await;
-    board.subscribe(&format!("town:{TOWN}"), None).await;
-    assert_eq!(board.next().await["type"], "snapshot");
-
-    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 100});
-    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    // Debris in fire exits is one of the three persuade-first items, held by the towns. A person:
+    // a warning or at most 500 yuan.
+    let person = json!({"kind": "individual", "name": "张某"});
+    let id = notified_town_case(&stack, "CQ-FIRE-002", person.clone(), "渝中区八一路 20 号", false).await;
+    let warn = json!({"outcome": "warning"});
+    let (status, body) = stack.post_as(&as_town(TOWN), &format!("/api/v1/cases/{id}/decide"), &warn).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "override_reason_required");
     assert!(body["error"]["message"].as_str().unwrap_or("").contains("persuade-first"), "{body}");
-    let (_, frame) = board.until(|f| fenced(f, &id, "persuasion_skipped")).await;
-    assert_eq!(frame["event"]["data"]["action"], "penalty");
-    let fences = fences_on_timeline(&stack, &id, 1).await;
-    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[persuasion_skipped]"));
-
-    // Persuasion recorded on an inspection of the same subject in this case satisfies the fence.
-    let inspect = json!({"subject": {"address": "重庆市渝中区八一路20号"}, "persuaded": true});
-    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/inspect"), &inspect).await.0, 202);
-    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    let fences = case_fences(&stack, &id, 1).await;
+    assert!(fences[0]["detail"].as_str().unwrap_or("").starts_with("[persuasion_skipped]"), "{fences:?}");
+    // With a reason it passes, and the passed fence is flagged for the supervisors.
+    let reasoned = json!({"outcome": "warning", "override_reason": "当事人多次拒绝劝导，已留存录像"});
+    let (status, body) = stack.post_as(&as_town(TOWN), &format!("/api/v1/cases/{id}/decide"), &reasoned).await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(body["warnings"], json!([]));
-    board.until(|f| event_of(f) == Some(("whistle.penalised", &id))).await;
+    let fences = case_fences(&stack, &id, 2).await;
+    assert_eq!(fences[1]["status"], "decided", "the passed fence follows the decision: {fences:?}");
+    let supervisor = whistle_auth::Principal::new(
+        "supervisor-500103",
+        whistle_auth::Role::Supervisor { district: Some("500103".into()) },
+    );
+    let (status, queue) = stack.get_as(&supervisor, "/api/v1/supervision/queue").await;
+    assert_eq!(status, 200, "{queue}");
+    let flagged =
+        queue["items"].as_array().expect("items").iter().any(|i| i["case"] == id.as_str() && i["reason"] == "fence");
+    assert!(flagged, "the passed fence awaits review: {queue}");
+
+    // Persuasion on record satisfies the fence.
+    let id = notified_town_case(&stack, "CQ-FIRE-002", person, "渝中区八一路 22 号", true).await;
+    let (status, body) = stack.post_as(&as_town(TOWN), &format!("/api/v1/cases/{id}/decide"), &warn).await;
+    assert_eq!(status, 202, "{body}");
+    let view = wait_case_status(&stack, &id, "decided").await;
+    assert_eq!(view["fences"], json!([]), "{view}");
+
+    // A department asked for support on a town-held item does not hold it: it may not penalise.
+    let support = acknowledged_support_case(&stack, "CQ-FIRE-002").await;
+    let penalty = json!({"subject": {"address": "渝中区八一路 20 号"}, "amount_yuan": 100, "override_reason": "x"});
+    let (status, body) = stack.post(&format!("/api/v1/whistles/{support}/penalty"), &penalty).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("not_item_holder")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains(TOWN), "names the town as holder: {body}");
     stack.stop().await;
 }
 
@@ -306,25 +378,31 @@ async fn the_benchmark_and_the_fine_fence_use_the_subject_kinds_range() {
     let (status, body) = lookup(json!({"item": "CQ-EDU-001"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("unknown_item")), "{body}");
 
-    // 2,000 yuan, the seed's old first-offence range: above an individual's 500, below a unit's 5,000.
-    let id = acknowledged_support_case(&stack, "CQ-FIRE-002").await;
-    for subject in [json!({"address": "渝中区八一路 21 号"}), json!({"credit_code": CREDIT_CODE})] {
-        let penalty = json!({"subject": subject, "amount_yuan": 2000, "persuasion_recorded": true});
-        let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
-        assert_eq!(status, 422, "{body}");
-        let message = body["error"]["message"].as_str().unwrap_or("");
-        assert!(message.contains("fine of 2000 yuan is outside"), "{body}");
+    // 2,000 yuan, the seed's old first-offence range: above an individual's 500, below a unit's 5,000:
+    // unlawful for both, whatever the reason.
+    for (n, subject) in [
+        json!({"kind": "individual", "name": "李某"}),
+        json!({"kind": "unit", "name": "某公司", "credit_code": CREDIT_CODE}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = notified_town_case(&stack, "CQ-FIRE-002", subject, &format!("渝中区八一路 {} 号", 30 + n), true).await;
+        let fine = json!({"outcome": "fine", "fine_yuan": 2000, "override_reason": "情节严重"});
+        let (status, body) = stack.post_as(&as_town(TOWN), &format!("/api/v1/cases/{id}/decide"), &fine).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("outside_statutory_range")), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap_or("").contains("fine of 2000 yuan is outside"), "{body}");
     }
     // Inside the unit's tier it passes, and the recorded tier range is the unit's.
     let amount = unit["fine_min_yuan"].as_u64().expect("min");
-    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": amount, "persuasion_recorded": true});
-    let (status, body) = stack.post(&format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    let unit_party = json!({"kind": "unit", "name": "某公司", "credit_code": CREDIT_CODE});
+    let id = notified_town_case(&stack, "CQ-FIRE-002", unit_party, "渝中区八一路 40 号", true).await;
+    let fine = json!({"outcome": "fine", "fine_yuan": amount});
+    let (status, body) = stack.post_as(&as_town(TOWN), &format!("/api/v1/cases/{id}/decide"), &fine).await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(body["warnings"], json!([]));
-    assert_eq!(
-        (body["benchmark"]["kind"].as_str(), body["benchmark"]["fine_min_yuan"].as_u64()),
-        (Some("unit"), Some(amount))
-    );
+    let view = wait_case_status(&stack, &id, "decided").await;
+    assert_eq!(view["benchmark"]["min_yuan"].as_u64(), Some(amount), "{view}");
+    assert_eq!(view["fences"], json!([]), "{view}");
     stack.stop().await;
 }
 
@@ -367,7 +445,7 @@ async fn outcome_figures_are_computed_from_the_case_topic() {
     .expect("reader ran")
     .expect("topic is read");
     assert_eq!(skipped, 0);
-    let f = whistle_assist::figures::compute(&events, chrono::Duration::days(30), None, None);
+    let f = whistle_case::figures::compute(&events, chrono::Duration::days(30), None, None);
     assert_eq!((f.cases, f.closed), (1, 1), "{f:?}");
     // Dispatched (a hand-off) and two inspections; acknowledge and resolve are not procedures.
     assert_eq!((f.procedures, f.handoffs), (3, 1), "{f:?}");

@@ -433,6 +433,32 @@ async fn every_role_against_every_endpoint() {
             Value::Null,
             Who::Only(&["cc", "manager", "district_manager"]),
         ),
+        // Outcome figures: managers, supervisors and command centres of their scope, and the
+        // administrator; a district account asking for nothing gets its own district.
+        (
+            Service::Ledger,
+            "GET",
+            "/api/v1/figures".into(),
+            Value::Null,
+            Who::Only(&[
+                "cc",
+                "other_cc",
+                "manager",
+                "district_manager",
+                "other_manager",
+                "admin",
+                "supervisor",
+                "district_supervisor",
+                "other_supervisor",
+            ]),
+        ),
+        (
+            Service::Ledger,
+            "GET",
+            "/api/v1/figures?district=500103".into(),
+            Value::Null,
+            Who::Only(&["cc", "manager", "district_manager", "admin", "supervisor", "district_supervisor"]),
+        ),
         // Rosters and undelivered notifications: administrators, and a command centre for its
         // own district's units.
         (Service::Notify, "GET", "/api/v1/rosters".into(), Value::Null, Who::Only(&["admin", "cc", "other_cc"])),

@@ -268,3 +268,187 @@ async fn a_towns_investigation_counts_with_a_departments_inspection_of_the_same_
     assert!(fence["detail"].as_str().unwrap_or("").contains(DEPARTMENT), "names the other body: {fence}");
     stack.stop().await;
 }
+
+/// Polls `GET /api/v1/cases/{id}` as `who` until `pred` holds.
+async fn wait_case_as(stack: &Stack, who: &Principal, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (status, view) = stack.get_as(who, &format!("/api/v1/cases/{id}")).await;
+        if status == 200 && pred(&view) {
+            return view;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "case {id} never matched; last: {status} {view}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_department_records_the_penalty_procedure_on_a_whistle_it_owns_as_its_own_case() {
+    let stack = Stack::start().await;
+    let dept = as_department(DEPARTMENT);
+    let (status, body) = stack.raise(DEPT_ITEM, "河边倾倒废油").await;
+    assert_eq!(status, 202, "{body}");
+    let whistle = body["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&whistle, |v| v["status"] == "dispatched").await;
+    let mut open = open_body(DEPT_ITEM);
+    open["description"] = json!("河边倾倒废油，立案查处");
+    open["from_whistle"] = json!(whistle);
+
+    // Not before the department has taken the whistle on.
+    let (status, body) = stack.post_as(&dept, "/api/v1/cases", &open).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("invalid_transition")), "{body}");
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{whistle}/acknowledge"), &json!({})).await.0, 202);
+    stack.wait_for(&whistle, |v| v["status"] == "acknowledged").await;
+    // Only from a whistle the department owns, and for an item it holds there.
+    let (status, body) = stack.post_as(&as_department("500103-MS"), "/api/v1/cases", &open).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")), "{body}");
+    let mut town_item = open.clone();
+    town_item["item"] = json!(TOWN_ITEM);
+    let (status, body) = stack.post_as(&dept, "/api/v1/cases", &town_item).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("not_item_holder")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains(TOWN), "names the holder: {body}");
+
+    let (status, body) = stack.post_as(&dept, "/api/v1/cases", &open).await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("registered")), "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let view = wait_case_as(&stack, &dept, &id, |v| v["status"] == "registered").await;
+    assert_eq!(view["kind"], "enforcement");
+    assert_eq!(view["department"]["code"], DEPARTMENT, "{view}");
+    assert_eq!(view["procedure"]["from_whistle"], whistle.as_str());
+    assert_eq!(view["timeline"][0]["actor"]["code"], DEPARTMENT);
+    // The raising town follows it (without the party's particulars) and takes no step.
+    let town_view = wait_case(&stack, &id, |v| v["status"] == "registered").await;
+    assert_eq!(town_view["subject"]["name"], "withheld", "a town does not see the party: {town_view}");
+    assert!(!town_view.to_string().contains(CREDIT_CODE), "nor its credit code: {town_view}");
+    let officers =
+        json!({"officers": [format!("{DEPARTMENT}-01"), format!("{DEPARTMENT}-02")], "evidence": "现场取样"});
+    assert_eq!(step(&stack, &id, "investigate", officers.clone()).await.0, 403, "the town takes no step");
+
+    let dept_step = |name: &'static str, body: Value| {
+        let stack = &stack;
+        let dept = &dept;
+        let id = id.clone();
+        async move { stack.post_as(dept, &format!("/api/v1/cases/{id}/{name}"), &body).await }
+    };
+    let town_officers = json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-02")], "evidence": "现场取样"});
+    let (status, body) = dept_step("investigate", town_officers).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("officer_not_certified")), "{body}");
+    let (status, body) = dept_step("investigate", officers).await;
+    assert_eq!(status, 202, "{body}");
+    wait_case_as(&stack, &dept, &id, |v| v["status"] == "investigated").await;
+    assert_eq!(dept_step("notify", json!({"intended": "拟罚款"})).await.0, 202);
+    wait_case_as(&stack, &dept, &id, |v| v["status"] == "notified").await;
+    let (min, _) = unit_range(&stack, DEPT_ITEM).await;
+    let (status, body) =
+        dept_step("decide", json!({"outcome": "fine", "fine_yuan": min, "override_reason": "面积较大"})).await;
+    assert_eq!(status, 202, "{body}");
+    let view = wait_case_as(&stack, &dept, &id, |v| v["status"] == "decided").await;
+    assert_eq!(view["procedure"]["decision"]["fine_yuan"], min, "{view}");
+    assert_eq!(
+        view["timeline"].as_array().and_then(|t| t.last()).map(|e| e["actor"]["code"].clone()),
+        Some(json!(DEPARTMENT))
+    );
+    for (name, status) in [("serve", "served"), ("close", "closed")] {
+        assert_eq!(dept_step(name, json!({})).await.0, 202, "{name}");
+        wait_case_as(&stack, &dept, &id, |v| v["status"] == status).await;
+    }
+    // Another department reads nothing of it.
+    assert_eq!(stack.get_as(&as_department("500103-MS"), &format!("/api/v1/cases/{id}")).await.0, 403);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_penalty_by_a_body_that_no_longer_holds_the_item_is_refused_and_recorded_as_a_fence() {
+    let stack = Stack::start().await;
+    let (status, body) = stack.post_as(&as_town(TOWN), "/api/v1/cases", &open_body(TOWN_ITEM)).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    wait_case(&stack, &id, |v| v["status"] == "registered").await;
+    let officers = json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-02")], "evidence": "现场检查"});
+    assert_eq!(step(&stack, &id, "investigate", officers).await.0, 202);
+    wait_case(&stack, &id, |v| v["status"] == "investigated").await;
+    assert_eq!(step(&stack, &id, "notify", json!({"intended": "拟罚款"})).await.0, 202);
+    wait_case(&stack, &id, |v| v["status"] == "notified").await;
+
+    // The item is recovered to the district's fire brigade while the case is open.
+    let recover = json!({"district": "500103", "reason": "消防专项整治", "actor": "city-office", "department_type": "FR",
+        "effective_from": (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+    let resp = stack
+        .http
+        .post(format!("{}/api/v1/registry/items/{TOWN_ITEM}/recover", stack.registry))
+        .bearer_auth(token(&as_admin()))
+        .json(&recover)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let (_, route) = stack.get(&format!("/api/v1/route?town={TOWN}&item={TOWN_ITEM}")).await;
+        if route["outcome"] == "department" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "intake never applied the recovery: {route}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (min, _) = unit_range(&stack, TOWN_ITEM).await;
+    let decide = json!({"outcome": "fine", "fine_yuan": min, "override_reason": "无论如何"});
+    let (status, body) = step(&stack, &id, "decide", decide).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("not_item_holder")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("500103-FR"), "names the holder: {body}");
+    // The attempt is on the record for the supervisors; the case is still undecided.
+    let view = wait_case_as(&stack, &supervisor(), &id, |v| {
+        v["fences"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|e| e["detail"].as_str().unwrap_or("").contains("not_item_holder")))
+    })
+    .await;
+    assert_eq!(view["status"], "notified");
+    // Not penalising is still the town's to decide (outside the tier: with a reason, reviewed).
+    let no_penalty = json!({"outcome": "no_penalty", "override_reason": "事项已收回，移交区消防救援支队"});
+    let (status, body) = step(&stack, &id, "decide", no_penalty).await;
+    assert_eq!(status, 202, "{body}");
+    wait_case(&stack, &id, |v| v["status"] == "decided").await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_assisting_department_penalises_only_for_an_item_it_holds() {
+    let stack = Stack::start().await;
+    let mut body = raise_body(TOWN, DEPT_ITEM, "河边废油桶，城管协助");
+    body["assist"] = json!(["UM"]);
+    let (status, answer) = stack.post("/api/v1/whistles", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().expect("id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{id}/acknowledge"), &json!({})).await.0, 202);
+    stack.wait_for(&id, |v| v["status"] == "acknowledged").await;
+    let um = as_department("500103-UM");
+    let penalty = json!({"subject": {"credit_code": CREDIT_CODE}, "amount_yuan": 1000, "override_reason": "x"});
+    // The lead's item is the ecology bureau's: the urban management bureau may not penalise it.
+    let (status, body) = stack.post_as(&um, &format!("/api/v1/whistles/{id}/penalty"), &penalty).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("not_item_holder")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains(DEPARTMENT), "names the holder: {body}");
+    let view = stack
+        .wait_for(&id, |v| {
+            v["timeline"].as_array().is_some_and(|t| {
+                t.iter().any(|e| {
+                    e["type"] == "whistle.fenced" && e["detail"].as_str().unwrap_or("").contains("not_item_holder")
+                })
+            })
+        })
+        .await;
+    assert!(!view["timeline"].as_array().expect("timeline").iter().any(|e| e["type"] == "whistle.penalised"));
+    // For an item it holds in the town (CQ-CITY-003 was recovered to it), it may.
+    let mut own = penalty.clone();
+    own["item"] = json!("CQ-CITY-003");
+    let (status, body) = stack.post_as(&um, &format!("/api/v1/whistles/{id}/penalty"), &own).await;
+    assert_eq!(status, 202, "{body}");
+    let view = stack
+        .wait_for(&id, |v| v["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["type"] == "whistle.penalised")))
+        .await;
+    let penalised =
+        view["timeline"].as_array().expect("timeline").iter().find(|e| e["type"] == "whistle.penalised").cloned();
+    assert_eq!(penalised.map(|e| e["actor"]["code"].clone()), Some(json!("500103-UM")));
+    stack.stop().await;
+}

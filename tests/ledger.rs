@@ -2,7 +2,8 @@
 //! topic, the ledger's consumer writing them to the test's own database, and the API answering
 //! from it — filters, Chinese text search, each role's scope, keyset pages while new cases
 //! arrive, a rebuild equal to the incremental ledger, the CSV's BOM and neutralised formulas, the
-//! XLSX read back by openpyxl, and the monthly report.
+//! XLSX read back by openpyxl, the monthly report, and the outcome figures of whistles and town
+//! cases driven through the API (equal to the figures of the test's own case topic).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -301,6 +302,10 @@ async fn a_rebuild_from_the_topic_equals_the_incremental_ledger() {
     let replayed = rebuilt.all_views().await.expect("views");
     assert_eq!(replayed.len(), cases.len());
     assert_eq!(replayed, incremental, "the rebuilt ledger equals the incremental one");
+    // The events the figures count, too: each applied event once, the repeated ones not again.
+    let events = ledger.store.all_events().await.expect("events");
+    assert_eq!(events.len() as i64, steps(&cases));
+    assert_eq!(rebuilt.all_events().await.expect("events"), events, "the rebuilt events equal the incremental ones");
     // And every indexed column agrees, not just the views.
     let columns = |store: LedgerStore| async move {
         let rows: Vec<Figures> = sqlx::query_as(
@@ -433,4 +438,254 @@ async fn the_xlsx_export_and_the_monthly_report_open_in_openpyxl() {
     let total = book["departments"].iter().find(|r| r[0] == "total").expect("a total row");
     assert_eq!(total[1].as_f64(), Some(7.0));
     ledger.stop().await;
+}
+
+/// A unified social credit code whose check character matches (the town cases' unit).
+const UNIT_CODE: &str = "91500103MA60XY312F";
+
+/// Posts as `who` and expects `202`.
+async fn accepted(stack: &Stack, who: &Principal, path: &str, body: serde_json::Value) {
+    let (status, answer) = stack.post_as(who, path, &body).await;
+    assert_eq!(status, 202, "{path}: {answer}");
+}
+
+/// Takes a whistle's department action and waits until its timeline shows `done`.
+async fn act(stack: &Stack, id: &str, action: &str, body: serde_json::Value, done: &str) {
+    let (status, answer) = stack.post(&format!("/api/v1/whistles/{id}/{action}"), &body).await;
+    assert_eq!(status, 202, "{action}: {answer}");
+    stack.wait_for(id, |v| v["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["type"] == done))).await;
+}
+
+/// A whistle for the department item, raised by `TOWN` and dispatched.
+async fn dispatched_whistle(stack: &Stack, description: &str) -> String {
+    let (status, body) = stack.raise(DEPT_ITEM, description).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    stack.wait_for(&id, |v| v["status"] == "dispatched").await;
+    id
+}
+
+/// A town case of `TOWN` on the unit `UNIT_CODE`, walked register → investigate → notify →
+/// decide (a fine inside the benchmark tier that applies) → serve → close.
+async fn town_case_walked(stack: &Stack) -> String {
+    let town = as_town(TOWN);
+    let open = serde_json::json!({
+        "item": TOWN_ITEM,
+        "description": "住宅楼消防栓被拆除",
+        "location": {"lat": 29.56, "lon": 106.57, "address": "渝中区解放碑某小区"},
+        "subject": {"kind": "unit", "name": "某物业服务有限公司", "credit_code": UNIT_CODE},
+    });
+    let (status, body) = stack.post_as(&town, "/api/v1/cases", &open).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    let wait = |status: &'static str| {
+        let id = id.clone();
+        let town = town.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+            loop {
+                let (code, view) = stack.get_as(&town, &format!("/api/v1/cases/{id}")).await;
+                if code == 200 && view["status"] == status {
+                    return view;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "case {id} never {status}: {view}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait("registered").await;
+    let officers =
+        serde_json::json!({"officers": [format!("{TOWN}-01"), format!("{TOWN}-02")], "evidence": "现场照片"});
+    accepted(stack, &town, &format!("/api/v1/cases/{id}/investigate"), officers).await;
+    wait("investigated").await;
+    accepted(stack, &town, &format!("/api/v1/cases/{id}/notify"), serde_json::json!({"intended": "拟罚款"})).await;
+    wait("notified").await;
+    // The ordinary tier for a first case, the repeat tier for the second on the same unit.
+    let mut decided = false;
+    for fine in [8_000, 30_000] {
+        let (status, body) = stack
+            .post_as(
+                &town,
+                &format!("/api/v1/cases/{id}/decide"),
+                &serde_json::json!({"outcome": "fine", "fine_yuan": fine}),
+            )
+            .await;
+        if status == 202 {
+            decided = true;
+            break;
+        }
+        assert_eq!(body["error"]["code"], "override_reason_required", "{body}");
+    }
+    assert!(decided, "a fine inside one of the tiers");
+    wait("decided").await;
+    accepted(stack, &town, &format!("/api/v1/cases/{id}/serve"), serde_json::json!({})).await;
+    wait("served").await;
+    accepted(stack, &town, &format!("/api/v1/cases/{id}/close"), serde_json::json!({"note": "已缴纳"})).await;
+    wait("closed").await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outcome_figures_from_the_ledger_equal_the_figures_of_the_case_topic() {
+    let stack = Stack::start().await;
+    let ledger = LedgerService::start(&stack.iso).await;
+    let town = as_town(TOWN);
+    // Whistle 1: inspected, resolved, reopened by the town, re-checked, resolved, confirmed (4).
+    let w1 = dispatched_whistle(&stack, "河边有废油桶").await;
+    act(&stack, &w1, "acknowledge", serde_json::json!({}), "whistle.acknowledged").await;
+    let inspect = serde_json::json!({"subject": {"address": "渝中区民生路 5 号"}});
+    act(&stack, &w1, "inspect", inspect.clone(), "whistle.inspected").await;
+    act(&stack, &w1, "resolve", serde_json::json!({}), "whistle.resolved").await;
+    accepted(&stack, &town, &format!("/api/v1/whistles/{w1}/reopen"), serde_json::json!({"reason": "油桶仍在"})).await;
+    stack.wait_for(&w1, |v| v["status"] == "dispatched" && v["reopens"] == 1).await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{w1}/acknowledge"), &serde_json::json!({})).await.0, 202);
+    stack.wait_for(&w1, |v| v["status"] == "acknowledged").await;
+    let recheck = serde_json::json!({"subject": {"address": "渝中区民生路 5 号"}, "recheck": true});
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{w1}/inspect"), &recheck).await.0, 202);
+    stack
+        .wait_for(&w1, |v| {
+            v["timeline"].as_array().is_some_and(|t| t.iter().filter(|e| e["type"] == "whistle.inspected").count() == 2)
+        })
+        .await;
+    assert_eq!(stack.post(&format!("/api/v1/whistles/{w1}/resolve"), &serde_json::json!({})).await.0, 202);
+    stack.wait_for(&w1, |v| v["status"] == "resolved").await;
+    accepted(&stack, &town, &format!("/api/v1/whistles/{w1}/confirm"), serde_json::json!({"rating": 4})).await;
+    stack.wait_for(&w1, |v| v["confirmation"]["rating"] == 4).await;
+    // Whistle 2: inspected elsewhere, resolved, confirmed (5). Whistle 3: dispatched, still open.
+    let w2 = dispatched_whistle(&stack, "夜间排放废水").await;
+    act(&stack, &w2, "acknowledge", serde_json::json!({}), "whistle.acknowledged").await;
+    let elsewhere = serde_json::json!({"subject": {"address": "渝中区民生路 9 号"}});
+    act(&stack, &w2, "inspect", elsewhere, "whistle.inspected").await;
+    act(&stack, &w2, "resolve", serde_json::json!({}), "whistle.resolved").await;
+    stack.wait_for(&w2, |v| v["status"] == "resolved").await;
+    accepted(&stack, &town, &format!("/api/v1/whistles/{w2}/confirm"), serde_json::json!({"rating": 5})).await;
+    stack.wait_for(&w2, |v| v["confirmation"]["rating"] == 5).await;
+    let _w3 = dispatched_whistle(&stack, "河道漂浮油污").await;
+    // Two town cases on one unit: the second investigation repeats the first.
+    town_case_walked(&stack).await;
+    town_case_walked(&stack).await;
+
+    // The ledger holds every event of the topic (and the figures see only those).
+    let topic_events = || {
+        let (kafka, topic) = (stack.iso.kafka.clone(), stack.iso.kafka.topics.cases.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                whistle_assist::figures::read_log(&kafka, &topic, Duration::from_secs(10))
+            })
+            .await
+            .expect("the reader ran")
+            .expect("the topic is read")
+            .0
+        }
+    };
+    let manager = as_manager();
+    let figures_of = |who: Principal, query: String| {
+        let http = stack.http.clone();
+        let url = format!("{}/api/v1/figures{query}", ledger.url);
+        async move {
+            let resp = http.get(url).bearer_auth(token(&who)).send().await.expect("sent");
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let time =
+        |v: &Value| DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("RFC 3339").with_timezone(&Utc);
+    // Every event of the topic is applied or refused (the SLA service may schedule a clock on a
+    // case the town has closed meanwhile: the case rules refuse it, and it is no figure).
+    let outcomes = || {
+        let url = format!("{}/metrics", ledger.url);
+        async move {
+            let text = reqwest::get(url).await.expect("metrics").text().await.expect("text");
+            let count = |outcome: &str| {
+                let prefix = format!("whistle_ledger_events_total{{outcome=\"{outcome}\"}} ");
+                text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse::<u64>().expect("a count"))
+            };
+            (count("written"), count("duplicate") + count("refused"))
+        }
+    };
+    let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+    let (events, city) = loop {
+        let events = topic_events().await;
+        let (written, passed) = outcomes().await;
+        if written + passed == events.len() as u64 {
+            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_case_events")
+                .fetch_one(ledger.store.pool())
+                .await
+                .expect("counts");
+            assert_eq!(stored as u64, written, "every event written is stored");
+            let (status, city) = figures_of(manager.clone(), String::new()).await;
+            assert_eq!(status, 200, "{city}");
+            // Nothing new arrived meanwhile (an SLA event after the read).
+            if topic_events().await.len() == events.len() {
+                println!("{} events on the topic, {written} in the ledger, {passed} refused or repeated", events.len());
+                break (events, city);
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ledger applied {written} and passed over {passed} of {} events",
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The default period: the last 30 days to now; the city; the fence's 30-day window.
+    let (from, to) = (time(&city["from"]), time(&city["to"]));
+    assert_eq!(to - from, chrono::Duration::days(30));
+    assert!(city["district"].is_null(), "{city}");
+    assert_eq!(city["repeat_window_days"], 30);
+    assert_eq!(city["definitions"], "docs/figures.md#definitions");
+    let window = chrono::Duration::days(30);
+    // Through JSON text, as the answer came: serde_json's default float parser may land one ulp
+    // off the printed value, the same way for both.
+    let expected = |from, to| {
+        let f = whistle_case::figures::compute(&events, window, Some(from), Some(to));
+        let text = serde_json::to_string(&whistle_schemas::api::OutcomeFigures::from(&f)).expect("json");
+        serde_json::from_str::<Value>(&text).expect("json")
+    };
+    assert_eq!(city["figures"], expected(from, to), "the ledger's figures equal those of the topic");
+    let f = &city["figures"];
+    assert_eq!((f["cases"].as_u64(), f["closed"].as_u64()), (Some(5), Some(4)), "{f}");
+    assert_eq!(f["inspections"], 4, "two whistles' and two town investigations; the re-check is apart: {f}");
+    assert_eq!((f["repeated_inspections"].as_u64(), f["rechecks"].as_u64()), (Some(1), Some(1)), "{f}");
+    assert_eq!((f["reopens"].as_u64(), f["confirmations"].as_u64()), (Some(1), Some(2)), "{f}");
+    assert_eq!(f["rating_mean"], 4.5);
+    assert_eq!(f["penalties"], 2, "the two town fines: {f}");
+    // 3 dispatches and a reopen (hand-offs), 2 inspections and a re-check, 2 × (investigate,
+    // notify, decide, serve).
+    assert_eq!((f["procedures"].as_u64(), f["handoffs"].as_u64()), (Some(4 + 3 + 8), Some(4)), "{f}");
+    assert!(f["handling_median_seconds"].as_f64().is_some_and(|s| s > 0.0), "{f}");
+
+    // The district, an explicit period in dates (China time), for its command centre.
+    let (status, district) = figures_of(
+        as_department("500103-CC"),
+        format!("?from={}", (Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d")),
+    )
+    .await;
+    assert_eq!(status, 200, "{district}");
+    assert_eq!(district["district"], "500103", "narrowed to its own district: {district}");
+    assert_eq!(district["figures"], expected(time(&district["from"]), time(&district["to"])));
+    assert_eq!(district["figures"]["cases"], 5);
+    // An empty period counts nothing.
+    let (status, before) = figures_of(manager.clone(), "?district=500103&from=2026-01-01&to=2026-02-01".into()).await;
+    assert_eq!((status, before["figures"]["cases"].as_u64()), (200, Some(0)), "{before}");
+    assert!(before["figures"]["handling_mean_seconds"].is_null(), "{before}");
+
+    // Another district's manager: its own (empty) district, and 403 for this one.
+    let other = Principal::new("manager-500104", whistle_auth::Role::Manager { district: Some("500104".into()) });
+    let (status, own) = figures_of(other.clone(), String::new()).await;
+    assert_eq!((status, own["district"].as_str(), own["figures"]["cases"].as_u64()), (200, Some("500104"), Some(0)));
+    for who in [other, as_town(TOWN), as_department(DEPARTMENT)] {
+        let (status, body) = figures_of(who.clone(), "?district=500103".into()).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{who}: {body}");
+    }
+    // Periods the wrong way round or too long: 422 with a clear message; a bad district: 400.
+    let (status, body) = figures_of(manager.clone(), "?from=2026-03-01&to=2026-02-01".into()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_period")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("must be after"), "{body}");
+    let (status, body) = figures_of(manager.clone(), "?from=2025-01-01&to=2026-02-01".into()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_period")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("366 days"), "{body}");
+    let (status, body) = figures_of(manager.clone(), "?district=5001".into()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")), "{body}");
+    ledger.stop(&stack.iso).await;
+    stack.stop().await;
 }

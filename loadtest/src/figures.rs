@@ -1,6 +1,6 @@
 //! `loadtest figures`: one stream of problems, run through the pre-reform path and through
 //! Whistle, and the outcome figures of both computed from their event logs by the same
-//! [`whistle_assist::figures::compute`].
+//! [`whistle_case::figures::compute`].
 //!
 //! Every event of both paths is made by [`whistle_case::decide`], so each is one the case rules
 //! accept. The result is a consequence of the model below and of its parameters ([`Params`],
@@ -24,7 +24,8 @@ use std::time::Duration as StdDuration;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use whistle_assist::figures::{Figures, change_percent, compute, read_log};
+use whistle_assist::figures::read_log;
+use whistle_case::figures::{Figures, change_percent, compute};
 use whistle_case::{Case, Command, Ctx, decide, evolve, limits::Limits};
 use whistle_schemas::events::{
     Actor, ActorKind, Authority, CaseEvent, CaseParty, Commented, Confirmed, Deadlines, Decided, DecisionOutcome,
@@ -543,6 +544,7 @@ fn town_case(mut case: Open<'_>, rng: &mut Rng, par: &Params, p: &Problem, town:
             attachments: Vec::new(),
             registered_by: town.clone(),
             from_whistle: None,
+            department: None,
         }),
     )?;
     if p.persuade {
@@ -738,7 +740,7 @@ pub async fn run(args: &FiguresArgs) -> anyhow::Result<()> {
 mod tests {
     use std::collections::{HashMap, HashSet};
 
-    use whistle_assist::figures::Procedure;
+    use whistle_case::figures::Procedure;
 
     use super::*;
 
@@ -748,7 +750,7 @@ mod tests {
     }
 
     fn handoffs(events: &[&CaseEvent]) -> usize {
-        events.iter().filter(|e| whistle_assist::figures::procedure(&e.body) == Procedure::HandOff).count()
+        events.iter().filter(|e| whistle_case::figures::procedure(&e.body) == Procedure::HandOff).count()
     }
 
     /// Parameter sets far from the defaults: the properties must hold for each.

@@ -210,7 +210,10 @@ pub struct OpenCaseRequest {
     /// The town whose case it is; defaults to the account's own town.
     #[serde(default)]
     pub town: Option<String>,
-    /// A whistle of this town the case continues (e.g. one refused with `town_holds_item`).
+    /// A whistle of this town the case continues (e.g. one refused with `town_holds_item`). A
+    /// department opens its own case only from a whistle it owns (acknowledged, on site or
+    /// resolved), for an item it holds in the whistle's town; that department then takes the
+    /// procedure's steps (its certified officers `<department code>-01` to `-04`).
     #[serde(default)]
     pub from_whistle: Option<Uuid>,
 }
@@ -735,4 +738,67 @@ pub struct ReportFigures {
     pub rejected: u64,
     /// Cases that changed owner after the first dispatch (transfers, re-routes).
     pub rerouted: u64,
+}
+
+/// `GET /api/v1/figures?district=CODE&from=&to=`: the outcome figures of the cases begun (a
+/// whistle raised, a town case registered) in `[from, to)`, counted from the case events the
+/// ledger applied, as `whistle_case::figures` defines them (see `definitions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FiguresReport {
+    pub from: DateTime<Utc>,
+    /// Exclusive.
+    pub to: DateTime<Utc>,
+    /// The district counted; `null`: the whole city.
+    pub district: Option<String>,
+    /// The repeat window of the inspection count, in days: the inspection fence's
+    /// (`deploy/data/assist/fences.json`). Inspections of the district's cases begun up to this
+    /// long before `from` count as history.
+    pub repeat_window_days: u32,
+    pub figures: OutcomeFigures,
+    /// Where the figures are defined: `docs/figures.md#definitions`.
+    pub definitions: String,
+}
+
+/// Outcome figures as the seed counts them: legal steps and hand-offs, handling time, repeated
+/// inspections, complaints (reopens) and confirmations. Times are in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OutcomeFigures {
+    /// Cases begun in the period: whistles raised and town cases registered.
+    pub cases: u64,
+    /// Of those, resolved or closed (and not reopened since).
+    pub closed: u64,
+    /// Of those, rejected (returned, or refused by the router) and not re-routed.
+    pub rejected: u64,
+    /// Legal steps and hand-offs in all: dispatch, transfer, reopen; inspection or re-check,
+    /// persuade, investigate, notify, decide (or a department's penalty), serve.
+    pub procedures: u64,
+    pub procedures_per_case: f64,
+    /// Of the procedures, hand-offs: dispatch, transfer, reopen.
+    pub handoffs: u64,
+    /// A department's inspection that is not a re-check, a town's investigation; a joint case's
+    /// departments at one subject within an hour are one.
+    pub inspections: u64,
+    /// Re-checks (复查) of an earlier order: not inspections, never repeats.
+    pub rechecks: u64,
+    /// Department penalties and town decisions of a fine or a warning.
+    pub penalties: u64,
+    /// Inspections of a subject that any body inspected within the repeat window before.
+    pub repeated_inspections: u64,
+    /// `repeated_inspections / inspections` (0 when there were none).
+    pub repeated_inspection_rate: f64,
+    /// From the raise or registration to the resolution or close that stands, over the closed
+    /// cases.
+    pub handling_mean_seconds: Option<f64>,
+    pub handling_median_seconds: Option<f64>,
+    pub handling_p90_seconds: Option<f64>,
+    /// Reopens by the raising town (complaints about the result).
+    pub reopens: u64,
+    /// Confirmations by the raising town (deemed ones included).
+    pub confirmations: u64,
+    /// The mean rating (1–5) of the confirmations that carry one.
+    pub rating_mean: Option<f64>,
+    /// Fence warnings, by how they were met.
+    pub fences_warned: u64,
+    pub fences_blocked: u64,
+    pub fences_overridden: u64,
 }

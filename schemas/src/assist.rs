@@ -63,6 +63,11 @@ pub struct InspectRequest {
 #[serde(deny_unknown_fields)]
 pub struct PenaltyRequest {
     pub subject: SubjectInput,
+    /// The item penalised; default: the whistle's. An assisting department of a joint case names
+    /// its own. The penalising department must hold it for the case's town at this moment
+    /// (`422 not_item_holder` otherwise, never overridable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     /// The fine in whole yuan; 0 for a warning or no penalty.
     pub amount_yuan: u64,
     #[serde(default)]

@@ -534,6 +534,10 @@ pub struct Registered {
     /// The whistle this case was opened from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_whistle: Option<Uuid>,
+    /// A department's own case (opened from a whistle it owns, for an item it holds): the
+    /// department takes the procedure's steps. None for a town's case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentRef>,
 }
 
 /// The outcome of persuasion (劝导).

@@ -183,6 +183,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("sla-summary", schema::<api::SlaSummary>()),
         ("ledger-page", schema::<api::LedgerPage>()),
         ("monthly-report", schema::<api::MonthlyReport>()),
+        ("figures-report", schema::<api::FiguresReport>()),
         ("registry-item-record", schema::<registry::ItemRecord>()),
         ("registry-item", schema::<registry::ItemDetail>()),
         ("registry-holder-change-request", schema::<registry::HolderChangeRequest>()),

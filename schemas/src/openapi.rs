@@ -78,7 +78,7 @@ fn describe(status: u16) -> &'static str {
         422 => {
             "unknown_town | unknown_item | town_holds_item | town_lacks_authority | idempotency_key_reused | \
              override_reason_required | outside_statutory_range | two_officers_required | officer_not_certified | \
-             nothing_to_review | invalid_csv | wrong_password | unknown_attachment"
+             nothing_to_review | invalid_csv | wrong_password | invalid_period | period_too_large | unknown_attachment"
         }
         429 => "rate_limited (with Retry-After)",
         503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
@@ -780,6 +780,29 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             body: None,
             ok: (200, schema(s::<api::MonthlyReport>)),
             errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/figures",
+            id: "outcomeFigures",
+            tag: "ledger",
+            summary: "Outcome figures of the cases begun in a period: procedures, handling time, repeated inspections, \
+                      reopens, confirmations (docs/figures.md); 422 invalid_period or period_too_large",
+            auth: true,
+            params: &[
+                (
+                    "district",
+                    In::Query,
+                    "A 6-digit district code; a district's account gets (and may ask for) only its own; the city when \
+                     absent.",
+                ),
+                ("from", In::Query, "RFC 3339 or a date (China time); `to` minus 30 days when absent."),
+                ("to", In::Query, "Exclusive; RFC 3339 or a date; now when absent. At most 366 days after `from`."),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::FiguresReport>)),
+            errors: &[400, 401, 403, 404, 422, 429, 503],
             idempotent: false,
         },
         Op {

@@ -12,6 +12,10 @@ pub const MULTI_DEPARTMENT: &str = "multi_department_inspection";
 pub const REPEATED_INSPECTION: &str = "repeated_inspection";
 pub const FINE_OUT_OF_RANGE: &str = "fine_out_of_range";
 pub const PERSUASION_SKIPPED: &str = "persuasion_skipped";
+/// A penalty by a body that does not hold the item (never overridable: no competence, no penalty).
+pub const NOT_ITEM_HOLDER: &str = "not_item_holder";
+/// A fine outside the law's range for the subject's kind (never overridable).
+pub const OUTSIDE_STATUTORY_RANGE: &str = "outside_statutory_range";
 
 /// `fences.json`.
 #[derive(Debug, Clone, Deserialize)]

@@ -12,8 +12,8 @@
 //! - [`fence`]: electronic fences (multi-department or repeated inspection, fine outside the
 //!   kind's tier range, penalty without the persuasion a persuade-first item needs); rules are data.
 //! - [`history`]: subjects' inspection and penalty history in Redis (async; the only I/O here).
-//! - [`figures`]: outcome figures from the event log — procedures per case, handling time,
-//!   repeated inspections — and a reader for the case topic.
+//! - [`figures`]: the reader of a case topic for the outcome figures (`read_log`); the figures
+//!   themselves are `whistle_case::figures`, pure, so the ledger computes them without Kafka.
 //! - [`data`]: the assist data files under `deploy/data/assist/`, validated against the registry.
 //! - [`eval`]: the labelled evaluation set and the top-1/top-3 accuracy it yields.
 //!

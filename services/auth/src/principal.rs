@@ -4,11 +4,11 @@
 //! | role | scope | may |
 //! |---|---|---|
 //! | `town` | one town | raise whistles for its town; open its own enforcement cases and take their procedure's steps; confirm, reopen and comment on its whistles; read its town's cases; watch `town:<its code>` |
-//! | `department` | one department | act on whistles its department owns; inspect and penalise on cases it owns or assists; read them; watch `department:<its code>` |
-//! | `command_centre` | one district | everything its `<district>-CC` department may, plus: read every whistle of the district, transfer, pause and resume any of them, watch every channel of the district, read the district's SLA figures |
-//! | `manager` | the city or one district | read-only: whistles, channels and SLA figures of its scope |
-//! | `supervisor` | the city or one district | read every case, channel and figure of its scope; never act on a case; review flagged steps (`/api/v1/supervision/...`) |
-//! | `admin` | the registry | change the registry (delegate, recover, change holder, import, what-if) |
+//! | `department` | one department | act on whistles its department owns; inspect and penalise on cases it owns or assists; open its own enforcement case from a whistle it owns and take its procedure's steps; read them; watch `department:<its code>` |
+//! | `command_centre` | one district | everything its `<district>-CC` department may, plus: read every whistle of the district, transfer, pause and resume any of them, watch every channel of the district, read the district's SLA and outcome figures |
+//! | `manager` | the city or one district | read-only: whistles, channels, SLA and outcome figures of its scope |
+//! | `supervisor` | the city or one district | read every case, channel and figure of its scope (outcome figures included); never act on a case; review flagged steps (`/api/v1/supervision/...`) |
+//! | `admin` | the registry | change the registry (delegate, recover, change holder, import, what-if); read the city's outcome figures |
 //!
 //! Evidence attachments ([`Principal::evidence_body`]): towns, departments and command centres
 //! upload them, for their own body; a raise, a town case or an investigation references only
@@ -277,11 +277,18 @@ impl Principal {
     /// May take `action` on the case.
     pub fn can_act(&self, action: CaseAction, case: &CaseScope<'_>) -> bool {
         let own_town = matches!(&self.role, Role::Town { town, .. } if town == case.town);
+        // A department's own enforcement case (opened from a whistle it owns) is that
+        // department's officers' alone: not its command centre's.
+        let own_department = matches!((&self.role, case.owner), (Role::Department { department, .. }, Some(owner)) if department == owner);
         match action {
-            // A town's own case is the town's: only its team takes the procedure's steps.
-            _ if action.procedural() => return own_town && case.enforcement,
+            // A town's own case is the town's: only its team takes the procedure's steps; a
+            // department's case, only that department's.
+            _ if action.procedural() => {
+                return case.enforcement && if case.owner.is_some() { own_department } else { own_town };
+            }
             CaseAction::Confirm | CaseAction::Reopen => return own_town && !case.enforcement,
             CaseAction::Comment if own_town => return true,
+            CaseAction::Comment if case.enforcement => return own_department,
             _ if case.enforcement => return false,
             _ => {}
         }
@@ -332,6 +339,27 @@ impl Principal {
                 if own == asked { Ok(Some(own)) } else { Err("your account sees only its own district's figures") }
             }
             _ => Err("SLA figures are for managers and command centres"),
+        }
+    }
+
+    /// Which district's outcome figures (`GET /api/v1/figures`) the caller may read: `Ok(None)`
+    /// is the whole city. City-wide managers and supervisors and the administrator may ask for
+    /// any district or none; a district's manager, supervisor and command centre get their own
+    /// district (asking for nothing narrows to it) and are refused another; towns and
+    /// departments are refused.
+    pub fn figures_scope<'a>(&'a self, requested: Option<&'a str>) -> Result<Option<&'a str>, &'static str> {
+        match &self.role {
+            Role::Manager { district: None } | Role::Supervisor { district: None } | Role::Admin => Ok(requested),
+            Role::Manager { district: Some(own) }
+            | Role::Supervisor { district: Some(own) }
+            | Role::CommandCentre { district: own } => match requested {
+                None => Ok(Some(own)),
+                Some(asked) if asked == own => Ok(Some(own)),
+                Some(_) => Err("your account sees only its own district's figures"),
+            },
+            Role::Town { .. } | Role::Department { .. } => {
+                Err("outcome figures are for managers, supervisors, command centres and the administrator")
+            }
         }
     }
 }
@@ -401,6 +429,22 @@ mod tests {
             assert!(!cc("500103").can_act(action, &own), "{action:?}");
         }
         assert!(cc("500103").can_read(&own) && !dept("500103-UM").can_read(&own));
+    }
+
+    #[test]
+    fn a_departments_own_case_is_its_officers_to_act_on() {
+        let own = CaseScope { owner: Some("500103-UM"), assisting: &[], enforcement: true, ..case() };
+        for action in CaseAction::ALL {
+            let officers = action.procedural() || action == CaseAction::Comment;
+            assert_eq!(dept("500103-UM").can_act(action, &own), officers, "{action:?}");
+            assert!(!dept("500103-PS").can_act(action, &own), "{action:?}");
+            // The town whose whistle it came from follows it and comments; the command centre
+            // reads it but takes no step of another body's procedure.
+            assert_eq!(town("500103001").can_act(action, &own), action == CaseAction::Comment, "{action:?}");
+            assert!(!cc("500103").can_act(action, &own), "{action:?}");
+        }
+        assert!(dept("500103-UM").can_read(&own) && town("500103001").can_read(&own) && cc("500103").can_read(&own));
+        assert!(!dept("500103-PS").can_read(&own));
     }
 
     #[test]
@@ -503,6 +547,24 @@ mod tests {
         assert_eq!(cc("500103").sla_scope(Some("500103")), Ok(Some("500103")));
         assert!(dept("500103-UM").sla_scope(None).is_err());
         assert!(town("500103001").sla_scope(None).is_err());
+    }
+
+    #[test]
+    fn outcome_figures_are_for_the_supervising_roles_each_in_its_district() {
+        let supervisor =
+            |d: Option<&str>| Principal::new("supervisor", Role::Supervisor { district: d.map(Into::into) });
+        let admin = Principal::new("admin", Role::Admin);
+        for p in [manager(None), supervisor(None), admin] {
+            assert_eq!(p.figures_scope(None), Ok(None), "{p}");
+            assert_eq!(p.figures_scope(Some("500104")), Ok(Some("500104")), "{p}");
+        }
+        for p in [manager(Some("500103")), supervisor(Some("500103")), cc("500103")] {
+            assert_eq!(p.figures_scope(None), Ok(Some("500103")), "{p}");
+            assert_eq!(p.figures_scope(Some("500103")), Ok(Some("500103")), "{p}");
+            assert!(p.figures_scope(Some("500104")).is_err(), "{p}");
+        }
+        assert!(dept("500103-UM").figures_scope(None).is_err());
+        assert!(town("500103001").figures_scope(Some("500103")).is_err());
     }
 
     #[test]

@@ -25,9 +25,10 @@ pub fn can_transfer(case: &Case) -> bool {
     case.department.is_some() && matches!(case.status, Status::Dispatched | Status::Acknowledged | Status::OnSite)
 }
 
-/// Pausing needs a department that owns the clock, an open case, and no pause already.
+/// Pausing needs a whistle with a department that owns the clock, an open case, and no pause
+/// already. An enforcement case's clock is the statutory time limit: it never pauses.
 pub fn can_pause(case: &Case) -> bool {
-    case.department.is_some() && !case.status.is_terminal() && !case.paused
+    case.kind == CaseKind::Whistle && case.department.is_some() && !case.status.is_terminal() && !case.paused
 }
 
 /// The case after `event` (`case` is `None` before the raise), or why the event does not fit.
@@ -330,7 +331,7 @@ fn registered(event: &CaseEvent, r: &Registered) -> Case {
         location: r.location.clone(),
         photos: Vec::new(),
         attachments: r.attachments.clone(),
-        department: None,
+        department: r.department.clone(),
         assisting: Vec::new(),
         raised_at: event.time,
         updated_at: event.time,

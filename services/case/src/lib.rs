@@ -13,6 +13,9 @@
 //!   into its TypeScript by `cargo xtask schemas`.
 //! - [`effect`]: what an event means for the services that follow cases without keeping the
 //!   whole case (SLA clocks, outcome figures, the router); they match on that closed set.
+//! - [`figures`]: the outcome figures from case events — procedures, handling time, repeated
+//!   inspections, reopens, confirmations — as `loadtest figures`, `assist-figures` and the
+//!   ledger's `GET /api/v1/figures` count them.
 //! - [`visibility`]: what each reader may see of a case (a town sees no enforcement subjects,
 //!   override reasons or fence warnings); intake's HTTP view and the gateway's frames both use it.
 //!
@@ -37,6 +40,7 @@ pub mod console;
 mod decide;
 pub mod effect;
 mod evolve;
+pub mod figures;
 pub mod limits;
 pub mod procedure;
 mod refusal;

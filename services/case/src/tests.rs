@@ -84,6 +84,7 @@ fn register() -> Command {
         attachments: vec![],
         registered_by: town_officer(),
         from_whistle: None,
+        department: None,
     })
 }
 

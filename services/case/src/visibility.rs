@@ -19,7 +19,8 @@
 //! absent when the latest step is one the reader may not see.
 
 use whistle_schemas::api::{CaseKind, CaseSummary, TimelineEntry, WhistleView};
-use whistle_schemas::events::{CaseEvent, CaseEventBody, EnforcementSubject};
+use whistle_schemas::events::{ActorKind, CaseEvent, CaseEventBody, CaseParty, EnforcementSubject};
+use whistle_schemas::registry::SubjectKind;
 
 /// How much of a case a reader sees. Which role sees what is `whistle_auth`'s to say
 /// (`Principal::case_visibility`).
@@ -80,13 +81,33 @@ fn without_subject(detail: &str) -> Option<String> {
 }
 
 /// The HTTP view as `visibility` shows it. A town's own enforcement case is the town's record:
-/// the town sees it whole (its party, its decision, its override reasons).
+/// the town sees it whole (its party, its decision, its override reasons). A department's own
+/// case (opened from the town's whistle) is the department's record: the town follows it as it
+/// follows a whistle, without the party, the override reason or the fences.
 pub fn view(mut view: WhistleView, visibility: Visibility) -> WhistleView {
-    if visibility != Visibility::Full && view.kind == CaseKind::Whistle {
+    let departments_case = view.kind == CaseKind::Enforcement && view.department.is_some();
+    if visibility != Visibility::Full && (view.kind == CaseKind::Whistle || departments_case) {
         view.timeline = std::mem::take(&mut view.timeline).into_iter().filter_map(|e| entry(e, visibility)).collect();
         view.review.clear();
     }
+    if visibility != Visibility::Full && departments_case {
+        for e in view.timeline.iter_mut().filter(|e| e.kind == DECIDED) {
+            e.detail = e.detail.as_deref().map(|d| d.split(OVERRIDDEN).next().unwrap_or(d).to_owned());
+        }
+        if let Some(p) = view.procedure.as_mut() {
+            p.party = withheld_party(p.party.kind);
+            p.subject = withheld();
+        }
+    }
     view
+}
+
+/// A decision's timeline detail: `fine 500 yuan, tier t, overridden: <reason>`.
+const DECIDED: &str = "case.decided";
+const OVERRIDDEN: &str = ", overridden: ";
+
+fn withheld_party(kind: SubjectKind) -> CaseParty {
+    CaseParty { kind, name: WITHHELD.to_owned(), credit_code: None }
 }
 
 /// A board summary as `visibility` shows it.
@@ -110,6 +131,12 @@ pub fn event(mut event: CaseEvent, visibility: Visibility) -> Option<CaseEvent> 
             p.override_reason = None;
         }
         CaseEventBody::Fenced(_) => return None,
+        // A department's own case: its party and override reasons are the department's record.
+        CaseEventBody::Registered(r) if r.department.is_some() => {
+            r.party = withheld_party(r.party.kind);
+            r.subject = withheld();
+        }
+        CaseEventBody::Decided(d) if d.actor.kind == ActorKind::Department => d.override_reason = None,
         CaseEventBody::Raised(_)
         | CaseEventBody::Dispatched(_)
         | CaseEventBody::Acknowledged(_)

@@ -702,6 +702,8 @@ describe('console', () => {
     const name = `e2e.${Date.now().toString(36)}`;
     const admin = await openAs(browser, ADMIN, '/#/accounts', { lang: 'en' });
     await admin.locator('#account-form').waitFor();
+    const roles = await admin.locator('#account-new-role option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(roles, ['town', 'department', 'command_centre', 'manager', 'supervisor', 'admin'], 'every role the account store takes');
     await admin.fill('#account-new-user', name);
     await admin.selectOption('#account-new-role', 'manager');
     await admin.fill('#account-new-scope', '500103');
@@ -999,6 +1001,63 @@ describe('issue K', () => {
     await town.context().close();
   });
 
+  test('a department opens its own case from a whistle it took on and walks the procedure on its board', async () => {
+    const text = marker('河边倾倒废油');
+    const id = await raiseViaApi(text);
+    await until(async () => (await apiJson('GET', `/api/v1/whistles/${id}`)).json?.status === 'dispatched', `${id} dispatched`, 20_000);
+    await post(`/api/v1/whistles/${id}/acknowledge`, {}, DEPT_USER);
+    const board = await openBoard('zh');
+    const card = board.locator(`article.card[data-id="${id}"]`);
+    await until(async () => (await card.getAttribute('data-status')) === 'acknowledged', 'acknowledged on the board', 20_000);
+    await board.click(`#act-case-${id}`);
+    await board.selectOption(`#case-kind-${id}`, 'unit');
+    await board.fill(`#case-name-${id}`, '某化工有限公司');
+    // A bad credit code is refused in the page, the form keeps the name.
+    await board.fill(`#case-credit-${id}`, '123');
+    await board.click(`#case-submit-${id}`);
+    assert.match(await board.textContent(`#case-error-${id}`), /统一社会信用代码/);
+    assert.equal(await board.inputValue(`#case-name-${id}`), '某化工有限公司');
+    await board.fill(`#case-credit-${id}`, creditCode());
+    await board.click(`#case-submit-${id}`);
+    const row = board.locator('#dept-cases .dept-case', { hasText: text });
+    await row.waitFor({ timeout: 20_000 });
+    const caseId = await row.getAttribute('data-id');
+    assert.notEqual(caseId, id, 'a case of its own, linked to the whistle');
+    const status = (s) => until(async () => (await row.getAttribute('data-status')) === s, s, 20_000);
+    await status('registered');
+    const form = (step) => row.locator(`.step-form[data-step="${step}"]`);
+    // The department's own certified officers are offered, not the town's.
+    const offered = await board.locator(`#investigate-officer1-${caseId} option`).evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(offered, [1, 2, 3, 4].map((n) => `${DEPT}-0${n}`));
+    await board.selectOption(`#investigate-officer1-${caseId}`, `${DEPT}-01`);
+    await board.selectOption(`#investigate-officer2-${caseId}`, `${DEPT}-02`);
+    await board.fill(`#investigate-evidence-${caseId}`, '现场取样、询问笔录');
+    await form('investigate').locator('button[type="submit"]').click();
+    await status('investigated');
+    await board.fill(`#notify-intended-${caseId}`, '拟罚款，告知陈述申辩权');
+    await form('notify').locator('button[type="submit"]').click();
+    await status('notified');
+    const tier = (await apiJson('POST', '/api/v1/assist/benchmark', { item: ITEM, kind: 'unit' }, { as: DEPT_USER })).json;
+    await board.selectOption(`#decide-outcome-${caseId}`, 'fine');
+    await board.fill(`#decide-fine-${caseId}`, String(tier.fine_min_yuan));
+    await form('decide').locator('button[type="submit"]').click();
+    await status('decided');
+    await form('serve').locator('button[type="submit"]').click();
+    await status('served');
+    await form('close').locator('button[type="submit"]').click();
+    await status('closed');
+    const view = (await apiJson('GET', `/api/v1/cases/${caseId}`, undefined, { as: DEPT_USER })).json;
+    assert.equal(view.department?.code, DEPT);
+    assert.equal(view.procedure?.from_whistle, id);
+    assert.equal(view.procedure?.decision?.fine_yuan, tier.fine_min_yuan);
+    await shot(board, 'department-case');
+    // The town follows it without the party's particulars.
+    const townView = (await apiJson('GET', `/api/v1/cases/${caseId}`, undefined, { as: TOWN_USER })).json;
+    assert.equal(townView.procedure?.party?.name, 'withheld');
+    assert.deepEqual(board.errors.map(String), []);
+    await board.context().close();
+  });
+
   test('a raise refused with town_holds_item offers "open a town case instead", prefilled', async () => {
     const town = await openTown('en');
     await town.fill('#description', 'fire hydrant cabinet broken');
@@ -1042,6 +1101,64 @@ describe('issue K', () => {
     await page.click('#lang-toggle');
     assert.equal((await page.textContent('#supervision-h')).trim(), 'Supervision');
     await shot(page, 'supervision-en');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+  test('the manager view shows the outcome figures of the API for each period, in zh-CN and English', async () => {
+    const figuresOf = async (query = '') => {
+      const r = await apiJson('GET', `/api/v1/figures${query}`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return r.json;
+    };
+    // A whistle resolved and confirmed now, so the period has a case, a closure and a rating.
+    const before = (await figuresOf()).figures.confirmations;
+    const id = await raiseViaApi(marker('figures'));
+    await ackAndResolve(id);
+    await post(`/api/v1/whistles/${id}/confirm`, { rating: 5 }, TOWN_USER);
+    await until(async () => (await figuresOf()).figures.confirmations > before, 'the ledger counts the confirmation', 20_000);
+
+    const page = await openAs(browser, MANAGER, '/#/manager', { lang: 'zh' });
+    const panel = page.locator('#figures-panel');
+    await panel.locator('#figures-kpis').waitFor({ timeout: 20_000 });
+    assert.equal((await page.textContent('#figures-h')).trim(), '成效指标');
+    /** The panel's period, and every figure it shows against the API's answer for that period. */
+    const check = async (days) => {
+      const line = panel.locator('#figures-period');
+      const [from, to] = [await line.getAttribute('data-from'), await line.getAttribute('data-to')];
+      if (days) assert.equal(Math.round((Date.parse(to) - Date.parse(from)) / 86400_000), days, `${from} – ${to}`);
+      const api = (await figuresOf(`?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).figures;
+      const shown = await panel.locator('[data-figure]').evaluateAll((els) => els.map((e) => [e.dataset.figure, e.dataset.value]));
+      assert.ok(shown.length >= 10, JSON.stringify(shown));
+      for (const [figure, value] of shown) assert.equal(value, String(api[figure] ?? ''), `${figure}: shown ${value}, the API says ${api[figure]}`);
+      const perCase = await panel.locator('[data-figure="procedures_per_case"] .kpi-value').textContent();
+      assert.equal(perCase, api.procedures_per_case.toFixed(2));
+      assert.ok(api.cases >= 1 && api.confirmations >= 1, JSON.stringify(api));
+      return { from, api };
+    };
+    let prev = (await check(30)).from;
+    assert.match(await panel.locator('[data-figure="confirmations"]').textContent(), /平均评分/);
+    for (const [period, days] of [['d90', 90], ['month', null]]) {
+      await panel.locator(`button[data-period="${period}"]`).click();
+      await until(async () => (await panel.locator('#figures-period').getAttribute('data-from')) !== prev, `the ${period} period`);
+      await panel.locator('#figures-kpis').waitFor();
+      assert.equal(await panel.locator(`button[data-period="${period}"]`).getAttribute('aria-checked'), 'true');
+      const { from } = await check(days);
+      prev = from;
+      if (period === 'month') {
+        // The first day of this month, China time.
+        const china = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+        assert.equal(new Date(Date.parse(from) + 8 * 3600_000).toISOString().slice(0, 10), `${china}-01`);
+      }
+    }
+    await panel.locator('#figures-note summary').click();
+    assert.match(await panel.locator('#figures-note').textContent(), /docs\/figures\.md#definitions/);
+    await shot(page, 'manager-figures');
+    await page.click('#lang-toggle');
+    assert.equal((await page.textContent('#figures-h')).trim(), 'Outcome figures');
+    assert.match(await panel.locator('#figures-note summary').textContent(), /What do these numbers mean\?/);
+    assert.match(await panel.locator('[data-figure="handling_median_seconds"] .kpi-label').textContent(), /Handling time \(median\)/);
+    await check(null);
+    await shot(page, 'manager-figures-en');
     assert.deepEqual(page.errors.map(String), []);
     await page.context().close();
   });

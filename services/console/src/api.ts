@@ -194,6 +194,40 @@ export interface Suggestion {
   matched?: string[];
 }
 
+/** Outcome figures (`GET /api/v1/figures`, schemas/json/figures-report.schema.json); times in seconds. */
+export interface OutcomeFigures {
+  cases: number;
+  closed: number;
+  rejected: number;
+  procedures: number;
+  procedures_per_case: number;
+  handoffs: number;
+  inspections: number;
+  rechecks: number;
+  penalties: number;
+  repeated_inspections: number;
+  repeated_inspection_rate: number;
+  handling_mean_seconds?: number | null;
+  handling_median_seconds?: number | null;
+  handling_p90_seconds?: number | null;
+  reopens: number;
+  confirmations: number;
+  rating_mean?: number | null;
+  fences_warned: number;
+  fences_blocked: number;
+  fences_overridden: number;
+}
+export interface FiguresReport {
+  from: string;
+  to: string;
+  /** `null`: the whole city. */
+  district?: string | null;
+  repeat_window_days: number;
+  figures: OutcomeFigures;
+  /** Where the figures are defined (`docs/figures.md#definitions`). */
+  definitions: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -468,6 +502,14 @@ export const api = {
       headers: { 'idempotency-key': idempotencyKey },
     }),
   slaSummary: () => request<unknown>('GET', '/api/v1/sla/summary'),
+  /** The outcome figures of the account's scope over `[from, to)` (the API's defaults when absent). */
+  figures: (period: { from?: string; to?: string } = {}) => {
+    const q = new URLSearchParams();
+    if (period.from) q.set('from', period.from);
+    if (period.to) q.set('to', period.to);
+    const qs = q.toString();
+    return request<FiguresReport>('GET', `/api/v1/figures${qs ? `?${qs}` : ''}`);
+  },
 };
 
 export function newKey(): string {

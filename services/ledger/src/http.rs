@@ -1,5 +1,5 @@
-//! The ledger's HTTP API: `GET /api/v1/whistles`, `/api/v1/cases`, the exports and the monthly
-//! report. Every answer is limited to the caller's scope ([`Scope::of`]) and every case is shown
+//! The ledger's HTTP API: `GET /api/v1/whistles`, `/api/v1/cases`, the exports, the monthly
+//! report and the outcome figures. Every answer is limited to the caller's scope ([`Scope::of`]) and every case is shown
 //! as the caller may see it (`Principal::case_visibility`).
 
 use std::sync::Arc;
@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use whistle_auth::Principal;
 use whistle_case::visibility;
-use whistle_schemas::api::{ErrorBody, LedgerPage, WhistleView};
+use whistle_schemas::api::{ErrorBody, FiguresReport, LedgerPage, WhistleView};
 
 use crate::export;
+use crate::figures::{self, FiguresError};
 use crate::metrics::Metrics;
 use crate::query::{InvalidParam, ListParams, ListQuery, Scope, encode_cursor};
 use crate::record::WHISTLE_KIND;
@@ -28,6 +29,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// District names for report titles.
     pub districts: Arc<report::DistrictNames>,
+    /// The outcome figures' repeat window (the inspection fence's), in days.
+    pub repeat_window_days: u32,
 }
 
 /// Every error answer of the ledger's endpoints.
@@ -41,6 +44,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Well-formed but not answerable as asked (a period the wrong way round, too long, too big).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -52,6 +58,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidQuery(e) => (StatusCode::BAD_REQUEST, "invalid_query", e.to_string()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message.clone()),
             ApiError::Unexpected(err) => {
                 tracing::error!(error = %format_args!("{err:#}"), "ledger query failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the ledger is unavailable; retry shortly".to_owned())
@@ -221,4 +228,77 @@ pub async fn monthly(
         return Ok(xlsx_response(file, &name).await?);
     }
     Ok(Json(report).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FiguresParams {
+    pub district: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Where the figures are defined, as every answer says.
+pub const FIGURES_DEFINITIONS: &str = "docs/figures.md#definitions";
+
+/// `GET /api/v1/figures?district=CODE&from=&to=`
+pub async fn outcome_figures(
+    State(state): State<HttpState>,
+    principal: Principal,
+    q: Result<Query<FiguresParams>, QueryRejection>,
+) -> Result<Json<FiguresReport>, ApiError> {
+    let q = params(q)?;
+    let invalid = |param, message: &str| ApiError::InvalidQuery(InvalidParam { param, message: message.into() });
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let district = nonempty(&q.district);
+    if let Some(d) = &district
+        && (d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid("district", "must be a 6-digit district code"));
+    }
+    let from = nonempty(&q.from).map(|v| crate::query::time("from", &v)).transpose()?;
+    let to = nonempty(&q.to).map(|v| crate::query::time("to", &v)).transpose()?;
+    let default = chrono::Duration::days(figures::DEFAULT_PERIOD_DAYS);
+    let (from, to) = match (from, to) {
+        (Some(from), Some(to)) => (from, to),
+        (Some(from), None) => (from, chrono::Utc::now()),
+        (None, Some(to)) => (to - default, to),
+        (None, None) => {
+            let now = chrono::Utc::now();
+            (now - default, now)
+        }
+    };
+    let period = |message: String| ApiError::Unprocessable { code: "invalid_period", message };
+    if to <= from {
+        return Err(period(format!("to ({}) must be after from ({})", to.to_rfc3339(), from.to_rfc3339())));
+    }
+    if to - from > chrono::Duration::days(figures::MAX_PERIOD_DAYS) {
+        return Err(period(format!("a period is at most {} days; ask for a shorter one", figures::MAX_PERIOD_DAYS)));
+    }
+    let district = principal
+        .figures_scope(district.as_deref())
+        .map_err(|reason| ApiError::Forbidden(format!("{reason}; you are {principal}")))?;
+    if let Some(d) = district
+        && !state.districts.is_empty()
+        && state.districts.get(d).is_none()
+    {
+        return Err(ApiError::NotFound(format!("unknown district {d}")));
+    }
+    let started = std::time::Instant::now();
+    let window = chrono::Duration::days(state.repeat_window_days.into());
+    let counted = figures::compute(&state.store, district, from, to, window).await.map_err(|e| match e {
+        FiguresError::TooManyCases { .. } => {
+            ApiError::Unprocessable { code: "period_too_large", message: e.to_string() }
+        }
+        FiguresError::Unexpected(e) => ApiError::Unexpected(e),
+    })?;
+    state.metrics.query_seconds.with_label_values(&["figures"]).observe(started.elapsed().as_secs_f64());
+    Ok(Json(FiguresReport {
+        from,
+        to,
+        district: district.map(str::to_owned),
+        repeat_window_days: state.repeat_window_days,
+        figures: (&counted).into(),
+        definitions: FIGURES_DEFINITIONS.to_owned(),
+    }))
 }

@@ -1,4 +1,4 @@
-//! Ledger metrics. Labels are bounded: outcome (4), query kind (2), export format (2).
+//! Ledger metrics. Labels are bounded: outcome (4), query kind (3: list, report, figures), export format (2).
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
@@ -7,7 +7,7 @@ pub struct Metrics {
     pub registry: Registry,
     /// Case events by what applying them did: written, duplicate, refused, undecodable.
     pub events: IntCounterVec,
-    /// Database time of a list page or a report.
+    /// Database time of a list page, a report or the outcome figures.
     pub query_seconds: HistogramVec,
     pub exports: IntCounterVec,
 }

@@ -147,7 +147,8 @@ pub fn cst() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("a valid offset")
 }
 
-fn time(param: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidParam> {
+/// A time parameter: RFC 3339, or a date (its midnight, China time).
+pub(crate) fn time(param: &'static str, value: &str) -> Result<DateTime<Utc>, InvalidParam> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -19,6 +19,9 @@ pub struct Settings {
     /// The registry file, for district names in report titles; unset: codes only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_path: Option<std::path::PathBuf>,
+    /// The assist data, for the outcome figures' repeat window (the inspection fence's window
+    /// in `fences.json`).
+    pub assist: AssistSettings,
     pub group_id: String,
     /// Case events applied at once (different cases; one case's events apply in order).
     pub max_in_flight: usize,
@@ -36,6 +39,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             database: DatabaseSettings::default(),
             registry_path: Some(std::path::PathBuf::from("deploy/data/registry.json")),
+            assist: AssistSettings::default(),
             group_id: "ledger".to_owned(),
             max_in_flight: 32,
             auth: AuthSettings::default(),
@@ -45,7 +49,25 @@ impl Default for Settings {
     }
 }
 
+/// Where the assist data lives, as intake's setting of the same name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistSettings {
+    /// Directory of the assist data files; by default `assist/` next to the registry file, so
+    /// one setting moves both (as for intake).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
 impl Settings {
+    /// Where the assist data lives, if anywhere.
+    pub fn assist_data_dir(&self) -> Option<std::path::PathBuf> {
+        self.assist
+            .data_dir
+            .clone()
+            .or_else(|| self.registry_path.as_ref().and_then(|p| p.parent()).map(|p| p.join("assist")))
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
         self.kafka.validate()?;
@@ -55,6 +77,12 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "database.url",
                 message: "the ledger needs its PostgreSQL database (WHISTLE_DATABASE__URL)".into(),
+            });
+        }
+        if self.assist_data_dir().is_none() {
+            return Err(SettingsError::Invalid {
+                key: "assist.data_dir",
+                message: "the outcome figures need the assist data's fences.json (or a registry_path beside it)".into(),
             });
         }
         if !(1..=1024).contains(&self.max_in_flight) {

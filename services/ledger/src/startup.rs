@@ -27,6 +27,7 @@ pub struct Application {
     projector: Projector,
     producer: FutureProducer,
     districts: DistrictNames,
+    repeat_window_days: u32,
 }
 
 impl Application {
@@ -36,6 +37,9 @@ impl Application {
             Some(path) => DistrictNames::load(path)?,
             None => DistrictNames::default(),
         };
+        let assist = settings.assist_data_dir().context("assist.data_dir is not set")?;
+        let repeat_window_days = crate::figures::repeat_window_days(&assist)
+            .context("loading the figures' repeat window (assist.data_dir)")?;
         let store = LedgerStore::connect(&settings.database).await?;
         if !store.trigrams_see_chinese().await? {
             tracing::warn!(
@@ -63,7 +67,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, "ledger listening");
-        Ok(Application { listener, settings, projector, producer, districts })
+        Ok(Application { listener, settings, projector, producer, districts, repeat_window_days })
     }
 
     pub fn port(&self) -> u16 {
@@ -78,7 +82,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, settings, projector, producer, districts } = self;
+        let Application { listener, settings, projector, producer, districts, repeat_window_days } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let mut service = Service::new("ledger", grace, Some(projector.token.clone()));
         let redis = redis_conn::managed(&settings.redis).await?;
@@ -92,12 +96,14 @@ impl Application {
             .route("/api/v1/whistles/export.csv", get(http::export_csv))
             .route("/api/v1/whistles/export.xlsx", get(http::export_xlsx))
             .route("/api/v1/reports/monthly", get(http::monthly))
+            .route("/api/v1/figures", get(http::outcome_figures))
             .route_layer(axum::middleware::from_fn_with_state(verifier, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)
             .with_state(HttpState {
                 store: projector.store.clone(),
                 metrics: projector.metrics.clone(),
                 districts: Arc::new(districts),
+                repeat_window_days,
             })
             .layer(rate_limit);
         let requests = whistle_common::http::RequestMetrics::register(&projector.metrics.registry)?;

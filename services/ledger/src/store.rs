@@ -1,5 +1,6 @@
 //! The ledger in PostgreSQL: applying case events (each in one transaction, idempotent on the
-//! event id), and the queries of the list, the exports and the reports.
+//! event id: the case's row and the event itself), and the queries of the list, the exports and
+//! the reports.
 
 use std::time::Duration;
 
@@ -83,7 +84,10 @@ impl LedgerStore {
 
     /// Empties the ledger (before a rebuild).
     pub async fn reset(&self) -> anyhow::Result<()> {
-        sqlx::query("TRUNCATE ledger_cases").execute(&self.pool).await.context("emptying the ledger")?;
+        sqlx::query("TRUNCATE ledger_cases, ledger_case_events")
+            .execute(&self.pool)
+            .await
+            .context("emptying the ledger")?;
         Ok(())
     }
 
@@ -116,6 +120,18 @@ impl LedgerStore {
         let view: WhistleView = case.view();
         let json = serde_json::to_value(&view).context("encoding a case")?;
         upsert(&mut tx, &Record::of(&view, json), authority).await?;
+        // The event itself, for the outcome figures (whistle_ledger::figures).
+        sqlx::query(
+            "INSERT INTO ledger_case_events (id, case_id, time, event) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(event.id)
+        .bind(event.subject)
+        .bind(event.time)
+        .bind(sqlx::types::Json(event))
+        .execute(&mut *tx)
+        .await
+        .context("writing a case event")?;
         tx.commit().await.context("committing a case")?;
         Ok(Applied::Written)
     }
@@ -228,6 +244,24 @@ impl LedgerStore {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .context("reading every case")
+    }
+}
+
+impl LedgerStore {
+    /// Every stored case event (id, case, time, the event as JSON), by id (the rebuild test
+    /// compares two ledgers with it).
+    pub async fn all_events(&self) -> anyhow::Result<Vec<(Uuid, Uuid, DateTime<Utc>, Value)>> {
+        let rows = sqlx::query("SELECT id, case_id, time, event FROM ledger_case_events ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .context("reading every case event")?;
+        rows.into_iter()
+            .map(|row| {
+                let event: sqlx::types::Json<Value> = row.try_get("event")?;
+                Ok((row.try_get("id")?, row.try_get("case_id")?, row.try_get("time")?, event.0))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .context("reading every case event")
     }
 }
 

@@ -152,14 +152,15 @@ impl CaseSla {
         }
     }
 
-    /// A town enforcement case's one clock: the statutory time limit to decide, from its
-    /// registration, on the wall clock (calendar days).
-    pub fn registered(event: &CaseEvent, partition: i32, town: &str, district: &str, item: &str) -> CaseSla {
+    /// An enforcement case's one clock: the statutory time limit to decide, from its
+    /// registration, on the wall clock (calendar days). `body` answers for it: the town, or the
+    /// department for a department's own case.
+    pub fn registered(event: &CaseEvent, partition: i32, body: &str, district: &str, item: &str) -> CaseSla {
         let budget = Duration::days(whistle_case::procedure::DECIDE_WITHIN_DAYS);
         CaseSla {
             whistle: event.subject,
             district: district.to_owned(),
-            department: town.to_owned(),
+            department: body.to_owned(),
             item: item.to_owned(),
             policy: STATUTORY_POLICY.to_owned(),
             dispatched_at: event.time,

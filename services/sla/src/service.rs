@@ -95,7 +95,8 @@ impl Sla {
             }
             // A town's own case: the statutory time limit to decide runs from its registration.
             (Effect::Registered(r), None) => {
-                let case = CaseSla::registered(event, partition, &r.town, &r.district, &r.item);
+                let body = r.department.as_ref().map_or(r.town.as_str(), |d| d.code.as_str());
+                let case = CaseSla::registered(event, partition, body, &r.district, &r.item);
                 self.publish_schedule(&case, event.id).await?;
                 self.save(&case).await?;
                 tracing::info!(case = %id, town = %r.town, "statutory time limit started");

@@ -8,7 +8,8 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
-use whistle_assist::figures::{Figures, change_percent, compute, read_log};
+use whistle_assist::figures::read_log;
+use whistle_case::figures::{Figures, change_percent, compute};
 
 fn main() -> anyhow::Result<()> {
     let mut brokers = "127.0.0.1:19092".to_owned();

@@ -11,9 +11,9 @@ import { account } from '../session';
 import { errorMessage, errorState, loadingState } from './common';
 import { MIN_PASSWORD } from './password';
 
-export const ROLES = ['town', 'department', 'command_centre', 'manager', 'admin'] as const;
+export const ROLES = ['town', 'department', 'command_centre', 'manager', 'supervisor', 'admin'] as const;
 
-/** Which scope field a role takes, if any (a manager's district is optional). */
+/** Which scope field a role takes, if any (a manager's or supervisor's district is optional). */
 export function scopeField(role: string): 'town' | 'department' | 'district' | null {
   switch (role) {
     case 'town':
@@ -22,6 +22,7 @@ export function scopeField(role: string): 'town' | 'department' | 'district' | n
       return 'department';
     case 'command_centre':
     case 'manager':
+    case 'supervisor':
       return 'district';
     default:
       return null;
@@ -39,7 +40,7 @@ export function scopeOf(role: string, code: string): AccountScope {
 export function scopeLabel(a: Pick<AccountRecord, 'role' | 'town' | 'department' | 'district'>): string {
   if (a.role === 'town') return a.town ?? '';
   if (a.role === 'department') return a.department ?? '';
-  if (a.role === 'manager' && !a.district) return t('accounts.city');
+  if ((a.role === 'manager' || a.role === 'supervisor') && !a.district) return t('accounts.city');
   return a.district ?? '';
 }
 

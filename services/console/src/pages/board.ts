@@ -4,7 +4,9 @@
 // transfer a case to another department of the district, and pause / resume its SLA clocks.
 // Every card has its comments with the town (issue K): live, as `case.commented` frames arrive.
 import { api, ApiError, newKey, TERMINAL, type Case, type District, type Status, type TimelineEntry, type Town } from '../api';
-import { commentList, commentsOf } from './casework';
+import { caseList } from './caselist';
+import { commentList, commentsOf, stepError } from './casework';
+import { CREDIT_CODE } from './towncases';
 import { DEPARTMENT_ACTIONS, type DepartmentAction } from '../generated/names';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime, duration, nextDeadline } from '../format';
@@ -51,6 +53,13 @@ interface CardUi {
   retry?: { sig: string; key: string };
   /** The comments thread is open on the card. */
   comments?: boolean;
+  /** The "open an enforcement case from this whistle" form is open, and what was typed in it. */
+  caseForm?: boolean;
+  caseDraft?: { kind: 'unit' | 'individual'; name: string; credit: string };
+  casePending?: boolean;
+  caseError?: string;
+  caseErrorCode?: string;
+  caseKey?: string;
   /** The comments, fetched from the case's timeline when the thread opens (and on each new one). */
   thread?: TimelineEntry[];
   /** Comments that arrived live while the thread was closed. */
@@ -157,6 +166,19 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   const conn = connIndicator();
   const body = h('div', { class: 'board-body' });
   const heading = tx('h1', 'board.title');
+  // The department's own enforcement cases, opened from whistles it owns (issue K): the same
+  // procedure as a town's cases. Outside `body`, so live board renders never disturb a step form.
+  const deptCases = caseList((code) => itemNames.get(code), { id: 'dept-case-list', rowClass: 'dept-case', empty: 'board.casesEmpty' });
+  const casesPanel = h(
+    'section',
+    { class: 'panel dept-cases', id: 'dept-cases', 'aria-labelledby': 'dept-cases-h', hidden: true },
+    tx('h2', 'board.cases', { id: 'dept-cases-h' }),
+    tx('p', 'board.casesIntro', { class: 'hint' }),
+    deptCases.el,
+  );
+  const syncCasesPanel = (): void => {
+    casesPanel.hidden = !(deptCases.size() > 0 || (canAct && role === 'department'));
+  };
   const deptTitle = h('p', { class: 'subtitle', id: 'board-dept-name' });
 
   root.append(
@@ -177,6 +199,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       ),
       note,
       body,
+      casesPanel,
     ),
   );
 
@@ -277,6 +300,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     channel?.close();
     channel = null;
     cases.clear();
+    deptCases.reset();
     closed.length = 0;
     ui.clear();
     loaded = false;
@@ -286,6 +310,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     const dept = depts.find((d) => d.code === code);
     deptTitle.textContent = dept ? `${nm(dept.names)} · ${dept.code}` : '';
     renderNote();
+    syncCasesPanel();
     if (!code) {
       conn.hidden = true;
       clear(body, h('div', { class: 'empty hint' }, tx('p', 'board.pickHint')));
@@ -303,17 +328,24 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     channel = new LiveChannel(`department:${code}`, {
       snapshot(list, reset) {
         cases.clear();
-        for (const c of list) cases.set(c.id, c);
+        if (reset) deptCases.reset();
+        for (const c of list) if (!deptCases.take(c, false)) cases.set(c.id, c);
         if (reset) ui.clear();
         loaded = true;
+        syncCasesPanel();
         render();
       },
       page(list) {
         // The rest of a truncated snapshot: a case an event already brought stays as it is.
-        for (const c of list) if (!cases.has(c.id) && onThisBoard(c) && !TERMINAL.has(c.status)) cases.set(c.id, c);
+        for (const c of list) {
+          if (deptCases.take(c, false)) continue;
+          if (!cases.has(c.id) && onThisBoard(c) && !TERMINAL.has(c.status)) cases.set(c.id, c);
+        }
+        syncCasesPanel();
         render();
       },
       event(c, ev) {
+        if (deptCases.take(c, true)) return syncCasesPanel();
         const known = cases.has(c.id);
         if (TERMINAL.has(c.status) || !onThisBoard(c)) {
           // Closed, or transferred away (the old owner's board gets the event, then not the case).
@@ -519,6 +551,28 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     if (owns && allows('reject', c.status)) actions.push(btn('reject', 'danger-outline'));
     if (supervises && allows('transfer', c.status)) actions.push(btn('transfer', 'secondary'));
     if (supervises && allows('pause', c.status)) actions.push(paused ? btn('resume', 'secondary') : btn('pause', 'ghost'));
+    // A department may record the penalty procedure itself on a whistle it has taken on.
+    const mayOpenCase = owns && role === 'department' && (c.status === 'acknowledged' || c.status === 'on_site');
+    if (mayOpenCase)
+      actions.push(
+        h(
+          'button',
+          {
+            type: 'button',
+            id: `act-case-${id}`,
+            class: 'btn ghost',
+            'data-action': 'open-case',
+            'aria-expanded': String(!!u.caseForm),
+            onclick: () => {
+              u.caseForm = !u.caseForm;
+              ui.set(id, u);
+              render(id, true);
+              if (u.caseForm) document.getElementById(`case-name-${id}`)?.focus();
+            },
+          },
+          t('board.openCase'),
+        ),
+      );
 
     const may = u.form === 'reject' ? owns : u.form === 'transfer' ? supervises && allows('transfer', c.status) : u.form === 'pause' ? supervises && !paused : false;
     const form = may && u.form ? cardForm(c, u, u.form) : null;
@@ -589,8 +643,91 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       lazyGallery(c.attachments, `card-${id}`),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
       form,
+      mayOpenCase && u.caseForm ? caseForm(c, u) : null,
       role === 'manager' ? null : commentsBox(c, u),
       u.error ? h('p', { class: 'card-error', role: 'alert', 'data-code': u.errorCode ?? 'error' }, u.error) : null,
+    );
+  }
+
+  /** "Open an enforcement case" from a whistle the department owns: the party, then POST /api/v1/cases. */
+  function caseForm(c: Case, u: CardUi): HTMLElement {
+    const id = c.id;
+    const d = (u.caseDraft ??= { kind: 'unit', name: '', credit: '' });
+    const keep = (k: 'name' | 'credit') => (e: Event) => {
+      d[k] = (e.target as HTMLInputElement).value;
+    };
+    const kind = h(
+      'select',
+      {
+        id: `case-kind-${id}`,
+        onchange: (e: Event) => {
+          d.kind = (e.target as HTMLSelectElement).value as 'unit' | 'individual';
+          render(id, true);
+        },
+      },
+      (['unit', 'individual'] as const).map((k) => h('option', { value: k, selected: d.kind === k }, t(`case.kind.${k}` as Key))),
+    );
+    const name = h('input', { id: `case-name-${id}`, type: 'text', maxlength: 100, value: d.name, oninput: keep('name') });
+    const credit = h('input', { id: `case-credit-${id}`, type: 'text', maxlength: 18, value: d.credit, autocapitalize: 'characters', spellcheck: 'false', oninput: keep('credit') });
+    const fail = (msg: string, code: string, focus?: string) => {
+      u.caseError = msg;
+      u.caseErrorCode = code;
+      render(id, true);
+      if (focus) document.getElementById(focus)?.focus();
+    };
+    const submit = async (): Promise<void> => {
+      const unit = d.kind === 'unit';
+      const code = d.credit.trim().toUpperCase();
+      if (!d.name.trim()) return fail(t('town.required'), 'required', `case-name-${id}`);
+      if (unit && !CREDIT_CODE.test(code)) return fail(t('case.creditCodeBad'), 'required', `case-credit-${id}`);
+      u.casePending = true;
+      u.caseError = undefined;
+      u.caseKey ??= newKey();
+      render(id, true);
+      try {
+        const res = await api.openCase(
+          {
+            item: c.item,
+            description: c.description,
+            location: c.location,
+            subject: { kind: d.kind, name: d.name.trim(), ...(unit ? { credit_code: code } : {}) },
+            from_whistle: id,
+          },
+          u.caseKey,
+        );
+        const now = new Date().toISOString();
+        deptCases.added({ ...c, id: res.id, status: res.status, kind: 'enforcement', department: c.department, raised_at: now, updated_at: now, timeline: undefined });
+        syncCasesPanel();
+        u.caseForm = false;
+        u.caseDraft = undefined;
+        u.caseKey = undefined;
+        announce(t('case.opened'));
+      } catch (e) {
+        const se = stepError(e);
+        u.caseError = se.msg;
+        u.caseErrorCode = se.code;
+      } finally {
+        u.casePending = false;
+        render(id, true);
+      }
+    };
+    return h(
+      'form',
+      {
+        class: 'card-form case-open-form',
+        'data-form': 'case',
+        novalidate: true,
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void submit();
+        },
+      },
+      tx('p', 'board.openCaseIntro', { class: 'hint' }),
+      h('div', { class: 'field' }, tx('label', 'case.subjectKind', { for: `case-kind-${id}` }), kind),
+      h('div', { class: 'field' }, tx('label', 'case.subjectName', { for: `case-name-${id}` }), name),
+      d.kind === 'unit' ? h('div', { class: 'field' }, tx('label', 'case.creditCode', { for: `case-credit-${id}` }), credit) : null,
+      u.caseError ? h('p', { class: 'field-error', role: 'alert', id: `case-error-${id}`, 'data-code': u.caseErrorCode ?? 'error' }, u.caseError) : null,
+      h('button', { type: 'submit', class: 'btn primary', id: `case-submit-${id}`, disabled: !!u.casePending }, u.casePending ? t('board.sending') : t('case.submit')),
     );
   }
 

@@ -1,6 +1,7 @@
 // Manager view: SLA summary per district and department (MTTA, MTTR, breach rate, overdue now), a
 // chart over time and the overdue cases, refreshed every 15 s. Reads GET /api/v1/sla/summary
-// (issue C) tolerantly; while that endpoint does not exist (404) it says so plainly.
+// (issue C) tolerantly; while that endpoint does not exist (404) it says so plainly. Below, the
+// outcome figures of the account's scope (issue K, ./figures.ts).
 import { ApiError, api, TERMINAL, type Case, type Item } from '../api';
 import { clear, h, icon, statusBadge, tx } from '../dom';
 import { dateTime, duration, percent } from '../format';
@@ -9,6 +10,7 @@ import * as reg from '../registry';
 import type { Page } from '../router';
 import { LiveChannel } from '../ws';
 import { errorState, loadingState } from './common';
+import { figuresPanel } from './figures';
 import { managerChannel } from '../session';
 
 const REFRESH_MS = 15_000;
@@ -67,6 +69,7 @@ export function mountManager(root: HTMLElement): Page {
   const townNames = new Map<string, Names>();
   const body = h('div', { class: 'manager-body', 'aria-live': 'polite', 'aria-busy': 'true' });
   const stamp = h('p', { class: 'subtitle', id: 'manager-updated' });
+  const outcome = figuresPanel();
 
   root.append(
     h(
@@ -74,6 +77,7 @@ export function mountManager(root: HTMLElement): Page {
       { class: 'page page-manager', 'aria-labelledby': 'manager-h' },
       h('div', { class: 'page-head' }, h('div', {}, tx('h1', 'manager.title', { id: 'manager-h' }), stamp)),
       body,
+      outcome.el,
     ),
   );
 
@@ -298,9 +302,11 @@ export function mountManager(root: HTMLElement): Page {
       stopped = true;
       clearTimeout(timer);
       live.close();
+      outcome.unmount();
     },
     relabel() {
       render();
+      outcome.relabel();
     },
   };
 }

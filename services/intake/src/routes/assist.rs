@@ -309,7 +309,26 @@ pub async fn penalty(
             Ok(fresh) => fresh,
             Err(replayed) => return Ok(replayed),
         };
-    let item = ItemCode::parse(&view.item).map_err(|_| ApiError::UnknownItem(view.item.clone()))?;
+    let named = req.item.as_deref().unwrap_or(&view.item);
+    let item = ItemCode::parse(named).map_err(|_| ApiError::UnknownItem(named.chars().take(32).collect()))?;
+    // Only the department that holds the item in the case's town may penalise it: an assisting
+    // department of a joint case names its own item. Never overridable; the attempt is recorded.
+    if let Err(refused) = super::cases::holds_now(&state, &view.town, &item, &actor.code) {
+        let warning = Warning { rule: fence::NOT_ITEM_HOLDER, message: refused.to_string() };
+        publish_fences(
+            &state,
+            &view,
+            Uuid::now_v7(),
+            "penalty",
+            &actor,
+            &subject,
+            vec![warning],
+            FenceSeverity::Blocked,
+            None,
+        )
+        .await?;
+        return Err(refused);
+    }
     let now = Utc::now();
     let prior = prior_offences(&state, &item, &subject, now, view.id).await?;
     let facts = Facts {
@@ -323,6 +342,29 @@ pub async fn penalty(
     // subject in this case recorded it.
     let persuaded =
         req.persuasion_recorded || state.history.persuaded_in_case(&subject.id, view.id).await.map_err(unavailable)?;
+    // Outside the law's range for the subject's kind: never overridable, as for a town's decision.
+    if req.amount_yuan > 0 && !matched.statutory.allows_fine(req.amount_yuan) {
+        let law = &matched.statutory;
+        let message = format!(
+            "a fine of {} yuan is outside the law's range for this party ({}–{} yuan); the statutory range is \
+             never overridable / 罚款超出法定幅度",
+            req.amount_yuan, law.min_yuan, law.max_yuan
+        );
+        let warning = Warning { rule: fence::OUTSIDE_STATUTORY_RANGE, message: message.clone() };
+        publish_fences(
+            &state,
+            &view,
+            Uuid::now_v7(),
+            "penalty",
+            &actor,
+            &subject,
+            vec![warning],
+            FenceSeverity::Blocked,
+            None,
+        )
+        .await?;
+        return Err(ApiError::Refused(fence::OUTSIDE_STATUTORY_RANGE, message));
+    }
     let warnings = fence::check_penalty(rules, &matched, req.amount_yuan, persuaded);
     let benchmark = benchmark_view(&matched, prior);
 

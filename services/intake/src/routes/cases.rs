@@ -20,7 +20,7 @@ use whistle_assist::fence;
 use whistle_auth::{CaseAction, Principal, Role};
 use whistle_case::procedure::{TimeLimit, time_limit};
 use whistle_case::{Case, Command, Ctx, decide};
-use whistle_registry::{ItemCode, Route, route};
+use whistle_registry::{ItemCode, Route, TownCode, route};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
     CaseAccepted, CaseKind, CaseView, CommentRequest, ConfirmRequest, DecideRequest, InvestigateRequest, NotifyRequest,
@@ -51,21 +51,63 @@ pub const MAX_OFFICERS: usize = 6;
 /// Most items the supervision queue lists in one answer.
 pub const QUEUE_LIMIT: usize = 200;
 
-/// `POST /api/v1/cases`: a town opens its own enforcement case for an item it holds.
+/// Who an enforcement case is opened for: a town's team for its town, or a department for the
+/// town of a whistle it owns.
+enum Opener {
+    Town,
+    Department(String),
+}
+
+/// `POST /api/v1/cases`: a town opens its own enforcement case for an item it holds; a department
+/// opens one from a whistle it owns (`from_whistle`), for an item it holds in that town.
 pub async fn open(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     ApiJson(req): ApiJson<OpenCaseRequest>,
 ) -> Result<Response, ApiError> {
-    let Role::Town { town: own_town, .. } = &principal.role else {
-        return Err(ApiError::forbidden(format!(
-            "enforcement cases are opened by a town's own team; you are {principal}"
-        )));
-    };
     let key = idempotency_key(&headers)?;
     let fingerprint = serde_json::to_string(&req).map_err(anyhow::Error::from)?;
-    let town = req.town.clone().unwrap_or_else(|| own_town.clone());
+    let (opener, town) = match &principal.role {
+        Role::Town { town: own_town, .. } => (Opener::Town, req.town.clone().unwrap_or_else(|| own_town.clone())),
+        Role::Department { department, .. } => {
+            let Some(from) = req.from_whistle else {
+                return Err(ApiError::forbidden(format!(
+                    "a department opens an enforcement case from a whistle it owns (give from_whistle); a town's \
+                     own cases are its team's; you are {principal}"
+                )));
+            };
+            let whistle = load(&state, &from.to_string()).await?;
+            let owns =
+                whistle.kind == CaseKind::Whistle && whistle.department.as_ref().is_some_and(|d| &d.code == department);
+            if !owns {
+                return Err(ApiError::InvalidField {
+                    field: "from_whistle",
+                    message: format!("{from} is not a whistle your department {department} owns"),
+                });
+            }
+            if !matches!(whistle.status, Status::Acknowledged | Status::OnSite | Status::Resolved) {
+                return Err(whistle_case::Refusal::InvalidTransition {
+                    action: "open an enforcement case from",
+                    status: whistle.status,
+                }
+                .into());
+            }
+            if req.town.as_deref().is_some_and(|t| t != whistle.town) {
+                return Err(ApiError::InvalidField {
+                    field: "town",
+                    message: format!("the case is in the whistle's town {}", whistle.town),
+                });
+            }
+            (Opener::Department(department.clone()), whistle.town.clone())
+        }
+        _ => {
+            return Err(ApiError::forbidden(format!(
+                "enforcement cases are opened by a town's own team, or by a department from a whistle it owns; \
+                 you are {principal}"
+            )));
+        }
+    };
     // The same checks as a raise for the fields they share.
     let parsed = NewWhistle::parse(RaiseWhistleRequest {
         town,
@@ -77,7 +119,7 @@ pub async fn open(
         support: false,
         assist: Vec::new(),
     })?;
-    if !principal.can_open_case_for(parsed.town.as_str()) {
+    if matches!(opener, Opener::Town) && !principal.can_open_case_for(parsed.town.as_str()) {
         return Err(ApiError::forbidden(format!(
             "only town {}'s own team may open its cases; you are {principal}",
             parsed.town
@@ -116,22 +158,32 @@ pub async fn open(
         });
     }
     let town = registry.town(&parsed.town).ok_or_else(|| ApiError::UnknownTown(parsed.town.to_string()))?;
-    match route(&registry, &parsed.town, &parsed.item, now).map_err(super::registry::route_error)? {
-        Route::Town { .. } => {}
-        Route::Department { department, .. } => {
+    let route = route(&registry, &parsed.town, &parsed.item, now).map_err(super::registry::route_error)?;
+    let department = match (&opener, route) {
+        (Opener::Town, Route::Town { .. }) => None,
+        (Opener::Town, Route::Department { department, .. }) => {
             return Err(ApiError::TownLacksAuthority(format!(
                 "town {} does not hold {}: {} ({}) does; raise a whistle to it instead / 该事项由{}行使，请吹哨",
                 parsed.town, parsed.item, department.names.en, department.code, department.names.zh
             )));
         }
-        Route::Triage { .. } => {
+        (Opener::Town, Route::Triage { .. }) => {
             return Err(ApiError::TownLacksAuthority(format!(
                 "nobody holds {} in this district now; raise a whistle and the command centre will triage it",
                 parsed.item
             )));
         }
-    }
-    if let Some(from) = req.from_whistle {
+        (Opener::Department(own), Route::Department { department, .. }) if department.code.as_str() == own => {
+            Some(whistle_schemas::events::DepartmentRef {
+                code: department.code.to_string(),
+                names: department.names.clone(),
+            })
+        }
+        (Opener::Department(own), other) => {
+            return Err(not_holder(own, parsed.item.as_str(), parsed.town.as_str(), &other));
+        }
+    };
+    if let (Opener::Town, Some(from)) = (&opener, req.from_whistle) {
         let whistle = load(&state, &from.to_string()).await?;
         if whistle.town != parsed.town.as_str() || whistle.kind != CaseKind::Whistle {
             return Err(ApiError::InvalidField {
@@ -168,8 +220,12 @@ pub async fn open(
         party,
         subject,
         attachments: super::attachments::as_strings(&attachments),
-        registered_by: Actor::person(ActorKind::Town, parsed.town.to_string(), &principal.user, principal.role.name()),
+        registered_by: match &department {
+            Some(d) => Actor::person(ActorKind::Department, d.code.clone(), &principal.user, principal.role.name()),
+            None => Actor::person(ActorKind::Town, parsed.town.to_string(), &principal.user, principal.role.name()),
+        },
         from_whistle: req.from_whistle,
+        department,
     });
     let ctx = Ctx {
         event_id: Uuid::new_v5(&id, b"case.registered"),
@@ -188,6 +244,48 @@ pub async fn open(
         tracing::warn!(case = %id, error = %format_args!("{err:#}"), "could not record provisional case");
     }
     Ok(case_accepted(id))
+}
+
+/// `422 not_item_holder`: `body` does not hold `item` for `town` now; names who does.
+fn not_holder(body: &str, item: &str, town: &str, route: &Route<'_>) -> ApiError {
+    let holder = match route {
+        Route::Town { .. } => format!("town {town}'s own team does / 由乡镇（街道）行使"),
+        Route::Department { department, .. } => {
+            format!("{} ({}) does / 由{}行使", department.names.en, department.code, department.names.zh)
+        }
+        Route::Triage { .. } => "nobody in this district does now / 当前无行使主体".to_owned(),
+    };
+    ApiError::Refused(
+        "not_item_holder",
+        format!("{body} does not hold {item} in town {town}: {holder}; only the holder may penalise it"),
+    )
+}
+
+/// Whether `body` (a town's team, or a department) holds the case's item in its town at this
+/// moment: a penalty by any other body is refused (the registry is effective-dated, so an item
+/// recovered or delegated since the case began moves its penalties with it).
+pub(super) fn holds_now(state: &AppState, town: &str, item: &ItemCode, body: &str) -> Result<(), ApiError> {
+    let registry = state.registry.current();
+    let town = TownCode::parse(town).map_err(|e| ApiError::UnknownTown(e.to_string()))?;
+    let route = route(&registry, &town, item, Utc::now()).map_err(super::registry::route_error)?;
+    let holds = match &route {
+        Route::Town { .. } => body == town.as_str(),
+        Route::Department { department, .. } => department.code.as_str() == body,
+        Route::Triage { .. } => false,
+    };
+    if holds { Ok(()) } else { Err(not_holder(body, item.as_str(), town.as_str(), &route)) }
+}
+
+fn procedure_subject(case: &Case) -> Result<EnforcementSubject, ApiError> {
+    Ok(case.procedure.as_ref().ok_or(whistle_case::Refusal::NotEnforcementCase { action: "decide" })?.subject.clone())
+}
+
+/// The body whose case this is: its department for a department's case, else its town.
+fn owner_body(case: &Case) -> &str {
+    match (&case.kind, &case.department) {
+        (CaseKind::Enforcement, Some(d)) => &d.code,
+        _ => &case.town,
+    }
 }
 
 fn case_accepted(id: Uuid) -> Response {
@@ -258,10 +356,11 @@ pub async fn persuade(
     .await
 }
 
-/// Whether `cert` is a certified officer of `town`. The dev stack's demo roster gives every town
-/// the certificate numbers `<town code>-01` to `<town code>-04`.
-fn certified(town: &str, cert: &str) -> bool {
-    cert.strip_prefix(town).and_then(|rest| rest.strip_prefix('-')).is_some_and(|n| {
+/// Whether `cert` is a certified officer of `body` (a town, or a department for its own case).
+/// The dev stack's demo roster gives every town and department the certificate numbers
+/// `<code>-01` to `<code>-04`.
+fn certified(body: &str, cert: &str) -> bool {
+    cert.strip_prefix(body).and_then(|rest| rest.strip_prefix('-')).is_some_and(|n| {
         n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()) && (1..=4).contains(&n.parse::<u8>().unwrap_or(0))
     })
 }
@@ -280,13 +379,13 @@ pub async fn investigate(
     }
     let officers: Vec<String> = req.officers.iter().map(|o| o.trim().to_owned()).collect();
     let check = |case: &Case| {
-        if let Some(bad) = officers.iter().find(|o| !certified(&case.town, o)) {
+        let body = owner_body(case);
+        if let Some(bad) = officers.iter().find(|o| !certified(body, o)) {
             return Err(ApiError::Refused(
                 "officer_not_certified",
                 format!(
-                    "{:?} is not a certified law-enforcement officer of town {}",
+                    "{:?} is not a certified law-enforcement officer of {body}",
                     bad.chars().take(32).collect::<String>(),
-                    case.town
                 ),
             ));
         }
@@ -334,7 +433,8 @@ async fn inspection_fences(
             return Ok(());
         }
     };
-    let warnings = fence::check_inspection(rules, &case.town, case.id, false, now, &past);
+    let body = owner_body(case);
+    let warnings = fence::check_inspection(rules, body, case.id, false, now, &past);
     super::assist::publish_fences(
         state,
         case,
@@ -347,9 +447,7 @@ async fn inspection_fences(
         None,
     )
     .await?;
-    if let Err(err) =
-        state.history.record_inspection(&subject.id, &case.town, case.id, event_id, false, false, now).await
-    {
+    if let Err(err) = state.history.record_inspection(&subject.id, body, case.id, event_id, false, false, now).await {
         tracing::error!(case = %case.id, subject = %subject.id, error = ?err, "investigation not added to subject history");
     }
     Ok(())
@@ -415,7 +513,7 @@ pub async fn decide_case(
     // Where the law names no penalty for the item, or none for this kind of party, nothing but
     // "no penalty" (or another measure) is lawful.
     let none = StatutoryRange { warning: false, min_yuan: 0, max_yuan: 0 };
-    let (statutory, benchmark) = match state.assist.data.benchmarks.matching(&item, kind, &facts) {
+    let (statutory, benchmark, persuade_first) = match state.assist.data.benchmarks.matching(&item, kind, &facts) {
         Ok(m) => (
             m.statutory,
             Some(BenchmarkApplied {
@@ -424,8 +522,9 @@ pub async fn decide_case(
                 min_yuan: m.range.fine_yuan.min,
                 max_yuan: m.range.fine_yuan.max,
             }),
+            m.persuade_first,
         ),
-        Err(MatchError::NoBenchmark(_) | MatchError::KindNotPunishable { .. }) => (none, None),
+        Err(MatchError::NoBenchmark(_) | MatchError::KindNotPunishable { .. }) => (none, None, false),
     };
     let statutory = Some(statutory);
     let decision = Decided {
@@ -443,11 +542,78 @@ pub async fn decide_case(
         Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
         Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
     };
+    // Only the body that holds the item now may penalise (any outcome but no penalty); the
+    // attempt is recorded as a blocked fence, for the supervisors.
+    if decision.outcome != DecisionOutcome::NoPenalty
+        && let Err(refused) = holds_now(&state, &case.town, &item, owner_body(&case))
+    {
+        let warning = fence::Warning { rule: fence::NOT_ITEM_HOLDER, message: refused.to_string() };
+        super::assist::publish_fences(
+            &state,
+            &case,
+            Uuid::now_v7(),
+            "decide",
+            &actor,
+            &procedure_subject(&case)?,
+            vec![warning],
+            FenceSeverity::Blocked,
+            None,
+        )
+        .await?;
+        return Err(refused);
+    }
+    // A persuade-first item (the seed's three) penalised without persuasion on record: a fence
+    // that a reason passes, flagged for the supervisors like every override.
+    let skipped = (persuade_first
+        && state.assist.data.fences.persuade_first.enabled
+        && decision.outcome != DecisionOutcome::NoPenalty
+        && case.procedure.as_ref().is_some_and(|p| p.persuasion.is_none()))
+    .then(|| fence::Warning {
+        rule: fence::PERSUASION_SKIPPED,
+        message: format!(
+            "{item} is a persuade-first item and no persuasion is recorded on this case; give override_reason to \
+             proceed / 该事项应先劝导，本案未记录劝导"
+        ),
+    });
+    if let Some(warning) = &skipped
+        && decision.override_reason.is_none()
+    {
+        let message = format!("{}. Send override_reason to proceed.", warning.message);
+        super::assist::publish_fences(
+            &state,
+            &case,
+            Uuid::now_v7(),
+            "decide",
+            &actor,
+            &procedure_subject(&case)?,
+            vec![warning.clone()],
+            FenceSeverity::Blocked,
+            None,
+        )
+        .await?;
+        return Err(ApiError::FenceBlocked(message));
+    }
     let override_reason = if within { None } else { decision.override_reason.clone() };
+    let passed_with = decision.override_reason.clone();
     let outcome = decision.outcome;
     let fine = decision.fine_yuan.unwrap_or(0);
-    let (event, target) = decided(&case, Command::Decide(Decided { actor, override_reason, ..decision }), event_id)?;
+    let (event, target) =
+        decided(&case, Command::Decide(Decided { actor: actor.clone(), override_reason, ..decision }), event_id)?;
     let answer = record(&state, &principal, &case, event, target).await?;
+    if let Some(warning) = skipped {
+        super::assist::publish_fences(
+            &state,
+            &case,
+            event_id,
+            "decide",
+            &actor,
+            &procedure_subject(&case)?,
+            vec![warning],
+            FenceSeverity::Overridden,
+            passed_with.as_deref(),
+        )
+        .await?;
+    }
     // A penalty goes into the subject's history: a later case of the same item, by any town or
     // department, is a repeat offence.
     if matches!(outcome, DecisionOutcome::Fine | DecisionOutcome::Warning)
