@@ -93,6 +93,12 @@ async fn call(
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
+    // An upload: a multipart POST of a small photo.
+    if method == "UPLOAD" {
+        let part =
+            reqwest::multipart::Part::bytes(tiny_png()).file_name("photo.png").mime_str("image/png").expect("mime");
+        req = req.multipart(reqwest::multipart::Form::new().part("file", part));
+    }
     if method == "POST" || method == "PUT" {
         req = match body {
             Value::String(csv) => req.header("content-type", "text/csv").body(csv.clone()),
@@ -104,10 +110,27 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// A 2×2 PNG.
+fn tiny_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::from_pixel(2, 2, image::Rgb([200, 30, 30]))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encodes");
+    out
+}
+
 /// Raises a joint whistle (lead `DEPARTMENT`, assisted by `ASSISTING`) and waits until routed.
 async fn joint_case(stack: &Stack) -> String {
+    joint_case_with(stack, &[]).await
+}
+
+/// A joint whistle referencing `attachments` (the town's own).
+async fn joint_case_with(stack: &Stack, attachments: &[&str]) -> String {
     let mut body = raise_body(TOWN, DEPT_ITEM, "authorization matrix");
     body["assist"] = json!(["UM"]);
+    if !attachments.is_empty() {
+        body["attachments"] = json!(attachments);
+    }
     let (status, answer) = stack.post("/api/v1/whistles", &body).await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["id"].as_str().expect("id").to_owned();
@@ -473,6 +496,30 @@ async fn every_role_against_every_endpoint() {
             Who::Only(&["admin", "other_cc"]),
         ),
     ];
+    // Evidence: uploaded by those who raise, open or act on cases; read by the readers of a case
+    // that references it, and `404` (not `403`) for everyone else, as for an id naming nothing.
+    let uploaders: &[&str] = &["town", "other_town", "owner", "assisting", "other_dept", "cc", "other_cc"];
+    let (status, uploaded) =
+        call(&stack, Service::Intake, "UPLOAD", "/api/v1/attachments", &Value::Null, Some(&token(&as_town(TOWN))))
+            .await;
+    assert_eq!(status, 201, "{uploaded}");
+    let attachment = uploaded["id"].as_str().expect("id").to_owned();
+    joint_case_with(&stack, &[&attachment]).await;
+    let attachment_path = format!("/api/v1/attachments/{attachment}");
+    for (name, principal) in accounts() {
+        let (status, answer) =
+            call(&stack, Service::Intake, "GET", &attachment_path, &Value::Null, Some(&token(&principal))).await;
+        if readers.contains(&name) {
+            assert_eq!(status, 200, "{name} reads the attachment of a case it reads: {answer}");
+        } else {
+            assert_eq!((status, answer["error"]["code"].as_str()), (404, Some("not_found")), "{name}: {answer}");
+        }
+        cells += 1;
+    }
+    let endpoints: Vec<(Service, &str, String, Value, Who)> = endpoints
+        .into_iter()
+        .chain([(Service::Intake, "UPLOAD", "/api/v1/attachments".to_owned(), Value::Null, Who::Only(uploaders))])
+        .collect();
     for (service, method, path, body, who) in &endpoints {
         for (name, principal) in accounts() {
             let (status, answer) = call(&stack, *service, method, path, body, Some(&token(&principal))).await;
@@ -506,6 +553,7 @@ async fn every_role_against_every_endpoint() {
     let all = endpoints
         .iter()
         .map(|(s, m, p, b, _)| (*s, *m, p.clone(), b.clone()))
+        .chain([(Service::Intake, "GET", attachment_path.clone(), Value::Null)])
         .chain(case_endpoints.iter().map(|(m, a, b, _)| {
             let path = if a.is_empty() {
                 format!("/api/v1/whistles/{shared}")

@@ -393,7 +393,7 @@ fn the_stack_s_logs_data_and_secrets_are_private_to_its_user() {
     assert_eq!(mode(&run), 0o700, "{}", run.display());
     let mut open = Vec::new();
     let mut checked = 0;
-    for dir in ["logs", "redis", "kafka", "pids", "jwt-secret", "postgres-password"] {
+    for dir in ["logs", "redis", "kafka", "pids", "jwt-secret", "postgres-password", "attachments"] {
         let mut stack = vec![run.join(dir)];
         while let Some(path) = stack.pop() {
             let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };

@@ -64,6 +64,7 @@ fn case_events(n: usize, id: Uuid, raised_at: chrono::DateTime<Utc>) -> Vec<Case
                     lat: 29.557, lon: 106.577, address: format!("重庆市渝中区解放碑步行街{n}号附近")
                 },
                 photos: vec![],
+                attachments: vec![],
                 raised_by: Actor::new(ActorKind::Town, "500103001"),
                 support: false,
                 assist: vec![],

@@ -39,6 +39,7 @@ async fn raise_directly(iso: &Isolation, n: usize) -> Vec<Uuid> {
                 description: format!("transaction test {n}"),
                 location: Location { lat: 29.557, lon: 106.577, address: "解放碑".into() },
                 photos: vec![],
+                attachments: vec![],
                 raised_by: Actor::new(ActorKind::Town, TOWN),
                 support: false,
                 assist: vec![],

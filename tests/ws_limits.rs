@@ -172,6 +172,7 @@ fn raised(n: u32) -> CaseEvent {
             description: format!("case {n}"),
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
+            attachments: vec![],
             raised_by: Actor::new(ActorKind::Town, TOWN),
             support: false,
             assist: vec![],

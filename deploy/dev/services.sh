@@ -25,7 +25,9 @@
 # WHISTLE_DATABASE__URL); the ledger keeps its cases in the database `whistle_ledger` of the same
 # cluster (postgres.sh url whistle_ledger, or WHISTLE_LEDGER_DATABASE_URL); the notifier keeps its
 # rosters and deliveries in the account store's database, and mails through the dev SMTP server
-# (smtp.sh url, or WHISTLE_SMTP__URL).
+# (smtp.sh url, or WHISTLE_SMTP__URL). Intake keeps evidence attachments in
+# $WHISTLE_RUN/attachments (created 0700; or WHISTLE_ATTACHMENTS__STORE, e.g. an s3:// URL),
+# indexed in the account store's database.
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -131,6 +133,12 @@ start_one() {
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
       WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
       export WHISTLE_DATABASE__URL
+      # Evidence attachments: a directory of this user's only (instances share it).
+      if [[ -z ${WHISTLE_ATTACHMENTS__STORE:-} ]]; then
+        mkdir -p -m 700 -- "$WHISTLE_RUN/attachments"
+        chmod 700 -- "$WHISTLE_RUN/attachments"
+        export WHISTLE_ATTACHMENTS__STORE=file://$WHISTLE_RUN/attachments
+      fi
     elif [[ $svc == ledger ]]; then
       # Its own database: each service's migrations keep their own history.
       if [[ -z ${WHISTLE_LEDGER_DATABASE_URL:-} ]]; then
@@ -149,6 +157,9 @@ start_one() {
     fi
     if [[ $svc != notify ]]; then
       unset "${!WHISTLE_SMTP__@}" "${!WHISTLE_SMS__@}" "${!WHISTLE_DELIVERY__@}"
+    fi
+    if [[ $svc != intake ]]; then
+      unset "${!WHISTLE_ATTACHMENTS__@}"
     fi
     if [[ $svc == intake || $svc == registry || $svc == sla || $svc == ledger || $svc == notify ]]; then
       # Clients reach these through nginx, which appends the address it saw to X-Forwarded-For:

@@ -347,6 +347,7 @@ fn raise(p: &Problem) -> Command {
         description: "simulated problem".into(),
         location: location(p),
         photos: Vec::new(),
+        attachments: Vec::new(),
         raised_by: Actor::new(ActorKind::Town, p.town.clone()),
         support: false,
         assist: Vec::new(),
@@ -554,7 +555,15 @@ fn town_case(mut case: Open<'_>, rng: &mut Rng, par: &Params, p: &Problem, town:
     }
     t += rng.wait(par.town_investigate_h);
     let officers = vec![format!("{}-01", p.town), format!("{}-02", p.town)];
-    case.apply(t, Command::Investigate(Investigated { actor: town.clone(), officers, evidence: "photos".into() }))?;
+    case.apply(
+        t,
+        Command::Investigate(Investigated {
+            actor: town.clone(),
+            officers,
+            evidence: "photos".into(),
+            attachments: Vec::new(),
+        }),
+    )?;
     if p.penalty {
         case.apply(t, Command::Notify(Notified { actor: town.clone(), intended: "a fine".into() }))?;
         t += rng.wait(par.town_notice_h);

@@ -22,6 +22,7 @@ fn event() -> CaseEvent {
                 lat: 29.557, lon: 106.577, address: "重庆市渝中区解放碑步行街 88 号".into()
             },
             photos: vec!["https://files.example/whistle/1.jpg".into()],
+            attachments: vec![],
             raised_by: Actor::new(ActorKind::Town, "500103001"),
             support: false,
             assist: Vec::new(),

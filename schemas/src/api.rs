@@ -24,6 +24,9 @@ pub struct RaiseWhistleRequest {
     /// URLs of photos already uploaded; optional.
     #[serde(default)]
     pub photos: Vec<String>,
+    /// Evidence uploaded with `POST /api/v1/attachments` by this town (their `id`s), at most 9.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
     /// The town holds the item itself but asks a department for support: the whistle goes to the
     /// supporting department instead of being refused with `town_holds_item`.
     #[serde(default)]
@@ -88,6 +91,10 @@ pub struct WhistleView {
     pub location: Location,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
+    /// Every attachment of the case (`GET /api/v1/attachments/{id}`): the raise's or the
+    /// registration's, then the investigation's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
     /// The responsible (lead) department, once routed.
     pub department: Option<DepartmentRef>,
     /// Assisting departments of a joint case; they see it on their boards.
@@ -197,7 +204,7 @@ pub struct OpenCaseRequest {
     pub description: String,
     pub location: Location,
     pub subject: CaseSubjectInput,
-    /// Attachment ids.
+    /// Evidence uploaded with `POST /api/v1/attachments` by this town (their `id`s), at most 9.
     #[serde(default)]
     pub attachments: Vec<String>,
     /// The town whose case it is; defaults to the account's own town.
@@ -245,6 +252,9 @@ pub struct InvestigateRequest {
     /// Certificate numbers of the town's certified officers (at least two, e.g. `<town>-01`).
     pub officers: Vec<String>,
     pub evidence: String,
+    /// Evidence uploaded with `POST /api/v1/attachments` by the town (their `id`s), at most 9.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// `POST /api/v1/cases/{id}/notify`.
@@ -371,6 +381,10 @@ pub struct CaseSummary {
     pub location: Location,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
+    /// The case's attachment ids (at most 18: the raise's or registration's and the
+    /// investigation's), so a board can offer them without fetching the case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
     /// The responsible (lead) department, once routed.
     pub department: Option<DepartmentRef>,
     /// Assisting departments of a joint case.
@@ -450,6 +464,19 @@ pub struct ActionAccepted {
     pub event_id: Uuid,
     /// The status the whistle moves to.
     pub status: Status,
+}
+
+/// `201` answer to `POST /api/v1/attachments`: the file as stored (its metadata stripped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AttachmentUploaded {
+    /// Reference it as `attachments: [id]` in a raise, a town case or an investigation.
+    pub id: Uuid,
+    /// Lower-case hex SHA-256 of the stored bytes (what `GET /api/v1/attachments/{id}` returns).
+    pub sha256: String,
+    /// By the file's bytes: `image/jpeg`, `image/png`, `image/webp` or `video/mp4`.
+    pub content_type: String,
+    /// Bytes stored.
+    pub size: u64,
 }
 
 /// Every error answer: `{"error": {"code": ..., "message": ...}}`.

@@ -256,6 +256,9 @@ pub struct Raised {
     pub location: Location,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<String>,
+    /// Attachment ids (`/api/v1/attachments/{id}`), uploaded by the raising town.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
     pub raised_by: Actor,
     /// The town holds the item but asks for a supporting department.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -524,7 +527,7 @@ pub struct Registered {
     pub party: CaseParty,
     /// The key the party's enforcement history is kept under (as for inspections).
     pub subject: EnforcementSubject,
-    /// Attachment ids.
+    /// Attachment ids (`/api/v1/attachments/{id}`), uploaded by the town.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
     pub registered_by: Actor,
@@ -565,6 +568,9 @@ pub struct Investigated {
     /// Law-enforcement certificate numbers of the officers who took part (at least two).
     pub officers: Vec<String>,
     pub evidence: String,
+    /// Attachment ids (`/api/v1/attachments/{id}`) of the evidence, uploaded by the town.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// `case.notified`.

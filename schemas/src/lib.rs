@@ -173,6 +173,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("reject-request", schema::<api::RejectRequest>()),
         ("resolve-request", schema::<api::ResolveRequest>()),
         ("action-accepted", schema::<api::ActionAccepted>()),
+        ("attachment-uploaded", schema::<api::AttachmentUploaded>()),
         ("error", schema::<api::ErrorBody>()),
         ("towns", schema::<api::TownList>()),
         ("items", schema::<api::ItemList>()),

@@ -73,11 +73,12 @@ fn describe(status: u16) -> &'static str {
             "invalid_transition | action_in_progress | overlapping_range | case_limit_reached | account_exists | \
              account_read_only | own_account"
         }
-        413 => "body_too_large",
+        413 => "body_too_large (an upload past its kind's limit too)",
+        415 => "unsupported_media_type: by its bytes, not a JPEG, PNG, WebP or MP4 (or a broken one)",
         422 => {
             "unknown_town | unknown_item | town_holds_item | town_lacks_authority | idempotency_key_reused | \
              override_reason_required | outside_statutory_range | two_officers_required | officer_not_certified | \
-             nothing_to_review | invalid_csv | wrong_password | invalid_period | period_too_large"
+             nothing_to_review | invalid_csv | wrong_password | invalid_period | period_too_large | unknown_attachment"
         }
         429 => "rate_limited (with Retry-After)",
         503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
@@ -573,6 +574,44 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             "/api/v1/cases/{id}/comments",
         ),
         Op {
+            method: "post",
+            path: "/api/v1/attachments",
+            id: "uploadAttachment",
+            tag: "attachments",
+            summary: "Upload one photo or video as evidence (towns, departments, command centres); its type is read \
+                      from its bytes, its metadata (EXIF GPS, XMP, camera) stripped before it is stored",
+            auth: true,
+            params: &[],
+            body: Some(json!({
+                "type": "object",
+                "contentMediaType": "multipart/form-data",
+                "required": ["file"],
+                "properties": {"file": {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": "JPEG, PNG or WebP up to 10 MiB, MP4 up to 50 MiB (attachments.max_image_bytes, \
+                                    max_video_bytes); the part's content type and file name are not used"
+                }}
+            })),
+            ok: (201, schema(s::<api::AttachmentUploaded>)),
+            errors: &[400, 401, 403, 413, 415, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/attachments/{id}",
+            id: "attachment",
+            tag: "attachments",
+            summary: "An attachment's stored bytes (with its content type, nosniff); for its uploader's body and the \
+                      readers of a case that references it, 404 for everyone else",
+            auth: true,
+            params: &[("id", In::Path, "The attachment id (UUID).")],
+            body: None,
+            ok: (200, Some(json!({"type": "string", "contentMediaType": "application/octet-stream"}))),
+            errors: &[401, 404, 429, 503],
+            idempotent: false,
+        },
+        Op {
             method: "get",
             path: "/api/v1/supervision/queue",
             id: "supervisionQueue",
@@ -883,6 +922,13 @@ fn generator() -> SchemaGenerator {
 
 fn media(schema: &Value) -> Value {
     let kind = schema.get("contentMediaType").and_then(Value::as_str).unwrap_or("application/json");
+    let mut schema = schema.clone();
+    // A multipart body's schema describes its parts; the media type is the content's key.
+    if kind == "multipart/form-data"
+        && let Some(object) = schema.as_object_mut()
+    {
+        object.remove("contentMediaType");
+    }
     let mut content = Map::new();
     content.insert(kind.to_owned(), json!({"schema": schema}));
     Value::Object(content)
@@ -940,7 +986,7 @@ pub fn document() -> Value {
     }
     let error = g.subschema_for::<api::ErrorBody>().to_value();
     let schemas = g.take_definitions(true);
-    let responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 422, 429, 503]
+    let responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 415, 422, 429, 503]
         .into_iter()
         .map(|e| {
             (format!("E{e}"), json!({"description": describe(e), "content": {"application/json": {"schema": error}}}))
@@ -958,7 +1004,8 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
-            {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "cases"}, {"name": "supervision"},
+            {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "cases"}, {"name": "attachments"},
+            {"name": "supervision"},
             {"name": "meta"}
         ],
         "paths": paths,

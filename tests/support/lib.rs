@@ -129,6 +129,13 @@ impl Isolation {
         format!("test_{}", self.suffix)
     }
 
+    /// The directory this test's intake keeps attachments in (when it has a database):
+    /// `whistle-test-<suffix>-attachments` in the system's temporary directory, removed by
+    /// [`Isolation::clean_up`].
+    pub fn attachments_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("whistle-test-{}-attachments", self.suffix))
+    }
+
     /// Creates this test's own database on `WHISTLE_TEST_POSTGRES` (intake migrates it when it
     /// starts); [`Isolation::clean_up`] drops it.
     pub async fn create_database(&mut self) -> String {
@@ -464,6 +471,7 @@ impl Isolation {
     /// up data (a failed test skips this and leaves its data for inspection).
     pub async fn clean_up(&self) {
         use rdkafka::admin::{AdminClient, AdminOptions};
+        let _ = std::fs::remove_dir_all(self.attachments_dir());
         if self.database.is_some()
             && let Ok(admin) = std::env::var("WHISTLE_TEST_POSTGRES")
             && let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
@@ -573,6 +581,11 @@ pub fn intake_settings(iso: &Isolation) -> whistle_intake::Settings {
         auth: auth_settings(),
         rate_limit: no_rate_limit(),
         database: DatabaseSettings { url: iso.database.clone().map(SecretString::from), ..Default::default() },
+        // A stack with a database keeps evidence attachments in a directory of the test's own.
+        attachments: whistle_attachments::AttachmentSettings {
+            store: iso.database.as_ref().map(|_| format!("file://{}", iso.attachments_dir().display())),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -10,6 +10,11 @@
 //! | `supervisor` | the city or one district | read every case, channel and figure of its scope (outcome figures included); never act on a case; review flagged steps (`/api/v1/supervision/...`) |
 //! | `admin` | the registry | change the registry (delegate, recover, change holder, import, what-if); read the city's outcome figures |
 //!
+//! Evidence attachments ([`Principal::evidence_body`]): towns, departments and command centres
+//! upload them, for their own body; a raise, a town case or an investigation references only
+//! its own body's. An attachment is read by its body and by every reader of a case that
+//! references it; managers and supervisors read it through those cases, admins never.
+//!
 //! Every authenticated role may read the registry (items, towns, districts, routes) and use the
 //! item suggestion and benchmark look-ups.
 //!
@@ -229,6 +234,17 @@ impl Principal {
         matches!(&self.role, Role::Town { town: own, .. } if own == town)
     }
 
+    /// The body this caller uploads evidence for, and whose uploads it may reference and read
+    /// before any case does: its town, its department, or its district's command centre
+    /// (`<district>-CC`). `None`: it uploads nothing (managers, supervisors, admins).
+    pub fn evidence_body(&self) -> Option<String> {
+        match &self.role {
+            Role::Town { town, .. } => Some(town.clone()),
+            Role::Department { .. } | Role::CommandCentre { .. } => self.acting_department(),
+            Role::Manager { .. } | Role::Supervisor { .. } | Role::Admin => None,
+        }
+    }
+
     /// May read the case (`GET /api/v1/whistles/{id}`).
     pub fn can_read(&self, case: &CaseScope<'_>) -> bool {
         match &self.role {
@@ -389,6 +405,17 @@ mod tests {
             assert_eq!(town("500103001").can_act(action, &case()), towns.contains(&action), "{action:?}");
             assert!(!town("500103002").can_act(action, &case()), "{action:?}");
         }
+    }
+
+    #[test]
+    fn evidence_is_uploaded_for_the_callers_own_body_and_only_by_those_who_act() {
+        assert_eq!(town("500103001").evidence_body().as_deref(), Some("500103001"));
+        assert_eq!(dept("500103-UM").evidence_body().as_deref(), Some("500103-UM"));
+        assert_eq!(cc("500103").evidence_body().as_deref(), Some("500103-CC"));
+        assert_eq!(manager(None).evidence_body(), None);
+        assert_eq!(manager(Some("500103")).evidence_body(), None);
+        assert_eq!(Principal::new("s", Role::Supervisor { district: None }).evidence_body(), None);
+        assert_eq!(Principal::new("admin", Role::Admin).evidence_body(), None);
     }
 
     #[test]

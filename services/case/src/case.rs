@@ -56,6 +56,7 @@ impl Case {
             description: self.description.clone(),
             location: self.location.clone(),
             photos: self.photos.clone(),
+            attachments: self.attachments.clone(),
             department: self.department.clone(),
             assisting: self.assisting.clone(),
             raised_at: self.raised_at,

@@ -85,6 +85,7 @@ fn cases_by_status() -> Vec<Case> {
         description: "x".into(),
         location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
         photos: vec![],
+        attachments: vec![],
         raised_by: Actor::new(ActorKind::Town, "500103001"),
         support: false,
         assist: vec![],

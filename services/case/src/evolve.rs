@@ -167,6 +167,12 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
                 return Err(Refusal::TwoOfficersRequired(officers.len()));
             }
             procedure.officers = officers;
+            // The evidence's attachments join the case's (the registration's first).
+            for id in &i.attachments {
+                if !case.0.attachments.contains(id) {
+                    case.0.attachments.push(id.clone());
+                }
+            }
             (Status::Investigated, i.actor.clone(), Some(format!("officers {}", i.officers.join(", "))))
         }
         CaseEventBody::Notified(n) => {
@@ -324,6 +330,7 @@ fn registered(event: &CaseEvent, r: &Registered) -> Case {
         description: r.description.clone(),
         location: r.location.clone(),
         photos: Vec::new(),
+        attachments: r.attachments.clone(),
         department: r.department.clone(),
         assisting: Vec::new(),
         raised_at: event.time,
@@ -361,6 +368,7 @@ fn raised(event: &CaseEvent, r: &Raised) -> Case {
         description: r.description.clone(),
         location: r.location.clone(),
         photos: r.photos.clone(),
+        attachments: r.attachments.clone(),
         department: None,
         assisting: Vec::new(),
         raised_at: event.time,

@@ -426,6 +426,7 @@ mod tests {
                     description: "x".into(),
                     location: Location { lat: 0.0, lon: 0.0, address: "x".into() },
                     photos: vec![],
+                    attachments: vec![],
                     raised_by: Actor::new(ActorKind::Town, "500103001"),
                     support: false,
                     assist: Vec::new(),
@@ -618,6 +619,7 @@ mod tests {
                 actor: town(),
                 officers: vec!["a".into(), "b".into()],
                 evidence: "x".into(),
+                attachments: vec![],
             }),
         );
         log.push(11, 220, CaseEventBody::Notified(Notified { actor: town(), intended: "fine".into() }));

@@ -28,6 +28,7 @@ fn raise() -> Command {
         description: "drums leaking".into(),
         location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
         photos: vec![],
+        attachments: vec![],
         raised_by: Actor::new(ActorKind::Town, "500103001"),
         support: false,
         assist: vec![],
@@ -110,6 +111,7 @@ fn investigate(officers: &[&str]) -> Command {
         actor: town_officer(),
         officers: officers.iter().map(|o| (*o).to_owned()).collect(),
         evidence: "photos and a statement".into(),
+        attachments: vec![],
     })
 }
 
@@ -404,4 +406,19 @@ fn a_towns_view_and_summary_leave_out_fences_and_subjects_the_departments_keep()
     let shown = crate::visibility::summary(after_inspection.summary(), Visibility::Town);
     let last = shown.last_step.expect("an inspection is shown");
     assert_eq!((last.kind.as_str(), last.detail), ("whistle.inspected", None));
+}
+
+#[test]
+fn a_town_cases_attachments_are_the_registrations_then_the_investigations() {
+    let mut registered = register();
+    if let Command::Register(r) = &mut registered {
+        r.attachments = vec!["a1".into(), "a2".into()];
+    }
+    let mut investigated = investigate(&["500103001-01", "500103001-02"]);
+    if let Command::Investigate(i) = &mut investigated {
+        i.attachments = vec!["a2".into(), "a3".into()];
+    }
+    let case = walk(vec![registered, investigated]);
+    assert_eq!(case.attachments, ["a1", "a2", "a3"]);
+    assert_eq!(case.procedure.as_ref().expect("procedure").attachments, ["a1", "a2"], "as registered");
 }

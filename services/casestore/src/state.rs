@@ -105,6 +105,7 @@ mod tests {
                 description: "drums leaking".into(),
                 location: Location { lat: 29.56, lon: 106.57, address: "x".into() },
                 photos: vec![],
+                attachments: vec![],
                 raised_by: Actor::new(ActorKind::Town, "500103001"),
                 support: false,
                 assist: vec![],

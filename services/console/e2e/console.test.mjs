@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import {
   ADMIN, BASE, CC_USER, DEPT, DEPT_USER, ITEM, MANAGER, PASSWORD, TOWN, TOWN_ITEM, TOWN_USER, apiJson, channels, launch, marker,
-  newPage, openAs, raiseViaApi, shot, signIn, until, waitLive,
+  newPage, openAs, raiseViaApi, shot, signIn, tokenFor, until, waitLive,
 } from './lib.mjs';
 
 let browser;
@@ -1306,5 +1306,167 @@ describe('issue M', () => {
     assert.equal(await page.inputValue('#ledger-district'), '500103');
     assert.deepEqual(page.errors.map(String), [], 'no error, no refusal of the Content-Security-Policy');
     await page.context().close();
+  });
+});
+
+/** An EXIF block (big-endian TIFF) as a phone writes one: the make and a GPS position. */
+function exifWithGps() {
+  const b = [];
+  const u16 = (v) => b.push((v >> 8) & 255, v & 255);
+  const u32 = (v) => b.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+  const entry = (tag, type, count, value) => (u16(tag), u16(type), u32(count), value());
+  b.push(...Buffer.from('MM\0\x2A', 'latin1'));
+  u32(8);
+  // IFD0 at 8: make (at 38), GPS IFD pointer (at 52); the GPS IFD: latitude ref and value.
+  u16(2);
+  entry(0x010f, 2, 13, () => u32(38));
+  entry(0x8825, 4, 1, () => u32(52));
+  u32(0);
+  b.push(...Buffer.from('WhistlePhone\0\0', 'latin1'));
+  u16(2);
+  entry(0x0001, 2, 2, () => b.push(78, 0, 0, 0));
+  entry(0x0002, 5, 3, () => u32(82));
+  u32(0);
+  for (const [n, d] of [[29, 1], [33, 1], [252, 10]]) (u32(n), u32(d));
+  const tiff = Buffer.from(b);
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const len = payload.length + 2;
+  return Buffer.concat([Buffer.from([0xff, 0xe1, len >> 8, len & 255]), payload]);
+}
+
+/** A photo as a phone's camera gives it: a JPEG drawn by the page's canvas, with EXIF GPS. */
+async function photoWithGps(page) {
+  const b64 = await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 64;
+    c.height = 48;
+    const g = c.getContext('2d');
+    g.fillStyle = '#b3261e';
+    g.fillRect(0, 0, 64, 48);
+    g.fillStyle = '#ffffff';
+    g.fillRect(8, 8, 24, 16);
+    const blob = await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.9));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (const x of bytes) s += String.fromCharCode(x);
+    return btoa(s);
+  });
+  const jpeg = Buffer.from(b64, 'base64');
+  assert.equal(jpeg[0], 0xff);
+  assert.equal(jpeg[1], 0xd8);
+  return Buffer.concat([jpeg.subarray(0, 2), exifWithGps(), jpeg.subarray(2)]);
+}
+
+describe('issue M: evidence', () => {
+  test('a town attaches a photo from the camera to a raise: thumbnail, a refused text file, the ids sent; the stored photo has no GPS and the department sees it', async () => {
+    const town = await openTown('zh');
+    const text = marker('附照片的吹哨');
+    await fillWhistle(town, text);
+    const input = town.locator('#raise-files');
+    assert.equal(await input.getAttribute('accept'), 'image/*,video/mp4');
+    assert.equal(await input.getAttribute('capture'), 'environment');
+    assert.equal(await input.getAttribute('multiple'), '');
+    const photo = await photoWithGps(town);
+    assert.ok(photo.includes('WhistlePhone'), 'the original carries the camera and GPS');
+    await input.setInputFiles([
+      { name: 'scene.jpg', mimeType: 'image/jpeg', buffer: photo },
+      { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('just text, called a photo\n') },
+    ]);
+    const done = town.locator('#raise-thumbs li[data-state="done"]');
+    const failed = town.locator('#raise-thumbs li[data-state="failed"]');
+    await done.waitFor({ timeout: 20_000 });
+    await failed.waitFor({ timeout: 20_000 });
+    assert.match(await failed.textContent(), /只能上传 JPEG、PNG、WebP 照片或 MP4 视频/);
+    assert.ok(await done.locator('img').evaluate((img) => img.complete && img.naturalWidth === 64), 'the thumbnail shows');
+    const id = await done.getAttribute('data-id');
+    await town.locator('#raise-thumbs').scrollIntoViewIfNeeded();
+    await shot(town, 'town-evidence');
+    await failed.locator('button').click();
+    assert.equal(await town.locator('#raise-thumbs li').count(), 1);
+
+    await town.click('#raise-submit');
+    await town.locator('#raise-ok').waitFor();
+    assert.equal(await town.locator('#raise-thumbs li').count(), 0, 'the picker is emptied after the raise');
+    const row = town.locator('.whistle', { hasText: text });
+    await row.waitFor({ timeout: 20_000 });
+    const whistle = await row.getAttribute('data-id');
+    const view = (await apiJson('GET', `/api/v1/whistles/${whistle}`)).json;
+    assert.deepEqual(view.attachments, [id]);
+
+    // What is stored: the picture without the camera's EXIF.
+    const download = async (as) => fetch(`${BASE}/api/v1/attachments/${id}`, { headers: { authorization: `Bearer ${await tokenFor(as)}` } });
+    const res = await until(async () => {
+      const r = await download(DEPT_USER);
+      return r.status === 200 && r;
+    }, 'the department may read it once the whistle is routed', 20_000);
+    assert.equal(res.headers.get('content-type'), 'image/jpeg');
+    const stored = Buffer.from(await res.arrayBuffer());
+    assert.equal(stored[0], 0xff);
+    assert.ok(!stored.includes('WhistlePhone') && !stored.includes('Exif'), 'no EXIF left');
+    assert.equal((await download('town-500103002')).status, 404, 'another town is not told it exists');
+
+    // The whistle's detail shows it, fetched with the token.
+    await row.locator('summary').click();
+    const shown = row.locator('.evidence-view img');
+    await shown.waitFor({ timeout: 20_000 });
+    await until(() => shown.evaluate((img) => img.complete && img.naturalWidth === 64 && img.src.startsWith('blob:')), 'the photo in the detail');
+
+    // The department's board offers it on the card.
+    const board = await openBoard('zh');
+    const card = board.locator('.card', { hasText: text });
+    await card.waitFor({ timeout: 20_000 });
+    await card.locator('.evidence-box summary', { hasText: '查看证据（1）' }).click();
+    await until(() => card.locator('.evidence-view img').evaluate((img) => img.complete && img.naturalWidth === 64), 'the photo on the card');
+    await shot(board, 'board-evidence');
+
+    // English on one click.
+    await town.click('#lang-toggle');
+    assert.equal((await town.locator('label[for="raise-files"]').textContent()).trim(), 'Photos or videos (optional)');
+    assert.deepEqual(town.errors.map(String), []);
+    assert.deepEqual(board.errors.map(String), []);
+    await town.context().close();
+    await board.context().close();
+  });
+
+  test('a town case carries a photo from its form and another from its investigation; its view shows both', async () => {
+    const town = await openTown('en');
+    const text = marker('case-evidence');
+    await town.selectOption('#case-item', TOWN_ITEM);
+    await town.fill('#case-description', text);
+    await town.selectOption('#case-subject-kind', 'unit');
+    await town.fill('#case-subject-name', '某商贸有限公司');
+    await town.fill('#case-credit-code', creditCode());
+    await town.fill('#case-address', '渝中区解放碑某商场');
+    await town.fill('#case-lat', '29.56');
+    await town.fill('#case-lon', '106.57');
+    assert.equal((await town.locator('label[for="case-files"]').textContent()).trim(), 'Photos or videos (optional)');
+    await town.setInputFiles('#case-files', { name: 'exit.jpg', mimeType: 'image/jpeg', buffer: await photoWithGps(town) });
+    await town.locator('#case-thumbs li[data-state="done"]').waitFor({ timeout: 20_000 });
+    const first = await town.locator('#case-thumbs li[data-state="done"]').getAttribute('data-id');
+    await town.click('#case-submit');
+    await town.locator('#case-ok').waitFor();
+    const row = town.locator('.town-case', { hasText: text });
+    await row.waitFor();
+    const id = await row.getAttribute('data-id');
+    await until(async () => (await row.getAttribute('data-status')) === 'registered', 'registered', 20_000);
+    await row.locator(`#case-${id}-attachments img`).waitFor({ timeout: 20_000 });
+
+    // The investigation's own evidence, through its step form's picker.
+    await town.selectOption(`#investigate-officer1-${id}`, `${TOWN}-01`);
+    await town.selectOption(`#investigate-officer2-${id}`, `${TOWN}-02`);
+    await town.fill(`#investigate-evidence-${id}`, 'photos, a statement');
+    await town.setInputFiles(`#investigate-${id}-files`, { name: 'boxes.jpg', mimeType: 'image/jpeg', buffer: await photoWithGps(town) });
+    const second = town.locator(`#investigate-${id}-thumbs li[data-state="done"]`);
+    await second.waitFor({ timeout: 20_000 });
+    const secondId = await second.getAttribute('data-id');
+    await row.locator('.step-form[data-step="investigate"] button[type="submit"]').click();
+    await until(async () => (await row.getAttribute('data-status')) === 'investigated', 'investigated', 20_000);
+    const view = (await apiJson('GET', `/api/v1/cases/${id}`, undefined, { as: TOWN_USER })).json;
+    assert.deepEqual(view.attachments, [first, secondId]);
+    await until(async () => (await row.locator(`#case-${id}-attachments img`).count()) === 2, 'both photos in the case view', 20_000);
+    await row.locator(`#case-${id}-attachments`).scrollIntoViewIfNeeded();
+    await shot(town, 'town-case-evidence-en');
+    assert.deepEqual(town.errors.map(String), []);
+    await town.context().close();
   });
 });

@@ -66,6 +66,8 @@ export interface Case {
   description: string;
   location: Location;
   photos?: string[];
+  /** Evidence attachment ids (`GET /api/v1/attachments/{id}`): the raise's or registration's, then the investigation's. */
+  attachments?: string[];
   raised_at: string;
   updated_at: string;
   department?: DepartmentRef | null;
@@ -175,6 +177,15 @@ export interface RaiseRequest {
   description: string;
   location: Location;
   photos?: string[];
+  /** Ids of evidence this town uploaded (`POST /api/v1/attachments`). */
+  attachments?: string[];
+}
+/** `201` answer to an upload: the file as stored (metadata stripped). */
+export interface AttachmentUploaded {
+  id: string;
+  sha256: string;
+  content_type: string;
+  size: number;
 }
 export interface Suggestion {
   item: string;
@@ -273,6 +284,10 @@ interface RequestOpts {
   text?: boolean;
   /** No token, and a 401 is an answer rather than "log in again" (the login itself). */
   anonymous?: boolean;
+  /** A multipart body (an upload); the browser sets its content type with the boundary. */
+  form?: FormData;
+  /** The answer's bytes as a Blob (an attachment). */
+  blob?: boolean;
 }
 
 async function request<T>(method: string, path: string, body?: unknown, o: RequestOpts = {}): Promise<T> {
@@ -282,13 +297,14 @@ async function request<T>(method: string, path: string, body?: unknown, o: Reque
     res = await fetch(path, {
       method,
       headers: {
-        accept: o.text ? 'text/csv, text/plain, application/json' : 'application/json',
-        ...(o.raw ? { 'content-type': o.raw.type } : body !== undefined ? { 'content-type': 'application/json' } : {}),
+        accept: o.blob ? '*/*' : o.text ? 'text/csv, text/plain, application/json' : 'application/json',
+        ...(o.form ? {} : o.raw ? { 'content-type': o.raw.type } : body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
         ...o.headers,
       },
-      body: o.raw ? o.raw.text : body !== undefined ? JSON.stringify(body) : undefined,
+      body: o.form ?? (o.raw ? o.raw.text : body !== undefined ? JSON.stringify(body) : undefined),
     });
+    if (o.blob && res.ok) return (await res.blob()) as T;
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
@@ -533,6 +549,14 @@ export const api = {
     request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/${kind}/${encodeURIComponent(id)}/comments`, { text }, {
       headers: { 'idempotency-key': idempotencyKey },
     }),
+  /** Upload one photo or video as evidence (its metadata is stripped by the server). */
+  uploadAttachment: (file: File) => {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    return request<AttachmentUploaded>('POST', '/api/v1/attachments', undefined, { form });
+  },
+  /** An attachment's bytes (fetched with the token; show it through a blob: URL). */
+  attachment: (id: string) => request<Blob>('GET', `/api/v1/attachments/${encodeURIComponent(id)}`, undefined, { blob: true }),
   supervisionQueue: () => request<{ items: SupervisionItem[] }>('GET', '/api/v1/supervision/queue').then((r) => r.items),
   review: (itemId: string, verdict: 'upheld' | 'corrected', note: string | undefined, idempotencyKey: string) =>
     request<unknown>('POST', `/api/v1/supervision/${encodeURIComponent(itemId)}/review`, note ? { verdict, note } : { verdict }, {

@@ -99,6 +99,7 @@ mod tests {
             description: "drums".into(),
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
+            attachments: vec![],
             department: None,
             assisting: vec![],
             raised_at: Utc::now(),

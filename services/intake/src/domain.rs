@@ -23,6 +23,8 @@ pub struct NewWhistle {
     pub description: String,
     pub location: Location,
     pub photos: Vec<String>,
+    /// Attachment ids as sent; checked against the attachment store by the caller.
+    pub attachments: Vec<String>,
     pub support: bool,
     /// Department types asked to assist; checked against the district by the caller.
     pub assist: Vec<String>,
@@ -88,6 +90,7 @@ impl NewWhistle {
             description,
             location: Location { lat, lon, address },
             photos: req.photos,
+            attachments: req.attachments,
             support: req.support,
             assist,
         })
@@ -198,6 +201,7 @@ mod tests {
             description: "  废弃油桶泄漏  ".into(),
             location: Location { lat: 29.56, lon: 106.57, address: "解放碑".into() },
             photos: vec![],
+            attachments: vec![],
             support: false,
             assist: vec![],
         }

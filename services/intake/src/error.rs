@@ -45,6 +45,16 @@ pub enum ApiError {
     ActionInProgress(String),
     #[error("request body is too large")]
     TooLarge,
+    /// An upload past its kind's size limit; the message names the limit.
+    #[error("{0}")]
+    FileTooLarge(String),
+    /// An upload that is not, by its bytes, one of the accepted kinds (or is a broken one).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// An attachment id that names no attachment of the caller's body (it may exist for
+    /// another body: that is not said).
+    #[error("{0}")]
+    UnknownAttachment(String),
     /// An electronic fence tripped on an action that needs the officer's reason to proceed.
     #[error("{0}")]
     FenceBlocked(String),
@@ -122,7 +132,9 @@ impl ApiError {
             ApiError::TownLacksAuthority(_) => (StatusCode::UNPROCESSABLE_ENTITY, "town_lacks_authority"),
             ApiError::ActionInProgress(_) => (StatusCode::CONFLICT, "action_in_progress"),
             ApiError::CaseLimitReached(_) => (StatusCode::CONFLICT, "case_limit_reached"),
-            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::TooLarge | ApiError::FileTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnknownAttachment(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_attachment"),
             ApiError::FenceBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "override_reason_required"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),

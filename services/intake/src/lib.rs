@@ -6,7 +6,8 @@
 //! - [`settings`]: this service's settings.
 //! - [`startup`]: builds the application (binds the listener, connects Kafka and Redis, loads the
 //!   registry) and runs it until shutdown.
-//! - [`routes`]: the handlers, one file per resource.
+//! - [`routes`]: the handlers, one file per resource (evidence uploads and downloads in
+//!   `routes/attachments.rs`, the files themselves in `whistle-attachments`).
 //! - [`accounts`]: the demo accounts, recognised by the live registry.
 //! - [`domain`]: request bodies parsed into validated values.
 //! - [`error`]: the one place errors become HTTP answers.

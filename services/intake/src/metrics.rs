@@ -19,6 +19,10 @@ pub struct Metrics {
     pub kafka_produce_failures: IntCounter,
     pub logins: IntCounter,
     pub logins_refused: IntCounter,
+    /// Attachments stored, by content type (four values).
+    pub attachments: IntCounterVec,
+    /// Bytes of metadata stripped from uploads before they were stored.
+    pub attachment_bytes_stripped: IntCounter,
 }
 
 impl Metrics {
@@ -37,7 +41,27 @@ impl Metrics {
         registry.register(Box::new(whistles_raised.clone()))?;
         registry.register(Box::new(actions.clone()))?;
         registry.register(Box::new(kafka_produce_failures.clone()))?;
-        Ok(Metrics { registry, http, whistles_raised, actions, kafka_produce_failures, logins, logins_refused })
+        let attachments = IntCounterVec::new(
+            Opts::new("attachments_stored_total", "Evidence attachments stored, by content type"),
+            &["content_type"],
+        )?;
+        registry.register(Box::new(attachments.clone()))?;
+        let attachment_bytes_stripped = IntCounter::new(
+            "attachment_stripped_bytes_total",
+            "Bytes of metadata (EXIF, XMP, text, trailers) taken out of uploads before they were stored",
+        )?;
+        registry.register(Box::new(attachment_bytes_stripped.clone()))?;
+        Ok(Metrics {
+            registry,
+            http,
+            whistles_raised,
+            actions,
+            kafka_produce_failures,
+            logins,
+            logins_refused,
+            attachments,
+            attachment_bytes_stripped,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use whistle_attachments::AttachmentSettings;
 use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
     AuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
@@ -28,6 +29,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Per-client request rate limits (`429 rate_limited`); see `whistle_common::ratelimit`.
     pub rate_limit: RateLimitSettings,
+    /// Evidence attachments: where the files are kept, how large they may be. Their index is
+    /// in `database.url`'s database (schema `attachments`).
+    pub attachments: AttachmentSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -44,6 +48,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             database: DatabaseSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            attachments: AttachmentSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -88,7 +93,8 @@ impl Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Largest request body accepted; photos are uploaded elsewhere and referenced by URL.
+    /// Largest request body accepted (JSON). Uploads (`POST /api/v1/attachments`) have their
+    /// own limits, `attachments.max_image_bytes` and `attachments.max_video_bytes`.
     pub max_body_bytes: usize,
 }
 
@@ -104,6 +110,13 @@ impl Settings {
         self.kafka.validate()?;
         self.database.validate()?;
         self.rate_limit.validate()?;
+        self.attachments.validate()?;
+        if self.attachments.store.is_some() && self.database.url.is_none() {
+            return Err(SettingsError::Invalid {
+                key: "attachments.store",
+                message: "is set, but database.url is not: the attachments' index is kept in that database".into(),
+            });
+        }
         if self.limits.max_body_bytes < 1024 {
             return Err(SettingsError::Invalid {
                 key: "limits.max_body_bytes",
@@ -174,6 +187,23 @@ mod tests {
     }
 
     #[test]
+    fn an_attachment_store_without_a_database_is_refused_with_its_key() {
+        let mut s = load(&[
+            ("WHISTLE_ATTACHMENTS__STORE", "file:///tmp/whistle-attachments"),
+            ("WHISTLE_ATTACHMENTS__MAX_IMAGE_BYTES", "2097152"),
+        ])
+        .expect("loads");
+        assert_eq!(s.attachments.max_image_bytes, 2 * 1024 * 1024);
+        s.auth.jwt_secret = "k".repeat(32).into();
+        let err = s.validate().expect_err("no database");
+        assert!(err.to_string().contains("attachments.store"), "{err}");
+        let s =
+            load(&[("WHISTLE_ATTACHMENTS__S3__SECRET_ACCESS_KEY", "secret"), ("WHISTLE_ATTACHMENTS__STORE", "s3://b")])
+                .expect("loads");
+        assert!(s.attachments.s3.secret_access_key.is_some());
+    }
+
+    #[test]
     fn the_variables_services_sh_gives_intake_are_settings() {
         let s = load(&[
             ("WHISTLE_HTTP__PORT", "8081"),
@@ -183,6 +213,7 @@ mod tests {
             ("WHISTLE_AUTH__DEMO_PASSWORD", "whistle-demo"),
             ("WHISTLE_RATE_LIMIT__TRUST_FORWARDED_FOR", "true"),
             ("WHISTLE_DATABASE__URL", "postgres://whistle:secret@127.0.0.1:15432/whistle"),
+            ("WHISTLE_ATTACHMENTS__STORE", "file:///tmp/run/attachments"),
             ("WHISTLE_RUN", "/tmp/run"),
             ("WHISTLE_INTAKE_PORT", "8081"),
         ])

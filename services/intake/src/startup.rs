@@ -69,6 +69,10 @@ impl Application {
         };
         let verifier =
             Arc::new(whistle_auth::Verifier::from_settings(&settings.auth, redis.clone(), &settings.redis.key_prefix));
+        let evidence = whistle_attachments::AttachmentStore::connect(&settings.database, &settings.attachments).await?;
+        if evidence.is_none() {
+            tracing::info!("no attachment store (attachments.store is not set): uploads answer 503");
+        }
 
         let state = AppState {
             registry,
@@ -89,6 +93,7 @@ impl Application {
             verifier,
             directory,
             accounts: account_store.clone(),
+            evidence: evidence.clone().map(|store| routes::Evidence::new(store, &settings.attachments)),
             trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
         };
         let kafka_check = admin::producer_check(producer.clone());
@@ -100,6 +105,13 @@ impl Application {
                 Box::pin(async move { store.ping().await.is_ok() })
             });
             checks.push(("postgres", check));
+        }
+        if let Some(store) = evidence {
+            let check: admin::Check = Arc::new(move || {
+                let store = store.clone();
+                Box::pin(async move { store.ping().await.is_ok() })
+            });
+            checks.push(("attachments", check));
         }
         // Each account is one key (the token is checked here too: an HMAC, microseconds);
         // requests without a valid token, logins among them, are keyed by client address.

@@ -60,6 +60,7 @@ fn harness() -> Harness {
             whistle_auth::Revocations::in_memory(Duration::from_secs(3600)),
         )),
         accounts: None,
+        evidence: None,
         trust_forwarded_for: false,
     };
     let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };

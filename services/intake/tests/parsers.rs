@@ -54,6 +54,7 @@ fn valid_request() -> impl Strategy<Value = RaiseWhistleRequest> {
                 description,
                 location: Location { lat, lon, address },
                 photos,
+                attachments: Vec::new(),
                 support,
                 assist,
             }
@@ -99,6 +100,7 @@ fn any_request() -> impl Strategy<Value = RaiseWhistleRequest> {
             description,
             location: Location { lat, lon, address },
             photos,
+            attachments: Vec::new(),
             support,
             assist,
         })

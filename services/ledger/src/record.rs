@@ -157,6 +157,7 @@ mod tests {
             description: "占道经营".into(),
             location: Location { lat: 29.5, lon: 106.5, address: "解放碑步行街".into() },
             photos: vec![],
+            attachments: vec![],
             department: None,
             assisting: vec![],
             raised_at: at(0),

@@ -66,6 +66,7 @@ pub fn events(spec: &CaseSpec) -> Vec<CaseEvent> {
             description: spec.description.clone(),
             location: Location { lat: 29.557, lon: 106.577, address: spec.address.clone() },
             photos: vec![],
+            attachments: vec![],
             raised_by: Actor::new(ActorKind::Town, spec.town.clone()),
             support: false,
             assist: vec![],

@@ -198,6 +198,7 @@ mod tests {
             description: "x".into(),
             location: Location { lat: 29.5, lon: 106.5, address: "x".into() },
             photos: vec![],
+            attachments: vec![],
             raised_by: Actor::new(ActorKind::Town, town),
             support: false,
             assist: vec![],

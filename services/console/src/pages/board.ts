@@ -17,6 +17,7 @@ import { LiveChannel, type ConnState } from '../ws';
 import { connIndicator, errorMessage, errorState, loadingState, readOnlyNote, setConn } from './common';
 import { account, actingDepartment, allowedRoutes, ownDistrict } from '../session';
 import { ledgerHref } from '../ledgerlinks';
+import { lazyGallery } from './evidence';
 
 const STORE_KEY = 'whistle.board.dept';
 type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pause' | 'resume';
@@ -653,6 +654,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
             c.photos.map((p, i) => [i ? ' ' : '', h('a', { href: p, target: '_blank', rel: 'noopener' }, `#${i + 1}`)]),
           )
         : null,
+      lazyGallery(c.attachments, `card-${id}`),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
       form,
       mayOpenCase && u.caseForm ? caseForm(c, u) : null,

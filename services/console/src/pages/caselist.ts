@@ -9,6 +9,7 @@ import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
 import { nm, t, type Key, type Names } from '../i18n';
 import { nextSteps, procedureFacts, rerender, stepError, timelineList } from './casework';
+import { attachmentGallery, evidencePicker, type EvidencePicker } from './evidence';
 
 interface Range {
   warning?: boolean;
@@ -35,6 +36,8 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
   const pending = new Map<string, CaseStep>();
   const errors = new Map<string, { step: CaseStep; code: string; msg: string }>();
   const ranges = new Map<string, Record<string, Range> | null>();
+  /** Each case's investigation evidence, kept across re-renders of its step form. */
+  const investigation = new Map<string, EvidencePicker>();
   const list = h('div', { id: opts.id, class: 'whistle-list' });
   render();
 
@@ -116,6 +119,7 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
       'div',
       { class: 'case-body' },
       procedureFacts(v),
+      attachmentGallery(v.attachments, `case-${v.id}`),
       steps.length
         ? h(
             'div',
@@ -145,9 +149,15 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
       const roster = [1, 2, 3, 4].map((n) => `${v.department?.code ?? v.town}-0${n}`);
       const pick = (n: number) =>
         h('select', { id: fid(`officer${n}`) }, h('option', { value: '' }, t('case.officerPick')), roster.map((r) => h('option', { value: r }, r)));
+      let picker = investigation.get(id);
+      if (!picker) {
+        picker = evidencePicker(`investigate-${id}`);
+        investigation.set(id, picker);
+      }
       fields.push(
         h('div', { class: 'row' }, lbl('officer1', 'case.officer1', pick(1)), lbl('officer2', 'case.officer2', pick(2))),
         lbl('evidence', 'case.evidence', h('textarea', { id: fid('evidence'), rows: 2, required: true })),
+        picker.el,
       );
     } else if (step === 'notify') {
       fields.push(lbl('intended', 'case.intended', h('textarea', { id: fid('intended'), rows: 2, required: true })));
@@ -221,7 +231,10 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
     else if (step === 'investigate') {
       const officers = [val('officer1'), val('officer2')].filter(Boolean);
       if (!val('evidence')) return fail('case.evidenceRequired');
-      body = { officers, evidence: val('evidence') };
+      const picker = investigation.get(id);
+      if (picker?.busy()) return fail('evidence.wait');
+      const attachments = picker?.ids() ?? [];
+      body = { officers, evidence: val('evidence'), ...(attachments.length ? { attachments } : {}) };
     } else if (step === 'notify') {
       if (!val('intended')) return fail('case.intendedRequired');
       body = { intended: val('intended') };
@@ -242,6 +255,7 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
     try {
       await api.caseStep(id, step, body, newKey());
       announce(t('case.stepAccepted', { step: t(`case.step.${step}` as Key) }));
+      if (step === 'investigate') investigation.get(id)?.reset();
       for (const f of document.querySelectorAll<HTMLTextAreaElement>(`form.step-form[data-step="${step}"] textarea[id$="-${id}"]`)) f.value = '';
       await loadView(id, true, from);
     } catch (e) {
@@ -271,6 +285,7 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
       loadView(c.id, true);
     },
     relabel() {
+      for (const p of investigation.values()) p.relabel();
       render();
     },
     size: () => cases.size,
@@ -279,6 +294,7 @@ export function caseList(names: (item: string) => Names | undefined, opts: { id:
       views.clear();
       pending.clear();
       errors.clear();
+      investigation.clear();
       render();
     },
   };

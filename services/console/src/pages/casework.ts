@@ -133,6 +133,7 @@ export function stepError(e: unknown): { code: string; msg: string } {
     town_lacks_authority: 'case.err.town_lacks_authority',
     invalid_field: 'case.err.invalid_field',
     nothing_to_review: 'case.err.nothing_to_review',
+    unknown_attachment: 'evidence.err.unknown',
   };
   const key = known[e.code];
   if (!key) return { code: e.code, msg: errorMessage(e) };

@@ -9,11 +9,12 @@ import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
 import * as reg from '../registry';
 import { setParams, type Page } from '../router';
 import { LiveChannel } from '../ws';
-import { connIndicator, errorMessage, errorState, loadingState, setConn } from './common';
+import { connIndicator, errorState, loadingState, setConn } from './common';
 import { account, allowedRoutes } from '../session';
 import { chinaMonthStart, ledgerHref } from '../ledgerlinks';
 import { commentsOf, rerender, stepError, timelineList } from './casework';
 import { townCases, type TownCases } from './towncases';
+import { attachmentGallery, evidencePicker } from './evidence';
 
 const STORE_TOWN = 'whistle.town';
 const storeIds = (town: string) => `whistle.town.${town}.ids`;
@@ -105,6 +106,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   const lat = h('input', { id: 'lat', name: 'lat', type: 'number', step: 'any', min: -90, max: 90, required: true, inputmode: 'decimal', 'aria-describedby': 'lat-err' });
   const lon = h('input', { id: 'lon', name: 'lon', type: 'number', step: 'any', min: -180, max: 180, required: true, inputmode: 'decimal', 'aria-describedby': 'lon-err' });
   const photos = h('textarea', { id: 'photos', name: 'photos', rows: 2, placeholder: 'https://…' });
+  const evidence = evidencePicker('raise');
   const submit = h('button', { type: 'submit', class: 'btn primary big', id: 'raise-submit' }, t('town.submit'));
   const formStatus = h('div', { id: 'form-status', class: 'form-status' });
   const locBtn = h('button', { type: 'button', class: 'btn ghost small', id: 'use-location' }, t('town.useLocation'));
@@ -124,6 +126,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       h('div', { class: 'field' }, tx('label', 'town.lon', { for: 'lon' }), lon, err('lon-err')),
       locBtn,
     ),
+    evidence.el,
     h('div', { class: 'field' }, tx('label', 'town.photos', { for: 'photos' }), photos),
     h('div', { class: 'submit-row' }, submit, formStatus),
   );
@@ -497,7 +500,12 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
 
   async function raise(): Promise<void> {
     if (!town || !validate()) return;
+    if (evidence.busy()) {
+      clear(formStatus, h('div', { class: 'callout warn', role: 'alert', id: 'raise-error', 'data-code': 'uploading' }, h('p', {}, t('evidence.wait'))));
+      return;
+    }
     const me = town;
+    const attachments = evidence.ids();
     const req = {
       town: me.code,
       item: itemSel.value,
@@ -507,6 +515,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
         .split(/\s+/)
         .map((s) => s.trim())
         .filter(Boolean),
+      ...(attachments.length ? { attachments } : {}),
     };
     submit.disabled = true;
     submit.textContent = t('town.submitting');
@@ -517,7 +526,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       saveId(me.code, res.id);
       const now = new Date().toISOString();
       if (!cases.has(res.id)) {
-        cases.set(res.id, { id: res.id, status: res.status, town: me.code, district: me.district.code, item: req.item, description: req.description, location: req.location, photos: req.photos, raised_at: now, updated_at: now, department: null, timeline: [] });
+        cases.set(res.id, { id: res.id, status: res.status, town: me.code, district: me.district.code, item: req.item, description: req.description, location: req.location, photos: req.photos, attachments: req.attachments, raised_at: now, updated_at: now, department: null, timeline: [] });
       }
       lastRaised = res.id;
       renderList();
@@ -525,6 +534,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       track();
       desc.value = '';
       photos.value = '';
+      evidence.reset();
       clear(suggestions);
     } catch (e) {
       const holds = e instanceof ApiError && e.code === 'town_holds_item';
@@ -547,7 +557,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
           'div',
           { class: `callout ${holds ? 'warn' : 'error'}`, role: 'alert', id: 'raise-error', 'data-code': e instanceof ApiError ? e.code : 'error' },
           holds ? h('strong', {}, t('town.holdsItemTitle')) : null,
-          h('p', {}, holds ? holdsMsg : errorMessage(e)),
+          h('p', {}, holds ? holdsMsg : stepError(e).msg),
           holds ? caseInstead('raise-case-instead') : null,
         ),
       );
@@ -761,6 +771,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
               ),
               h('p', { class: 'desc' }, c.description),
               h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
+              timelines.has(c.id) ? attachmentGallery(views.get(c.id)?.attachments, `whistle-${c.id}`) : null,
               (timelines.get(c.id) ?? c.timeline)?.length ? timelineList((timelines.get(c.id) ?? c.timeline)!) : null,
               timelines.has(c.id) ? loopSection(c) : null,
             ),
@@ -804,6 +815,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       renderFilters();
       renderList();
       tc?.relabel();
+      evidence.relabel();
       if (formStatus.querySelector('#raise-ok')) {
         formStatus.querySelector('#raise-ok p')!.textContent = t('town.raised');
         track();

@@ -6,6 +6,7 @@ import { clear, h, tx } from '../dom';
 import { nm, t, type Key } from '../i18n';
 import { caseList } from './caselist';
 import { stepError } from './casework';
+import { evidencePicker } from './evidence';
 
 export interface CasePrefill {
   item?: string;
@@ -29,6 +30,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
   const own = items.filter((i) => i.holder?.kind === 'towns');
   const cases = caseList((code) => items.find((i) => i.code === code)?.names, { id: 'case-list', rowClass: 'town-case', empty: 'case.empty' });
   let openKey = newKey();
+  const evidence = evidencePicker('case');
 
   const field = (id: string, key: Key, control: HTMLElement, extra?: HTMLElement | null) =>
     h('div', { class: 'field' }, tx('label', key, { for: id }), control, extra ?? null);
@@ -54,6 +56,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     creditField,
     field('case-address', 'town.address', address),
     h('div', { class: 'row coords' }, field('case-lat', 'town.lat', lat), field('case-lon', 'town.lon', lon)),
+    evidence.el,
     h('div', { class: 'submit-row' }, submit, status),
   );
   const el = h(
@@ -108,6 +111,8 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       first[0].focus();
       return say('error', 'case-error', first[0] === credit ? t('case.creditCodeBad') : t('town.required'), 'required');
     }
+    if (evidence.busy()) return say('error', 'case-error', t('evidence.wait'), 'uploading');
+    const attachments = evidence.ids();
     submit.disabled = true;
     submit.textContent = t('town.submitting');
     try {
@@ -118,6 +123,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
           description: desc.value.trim(),
           location: { address: address.value.trim(), lat: Number(lat.value), lon: Number(lon.value) },
           subject: { kind: unit ? 'unit' : 'individual', name: partyName.value.trim(), ...(unit ? { credit_code: code } : {}) },
+          ...(attachments.length ? { attachments } : {}),
         },
         openKey,
       );
@@ -140,6 +146,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
       desc.value = '';
       partyName.value = '';
       credit.value = '';
+      evidence.reset();
     } catch (e) {
       const err = stepError(e);
       say('error', 'case-error', err.code === 'town_lacks_authority' ? `${t('case.err.town_lacks_authority')} ${(e as ApiError).message}` : err.msg, err.code);
@@ -166,6 +173,7 @@ export function townCases(town: Town, items: Item[], remember: (id: string) => v
     },
     relabel() {
       fillSelects();
+      evidence.relabel();
       submit.textContent = t('case.submit');
       cases.relabel();
     },

@@ -46,7 +46,6 @@ use crate::extract::ApiJson;
 /// Namespace for case ids derived from idempotency keys.
 const CASE_NAMESPACE: Uuid = Uuid::from_u128(0x7d2c_41aa_9b0e_4f3c_8e11_5a6b_c0de_2b17);
 pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_ATTACHMENTS: usize = 9;
 /// Most officers named in one investigation.
 pub const MAX_OFFICERS: usize = 6;
 /// Most items the supervision queue lists in one answer.
@@ -116,6 +115,7 @@ pub async fn open(
         description: req.description.clone(),
         location: req.location.clone(),
         photos: Vec::new(),
+        attachments: Vec::new(),
         support: false,
         assist: Vec::new(),
     })?;
@@ -139,7 +139,7 @@ pub async fn open(
         },
         other => other,
     })?;
-    let attachments = attachments(&req.attachments)?;
+    let attachments = super::attachments::referenced(&state, &principal, &req.attachments).await?;
     let now = Utc::now();
     let registry = state.registry.current();
     if let Some(def) = registry.item(&parsed.item)
@@ -210,6 +210,7 @@ pub async fn open(
         }
         None => Uuid::now_v7(),
     };
+    super::attachments::reference(&state, id, &attachments).await?;
     let register = Command::Register(Registered {
         town: parsed.town.to_string(),
         district: town.body().to_string(),
@@ -218,7 +219,7 @@ pub async fn open(
         location: parsed.location,
         party,
         subject,
-        attachments,
+        attachments: super::attachments::as_strings(&attachments),
         registered_by: match &department {
             Some(d) => Actor::person(ActorKind::Department, d.code.clone(), &principal.user, principal.role.name()),
             None => Actor::person(ActorKind::Town, parsed.town.to_string(), &principal.user, principal.role.name()),
@@ -323,23 +324,6 @@ fn credit_code_ok(code: &str) -> bool {
     code.len() == 18 && code.bytes().all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"IOSVZ".contains(&b)))
 }
 
-fn attachments(ids: &[String]) -> Result<Vec<String>, ApiError> {
-    if ids.len() > MAX_ATTACHMENTS {
-        return Err(ApiError::InvalidField {
-            field: "attachments",
-            message: format!("at most {MAX_ATTACHMENTS} attachments"),
-        });
-    }
-    let ok = |id: &String| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if let Some(bad) = ids.iter().find(|id| !ok(id)) {
-        return Err(ApiError::InvalidField {
-            field: "attachments",
-            message: format!("{:?} is not an attachment id", bad.chars().take(64).collect::<String>()),
-        });
-    }
-    Ok(ids.to_vec())
-}
-
 /// `GET /api/v1/cases/{id}`: a case (a town case or a whistle) with its party, the benchmark its
 /// decision was measured against, and its fence warnings.
 pub async fn get(
@@ -411,9 +395,16 @@ pub async fn investigate(
         Begun::Fresh { case, event_id, actor } => (case, event_id, actor),
         Begun::Replayed { id, event_id, status } => return Ok(action_accepted(id, event_id, status)),
     };
-    let command = Command::Investigate(Investigated { actor: actor.clone(), officers: officers.clone(), evidence });
+    let attachments = super::attachments::referenced(&state, &principal, &req.attachments).await?;
+    let command = Command::Investigate(Investigated {
+        actor: actor.clone(),
+        officers: officers.clone(),
+        evidence,
+        attachments: super::attachments::as_strings(&attachments),
+    });
     let (event, target) = decided(&case, command, event_id)?;
     check(&case)?;
+    super::attachments::reference(&state, case.id, &attachments).await?;
     let answer = record(&state, &principal, &case, event, target).await?;
     // An investigation is an inspection of the party: the fences count it with every town's and
     // department's inspections of the same subject, in whistles and town cases alike.

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod assist;
+mod attachments;
 mod auth;
 mod cases;
 mod registry;
@@ -21,6 +22,8 @@ use whistle_registry::LiveRegistry;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ports::{Cases, EventLog};
+
+pub use attachments::{Evidence, MULTIPART_OVERHEAD};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,6 +47,8 @@ pub struct AppState {
     pub directory: Directory,
     /// The account store, when `database.url` is set.
     pub accounts: Option<whistle_accounts::AccountStore>,
+    /// The evidence attachment store, when `attachments.store` (and `database.url`) is set.
+    pub evidence: Option<Evidence>,
     /// Whether a client's address comes from `X-Forwarded-For` (`rate_limit.trust_forwarded_for`).
     pub trust_forwarded_for: bool,
 }
@@ -61,6 +66,13 @@ pub fn router(
 ) -> Router {
     let metrics = state.metrics.clone();
     let verifier = state.verifier.clone();
+    // An upload's own limit: its kind's (checked as it streams in) bounds it first; this bounds
+    // the whole multipart body.
+    let upload_limit = state.evidence.as_ref().map_or(max_body_bytes, |e| {
+        usize::try_from(e.max_image_bytes.max(e.max_video_bytes))
+            .unwrap_or(usize::MAX)
+            .saturating_add(MULTIPART_OVERHEAD)
+    });
     let api = Router::new()
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/auth/logout", post(auth::logout))
@@ -98,6 +110,8 @@ pub fn router(
         .route("/api/v1/cases/{id}/serve", post(cases::serve))
         .route("/api/v1/cases/{id}/close", post(cases::close))
         .route("/api/v1/cases/{id}/comments", post(cases::comment))
+        .route("/api/v1/attachments", post(attachments::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/api/v1/attachments/{id}", get(attachments::download))
         .route("/api/v1/supervision/queue", get(cases::queue))
         .route("/api/v1/supervision/{item_id}/review", post(cases::review))
         // Every route above needs a valid token; login is the one way in.

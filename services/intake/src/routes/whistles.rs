@@ -82,6 +82,7 @@ pub async fn raise(
             return Err(ApiError::InvalidField { field: "assist", message: format!("no department {code}") });
         }
     }
+    let attachments = super::attachments::referenced(&state, &principal, &whistle.attachments).await?;
 
     let id = match &key {
         Some(key) => {
@@ -103,6 +104,7 @@ pub async fn raise(
         }
         None => Uuid::now_v7(),
     };
+    super::attachments::reference(&state, id, &attachments).await?;
     let event_id = Uuid::new_v5(&id, b"whistle.raised");
     let raise = Command::Raise(Raised {
         town: whistle.town.to_string(),
@@ -113,6 +115,7 @@ pub async fn raise(
         description: whistle.description,
         location: whistle.location,
         photos: whistle.photos,
+        attachments: super::attachments::as_strings(&attachments),
         raised_by: Actor::person(ActorKind::Town, whistle.town.to_string(), &principal.user, principal.role.name()),
         support: whistle.support,
         assist: whistle.assist,
