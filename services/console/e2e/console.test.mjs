@@ -1377,7 +1377,8 @@ describe('issue M: evidence', () => {
     await done.waitFor({ timeout: 20_000 });
     await failed.waitFor({ timeout: 20_000 });
     assert.match(await failed.textContent(), /只能上传 JPEG、PNG、WebP 照片或 MP4 视频/);
-    assert.ok(await done.locator('img').evaluate((img) => img.complete && img.naturalWidth === 64), 'the thumbnail shows');
+    // The list re-renders as each upload settles; a fresh <img> of a blob: URL loads a moment later.
+    await until(() => done.locator('img').evaluate((img) => img.complete && img.naturalWidth === 64), 'the thumbnail shows');
     const id = await done.getAttribute('data-id');
     await town.locator('#raise-thumbs').scrollIntoViewIfNeeded();
     await shot(town, 'town-evidence');
