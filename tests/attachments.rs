@@ -2,7 +2,7 @@
 //! file store): each kind is sniffed, stripped, hashed and served back; a photo's EXIF GPS is
 //! gone from the stored bytes; what is not a photo or a video is refused whatever it is called;
 //! an attachment is read by its body and by the readers of a case that references it, and by
-//! nobody else (`404`); a raise may reference only its own town's attachments.
+//! nobody else (`403`; `404` for an id that names nothing); a raise may reference only its own town's attachments.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -274,13 +274,13 @@ async fn an_attachment_is_read_by_its_town_and_the_readers_of_a_case_that_refere
     let (status, answer) = upload(&stack, &town, "drums.jpg", "image/jpeg", jpeg_with_gps()).await;
     assert_eq!(status, 201, "{answer}");
     let id = answer["id"].as_str().expect("id").to_owned();
-    // Before a case references it: its town only; others cannot tell it from nothing.
+    // Before a case references it: its town only; others are refused (issue M's contract: 403).
     assert_eq!(download(&stack, &town, &id).await.0, 200);
     for who in [&other_town, &department, &as_manager(), &as_admin()] {
         let (status, _, body) = download(&stack, who, &id).await;
-        assert_eq!(status, 404, "{who}");
+        assert_eq!(status, 403, "{who}");
         let body: Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(body["error"]["code"], "forbidden");
     }
     assert_eq!(download(&stack, &town, &uuid::Uuid::now_v7().to_string()).await.0, 404);
     assert_eq!(download(&stack, &town, "not-an-id").await.0, 404);
@@ -310,8 +310,8 @@ async fn an_attachment_is_read_by_its_town_and_the_readers_of_a_case_that_refere
     assert_eq!(headers["content-type"], "image/jpeg");
     assert!(gps_fields(&bytes).is_empty());
     assert_eq!(download(&stack, &as_manager(), &id).await.0, 200, "a city manager reads the case");
-    assert_eq!(download(&stack, &other_town, &id).await.0, 404);
-    assert_eq!(download(&stack, &as_department("500103-PS"), &id).await.0, 404, "not its case");
+    assert_eq!(download(&stack, &other_town, &id).await.0, 403);
+    assert_eq!(download(&stack, &as_department("500103-PS"), &id).await.0, 403, "not its case");
     // The event on the case topic carries the id.
     let (_, timeline) = stack.get(&format!("/api/v1/whistles/{whistle}")).await;
     assert_eq!(timeline["attachments"], json!([id]));
@@ -369,7 +369,7 @@ async fn a_town_case_and_its_investigation_carry_the_towns_evidence() {
         (status, headers["content-disposition"].to_str().expect("ascii").starts_with("attachment")),
         (200, true)
     );
-    assert_eq!(download(&stack, &as_town(OTHER_TOWN), &second).await.0, 404);
+    assert_eq!(download(&stack, &as_town(OTHER_TOWN), &second).await.0, 403);
     // An investigation may not reference another town's evidence.
     let (_, foreign) = upload(&stack, &as_town(OTHER_TOWN), "x.png", "image/png", png_with_gps()).await;
     let (status, answer) = stack

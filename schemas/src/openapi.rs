@@ -603,12 +603,12 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             id: "attachment",
             tag: "attachments",
             summary: "An attachment's stored bytes (with its content type, nosniff); for its uploader's body and the \
-                      readers of a case that references it, 404 for everyone else",
+                      readers of a case that references it, 403 for everyone else, 404 for an unknown id",
             auth: true,
             params: &[("id", In::Path, "The attachment id (UUID).")],
             body: None,
             ok: (200, Some(json!({"type": "string", "contentMediaType": "application/octet-stream"}))),
-            errors: &[401, 404, 429, 503],
+            errors: &[401, 403, 404, 429, 503],
             idempotent: false,
         },
         Op {

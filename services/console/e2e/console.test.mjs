@@ -1404,7 +1404,7 @@ describe('issue M: evidence', () => {
     const stored = Buffer.from(await res.arrayBuffer());
     assert.equal(stored[0], 0xff);
     assert.ok(!stored.includes('WhistlePhone') && !stored.includes('Exif'), 'no EXIF left');
-    assert.equal((await download('town-500103002')).status, 404, 'another town is not told it exists');
+    assert.equal((await download('town-500103002')).status, 403, 'another town may not read it');
 
     // The whistle's detail shows it, fetched with the token.
     await row.locator('summary').click();
@@ -1469,5 +1469,88 @@ describe('issue M: evidence', () => {
     await shot(town, 'town-case-evidence-en');
     assert.deepEqual(town.errors.map(String), []);
     await town.context().close();
+  });
+});
+
+describe('issue L: rosters', () => {
+  test("a command centre sees who is on duty, creates a unit's roster, is told what the notifier refuses, and the saved roster answers who is on duty", async () => {
+    // A unit of this run's own, so the sample rosters other tests rely on stay as they are.
+    const letters = Array.from({ length: 5 }, () => String.fromCharCode(65 + Math.floor(Math.random() * 26))).join('');
+    const unit = `500103-Q${letters}`;
+    const page = await openAs(browser, CC_USER, '/#/rosters');
+    const ee = page.locator('#rosters-table tr[data-unit="500103-EE"]');
+    await ee.waitFor({ timeout: 20_000 });
+    // The sample roster of 500103-EE has someone on every hour of the week.
+    const onDuty = (await apiJson('GET', '/api/v1/rosters/500103-EE/on-duty', undefined, { as: CC_USER })).json;
+    assert.ok(onDuty.duty_officer?.name, JSON.stringify(onDuty));
+    assert.match(await ee.locator('td.on-duty').innerText(), new RegExp(onDuty.duty_officer.name.replace(/[()（）]/g, '.')));
+    assert.equal(await ee.locator('td.head').innerText(), onDuty.roles.department_head.name);
+
+    // Another district's unit is refused before anything is sent.
+    await page.fill('#roster-new-unit', '500104-PS');
+    await page.click('#roster-new');
+    await page.locator('#rosters-error[data-code="forbidden"]').waitFor();
+
+    // A new roster: one person on duty round the clock, the department head.
+    await page.fill('#roster-new-unit', unit);
+    await page.click('#roster-new');
+    await page.locator(`#roster-editor[data-unit="${unit}"]`).waitFor();
+    await page.click('#roster-add-person');
+    const person = page.locator('#roster-people tbody tr').first();
+    await person.locator('.person-id').fill('qa-duty');
+    await person.locator('.person-id').dispatchEvent('change');
+    await person.locator('.person-name').fill('测试值班员');
+    await person.locator('.person-name').dispatchEvent('change');
+    await person.locator('.person-email').fill('not-an-email');
+    await page.click('#roster-add-shift');
+    const shift = page.locator('#roster-shifts li.shift').first();
+    for (const d of ['sat', 'sun']) await shift.locator(`input[value="${d}"]`).check();
+    await shift.locator('.shift-start').fill('00:00');
+    await shift.locator('.shift-end').fill('00:00');
+    await shift.locator('.shift-person').selectOption('qa-duty');
+    await page.selectOption('#roster-role-department_head', 'qa-duty');
+
+    // The notifier refuses the address and says which field; the console shows it, nothing is saved.
+    await page.click('#roster-save');
+    const refused = page.locator('#rosters-error[data-code="invalid_field"]');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /未保存.*email/);
+    assert.equal((await apiJson('GET', `/api/v1/rosters/${unit}`, undefined, { as: CC_USER })).status, 404);
+
+    await person.locator('.person-email').fill('qa-duty@example.cn');
+    await page.click('#roster-save');
+    await page.locator('#rosters-ok').waitFor();
+    const row = page.locator(`#rosters-table tr[data-unit="${unit}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('td.on-duty').innerText(), '测试值班员');
+    assert.equal(await row.locator('td.head').innerText(), '测试值班员');
+    const stored = (await apiJson('GET', `/api/v1/rosters/${unit}`, undefined, { as: CC_USER })).json;
+    assert.deepEqual(stored.shifts, [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '00:00', person: 'qa-duty' }]);
+    assert.equal(stored.updated_by, CC_USER);
+
+    // In English, and an override answers for its period.
+    await page.click('#lang-toggle');
+    await row.locator('button[data-action="edit"]').click();
+    await page.locator('#roster-editor-h', { hasText: `Editing the roster of ${unit}` }).waitFor();
+    await page.click('#roster-add-person');
+    const second = page.locator('#roster-people tbody tr').nth(1);
+    await second.locator('.person-id').fill('qa-holiday');
+    await second.locator('.person-id').dispatchEvent('change');
+    await second.locator('.person-name').fill('Holiday cover');
+    await second.locator('.person-name').dispatchEvent('change');
+    await page.click('#roster-add-override');
+    const override = page.locator('#roster-overrides li.override').first();
+    await override.locator('.override-from').fill('2027-01-01T00:00');
+    await override.locator('.override-until').fill('2027-01-02T00:00');
+    await override.locator('.override-person').selectOption('qa-holiday');
+    await page.click('#roster-save');
+    await page.locator('#rosters-ok', { hasText: `Saved the roster of ${unit}` }).waitFor();
+    await row.locator('button[data-action="edit"]').click();
+    await page.fill('#roster-at', '2027-01-01T12:00');
+    await page.click('#roster-ask');
+    await page.locator('#roster-on-duty', { hasText: 'Holiday cover' }).waitFor();
+    await shot(page, 'rosters-en');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
   });
 });

@@ -8,8 +8,9 @@
 //! on a blocking thread, then the bytes are stored and indexed.
 //!
 //! Who may read an attachment: its uploader's body (town, department, command centre), and
-//! every account that may read a case referencing it. Everyone else gets `404`, as for an id
-//! that names nothing, so an attachment's existence is not told to those who may not see it.
+//! every account that may read a case referencing it. Everyone else gets `403` (issue M's
+//! contract); an id that names nothing is `404`. Ids are random (UUIDv7 with 74 random bits), so
+//! the difference tells a stranger nothing it could guess.
 
 use std::sync::Arc;
 
@@ -209,7 +210,9 @@ pub async fn download(
     let uuid = Uuid::parse_str(&id).map_err(|_| not_found(&id))?;
     let attachment = evidence.store.get(uuid).await.map_err(unavailable)?.ok_or_else(|| not_found(&id))?;
     if !may_read(&state, evidence, &principal, &attachment).await? {
-        return Err(not_found(&id));
+        return Err(ApiError::forbidden(format!(
+            "{principal} may not read attachment {id}: it is neither its body's upload nor evidence of a case it reads"
+        )));
     }
     let stream = evidence.store.bytes(&attachment).await.map_err(unavailable)?;
     let attachment_id = attachment.id;
