@@ -162,7 +162,9 @@ pub async fn xlsx_file(
     query: ListQuery,
 ) -> anyhow::Result<std::fs::File> {
     let (tx, mut rx) = mpsc::channel(QUEUED_PAGES);
-    let feeder = tokio::spawn(pages(store, principal, scope, query, tx));
+    // Aborted if this future is dropped (the client went away): the writer then sees the end of
+    // the pages, finishes a short workbook nobody reads and lets it go with its unlinked file.
+    let feeder = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(pages(store, principal, scope, query, tx)));
     let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
         let mut sheets = 0usize;

@@ -202,26 +202,18 @@ async fn daily(store: &LedgerStore, rows: &Rows<'_>, period: &Period) -> anyhow:
     let mut resolved =
         from_where(&format!("SELECT {} AS day, count(*) AS n", day_sql("resolved_at")), rows, &resolved_filter);
     resolved.push(" GROUP BY day");
-    // First breached on the day: the first `sla.breached` step of the timeline (a JSON path: the
-    // view is read once, no set of steps is built). A case breached in the period changed then,
-    // so `updated_at >= from` narrows the rows to read.
+    // First breached on the day (the row's `first_breached_at`, whenever the case was raised
+    // before the period's end).
     let breached_filter = Filter {
         kind: Some(WHISTLE_KIND.to_owned()),
         district: period.district.clone(),
-        breached: Some(true),
         to: Some(period.to),
         ..Filter::default()
     };
-    let mut breached = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {} AS day, count(*) AS n FROM (SELECT (jsonb_path_query_first(view, \
-         '$.timeline[*] ? (@.type == \"sla.breached\").time') #>> '{{}}')::timestamptz AS first_breach \
-         FROM ledger_cases",
-        day_sql("first_breach")
-    ));
-    push_where(&mut breached, rows, &breached_filter);
-    breached.push(" AND updated_at >= ").push_bind(period.from);
-    breached.push(") AS b WHERE first_breach >= ").push_bind(period.from);
-    breached.push(" AND first_breach < ").push_bind(period.to).push(" GROUP BY day");
+    let mut breached =
+        from_where(&format!("SELECT {} AS day, count(*) AS n", day_sql("first_breached_at")), rows, &breached_filter);
+    breached.push(" AND first_breached_at >= ").push_bind(period.from);
+    breached.push(" AND first_breached_at < ").push_bind(period.to).push(" GROUP BY day");
 
     let (raised, resolved, breached) =
         tokio::try_join!(per_day(store, raised), per_day(store, resolved), per_day(store, breached))

@@ -40,6 +40,8 @@ pub struct Record {
     pub closed_at: Option<DateTime<Utc>>,
     pub overdue: bool,
     pub breaches: i32,
+    /// The first `sla.breached` step's time (the overview's breaches per day).
+    pub first_breached_at: Option<DateTime<Utc>>,
     pub ack_on_time: Option<bool>,
     pub arrive_on_time: Option<bool>,
     pub reopens: i32,
@@ -109,6 +111,7 @@ impl Record {
             closed_at,
             overdue: !terminal && !view.overdue.is_empty(),
             breaches: count(view.timeline.iter().filter(|t| t.kind == BREACHED).count()),
+            first_breached_at: first(BREACHED),
             ack_on_time: on_time(SlaStageKind::Acknowledge, acknowledged_at.or(arrived_at)),
             arrive_on_time: on_time(SlaStageKind::Arrive, arrived_at),
             reopens,
@@ -195,6 +198,7 @@ mod tests {
             (Some(at(5)), Some(at(1000)), Some(at(3000)), Some(at(3000)))
         );
         assert_eq!((r.breaches, r.ack_on_time, r.arrive_on_time), (1, Some(false), Some(true)));
+        assert_eq!(r.first_breached_at, Some(at(900)));
         assert_eq!((r.reopens, r.reroutes, r.overdue), (0, 0, false));
         assert_eq!(r.search_text, "占道经营 解放碑步行街");
     }
