@@ -405,6 +405,48 @@ export interface WhatIfReport {
   last_month_share: number;
 }
 
+/** A person on a duty roster (`GET /api/v1/rosters`). */
+export interface RosterPerson {
+  id: string;
+  name: string;
+  phone?: string | null;
+  email?: string | null;
+  wecom_id?: string | null;
+  /** China time, "HH:MM": nothing but breaches and escalations reaches them then. */
+  quiet_hours?: { start: string; end: string } | null;
+}
+/** A weekly shift: on `days` (mon…sun), from `start` to `end` (China time; past midnight ends the next day). */
+export interface RosterShift {
+  days: string[];
+  start: string;
+  end: string;
+  person: string;
+}
+/** Someone else on duty from `from` until `until` ("YYYY-MM-DDTHH:MM", China time). */
+export interface RosterOverride {
+  from: string;
+  until: string;
+  person: string;
+  note?: string | null;
+}
+export interface Roster {
+  unit?: string | null;
+  people: RosterPerson[];
+  shifts: RosterShift[];
+  overrides: RosterOverride[];
+  roles: Record<string, string>;
+  robots?: { wecom?: string | null; dingtalk?: string | null } | null;
+  updated_at?: string | null;
+  updated_by?: string | null;
+}
+/** Who a unit's escalations reach at a time (`GET /api/v1/rosters/{unit}/on-duty`). */
+export interface OnDuty {
+  unit: string;
+  at: string;
+  duty_officer?: RosterPerson | null;
+  roles: Record<string, RosterPerson>;
+}
+
 /** An account of the account store (`GET /api/v1/accounts`). */
 export interface AccountRecord {
   username: string;
@@ -457,6 +499,11 @@ export const api = {
     setSession({ token: r.token, expires_at: r.expires_at, account: r.account });
     return r;
   },
+  rosters: (district?: string) =>
+    request<{ rosters: Roster[] }>('GET', `/api/v1/rosters${district ? `?district=${encodeURIComponent(district)}` : ''}`).then((r) => r.rosters),
+  onDuty: (unit: string, at?: string) =>
+    request<OnDuty>('GET', `/api/v1/rosters/${encodeURIComponent(unit)}/on-duty${at ? `?at=${encodeURIComponent(at)}` : ''}`),
+  putRoster: (unit: string, roster: Roster) => request<Roster>('PUT', `/api/v1/rosters/${encodeURIComponent(unit)}`, roster),
   accounts: () => request<{ accounts: AccountRecord[] }>('GET', '/api/v1/accounts').then((r) => r.accounts),
   createAccount: (username: string, password: string, scope: AccountScope) =>
     request<AccountRecord>('POST', '/api/v1/accounts', { username, password, ...scope }),

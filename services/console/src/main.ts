@@ -1,5 +1,5 @@
 // The console shell: hash routes (#/login, #/town, #/board, #/manager, #/registry, #/accounts,
-// #/supervision, #/ledger, #/charts, #/password, each with ?query), the login gate, the account, password change and logout in the
+// #/supervision, #/ledger, #/charts, #/rosters, #/password, each with ?query), the login gate, the account, password change and logout in the
 // header, language toggle, one page mounted at a time.
 import './style.css';
 import { applyI18n, lang, onLangChange, setLang, t, type Key } from './i18n';
@@ -14,6 +14,7 @@ import { mountPassword } from './pages/password';
 import { mountSupervision } from './pages/supervision';
 import { mountLedger } from './pages/ledger';
 import { mountCharts } from './pages/charts';
+import { mountRosters } from './pages/rosters';
 import { api } from './api';
 import { parseHash, type Mount, type Page, type RouteName } from './router';
 import { account, allowedRoutes, homeOf, onSessionChange, session, toLogin, watchExpiry } from './session';
@@ -28,6 +29,7 @@ const routes: Record<RouteName, Mount> = {
   supervision: mountSupervision,
   ledger: mountLedger,
   charts: mountCharts,
+  rosters: mountRosters,
   password: mountPassword,
 };
 

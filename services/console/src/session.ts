@@ -112,11 +112,11 @@ export function allowedRoutes(a: Account | null = account()): string[] {
     case 'department':
       return ['board', 'ledger', 'password'];
     case 'command_centre':
-      return ['board', 'manager', 'ledger', 'charts', 'password'];
+      return ['board', 'manager', 'ledger', 'charts', 'rosters', 'password'];
     case 'manager':
       return ['manager', 'board', 'ledger', 'charts', 'password'];
     case 'admin':
-      return ['registry', 'accounts', 'password'];
+      return ['registry', 'accounts', 'rosters', 'password'];
     case 'supervisor':
       return ['supervision', 'ledger', 'charts', 'password'];
     default:
