@@ -23,7 +23,8 @@
 #   6. rules: the PrometheusRule is deploy/prometheus/rules.yml
 #   7. compose: `docker-compose config` (Debian's docker-compose) with placeholder secrets,
 #      and it refuses to render without them
-#   8. Dockerfile: its stages, non-root runtime, and that every COPY source exists
+#   8. Dockerfile: its stages, non-root runtime, that every COPY source exists, and that every
+#      service binary (services/*/src/main.rs) is built and copied into the image
 #   9. negative controls: broken copies of the builds (a misspelt field `replcas`, a string
 #      where an integer belongs, an unknown WHISTLE_* variable) must make checks 2-4 fail
 #
@@ -191,8 +192,9 @@ compose_needs_secrets() {
   echo "refuses to render without its secrets: ${err##*: }"
 }
 
+# dockerfile_sanity [DOCKERFILE]  (default deploy/docker/Dockerfile)
 dockerfile_sanity() {
-  "$PY" - "$DOCKERFILE" "$WHISTLE_ROOT" <<'PY'
+  "$PY" - "${1:-$DOCKERFILE}" "$WHISTLE_ROOT" <<'PY'
 import re, sys
 from pathlib import Path
 dockerfile, root = Path(sys.argv[1]), Path(sys.argv[2])
@@ -223,15 +225,22 @@ if stages and stages[-1] != "runtime":
     problems.append(f"the last (default) stage is {stages[-1]!r}, not 'runtime'")
 if user.get("runtime", "root").split(":")[0] in ("root", "0"):
     problems.append("the runtime stage does not switch to a non-root USER")
-for binary in ("whistle-intake", "whistle-registry", "whistle-router", "whistle-gateway", "whistle-sla"):
-    if f"-p {binary}" not in " ".join(lines):
+# Every service crate with a binary (services/<crate>/src/main.rs, binary whistle-<crate>) is
+# built (-p) and copied into the image (the copy loop names it).
+text = " ".join(lines)
+binaries = sorted(f"whistle-{m.parent.parent.name}" for m in (root / "services").glob("*/src/main.rs"))
+if not binaries:
+    problems.append("found no services/*/src/main.rs")
+copy_loop = re.search(r"for bin in ([^;]*);", text)
+copied = set(copy_loop.group(1).split()) if copy_loop else set()
+for binary in binaries:
+    if f"-p {binary}" not in text:
         problems.append(f"the build does not name -p {binary}")
-for crate in ("intake", "registry", "router", "gateway", "sla"):
-    if not (root / "services" / crate / "src/main.rs").exists():
-        problems.append(f"services/{crate}/src/main.rs is missing: no binary whistle-{crate}")
+    if binary not in copied:
+        problems.append(f"the builder's copy loop does not copy {binary}")
 for p in problems:
     print(f"FAIL {p}")
-print(f"stages {', '.join(stages)}; runtime user {user.get('runtime')}")
+print(f"stages {', '.join(stages)}; runtime user {user.get('runtime')}; binaries {', '.join(binaries)}")
 sys.exit(1 if problems else 0)
 PY
 }
@@ -279,7 +288,7 @@ cmd_check() {
     run_check "settings: compose WHISTLE_* variables" "$PY" "$CHECK" env "$tmp/compose.yaml" || true
   fi
   run_check "compose: refuses to render without its secrets" compose_needs_secrets || true
-  run_check "Dockerfile: stages, non-root runtime, COPY sources" dockerfile_sanity || true
+  run_check "Dockerfile: stages, non-root runtime, COPY sources, every service binary" dockerfile_sanity || true
 
   # Negative controls: each check must be able to fail.
   if [[ -s $tmp/prod.yaml ]]; then
@@ -297,6 +306,8 @@ cmd_check() {
     mutate "$tmp/prod.yaml" "$tmp/bad-env.yaml" Deployment/whistle-intake 'd["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "WHISTLE_KAFKA__BROKRS", "value": "x"})'
     expect_failure "negative control: WHISTLE_KAFKA__BROKRS fails the settings check" "$PY" "$CHECK" env "$tmp/bad-env.yaml"
   fi
+  sed 's/ -p whistle-notify//' "$DOCKERFILE" >"$tmp/Dockerfile.no-notify"
+  expect_failure "negative control: a Dockerfile that does not build whistle-notify fails its check" dockerfile_sanity "$tmp/Dockerfile.no-notify"
 
   echo
   echo "validate-deploy: ${#PASSED[@]} passed, ${#FAILED[@]} failed, in $((SECONDS - started)) s"
