@@ -514,14 +514,24 @@ def cmd_crs(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # WHISTLE_* variables against the services' settings structs.
 
+# Each service binary and the files its settings structs are in (its own first). Every binary
+# (services/<crate>/src/main.rs) must be listed: `env` fails on one that is not, so a new service
+# cannot go unchecked.
 SERVICE_SETTINGS = {
-    "whistle-intake": "services/intake/src/settings.rs",
-    "whistle-router": "services/router/src/settings.rs",
-    "whistle-gateway": "services/gateway/src/settings.rs",
-    "whistle-sla": "services/sla/src/settings.rs",
-    "whistle-registry": "services/registry/src/service/settings.rs",
+    "whistle-intake": ("services/intake/src/settings.rs", "services/attachments/src/settings.rs"),
+    "whistle-router": ("services/router/src/settings.rs",),
+    "whistle-gateway": ("services/gateway/src/settings.rs",),
+    "whistle-sla": ("services/sla/src/settings.rs",),
+    "whistle-registry": ("services/registry/src/service/settings.rs",),
+    "whistle-ledger": ("services/ledger/src/settings.rs",),
+    "whistle-notify": ("services/notify/src/settings.rs",),
 }
 COMMON_SETTINGS = ("services/common/src/settings.rs", "services/common/src/ratelimit.rs")
+
+
+def service_binaries() -> list[str]:
+    """whistle-<crate> for every services/<crate>/src/main.rs."""
+    return sorted(f"whistle-{m.parent.parent.name}" for m in (ROOT / "services").glob("*/src/main.rs"))
 # Settings a manifest may set ahead of the code (another change adds them): reported, not
 # failed, while the struct lacks them. Empty: every variable the manifests set exists.
 PENDING: set[tuple[str, str]] = set()
@@ -593,8 +603,10 @@ def compose_env(doc: dict):
 
 def cmd_env(args) -> int:
     exempt = not_settings()
-    known = {s: structs([p, *COMMON_SETTINGS]) for s, p in SERVICE_SETTINGS.items()}
+    known = {s: structs([*paths, *COMMON_SETTINGS]) for s, paths in SERVICE_SETTINGS.items()}
     failures, pending, checked = [], set(), 0
+    for binary in sorted(set(service_binaries()) - set(SERVICE_SETTINGS)):
+        failures.append(f"{binary}: a service binary that SERVICE_SETTINGS (check.py) does not list: its variables would go unchecked")
     for file in args.files:
         for doc in load_all(Path(file)):
             found = compose_env(doc) if "services" in doc and "kind" not in doc else containers_env(doc)
