@@ -19,6 +19,11 @@
 #      docs/architecture.md, 3 brokers in prod and 1 in dev
 #   4. settings: every WHISTLE_* variable of every service container (both builds and compose)
 #      names a setting of that service (check.py env, from services/*/src/settings.rs)
+#      workloads: every service binary (services/*/src/main.rs) runs in both builds with probes on
+#      /healthz and /readyz, CPU and memory requests and limits, a non-root read-only container,
+#      secrets and database URLs from Secrets, pods the PodMonitor selects, and a KafkaUser whose
+#      ACLs allow what the service's code does with Kafka (check.py workloads); in compose, a
+#      healthcheck, a Prometheus target, service_healthy dependencies (check.py compose)
 #   5. secrets: the prod build holds no Secret; the dev build generates exactly its own
 #      (whistle-auth, -demo, -postgres, -redis)
 #   6. rules: the PrometheusRule is deploy/prometheus/rules.yml
@@ -29,8 +34,9 @@
 #   8. Dockerfile: its stages, non-root runtime, that every COPY source exists, and that every
 #      service binary (services/*/src/main.rs) is built and copied into the image
 #   9. negative controls: broken copies of the builds (a misspelt field `replcas`, a string
-#      where an integer belongs, an unknown WHISTLE_* variable, an nginx directive, a binary the
-#      Dockerfile does not build) must make their checks fail
+#      where an integer belongs, an unknown WHISTLE_* variable, a missing ACL or probe, a literal
+#      database URL, a compose dependency, an nginx directive, a binary the Dockerfile does not
+#      build) must make their checks fail
 #
 # Installs what is missing, into $WHISTLE_CACHE (default ~/.cache/whistle) or with apt-get:
 # python3 (+ python3-venv), a virtualenv venv-deploy with kubernetes-validate 1.37.0 and, only
@@ -334,6 +340,7 @@ cmd_check() {
       run_check "schemas: overlays/$overlay core resources" schemas "$tmp/$overlay.yaml" "$tmp/$overlay-core.yaml" || true
       run_check "custom resources: overlays/$overlay (Strimzi, Prometheus Operator; $brokers broker(s))" "$PY" "$CHECK" crs "$tmp/$overlay.yaml" --brokers "$brokers" || true
       run_check "settings: overlays/$overlay WHISTLE_* variables" "$PY" "$CHECK" env "$tmp/$overlay.yaml" || true
+      run_check "workloads: overlays/$overlay (every service: probes, limits, secrets, scraping, KafkaUser ACLs)" "$PY" "$CHECK" workloads "$tmp/$overlay.yaml" || true
     fi
   done
   [[ -s $tmp/prod.yaml ]] && run_check "secrets: no Secret in overlays/prod" no_secrets "$tmp/prod.yaml" || true
@@ -341,6 +348,7 @@ cmd_check() {
 
   if run_check "compose: docker-compose config" compose_config "$tmp/compose.yaml"; then
     run_check "settings: compose WHISTLE_* variables" "$PY" "$CHECK" env "$tmp/compose.yaml" || true
+    run_check "compose: every service (healthcheck, Prometheus target, healthy dependencies, secrets)" "$PY" "$CHECK" compose "$tmp/compose.yaml" || true
   fi
   run_check "compose: refuses to render without its secrets" compose_needs_secrets || true
   run_check "nginx: deploy/compose/nginx.conf (nginx -t)" nginx_test compose "$WHISTLE_ROOT/deploy/compose/nginx.conf" || true
@@ -363,6 +371,16 @@ cmd_check() {
     expect_failure "negative control: a probe's periodSeconds \"five\" fails kubernetes-validate" "$VENV/bin/kubernetes-validate" --strict --quiet "$tmp/bad-probe.yaml"
     mutate "$tmp/prod.yaml" "$tmp/bad-env.yaml" Deployment/whistle-intake 'd["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "WHISTLE_KAFKA__BROKRS", "value": "x"})'
     expect_failure "negative control: WHISTLE_KAFKA__BROKRS fails the settings check" "$PY" "$CHECK" env "$tmp/bad-env.yaml"
+    mutate "$tmp/prod.yaml" "$tmp/bad-acl.yaml" KafkaUser/whistle-ledger 'd["spec"]["authorization"]["acls"] = [a for a in d["spec"]["authorization"]["acls"] if a["resource"]["type"] != "group"]'
+    expect_failure "negative control: the ledger's KafkaUser without its group ACL fails the workloads check" "$PY" "$CHECK" workloads "$tmp/bad-acl.yaml"
+    mutate "$tmp/prod.yaml" "$tmp/bad-startup.yaml" Deployment/whistle-notify 'del d["spec"]["template"]["spec"]["containers"][0]["startupProbe"]'
+    expect_failure "negative control: the notifier without a startupProbe fails the workloads check" "$PY" "$CHECK" workloads "$tmp/bad-startup.yaml"
+    mutate "$tmp/prod.yaml" "$tmp/bad-db-url.yaml" Deployment/whistle-ledger 'e = next(e for e in d["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "WHISTLE_DATABASE__URL"); e.pop("valueFrom"); e["value"] = "postgres://whistle_ledger:hunter2@db/whistle_ledger"'
+    expect_failure "negative control: a literal database URL fails the workloads check" "$PY" "$CHECK" workloads "$tmp/bad-db-url.yaml"
+  fi
+  if [[ -s $tmp/compose.yaml ]]; then
+    "$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); del d["services"]["notify"]["depends_on"]["postgres"]; yaml.safe_dump(d, open(sys.argv[2], "w"))' "$tmp/compose.yaml" "$tmp/bad-compose.yaml"
+    expect_failure "negative control: compose's notifier not waiting for a healthy postgres fails the compose check" "$PY" "$CHECK" compose "$tmp/bad-compose.yaml"
   fi
   sed 's/proxy_read_timeout 600s;/proxy_read_timeot 600s;/' "$WHISTLE_ROOT/deploy/compose/nginx.conf" >"$tmp/bad-nginx.conf"
   expect_failure "negative control: a misspelt nginx directive fails nginx -t" nginx_test bad "$tmp/bad-nginx.conf"
