@@ -394,7 +394,10 @@ validate-deploy: NOT run here (no cluster, no container engine):
   - kubectl apply / server-side dry-run against a cluster, and the CRDs' own OpenAPI validation
     (Strimzi, Prometheus Operator): the custom resources were checked by check.py's transcription
   - Strimzi reconciling the Kafka cluster, topics, users and ACLs; ingress-nginx; prometheus-adapter
-  - docker build of deploy/docker/Dockerfile, docker compose up, hadolint
+  - docker build of deploy/docker/Dockerfile, docker compose up (the postgres image running
+    deploy/postgres/init-databases.sh, the services migrating their databases), hadolint
+  - a managed PostgreSQL, an S3 bucket for the attachments, an SMTP relay for the notifier; the
+    list proxy in its nginx-unprivileged image behind ingress-nginx
   - the services against Strimzi's SCRAM listener and the KafkaUsers' ACLs (SCRAM logins and
     Sentinel failover ran locally in tests/fault.rs, not on a cluster)
 NOTRUN
