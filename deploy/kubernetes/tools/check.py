@@ -16,6 +16,18 @@ nothing of the custom resources. This file checks those, and what no schema can 
   env FILE...              every WHISTLE_* variable a container or compose service sets names a
                            setting of that service (read from services/*/src/settings.rs), since
                            an unknown one stops the service at start-up.
+  workloads FILE           every service binary (services/*/src/main.rs) runs in a Deployment or
+                           StatefulSet of FILE, each with startup/readiness/liveness probes on
+                           /healthz and /readyz of its WHISTLE_HTTP__PORT, CPU and memory
+                           requests and limits, a non-root read-only container, secrets (and the
+                           database URL) from Secrets only, pods selected by the PodMonitor, and a
+                           KafkaUser that allows what its code does with Kafka (Read on the topics
+                           it subscribes to and its group, Write on the dead letters, the registry
+                           copy's topic and group prefix, Create on every topic for ensure_topics).
+  compose FILE             the same for the output of `docker-compose config`: every binary has a
+                           compose service with a healthcheck, a Prometheus target
+                           (deploy/compose/prometheus.yml), depends_on ... service_healthy on the
+                           Kafka, Redis and PostgreSQL it names, and its secrets from .env.
   rules                    base/monitoring/prometheus-rules.yaml holds deploy/prometheus/rules.yml.
   sync-rules               rewrites base/monitoring/prometheus-rules.yaml from it.
 
@@ -514,14 +526,24 @@ def cmd_crs(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # WHISTLE_* variables against the services' settings structs.
 
+# Each service binary and the files its settings structs are in (its own first). Every binary
+# (services/<crate>/src/main.rs) must be listed: `env` fails on one that is not, so a new service
+# cannot go unchecked.
 SERVICE_SETTINGS = {
-    "whistle-intake": "services/intake/src/settings.rs",
-    "whistle-router": "services/router/src/settings.rs",
-    "whistle-gateway": "services/gateway/src/settings.rs",
-    "whistle-sla": "services/sla/src/settings.rs",
-    "whistle-registry": "services/registry/src/service/settings.rs",
+    "whistle-intake": ("services/intake/src/settings.rs", "services/attachments/src/settings.rs"),
+    "whistle-router": ("services/router/src/settings.rs",),
+    "whistle-gateway": ("services/gateway/src/settings.rs",),
+    "whistle-sla": ("services/sla/src/settings.rs",),
+    "whistle-registry": ("services/registry/src/service/settings.rs",),
+    "whistle-ledger": ("services/ledger/src/settings.rs",),
+    "whistle-notify": ("services/notify/src/settings.rs",),
 }
 COMMON_SETTINGS = ("services/common/src/settings.rs", "services/common/src/ratelimit.rs")
+
+
+def service_binaries() -> list[str]:
+    """whistle-<crate> for every services/<crate>/src/main.rs."""
+    return sorted(f"whistle-{m.parent.parent.name}" for m in (ROOT / "services").glob("*/src/main.rs"))
 # Settings a manifest may set ahead of the code (another change adds them): reported, not
 # failed, while the struct lacks them. Empty: every variable the manifests set exists.
 PENDING: set[tuple[str, str]] = set()
@@ -593,8 +615,10 @@ def compose_env(doc: dict):
 
 def cmd_env(args) -> int:
     exempt = not_settings()
-    known = {s: structs([p, *COMMON_SETTINGS]) for s, p in SERVICE_SETTINGS.items()}
+    known = {s: structs([*paths, *COMMON_SETTINGS]) for s, paths in SERVICE_SETTINGS.items()}
     failures, pending, checked = [], set(), 0
+    for binary in sorted(set(service_binaries()) - set(SERVICE_SETTINGS)):
+        failures.append(f"{binary}: a service binary that SERVICE_SETTINGS (check.py) does not list: its variables would go unchecked")
     for file in args.files:
         for doc in load_all(Path(file)):
             found = compose_env(doc) if "services" in doc and "kind" not in doc else containers_env(doc)
@@ -619,6 +643,240 @@ def cmd_env(args) -> int:
         print("service settings: no WHISTLE_* variable found; nothing was checked")
         return 1
     print(f"service settings: ok ({checked} WHISTLE_* variables in {len(args.files)} file(s))")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The service workloads: what every Deployment or StatefulSet that runs a Whistle binary must
+# have, and what its KafkaUser must allow, read from the services' code.
+
+# What a service does with Kafka, read from its crate's source (services/<crate>/src/**/*.rs).
+SUBSCRIBE = re.compile(r"\.subscribe\(&\[&settings\.kafka\.topics\.(\w+)\]")
+GROUP_DEFAULT = re.compile(r'group_id:\s*"([^"]+)"\.to_owned\(\)')
+# whistle_registry::live: the registry copy's consumer group (services/registry/src/live.rs).
+REGISTRY_COPY_GROUP = re.compile(r'"group\.id",\s*format!\("([-a-z]+)\{')
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN")
+
+
+def crate_of(service: str) -> Path:
+    return ROOT / "services" / service.removeprefix("whistle-") / "src"
+
+
+def crate_text(service: str) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(crate_of(service).rglob("*.rs")))
+
+
+def default_topics() -> dict[str, str]:
+    """The `Topics` defaults of whistle_common::settings: field -> topic name."""
+    text = (ROOT / "services/common/src/settings.rs").read_text(encoding="utf-8")
+    block = text.split("impl Default for Topics", 1)[1].split("\n}", 1)[0]
+    return dict(re.findall(r'(\w+):\s*"([^"]+)"\.to_owned\(\)', block))
+
+
+def kafka_needs(service: str, group: str | None) -> list[tuple[str, str, str, str]]:
+    """(resource type, name, pattern, operation) the service's code needs: Read on what it
+    subscribes to and on its group, Write on the dead letters it sends, Read on the registry
+    topic and the copy's group prefix for a live registry copy, Create on every standard topic
+    for ensure_topics."""
+    text, topics = crate_text(service), default_topics()
+    needs = []
+    for field in sorted(set(SUBSCRIBE.findall(text))):
+        needs.append(("topic", topics[field], "literal", "Read"))
+    if SUBSCRIBE.search(text):
+        if not group:
+            raise SystemExit(f"{service}: subscribes to a topic but has no group_id")
+        needs.append(("group", group, "literal", "Read"))
+    if "DeadLetters::new(" in text:
+        needs.append(("topic", topics["deadletter"], "literal", "Write"))
+    if "live::catch_up(" in text:
+        live = (ROOT / "services/registry/src/live.rs").read_text(encoding="utf-8")
+        m = REGISTRY_COPY_GROUP.search(live)
+        if not m:
+            raise SystemExit("services/registry/src/live.rs: cannot read the registry copy's group id")
+        needs.append(("topic", topics["registry"], "literal", "Read"))
+        needs.append(("group", m.group(1), "prefix", "Read"))
+    if re.search(r"ensure_topics\(&settings\.kafka,\s*&kafka::standard_topics", text):
+        needs.extend(("topic", name, "literal", "Create") for name in sorted(topics.values()))
+    return needs
+
+
+def acl_allows(acls: list[dict], kind: str, name: str, pattern: str, operation: str) -> bool:
+    """Whether an allow ACL covers `operation` on the resource (for a prefix need: every name
+    with that prefix). Read and Write imply Describe, as in Kafka."""
+    for acl in acls:
+        res = acl.get("resource") or {}
+        if acl.get("type", "allow") != "allow" or res.get("type") != kind:
+            continue
+        acl_name, acl_pattern = res.get("name", ""), res.get("patternType", "literal")
+        if acl_pattern == "literal":
+            covers = pattern == "literal" and acl_name == name
+        else:
+            covers = name.startswith(acl_name)
+        ops = set(acl.get("operations") or [])
+        if operation == "Describe":
+            ops |= {"Describe"} if ops & {"Read", "Write"} else set()
+        if covers and (operation in ops or "All" in ops):
+            return True
+    return False
+
+
+def pod_monitor_names(docs: list[dict]) -> set[str]:
+    names = set()
+    for pm in (d for d in docs if d.get("kind") == "PodMonitor"):
+        selector = pm["spec"].get("selector") or {}
+        names |= {v for k, v in (selector.get("matchLabels") or {}).items() if k == "app.kubernetes.io/name"}
+        for e in selector.get("matchExpressions") or []:
+            if e.get("key") == "app.kubernetes.io/name" and e.get("operator") == "In":
+                names |= set(e.get("values") or [])
+    return names
+
+
+def check_workload(doc: dict, c: dict, service: str, users: dict[str, dict], monitored: set[str]) -> list[str]:
+    where = f"{name_of(doc)} ({service})"
+    errors = []
+    template = doc["spec"]["template"]
+    pod = template.get("spec") or {}
+    env = {e["name"]: e for e in c.get("env") or []}
+    port = str((env.get("WHISTLE_HTTP__PORT") or {}).get("value", ""))
+    if not port:
+        errors.append(f"{where}: no literal WHISTLE_HTTP__PORT (the listener the probes must reach)")
+    ports = {p.get("name"): str(p.get("containerPort")) for p in c.get("ports") or []}
+    # Probes: /healthz for start-up and liveness, /readyz for readiness, on the service's port
+    # (services/common/src/admin.rs).
+    for probe, path in (("startupProbe", "/healthz"), ("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        http = (c.get(probe) or {}).get("httpGet")
+        if not http:
+            errors.append(f"{where}: no {probe} with httpGet {path}")
+            continue
+        if http.get("path") != path:
+            errors.append(f"{where}: {probe} asks {http.get('path')}, not {path}")
+        target = str(http.get("port"))
+        if ports.get(target, target) != port:
+            errors.append(f"{where}: {probe} port {target} is not the service's WHISTLE_HTTP__PORT {port}")
+    # Requests and limits of CPU and memory (each manifest says where its figures come from).
+    resources = c.get("resources") or {}
+    for part in ("requests", "limits"):
+        for res in ("cpu", "memory"):
+            if res not in (resources.get(part) or {}):
+                errors.append(f"{where}: resources.{part}.{res} is not set")
+    # Unprivileged, read-only root.
+    if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
+        errors.append(f"{where}: the pod's securityContext.runAsNonRoot is not true")
+    sc = c.get("securityContext") or {}
+    if sc.get("readOnlyRootFilesystem") is not True or sc.get("allowPrivilegeEscalation") is not False:
+        errors.append(f"{where}: the container needs readOnlyRootFilesystem: true and allowPrivilegeEscalation: false")
+    # Secrets come from Secrets: no literal password, secret or token, and the database URL
+    # (which carries a password) only through a secretKeyRef.
+    for name, e in env.items():
+        if (SECRET_NAME.search(name) or name == "WHISTLE_DATABASE__URL") and "secretKeyRef" not in (e.get("valueFrom") or {}):
+            errors.append(f"{where}: {name} must come from a Secret (valueFrom.secretKeyRef), not a literal or a ConfigMap")
+    # Scraped: the PodMonitor selects it, and the annotations name its port.
+    app = (template.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name")
+    if app not in monitored:
+        errors.append(f"{where}: its pods (app.kubernetes.io/name={app}) are not selected by a PodMonitor")
+    annotations = template.get("metadata", {}).get("annotations") or {}
+    if annotations.get("prometheus.io/scrape") != "true" or str(annotations.get("prometheus.io/port")) != port:
+        errors.append(f"{where}: prometheus.io/scrape and prometheus.io/port {port} annotations are missing or wrong")
+    # Kafka: logs in as its KafkaUser, whose ACLs allow what the code does.
+    user = (env.get("WHISTLE_KAFKA__SASL_USERNAME") or {}).get("value")
+    if (env.get("WHISTLE_KAFKA__SECURITY_PROTOCOL") or {}).get("value", "plaintext").startswith("sasl") is False or not user:
+        errors.append(f"{where}: does not log in to Kafka (WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_*, WHISTLE_KAFKA__SASL_USERNAME)")
+        return errors
+    if user not in users:
+        errors.append(f"{where}: logs in as {user}, and there is no KafkaUser {user}")
+        return errors
+    password = ((env.get("WHISTLE_KAFKA__SASL_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+    if password.get("name") != user or password.get("key") != "password":
+        errors.append(f"{where}: WHISTLE_KAFKA__SASL_PASSWORD is not the User Operator's Secret {user}, key password")
+    settings_text = (ROOT / SERVICE_SETTINGS[service][0]).read_text(encoding="utf-8")
+    default_group = GROUP_DEFAULT.search(settings_text)
+    group = (env.get("WHISTLE_GROUP_ID") or {}).get("value") or (default_group.group(1) if default_group else None)
+    acls = ((users[user].get("spec") or {}).get("authorization") or {}).get("acls") or []
+    for kind, name, pattern, op in kafka_needs(service, group):
+        if not acl_allows(acls, kind, name, pattern, op):
+            shown = f"{name}*" if pattern == "prefix" else name
+            errors.append(f"{where}: KafkaUser/{user} does not allow {op} on {kind} {shown} (the code needs it)")
+    return errors
+
+
+def cmd_workloads(args) -> int:
+    docs = load_all(Path(args.file))
+    users = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "KafkaUser"}
+    monitored = pod_monitor_names(docs)
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for doc in docs:
+        if doc.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        for c in (doc["spec"]["template"].get("spec") or {}).get("containers", []):
+            command = " ".join(c.get("command") or [])
+            for service in SERVICE_SETTINGS:
+                if command.endswith("/" + service) or command == service:
+                    seen[service] = seen.get(service, 0) + 1
+                    errors.extend(check_workload(doc, c, service, users, monitored))
+    for service in service_binaries():
+        if service not in seen:
+            errors.append(f"{service}: no Deployment or StatefulSet runs it")
+    for e in errors:
+        print(f"  FAIL {e}")
+    if errors:
+        print(f"workloads: {len(errors)} problem(s) in {args.file}")
+        return 1
+    print(f"workloads: ok ({', '.join(f'{s} x{n}' for s, n in sorted(seen.items()))}: probes, resources, security, "
+          f"secrets, scraping, KafkaUser ACLs for what each service's code does)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy/compose/compose.yaml: the same promises, in compose's terms.
+
+COMPOSE_RAW = ROOT / "deploy/compose/compose.yaml"
+COMPOSE_PROMETHEUS = ROOT / "deploy/compose/prometheus.yml"
+
+
+def cmd_compose(args) -> int:
+    rendered = load_all(Path(args.file))[0]["services"]
+    with COMPOSE_RAW.open(encoding="utf-8") as f:
+        raw = yaml.safe_load(f)["services"]
+    scraped = set()
+    for job in yaml.safe_load(COMPOSE_PROMETHEUS.read_text(encoding="utf-8")).get("scrape_configs") or []:
+        for sc in job.get("static_configs") or []:
+            scraped |= set(sc.get("targets") or [])
+    errors, seen = [], {}
+    for name, svc in rendered.items():
+        command = svc.get("command") or []
+        command = command if isinstance(command, list) else str(command).split()
+        service = next((s for s in SERVICE_SETTINGS if command and command[0].endswith(s)), None)
+        if not service:
+            continue
+        seen[service] = name
+        where = f"compose service {name} ({service})"
+        env = svc.get("environment") or {}
+        port = str(env.get("WHISTLE_HTTP__PORT", ""))
+        if not svc.get("healthcheck") or str(env.get("PORT", "")) != port:
+            errors.append(f"{where}: needs the /readyz healthcheck, with PORT equal to WHISTLE_HTTP__PORT ({port})")
+        if f"{name}:{port}" not in scraped:
+            errors.append(f"{where}: deploy/compose/prometheus.yml does not scrape {name}:{port}")
+        depends = svc.get("depends_on") or {}
+        wanted = {"kafka": "WHISTLE_KAFKA__BROKERS", "redis": "WHISTLE_REDIS__URL", "postgres": "WHISTLE_DATABASE__URL"}
+        for dep, variable in wanted.items():
+            if variable in env and f"@{dep}:" not in str(env[variable]) and not str(env[variable]).startswith(f"{dep}:"):
+                errors.append(f"{where}: {variable} does not name the compose service {dep}")
+            if variable in env and (depends.get(dep) or {}).get("condition") != "service_healthy":
+                errors.append(f"{where}: sets {variable} but does not depend on {dep} with condition service_healthy")
+        raw_env = (raw.get(name) or {}).get("environment") or {}
+        for variable, value in raw_env.items():
+            if (SECRET_NAME.search(variable) or variable == "WHISTLE_DATABASE__URL") and "${" not in str(value):
+                errors.append(f"{where}: {variable} is a literal in compose.yaml; take it from deploy/compose/.env (${{...}})")
+    for service in service_binaries():
+        if service not in seen:
+            errors.append(f"{service}: no compose service runs it")
+    for e in errors:
+        print(f"  FAIL {e}")
+    if errors:
+        print(f"compose: {len(errors)} problem(s)")
+        return 1
+    print(f"compose: ok ({len(seen)} services: healthchecks, Prometheus targets, healthy dependencies, secrets from .env)")
     return 0
 
 
@@ -671,6 +929,12 @@ def main() -> int:
     p = sub.add_parser("env")
     p.add_argument("files", nargs="+")
     p.set_defaults(run=cmd_env)
+    p = sub.add_parser("workloads")
+    p.add_argument("file")
+    p.set_defaults(run=cmd_workloads)
+    p = sub.add_parser("compose")
+    p.add_argument("file")
+    p.set_defaults(run=cmd_compose)
     sub.add_parser("rules").set_defaults(run=cmd_rules)
     sub.add_parser("sync-rules").set_defaults(run=cmd_sync_rules)
     args = parser.parse_args()
