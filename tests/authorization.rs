@@ -1043,7 +1043,7 @@ async fn a_towns_frames_and_view_of_its_own_case_carry_no_subject_override_reaso
 #[tokio::test]
 async fn open311_reads_are_public_and_posting_needs_an_api_key_that_no_token_replaces() {
     let stack = Stack::start().await;
-    let form = |key: Option<&str>| {
+    let form = |key: Option<&'static str>| {
         let mut f = vec![
             ("service_code", DEPT_ITEM),
             ("lat", "29.5575"),
