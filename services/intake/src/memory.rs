@@ -118,7 +118,7 @@ impl Cases for MemoryCases {
     ) -> Fut<'_, anyhow::Result<Vec<RequestRecord>>> {
         let mut found: Vec<RequestRecord> =
             lock(&self.open311).iter().filter(|r| (start..=end).contains(&r.requested_at)).cloned().collect();
-        found.sort_by(|a, b| b.requested_at.cmp(&a.requested_at));
+        found.sort_by_key(|r| std::cmp::Reverse(r.requested_at));
         found.truncate(limit);
         Box::pin(async move { Ok(found) })
     }
