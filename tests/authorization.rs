@@ -1035,3 +1035,89 @@ async fn a_towns_frames_and_view_of_its_own_case_carry_no_subject_override_reaso
     assert_eq!(enforcement_secrets(&live), Vec::<&str>::new(), "town live frames: {live}");
     stack.stop().await;
 }
+
+/// Open311 (docs/open311.md) has its own kind of credential: an `api_key` form field per
+/// client, not a bearer token. Reading is public for everyone, as GeoReport v2 has it; posting
+/// needs a valid key, and no account's token stands in for one. Every Open311 operation of the
+/// OpenAPI document is a row here.
+#[tokio::test]
+async fn open311_reads_are_public_and_posting_needs_an_api_key_that_no_token_replaces() {
+    let stack = Stack::start().await;
+    let form = |key: Option<&'static str>| {
+        let mut f = vec![
+            ("service_code", DEPT_ITEM),
+            ("lat", "29.5575"),
+            ("long", "106.5770"),
+            ("description", "authorization matrix"),
+        ];
+        if let Some(key) = key {
+            f.push(("api_key", key));
+        }
+        f
+    };
+    let post = |path: &'static str, key: Option<&'static str>, bearer: Option<String>| {
+        let mut req = stack.http.post(format!("{}{path}", stack.api)).form(&form(key));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req
+    };
+    // One request made with the demo key, for the reads of one request.
+    let created: Value = post("/open311/v2/requests.json", Some("whistle-demo-open311"), None)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("JSON");
+    let id = created[0]["service_request_id"].as_str().expect("created").to_owned();
+    let reads = [
+        "/open311/v2/services.json".to_owned(),
+        "/open311/v2/services.xml".to_owned(),
+        format!("/open311/v2/services/{DEPT_ITEM}.json"),
+        "/open311/v2/requests.json".to_owned(),
+        "/open311/v2/requests.xml".to_owned(),
+        format!("/open311/v2/requests/{id}.json"),
+    ];
+    let posts = ["/open311/v2/requests.json", "/open311/v2/requests.xml"];
+    // Every Open311 operation is a row of this table.
+    let covered: Vec<(&str, &str)> = [("get", "/open311/v2/services/{file}"), ("get", "/open311/v2/requests/{file}")]
+        .into_iter()
+        .chain(reads.iter().filter(|p| !p.contains(&id) && !p.contains(DEPT_ITEM)).map(|p| ("get", p.as_str())))
+        .chain(posts.iter().map(|p| ("post", *p)))
+        .collect();
+    for (method, path) in whistle_schemas::openapi::operations().into_iter().filter(|(_, p)| p.starts_with("/open311/"))
+    {
+        assert!(covered.contains(&(method, path)), "{method} {path} has no row in the Open311 matrix");
+    }
+    let mut cells = 0;
+    let bearers: Vec<(&str, Option<String>)> =
+        std::iter::once(("anonymous", None)).chain(accounts().into_iter().map(|(n, p)| (n, Some(token(&p))))).collect();
+    for path in &reads {
+        for (name, bearer) in &bearers {
+            let mut req = stack.http.get(format!("{}{path}", stack.api));
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            let status = req.send().await.expect("read").status().as_u16();
+            assert_eq!(status, 200, "{name} reads {path}");
+            cells += 1;
+        }
+    }
+    for path in posts {
+        for (name, bearer) in &bearers {
+            for key in [None, Some("not-a-key-not-a-key")] {
+                let resp = post(path, key, bearer.clone()).send().await.expect("post");
+                assert_eq!(resp.status().as_u16(), 403, "{name} posts {path} with key {key:?}");
+                let body = resp.text().await.expect("body");
+                assert!(body.contains("api_key"), "{name} {path}: the refusal names the api_key: {body}");
+                cells += 1;
+            }
+        }
+        let resp = post(path, Some("whistle-demo-open311"), None).send().await.expect("post");
+        assert_eq!(resp.status().as_u16(), 201, "the demo client posts {path}");
+        cells += 1;
+    }
+    println!("open311 matrix: {cells} cells");
+    stack.stop().await;
+}

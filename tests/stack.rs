@@ -380,6 +380,69 @@ async fn the_openapi_document_through_the_ingress_is_valid_and_covers_the_readme
     assert!(checked >= 20, "only {checked} README paths checked");
 }
 
+/// An independent Open311 client (PyPI's georeport, deploy/dev/georeport.sh) lists the services,
+/// posts a request with the demo API key and reads its status, all through the ingress; the
+/// request is a whistle the department's board then has.
+#[tokio::test]
+#[ignore = "needs the stack from `cargo xtask up`; run by `cargo xtask test`"]
+async fn the_pypi_open311_client_lists_services_posts_a_request_and_reads_its_status_through_the_ingress() {
+    let base = base();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tokio::process::Command::new("bash")
+        .arg(root.join("deploy/dev/georeport.sh"))
+        .arg("run")
+        .arg(&base)
+        .output()
+        .await
+        .expect("the client runs");
+    assert!(
+        out.status.success(),
+        "the georeport client failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the client's last line is its JSON ({e}): {stdout}"));
+    println!("georeport saw: {seen}");
+    assert!(seen["services"].as_u64().is_some_and(|n| n >= 50), "{seen}");
+    assert_eq!(seen["has_env_item"], true);
+    assert_eq!(seen["definition_code"], "CQ-ENV-001");
+    assert_eq!(seen["posted_status"], 201);
+    assert_eq!(seen["refused_status"], 403);
+    assert_eq!(seen["refused_body"][0]["code"], 403, "a GeoReport error: {seen}");
+    assert_eq!(seen["status"], "open");
+    assert!(["raised", "dispatched"].contains(&seen["whistle_status"].as_str().unwrap_or_default()), "{seen}");
+    assert_eq!(seen["town"], TOWN);
+    assert_eq!(seen["xml_services"], seen["services"]);
+    assert_eq!(seen["xml_status"], "open");
+    let id = seen["service_request_id"].as_str().expect("an id").to_owned();
+    assert_eq!(seen["listed"], json!([id]));
+    // The whistle reaches its department like a town's: its officer reads it as dispatched.
+    let http = reqwest::Client::new();
+    let officer = login(&http, &base, &format!("dept-{DEPARTMENT}")).await;
+    let mut view = Value::Null;
+    for _ in 0..50 {
+        view = get_json(&http, format!("{base}/api/v1/whistles/{id}"), &officer).await;
+        if view["status"] == "dispatched" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(view["status"], "dispatched", "{view}");
+    assert_eq!(view["department"]["code"], DEPARTMENT);
+    let read: Value = http
+        .get(format!("{base}/open311/v2/requests/{id}.json"))
+        .send()
+        .await
+        .expect("read through the ingress")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(read[0]["whistle_status"], "dispatched", "{read}");
+    assert_eq!(read[0]["agency_responsible"], view["department"]["names"]["zh"], "{read}");
+}
+
 /// What the dev stack writes (logs, Redis and Kafka data, the token signing key, pid files) is
 /// readable by its user only: no file in the run directory grants anything to group or others.
 #[test]

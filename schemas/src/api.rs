@@ -35,6 +35,11 @@ pub struct RaiseWhistleRequest {
     /// lead department. Each sees the case on its board; it resolves when the lead resolves it.
     #[serde(default)]
     pub assist: Vec<String>,
+    /// The datum of `location`'s coordinates: `wgs84` (GPS; the default) or `gcj02` (picked on
+    /// AMap, Tencent Maps or another Chinese map SDK), converted to WGS-84 before they are
+    /// stored. The point must lie in Chongqing (`400 invalid_field`, field `location`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datum: Option<String>,
 }
 
 /// `POST /api/v1/auth/login`.
@@ -216,6 +221,9 @@ pub struct OpenCaseRequest {
     /// procedure's steps (its certified officers `<department code>-01` to `-04`).
     #[serde(default)]
     pub from_whistle: Option<Uuid>,
+    /// `location`'s datum, as in a raise: `wgs84` (the default) or `gcj02`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datum: Option<String>,
 }
 
 /// The party of a new case.

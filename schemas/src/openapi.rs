@@ -162,7 +162,7 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
         errors: &[400, 401, 403, 404, 409, 413, 429, 503],
         idempotent: false,
     };
-    vec![
+    let mut ops = vec![
         Op {
             method: "post",
             path: "/api/v1/auth/login",
@@ -902,7 +902,168 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: BASE,
             idempotent: false,
         },
-    ]
+    ];
+    ops.extend(open311_ops());
+    ops
+}
+
+/// Open311 GeoReport v2 (docs/open311.md): the spec's own conventions — a `.json` or `.xml`
+/// suffix, form-encoded posts with an `api_key`, errors as `[{"code", "description"}]`.
+fn open311_ops() -> Vec<Op> {
+    const JURISDICTION: (&str, In, &str) =
+        ("jurisdiction_id", In::Query, "A district code (e.g. `500103`); optional: the whole city is served.");
+    let service = json!({
+        "type": "object",
+        "required": ["service_code", "service_name", "metadata", "type"],
+        "properties": {
+            "service_code": {"type": "string", "description": "The registry item's code, e.g. CQ-ENV-001."},
+            "service_name": {"type": "string"},
+            "description": {"type": "string"},
+            "metadata": {"type": "boolean", "const": false},
+            "type": {"type": "string", "const": "realtime"},
+            "keywords": {"type": "string"},
+            "group": {"type": "string", "description": "The item's registry category."}
+        }
+    });
+    let request = json!({
+        "type": "object",
+        "required": ["service_request_id", "status", "whistle_status"],
+        "properties": {
+            "service_request_id": {"type": "string", "format": "uuid", "description": "The whistle's id."},
+            "status": {"type": "string", "enum": ["open", "closed"]},
+            "whistle_status": {"type": "string", "description": "The whistle's own status (raised … resolved, rejected)."},
+            "status_notes": {"type": ["string", "null"]},
+            "service_name": {"type": ["string", "null"]},
+            "service_code": {"type": "string"},
+            "description": {"type": "string"},
+            "agency_responsible": {"type": ["string", "null"]},
+            "requested_datetime": {"type": "string", "format": "date-time"},
+            "updated_datetime": {"type": "string", "format": "date-time"},
+            "expected_datetime": {"type": ["string", "null"], "format": "date-time"},
+            "address": {"type": ["string", "null"]},
+            "lat": {"type": "number"},
+            "long": {"type": "number"},
+            "media_url": {"type": ["string", "null"]},
+            "district": {"type": "string"},
+            "town": {"type": ["string", "null"]}
+        }
+    });
+    let list = |item: &Value| json!({"type": "array", "items": item});
+    let created = json!({"type": "array", "items": {"type": "object", "required": ["service_request_id"], "properties": {
+        "service_request_id": {"type": "string", "format": "uuid"},
+        "service_notice": {"type": "string"},
+        "account_id": {"type": "null"}
+    }}});
+    let form = json!({
+        "type": "object",
+        "contentMediaType": "application/x-www-form-urlencoded",
+        "required": ["api_key", "service_code", "lat", "long", "description"],
+        "properties": {
+            "api_key": {"type": "string"},
+            "service_code": {"type": "string"},
+            "jurisdiction_id": {"type": "string", "description": "A district code; must be the point's district."},
+            "lat": {"type": "number", "description": "Inside Chongqing; WGS-84 unless `datum` says otherwise."},
+            "long": {"type": "number"},
+            "datum": {"type": "string", "enum": ["wgs84", "gcj02"], "description": "Whistle's extension: the datum of lat/long."},
+            "address_string": {"type": "string"},
+            "description": {"type": "string", "maxLength": 2000},
+            "media_url": {"type": "string"},
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "phone": {"type": "string"},
+            "email": {"type": "string"}
+        }
+    });
+    let services_params: &'static [(&str, In, &str)] =
+        &[JURISDICTION, ("locale", In::Query, "`en` for English names; zh-CN otherwise (or by Accept-Language).")];
+    let list_params: &'static [(&str, In, &str)] = &[
+        JURISDICTION,
+        ("service_request_id", In::Query, "Ids, comma-separated (at most 100); overrides the other filters."),
+        ("service_code", In::Query, "Service codes, comma-separated."),
+        ("start_date", In::Query, "W3C date-time; with end_date at most 90 days apart (the last 90 by default)."),
+        ("end_date", In::Query, "W3C date-time."),
+        ("status", In::Query, "open | closed (comma-separated)."),
+    ];
+    let mut ops = Vec::new();
+    for ext in ["json", "xml"] {
+        let (services, requests) = if ext == "json" {
+            ("/open311/v2/services.json", "/open311/v2/requests.json")
+        } else {
+            ("/open311/v2/services.xml", "/open311/v2/requests.xml")
+        };
+        ops.push(Op {
+            method: "get",
+            path: services,
+            id: if ext == "json" { "open311ServicesJson" } else { "open311ServicesXml" },
+            tag: "open311",
+            summary: "GeoReport v2: the services a citizen can report (the registry's items in citizen-visible categories)",
+            auth: false,
+            params: services_params,
+            body: None,
+            ok: (200, Some(list(&service))),
+            errors: &[400, 429],
+            idempotent: false,
+        });
+        ops.push(Op {
+            method: "get",
+            path: requests,
+            id: if ext == "json" { "open311RequestsJson" } else { "open311RequestsXml" },
+            tag: "open311",
+            summary: "GeoReport v2: service requests made through Open311, newest first (at most 200)",
+            auth: false,
+            params: list_params,
+            body: None,
+            ok: (200, Some(list(&request))),
+            errors: &[400, 429, 503],
+            idempotent: false,
+        });
+        ops.push(Op {
+            method: "post",
+            path: requests,
+            id: if ext == "json" { "open311CreateRequestJson" } else { "open311CreateRequestXml" },
+            tag: "open311",
+            summary: "GeoReport v2: report a problem (api_key); a whistle on behalf of the district's command centre, \
+                      routed by location to the town",
+            auth: false,
+            params: &[],
+            body: Some(form.clone()),
+            ok: (201, Some(created.clone())),
+            errors: &[400, 403, 413, 429, 503],
+            idempotent: false,
+        });
+    }
+    ops.push(Op {
+        method: "get",
+        path: "/open311/v2/services/{file}",
+        id: "open311ServiceDefinition",
+        tag: "open311",
+        summary: "GeoReport v2: a service's definition (`{service_code}.json` or `.xml`); no attributes",
+        auth: false,
+        params: &[("file", In::Path, "`{service_code}.json` or `{service_code}.xml`."), JURISDICTION],
+        body: None,
+        ok: (
+            200,
+            Some(json!({"type": "object", "required": ["service_code", "attributes"], "properties": {
+                "service_code": {"type": "string"}, "attributes": {"type": "array", "maxItems": 0}
+            }})),
+        ),
+        errors: &[400, 404, 429],
+        idempotent: false,
+    });
+    ops.push(Op {
+        method: "get",
+        path: "/open311/v2/requests/{file}",
+        id: "open311Request",
+        tag: "open311",
+        summary: "GeoReport v2: one service request (`{id}.json` or `.xml`), its open/closed status and Whistle's own",
+        auth: false,
+        params: &[("file", In::Path, "`{service_request_id}.json` or `.xml`."), JURISDICTION],
+        body: None,
+        ok: (200, Some(list(&request))),
+        errors: &[400, 404, 429, 503],
+        idempotent: false,
+    });
+    ops
 }
 
 /// Every (method, path) the document describes, e.g. `("post", "/api/v1/whistles")`.
@@ -947,8 +1108,11 @@ pub fn document() -> Value {
             ok["content"] = media(body);
         }
         responses.insert(status.to_string(), ok);
+        // Open311's errors are GeoReport's `[{"code", "description"}]`, not the API's.
+        // A 429 comes from the rate limit in front of every route, in the API's format.
         for e in op.errors {
-            responses.insert(e.to_string(), json!({"$ref": format!("#/components/responses/E{e}")}));
+            let prefix = if op.path.starts_with("/open311/") && *e != 429 { "O" } else { "E" };
+            responses.insert(e.to_string(), json!({"$ref": format!("#/components/responses/{prefix}{e}")}));
         }
         let mut params: Vec<Value> = op
             .params
@@ -986,12 +1150,23 @@ pub fn document() -> Value {
     }
     let error = g.subschema_for::<api::ErrorBody>().to_value();
     let schemas = g.take_definitions(true);
-    let responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 415, 422, 429, 503]
+    let mut responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 415, 422, 429, 503]
         .into_iter()
         .map(|e| {
             (format!("E{e}"), json!({"description": describe(e), "content": {"application/json": {"schema": error}}}))
         })
         .collect();
+    let georeport_error = json!({"type": "array", "items": {"type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}});
+    for e in [400u16, 403, 404, 413, 503] {
+        responses.insert(
+            format!("O{e}"),
+            json!({"description": format!("GeoReport v2 error {e}, its description says why"), "content": {
+                "application/json": {"schema": georeport_error},
+                "text/xml": {"schema": {"type": "string", "description": "<errors><error><code/><description/></error></errors>"}}
+            }}),
+        );
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -1005,7 +1180,7 @@ pub fn document() -> Value {
         "tags": [
             {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
             {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "cases"}, {"name": "attachments"},
-            {"name": "supervision"},
+            {"name": "supervision"}, {"name": "open311"},
             {"name": "meta"}
         ],
         "paths": paths,

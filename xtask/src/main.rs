@@ -207,6 +207,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     script("prometheus.sh", &["install"])?;
     // The stack test validates the served OpenAPI document with an independent validator.
     script("openapi.sh", &["install"])?;
+    // The stack test speaks Open311 with an independent client (PyPI's georeport).
+    script("georeport.sh", &["install"])?;
     // Unit and integration tests: services run in-process on random ports, with random topic
     // names, Redis key prefixes and PostgreSQL databases, against the real broker, Redis and
     // PostgreSQL.

@@ -275,6 +275,12 @@ impl CaseStore {
         format!("{}stream:{channel}", self.prefix)
     }
 
+    /// A key of this store's prefix, for a caller's own small index beside the cases (e.g.
+    /// intake's Open311 requests).
+    pub fn prefixed(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
     /// A connection for ordinary commands, shared with this store.
     pub fn connection(&self) -> Redis {
         self.conn.clone()

@@ -41,19 +41,16 @@ impl NewWhistle {
         let item = ItemCode::parse(&req.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
         let description = text("description", &req.description, MAX_DESCRIPTION_CHARS, true)?;
         let address = text("location.address", &req.location.address, MAX_ADDRESS_CHARS, false)?;
-        let (lat, lon) = (req.location.lat, req.location.lon);
-        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::InvalidField {
-                field: "location.lat",
-                message: "must be a latitude between -90 and 90".into(),
-            });
-        }
-        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::InvalidField {
-                field: "location.lon",
-                message: "must be a longitude between -180 and 180".into(),
-            });
-        }
+        let datum = match req.datum.as_deref() {
+            None => whistle_geo::Datum::Wgs84,
+            Some(d) => whistle_geo::Datum::parse(d).ok_or_else(|| ApiError::InvalidField {
+                field: "datum",
+                message: "must be wgs84 (GPS, the default) or gcj02 (AMap, Tencent and other Chinese maps)".into(),
+            })?,
+        };
+        let point = located(req.location.lat, req.location.lon, datum)?;
+        whistle_geo::locate(point).map_err(|e| ApiError::InvalidField { field: "location", message: e.to_string() })?;
+        let (lat, lon) = (point.lat, point.lon);
         if req.photos.len() > MAX_PHOTOS {
             return Err(ApiError::InvalidField { field: "photos", message: format!("at most {MAX_PHOTOS} photos") });
         }
@@ -95,6 +92,24 @@ impl NewWhistle {
             assist,
         })
     }
+}
+
+/// Coordinates as sent, in range, converted to WGS-84 (what Whistle stores) from `datum`. The
+/// caller checks that the point lies in Chongqing ([`whistle_geo::locate`]).
+pub fn located(lat: f64, lon: f64, datum: whistle_geo::Datum) -> Result<whistle_geo::Point, ApiError> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::InvalidField {
+            field: "location.lat",
+            message: "must be a latitude between -90 and 90".into(),
+        });
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(ApiError::InvalidField {
+            field: "location.lon",
+            message: "must be a longitude between -180 and 180".into(),
+        });
+    }
+    Ok(datum.to_wgs84(whistle_geo::Point::new(lat, lon)))
 }
 
 /// A photo reference: an absolute http(s) URL with a host, or a path on this site. A `//host`
@@ -204,6 +219,7 @@ mod tests {
             attachments: vec![],
             support: false,
             assist: vec![],
+            datum: None,
         }
     }
 

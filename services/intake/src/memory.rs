@@ -14,7 +14,7 @@ use whistle_casestore::store::{ActionSlot, Claim};
 use whistle_schemas::events::CaseEvent;
 
 use crate::error::ApiError;
-use crate::ports::{Cases, EventLog, Fut};
+use crate::ports::{Cases, EventLog, Fut, RequestRecord};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -26,6 +26,7 @@ pub struct MemoryCases {
     cases: Mutex<HashMap<Uuid, Case>>,
     keys: Mutex<HashMap<String, String>>,
     slots: Mutex<HashMap<Uuid, Uuid>>,
+    open311: Mutex<Vec<RequestRecord>>,
 }
 
 impl MemoryCases {
@@ -99,6 +100,27 @@ impl Cases for MemoryCases {
             .take(limit)
             .collect();
         Box::pin(async move { Ok(ids) })
+    }
+    fn index_open311<'a>(&'a self, record: &'a RequestRecord) -> Fut<'a, anyhow::Result<()>> {
+        lock(&self.open311).push(record.clone());
+        Box::pin(async { Ok(()) })
+    }
+    fn open311_records<'a>(&'a self, ids: &'a [Uuid]) -> Fut<'a, anyhow::Result<Vec<RequestRecord>>> {
+        let all = lock(&self.open311);
+        let found = ids.iter().filter_map(|id| all.iter().find(|r| r.id == *id).cloned()).collect();
+        Box::pin(async move { Ok(found) })
+    }
+    fn open311_between(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Fut<'_, anyhow::Result<Vec<RequestRecord>>> {
+        let mut found: Vec<RequestRecord> =
+            lock(&self.open311).iter().filter(|r| (start..=end).contains(&r.requested_at)).cloned().collect();
+        found.sort_by_key(|r| std::cmp::Reverse(r.requested_at));
+        found.truncate(limit);
+        Box::pin(async move { Ok(found) })
     }
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {
         let mut slots = lock(&self.slots);

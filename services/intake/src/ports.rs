@@ -7,6 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use uuid::Uuid;
@@ -44,6 +46,39 @@ pub trait Cases: Send + Sync {
     /// The cases for the supervisors of `scope` (`city` or a district): flagged steps awaiting a
     /// review, town cases not yet decided. At most `limit`, the most urgent first.
     fn supervised<'a>(&'a self, scope: &'a str, limit: usize) -> Fut<'a, anyhow::Result<Vec<Uuid>>>;
+    /// Records an Open311 request (what its reporter sent besides the whistle), by time.
+    fn index_open311<'a>(&'a self, record: &'a RequestRecord) -> Fut<'a, anyhow::Result<()>>;
+    /// The Open311 requests of these ids (unknown ones left out), in the order asked.
+    fn open311_records<'a>(&'a self, ids: &'a [Uuid]) -> Fut<'a, anyhow::Result<Vec<RequestRecord>>>;
+    /// The Open311 requests made in `[start, end]`, newest first, at most `limit`.
+    fn open311_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        limit: usize,
+    ) -> Fut<'_, anyhow::Result<Vec<RequestRecord>>>;
+}
+
+/// What Open311 keeps of a request besides its whistle: what a public reader may see of what the
+/// reporter sent (never their contact details, which only the whistle's text carries), and
+/// which client sent it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub client: String,
+    pub service_code: String,
+    pub description: String,
+    pub address: Option<String>,
+    pub media_url: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// The datum the coordinates came in (`wgs84` or `gcj02`); the whistle has WGS-84.
+    pub datum: String,
+}
+
+/// Redis keys of the Open311 index: a sorted set of ids by request time, one string each.
+const OPEN311_INDEX: &str = "open311:requests";
+fn open311_key(store: &CaseStore, id: Uuid) -> String {
+    store.prefixed(&format!("open311:request:{id}"))
 }
 
 impl Cases for CaseStore {
@@ -82,6 +117,64 @@ impl Cases for CaseStore {
                     Ok(anyhow::Context::context(serde_json::from_str::<Id>(json), "a supervised case's summary")?.id)
                 })
                 .collect()
+        })
+    }
+    fn index_open311<'a>(&'a self, record: &'a RequestRecord) -> Fut<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let json = serde_json::to_string(record)?;
+            let mut conn = self.connection();
+            redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(open311_key(self, record.id))
+                .arg(json)
+                .ignore()
+                .cmd("ZADD")
+                .arg(self.prefixed(OPEN311_INDEX))
+                .arg(record.requested_at.timestamp_millis())
+                .arg(record.id.to_string())
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .context("recording an Open311 request")
+        })
+    }
+    fn open311_records<'a>(&'a self, ids: &'a [Uuid]) -> Fut<'a, anyhow::Result<Vec<RequestRecord>>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut conn = self.connection();
+            let keys: Vec<String> = ids.iter().map(|id| open311_key(self, *id)).collect();
+            let found: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.context("reading Open311 requests")?;
+            found
+                .into_iter()
+                .flatten()
+                .map(|json| serde_json::from_str(&json).context("an Open311 request record"))
+                .collect()
+        })
+    }
+    fn open311_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        limit: usize,
+    ) -> Fut<'_, anyhow::Result<Vec<RequestRecord>>> {
+        Box::pin(async move {
+            let mut conn = self.connection();
+            let ids: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(self.prefixed(OPEN311_INDEX))
+                .arg(end.timestamp_millis())
+                .arg(start.timestamp_millis())
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .query_async(&mut conn)
+                .await
+                .context("listing Open311 requests")?;
+            let ids: Vec<Uuid> = ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect();
+            Cases::open311_records(self, &ids).await
         })
     }
 }

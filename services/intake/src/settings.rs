@@ -32,7 +32,18 @@ pub struct Settings {
     /// Evidence attachments: where the files are kept, how large they may be. Their index is
     /// in `database.url`'s database (schema `attachments`).
     pub attachments: AttachmentSettings,
+    /// Open311 GeoReport v2 clients (`/open311/v2/`).
+    pub open311: Open311Settings,
     pub shutdown: ShutdownSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Open311Settings {
+    /// The clients' API keys: a file of `client key` lines (`#` comments), read at start-up.
+    /// Unset: no client may post (reading is public); a demo stack also has the key
+    /// `whistle-demo-open311`.
+    pub keys_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -49,6 +60,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             rate_limit: RateLimitSettings::default(),
             attachments: AttachmentSettings::default(),
+            open311: Open311Settings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }

@@ -56,6 +56,15 @@ impl Application {
         } else if settings.auth.demo_password.is_some() {
             tracing::warn!("auth.demo_password is set but the demo accounts are off: set WHISTLE_DEMO=1 to use them");
         }
+        let mut open311_keys = match &settings.open311.keys_file {
+            Some(path) => routes::open311::Open311Keys::read_file(path)?,
+            None => Vec::new(),
+        };
+        if directory.demo() {
+            open311_keys.push((routes::open311::DEMO_CLIENT.to_owned(), routes::open311::DEMO_KEY.to_owned()));
+        }
+        let open311 = Arc::new(routes::open311::Open311Keys::new(open311_keys));
+        tracing::info!(clients = open311.len(), "open311 API keys loaded");
         let account_store = match settings.database.url {
             Some(_) => {
                 let store = whistle_accounts::AccountStore::connect(&settings.database).await?;
@@ -95,6 +104,7 @@ impl Application {
             accounts: account_store.clone(),
             evidence: evidence.clone().map(|store| routes::Evidence::new(store, &settings.attachments)),
             trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
+            open311,
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());

@@ -62,6 +62,10 @@ fn harness() -> Harness {
         accounts: None,
         evidence: None,
         trust_forwarded_for: false,
+        open311: Arc::new(whistle_intake::routes::open311::Open311Keys::new([(
+            "demo".to_owned(),
+            whistle_intake::routes::open311::DEMO_KEY.to_owned(),
+        )])),
     };
     let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };
     let app = routes::router(
@@ -275,4 +279,191 @@ async fn account_administration_is_for_admins_and_needs_the_account_store() {
     // Refused before the body is read: a non-admin's malformed body is still a 403.
     let (status, _) = h.call(&town(), "POST", "/api/v1/accounts", json!(["not", "an", "object"]), None).await;
     assert_eq!(status, 403);
+}
+
+// ---- Open311 GeoReport v2 (docs/open311.md).
+
+impl Harness {
+    /// A request without a bearer token, as an Open311 client sends it.
+    async fn open311(&self, method: &str, uri: &str, form: Option<&str>) -> (u16, String, String) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if form.is_some() {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let body = form.map_or_else(Body::empty, |f| Body::from(f.to_owned()));
+        let resp = self.app.clone().oneshot(req.body(body).expect("request")).await.expect("infallible");
+        let status = resp.status().as_u16();
+        let content_type =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (status, content_type, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+    }
+
+    async fn open311_json(&self, method: &str, uri: &str, form: Option<&str>) -> (u16, Value) {
+        let (status, _, text) = self.open311(method, uri, form).await;
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {text}")))
+    }
+}
+
+const OPEN311_FORM: &str = "api_key=whistle-demo-open311&service_code=CQ-ENV-001&lat=29.5575&long=106.5770\
+    &address_string=%E8%A7%A3%E6%94%BE%E7%A2%91&description=%E6%B2%B3%E8%BE%B9%E6%9C%89%E5%BA%9F%E6%B2%B9%E6%A1%B6\
+    &first_name=San&last_name=Zhang&phone=13800000000";
+
+#[tokio::test]
+async fn open311_lists_citizen_services_in_chinese_and_english_and_defines_one() {
+    let h = harness();
+    let (status, services) = h.open311_json("GET", "/open311/v2/services.json", None).await;
+    assert_eq!(status, 200, "{services}");
+    let services = services.as_array().expect("an array");
+    let env = services.iter().find(|s| s["service_code"] == "CQ-ENV-001").expect("an environment item");
+    assert_eq!(env["metadata"], false);
+    assert_eq!(env["type"], "realtime");
+    assert!(env["service_name"].as_str().is_some_and(|n| !n.is_ascii()), "zh-CN by default: {env}");
+    assert!(
+        services.iter().all(|s| !["education", "civil_affairs", "labour"].contains(&s["group"].as_str().unwrap_or("")))
+    );
+    let (_, english) = h.open311_json("GET", "/open311/v2/services.json?locale=en", None).await;
+    assert!(english[0]["service_name"].as_str().is_some_and(str::is_ascii), "{}", english[0]);
+    let (status, definition) = h.open311_json("GET", "/open311/v2/services/CQ-ENV-001.json", None).await;
+    assert_eq!((status, definition["service_code"].as_str()), (200, Some("CQ-ENV-001")));
+    assert_eq!(definition["attributes"], json!([]));
+    let (status, content_type, xml) = h.open311("GET", "/open311/v2/services.xml", None).await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/xml"), "{content_type}");
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<services><service>")
+            && xml.contains("<service_code>CQ-ENV-001</service_code>")
+    );
+    let (status, missing) = h.open311_json("GET", "/open311/v2/services/CQ-NOPE-999.json", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(missing[0]["code"], 404, "{missing}");
+}
+
+#[tokio::test]
+async fn an_open311_request_becomes_a_whistle_of_the_command_centre_in_the_town_and_reads_back() {
+    let h = harness();
+    let (status, created) = h.open311_json("POST", "/open311/v2/requests.json", Some(OPEN311_FORM)).await;
+    assert_eq!(status, 201, "{created}");
+    let id: Uuid = created[0]["service_request_id"].as_str().expect("id").parse().expect("uuid");
+    let raised = h.log.events().into_iter().find(|e| e.subject == id).expect("published");
+    let CaseEventBody::Raised(r) = raised.body else { panic!("a raise") };
+    assert_eq!(r.town, "500103001", "解放碑's centre is nearest");
+    assert_eq!(r.district, "500103");
+    assert_eq!(r.raised_by.code, "500103-CC");
+    assert!(r.description.contains("13800000000"), "the department may call back: {}", r.description);
+    let (status, read) = h.open311_json("GET", &format!("/open311/v2/requests/{id}.json"), None).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read[0]["status"], "open");
+    assert_eq!(read[0]["whistle_status"], "raised");
+    assert_eq!(read[0]["town"], "500103001");
+    assert!(!read[0].to_string().contains("13800000000"), "a public reader never sees the contact: {read}");
+    let (_, list) = h.open311_json("GET", &format!("/open311/v2/requests.json?service_request_id={id}"), None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let (_, list) = h.open311_json("GET", "/open311/v2/requests.json?status=closed", None).await;
+    assert_eq!(list, json!([]));
+    let (status, _, xml) = h.open311("GET", &format!("/open311/v2/requests/{id}.xml"), None).await;
+    assert_eq!(status, 200);
+    assert!(xml.contains("<service_requests><request>") && xml.contains("<status>open</status>"), "{xml}");
+}
+
+#[tokio::test]
+async fn open311_requests_from_a_chinese_map_are_stored_in_wgs84_and_elsewhere_go_to_triage() {
+    let h = harness();
+    // 解放碑 as AMap shows it (GCJ-02), said so.
+    let gcj = whistle_geo::wgs84_to_gcj02(whistle_geo::Point::new(29.5575, 106.5770));
+    let form = format!(
+        "api_key=whistle-demo-open311&service_code=CQ-ENV-001&lat={}&long={}&datum=gcj02&description=leak",
+        gcj.lat, gcj.lon
+    );
+    let (status, created) = h.open311_json("POST", "/open311/v2/requests.json", Some(&form)).await;
+    assert_eq!(status, 201, "{created}");
+    let id: Uuid = created[0]["service_request_id"].as_str().expect("id").parse().expect("uuid");
+    let raised = h.log.events().into_iter().find(|e| e.subject == id).expect("published");
+    let CaseEventBody::Raised(r) = raised.body else { panic!("a raise") };
+    let stored = whistle_geo::Point::new(r.location.lat, r.location.lon);
+    assert!(stored.distance_m(whistle_geo::Point::new(29.5575, 106.5770)) < 1.0, "{stored:?}");
+    // 万州: no town centres there, so no town: the command centre triages.
+    let form = "api_key=whistle-demo-open311&service_code=CQ-ENV-001&lat=30.8078&long=108.3802&description=leak";
+    let (status, created) = h.open311_json("POST", "/open311/v2/requests.json", Some(form)).await;
+    assert_eq!(status, 201, "{created}");
+    let id: Uuid = created[0]["service_request_id"].as_str().expect("id").parse().expect("uuid");
+    let raised = h.log.events().into_iter().find(|e| e.subject == id).expect("published");
+    let CaseEventBody::Raised(r) = raised.body else { panic!("a raise") };
+    assert_eq!((r.town.as_str(), r.district.as_str(), r.raised_by.code.as_str()), ("", "500101", "500101-CC"));
+}
+
+#[tokio::test]
+async fn open311_refusals_are_georeport_errors_that_say_why() {
+    let h = harness();
+    let base = "service_code=CQ-ENV-001&lat=29.5575&long=106.5770&description=x";
+    for (form, status, says) in [
+        (base.to_owned(), 403, "api_key is required"),
+        (format!("api_key=not-a-key&{base}"), 403, "not valid"),
+        (
+            "api_key=whistle-demo-open311&service_code=CQ-ENV-001&lat=30.66&long=104.06&description=x".to_owned(),
+            400,
+            "outside Chongqing",
+        ),
+        (
+            "api_key=whistle-demo-open311&service_code=CQ-ENV-001&address_string=x&description=x".to_owned(),
+            400,
+            "does not geocode",
+        ),
+        (
+            "api_key=whistle-demo-open311&service_code=CQ-NOPE-1&lat=29.5575&long=106.5770&description=x".to_owned(),
+            400,
+            "no such service",
+        ),
+        (
+            "api_key=whistle-demo-open311&service_code=CQ-ENV-001&lat=29.5575&long=106.5770".to_owned(),
+            400,
+            "description is required",
+        ),
+        (format!("api_key=whistle-demo-open311&{base}&jurisdiction_id=500101"), 400, "lies in district 500103"),
+        (format!("api_key=whistle-demo-open311&{base}&datum=bd09"), 400, "datum"),
+    ] {
+        let (got, answer) = h.open311_json("POST", "/open311/v2/requests.json", Some(&form)).await;
+        assert_eq!(got, status, "{form}: {answer}");
+        assert_eq!(answer[0]["code"], status, "{answer}");
+        let description = answer[0]["description"].as_str().expect("a description");
+        assert!(description.contains(says), "{form}: {description}");
+    }
+    let (status, _, xml) = h.open311("POST", "/open311/v2/requests.xml", Some(base)).await;
+    assert_eq!(status, 403);
+    assert!(xml.contains("<errors><error><code>403</code>"), "{xml}");
+    let (status, answer) = h
+        .open311_json(
+            "GET",
+            "/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-12-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer[0]["description"].as_str().is_some_and(|d| d.contains("90 days")));
+    let (status, _) = h.open311_json("GET", &format!("/open311/v2/requests/{}.json", Uuid::new_v4()), None).await;
+    assert_eq!(status, 404);
+    assert!(h.log.events().is_empty(), "nothing refused was published");
+}
+
+#[tokio::test]
+async fn a_raise_outside_chongqing_is_refused_and_a_gcj02_one_is_stored_in_wgs84() {
+    let h = harness();
+    let body = json!({"town": "500103001", "item": "CQ-ENV-001", "description": "x",
+                      "location": {"lat": 30.66, "lon": 104.06, "address": "成都"}});
+    let (status, answer) = h.call(&town(), "POST", "/api/v1/whistles", body, None).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{answer}");
+    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("outside Chongqing")), "{answer}");
+    let gcj = whistle_geo::wgs84_to_gcj02(whistle_geo::Point::new(29.5575, 106.5770));
+    let body = json!({"town": "500103001", "item": "CQ-ENV-001", "description": "x", "datum": "gcj02",
+                      "location": {"lat": gcj.lat, "lon": gcj.lon, "address": "解放碑"}});
+    let (status, answer) = h.call(&town(), "POST", "/api/v1/whistles", body, None).await;
+    assert_eq!(status, 202, "{answer}");
+    let id: Uuid = answer["id"].as_str().expect("id").parse().expect("uuid");
+    let case = h.cases.case(id).expect("provisional case");
+    assert!(
+        whistle_geo::Point::new(case.location.lat, case.location.lon)
+            .distance_m(whistle_geo::Point::new(29.5575, 106.5770))
+            < 1.0
+    );
 }

@@ -37,7 +37,8 @@ fn valid_request() -> impl Strategy<Value = RaiseWhistleRequest> {
         "[A-Z]{2}-[A-Z]{2,5}-[0-9]{3}",
         (typed(50), proptest::option::of(typed(50))),
         typed(80),
-        (-90.0f64..=90.0, -180.0f64..=180.0),
+        // Chongqing's main urban area: every point of it lies inside the municipality.
+        (29.3f64..=29.8, 106.3f64..=106.8),
         proptest::collection::vec(photo, 0..=MAX_PHOTOS),
         any::<bool>(),
         proptest::collection::vec("[A-Z]{2,4}", 0..=MAX_ASSIST),
@@ -57,6 +58,7 @@ fn valid_request() -> impl Strategy<Value = RaiseWhistleRequest> {
                 attachments: Vec::new(),
                 support,
                 assist,
+                datum: None,
             }
         })
 }
@@ -103,6 +105,7 @@ fn any_request() -> impl Strategy<Value = RaiseWhistleRequest> {
             attachments: Vec::new(),
             support,
             assist,
+            datum: None,
         })
 }
 

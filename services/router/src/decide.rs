@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use whistle_registry::file::COMMAND_CENTRE;
-use whistle_registry::{DepartmentCode, ItemCode, Registry, Route, RouteError, TownCode, route, supporting_department};
+use whistle_registry::{
+    DepartmentCode, DistrictCode, ItemCode, Registry, Route, RouteError, TownCode, route, supporting_department,
+};
 use whistle_schemas::events::{
     Actor, ActorKind, CaseEvent, CaseEventBody, DepartmentRef, Dispatched, Raised, Rejected, Transferred,
 };
@@ -52,6 +54,38 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             }),
         )
     };
+    // A whistle the district's command centre raised for a citizen (Open311): where no town is
+    // known (the district has no town centres), it triages the case itself.
+    let by_command_centre = raised_by_command_centre(raised);
+    if by_command_centre && raised.town.is_empty() {
+        let centre = DistrictCode::parse(&raised.district)
+            .ok()
+            .and_then(|d| registry.department(&DepartmentCode::new(&d, COMMAND_CENTRE)));
+        let Some(centre) = centre else {
+            return (Outcome::Unroutable, reject("unroutable", "no command centre".into(), "unknown_reference"));
+        };
+        let body = Dispatched {
+            assisting: Vec::new(),
+            department: DepartmentRef { code: centre.code.to_string(), names: centre.names.clone() },
+            district: raised.district.clone(),
+            item: raised.item.clone(),
+            authority: None,
+            triage: true,
+            basis: format!(
+                "triage: reported through Open311 at ({:.5}, {:.5}); no town is known for that place",
+                raised.location.lat, raised.location.lon
+            ),
+            registry_version: ItemCode::parse(&raised.item).ok().and_then(|i| registry.item(&i)).map(|i| i.version),
+        };
+        let event = CaseEvent::new(
+            derived_id(event.id, "whistle.dispatched"),
+            SOURCE,
+            whistle,
+            now,
+            CaseEventBody::Dispatched(body),
+        );
+        return (Outcome::Triage, event);
+    }
     let codes = TownCode::parse(&raised.town).and_then(|t| ItemCode::parse(&raised.item).map(|i| (t, i)));
     let (town, item) = match codes {
         Ok(codes) => codes,
@@ -133,6 +167,20 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
                 },
             }
         }
+        // A citizen's report of something the town handles itself: the command centre hands it
+        // to the town (the town does not whistle to itself).
+        Route::Town { authority, since: _ } if by_command_centre => {
+            match registry.department(&DepartmentCode::new(&body, COMMAND_CENTRE)) {
+                Some(centre) => {
+                    let basis = format!(
+                        "triage: reported through Open311; town {town} holds {item} itself under {} authority",
+                        authority.as_str()
+                    );
+                    (Outcome::Triage, dispatched(centre, Some(authority), true, basis))
+                }
+                None => (Outcome::Unroutable, reject("unroutable", "no command centre".into(), "unknown_reference")),
+            }
+        }
         Route::Town { authority, since } => (
             Outcome::TownHolds,
             reject(
@@ -146,6 +194,12 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             ),
         ),
     }
+}
+
+/// Whether a district command centre raised the whistle (on a citizen's behalf, through Open311).
+fn raised_by_command_centre(raised: &Raised) -> bool {
+    raised.raised_by.kind == ActorKind::Department
+        && raised.raised_by.code.strip_suffix(COMMAND_CENTRE).is_some_and(|rest| rest.ends_with('-'))
 }
 
 /// The re-routing of a case a department returned (`rejected`): the registry's holder has just
@@ -229,6 +283,49 @@ mod tests {
             other => panic!("expected a dispatch, got {other:?}"),
         }
         assert_eq!(out.subject, event.subject, "the output belongs to the same whistle");
+    }
+
+    /// An Open311 report: raised by the district's command centre on a citizen's behalf.
+    fn reported(town: &str, district: &str, item: &str) -> (CaseEvent, Raised) {
+        let (event, mut r) = raised(town, item);
+        r.district = district.into();
+        r.raised_by = Actor::person(ActorKind::Department, format!("{district}-CC"), "open311:demo", "open311");
+        let mut event = event;
+        event.body = CaseEventBody::Raised(r.clone());
+        (event, r)
+    }
+
+    fn dispatched_to(out: CaseEvent) -> (String, bool) {
+        match out.body {
+            CaseEventBody::Dispatched(d) => (d.department.code, d.triage),
+            other => panic!("expected a dispatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_citizens_report_routes_like_a_towns_whistle() {
+        let (event, r) = reported("500103001", "500103", "CQ-ENV-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::Department);
+        assert_eq!(dispatched_to(out), ("500103-EE".into(), false));
+    }
+
+    #[test]
+    fn a_citizens_report_without_a_town_or_of_a_town_held_item_goes_to_the_command_centre() {
+        let (event, r) = reported("", "500101", "CQ-ENV-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::Triage);
+        assert_eq!(dispatched_to(out), ("500101-CC".into(), true));
+        // CQ-FIRE-001 is the towns' own: a town's whistle is refused, a citizen's report triaged.
+        let (event, r) = reported("500103001", "500103", "CQ-FIRE-001");
+        let (outcome, out) = decide(&registry(), &event, &r, Utc::now());
+        assert_eq!(outcome, Outcome::Triage);
+        assert_eq!(dispatched_to(out), ("500103-CC".into(), true));
+        let (event, r) = raised("500103001", "CQ-FIRE-001");
+        assert_eq!(decide(&registry(), &event, &r, Utc::now()).0, Outcome::TownHolds);
+        // A town's whistle without a town is still unroutable.
+        let (event, r) = raised("", "CQ-ENV-001");
+        assert_eq!(decide(&registry(), &event, &r, Utc::now()).0, Outcome::Unroutable);
     }
 
     #[test]

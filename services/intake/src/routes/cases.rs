@@ -118,6 +118,7 @@ pub async fn open(
         attachments: Vec::new(),
         support: false,
         assist: Vec::new(),
+        datum: req.datum.clone(),
     })?;
     if matches!(opener, Opener::Town) && !principal.can_open_case_for(parsed.town.as_str()) {
         return Err(ApiError::forbidden(format!(

@@ -5,6 +5,7 @@ mod assist;
 mod attachments;
 mod auth;
 mod cases;
+pub mod open311;
 mod registry;
 mod whistles;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub evidence: Option<Evidence>,
     /// Whether a client's address comes from `X-Forwarded-For` (`rate_limit.trust_forwarded_for`).
     pub trust_forwarded_for: bool,
+    /// Open311 clients' API keys (`open311.keys_file`, and the demo key on a demo stack).
+    pub open311: Arc<open311::Open311Keys>,
 }
 
 /// The API router (without the admin routes).
@@ -118,6 +121,13 @@ pub fn router(
         .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/openapi.json", get(openapi))
+        // Open311 GeoReport v2: public reads, `api_key` for posting (docs/open311.md).
+        .route("/open311/v2/services.json", get(open311::services))
+        .route("/open311/v2/services.xml", get(open311::services))
+        .route("/open311/v2/services/{file}", get(open311::service_definition))
+        .route("/open311/v2/requests.json", get(open311::list_requests).post(open311::create_request))
+        .route("/open311/v2/requests.xml", get(open311::list_requests).post(open311::create_request))
+        .route("/open311/v2/requests/{file}", get(open311::get_request))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
