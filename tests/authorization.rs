@@ -88,6 +88,7 @@ async fn call(
     let mut req = match method {
         "GET" => stack.http.get(&url),
         "PUT" => stack.http.put(&url),
+        "DELETE" => stack.http.delete(&url),
         _ => stack.http.post(&url),
     };
     if let Some(token) = token {
@@ -287,6 +288,19 @@ async fn every_role_against_every_endpoint() {
         "people": [{"id": "duty", "name": "王值班", "email": "duty@example.cn"}],
         "shifts": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:30", "end": "17:30", "person": "duty"}]
     });
+    // Webhook subscriptions to act on: one of district 500103, and one of 500104 to delete (its
+    // command centre deletes it before the administrator's call finds it gone, `404`).
+    let webhook = json!({"url": "http://127.0.0.1:9/hook", "events": ["whistle.raised"]});
+    let mut hooks = Vec::new();
+    for district in ["500103", "500104"] {
+        let mut body = webhook.clone();
+        body["district"] = json!(district);
+        let (status, created) =
+            call(&stack, Service::Notify, "POST", "/api/v1/webhooks", &body, Some(&token(&as_admin()))).await;
+        assert_eq!(status, 201, "{created}");
+        hooks.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let (hook, doomed_hook) = (&hooks[0], &hooks[1]);
     let endpoints: Vec<(Service, &str, String, Value, Who)> = vec![
         (Service::Intake, "GET", "/api/v1/auth/me".into(), Value::Null, Who::All),
         // Every token here is fresh, so logging one out leaves the others alone.
@@ -492,6 +506,26 @@ async fn every_role_against_every_endpoint() {
             Service::Notify,
             "GET",
             "/api/v1/notify/dead-letters?district=500104".into(),
+            Value::Null,
+            Who::Only(&["admin", "other_cc"]),
+        ),
+        // Webhooks: administrators for any scope, a command centre for its own district's.
+        (Service::Notify, "POST", "/api/v1/webhooks".into(), webhook.clone(), Who::Only(&["admin", "cc", "other_cc"])),
+        (Service::Notify, "GET", "/api/v1/webhooks".into(), Value::Null, Who::Only(&["admin", "cc", "other_cc"])),
+        (Service::Notify, "GET", "/api/v1/webhooks?district=500103".into(), Value::Null, Who::Only(&["admin", "cc"])),
+        (Service::Notify, "GET", format!("/api/v1/webhooks/{hook}"), Value::Null, Who::Only(&["admin", "cc"])),
+        (Service::Notify, "POST", format!("/api/v1/webhooks/{hook}/resume"), Value::Null, Who::Only(&["admin", "cc"])),
+        (
+            Service::Notify,
+            "GET",
+            format!("/api/v1/webhooks/{hook}/deliveries"),
+            Value::Null,
+            Who::Only(&["admin", "cc"]),
+        ),
+        (
+            Service::Notify,
+            "DELETE",
+            format!("/api/v1/webhooks/{doomed_hook}"),
             Value::Null,
             Who::Only(&["admin", "other_cc"]),
         ),

@@ -151,12 +151,15 @@ start_one() {
       unset WHISTLE_DEMO
       WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
       WHISTLE_SMTP__URL=${WHISTLE_SMTP__URL:-$("$WHISTLE_DEV_DIR/smtp.sh" url)}
-      export WHISTLE_DATABASE__URL WHISTLE_SMTP__URL
+      # Webhook receivers of a developer (and of the tests) listen on loopback; production
+      # refuses loopback and private receivers (SSRF, docs/webhooks.md).
+      WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=${WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}
+      export WHISTLE_DATABASE__URL WHISTLE_SMTP__URL WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS
     else
       unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
     fi
     if [[ $svc != notify ]]; then
-      unset "${!WHISTLE_SMTP__@}" "${!WHISTLE_SMS__@}" "${!WHISTLE_DELIVERY__@}"
+      unset "${!WHISTLE_SMTP__@}" "${!WHISTLE_SMS__@}" "${!WHISTLE_DELIVERY__@}" "${!WHISTLE_WEBHOOKS__@}"
     fi
     if [[ $svc != intake ]]; then
       unset "${!WHISTLE_ATTACHMENTS__@}"

@@ -204,5 +204,10 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("rosters", schema::<notify::RosterList>()),
         ("on-duty", schema::<notify::OnDuty>()),
         ("notifications", schema::<notify::NotificationList>()),
+        ("webhook-request", schema::<notify::WebhookRequest>()),
+        ("webhook", schema::<notify::Webhook>()),
+        ("webhook-created", schema::<notify::WebhookCreated>()),
+        ("webhooks", schema::<notify::WebhookList>()),
+        ("webhook-deliveries", schema::<notify::WebhookDeliveryList>()),
     ]
 }

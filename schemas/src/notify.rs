@@ -151,3 +151,109 @@ pub struct NotificationRecord {
 pub struct NotificationList {
     pub notifications: Vec<NotificationRecord>,
 }
+
+/// `POST /api/v1/webhooks`: subscribe `url` to case events of the given types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// The receiver: `http://` or `https://`, at most 2048 characters, no `user:password@`. It
+    /// must not reach a loopback, private, link-local, unique-local, multicast or unspecified
+    /// address, unless the deployment allows them (`webhooks.allow_private_targets`, the dev
+    /// stack only).
+    pub url: String,
+    /// CloudEvents types, e.g. `whistle.dispatched` (every type of the case topic is allowed).
+    pub events: Vec<String>,
+    /// Only this district's cases. A command centre may leave it out (its own district) or give
+    /// its own; an administrator may leave it out for every district.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+}
+
+/// A webhook subscription (its secret is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// The district whose cases it hears; absent: every district (an administrator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// `active`, or `paused` after its deliveries failed for `webhooks.pause_after_seconds` (a
+    /// day); `POST /api/v1/webhooks/{id}/resume` makes it active again.
+    pub state: String,
+    /// Since when every attempt has failed (absent once one succeeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// `201` to `POST /api/v1/webhooks`: the subscription and its signing secret (64 hex digits),
+/// which is never shown again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookCreated {
+    pub id: String,
+    /// The key of `X-Whistle-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, used as
+    /// the UTF-8 bytes of this string.
+    pub secret: String,
+    pub webhook: Webhook,
+}
+
+/// `GET /api/v1/webhooks`: the subscriptions the caller administers, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookList {
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One POST of a delivery to the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookAttempt {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why the attempt failed (a non-2xx answer, a timeout, a refused address …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// One case event for one subscription, with its attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDelivery {
+    /// The delivery id, sent as `X-Whistle-Delivery`: the same for every attempt (a hash of the
+    /// event id and the subscription id), so a receiver can deduplicate.
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub whistle: String,
+    /// `pending` (being tried), `delivered` (a 2xx) or `dead` (given up on).
+    pub state: String,
+    /// When the next attempt is due (pending only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Why it was given up on, or why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Every attempt so far, oldest first.
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+/// `GET /api/v1/webhooks/{id}/deliveries`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDeliveryList {
+    pub deliveries: Vec<WebhookDelivery>,
+}

@@ -63,7 +63,7 @@ const ACTION: &[u16] = &[400, 401, 403, 404, 409, 413, 422, 429, 503];
 
 fn describe(status: u16) -> &'static str {
     match status {
-        400 => "malformed_body | malformed_query | malformed_request | invalid_field",
+        400 => "malformed_body | malformed_query | malformed_request | invalid_field | target_not_allowed",
         401 => {
             "unauthenticated | invalid_token | token_expired | token_revoked | invalid_credentials | account_disabled"
         }
@@ -71,7 +71,7 @@ fn describe(status: u16) -> &'static str {
         404 => "not_found",
         409 => {
             "invalid_transition | action_in_progress | overlapping_range | case_limit_reached | account_exists | \
-             account_read_only | own_account"
+             account_read_only | own_account | webhook_limit_reached"
         }
         413 => "body_too_large (an upload past its kind's limit too)",
         415 => "unsupported_media_type: by its bytes, not a JPEG, PNG, WebP or MP4 (or a broken one)",
@@ -147,6 +147,7 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
     };
     let record = schema(s::<accounts::AccountRecord>);
     let username = &[("username", In::Path, "The account's name.")][..];
+    let webhook_id = &[("id", In::Path, "The subscription id (UUID).")][..];
     let unit =
         &[("unit", In::Path, "A department (500103-EE), command centre (500103-CC) or town (500103001) code.")][..];
     let account_change = |path, id, summary, body: Option<Value>| Op {
@@ -902,6 +903,87 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             errors: BASE,
             idempotent: false,
         },
+        Op {
+            method: "post",
+            path: "/api/v1/webhooks",
+            id: "createWebhook",
+            tag: "webhooks",
+            summary: "Subscribe a URL to case events (admin: any district or all; a command centre: its own district); 201 with the signing secret, shown once; 400 target_not_allowed for a loopback or private receiver; 409 webhook_limit_reached",
+            auth: true,
+            params: &[],
+            body: schema(s::<notify::WebhookRequest>),
+            ok: (201, schema(s::<notify::WebhookCreated>)),
+            errors: &[400, 401, 403, 409, 413, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/webhooks",
+            id: "webhooks",
+            tag: "webhooks",
+            summary: "Webhook subscriptions the caller administers, oldest first (admin: all; a command centre: its district's)",
+            auth: true,
+            params: &[("district", In::Query, "Only this district's subscriptions (a command centre: its own).")],
+            body: None,
+            ok: (200, schema(s::<notify::WebhookList>)),
+            errors: BASE,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/webhooks/{id}",
+            id: "webhook",
+            tag: "webhooks",
+            summary: "One webhook subscription (without its secret)",
+            auth: true,
+            params: webhook_id,
+            body: None,
+            ok: (200, schema(s::<notify::Webhook>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "delete",
+            path: "/api/v1/webhooks/{id}",
+            id: "deleteWebhook",
+            tag: "webhooks",
+            summary: "Unsubscribe: the subscription, its pending deliveries and its delivery log are deleted (204)",
+            auth: true,
+            params: webhook_id,
+            body: None,
+            ok: (204, None),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "post",
+            path: "/api/v1/webhooks/{id}/resume",
+            id: "resumeWebhook",
+            tag: "webhooks",
+            summary: "Make a paused subscription active again (it hears events from now on)",
+            auth: true,
+            params: webhook_id,
+            body: None,
+            ok: (200, schema(s::<notify::Webhook>)),
+            errors: READ,
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/webhooks/{id}/deliveries",
+            id: "webhookDeliveries",
+            tag: "webhooks",
+            summary: "A subscription's deliveries, newest first, each with its attempts (time, status code, error)",
+            auth: true,
+            params: &[
+                ("id", In::Path, "The subscription id (UUID)."),
+                ("limit", In::Query, "At most this many, 1 to 500 (100)."),
+            ],
+            body: None,
+            ok: (200, schema(s::<notify::WebhookDeliveryList>)),
+            errors: READ,
+            idempotent: false,
+        },
     ];
     ops.extend(open311_ops());
     ops
@@ -1179,8 +1261,8 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "accounts"}, {"name": "whistles"}, {"name": "assist"}, {"name": "registry"},
-            {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "cases"}, {"name": "attachments"},
-            {"name": "supervision"}, {"name": "open311"},
+            {"name": "sla"}, {"name": "ledger"}, {"name": "notify"}, {"name": "webhooks"}, {"name": "cases"},
+            {"name": "attachments"}, {"name": "supervision"}, {"name": "open311"},
             {"name": "meta"}
         ],
         "paths": paths,

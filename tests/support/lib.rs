@@ -544,6 +544,15 @@ pub fn notify_settings(iso: &Isolation) -> whistle_notify::Settings {
             url: std::env::var("WHISTLE_TEST_SMTP").unwrap_or_else(|_| "smtp://127.0.0.1:12525".into()),
             ..Default::default()
         },
+        // Webhook receivers of the tests listen on loopback; retries come quickly.
+        webhooks: whistle_notify::settings::WebhookSettings {
+            allow_private_targets: true,
+            backoff_base_ms: 100,
+            backoff_cap_seconds: 1,
+            lease_seconds: 15,
+            poll_ms: 100,
+            ..Default::default()
+        },
         auth: auth_settings(),
         rate_limit: no_rate_limit(),
         ..Default::default()

@@ -1,6 +1,8 @@
 //! The Kafka consumer (group `whistle-notify`): each case event is planned into deliveries,
 //! which are recorded in PostgreSQL (by delivery id, so a replay records nothing twice) before
-//! the event's offset is stored. Sending is the [`sender`](crate::sender)'s job.
+//! the event's offset is stored; so is one webhook delivery per subscription that hears the
+//! event. Sending is the [`sender`](crate::sender)'s and the
+//! [webhook worker](crate::webhooks::worker)'s job.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::plan::{self, Context};
 use crate::roster::{Roster, Unit};
 use crate::store::NotifyStore;
+use crate::webhooks::{self, store::NewDelivery};
 
 /// Case events being planned at once (across different cases).
 const IN_FLIGHT: usize = 32;
@@ -31,6 +34,8 @@ pub struct Consumer {
     pub console_url: Arc<str>,
     pub sms: bool,
     pub wake: Arc<Notify>,
+    /// Wakes the webhook worker.
+    pub webhook_wake: Arc<Notify>,
     pub token: CancellationToken,
 }
 
@@ -55,7 +60,59 @@ impl Consumer {
                 return Ok(());
             }
         };
+        let payload = msg.payload().unwrap_or_default();
+        kafka::retry_until_cancelled("recording a case event's webhook deliveries", &self.token, || {
+            self.webhooks(&event, payload)
+        })
+        .await?;
         kafka::retry_until_cancelled("planning a case event's notifications", &self.token, || self.apply(&event)).await
+    }
+
+    /// Records a delivery of `payload` (the event as it is on the topic) for every active
+    /// subscription to its type in its case's district, or in every district.
+    async fn webhooks(&self, event: &CaseEvent, payload: &[u8]) -> anyhow::Result<()> {
+        let district = match effect(&event.body) {
+            Effect::Raised(r) => {
+                self.store.record_district(event.subject, &r.district).await?;
+                Some(r.district.clone())
+            }
+            Effect::Registered(r) => {
+                self.store.record_district(event.subject, &r.district).await?;
+                Some(r.district.clone())
+            }
+            _ => None,
+        };
+        let kind = event.type_name();
+        if !self.store.anyone_hears(kind).await? {
+            return Ok(());
+        }
+        let district = match district {
+            Some(d) => Some(d),
+            None => self.store.district_of(event.subject).await?,
+        };
+        let subscribers = self.store.subscribers(kind, district.as_deref()).await?;
+        if subscribers.is_empty() {
+            return Ok(());
+        }
+        // A decoded event is JSON, so UTF-8.
+        let body = String::from_utf8_lossy(payload).into_owned();
+        let deliveries: Vec<NewDelivery> = subscribers
+            .into_iter()
+            .map(|webhook| NewDelivery {
+                id: webhooks::delivery_id(event.id, webhook),
+                webhook,
+                event_id: event.id,
+                event_type: kind.to_owned(),
+                whistle: event.subject,
+                body: body.clone(),
+            })
+            .collect();
+        let new = self.store.insert_webhook_deliveries(&deliveries).await?;
+        self.metrics.webhook_planned.inc_by(new);
+        if new > 0 {
+            self.webhook_wake.notify_one();
+        }
+        Ok(())
     }
 
     async fn apply(&self, event: &CaseEvent) -> anyhow::Result<()> {

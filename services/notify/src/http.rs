@@ -2,7 +2,8 @@
 //!
 //! - `GET /api/v1/rosters[?district=D]`, `GET|PUT /api/v1/rosters/{unit}`: the duty rosters;
 //! - `GET /api/v1/rosters/{unit}/on-duty[?at=RFC3339]`: who each escalation target reaches;
-//! - `GET /api/v1/notify/dead-letters[?district=D&limit=N]`: the notifications given up on.
+//! - `GET /api/v1/notify/dead-letters[?district=D&limit=N]`: the notifications given up on;
+//! - `/api/v1/webhooks...`: outbound webhooks ([`crate::webhooks::http`]).
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ pub const MAX_DEAD_LETTERS: i64 = 500;
 #[derive(Clone)]
 pub struct HttpState {
     pub store: NotifyStore,
+    pub webhooks: crate::settings::WebhookSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,11 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// A webhook receiver on an address the deployment does not reach.
+    #[error("{0}")]
+    TargetNotAllowed(String),
+    #[error("{0}")]
+    LimitReached(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -52,6 +59,8 @@ impl IntoResponse for ApiError {
             ApiError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::TargetNotAllowed(_) => (StatusCode::BAD_REQUEST, "target_not_allowed"),
+            ApiError::LimitReached(_) => (StatusCode::CONFLICT, "webhook_limit_reached"),
             ApiError::Unexpected(err) => {
                 tracing::warn!(error = %format_args!("{err:#}"), "notifier store unavailable");
                 let body = ErrorBody::new("unavailable", "the notifier's database did not answer; retry shortly");
@@ -64,13 +73,13 @@ impl IntoResponse for ApiError {
 
 /// The district whose rosters `principal` administers: `None` for an administrator (all of
 /// them); a command centre its own; nobody else any.
-fn scope(principal: &Principal) -> Result<Option<&str>, ApiError> {
+pub(crate) fn scope(principal: &Principal) -> Result<Option<&str>, ApiError> {
     match &principal.role {
         Role::Admin => Ok(None),
         Role::CommandCentre { district } => Ok(Some(district)),
         Role::Town { .. } | Role::Department { .. } | Role::Manager { .. } | Role::Supervisor { .. } => {
             Err(AuthError::forbidden(
-                "rosters and notifications are administered by an administrator or the district's command centre",
+                "rosters, notifications and webhooks are administered by an administrator or the district's command centre",
             )
             .into())
         }
@@ -87,7 +96,10 @@ fn unit_in_scope(principal: &Principal, unit: &str) -> Result<Unit, ApiError> {
 }
 
 /// A district filter asked for by `principal`: a command centre's own, whatever it asks.
-fn district_filter<'a>(principal: &'a Principal, asked: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn district_filter<'a>(
+    principal: &'a Principal,
+    asked: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
     match (scope(principal)?, asked) {
         (Some(own), Some(asked)) if own != asked => {
             Err(AuthError::forbidden(format!("district {asked} is not this command centre's")).into())

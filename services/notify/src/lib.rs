@@ -1,4 +1,4 @@
-//! Notify: reach people when a case needs them.
+//! Notify: reach people, and other systems, when a case needs them.
 //!
 //! The notifier consumes every case event (consumer group `whistle-notify`) and tells the
 //! person on duty: a dispatch or transfer to a department's duty officer, SLA warnings and
@@ -18,6 +18,8 @@
 //! - [`consumer`]: case events in, deliveries recorded.
 //! - [`sender`] and [`channels`]: deliveries out (SMTP, robots, SMS), retries, dead letters.
 //! - [`http`]: the roster and dead-letter API.
+//! - [`webhooks`]: outbound webhooks: subscriptions, signed deliveries of case events, retries,
+//!   the address rule (SSRF), `/api/v1/webhooks...`.
 //! - [`metrics`], [`settings`], [`startup`]: the usual service shape.
 
 pub mod channels;
@@ -30,6 +32,7 @@ pub mod sender;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod webhooks;
 
 pub use settings::Settings;
 pub use startup::Application;

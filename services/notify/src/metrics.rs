@@ -1,6 +1,7 @@
-//! `whistle_notify_*` metrics. Labels are closed sets: channel (5) and kind (6).
+//! `whistle_notify_*` metrics. Labels are closed sets: channel (5), kind (7) and a webhook
+//! delivery's outcome (3: `delivered`, `failed`, `dead`).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::plan::{Channel, Kind};
 
@@ -17,7 +18,19 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Notifications planned, by kind.
     pub planned: IntCounterVec,
+    /// Webhook attempts by outcome: `delivered` (a 2xx), `failed` (every failed attempt), and
+    /// `dead` for the deliveries given up on.
+    pub webhook_deliveries: IntCounterVec,
+    /// How long one webhook attempt took.
+    pub webhook_latency: Histogram,
+    /// Webhook deliveries recorded (one per event and subscription).
+    pub webhook_planned: IntCounter,
+    /// Subscriptions paused for failing too long.
+    pub webhooks_paused: IntCounter,
 }
+
+/// The outcomes of [`Metrics::webhook_deliveries`].
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "failed", "dead"];
 
 impl Metrics {
     pub fn new() -> anyhow::Result<Metrics> {
@@ -31,6 +44,20 @@ impl Metrics {
             &["channel"],
         )?;
         let planned = IntCounterVec::new(Opts::new("planned_total", "Deliveries planned"), &["kind"])?;
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new("webhook_deliveries_total", "Webhook delivery attempts by outcome"),
+            &["outcome"],
+        )?;
+        let webhook_latency = Histogram::with_opts(
+            HistogramOpts::new("webhook_duration_seconds", "Time of one webhook attempt")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )?;
+        let webhook_planned =
+            IntCounter::new("webhook_planned_total", "Webhook deliveries recorded (one per event and subscription)")?;
+        let webhooks_paused = IntCounter::new("webhook_paused_total", "Webhook subscriptions paused for failing")?;
+        for o in WEBHOOK_OUTCOMES {
+            webhook_deliveries.with_label_values(&[o]);
+        }
         for c in Channel::ALL {
             sent.with_label_values(&[c.as_str()]);
             failed.with_label_values(&[c.as_str()]);
@@ -44,7 +71,22 @@ impl Metrics {
         registry.register(Box::new(dead.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(planned.clone()))?;
-        Ok(Metrics { registry, sent, failed, dead, latency, planned })
+        registry.register(Box::new(webhook_deliveries.clone()))?;
+        registry.register(Box::new(webhook_latency.clone()))?;
+        registry.register(Box::new(webhook_planned.clone()))?;
+        registry.register(Box::new(webhooks_paused.clone()))?;
+        Ok(Metrics {
+            registry,
+            sent,
+            failed,
+            dead,
+            latency,
+            planned,
+            webhook_deliveries,
+            webhook_latency,
+            webhook_planned,
+            webhooks_paused,
+        })
     }
 
     /// The label of a stored channel name (`none` for anything unexpected, to keep the set closed).

@@ -27,6 +27,8 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub sms: SmsSettings,
     pub delivery: DeliverySettings,
+    /// Outbound webhooks (`/api/v1/webhooks`).
+    pub webhooks: WebhookSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub shutdown: ShutdownSettings,
@@ -117,6 +119,60 @@ impl Default for DeliverySettings {
     }
 }
 
+/// Outbound webhooks: the retry schedule, the pause rule, the bounds, and whether receivers may
+/// sit on loopback or private addresses (`WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Receivers on loopback, private, link-local, unique-local, multicast or unspecified
+    /// addresses are refused (SSRF) unless this is set; the dev scripts set it, production
+    /// must not.
+    pub allow_private_targets: bool,
+    /// Attempts before a delivery is dead …
+    pub max_attempts: u32,
+    /// … or once it is this old, whichever comes first.
+    pub max_age_seconds: u64,
+    /// The first retry waits about this long; each further one twice as long, the upper half
+    /// random (as for notifications) …
+    pub backoff_base_ms: u64,
+    /// … up to this.
+    pub backoff_cap_seconds: u64,
+    /// A subscription whose attempts have all failed for this long is paused.
+    pub pause_after_seconds: u64,
+    /// One attempt's bound (connect, send, answer).
+    pub timeout_seconds: u64,
+    /// Deliveries leased at once, and attempted at once.
+    pub batch: u32,
+    pub concurrency: usize,
+    pub lease_seconds: u64,
+    pub poll_ms: u64,
+    /// Subscriptions per scope (a district, or every district).
+    pub max_per_scope: u32,
+    /// Finished (delivered or dead) deliveries kept per subscription, with their attempts; older
+    /// ones are pruned. Pending ones are never pruned.
+    pub kept_deliveries: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private_targets: false,
+            max_attempts: 12,
+            max_age_seconds: 24 * 3600,
+            backoff_base_ms: 10_000,
+            backoff_cap_seconds: 3600,
+            pause_after_seconds: 24 * 3600,
+            timeout_seconds: 10,
+            batch: 32,
+            concurrency: 8,
+            lease_seconds: 60,
+            poll_ms: 1000,
+            max_per_scope: 20,
+            kept_deliveries: 500,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -130,6 +186,7 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             sms: SmsSettings::default(),
             delivery: DeliverySettings::default(),
+            webhooks: WebhookSettings::default(),
             auth: AuthSettings::default(),
             rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
@@ -169,6 +226,28 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "delivery",
                 message: "batch and timeout_seconds at least 1".into(),
+            });
+        }
+        let w = &self.webhooks;
+        if w.max_attempts == 0 || w.max_age_seconds == 0 || w.pause_after_seconds == 0 {
+            return Err(SettingsError::Invalid {
+                key: "webhooks",
+                message: "max_attempts, max_age_seconds and pause_after_seconds at least 1".into(),
+            });
+        }
+        if w.batch == 0 || w.concurrency == 0 || w.timeout_seconds == 0 || w.max_per_scope == 0 {
+            return Err(SettingsError::Invalid {
+                key: "webhooks",
+                message: "batch, concurrency, timeout_seconds and max_per_scope at least 1".into(),
+            });
+        }
+        if w.lease_seconds <= w.timeout_seconds {
+            return Err(SettingsError::Invalid {
+                key: "webhooks.lease_seconds",
+                message: format!(
+                    "{} must exceed webhooks.timeout_seconds ({}): a lease running out mid-attempt sends twice",
+                    w.lease_seconds, w.timeout_seconds
+                ),
             });
         }
         Ok(())

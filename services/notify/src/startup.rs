@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::routing::get;
+use axum::routing::{get, post};
 use rdkafka::consumer::Consumer as _;
 use rdkafka::producer::FutureProducer;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use crate::roster::Roster;
 use crate::sender::Sender;
 use crate::settings::Settings;
 use crate::store::NotifyStore;
+use crate::webhooks::{self, worker::Worker};
 
 /// `deploy/data/rosters.json`.
 #[derive(Debug, Deserialize)]
@@ -59,6 +60,7 @@ pub struct Application {
     store: NotifyStore,
     consumer: Consumer,
     sender: Sender,
+    worker: Worker,
     producer: FutureProducer,
     redis: redis_conn::Redis,
 }
@@ -81,6 +83,12 @@ impl Application {
         let redis = redis_conn::managed(&settings.redis).await?;
         let metrics = Metrics::new()?;
         let wake = Arc::new(Notify::new());
+        let webhook_wake = Arc::new(Notify::new());
+        if settings.webhooks.allow_private_targets {
+            tracing::warn!(
+                "webhooks.allow_private_targets is set: webhooks may reach loopback and private addresses (dev only)"
+            );
+        }
         let consumer = Consumer {
             store: store.clone(),
             consumer: kafka_consumer,
@@ -93,7 +101,15 @@ impl Application {
             console_url: settings.console_url.trim_end_matches('/').into(),
             sms: settings.sms.url.is_some(),
             wake: wake.clone(),
+            webhook_wake: webhook_wake.clone(),
             token: CancellationToken::new(),
+        };
+        let worker = Worker {
+            store: store.clone(),
+            client: webhooks::target::client(&settings.webhooks)?,
+            metrics: metrics.clone(),
+            settings: settings.webhooks.clone(),
+            wake: webhook_wake,
         };
         let sender = Sender {
             store: store.clone(),
@@ -106,7 +122,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http.addr()))?;
         tracing::info!(addr = %listener.local_addr()?, "notify listening");
-        Ok(Application { listener, settings, store, consumer, sender, producer, redis })
+        Ok(Application { listener, settings, store, consumer, sender, worker, producer, redis })
     }
 
     pub fn port(&self) -> u16 {
@@ -117,7 +133,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, settings, store, consumer, sender, producer, redis } = self;
+        let Application { listener, settings, store, consumer, sender, worker, producer, redis } = self;
         let grace = Duration::from_secs(settings.shutdown.grace_seconds);
         let mut service = Service::new("notify", grace, Some(consumer.token.clone()));
         let token = service.token();
@@ -130,9 +146,13 @@ impl Application {
             .route("/api/v1/rosters/{unit}", get(http::get_roster).put(http::put_roster))
             .route("/api/v1/rosters/{unit}/on-duty", get(http::on_duty))
             .route("/api/v1/notify/dead-letters", get(http::dead_letters))
+            .route("/api/v1/webhooks", get(webhooks::http::list).post(webhooks::http::create))
+            .route("/api/v1/webhooks/{id}", get(webhooks::http::get).delete(webhooks::http::delete))
+            .route("/api/v1/webhooks/{id}/resume", post(webhooks::http::resume))
+            .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::http::deliveries))
             .route_layer(axum::middleware::from_fn_with_state(verifier, whistle_auth::require_auth))
             .fallback(whistle_common::http_errors::not_found)
-            .with_state(HttpState { store: store.clone() })
+            .with_state(HttpState { store: store.clone(), webhooks: settings.webhooks.clone() })
             .layer(rate_limit);
         let requests = whistle_common::http::RequestMetrics::register(&sender.metrics.registry)?;
         let database: Check = {
@@ -149,7 +169,8 @@ impl Application {
         service
             .http("http", listener, app)
             .task("consumer", consumer.run())
-            .task("sender", sender.run(token))
+            .task("sender", sender.run(token.clone()))
+            .task("webhooks", worker.run(token))
             .flush_on_stop(producer);
         service.run(shutdown).await
     }

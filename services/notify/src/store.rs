@@ -25,7 +25,7 @@ pub const MAX_LISTED: i64 = 5_000;
 /// The store. Cheap to clone (a connection pool).
 #[derive(Clone, Debug)]
 pub struct NotifyStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 /// A delivery a sender holds the lease of.
