@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
 use whistle_case::{Case, evolve, is_duplicate};
-use whistle_casestore::StoreError;
 use whistle_casestore::store::{ActionSlot, Claim};
+use whistle_casestore::{Nearby, StoreError};
 use whistle_schemas::events::CaseEvent;
 
 use crate::error::ApiError;
-use crate::ports::{Cases, EventLog, Fut};
+use crate::ports::{Cases, EventLog, Fut, Place};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -26,6 +26,8 @@ pub struct MemoryCases {
     cases: Mutex<HashMap<Uuid, Case>>,
     keys: Mutex<HashMap<String, String>>,
     slots: Mutex<HashMap<Uuid, Uuid>>,
+    /// The duplicate finder's places: item, id, lat, lon, raise time (ms).
+    places: Mutex<Vec<(String, Uuid, f64, f64, i64)>>,
 }
 
 impl MemoryCases {
@@ -99,6 +101,25 @@ impl Cases for MemoryCases {
             .take(limit)
             .collect();
         Box::pin(async move { Ok(ids) })
+    }
+    fn record_place<'a>(&'a self, place: &'a Place<'a>, id: Uuid, raised_ms: i64) -> Fut<'a, anyhow::Result<()>> {
+        lock(&self.places).push((place.item.to_owned(), id, place.lat, place.lon, raised_ms));
+        Box::pin(async { Ok(()) })
+    }
+    fn near<'a>(&'a self, place: &'a Place<'a>, since_ms: i64) -> Fut<'a, anyhow::Result<Vec<Nearby>>> {
+        let mut found: Vec<Nearby> = lock(&self.places)
+            .iter()
+            .filter(|(item, _, _, _, at)| item == place.item && *at >= since_ms)
+            .map(|(_, id, lat, lon, at)| Nearby {
+                id: *id,
+                distance_m: crate::duplicates::distance_m(place.lat, place.lon, *lat, *lon),
+                raised_ms: *at,
+            })
+            .filter(|n| n.distance_m <= place.radius_m)
+            .collect();
+        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        found.truncate(place.limit);
+        Box::pin(async move { Ok(found) })
     }
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {
         let mut slots = lock(&self.slots);

@@ -51,6 +51,8 @@ pub struct AppState {
     pub evidence: Option<Evidence>,
     /// Whether a client's address comes from `X-Forwarded-For` (`rate_limit.trust_forwarded_for`).
     pub trust_forwarded_for: bool,
+    /// The duplicate finder's radius and window.
+    pub duplicates: Arc<crate::settings::DuplicateSettings>,
 }
 
 /// The API router (without the admin routes).
@@ -88,7 +90,9 @@ pub fn router(
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
         .route("/api/v1/assist/benchmark", post(assist::benchmark))
         .route("/api/v1/whistles", post(whistles::raise))
+        .route("/api/v1/whistles/duplicates", get(whistles::duplicates))
         .route("/api/v1/whistles/{id}", get(whistles::get))
+        .route("/api/v1/whistles/{id}/merge", post(whistles::merge))
         .route("/api/v1/whistles/{id}/acknowledge", post(whistles::acknowledge))
         .route("/api/v1/whistles/{id}/arrive", post(whistles::arrive))
         .route("/api/v1/whistles/{id}/resolve", post(whistles::resolve))
