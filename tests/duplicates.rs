@@ -93,7 +93,7 @@ async fn two_raises_50_m_apart_are_possible_duplicates_and_a_merge_counts_the_pr
     assert_eq!(second["status"], "raised");
     assert_eq!(second["possible_duplicates"], json!([first]), "{second}");
     let second = id_of(&second);
-    let other_item = raise(&stack, &raise_at(OTHER_TOWN, "CQ-ENV-002", "噪声", 29.55745, 106.5770)).await;
+    let other_item = raise(&stack, &raise_at(OTHER_TOWN, "CQ-ENV-007", "另一事项", 29.55745, 106.5770)).await;
     assert_eq!(other_item["possible_duplicates"], json!([]), "{other_item}");
     let far = raise(&stack, &raise_at(THIRD_TOWN, DEPT_ITEM, "远处的油污", 29.5597, 106.5770)).await;
     assert_eq!(far["possible_duplicates"], json!([]), "300 m away is another place: {far}");
