@@ -20,14 +20,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A recorded place: item, id, lat, lon, raise time (ms).
+type PlaceRecord = (String, Uuid, f64, f64, i64);
+
 /// Cases, idempotency keys and action slots in maps.
 #[derive(Default)]
 pub struct MemoryCases {
     cases: Mutex<HashMap<Uuid, Case>>,
     keys: Mutex<HashMap<String, String>>,
     slots: Mutex<HashMap<Uuid, Uuid>>,
-    /// The duplicate finder's places: item, id, lat, lon, raise time (ms).
-    places: Mutex<Vec<(String, Uuid, f64, f64, i64)>>,
+    /// The duplicate finder's places.
+    places: Mutex<Vec<PlaceRecord>>,
 }
 
 impl MemoryCases {
