@@ -171,6 +171,8 @@ mod tests {
             confirmation: None,
             reopens: 0,
             review: vec![],
+            merged_into: None,
+            merged: vec![],
         }
     }
 
