@@ -178,6 +178,9 @@ async fn every_role_against_every_endpoint() {
         "other_supervisor",
     ];
 
+    // The surviving case of the merges the matrix allows (its owner and the command centre
+    // may merge into it; the merged case must be theirs too).
+    let survivor = joint_case(&stack).await;
     // Whistle-scoped endpoints: (method, action path, body, who passes authorization).
     let case_endpoints: Vec<(&str, &str, Value, Who)> = vec![
         ("GET", "", Value::Null, Who::Only(readers)),
@@ -188,6 +191,7 @@ async fn every_role_against_every_endpoint() {
         ("POST", "transfer", json!({"to": OTHER_DEPT, "reason": "theirs"}), Who::Only(&["owner", "cc"])),
         ("POST", "pause", json!({"reason": "waiting for the owner"}), Who::Only(&["owner", "cc"])),
         ("POST", "resume", json!({}), Who::Only(&["owner", "cc"])),
+        ("POST", "merge", json!({"into": survivor}), Who::Only(&["owner", "cc"])),
         ("POST", "inspect", subject.clone(), Who::Only(&["owner", "assisting"])),
         ("POST", "penalty", penalty.clone(), Who::Only(&["owner", "assisting"])),
         // Closing the loop is the raising town's; comments are the case's parties'.
@@ -359,6 +363,15 @@ async fn every_role_against_every_endpoint() {
             Who::Only(&["town"]),
         ),
         (Service::Intake, "POST", "/api/v1/cases".into(), open_body.clone(), Who::Only(&["town"])),
+        // Likely duplicates before a raise: every account that reads cases (a city-wide one is
+        // then asked to name the district, 400); the administrator reads none.
+        (
+            Service::Intake,
+            "GET",
+            format!("/api/v1/whistles/duplicates?item={DEPT_ITEM}&lat=29.557&lon=106.577"),
+            Value::Null,
+            Who::Only(ledger_readers),
+        ),
         (
             Service::Intake,
             "GET",

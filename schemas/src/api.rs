@@ -82,6 +82,56 @@ pub struct AccountView {
 pub struct WhistleAccepted {
     pub id: Uuid,
     pub status: Status,
+    /// Open whistles of the same district for the same item raised near this one (within the
+    /// item's radius, 200 m by default) in the last 24 hours, nearest first: likely the same
+    /// problem. Always present; empty when there are none. The raise is accepted either way; a
+    /// department or the command centre may merge it (`POST /api/v1/whistles/{id}/merge`).
+    #[serde(default)]
+    pub possible_duplicates: Vec<Uuid>,
+}
+
+/// `POST /api/v1/whistles/{id}/merge`: the whistle `{id}` is a duplicate of `into`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The surviving case: an open whistle of the same district.
+    pub into: Uuid,
+}
+
+/// `GET /api/v1/whistles/duplicates?item=&lat=&lon=`: open whistles that are likely the same
+/// problem, nearest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DuplicateList {
+    /// The radius searched, in metres (the item's).
+    pub radius_m: f64,
+    /// The window searched, in hours.
+    pub window_hours: u32,
+    pub items: Vec<Duplicate>,
+}
+
+/// One likely duplicate. A reader who may not read the case gets only its id, status, distance
+/// and time, and whether it is the reader's own town's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Duplicate {
+    pub id: Uuid,
+    pub status: Status,
+    pub raised_at: DateTime<Utc>,
+    /// From the point asked about, in metres.
+    pub distance_m: f64,
+    /// The caller may read the case (`GET /api/v1/whistles/{id}`).
+    pub readable: bool,
+    /// The case's description and address, only when `readable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A whistle merged into a case: its id and its town, which follows the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedCase {
+    pub id: Uuid,
+    pub town: String,
 }
 
 /// `GET /api/v1/whistles/{id}`, and the case shown on boards.
@@ -134,6 +184,13 @@ pub struct WhistleView {
     /// review: their event ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub review: Vec<Uuid>,
+    /// A `merged` whistle: the surviving case it was merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergedCase>,
+    /// The surviving case of merges: the whistles merged into it, with their towns (each may read
+    /// this case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedCase>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -771,12 +828,16 @@ pub struct FiguresReport {
 /// inspections, complaints (reopens) and confirmations. Times are in seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OutcomeFigures {
-    /// Cases begun in the period: whistles raised and town cases registered.
+    /// Cases begun in the period: whistles raised and town cases registered, less the whistles
+    /// merged into another (a problem is counted once).
     pub cases: u64,
     /// Of those, resolved or closed (and not reopened since).
     pub closed: u64,
     /// Of those, rejected (returned, or refused by the router) and not re-routed.
     pub rejected: u64,
+    /// Whistles begun in the period and merged into another as duplicates (not in `cases`).
+    #[serde(default)]
+    pub merged: u64,
     /// Legal steps and hand-offs in all: dispatch, transfer, reopen; inspection or re-check,
     /// persuade, investigate, notify, decide (or a department's penalty), serve.
     pub procedures: u64,

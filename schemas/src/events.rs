@@ -101,6 +101,12 @@ case_events! {
     Commented(Commented) = "case.commented",
     /// A supervisor's review of a flagged step (an override, a fence passed over).
     Reviewed(Reviewed) = "case.reviewed",
+    /// The whistle was a duplicate of another open whistle (`into`): it is `merged`, its clocks
+    /// stop and it leaves the boards; the surviving case carries on.
+    Merged(Merged) = "whistle.merged",
+    /// The surviving case of a merge: it records the whistle merged into it and that whistle's
+    /// town, which follows this case from now on.
+    Absorbed(Absorbed) = "whistle.absorbed",
 }
 
 impl CaseEvent {
@@ -316,6 +322,29 @@ pub struct Rejected {
     /// Machine-readable reason for system rejections, e.g. `town_holds_item`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+}
+
+/// `whistle.merged`, on the duplicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Merged {
+    /// The department or command centre that merged it.
+    pub actor: Actor,
+    /// The surviving case.
+    pub into: Uuid,
+    /// The surviving case's town (the merged whistle's town follows it there).
+    pub into_town: String,
+}
+
+/// `whistle.absorbed`, on the surviving case of a merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Absorbed {
+    pub actor: Actor,
+    /// The whistle merged into this one.
+    pub merged: Uuid,
+    /// That whistle's town: it may read this case from now on.
+    pub town: String,
 }
 
 /// `whistle.transferred`.

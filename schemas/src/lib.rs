@@ -46,8 +46,8 @@ pub struct Location {
 
 /// The lifecycle of a case. A whistle goes `raised` → … → `resolved` or `rejected`; a town's own
 /// enforcement case follows the administrative penalty procedure, `registered` → `persuaded` →
-/// `investigated` → `notified` → `decided` → `served` → `closed`. `resolved`, `rejected` and
-/// `closed` are terminal.
+/// `investigated` → `notified` → `decided` → `served` → `closed`. `resolved`, `rejected`,
+/// `merged` and `closed` are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -57,6 +57,9 @@ pub enum Status {
     OnSite,
     Resolved,
     Rejected,
+    /// Merged into another open whistle about the same problem (a duplicate): the surviving
+    /// case carries on, this one's clocks stop and it leaves the boards.
+    Merged,
     /// 立案: a town registered its own case.
     Registered,
     /// 劝导: the party was persuaded (with an outcome) before any penalty.
@@ -75,13 +78,14 @@ pub enum Status {
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 13] = [
+    pub const ALL: [Status; 14] = [
         Status::Raised,
         Status::Dispatched,
         Status::Acknowledged,
         Status::OnSite,
         Status::Resolved,
         Status::Rejected,
+        Status::Merged,
         Status::Registered,
         Status::Persuaded,
         Status::Investigated,
@@ -99,6 +103,7 @@ impl Status {
             Status::OnSite => "on_site",
             Status::Resolved => "resolved",
             Status::Rejected => "rejected",
+            Status::Merged => "merged",
             Status::Registered => "registered",
             Status::Persuaded => "persuaded",
             Status::Investigated => "investigated",
@@ -110,7 +115,7 @@ impl Status {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Resolved | Status::Rejected | Status::Closed)
+        matches!(self, Status::Resolved | Status::Rejected | Status::Merged | Status::Closed)
     }
 }
 
@@ -168,6 +173,8 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("accounts", schema::<accounts::AccountList>()),
         ("account-audit", schema::<accounts::AccountAudit>()),
         ("raise-whistle-request", schema::<api::RaiseWhistleRequest>()),
+        ("merge-request", schema::<api::MergeRequest>()),
+        ("duplicates", schema::<api::DuplicateList>()),
         ("whistle-accepted", schema::<api::WhistleAccepted>()),
         ("whistle", schema::<api::WhistleView>()),
         ("reject-request", schema::<api::RejectRequest>()),

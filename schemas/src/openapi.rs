@@ -371,13 +371,33 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             path: "/api/v1/whistles",
             id: "raise",
             tag: "whistles",
-            summary: "Raise a whistle; 202 once Kafka has it",
+            summary: "Raise a whistle; 202 once Kafka has it, with possible_duplicates (open whistles of the item \
+                      nearby)",
             auth: true,
             params: &[],
             body: schema(s::<api::RaiseWhistleRequest>),
             ok: (202, schema(s::<api::WhistleAccepted>)),
             errors: &[400, 401, 403, 413, 422, 429, 503],
             idempotent: true,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/whistles/duplicates",
+            id: "duplicates",
+            tag: "whistles",
+            summary: "Open whistles a raise of the item at this point would likely duplicate (same district, the \
+                      item's radius, the last 24 h), before it is sent",
+            auth: true,
+            params: &[
+                ("item", In::Query, "The item code."),
+                ("lat", In::Query, "WGS-84 latitude."),
+                ("lon", In::Query, "WGS-84 longitude."),
+                ("district", In::Query, "For the city's accounts only: the district to search."),
+            ],
+            body: None,
+            ok: (200, schema(s::<api::DuplicateList>)),
+            errors: &[400, 401, 403, 422, 429, 503],
+            idempotent: false,
         },
         Op {
             method: "get",
@@ -429,6 +449,16 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             "/api/v1/whistles/{id}/pause",
         ),
         with(action("resume", "Restart the SLA clocks", None, accepted.clone()), "/api/v1/whistles/{id}/resume"),
+        with(
+            action(
+                "merge",
+                "Merge a duplicate into another open whistle of the district: it is merged, its clocks stop, it \
+                 leaves the boards; its town follows the surviving case",
+                schema(s::<api::MergeRequest>),
+                accepted.clone(),
+            ),
+            "/api/v1/whistles/{id}/merge",
+        ),
         with(
             action(
                 "inspect",

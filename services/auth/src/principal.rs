@@ -96,6 +96,8 @@ pub struct CaseScope<'a> {
     pub assisting: &'a [&'a str],
     /// A town's own enforcement case (its town acts on it), not a whistle.
     pub enforcement: bool,
+    /// The towns of whistles merged into this case: each follows it (reads it) as its own.
+    pub followers: &'a [&'a str],
 }
 
 /// Everything a caller can do to a case.
@@ -124,10 +126,13 @@ pub enum CaseAction {
     Reopen,
     /// The town and the departments of a case, and the district's command centre.
     Comment,
+    /// Merge a duplicate whistle into another (asked of both cases): their department, or the
+    /// district's command centre.
+    Merge,
 }
 
 impl CaseAction {
-    pub const ALL: [CaseAction; 18] = [
+    pub const ALL: [CaseAction; 19] = [
         CaseAction::Acknowledge,
         CaseAction::Arrive,
         CaseAction::Resolve,
@@ -146,6 +151,7 @@ impl CaseAction {
         CaseAction::Confirm,
         CaseAction::Reopen,
         CaseAction::Comment,
+        CaseAction::Merge,
     ];
 
     /// A step of the penalty procedure.
@@ -163,7 +169,7 @@ impl CaseAction {
 
     /// Supervisory actions the district command centre may take on any case of its district.
     fn supervisory(self) -> bool {
-        matches!(self, CaseAction::Transfer | CaseAction::Pause | CaseAction::Resume)
+        matches!(self, CaseAction::Transfer | CaseAction::Pause | CaseAction::Resume | CaseAction::Merge)
     }
 
     /// Actions an assisting department of a joint case may take.
@@ -248,7 +254,7 @@ impl Principal {
     /// May read the case (`GET /api/v1/whistles/{id}`).
     pub fn can_read(&self, case: &CaseScope<'_>) -> bool {
         match &self.role {
-            Role::Town { town, .. } => town == case.town,
+            Role::Town { town, .. } => town == case.town || case.followers.contains(&town.as_str()),
             Role::Department { department, .. } => {
                 case.owner == Some(department) || case.assisting.contains(&department.as_str())
             }
@@ -389,6 +395,18 @@ mod tests {
             owner: Some("500103-UM"),
             assisting: &ASSISTING,
             enforcement: false,
+            followers: &[],
+        }
+    }
+
+    #[test]
+    fn the_town_of_a_whistle_merged_into_a_case_reads_that_case_and_acts_on_none_of_it() {
+        let followed = CaseScope { followers: &["500103002"], ..case() };
+        assert!(town("500103002").can_read(&followed));
+        assert!(!town("500103002").can_read(&case()));
+        assert!(!town("500103003").can_read(&followed));
+        for action in CaseAction::ALL {
+            assert!(!town("500103002").can_act(action, &followed), "{action:?}");
         }
     }
 

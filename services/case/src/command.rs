@@ -1,9 +1,9 @@
 //! What someone (or a service) asks of a case.
 
 use whistle_schemas::events::{
-    Acted, Actor, CaseEventBody, Commented, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Investigated,
-    Notified, Paused, Penalised, Persuaded, Raised, Registered, Rejected, Reopened, Resolved, Reviewed, SlaScheduled,
-    SlaStage, Transferred,
+    Absorbed, Acted, Actor, CaseEventBody, Commented, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected,
+    Investigated, Merged, Notified, Paused, Penalised, Persuaded, Raised, Registered, Rejected, Reopened, Resolved,
+    Reviewed, SlaScheduled, SlaStage, Transferred,
 };
 
 /// A request to change a case. Each becomes the event of the same name when [`crate::decide`]
@@ -61,6 +61,10 @@ pub enum Command {
     Reopen(Reopened),
     Comment(Commented),
     Review(Reviewed),
+    /// A department or the command centre merges this whistle into another (a duplicate).
+    Merge(Merged),
+    /// The surviving case of a merge records the merged whistle.
+    Absorb(Absorbed),
 }
 
 impl Command {
@@ -94,6 +98,8 @@ impl Command {
             Command::Reopen(r) => CaseEventBody::Reopened(r),
             Command::Comment(c) => CaseEventBody::Commented(c),
             Command::Review(r) => CaseEventBody::Reviewed(r),
+            Command::Merge(m) => CaseEventBody::Merged(m),
+            Command::Absorb(a) => CaseEventBody::Absorbed(a),
         }
     }
 }

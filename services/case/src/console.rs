@@ -6,7 +6,8 @@
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 use whistle_schemas::events::{
-    Actor, ActorKind, DepartmentRef, Dispatched, EnforcementSubject, Inspected, Paused, Penalised, Raised, Transferred,
+    Actor, ActorKind, DepartmentRef, Dispatched, EnforcementSubject, Inspected, Merged, Paused, Penalised, Raised,
+    Transferred,
 };
 use whistle_schemas::{Location, Names, Status};
 
@@ -39,6 +40,7 @@ fn department_commands() -> Vec<(&'static str, Command)> {
             }),
         ),
         ("pause", Command::Pause(Paused { actor: officer(), reason: "x".into() })),
+        ("merge", Command::Merge(Merged { actor: officer(), into: Uuid::from_u128(2), into_town: "500103002".into() })),
         (
             "inspect",
             Command::Inspect(Inspected {
@@ -158,6 +160,7 @@ mod tests {
         assert_eq!(actions["transfer"], [Dispatched, Acknowledged, OnSite]);
         assert_eq!(actions["pause"], [Dispatched, Acknowledged, OnSite]);
         assert_eq!(actions["inspect"], [Acknowledged, OnSite]);
+        assert_eq!(actions["merge"], [Dispatched, Acknowledged, OnSite]);
     }
 
     #[test]

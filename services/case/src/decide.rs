@@ -31,6 +31,11 @@ pub fn decide(case: Option<&Case>, command: Command, ctx: &Ctx) -> Result<Vec<Ca
         {
             return Err(Refusal::SameDepartment(t.to.code.clone()));
         }
+        if let Command::Merge(m) = &command
+            && m.into == case.id
+        {
+            return Err(Refusal::CannotMergeInto { id: m.into, why: "it is this whistle".into() });
+        }
     }
     let event = CaseEvent::new(ctx.event_id, ctx.source, ctx.subject, ctx.now, command.into_body());
     // The event must fit: the same rules the projection applies, in one place.
@@ -49,6 +54,7 @@ fn limit(case: &Case, command: &Command, limits: &Limits) -> Result<(), Refusal>
         Command::Comment(_) => ("comments", limits.comments, case.count("case.commented")),
         Command::Reopen(_) => ("reopenings", limits.reopens, case.count("whistle.reopened")),
         Command::Review(_) => ("reviews", limits.reviews, case.count("case.reviewed")),
+        Command::Absorb(_) => ("merged whistles", limits.merged, case.merged.len()),
         Command::Transfer(t) if t.actor.kind != whistle_schemas::events::ActorKind::System => {
             ("transfers", limits.transfers, case.count("whistle.transferred"))
         }
@@ -74,7 +80,9 @@ fn limit(case: &Case, command: &Command, limits: &Limits) -> Result<(), Refusal>
         | Command::Decide(_)
         | Command::Serve { .. }
         | Command::Close { .. }
-        | Command::Confirm(_) => return Ok(()),
+        | Command::Confirm(_)
+        // A whistle is merged once (it is terminal after).
+        | Command::Merge(_) => return Ok(()),
     };
     if used >= limit { Err(Refusal::LimitReached { what, limit }) } else { Ok(()) }
 }

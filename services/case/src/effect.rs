@@ -6,8 +6,8 @@
 //! that must decide what it means.
 
 use whistle_schemas::events::{
-    CaseEventBody, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Paused, Penalised, Raised, Registered,
-    Rejected, Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
+    Absorbed, CaseEventBody, Confirmed, Decided, Dispatched, Escalated, Fenced, Inspected, Merged, Paused, Penalised,
+    Raised, Registered, Rejected, Reopened, Resolved, SlaScheduled, SlaStage, SlaStageKind, Transferred,
 };
 
 /// The meaning of one event.
@@ -31,6 +31,10 @@ pub enum Effect<'a> {
     Resolved(&'a Resolved),
     /// Closed, returned (or refused by the router).
     Rejected(&'a Rejected),
+    /// Closed as a duplicate of another case, which carries on: its clocks stop, it counts once.
+    Merged(&'a Merged),
+    /// The surviving case took in a duplicate (and its town): no clock changes.
+    Absorbed(&'a Absorbed),
     Paused(&'a Paused),
     Resumed,
     /// The SLA service's own signals.
@@ -88,6 +92,8 @@ pub fn effect(body: &CaseEventBody) -> Effect<'_> {
         CaseEventBody::Closed(c) => Effect::Resolved(c),
         CaseEventBody::Reopened(r) => Effect::Reopened(r),
         CaseEventBody::Confirmed(c) => Effect::Confirmed(c),
+        CaseEventBody::Merged(m) => Effect::Merged(m),
+        CaseEventBody::Absorbed(a) => Effect::Absorbed(a),
         CaseEventBody::Persuaded(_)
         | CaseEventBody::Investigated(_)
         | CaseEventBody::Notified(_)

@@ -1,7 +1,9 @@
 //! Case + event → case.
 
 use whistle_schemas::Status;
-use whistle_schemas::api::{CaseKind, Confirmation, Procedure, ProcedureDecision, TimelineEntry, WhistleView};
+use whistle_schemas::api::{
+    CaseKind, Confirmation, MergedCase, Procedure, ProcedureDecision, TimelineEntry, WhistleView,
+};
 use whistle_schemas::events::{
     Actor, ActorKind, CaseEvent, CaseEventBody, Deadlines, DecisionOutcome, Escalated, FenceSeverity,
     PersuasionOutcome, Raised, Registered, SlaStage, SlaStageKind,
@@ -29,6 +31,13 @@ pub fn can_transfer(case: &Case) -> bool {
 /// already. An enforcement case's clock is the statutory time limit: it never pauses.
 pub fn can_pause(case: &Case) -> bool {
     case.kind == CaseKind::Whistle && case.department.is_some() && !case.status.is_terminal() && !case.paused
+}
+
+/// Whether a whistle may be merged into another, or take one in: an open whistle (its town's
+/// raise, not a town's own enforcement case), not merged itself.
+pub fn can_merge(case: &Case) -> bool {
+    case.kind == CaseKind::Whistle
+        && matches!(case.status, Status::Raised | Status::Dispatched | Status::Acknowledged | Status::OnSite)
 }
 
 /// The case after `event` (`case` is `None` before the raise), or why the event does not fit.
@@ -241,6 +250,29 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
             (Status::Dispatched, r.actor.clone(), Some(r.reason.clone()))
         }
         CaseEventBody::Commented(c) => (from, c.actor.clone(), Some(c.text.clone())),
+        CaseEventBody::Merged(m) => {
+            if !can_merge(&case) {
+                return Err(refuse("merge"));
+            }
+            if m.into == case.id {
+                return Err(Refusal::CannotMergeInto { id: m.into, why: "it is this whistle".into() });
+            }
+            case.0.merged_into = Some(MergedCase { id: m.into, town: m.into_town.clone() });
+            (Status::Merged, m.actor.clone(), Some(format!("duplicate of {}", m.into)))
+        }
+        CaseEventBody::Absorbed(a) => {
+            if !can_merge(&case) {
+                return Err(Refusal::CannotMergeInto { id: case.id, why: format!("it is {from}") });
+            }
+            if a.merged == case.id || case.merged.iter().any(|m| m.id == a.merged) {
+                return Err(Refusal::CannotMergeInto {
+                    id: case.id,
+                    why: format!("{} is merged into it already", a.merged),
+                });
+            }
+            case.0.merged.push(MergedCase { id: a.merged, town: a.town.clone() });
+            (from, a.actor.clone(), Some(format!("{} (town {}) merged into this case", a.merged, a.town)))
+        }
         CaseEventBody::Reviewed(r) => {
             let Some(at) = case.review.iter().position(|s| *s == r.step) else {
                 return Err(Refusal::NothingToReview(r.step));
@@ -262,7 +294,7 @@ pub fn evolve(case: Option<Case>, event: &CaseEvent) -> Result<Case, Refusal> {
     match to {
         Status::Acknowledged => case.0.overdue.retain(|s| *s != SlaStageKind::Acknowledge),
         Status::OnSite => case.0.overdue.retain(|s| *s != SlaStageKind::Arrive),
-        Status::Resolved | Status::Rejected | Status::Closed => {
+        Status::Resolved | Status::Rejected | Status::Merged | Status::Closed => {
             case.0.overdue.clear();
             case.0.deadlines = None;
             case.0.paused = false;
@@ -355,6 +387,8 @@ fn registered(event: &CaseEvent, r: &Registered) -> Case {
         confirmation: None,
         reopens: 0,
         review: Vec::new(),
+        merged_into: None,
+        merged: Vec::new(),
     })
 }
 
@@ -382,6 +416,8 @@ fn raised(event: &CaseEvent, r: &Raised) -> Case {
         confirmation: None,
         reopens: 0,
         review: Vec::new(),
+        merged_into: None,
+        merged: Vec::new(),
     })
 }
 

@@ -19,7 +19,11 @@
 //! - *repeated inspections*: inspections of a subject that any body (department or town) already
 //!   inspected within `repeat_window` before it (the same window as the inspection fence);
 //!   re-checks (复查) are never repeats and never make a later inspection one;
-//! - *complaints*: reopens by the raising town; *confirmations*: the towns' ratings (1–5).
+//! - *complaints*: reopens by the raising town; *confirmations*: the towns' ratings (1–5);
+//! - *merged*: whistles merged into another as duplicates (`whistle.merged`). A problem counts
+//!   once: a merged whistle is not among the *cases* (nor closed, rejected or handling time); the
+//!   surviving case stands for it. Procedures taken on it before the merge still count (the work
+//!   was done).
 //!
 //! [`compute`] takes a log in any order, with repeats; [`Tally`] folds events that come in time
 //! order one at a time, for a caller that streams them (the ledger's `GET /api/v1/figures` reads
@@ -43,8 +47,10 @@ pub const JOINT_VISIT: Duration = Duration::hours(1);
 /// The figures for one set of cases.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figures {
-    /// Cases begun: whistles raised and town cases registered.
+    /// Cases begun: whistles raised and town cases registered, less those merged into another.
     pub cases: usize,
+    /// Whistles begun and merged into another as duplicates (not in `cases`).
+    pub merged: usize,
     /// Of those, resolved or closed (and not reopened since).
     pub closed: usize,
     /// Of those, rejected (returned, or refused by the router) and not re-routed.
@@ -115,7 +121,9 @@ pub fn procedure(body: &CaseEventBody) -> Procedure {
         | CaseEventBody::Fenced(_)
         | CaseEventBody::Confirmed(_)
         | CaseEventBody::Commented(_)
-        | CaseEventBody::Reviewed(_) => Procedure::None,
+        | CaseEventBody::Reviewed(_)
+        | CaseEventBody::Merged(_)
+        | CaseEventBody::Absorbed(_) => Procedure::None,
     }
 }
 
@@ -125,6 +133,7 @@ impl From<&Figures> for OutcomeFigures {
     fn from(f: &Figures) -> OutcomeFigures {
         let Figures {
             cases,
+            merged,
             closed,
             rejected,
             procedures,
@@ -148,6 +157,7 @@ impl From<&Figures> for OutcomeFigures {
         let n = |v: usize| v as u64;
         OutcomeFigures {
             cases: n(cases),
+            merged: n(merged),
             closed: n(closed),
             rejected: n(rejected),
             procedures: n(procedures),
@@ -226,6 +236,8 @@ pub struct Tally {
     departments: HashMap<Uuid, HashSet<String>>,
     f: Figures,
     ended: HashMap<Uuid, (DateTime<Utc>, bool)>,
+    /// Counted cases merged into another: taken out of `cases` at the end.
+    merged: HashSet<Uuid>,
     ratings: u64,
     rated: u64,
     /// Every inspection (of any case, so earlier periods count as history), by subject.
@@ -245,6 +257,7 @@ impl Tally {
             party: HashMap::new(),
             departments: HashMap::new(),
             ended: HashMap::new(),
+            merged: HashSet::new(),
             ratings: 0,
             rated: 0,
             visits: HashMap::new(),
@@ -333,6 +346,11 @@ impl Tally {
             CaseEventBody::Rejected(_) => {
                 self.ended.insert(e.subject, (e.time, false));
             }
+            // A duplicate: the surviving case counts for both.
+            CaseEventBody::Merged(_) => {
+                self.ended.remove(&e.subject);
+                self.merged.insert(e.subject);
+            }
             // Re-routed after a return, or reopened: open again.
             CaseEventBody::Transferred(_) => {
                 self.ended.remove(&e.subject);
@@ -356,8 +374,10 @@ impl Tally {
     /// The figures of the events pushed.
     pub fn finish(self) -> Figures {
         let mut f = self.f;
+        f.merged = self.merged.len();
+        f.cases = f.cases.saturating_sub(f.merged);
         let mut handling: Vec<f64> = Vec::new();
-        for (case, (at, done)) in &self.ended {
+        for (case, (at, done)) in self.ended.iter().filter(|(c, _)| !self.merged.contains(*c)) {
             if *done {
                 handling.push((*at - self.begun[case]).num_milliseconds() as f64 / 1000.0);
             } else {
@@ -746,6 +766,31 @@ mod tests {
         assert_eq!((wire.cases, wire.closed, wire.inspections, wire.repeated_inspections), (3, 2, 2, 1));
         assert_eq!(wire.handling_median_seconds, f.handling_median_seconds);
         assert_eq!(wire.repeated_inspection_rate, f.repeated_inspection_rate);
+    }
+
+    /// Two towns report one spill; the department merges the second into the first and resolves
+    /// the first: one case, one closed, one merged.
+    #[test]
+    fn a_merged_duplicate_counts_the_problem_once() {
+        let mut log = Log { events: Vec::new(), n: 0 };
+        log.raise(1, 0);
+        log.raise(2, 5);
+        log.push(
+            2,
+            10,
+            CaseEventBody::Merged(Merged { actor: dept(), into: Uuid::from_u128(1), into_town: "500103001".into() }),
+        );
+        log.push(
+            1,
+            10,
+            CaseEventBody::Absorbed(Absorbed { actor: dept(), merged: Uuid::from_u128(2), town: "500103002".into() }),
+        );
+        log.step(1, 20);
+        log.resolve(1, 60);
+        let f = compute(&log.events, Duration::days(30), None, None);
+        assert_eq!((f.cases, f.merged, f.closed, f.rejected), (1, 1, 1, 0), "{f:?}");
+        assert_eq!(f.handling_mean_seconds, Some(3600.0));
+        assert_eq!(OutcomeFigures::from(&f).merged, 1);
     }
 
     #[test]

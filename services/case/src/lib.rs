@@ -29,7 +29,11 @@
 //!                     ▼              ▼                                 ▼       ▼
 //!                  rejected       rejected                          resolved ◀─┘
 //! ```
-//! `resolved` and `rejected` are terminal, with one exception: a case a department *returned*
+//! A department or the command centre may merge an open whistle into another open one of its
+//! district (a duplicate: `whistle.merged` on it, `merged`, terminal; `whistle.absorbed` on the
+//! surviving case, which records the merged whistle's town, so that town may read it).
+//!
+//! `resolved`, `rejected` and `merged` are terminal, with one exception: a case a department *returned*
 //! (`whistle.rejected` by a department other than the command centre) is re-routed by the router
 //! with `whistle.transferred` and is `dispatched` again. A department may also transfer a case it
 //! owns (dispatched, acknowledged or on site) to another; ownership moves and it is `dispatched`.
@@ -50,7 +54,7 @@ pub use case::Case;
 pub use command::Command;
 pub use decide::{Ctx, decide};
 pub use effect::{Effect, Enforcement, SlaSignal, effect};
-pub use evolve::{can_pause, can_transfer, enforcing, evolve, is_duplicate};
+pub use evolve::{can_merge, can_pause, can_transfer, enforcing, evolve, is_duplicate};
 pub use refusal::Refusal;
 pub use visibility::Visibility;
 pub use whistle_schemas::api::{CaseSummary, WhistleView};

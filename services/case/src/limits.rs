@@ -18,6 +18,9 @@ pub const MAX_REOPENS: usize = 10;
 /// Supervisors' reviews on one case (each reviews a flagged step, themselves bounded above).
 pub const MAX_REVIEWS: usize = 400;
 
+/// Whistles merged into one surviving case (each is a town that follows it).
+pub const MAX_MERGED: usize = 100;
+
 /// The limits a [`crate::decide`] call applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -27,6 +30,7 @@ pub struct Limits {
     pub comments: usize,
     pub reopens: usize,
     pub reviews: usize,
+    pub merged: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +42,7 @@ impl Default for Limits {
             comments: MAX_COMMENTS,
             reopens: MAX_REOPENS,
             reviews: MAX_REVIEWS,
+            merged: MAX_MERGED,
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum Refusal {
     /// A decision without an investigation by two certified officers.
     #[error("a decision needs an investigation by at least two certified officers; this case has {0}")]
     TwoOfficersRequired(usize),
+    /// A merge into a case that cannot take it (not a whistle, closed, merged itself).
+    #[error("cannot merge into whistle {id}: {why}")]
+    CannotMergeInto { id: uuid::Uuid, why: String },
     /// A review of something that is not awaiting one.
     #[error("step {0} of this case is not awaiting a review")]
     NothingToReview(uuid::Uuid),
@@ -75,6 +78,7 @@ impl Refusal {
             Refusal::OverrideReasonRequired(_) => "override_reason_required",
             Refusal::TwoOfficersRequired(_) => "two_officers_required",
             Refusal::NothingToReview(_) => "nothing_to_review",
+            Refusal::CannotMergeInto { .. } => "invalid_transition",
             Refusal::OutOfOrder { .. } | Refusal::NotEnforcementCase { .. } | Refusal::NotWhistle { .. } => {
                 "invalid_transition"
             }

@@ -189,12 +189,22 @@ fn command(n: u8) -> Command {
             verdict: whistle_schemas::events::Verdict::Upheld,
             note: None,
         }),
+        30 => Command::Merge(whistle_schemas::events::Merged {
+            actor,
+            into: Uuid::from_u128(777),
+            into_town: "500103002".into(),
+        }),
+        31 => Command::Absorb(whistle_schemas::events::Absorbed {
+            actor,
+            merged: Uuid::from_u128(778),
+            town: "500103002".into(),
+        }),
         _ => Command::Arrive { actor },
     }
 }
 
 /// How many kinds of command [`command`] makes.
-const KINDS: u8 = 30;
+const KINDS: u8 = 32;
 
 fn ctx(n: usize, subject: Uuid, limits: Limits) -> Ctx {
     Ctx {
@@ -293,7 +303,7 @@ proptest! {
     ) {
         let subject = Uuid::from_u128(7);
         // Small limits in half the runs, so limits are reached too.
-        let limits = if tight { Limits { enforcement_records: 2, pauses: 1, transfers: 1, comments: 1, reopens: 1, reviews: 1 } } else { Limits::default() };
+        let limits = if tight { Limits { enforcement_records: 2, pauses: 1, transfers: 1, comments: 1, reopens: 1, reviews: 1, merged: 1 } } else { Limits::default() };
         let mut case: Option<Case> = None;
         let mut log: Vec<CaseEvent> = Vec::new();
         // Half the runs are whistles, half town enforcement cases (command 15 registers one).
@@ -421,4 +431,42 @@ fn a_town_cases_attachments_are_the_registrations_then_the_investigations() {
     let case = walk(vec![registered, investigated]);
     assert_eq!(case.attachments, ["a1", "a2", "a3"]);
     assert_eq!(case.procedure.as_ref().expect("procedure").attachments, ["a1", "a2"], "as registered");
+}
+
+#[test]
+fn a_merged_whistle_is_terminal_and_its_survivor_lists_it_once() {
+    let refused = |case: &Case, cmd: Command| decide(Some(case), cmd, &ctx(500, case.id, Limits::default()));
+    let ack = || Command::Acknowledge { actor: officer() };
+    let merge = |into: u128| {
+        Command::Merge(whistle_schemas::events::Merged {
+            actor: officer(),
+            into: Uuid::from_u128(into),
+            into_town: "500103002".into(),
+        })
+    };
+    let merged = walk(vec![raise(), dispatch(), ack(), merge(9)]);
+    assert_eq!(merged.status, Status::Merged);
+    assert!(merged.status.is_terminal());
+    assert_eq!(merged.merged_into.as_ref().map(|m| (m.id, m.town.as_str())), Some((Uuid::from_u128(9), "500103002")));
+    assert!(merged.deadlines.is_none() && merged.overdue.is_empty());
+    for command in [ack(), Command::Resolve { actor: officer(), note: None }, merge(10)] {
+        assert!(refused(&merged, command).is_err(), "a merged whistle takes no more actions");
+    }
+    // Into itself: refused before anything is recorded.
+    let open = walk(vec![raise(), dispatch()]);
+    assert!(matches!(refused(&open, merge(open.id.as_u128())), Err(Refusal::CannotMergeInto { .. })));
+
+    let absorb = |merged: u128| {
+        Command::Absorb(whistle_schemas::events::Absorbed {
+            actor: officer(),
+            merged: Uuid::from_u128(merged),
+            town: "500103002".into(),
+        })
+    };
+    let survivor = walk(vec![raise(), dispatch(), absorb(5)]);
+    assert_eq!(survivor.status, Status::Dispatched, "the survivor carries on");
+    assert_eq!(survivor.merged.len(), 1);
+    assert!(refused(&survivor, absorb(5)).is_err(), "the same whistle is not merged in twice");
+    let resolved = walk(vec![raise(), dispatch(), ack(), Command::Resolve { actor: officer(), note: None }]);
+    assert!(refused(&resolved, absorb(5)).is_err(), "nothing is merged into a closed case");
 }

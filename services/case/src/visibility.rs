@@ -154,6 +154,9 @@ pub fn event(mut event: CaseEvent, visibility: Visibility) -> Option<CaseEvent> 
         | CaseEventBody::Confirmed(_)
         | CaseEventBody::Reopened(_)
         | CaseEventBody::Commented(_)
+        // A merge: the towns of both cases follow the surviving one.
+        | CaseEventBody::Merged(_)
+        | CaseEventBody::Absorbed(_)
         // The procedure's events are of a town's own enforcement case: the town's record.
         | CaseEventBody::Registered(_)
         | CaseEventBody::Persuaded(_)

@@ -12,7 +12,8 @@
 //! most urgent rank first: [`store::rank_score`]), `stream:{channel}` (Redis stream of the event
 //! and the case summary; ids are cursors), and for the registry's what-if `index:open` and
 //! `index:open:item:{item}` (sets of open case ids) and `index:raised`, `index:raised:item:{item}`
-//! (raise times of the last [`store::RAISED_INDEX_DAYS`] days). Snapshots and pages are bounded
+//! (raise times of the last [`store::RAISED_INDEX_DAYS`] days); for the duplicate finder
+//! `dup:geo:{item}` (a GEO set of recent raises' places) and `dup:at:{item}` (their raise times). Snapshots and pages are bounded
 //! inside Redis.
 //! Scripts touch keys derived from their arguments, so this layout needs a single Redis node or
 //! a cluster-aware key scheme (hash tags) before moving to Redis Cluster.
@@ -23,5 +24,5 @@ pub mod store;
 
 pub use channel::{Channel, ChannelError, Cursor};
 pub use state::Applied;
-pub use store::{CaseStore, Page, PageToken, Projected, Snapshot, StoreError, StreamEntry, WhatIfInputs};
+pub use store::{CaseStore, Nearby, Page, PageToken, Projected, Snapshot, StoreError, StreamEntry, WhatIfInputs};
 pub use whistle_case::Case;

@@ -37,6 +37,12 @@ pub fn apply(current: Option<&Case>, event: &CaseEvent) -> Applied {
 fn channels(before: Option<&Case>, after: &Case) -> Vec<(Channel, bool)> {
     let open = !after.status.is_terminal();
     let mut channels = vec![(Channel::Town(after.town.clone()), open)];
+    // The towns of whistles merged into this case follow it on their own channels.
+    for town in after.merged.iter().map(|m| &m.town).filter(|t| **t != after.town) {
+        if !channels.iter().any(|(c, _)| matches!(c, Channel::Town(t) if t == town)) {
+            channels.push((Channel::Town(town.clone()), open));
+        }
+    }
     if let Some(dept) = &after.department {
         channels.push((Channel::Department(dept.code.clone()), open));
     }

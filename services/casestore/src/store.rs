@@ -798,6 +798,131 @@ impl CaseStore {
     }
 }
 
+/// Records a raise in its item's place index, drops the entries older than the window (at most
+/// [`PLACE_PRUNE_BATCH`] a call) and, past `max`, the oldest, and lets both keys expire a window
+/// after the last raise. KEYS: the GEO set, the time set. ARGV: lon, lat, id, now ms, cutoff ms,
+/// ttl s, max.
+const RECORD_PLACE: &str = r#"
+redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5], 'LIMIT', 0, 500)
+if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('ZREM', KEYS[2], unpack(old))
+end
+local n = redis.call('ZCARD', KEYS[2])
+local max = tonumber(ARGV[7])
+if n > max then
+  local extra = redis.call('ZRANGE', KEYS[2], 0, math.min(n - max, 500) - 1)
+  redis.call('ZREM', KEYS[1], unpack(extra))
+  redis.call('ZREM', KEYS[2], unpack(extra))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return n
+"#;
+
+/// Expired entries one [`CaseStore::record_place`] removes at most (Lua's `unpack` is bounded).
+pub const PLACE_PRUNE_BATCH: usize = 500;
+
+/// A whistle near a point, from [`CaseStore::near`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearby {
+    pub id: Uuid,
+    pub distance_m: f64,
+    pub raised_ms: i64,
+}
+
+/// The duplicate finder's index: per item, the places (a Redis GEO set, `dup:geo:{item}`) and
+/// raise times (`dup:at:{item}`) of the whistles raised within the window. Intake writes it as it
+/// accepts a raise, so the next raise finds its neighbours at once, without waiting for the
+/// projector; the case store says which of them are still open.
+impl CaseStore {
+    fn place_keys(&self, item: &str) -> (String, String) {
+        (format!("{}dup:geo:{item}", self.prefix), format!("{}dup:at:{item}", self.prefix))
+    }
+
+    /// Records a raise's place. At most `max` places per item are kept (the newest).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_place(
+        &self,
+        item: &str,
+        id: Uuid,
+        lat: f64,
+        lon: f64,
+        raised_ms: i64,
+        window: std::time::Duration,
+        max: usize,
+    ) -> anyhow::Result<()> {
+        let (geo, at) = self.place_keys(item);
+        let cutoff = raised_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        let mut conn = self.conn.clone();
+        static SCRIPT: std::sync::LazyLock<redis::Script> =
+            std::sync::LazyLock::new(|| redis::Script::new(RECORD_PLACE));
+        let _: i64 = SCRIPT
+            .key(geo)
+            .key(at)
+            .arg(lon)
+            .arg(lat)
+            .arg(id.to_string())
+            .arg(raised_ms)
+            .arg(cutoff)
+            .arg(window.as_secs().max(1))
+            .arg(max.max(1))
+            .invoke_async(&mut conn)
+            .await
+            .context("recording a raise's place")?;
+        Ok(())
+    }
+
+    /// The whistles of `item` raised at or after `since_ms` within `radius_m` of the point,
+    /// nearest first, at most `limit`.
+    pub async fn near(
+        &self,
+        item: &str,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        since_ms: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Nearby>> {
+        let (geo, at) = self.place_keys(item);
+        let mut conn = self.conn.clone();
+        // Ask for more than `limit`: some of the nearest may be past the window.
+        let found: Vec<(String, f64)> = redis::cmd("GEOSEARCH")
+            .arg(&geo)
+            .arg("FROMLONLAT")
+            .arg(lon)
+            .arg(lat)
+            .arg("BYRADIUS")
+            .arg(radius_m)
+            .arg("m")
+            .arg("ASC")
+            .arg("COUNT")
+            .arg(limit.saturating_mul(4).max(1))
+            .arg("WITHDIST")
+            .query_async(&mut conn)
+            .await
+            .context("searching places")?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members: Vec<&str> = found.iter().map(|(m, _)| m.as_str()).collect();
+        let scores: Vec<Option<f64>> =
+            redis::cmd("ZMSCORE").arg(&at).arg(&members).query_async(&mut conn).await.context("reading raise times")?;
+        Ok(found
+            .iter()
+            .zip(scores)
+            .filter_map(|((member, distance_m), score)| {
+                let raised_ms = score? as i64;
+                let id = Uuid::parse_str(member).ok()?;
+                (raised_ms >= since_ms).then_some(Nearby { id, distance_m: *distance_m, raised_ms })
+            })
+            .take(limit)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

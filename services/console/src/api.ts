@@ -99,6 +99,34 @@ export interface Case {
   reopens?: number;
   /** Flagged steps awaiting a supervisor's review (event ids). */
   review?: string[];
+  /** A `merged` whistle: the surviving case it was merged into (its town follows that case). */
+  merged_into?: MergedCase | null;
+  /** The surviving case of merges: the whistles merged into it, with their towns. */
+  merged?: MergedCase[];
+}
+
+/** A whistle merged into a case, with its town. */
+export interface MergedCase {
+  id: string;
+  town: string;
+}
+
+/** `GET /api/v1/whistles/duplicates`: open whistles a raise here would likely duplicate. */
+export interface DuplicateList {
+  radius_m: number;
+  window_hours: number;
+  items: Duplicate[];
+}
+
+export interface Duplicate {
+  id: string;
+  status: Status;
+  raised_at: string;
+  distance_m: number;
+  /** The caller may read the case; only then are `description` and `address` given. */
+  readable: boolean;
+  description?: string;
+  address?: string;
 }
 export type CaseKind = 'whistle' | 'enforcement';
 export type SubjectKind = 'individual' | 'unit';
@@ -535,7 +563,17 @@ export const api = {
   route: (town: string, item: string) =>
     request<RouteAnswer>('GET', `/api/v1/route?town=${encodeURIComponent(town)}&item=${encodeURIComponent(item)}`),
   raise: (req: RaiseRequest, idempotencyKey: string) =>
-    request<{ id: string; status: Status }>('POST', '/api/v1/whistles', req, { headers: { 'idempotency-key': idempotencyKey } }),
+    request<{ id: string; status: Status; possible_duplicates?: string[] }>('POST', '/api/v1/whistles', req, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
+  /** Open whistles of the item near a point (the caller's district), before a raise is sent. */
+  duplicates: (item: string, lat: number, lon: number) =>
+    request<DuplicateList>('GET', `/api/v1/whistles/duplicates?item=${encodeURIComponent(item)}&lat=${lat}&lon=${lon}`),
+  /** Merge a duplicate whistle into another open whistle of the district. */
+  merge: (id: string, into: string, idempotencyKey: string) =>
+    request<{ id: string; event_id: string; status: Status }>('POST', `/api/v1/whistles/${encodeURIComponent(id)}/merge`, { into }, {
+      headers: { 'idempotency-key': idempotencyKey },
+    }),
   whistle: (id: string) => request<Case>('GET', `/api/v1/whistles/${encodeURIComponent(id)}`),
   act: (id: string, action: 'acknowledge' | 'arrive' | 'resolve' | 'reject', body?: object, idempotencyKey?: string) =>
     request<{ id: string; event_id: string; status: Status }>(

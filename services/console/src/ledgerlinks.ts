@@ -23,7 +23,7 @@ export type LedgerFilter = (typeof LEDGER_FILTERS)[number];
 export type LedgerFilters = Partial<Record<LedgerFilter, string>>;
 
 /** A whistle's statuses (the list is of whistles; town cases have their own). */
-export const WHISTLE_STATUSES: Status[] = ['raised', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'rejected'];
+export const WHISTLE_STATUSES: Status[] = ['raised', 'dispatched', 'acknowledged', 'on_site', 'resolved', 'rejected', 'merged'];
 /** The statuses of a whistle still being handled. */
 export const OPEN_STATUSES: Status[] = ['raised', 'dispatched', 'acknowledged', 'on_site'];
 

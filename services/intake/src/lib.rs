@@ -10,6 +10,8 @@
 //!   `routes/attachments.rs`, the files themselves in `whistle-attachments`).
 //! - [`accounts`]: the demo accounts, recognised by the live registry.
 //! - [`domain`]: request bodies parsed into validated values.
+//! - [`duplicates`]: the duplicate finder (open whistles of the item near a raise, from a Redis
+//!   GEO index intake writes as it accepts raises).
 //! - [`error`]: the one place errors become HTTP answers.
 //! - [`extract`]: a JSON extractor whose rejections speak the API's error format.
 //! - [`metrics`]: Prometheus metrics and the request-metrics middleware.
@@ -18,6 +20,7 @@
 
 pub mod accounts;
 pub mod domain;
+pub mod duplicates;
 pub mod error;
 pub mod extract;
 pub mod memory;

@@ -9,16 +9,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
 use whistle_case::{Case, evolve, is_duplicate};
-use whistle_casestore::StoreError;
 use whistle_casestore::store::{ActionSlot, Claim};
+use whistle_casestore::{Nearby, StoreError};
 use whistle_schemas::events::CaseEvent;
 
 use crate::error::ApiError;
-use crate::ports::{Cases, EventLog, Fut, RequestRecord};
+use crate::ports::{Cases, EventLog, Fut, Place, RequestRecord};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// A recorded place: item, id, lat, lon, raise time (ms).
+type PlaceRecord = (String, Uuid, f64, f64, i64);
 
 /// Cases, idempotency keys and action slots in maps.
 #[derive(Default)]
@@ -27,6 +30,8 @@ pub struct MemoryCases {
     keys: Mutex<HashMap<String, String>>,
     slots: Mutex<HashMap<Uuid, Uuid>>,
     open311: Mutex<Vec<RequestRecord>>,
+    /// The duplicate finder's places.
+    places: Mutex<Vec<PlaceRecord>>,
 }
 
 impl MemoryCases {
@@ -120,6 +125,25 @@ impl Cases for MemoryCases {
             lock(&self.open311).iter().filter(|r| (start..=end).contains(&r.requested_at)).cloned().collect();
         found.sort_by_key(|r| std::cmp::Reverse(r.requested_at));
         found.truncate(limit);
+        Box::pin(async move { Ok(found) })
+    }
+    fn record_place<'a>(&'a self, place: &'a Place<'a>, id: Uuid, raised_ms: i64) -> Fut<'a, anyhow::Result<()>> {
+        lock(&self.places).push((place.item.to_owned(), id, place.lat, place.lon, raised_ms));
+        Box::pin(async { Ok(()) })
+    }
+    fn near<'a>(&'a self, place: &'a Place<'a>, since_ms: i64) -> Fut<'a, anyhow::Result<Vec<Nearby>>> {
+        let mut found: Vec<Nearby> = lock(&self.places)
+            .iter()
+            .filter(|(item, _, _, _, at)| item == place.item && *at >= since_ms)
+            .map(|(_, id, lat, lon, at)| Nearby {
+                id: *id,
+                distance_m: crate::duplicates::distance_m(place.lat, place.lon, *lat, *lon),
+                raised_ms: *at,
+            })
+            .filter(|n| n.distance_m <= place.radius_m)
+            .collect();
+        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        found.truncate(place.limit);
         Box::pin(async move { Ok(found) })
     }
     fn release_action(&self, id: Uuid, event_id: Uuid) -> Fut<'_, anyhow::Result<()>> {

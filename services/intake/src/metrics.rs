@@ -23,6 +23,10 @@ pub struct Metrics {
     pub attachments: IntCounterVec,
     /// Bytes of metadata stripped from uploads before they were stored.
     pub attachment_bytes_stripped: IntCounter,
+    /// Raises answered with likely duplicates.
+    pub raises_with_duplicates: IntCounter,
+    /// Duplicate lookups that failed (the raise was accepted without `possible_duplicates`).
+    pub duplicate_lookup_failures: IntCounter,
 }
 
 impl Metrics {
@@ -51,7 +55,19 @@ impl Metrics {
             "Bytes of metadata (EXIF, XMP, text, trailers) taken out of uploads before they were stored",
         )?;
         registry.register(Box::new(attachment_bytes_stripped.clone()))?;
+        let raises_with_duplicates = IntCounter::new(
+            "raises_with_duplicates_total",
+            "Raises answered with possible_duplicates (open whistles of the item nearby)",
+        )?;
+        registry.register(Box::new(raises_with_duplicates.clone()))?;
+        let duplicate_lookup_failures = IntCounter::new(
+            "duplicate_lookup_failures_total",
+            "Duplicate lookups or place records that failed; the raise was accepted all the same",
+        )?;
+        registry.register(Box::new(duplicate_lookup_failures.clone()))?;
         Ok(Metrics {
+            raises_with_duplicates,
+            duplicate_lookup_failures,
             registry,
             http,
             whistles_raised,

@@ -14,7 +14,7 @@ use rdkafka::util::Timeout;
 use uuid::Uuid;
 use whistle_case::Case;
 use whistle_casestore::store::{ActionSlot, Claim};
-use whistle_casestore::{CaseStore, StoreError};
+use whistle_casestore::{CaseStore, Nearby, StoreError};
 use whistle_common::kafka::DELIVERY_TIMEOUT;
 use whistle_schemas::events::CaseEvent;
 
@@ -57,6 +57,23 @@ pub trait Cases: Send + Sync {
         end: DateTime<Utc>,
         limit: usize,
     ) -> Fut<'_, anyhow::Result<Vec<RequestRecord>>>;
+    /// Records an accepted raise's place for the duplicate finder ([`CaseStore::record_place`]).
+    fn record_place<'a>(&'a self, place: &'a Place<'a>, id: Uuid, raised_ms: i64) -> Fut<'a, anyhow::Result<()>>;
+    /// Raises of the place's item within `radius_m` since `since_ms`, nearest first
+    /// ([`CaseStore::near`]).
+    fn near<'a>(&'a self, place: &'a Place<'a>, since_ms: i64) -> Fut<'a, anyhow::Result<Vec<Nearby>>>;
+}
+
+/// A point for the duplicate finder, with the item's radius and the index's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub item: &'a str,
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+    pub window: std::time::Duration,
+    pub max_places: usize,
+    pub limit: usize,
 }
 
 /// What Open311 keeps of a request besides its whistle: what a public reader may see of what the
@@ -82,6 +99,21 @@ fn open311_key(store: &CaseStore, id: Uuid) -> String {
 }
 
 impl Cases for CaseStore {
+    fn record_place<'a>(&'a self, place: &'a Place<'a>, id: Uuid, raised_ms: i64) -> Fut<'a, anyhow::Result<()>> {
+        Box::pin(CaseStore::record_place(
+            self,
+            place.item,
+            id,
+            place.lat,
+            place.lon,
+            raised_ms,
+            place.window,
+            place.max_places,
+        ))
+    }
+    fn near<'a>(&'a self, place: &'a Place<'a>, since_ms: i64) -> Fut<'a, anyhow::Result<Vec<Nearby>>> {
+        Box::pin(CaseStore::near(self, place.item, place.lat, place.lon, place.radius_m, since_ms, place.limit))
+    }
     fn get(&self, id: Uuid) -> Fut<'_, Result<Option<Case>, StoreError>> {
         Box::pin(CaseStore::get(self, id))
     }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     /// Open311 GeoReport v2 clients (`/open311/v2/`).
     pub open311: Open311Settings,
+    /// Which raises are likely duplicates of an open whistle (`possible_duplicates`).
+    pub duplicates: DuplicateSettings,
     pub shutdown: ShutdownSettings,
 }
 
@@ -61,6 +63,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             attachments: AttachmentSettings::default(),
             open311: Open311Settings::default(),
+            duplicates: DuplicateSettings::default(),
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -116,8 +119,81 @@ impl Default for Limits {
     }
 }
 
+/// The duplicate finder: a raise for the same item within the item's radius and the window of
+/// an open whistle of the same district is a likely duplicate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DuplicateSettings {
+    /// The radius of an item with none of its own, in metres.
+    pub radius_m: f64,
+    /// Radii per item code, in metres (e.g. a river spill spreads further than a stall).
+    pub item_radius_m: std::collections::BTreeMap<String, f64>,
+    /// How far back a raise looks, in hours.
+    pub window_hours: u32,
+    /// Places kept per item (the newest); bounds the index in Redis.
+    pub max_places_per_item: usize,
+    /// Likely duplicates answered at most.
+    pub max_answered: usize,
+}
+
+impl Default for DuplicateSettings {
+    fn default() -> Self {
+        DuplicateSettings {
+            radius_m: 200.0,
+            item_radius_m: Default::default(),
+            window_hours: 24,
+            max_places_per_item: 10_000,
+            max_answered: 10,
+        }
+    }
+}
+
+/// The largest radius a duplicate search takes, in metres.
+pub const MAX_DUPLICATE_RADIUS_M: f64 = 10_000.0;
+
+impl DuplicateSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let radius = |r: f64| r.is_finite() && r > 0.0 && r <= MAX_DUPLICATE_RADIUS_M;
+        if !radius(self.radius_m) {
+            return Err(SettingsError::Invalid {
+                key: "duplicates.radius_m",
+                message: format!("must be more than 0 and at most {MAX_DUPLICATE_RADIUS_M} metres"),
+            });
+        }
+        if let Some((item, _)) = self.item_radius_m.iter().find(|(_, r)| !radius(**r)) {
+            return Err(SettingsError::Invalid {
+                key: "duplicates.item_radius_m",
+                message: format!("{item}: must be more than 0 and at most {MAX_DUPLICATE_RADIUS_M} metres"),
+            });
+        }
+        if !(1..=24 * 30).contains(&self.window_hours) {
+            return Err(SettingsError::Invalid { key: "duplicates.window_hours", message: "must be 1 to 720".into() });
+        }
+        if !(1..=1_000_000).contains(&self.max_places_per_item) {
+            return Err(SettingsError::Invalid {
+                key: "duplicates.max_places_per_item",
+                message: "must be 1 to 1000000".into(),
+            });
+        }
+        if !(1..=100).contains(&self.max_answered) {
+            return Err(SettingsError::Invalid { key: "duplicates.max_answered", message: "must be 1 to 100".into() });
+        }
+        Ok(())
+    }
+
+    /// The radius for `item`, in metres.
+    pub fn radius_for(&self, item: &str) -> f64 {
+        self.item_radius_m.get(item).copied().unwrap_or(self.radius_m)
+    }
+
+    pub fn window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.window_hours) * 3600)
+    }
+}
+
 impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.duplicates.validate()?;
         self.auth.validate()?;
         self.kafka.validate()?;
         self.database.validate()?;
@@ -173,6 +249,17 @@ mod tests {
         assert_eq!(s.registry_file(), Path::new("/data/registry.json"));
         assert_eq!(s.assist_data_dir(), Path::new("/data/assist"));
         assert_eq!(load(&[]).expect("loads").registry_file(), Path::new(DEFAULT_REGISTRY_PATH));
+    }
+
+    #[test]
+    fn a_duplicate_radius_out_of_range_stops_start_up_with_its_key() {
+        let s = load(&[("WHISTLE_DUPLICATES__RADIUS_M", "350"), ("WHISTLE_DUPLICATES__WINDOW_HOURS", "12")])
+            .expect("loads");
+        assert_eq!((s.duplicates.radius_for("CQ-ENV-001"), s.duplicates.window_hours), (350.0, 12));
+        s.duplicates.validate().expect("valid");
+        let s = load(&[("WHISTLE_DUPLICATES__RADIUS_M", "0")]).expect("loads");
+        let err = s.duplicates.validate().expect_err("no radius");
+        assert!(err.to_string().contains("duplicates.radius_m"), "{err}");
     }
 
     #[test]

@@ -105,6 +105,7 @@ impl Application {
             evidence: evidence.clone().map(|store| routes::Evidence::new(store, &settings.attachments)),
             trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
             open311,
+            duplicates: Arc::new(settings.duplicates.clone()),
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());

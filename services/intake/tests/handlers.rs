@@ -66,6 +66,7 @@ fn harness() -> Harness {
             "demo".to_owned(),
             whistle_intake::routes::open311::DEMO_KEY.to_owned(),
         )])),
+        duplicates: Default::default(),
     };
     let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };
     let app = routes::router(
@@ -466,4 +467,51 @@ async fn a_raise_outside_chongqing_is_refused_and_a_gcj02_one_is_stored_in_wgs84
             .distance_m(whistle_geo::Point::new(29.5575, 106.5770))
             < 1.0
     );
+}
+
+#[tokio::test]
+async fn a_raise_near_an_open_whistle_names_it_and_a_merge_publishes_the_survivor_first_and_once() {
+    let h = harness();
+    let first = h.dispatched().await;
+    let second = h.dispatched().await;
+    let raised: Vec<_> = h.log.events().into_iter().filter(|e| e.type_name() == "whistle.raised").collect();
+    assert_eq!(raised.len(), 2);
+    // The second raise (same item, same place) was answered with the first; check through a
+    // third raise, which sees both, nearest (equal) first.
+    let body = json!({"town": "500103002", "item": "CQ-ENV-001", "description": "油污",
+                      "location": {"lat": 29.55745, "lon": 106.577, "address": "解放碑"}});
+    let other_town =
+        Principal::new("town-500103002", Role::Town { town: "500103002".into(), district: "500103".into() });
+    let (status, answer) = h.call(&other_town, "POST", "/api/v1/whistles", body, None).await;
+    assert_eq!(status, 202, "{answer}");
+    let dups: Vec<&str> =
+        answer["possible_duplicates"].as_array().expect("a list").iter().filter_map(Value::as_str).collect();
+    assert_eq!(dups.len(), 2, "{answer}");
+    assert!(dups.contains(&first.to_string().as_str()) && dups.contains(&second.to_string().as_str()));
+
+    let uri = format!("/api/v1/whistles/{second}/merge");
+    let (status, answer) = h.call(&officer("500103-EE"), "POST", &uri, json!({"into": first}), None).await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("merged")), "{answer}");
+    let kinds: Vec<&str> = h.log.events().iter().rev().take(2).map(|e| e.type_name()).collect();
+    assert_eq!(kinds, ["whistle.merged", "whistle.absorbed"], "the survivor's event first");
+    let (again, replay) = h.call(&officer("500103-EE"), "POST", &uri, json!({"into": first}), None).await;
+    assert_eq!((again, &replay["event_id"]), (202, &answer["event_id"]), "{replay}");
+    assert_eq!((h.published("whistle.merged"), h.published("whistle.absorbed")), (1, 1), "a replay publishes nothing");
+    // The merged whistle is no likely duplicate any more; the survivor still is.
+    let (status, found) = h
+        .call(
+            &other_town,
+            "GET",
+            "/api/v1/whistles/duplicates?item=CQ-ENV-001&lat=29.557&lon=106.577",
+            Value::Null,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let ids: Vec<&str> = found["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
+    assert!(ids.contains(&first.to_string().as_str()) && !ids.contains(&second.to_string().as_str()), "{found}");
+    // The first whistle's town is 500103001: the other town sees it without its description.
+    let shown = found["items"].as_array().expect("items").iter().find(|i| i["id"] == first.to_string()).expect("first");
+    assert_eq!(shown["readable"], false);
+    assert!(shown.get("description").is_none(), "{shown}");
 }

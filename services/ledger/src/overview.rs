@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row as _};
+use whistle_schemas::Status;
 use whistle_schemas::api::{
     Overview, OverviewBucket, OverviewDay, OverviewDepartment, OverviewDistrict, OverviewFigures, OverviewItem,
 };
@@ -91,9 +92,11 @@ impl Period {
         first.iter_days().take_while(|d| *d <= last).collect()
     }
 
-    /// The whistles raised in the period, in the district asked for.
+    /// The whistles raised in the period, in the district asked for; a whistle merged into
+    /// another (a duplicate) is left out, so a problem counts once.
     fn raised(&self) -> Filter {
         Filter {
+            statuses: counted(),
             kind: Some(WHISTLE_KIND.to_owned()),
             district: self.district.clone(),
             from: Some(self.from),
@@ -101,6 +104,11 @@ impl Period {
             ..Filter::default()
         }
     }
+}
+
+/// Every status but `merged`: the charts count a problem once.
+fn counted() -> Vec<Status> {
+    Status::ALL.into_iter().filter(|s| *s != Status::Merged).collect()
 }
 
 /// `… FROM ledger_cases WHERE <scope> AND <filter>`.
@@ -205,6 +213,7 @@ async fn daily(store: &LedgerStore, rows: &Rows<'_>, period: &Period) -> anyhow:
     // First breached on the day (the row's `first_breached_at`, whenever the case was raised
     // before the period's end).
     let breached_filter = Filter {
+        statuses: counted(),
         kind: Some(WHISTLE_KIND.to_owned()),
         district: period.district.clone(),
         to: Some(period.to),

@@ -174,6 +174,8 @@ mod tests {
             confirmation: None,
             reopens: 0,
             review: vec![],
+            merged_into: None,
+            merged: vec![],
         }
     }
 

@@ -76,6 +76,10 @@ impl Month {
     }
 }
 
+/// A problem counts once: a whistle merged into another (a duplicate) is left out of every figure
+/// of the report; the surviving case stands for it.
+const COUNTED: &str = "status <> 'merged'";
+
 /// The aggregates, over a `WHERE` the caller appends to.
 const FIGURES: &str = "count(*) AS raised, \
     count(dispatched_at) AS dispatched, \
@@ -113,7 +117,7 @@ async fn grouped(
 ) -> anyhow::Result<Vec<ReportRow>> {
     let sql = format!(
         "SELECT {by} AS code, {FIGURES} FROM ledger_cases WHERE district = $1 AND raised_at >= $2 AND raised_at < $3 \
-         GROUP BY {by} ORDER BY {by} NULLS LAST"
+         AND {COUNTED} GROUP BY {by} ORDER BY {by} NULLS LAST"
     );
     let rows = sqlx::query(&sql).bind(district).bind(from).bind(to).fetch_all(store.pool()).await?;
     rows.iter()
@@ -128,7 +132,9 @@ async fn total(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> anyhow::Result<ReportFigures> {
-    let sql = format!("SELECT {FIGURES} FROM ledger_cases WHERE district = $1 AND raised_at >= $2 AND raised_at < $3");
+    let sql = format!(
+        "SELECT {FIGURES} FROM ledger_cases WHERE district = $1 AND raised_at >= $2 AND raised_at < $3 AND {COUNTED}"
+    );
     let row = sqlx::query(&sql).bind(district).bind(from).bind(to).fetch_one(store.pool()).await?;
     figures(&row).context("reading report totals")
 }

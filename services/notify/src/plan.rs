@@ -249,6 +249,9 @@ fn notices(event: &CaseEvent, town: Option<&str>) -> Vec<Notice> {
         | Effect::Confirmed(_)
         | Effect::Progressed(_)
         | Effect::Resolved(_)
+        // A merge: the department did it; the towns read it on their timelines.
+        | Effect::Merged(_)
+        | Effect::Absorbed(_)
         | Effect::Paused(_)
         | Effect::Resumed
         | Effect::Sla(SlaSignal::Scheduled(_))

@@ -360,6 +360,8 @@ impl Router {
             | Effect::Resumed
             | Effect::Sla(_)
             | Effect::Enforcement(_)
+            | Effect::Merged(_)
+            | Effect::Absorbed(_)
             | Effect::Step => return Ok(Step::Skip),
         };
         let payload = serde_json::to_vec(&output).context("encoding routed event")?;

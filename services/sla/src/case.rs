@@ -228,7 +228,8 @@ impl CaseSla {
                 self.resolved = true;
                 self.close(at, &mut change);
             }
-            Effect::Rejected(_) => self.close(at, &mut change),
+            // A duplicate merged into another case: its clocks stop; the survivor's run on.
+            Effect::Rejected(_) | Effect::Merged(_) => self.close(at, &mut change),
             Effect::Paused(_) if !self.paused => {
                 for stage in self.stages.iter_mut().filter(|s| s.done_at.is_none()) {
                     if let Some(since) = stage.running_since.take() {
@@ -261,6 +262,7 @@ impl CaseSla {
             | Effect::Transferred(_)
             | Effect::Sla(SlaSignal::Scheduled(_) | SlaSignal::Warning(_) | SlaSignal::Escalated(_))
             | Effect::Enforcement(_)
+            | Effect::Absorbed(_)
             | Effect::Step => {}
         }
         change

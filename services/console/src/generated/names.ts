@@ -29,6 +29,8 @@ export const CASE_EVENT_TYPES = [
   'whistle.reopened',
   'case.commented',
   'case.reviewed',
+  'whistle.merged',
+  'whistle.absorbed',
 ] as const;
 export type CaseEventType = (typeof CASE_EVENT_TYPES)[number];
 
@@ -40,6 +42,7 @@ export const STATUSES = [
   'on_site',
   'resolved',
   'rejected',
+  'merged',
   'registered',
   'persuaded',
   'investigated',
@@ -54,6 +57,7 @@ export type Status = (typeof STATUSES)[number];
 export const TERMINAL_STATUSES = [
   'resolved',
   'rejected',
+  'merged',
   'closed',
 ] as const;
 
@@ -74,6 +78,7 @@ export const DEPARTMENT_ACTIONS = {
   reject: ['dispatched', 'acknowledged'],
   transfer: ['dispatched', 'acknowledged', 'on_site'],
   pause: ['dispatched', 'acknowledged', 'on_site'],
+  merge: ['dispatched', 'acknowledged', 'on_site'],
   inspect: ['acknowledged', 'on_site'],
   penalty: ['acknowledged', 'on_site'],
 } as const satisfies Record<string, readonly Status[]>;

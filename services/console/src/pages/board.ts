@@ -20,9 +20,11 @@ import { ledgerHref } from '../ledgerlinks';
 import { lazyGallery } from './evidence';
 
 const STORE_KEY = 'whistle.board.dept';
-type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pause' | 'resume';
-/** The actions that ask for more (a reason, a department) in a small form on the card first. */
-type FormKind = 'reject' | 'transfer' | 'pause';
+type Action = 'acknowledge' | 'arrive' | 'resolve' | 'reject' | 'transfer' | 'pause' | 'resume' | 'merge';
+/** The actions that ask for more (a reason, a department, the case to merge into) in a small form on the card first. */
+type FormKind = 'reject' | 'transfer' | 'pause' | 'merge';
+const FORM_KINDS: readonly string[] = ['reject', 'transfer', 'pause', 'merge'];
+const isForm = (a: Action): a is FormKind => FORM_KINDS.includes(a);
 /** Statuses a case may be transferred from (the server checks too). */
 type Column = 'new' | 'acknowledged' | 'on_site';
 const COLUMNS: Column[] = ['new', 'acknowledged', 'on_site'];
@@ -46,6 +48,8 @@ interface CardUi {
   reasons?: Partial<Record<FormKind, string>>;
   /** The department picked in the transfer form. */
   to?: string;
+  /** The case picked in the merge form (the surviving one). */
+  into?: string;
   fresh?: boolean;
   /**
    * The Idempotency-Key of an attempt that got no definite answer (network, 5xx), reused when the
@@ -548,9 +552,9 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
           'data-action': action,
           disabled: !!u.pending,
           'aria-busy': u.pending === action ? 'true' : undefined,
-          'aria-expanded': action === 'reject' || action === 'transfer' || action === 'pause' ? String(u.form === action) : undefined,
+          'aria-expanded': isForm(action) ? String(u.form === action) : undefined,
           onclick: () =>
-            action === 'reject' || action === 'transfer' || action === 'pause'
+            isForm(action)
               ? openForm(id, action)
               : action === 'resume'
                 ? send(id, 'resume', 'resume', (key) => api.resume(id, key))
@@ -565,6 +569,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     if (owns && allows('reject', c.status)) actions.push(btn('reject', 'danger-outline'));
     if (supervises && allows('transfer', c.status)) actions.push(btn('transfer', 'secondary'));
     if (supervises && allows('pause', c.status)) actions.push(paused ? btn('resume', 'secondary') : btn('pause', 'ghost'));
+    // A duplicate of another open case of this board: merge it into that one.
+    if (supervises && allows('merge', c.status) && mergeTargets(c).length) actions.push(btn('merge', 'ghost'));
     // A department may record the penalty procedure itself on a whistle it has taken on.
     const mayOpenCase = owns && role === 'department' && (c.status === 'acknowledged' || c.status === 'on_site');
     if (mayOpenCase)
@@ -588,7 +594,16 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         ),
       );
 
-    const may = u.form === 'reject' ? owns : u.form === 'transfer' ? supervises && allows('transfer', c.status) : u.form === 'pause' ? supervises && !paused : false;
+    const may =
+      u.form === 'reject'
+        ? owns
+        : u.form === 'transfer'
+          ? supervises && allows('transfer', c.status)
+          : u.form === 'pause'
+            ? supervises && !paused
+            : u.form === 'merge'
+              ? supervises && allows('merge', c.status)
+              : false;
     const form = may && u.form ? cardForm(c, u, u.form) : null;
 
     const lat = c.location?.lat;
@@ -745,8 +760,76 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     );
   }
 
+  /** The other open cases of this board for the same item: where a duplicate may be merged. */
+  function mergeTargets(c: Case): Case[] {
+    return [...cases.values()].filter((o) => o.id !== c.id && o.item === c.item && !TERMINAL.has(o.status) && o.district === c.district);
+  }
+
+  /** The merge form: which open case of the same item this one duplicates. */
+  function mergeForm(c: Case, u: CardUi): HTMLElement {
+    const id = c.id;
+    const intoId = `merge-into-${id}`;
+    const options = mergeTargets(c);
+    const sel = h(
+      'select',
+      {
+        id: intoId,
+        name: 'into',
+        required: true,
+        onchange: (e: Event) => {
+          u.into = (e.target as HTMLSelectElement).value;
+        },
+      },
+      h('option', { value: '' }, t('board.mergeIntoPlaceholder')),
+      options.map((o) => h('option', { value: o.id, selected: o.id === u.into }, `${o.description.slice(0, 40)} · ${o.location?.address ?? ''} · ${o.id.slice(0, 8)}`)),
+    );
+    return h(
+      'form',
+      {
+        class: 'card-form merge-form',
+        'data-form': 'merge',
+        novalidate: true,
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const into = sel.value;
+          if (!into) {
+            u.error = t('board.mergePickRequired');
+            u.errorCode = 'required';
+            ui.set(id, u);
+            render(id, true);
+            document.getElementById(intoId)?.focus();
+            return;
+          }
+          u.into = into;
+          void send(id, 'merge', `merge\n${into}`, (key) => api.merge(id, into, key));
+        },
+      },
+      h('div', { class: 'field' }, h('label', { for: intoId }, t('board.mergeInto')), sel, h('p', { class: 'hint' }, t('board.mergeHint'))),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'submit', class: 'btn primary', disabled: !!u.pending }, u.pending === 'merge' ? t('board.sending') : t('board.mergeConfirm')),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn ghost',
+            onclick: () => {
+              u.form = undefined;
+              u.error = undefined;
+              render(id, true);
+              document.getElementById(`act-merge-${id}`)?.focus();
+            },
+          },
+          t('common.cancel'),
+        ),
+      ),
+    );
+  }
+
   /** The reject / transfer / pause form of a card: a reason (and for a transfer, where to). */
   function cardForm(c: Case, u: CardUi, kind: FormKind): HTMLElement {
+    if (kind === 'merge') return mergeForm(c, u);
     const id = c.id;
     const reasonId = kind === 'reject' ? `reason-${id}` : `${kind}-reason-${id}`;
     const toId = `transfer-to-${id}`;
@@ -948,7 +1031,10 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     u.error = undefined;
     ui.set(id, u);
     render(id, true);
-    const first = () => document.getElementById(kind === 'reject' ? `reason-${id}` : kind === 'transfer' ? `transfer-to-${id}` : `pause-reason-${id}`);
+    const first = () =>
+      document.getElementById(
+        kind === 'reject' ? `reason-${id}` : kind === 'transfer' ? `transfer-to-${id}` : kind === 'merge' ? `merge-into-${id}` : `pause-reason-${id}`,
+      );
     first()?.focus();
     if (kind === 'transfer' && !targets) {
       loadTargets().then(

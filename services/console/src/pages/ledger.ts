@@ -333,7 +333,7 @@ export function mountLedger(root: HTMLElement, params: URLSearchParams): Page {
 
   function flagsOf(c: Case): Flag[] {
     const out: Flag[] = [];
-    if ((c.overdue?.length ?? 0) > 0 && !['resolved', 'rejected'].includes(c.status)) out.push('overdue');
+    if ((c.overdue?.length ?? 0) > 0 && !['resolved', 'rejected', 'merged'].includes(c.status)) out.push('overdue');
     if (c.timeline?.some((e) => e.type === 'sla.breached')) out.push('breached');
     if ((c.reopens ?? 0) > 0) out.push('reopened');
     return out;

@@ -1,8 +1,9 @@
 // Town dashboard: pick the town, raise a whistle (item from the registry, with suggestions from
 // the description when the assist endpoint exists), follow the town's whistles live; confirm or
 // reopen a resolved whistle and comment on any (issue K); the town's own enforcement cases
-// (towncases.ts), with "open a town case instead" when the town holds the item itself.
-import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type Item, type RouteAnswer, type Status, type TimelineEntry, type Town } from '../api';
+// (towncases.ts), with "open a town case instead" when the town holds the item itself; before a
+// raise is sent, the open whistles of the item nearby (likely duplicates, issue L).
+import { api, ApiError, newKey, STATUSES, TERMINAL, type Case, type DuplicateList, type Item, type RouteAnswer, type Status, type TimelineEntry, type Town } from '../api';
 import { announce, clear, h, icon, statusBadge, tx } from '../dom';
 import { ago, dateTime } from '../format';
 import { applyI18n, lang, nm, nmOther, t, type Key } from '../i18n';
@@ -60,6 +61,9 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   let suggestAvailable = true;
   let suggestTimer: number | undefined;
   let suggestSeq = 0;
+  let dupTimer: number | undefined;
+  let dupSeq = 0;
+  let dups: DuplicateList | null = null;
   let listLoaded = false;
   let listLimit = LIST_PAGE;
   let lastRaised = '';
@@ -109,6 +113,8 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   const evidence = evidencePicker('raise');
   const submit = h('button', { type: 'submit', class: 'btn primary big', id: 'raise-submit' }, t('town.submit'));
   const formStatus = h('div', { id: 'form-status', class: 'form-status' });
+  /** Likely duplicates of what is being raised (same item, nearby, open), before it is sent. */
+  const dupPanel = h('div', { id: 'duplicates', class: 'duplicates', 'aria-live': 'polite' });
   const locBtn = h('button', { type: 'button', class: 'btn ghost small', id: 'use-location' }, t('town.useLocation'));
   const err = (id: string) => h('p', { id, class: 'field-error', hidden: true });
 
@@ -126,6 +132,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       h('div', { class: 'field' }, tx('label', 'town.lon', { for: 'lon' }), lon, err('lon-err')),
       locBtn,
     ),
+    dupPanel,
     evidence.el,
     h('div', { class: 'field' }, tx('label', 'town.photos', { for: 'photos' }), photos),
     h('div', { class: 'submit-row' }, submit, formStatus),
@@ -144,6 +151,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
   itemSel.addEventListener('change', () => {
     clearErr('item-err');
     onItem();
+    lookForDuplicates();
   });
   desc.addEventListener('input', () => {
     clearErr('description-err');
@@ -156,6 +164,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     [lon, 'lon-err'],
   ] as const)
     el.addEventListener('input', () => clearErr(id));
+  for (const el of [lat, lon]) el.addEventListener('input', lookForDuplicates);
   locBtn.addEventListener('click', useLocation);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -402,6 +411,66 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     }
   }
 
+  /** Asks, a moment after the item or the coordinates change, which open whistles are nearby. */
+  function lookForDuplicates(): void {
+    clearTimeout(dupTimer);
+    dupTimer = window.setTimeout(duplicates, 400);
+  }
+
+  async function duplicates(): Promise<void> {
+    const seq = ++dupSeq;
+    const la = Number(lat.value);
+    const lo = Number(lon.value);
+    const it = itemBy(itemSel.value);
+    const usable = lat.value.trim() && lon.value.trim() && Math.abs(la) <= 85 && Math.abs(lo) <= 180;
+    if (!it || !usable || route?.outcome === 'town') {
+      dups = null;
+      renderDuplicates();
+      return;
+    }
+    try {
+      const found = await api.duplicates(it.code, la, lo);
+      if (seq !== dupSeq) return;
+      dups = found;
+    } catch {
+      if (seq !== dupSeq) return;
+      dups = null; // the raise answers possible_duplicates anyway
+    }
+    renderDuplicates();
+  }
+
+  function renderDuplicates(): void {
+    if (!dups || !dups.items.length) {
+      clear(dupPanel);
+      return;
+    }
+    const d = dups;
+    clear(
+      dupPanel,
+      h(
+        'div',
+        { class: 'callout info', id: 'duplicates-found' },
+        h('strong', {}, t('town.dupTitle')),
+        h('p', {}, t('town.dupHint', { n: d.items.length, r: d.radius_m, h: d.window_hours })),
+        h(
+          'ul',
+          { class: 'duplicate-list' },
+          d.items.map((x) =>
+            h(
+              'li',
+              { 'data-id': x.id },
+              h('span', { class: 'dup-meta' }, t('town.dupItem', { d: Math.round(x.distance_m), s: t(`status.${x.status}` as Key), t: ago(x.raised_at) })),
+              ' ',
+              h('span', { class: 'dup-desc' }, x.readable ? `${x.description ?? ''}${x.address ? ` · ${x.address}` : ''}` : t('town.dupOther')),
+              ' ',
+              h('code', { class: 'dup-id' }, x.id.slice(0, 8)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   async function suggest(): Promise<void> {
     const text = desc.value.trim();
     const seq = ++suggestSeq;
@@ -530,7 +599,19 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       }
       lastRaised = res.id;
       renderList();
-      clear(formStatus, h('div', { class: 'callout ok', role: 'status', id: 'raise-ok' }, h('p', {}, t('town.raised')), h('p', { id: 'raise-track', 'aria-live': 'polite' })));
+      const nDup = res.possible_duplicates?.length ?? 0;
+      clear(
+        formStatus,
+        h(
+          'div',
+          { class: 'callout ok', role: 'status', id: 'raise-ok' },
+          h('p', {}, t('town.raised')),
+          nDup ? h('p', { id: 'raise-duplicates' }, t('town.dupRaised', { n: nDup })) : null,
+          h('p', { id: 'raise-track', 'aria-live': 'polite' }),
+        ),
+      );
+      dups = null;
+      renderDuplicates();
       track();
       desc.value = '';
       photos.value = '';
@@ -771,6 +852,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
               ),
               h('p', { class: 'desc' }, c.description),
               h('p', { class: 'loc' }, icon('pin'), c.location?.address ?? ''),
+              mergeNote(views.get(c.id) ?? c),
               timelines.has(c.id) ? attachmentGallery(views.get(c.id)?.attachments, `whistle-${c.id}`) : null,
               (timelines.get(c.id) ?? c.timeline)?.length ? timelineList((timelines.get(c.id) ?? c.timeline)!) : null,
               timelines.has(c.id) ? loopSection(c) : null,
@@ -795,9 +877,17 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
     );
   }
 
+  /** Where a merged whistle went, or which were merged into this one. */
+  function mergeNote(c: Case): HTMLElement | null {
+    if (c.merged_into) return h('p', { class: 'callout info merged-into' }, t('town.mergedInto', { id: c.merged_into.id }));
+    if (c.merged?.length) return h('p', { class: 'hint merged-from' }, t('town.mergedFrom', { list: c.merged.map((m) => `${m.id.slice(0, 8)} (${m.town})`).join(', ') }));
+    return null;
+  }
+
   return {
     unmount() {
       clearTimeout(suggestTimer);
+      clearTimeout(dupTimer);
       clearTimeout(listTimer);
       channel?.close();
     },
@@ -816,6 +906,7 @@ export function mountTown(root: HTMLElement, params: URLSearchParams): Page {
       renderList();
       tc?.relabel();
       evidence.relabel();
+      renderDuplicates();
       if (formStatus.querySelector('#raise-ok')) {
         formStatus.querySelector('#raise-ok p')!.textContent = t('town.raised');
         track();

@@ -54,6 +54,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Open311 clients' API keys (`open311.keys_file`, and the demo key on a demo stack).
     pub open311: Arc<open311::Open311Keys>,
+    /// The duplicate finder's radius and window.
+    pub duplicates: Arc<crate::settings::DuplicateSettings>,
 }
 
 /// The API router (without the admin routes).
@@ -91,7 +93,9 @@ pub fn router(
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
         .route("/api/v1/assist/benchmark", post(assist::benchmark))
         .route("/api/v1/whistles", post(whistles::raise))
+        .route("/api/v1/whistles/duplicates", get(whistles::duplicates))
         .route("/api/v1/whistles/{id}", get(whistles::get))
+        .route("/api/v1/whistles/{id}/merge", post(whistles::merge))
         .route("/api/v1/whistles/{id}/acknowledge", post(whistles::acknowledge))
         .route("/api/v1/whistles/{id}/arrive", post(whistles::arrive))
         .route("/api/v1/whistles/{id}/resolve", post(whistles::resolve))

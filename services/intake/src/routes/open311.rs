@@ -580,7 +580,9 @@ pub async fn create_request(
 /// The spec's two statuses.
 pub fn open311_status(status: Status) -> &'static str {
     match status {
-        Status::Resolved | Status::Rejected | Status::Closed => "closed",
+        // A merged request is closed as a request; `whistle_status` says `merged` (its problem is
+        // followed on the surviving whistle).
+        Status::Resolved | Status::Rejected | Status::Closed | Status::Merged => "closed",
         Status::Raised
         | Status::Dispatched
         | Status::Acknowledged

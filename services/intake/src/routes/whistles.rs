@@ -3,8 +3,8 @@
 use anyhow::Context as _;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -17,10 +17,12 @@ use whistle_casestore::store::ActionSlot;
 use whistle_registry::{Route, route};
 use whistle_schemas::Status;
 use whistle_schemas::api::{
-    ActionAccepted, PauseRequest, RaiseWhistleRequest, RejectRequest, ResolveRequest, TransferRequest, WhistleAccepted,
-    WhistleView,
+    ActionAccepted, Duplicate, DuplicateList, MergeRequest, PauseRequest, RaiseWhistleRequest, RejectRequest,
+    ResolveRequest, TransferRequest, WhistleAccepted, WhistleView,
 };
-use whistle_schemas::events::{Actor, ActorKind, CaseEvent, DepartmentRef, Paused, Raised, Transferred};
+use whistle_schemas::events::{
+    Absorbed, Actor, ActorKind, CaseEvent, DepartmentRef, Merged, Paused, Raised, Transferred,
+};
 
 use super::AppState;
 use super::registry::{route_error, town_holds_message};
@@ -93,7 +95,16 @@ pub async fn raise(
                 whistle_casestore::store::Claim::Different => return Err(ApiError::IdempotencyKeyReused),
                 whistle_casestore::store::Claim::Same => {
                     if state.store.get(id).await.map_err(ApiError::store)?.is_some() {
-                        return Ok(accepted(id, Status::Raised));
+                        let duplicates = crate::duplicates::possible(
+                            &state,
+                            town.body().as_str(),
+                            whistle.item.as_str(),
+                            &whistle.location,
+                            now,
+                            id,
+                        )
+                        .await;
+                        return Ok(accepted(id, Status::Raised, duplicates));
                     }
                     // Accepted before but not visible yet, or the first attempt failed: produce
                     // again; the event id is the same, so consumers see it once.
@@ -106,6 +117,7 @@ pub async fn raise(
     };
     super::attachments::reference(&state, id, &attachments).await?;
     let event_id = Uuid::new_v5(&id, b"whistle.raised");
+    let (district, item, location) = (town.body().to_string(), whistle.item.to_string(), whistle.location.clone());
     let raise = Command::Raise(Raised {
         town: whistle.town.to_string(),
         // The district or functional zone that answers the town: its departments respond,
@@ -131,12 +143,24 @@ pub async fn raise(
         // Kafka has the whistle; the projection will record it. Only read-after-write suffers.
         tracing::warn!(whistle = %id, error = %format_args!("{err:#}"), "could not record provisional case");
     }
-    Ok(accepted(id, Status::Raised))
+    // Kafka has the raise: what follows never refuses it. First the open whistles nearby, then
+    // this raise's own place for the raises after it.
+    let duplicates = crate::duplicates::possible(&state, &district, &item, &location, now, id).await;
+    if let Err(err) = crate::duplicates::record(&state, &item, id, &location, now).await {
+        state.metrics.duplicate_lookup_failures.inc();
+        tracing::warn!(whistle = %id, error = %format_args!("{err:#}"), "could not record the raise's place");
+    }
+    if !duplicates.is_empty() {
+        state.metrics.raises_with_duplicates.inc();
+        tracing::info!(whistle = %id, duplicates = duplicates.len(), "raise has likely duplicates");
+    }
+    Ok(accepted(id, Status::Raised, duplicates))
 }
 
-fn accepted(id: Uuid, status: Status) -> Response {
+fn accepted(id: Uuid, status: Status, possible_duplicates: Vec<Uuid>) -> Response {
     let location = format!("/api/v1/whistles/{id}");
-    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(WhistleAccepted { id, status })).into_response()
+    let body = WhistleAccepted { id, status, possible_duplicates };
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response()
 }
 
 /// Sends an event and returns once the log has it (Kafka: `acks=all`).
@@ -168,12 +192,14 @@ pub async fn get(
 /// Checks that `principal` may read the case (`action: None`) or take `action` on it.
 pub(super) fn authorize(principal: &Principal, view: &Case, action: Option<CaseAction>) -> Result<(), ApiError> {
     let assisting: Vec<&str> = view.assisting.iter().map(|d| d.code.as_str()).collect();
+    let followers: Vec<&str> = view.merged.iter().map(|m| m.town.as_str()).collect();
     let scope = CaseScope {
         town: &view.town,
         district: &view.district,
         owner: view.department.as_ref().map(|d| d.code.as_str()),
         assisting: &assisting,
         enforcement: view.kind == whistle_schemas::api::CaseKind::Enforcement,
+        followers: &followers,
     };
     let readable = principal.can_read(&scope);
     let allowed = match action {
@@ -360,6 +386,7 @@ pub(super) fn action_name(action: CaseAction) -> &'static str {
         CaseAction::Confirm => "confirm",
         CaseAction::Reopen => "reopen",
         CaseAction::Comment => "comment",
+        CaseAction::Merge => "merge",
     }
 }
 
@@ -477,4 +504,173 @@ pub(super) async fn record(
 
 pub(super) fn action_accepted(id: Uuid, event_id: Uuid, status: Status) -> Response {
     (StatusCode::ACCEPTED, Json(ActionAccepted { id, event_id, status })).into_response()
+}
+
+/// `POST /api/v1/whistles/{id}/merge` `{"into": ID}`: the whistle `{id}` is a duplicate of
+/// `into`. Its department (or the district's command centre) asks, and must be allowed the merge
+/// on both cases; both must be open whistles of one district, and `into` not merged itself
+/// (chains are refused: merge into the case it went to). `whistle.absorbed` is published on the
+/// surviving case first (its town list lets the merged whistle's town read it), then
+/// `whistle.merged` on the duplicate. Both event ids derive from the two case ids, so a retry —
+/// after a failure between the two, or of a merge already done — publishes nothing twice.
+pub async fn merge(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<MergeRequest>,
+) -> Result<Response, ApiError> {
+    // The header is accepted (and checked) as on every action; the merge is idempotent anyway.
+    let _key = idempotency_key(&headers)?;
+    let case = load(&state, &id).await?;
+    authorize(&principal, &case, Some(CaseAction::Merge))?;
+    let merged_event = Uuid::new_v5(&case.id, format!("whistle.merged\n{}", req.into).as_bytes());
+    match &case.merged_into {
+        Some(m) if m.id == req.into => return Ok(action_accepted(case.id, merged_event, Status::Merged)),
+        Some(m) => {
+            return Err(ApiError::Conflict(format!("whistle {} was merged into {} already", case.id, m.id)));
+        }
+        None => {}
+    }
+    if req.into == case.id {
+        return Err(ApiError::InvalidField { field: "into", message: "a whistle cannot be merged into itself".into() });
+    }
+    let survivor = state
+        .store
+        .get(req.into)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::InvalidField { field: "into", message: format!("no whistle {}", req.into) })?;
+    authorize(&principal, &survivor, Some(CaseAction::Merge))?;
+    if survivor.district != case.district {
+        return Err(ApiError::InvalidField {
+            field: "into",
+            message: format!(
+                "whistle {} is in district {}, this one in {}: merge only within a district",
+                survivor.id, survivor.district, case.district
+            ),
+        });
+    }
+    if survivor.kind != whistle_schemas::api::CaseKind::Whistle {
+        return Err(ApiError::InvalidField {
+            field: "into",
+            message: format!("{} is a town's enforcement case, not a whistle", survivor.id),
+        });
+    }
+    if let Some(m) = &survivor.merged_into {
+        return Err(ApiError::Conflict(format!(
+            "whistle {} was itself merged into {}: merge into that one",
+            survivor.id, m.id
+        )));
+    }
+    let department = case.department.as_ref().or(survivor.department.as_ref()).map_or("", |d| d.code.as_str());
+    let actor = acting(&principal, department);
+    let absorbed_event = Uuid::new_v5(&survivor.id, format!("whistle.absorbed\n{}", case.id).as_bytes());
+    // Both decided before anything is published: a refusal of either records nothing.
+    let (merged, status) = decided(
+        &case,
+        Command::Merge(Merged { actor: actor.clone(), into: survivor.id, into_town: survivor.town.clone() }),
+        merged_event,
+    )?;
+    let absorbed = if survivor.has_event(absorbed_event) {
+        None
+    } else {
+        let command = Command::Absorb(Absorbed { actor, merged: case.id, town: case.town.clone() });
+        Some(decided(&survivor, command, absorbed_event)?.0)
+    };
+    // The survivor's slot too: a merge into a case being resolved at this moment waits.
+    if let Some(absorbed) = absorbed {
+        let on_timeline = |e: Uuid| survivor.has_event(e);
+        match state.store.claim_action(survivor.id, absorbed.id, &on_timeline).await.map_err(ApiError::store)? {
+            ActionSlot::Claimed => {}
+            ActionSlot::Busy(_) => {
+                return Err(ApiError::ActionInProgress(format!(
+                    "another action on whistle {} was just accepted and is being recorded; reload it and merge again",
+                    survivor.id
+                )));
+            }
+        }
+        if let Err(err) = publish(&state, &absorbed).await {
+            if let Err(e) = state.store.release_action(survivor.id, absorbed.id).await {
+                tracing::warn!(whistle = %survivor.id, error = %format_args!("{e:#}"), "action slot kept until it expires");
+            }
+            return Err(err);
+        }
+    }
+    tracing::info!(whistle = %case.id, into = %survivor.id, user = %principal.user, "whistle merged");
+    record(&state, &principal, &case, merged, status).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateQuery {
+    item: String,
+    lat: f64,
+    lon: f64,
+    /// Needed by accounts of the whole city (managers, supervisors); others search their own.
+    district: Option<String>,
+}
+
+/// `GET /api/v1/whistles/duplicates?item=&lat=&lon=[&district=]`: the open whistles a raise of
+/// `item` at this point would be a likely duplicate of, for the town dashboard before it sends.
+/// Searched in the caller's district. A case the caller may not read is shown by its id, status,
+/// time and distance only.
+pub async fn duplicates(
+    State(state): State<AppState>,
+    principal: Principal,
+    q: Result<Query<DuplicateQuery>, QueryRejection>,
+) -> Result<Json<DuplicateList>, ApiError> {
+    let q = super::registry::query(q)?;
+    let item = whistle_registry::ItemCode::parse(&q.item).map_err(|e| ApiError::UnknownItem(e.to_string()))?;
+    if state.registry.current().item(&item).is_none() {
+        return Err(ApiError::UnknownItem(item.to_string()));
+    }
+    if !q.lat.is_finite() || !(-85.0..=85.0).contains(&q.lat) {
+        return Err(ApiError::InvalidField { field: "lat", message: "must be a latitude between -85 and 85".into() });
+    }
+    if !q.lon.is_finite() || !(-180.0..=180.0).contains(&q.lon) {
+        return Err(ApiError::InvalidField {
+            field: "lon",
+            message: "must be a longitude between -180 and 180".into(),
+        });
+    }
+    if principal.is_admin() {
+        return Err(ApiError::forbidden("the administrator reads no cases"));
+    }
+    let district = match (principal.district(), q.district.as_deref()) {
+        (Some(own), None) => own.to_owned(),
+        (Some(own), Some(asked)) if own == asked => own.to_owned(),
+        (Some(_), Some(_)) => return Err(ApiError::forbidden("your account searches only its own district")),
+        (None, Some(asked)) => asked.to_owned(),
+        (None, None) => {
+            return Err(ApiError::InvalidField {
+                field: "district",
+                message: "name the district to search (your account is the city's)".into(),
+            });
+        }
+    };
+    let location = whistle_schemas::Location { lat: q.lat, lon: q.lon, address: String::new() };
+    let found = crate::duplicates::find(&state, &district, item.as_str(), &location, Utc::now(), None)
+        .await
+        .map_err(ApiError::store)?;
+    let items = found
+        .into_iter()
+        .map(|c| {
+            let readable = authorize(&principal, &c.case, None).is_ok();
+            Duplicate {
+                id: c.case.id,
+                status: c.case.status,
+                raised_at: c.case.raised_at,
+                distance_m: (c.distance_m * 10.0).round() / 10.0,
+                readable,
+                description: readable.then(|| c.case.description.clone()),
+                address: readable.then(|| c.case.location.address.clone()),
+            }
+        })
+        .collect();
+    Ok(Json(DuplicateList {
+        radius_m: state.duplicates.radius_for(item.as_str()),
+        window_hours: state.duplicates.window_hours,
+        items,
+    }))
 }
