@@ -102,6 +102,8 @@ async fn two_raises_50_m_apart_are_possible_duplicates_and_a_merge_counts_the_pr
     let twin_dups = twin["possible_duplicates"].as_array().expect("a list").clone();
     assert!(twin_dups.contains(&json!(first)) && twin_dups.contains(&json!(second)), "{twin}");
     let twin = id_of(&twin);
+    // Routed before the department acts on it below (a case not yet routed is nobody's: 403).
+    stack.wait_for(&twin, |v| v["department"]["code"] == DEPARTMENT).await;
 
     board.until(|f| event_of(f) == Some(("whistle.dispatched", second.as_str()))).await;
     stack.wait_for(&second, |v| v["deadlines"]["acknowledge"].is_string()).await;

@@ -604,7 +604,7 @@ describe('console', () => {
       await page.locator(sel).waitFor({ state: 'attached' });
       if (value) await until(async () => (await page.inputValue(sel)) === value, `${user}'s department preselected`);
       if (user === DEPT_USER) assert.equal(await page.isDisabled('#board-dept'), true, 'a department sees only its own board');
-      if (user === ADMIN) assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['registry', 'accounts']);
+      if (user === ADMIN) assert.deepEqual(await page.locator('.nav a:visible').evaluateAll((as) => as.map((a) => a.dataset.route)), ['registry', 'accounts', 'rosters']);
       assert.deepEqual(page.errors.map(String), [], user);
       await page.context().close();
     }
