@@ -68,6 +68,7 @@ fn case_events(n: usize, id: Uuid, raised_at: chrono::DateTime<Utc>) -> Vec<Case
                 raised_by: Actor::new(ActorKind::Town, "500103001"),
                 support: false,
                 assist: vec![],
+                hotline: None,
             }),
         ),
         event(

@@ -43,6 +43,7 @@ async fn raise_directly(iso: &Isolation, n: usize) -> Vec<Uuid> {
                 raised_by: Actor::new(ActorKind::Town, TOWN),
                 support: false,
                 assist: vec![],
+                hotline: None,
             }),
         );
         let payload = serde_json::to_vec(&event).expect("json");

@@ -176,6 +176,7 @@ fn raised(n: u32) -> CaseEvent {
             raised_by: Actor::new(ActorKind::Town, TOWN),
             support: false,
             assist: vec![],
+            hotline: None,
         }),
     )
 }

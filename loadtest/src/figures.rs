@@ -351,6 +351,7 @@ fn raise(p: &Problem) -> Command {
         raised_by: Actor::new(ActorKind::Town, p.town.clone()),
         support: false,
         assist: Vec::new(),
+        hotline: None,
     })
 }
 

@@ -26,6 +26,7 @@ fn event() -> CaseEvent {
             raised_by: Actor::new(ActorKind::Town, "500103001"),
             support: false,
             assist: Vec::new(),
+            hotline: None,
         }),
     )
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::events::{
     Actor, Authority, BenchmarkApplied, CaseParty, Deadlines, DecisionOutcome, DepartmentRef, EnforcementSubject,
-    PersuasionOutcome, SlaStageKind, Verdict,
+    HotlineOrder, PersuasionOutcome, SlaStageKind, Verdict,
 };
 use crate::registry::{StatutoryRange, SubjectKind};
 use crate::{Location, Names, Status};
@@ -109,6 +109,105 @@ pub struct DuplicateList {
     pub items: Vec<Duplicate>,
 }
 
+/// `POST /api/v1/hotline/orders` as JSON (a CSV with the same columns is taken too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HotlineImportRequest {
+    /// 1 to 1,000 work orders; each is imported or refused on its own.
+    pub orders: Vec<HotlineOrderRow>,
+}
+
+/// One 12345 work order as the hotline exports it. CSV headers may be these names or the
+/// hotline's Chinese ones (工单编号, 受理时间, 事项编码, 街镇编码, 纬度, 经度, 坐标系, 地址, 诉求内容,
+/// 来电人, 来电号码).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HotlineOrderRow {
+    /// The order number (工单编号): 1-64 letters, digits, `-` or `_`; a re-import of the same
+    /// order creates nothing.
+    pub order_no: String,
+    /// When the hotline took the call: RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` in China time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
+    /// The registry item code.
+    pub item: String,
+    /// The town the hotline assigned (a 9-digit code); without it the point decides, and where no
+    /// town can be told the command centre triages the whistle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+    /// `wgs84` (GPS, the default) or `gcj02` (Chinese map SDKs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datum: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// What the caller reported (诉求内容).
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_phone: Option<String>,
+}
+
+/// What a hotline import did, row by row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HotlineImportReport {
+    /// `?dry_run=true`: every row was checked, nothing was raised.
+    pub dry_run: bool,
+    /// Whistles raised by this import (or, in a dry run, that it would raise).
+    pub created: u32,
+    /// Orders imported before: nothing new was raised for them.
+    pub existing: u32,
+    /// Rows refused; the rest were imported.
+    pub failed: u32,
+    /// CSV columns this import does not take (ignored), e.g. the hotline's own status columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_columns: Vec<String>,
+    pub rows: Vec<HotlineRowResult>,
+}
+
+/// One row's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HotlineRowResult {
+    /// 1 for the first order (in a CSV, the line after the header).
+    pub row: u32,
+    /// The order number as given (empty when the row had none).
+    pub order_no: String,
+    pub outcome: HotlineOutcome,
+    /// The whistle (`created`, `existing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    /// The town it went to; absent when the command centre triages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
+    /// Open whistles of the item nearby (as a raise answers): likely the same problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub possible_duplicates: Vec<Uuid>,
+    /// Why the row was refused (`failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<HotlineRowError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HotlineOutcome {
+    Created,
+    Existing,
+    Failed,
+}
+
+/// A refused row: a stable code, the column at fault, and a message that says what to fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HotlineRowError {
+    /// `invalid_field`, `unknown_item`, `unknown_town`, `outside_district`, `order_conflict` or
+    /// `unavailable` (retry the file: nothing of the row was kept).
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
 /// One likely duplicate. A reader who may not read the case gets only its id, status, distance
 /// and time, and whether it is the reader's own town's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -191,6 +290,9 @@ pub struct WhistleView {
     /// this case).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged: Vec<MergedCase>,
+    /// The 12345 hotline work order the whistle came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<HotlineOrder>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -472,6 +574,9 @@ pub struct CaseSummary {
     /// The latest step (who acted last, and how).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step: Option<TimelineEntry>,
+    /// The 12345 hotline work order the whistle came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<HotlineOrder>,
 }
 
 /// One step in a whistle's timeline.

@@ -272,6 +272,20 @@ pub struct Raised {
     /// Department types asked to assist (a joint case).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assist: Vec<String>,
+    /// The 12345 hotline work order the whistle was imported from (`POST /api/v1/hotline/orders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotline: Option<HotlineOrder>,
+}
+
+/// A 12345 hotline work order (工单) behind a whistle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HotlineOrder {
+    /// The hotline's order number (工单编号), unique city-wide: the import's idempotency key.
+    pub order_no: String,
+    /// When the hotline took the call (受理时间), if the order says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// `whistle.dispatched`: the router found the responsible department.

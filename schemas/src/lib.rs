@@ -174,6 +174,8 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("account-audit", schema::<accounts::AccountAudit>()),
         ("raise-whistle-request", schema::<api::RaiseWhistleRequest>()),
         ("merge-request", schema::<api::MergeRequest>()),
+        ("hotline-import-request", schema::<api::HotlineImportRequest>()),
+        ("hotline-import-report", schema::<api::HotlineImportReport>()),
         ("duplicates", schema::<api::DuplicateList>()),
         ("whistle-accepted", schema::<api::WhistleAccepted>()),
         ("whistle", schema::<api::WhistleView>()),

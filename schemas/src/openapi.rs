@@ -381,6 +381,26 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             idempotent: true,
         },
         Op {
+            method: "post",
+            path: "/api/v1/hotline/orders",
+            id: "importHotlineOrders",
+            tag: "whistles",
+            summary: "Import 12345 hotline work orders (a district's command centre; CSV with English or the \
+                      hotline's Chinese headers, or JSON): each row raised once by its order number, or refused \
+                      with its column; ?dry_run=true checks only",
+            auth: true,
+            params: &[("dry_run", In::Query, "true: check every row, raise nothing.")],
+            body: Some(json!({"x-media": {
+                "application/json": schema(s::<api::HotlineImportRequest>),
+                "text/csv": {"type": "string", "description": "A header row (order_no, received_at, item, town, \
+                    lat, lon, datum, address, description, caller_name, caller_phone, or 工单编号, 受理时间, 事项编码, \
+                    街镇编码, 纬度, 经度, 坐标系, 地址, 诉求内容, 来电人, 来电号码), then one order a line"},
+            }})),
+            ok: (200, schema(s::<api::HotlineImportReport>)),
+            errors: &[400, 401, 403, 413, 415, 429, 503],
+            idempotent: false,
+        },
+        Op {
             method: "get",
             path: "/api/v1/whistles/duplicates",
             id: "duplicates",
@@ -1194,6 +1214,10 @@ fn generator() -> SchemaGenerator {
 }
 
 fn media(schema: &Value) -> Value {
+    // A body taken in several media types: `{"x-media": {type: schema, ...}}`.
+    if let Some(Value::Object(kinds)) = schema.get("x-media") {
+        return Value::Object(kinds.iter().map(|(k, v)| (k.clone(), json!({"schema": v}))).collect());
+    }
     let kind = schema.get("contentMediaType").and_then(Value::as_str).unwrap_or("application/json");
     let mut schema = schema.clone();
     // A multipart body's schema describes its parts; the media type is the content's key.

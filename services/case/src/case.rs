@@ -67,6 +67,7 @@ impl Case {
             pause_reason,
             steps: self.timeline.len(),
             last_step: self.timeline.last().cloned(),
+            hotline: self.hotline.clone(),
         }
     }
 }

@@ -91,6 +91,7 @@ fn cases_by_status() -> Vec<Case> {
         raised_by: Actor::new(ActorKind::Town, "500103001"),
         support: false,
         assist: vec![],
+        hotline: None,
     });
     let dispatch = Command::Dispatch(Dispatched {
         department: department("500103-EE"),

@@ -389,6 +389,7 @@ fn registered(event: &CaseEvent, r: &Registered) -> Case {
         review: Vec::new(),
         merged_into: None,
         merged: Vec::new(),
+        hotline: None,
     })
 }
 
@@ -418,6 +419,7 @@ fn raised(event: &CaseEvent, r: &Raised) -> Case {
         review: Vec::new(),
         merged_into: None,
         merged: Vec::new(),
+        hotline: r.hotline.clone(),
     })
 }
 

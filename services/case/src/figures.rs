@@ -450,6 +450,7 @@ mod tests {
                     raised_by: Actor::new(ActorKind::Town, "500103001"),
                     support: false,
                     assist: Vec::new(),
+                    hotline: None,
                 }),
             );
         }

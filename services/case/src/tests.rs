@@ -32,6 +32,7 @@ fn raise() -> Command {
         raised_by: Actor::new(ActorKind::Town, "500103001"),
         support: false,
         assist: vec![],
+        hotline: None,
     })
 }
 

@@ -115,6 +115,7 @@ mod tests {
                 raised_by: Actor::new(ActorKind::Town, "500103001"),
                 support: false,
                 assist: vec![],
+                hotline: None,
             }),
         )
     }

@@ -117,6 +117,7 @@ mod tests {
                 actor: Some(Actor::new(ActorKind::Department, "500103-EE")),
                 detail: Some(detail.into()),
             }),
+            hotline: None,
         };
         serde_json::to_string(&summary).expect("json")
     }

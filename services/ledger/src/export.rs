@@ -28,7 +28,7 @@ const SHEET_ROWS: u32 = 1_048_575;
 const BOM: &str = "\u{feff}";
 
 /// The exported columns.
-pub const HEADERS: [&str; 17] = [
+pub const HEADERS: [&str; 18] = [
     "id",
     "status",
     "district",
@@ -46,6 +46,7 @@ pub const HEADERS: [&str; 17] = [
     "overdue",
     "breaches",
     "steps",
+    "hotline_order",
 ];
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -73,6 +74,7 @@ pub fn cells(view: &WhistleView) -> Vec<String> {
         r.overdue.to_string(),
         r.breaches.to_string(),
         r.steps.to_string(),
+        view.hotline.as_ref().map(|h| h.order_no.clone()).unwrap_or_default(),
     ]
 }
 

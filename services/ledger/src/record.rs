@@ -176,6 +176,7 @@ mod tests {
             review: vec![],
             merged_into: None,
             merged: vec![],
+            hotline: None,
         }
     }
 

@@ -70,6 +70,7 @@ pub fn events(spec: &CaseSpec) -> Vec<CaseEvent> {
             raised_by: Actor::new(ActorKind::Town, spec.town.clone()),
             support: false,
             assist: vec![],
+            hotline: None,
         }),
     );
     if spec.progress == Progress::Raised {

@@ -143,7 +143,7 @@ fn write_row(out: &mut String, cells: impl Iterator<Item = String>) {
 }
 
 /// Splits CSV text (RFC 4180: quoted cells, doubled quotes, newlines inside quotes) into rows.
-fn parse_rows(text: &str) -> Result<Vec<Vec<String>>, RowError> {
+pub fn parse_rows(text: &str) -> Result<Vec<Vec<String>>, RowError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = Vec::new();
     let mut row = Vec::new();

@@ -54,7 +54,8 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             }),
         )
     };
-    // A whistle the district's command centre raised for a citizen (Open311): where no town is
+    // A whistle the district's command centre raised for a citizen (Open311, a 12345 hotline
+    // order): where no town is
     // known (the district has no town centres), it triages the case itself.
     let by_command_centre = raised_by_command_centre(raised);
     if by_command_centre && raised.town.is_empty() {
@@ -72,8 +73,10 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             authority: None,
             triage: true,
             basis: format!(
-                "triage: reported through Open311 at ({:.5}, {:.5}); no town is known for that place",
-                raised.location.lat, raised.location.lon
+                "triage: reported through {} at ({:.5}, {:.5}); no town is known for that place",
+                channel(raised),
+                raised.location.lat,
+                raised.location.lon
             ),
             registry_version: ItemCode::parse(&raised.item).ok().and_then(|i| registry.item(&i)).map(|i| i.version),
         };
@@ -173,7 +176,8 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
             match registry.department(&DepartmentCode::new(&body, COMMAND_CENTRE)) {
                 Some(centre) => {
                     let basis = format!(
-                        "triage: reported through Open311; town {town} holds {item} itself under {} authority",
+                        "triage: reported through {}; town {town} holds {item} itself under {} authority",
+                        channel(raised),
                         authority.as_str()
                     );
                     (Outcome::Triage, dispatched(centre, Some(authority), true, basis))
@@ -196,7 +200,16 @@ pub fn decide(registry: &Registry, event: &CaseEvent, raised: &Raised, now: Date
     }
 }
 
-/// Whether a district command centre raised the whistle (on a citizen's behalf, through Open311).
+/// How a command centre's whistle reached it: a 12345 hotline order, or an Open311 client.
+fn channel(raised: &Raised) -> String {
+    match &raised.hotline {
+        Some(order) => format!("12345 hotline order {}", order.order_no),
+        None => "Open311".to_owned(),
+    }
+}
+
+/// Whether a district command centre raised the whistle (on a citizen's behalf: Open311, the
+/// 12345 hotline).
 fn raised_by_command_centre(raised: &Raised) -> bool {
     raised.raised_by.kind == ActorKind::Department
         && raised.raised_by.code.strip_suffix(COMMAND_CENTRE).is_some_and(|rest| rest.ends_with('-'))
@@ -256,6 +269,7 @@ mod tests {
             raised_by: Actor::new(ActorKind::Town, town),
             support: false,
             assist: vec![],
+            hotline: None,
         };
         let time = "2026-06-01T00:00:00Z".parse().expect("valid time");
         (

@@ -20,9 +20,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-use whistle_case::{Command, Ctx, decide};
-use whistle_registry::{DepartmentCode, DistrictCode, ItemCode, Registry, TownCode};
-use whistle_schemas::events::{Actor, ActorKind, Raised};
+use whistle_registry::{DistrictCode, ItemCode, Registry};
+use whistle_schemas::events::{Actor, ActorKind};
 use whistle_schemas::{Location, Status};
 
 use super::AppState;
@@ -451,29 +450,21 @@ pub async fn create_request(
             .ok_or_else(|| Open311Error::bad(format, format!("datum {v:?}: use wgs84 (GPS, the default) or gcj02")))?,
     };
     let point = domain::located(lat, lon, datum).map_err(|e| Open311Error::from_api(format, e))?;
-    let place = whistle_geo::locate(point).map_err(|e| Open311Error::bad(format, e.to_string()))?;
-    let located_district = DistrictCode::parse(place.district)
-        .context("a polygon's district code")
-        .map_err(|e| Open311Error::from_api(format, ApiError::Unexpected(e)))?;
-    let town = place.town.and_then(|t| TownCode::parse(t).ok()).and_then(|t| registry.town(&t).cloned());
-    // The body that answers: the town's (a functional zone may run it), else the district's.
-    let body_code = town.as_ref().map_or_else(|| located_district.clone(), |t| t.body().clone());
+    let placed = super::behalf::place(&registry, point).map_err(|e| match e {
+        ApiError::InvalidField { message, .. } => Open311Error::bad(format, message),
+        e => Open311Error::from_api(format, e),
+    })?;
     if let Some(j) = &jurisdiction_id
-        && *j != body_code
-        && *j != located_district
+        && *j != placed.body
+        && *j != placed.located
     {
         return Err(Open311Error::bad(
             format,
-            format!("the point ({lat}, {lon}) lies in district {located_district}, not in jurisdiction_id {j}"),
+            format!("the point ({lat}, {lon}) lies in district {}, not in jurisdiction_id {j}", placed.located),
         ));
     }
-    let centre = DepartmentCode::new(&body_code, whistle_registry::file::COMMAND_CENTRE);
-    if registry.department(&centre).is_none() {
-        return Err(Open311Error::from_api(
-            format,
-            ApiError::Unexpected(anyhow::anyhow!("district {body_code} has no command centre")),
-        ));
-    }
+    let centre = placed.centre(&registry).map_err(|e| Open311Error::from_api(format, e))?;
+    let (town, body_code) = (placed.town, placed.body);
 
     // What: the citizen's description, bounded and clean like a town's.
     let description = field("description")?
@@ -514,12 +505,12 @@ pub async fn create_request(
         let _ = write!(whistle_text, " {}", contact.join("; "));
     }
     let whistle_text: String = whistle_text.chars().take(domain::MAX_DESCRIPTION_CHARS + 300).collect();
-    let raise = Command::Raise(Raised {
-        // Empty where the district has no town centres: the command centre triages (the router
-        // sends a command centre's whistle without a town there).
-        town: town.as_ref().map(|t| t.code.to_string()).unwrap_or_default(),
-        district: body_code.to_string(),
-        item: item.code.to_string(),
+    let event = super::behalf::decide_raise(super::behalf::Behalf {
+        id,
+        now,
+        town: town.as_ref().map(|t| t.code.clone()),
+        body: body_code.clone(),
+        item: item.code.clone(),
         description: whistle_text,
         location: Location {
             lat: point.lat,
@@ -527,20 +518,10 @@ pub async fn create_request(
             address: address.clone().unwrap_or_else(|| format!("{:.6}, {:.6}", point.lat, point.lon)),
         },
         photos: media_url.clone().into_iter().collect(),
-        attachments: vec![],
         raised_by: Actor::person(ActorKind::Department, centre.to_string(), format!("open311:{client}"), "open311"),
-        support: false,
-        assist: vec![],
-    });
-    let event_id = Uuid::new_v5(&id, b"whistle.raised");
-    let ctx = Ctx { event_id, subject: id, now, source: super::whistles::SOURCE, limits: Default::default() };
-    let event = decide(None, raise, &ctx)
-        .map_err(|r| Open311Error::from_api(format, r.into()))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            Open311Error::from_api(format, ApiError::Unexpected(anyhow::anyhow!("a raise decides one event")))
-        })?;
+        hotline: None,
+    })
+    .map_err(|e| Open311Error::from_api(format, e))?;
     let record = RequestRecord {
         id,
         client: client.clone(),
@@ -557,15 +538,9 @@ pub async fn create_request(
     // The index first: a request Kafka then refuses is listed as nothing (its case never
     // appears), while a whistle without its index entry could not be found through Open311.
     state.store.index_open311(&record).await.map_err(|e| Open311Error::from_api(format, ApiError::store(e)))?;
-    super::whistles::publish(&state, &event).await.map_err(|e| Open311Error::from_api(format, e))?;
-    state.metrics.whistles_raised.inc();
+    super::behalf::publish(&state, &event).await.map_err(|e| Open311Error::from_api(format, e))?;
     tracing::info!(whistle = %id, client = %client, item = %item.code, district = %body_code,
         town = town.as_ref().map_or("-", |t| t.code.as_str()), "open311 request raised");
-    if let Ok(case) = whistle_case::evolve(None, &event)
-        && let Err(err) = state.store.put_provisional(&case).await
-    {
-        tracing::warn!(whistle = %id, error = %format_args!("{err:#}"), "could not record provisional case");
-    }
     let notice = match &town {
         Some(t) => format!("已转{}（{}）处理 / routed to {}", t.names.zh, body_code, t.names.en),
         None => format!("已转{body_code}区指挥中心分派 / sent to district {body_code}'s command centre for triage"),

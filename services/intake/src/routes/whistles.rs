@@ -131,6 +131,7 @@ pub async fn raise(
         raised_by: Actor::person(ActorKind::Town, whistle.town.to_string(), &principal.user, principal.role.name()),
         support: whistle.support,
         assist: whistle.assist,
+        hotline: None,
     });
     let ctx = Ctx { event_id, subject: id, now, source: SOURCE, limits: Default::default() };
     let event = decide(None, raise, &ctx)?.into_iter().next().context("a raise decides one event")?;
