@@ -363,6 +363,14 @@ async fn every_role_against_every_endpoint() {
             Who::Only(&["town"]),
         ),
         (Service::Intake, "POST", "/api/v1/cases".into(), open_body.clone(), Who::Only(&["town"])),
+        // 12345 hotline orders: a district's command centre imports its own (an empty file here).
+        (
+            Service::Intake,
+            "POST",
+            "/api/v1/hotline/orders".into(),
+            Value::String("order_no,item,lat,lon,description\r\n".into()),
+            Who::Only(&["cc", "other_cc"]),
+        ),
         // Likely duplicates before a raise: every account that reads cases (a city-wide one is
         // then asked to name the district, 400); the administrator reads none.
         (

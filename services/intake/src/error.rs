@@ -117,6 +117,11 @@ impl ApiError {
         ApiError::Unavailable("case state is unavailable; retry shortly".into())
     }
 
+    /// The stable error code the JSON error shape carries.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),

@@ -4,7 +4,9 @@ mod accounts;
 mod assist;
 mod attachments;
 mod auth;
+pub mod behalf;
 mod cases;
+pub mod hotline;
 pub mod open311;
 mod registry;
 mod whistles;
@@ -93,6 +95,7 @@ pub fn router(
         .route("/api/v1/assist/suggest", get(assist::suggest).post(assist::suggest_body))
         .route("/api/v1/assist/benchmark", post(assist::benchmark))
         .route("/api/v1/whistles", post(whistles::raise))
+        .route("/api/v1/hotline/orders", post(hotline::import).layer(DefaultBodyLimit::max(hotline::MAX_BODY_BYTES)))
         .route("/api/v1/whistles/duplicates", get(whistles::duplicates))
         .route("/api/v1/whistles/{id}", get(whistles::get))
         .route("/api/v1/whistles/{id}/merge", post(whistles::merge))
