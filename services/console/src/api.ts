@@ -103,6 +103,34 @@ export interface Case {
   merged_into?: MergedCase | null;
   /** The surviving case of merges: the whistles merged into it, with their towns. */
   merged?: MergedCase[];
+  /** The 12345 hotline work order the whistle was imported from (`POST /api/v1/hotline/orders`). */
+  hotline?: HotlineOrder | null;
+}
+
+/** What a hotline import did, row by row (`POST /api/v1/hotline/orders`). */
+export interface HotlineImportReport {
+  dry_run: boolean;
+  created: number;
+  existing: number;
+  failed: number;
+  ignored_columns?: string[];
+  rows: HotlineRowResult[];
+}
+
+export interface HotlineRowResult {
+  row: number;
+  order_no: string;
+  outcome: 'created' | 'existing' | 'failed';
+  id?: string | null;
+  town?: string | null;
+  possible_duplicates?: string[];
+  error?: { code: string; field?: string | null; message: string } | null;
+}
+
+/** A 12345 hotline work order behind a whistle. */
+export interface HotlineOrder {
+  order_no: string;
+  received_at?: string | null;
 }
 
 /** A whistle merged into a case, with its town. */
@@ -555,6 +583,9 @@ export const api = {
   exportCsv: () => request<string>('GET', '/api/v1/registry/export', undefined, { text: true }),
   importCsv: (csv: string) =>
     request<{ rows: number; items: number; changed: string[] }>('POST', '/api/v1/registry/import', undefined, { raw: { type: 'text/csv', text: csv } }),
+  /** 12345 hotline work orders (CSV) for the command centre's district; `dryRun` checks only. */
+  importHotline: (csv: string, dryRun: boolean) =>
+    request<HotlineImportReport>('POST', `/api/v1/hotline/orders${dryRun ? '?dry_run=true' : ''}`, undefined, { raw: { type: 'text/csv', text: csv } }),
   towns: () => request<{ towns: Town[] }>('GET', '/api/v1/towns').then((r) => r.towns),
   items: (district?: string) =>
     request<{ items: Item[] }>('GET', `/api/v1/registry/items${district ? `?district=${encodeURIComponent(district)}` : ''}`).then(

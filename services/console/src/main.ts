@@ -14,6 +14,7 @@ import { mountPassword } from './pages/password';
 import { mountSupervision } from './pages/supervision';
 import { mountLedger } from './pages/ledger';
 import { mountCharts } from './pages/charts';
+import { mountHotline } from './pages/hotline';
 import { mountRosters } from './pages/rosters';
 import { api } from './api';
 import { parseHash, type Mount, type Page, type RouteName } from './router';
@@ -30,6 +31,7 @@ const routes: Record<RouteName, Mount> = {
   ledger: mountLedger,
   charts: mountCharts,
   rosters: mountRosters,
+  hotline: mountHotline,
   password: mountPassword,
 };
 

@@ -1,8 +1,8 @@
 // Hash routes: #/login?next=ROUTE, #/town?town=CODE, #/board?dept=CODE, #/manager, #/registry,
 // #/accounts (admin), #/supervision?case=ID (supervisors), #/ledger?<filters>&case=ID (every account
 // that reads cases), #/charts?district=&from=&to=&metric= (managers, command centres, supervisors),
-// #/rosters (admins, command centres), #/password (every account).
-export const ROUTES = ['login', 'town', 'board', 'manager', 'registry', 'accounts', 'supervision', 'ledger', 'charts', 'rosters', 'password'] as const;
+// #/rosters (admins, command centres), #/hotline (command centres), #/password (every account).
+export const ROUTES = ['login', 'town', 'board', 'manager', 'registry', 'accounts', 'supervision', 'ledger', 'charts', 'rosters', 'hotline', 'password'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
 export function isRoute(path: string): path is RouteName {

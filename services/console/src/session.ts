@@ -112,7 +112,7 @@ export function allowedRoutes(a: Account | null = account()): string[] {
     case 'department':
       return ['board', 'ledger', 'password'];
     case 'command_centre':
-      return ['board', 'manager', 'ledger', 'charts', 'rosters', 'password'];
+      return ['board', 'manager', 'ledger', 'charts', 'rosters', 'hotline', 'password'];
     case 'manager':
       return ['manager', 'board', 'ledger', 'charts', 'password'];
     case 'admin':

@@ -625,6 +625,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
         { class: 'card-head' },
         h('h3', { id: `title-${id}`, class: 'card-title' }, nm(names, c.item)),
         triage ? h('span', { class: 'badge triage' }, t('board.triage')) : null,
+        c.hotline ? h('span', { class: 'badge hotline', 'data-order': c.hotline.order_no }, t('board.hotline', { no: c.hotline.order_no })) : null,
         paused ? h('span', { class: 'badge paused', 'data-paused': 'true' }, t('board.paused')) : null,
         statusBadge(c.status),
       ),
