@@ -22,7 +22,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 const KAFKA: &str = "127.0.0.1:19092";
-const REDIS: &str = "redis://127.0.0.1:16379";
+/// The dev Redis; clients log in as ACL users (`deploy/dev/redis.sh url USER`).
+const REDIS: &str = "127.0.0.1:16379";
 const SERVICES: [&str; 7] = [
     "whistle-registry",
     "whistle-intake",
@@ -115,14 +116,15 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 
 /// The dev PostgreSQL's connection URL (it carries the generated password), from postgres.sh.
 fn postgres_url() -> anyhow::Result<String> {
-    script_output("postgres.sh", "url")
+    script_output("postgres.sh", &["url"])
 }
 
-/// What `deploy/dev/SCRIPT ARG` prints (e.g. `smtp.sh url`, `smtp.sh mailbox`).
-fn script_output(script: &str, arg: &str) -> anyhow::Result<String> {
+/// What `deploy/dev/SCRIPT ARGS...` prints (e.g. `smtp.sh url`, `redis.sh url whistle-test`).
+fn script_output(script: &str, args: &[&str]) -> anyhow::Result<String> {
+    let arg = args.join(" ");
     let output = Command::new("bash")
         .arg(root().join("deploy/dev").join(script))
-        .arg(arg)
+        .args(args)
         .current_dir(root())
         .output()
         .with_context(|| format!("running {script} {arg}"))?;
@@ -170,7 +172,9 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     if replicas > 1 {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
     }
-    println!("  Kafka {KAFKA}   Redis {REDIS}   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)");
+    println!(
+        "  Kafka {KAFKA}   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
+    );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
 }
@@ -216,10 +220,11 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .env("WHISTLE_TEST_KAFKA", KAFKA)
-        .env("WHISTLE_TEST_REDIS", REDIS)
+        // The test suite's own Redis user (random key prefixes: any key, no dangerous command).
+        .env("WHISTLE_TEST_REDIS", script_output("redis.sh", &["url", "whistle-test"])?)
         .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
-        .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", "url")?)
-        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", "mailbox")?);
+        .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", &["url"])?)
+        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).
