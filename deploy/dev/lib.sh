@@ -121,7 +121,7 @@ render_template() {
 # 0600), the ACL file holding only their SHA-256.
 
 REDIS_USERS_FILE=$WHISTLE_RUN/redis/users
-REDIS_ACL_USERS=(admin whistle-test whistle-intake whistle-gateway whistle-sla whistle-registry
+REDIS_ACL_USERS=(default admin whistle-test whistle-intake whistle-gateway whistle-sla whistle-registry
   whistle-ledger whistle-notify whistle-replica whistle-sentinel)
 
 # redis_acl_rules USER  The ACL rules of USER (after its password); false for an unknown user.
@@ -130,7 +130,11 @@ REDIS_ACL_USERS=(admin whistle-test whistle-intake whistle-gateway whistle-sla w
 redis_acl_rules() {
   local p=${WHISTLE_REDIS__KEY_PREFIX:-whistle:}
   case $1 in
-    admin) echo "~* &* +@all" ;;
+    # Not off but behind a password nobody is given: Redis replays the append-only file as the
+    # default user and, up to 7.x, re-checks each MULTI/EXEC against its rights, so a default
+    # user without them silently drops every transaction of the AOF on restart
+    # (redis/redis#14541). A client that does not log in is still refused (NOAUTH).
+    default | admin) echo "~* &* +@all" ;;
     whistle-test) echo "~* resetchannels +@all -@dangerous +info +role +client|unblock" ;;
     whistle-intake | whistle-sla) echo "~$p* resetchannels +@all -@dangerous +role" ;;
     whistle-gateway) echo "~$p* resetchannels +@all -@dangerous +role +client|unblock" ;;
@@ -184,11 +188,10 @@ redis_ensure_passwords() {
   )
 }
 
-# redis_write_acl FILE  The ACL file of every user (the default user off), for `aclfile FILE`.
+# redis_write_acl FILE  The ACL file of every user, for `aclfile FILE`.
 redis_write_acl() {
   local file=$1 user hash
   {
-    echo "user default off resetpass nocommands resetkeys resetchannels"
     for user in "${REDIS_ACL_USERS[@]}"; do
       hash=$(printf '%s' "$(redis_password "$user")" | sha256sum | cut -d' ' -f1)
       echo "user $user on resetpass #$hash resetkeys $(redis_acl_rules "$user")"

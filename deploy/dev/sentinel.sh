@@ -80,7 +80,7 @@ node_conf() {
   } >"$conf"
 }
 
-# Logins only (the default user off); a replica logs in to its primary as whistle-replica.
+# Logins only (lib.sh's users); a replica logs in to its primary as whistle-replica.
 node_auth() {
   echo "aclfile \"$DIR/users.acl\""
   echo "masteruser whistle-replica"
