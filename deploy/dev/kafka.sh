@@ -10,8 +10,9 @@
 #   reset    stop and delete all Kafka data (topics, offsets, cluster id)
 #
 # WHISTLE_KAFKA_SASL=1: the client listener takes SASL/SCRAM-SHA-512 logins only, for the users
-#   admin, whistle-intake, -router, -gateway, -sla, -registry and whistle-test, whose passwords
-#   are generated into $WHISTLE_RUN/kafka/users (0600); needs freshly formatted storage.
+#   admin, whistle-intake, -router, -gateway, -sla, -registry, -ledger, -notify and whistle-test,
+#   whose passwords are generated into $WHISTLE_RUN/kafka/users (0600); needs storage formatted
+#   with SCRAM users (a user added since gets its credentials from the running broker).
 # Environment: WHISTLE_KAFKA_PORT (19092), WHISTLE_KAFKA_CONTROLLER_PORT (19093),
 #   WHISTLE_KAFKA_START_TIMEOUT (90), JAVA_HOME (optional), plus lib.sh's WHISTLE_CACHE/RUN.
 set -euo pipefail
@@ -34,7 +35,8 @@ WHISTLE_KAFKA_DATA_DIR=$KAFKA_DIR/data
 KAFKA_SASL=${WHISTLE_KAFKA_SASL:-0}
 KAFKA_USERS=$KAFKA_DIR/users
 # The users a SASL broker knows: the broker itself, each service, and the tests' own clients.
-SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-test)
+SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-ledger
+  whistle-notify whistle-test)
 START_TIMEOUT=${WHISTLE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 # Logged once by kafka.server.KafkaRaftServer after the broker is unfenced and its
@@ -93,15 +95,39 @@ cmd_fetch() {
 # password" lines, 0600), and the broker's SASL listener. The SCRAM credentials go into the
 # metadata log when the storage is formatted; a broker formatted without them stays open.
 sasl_users() {
-  [[ -s $KAFKA_USERS ]] && return 0
-  local user
+  local user tmp=$KAFKA_USERS.tmp.$$
+  if [[ -f $KAFKA_USERS ]]; then cat -- "$KAFKA_USERS" >"$tmp"; else : >"$tmp"; fi
   for user in "${SASL_USERS[@]}"; do
-    printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
-  done >"$KAFKA_USERS.tmp.$$"
-  mv -f -- "$KAFKA_USERS.tmp.$$" "$KAFKA_USERS"
+    [[ -n $(sasl_password "$user") ]] && continue
+    printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')" >>"$tmp"
+  done
+  mv -f -- "$tmp" "$KAFKA_USERS"
 }
 
-sasl_password() { awk -v u="$1" '$1 == u { print $2 }' "$KAFKA_USERS"; }
+sasl_password() { [[ -r $KAFKA_USERS ]] && awk -v u="$1" '$1 == u { print $2; exit }' "$KAFKA_USERS"; }
+
+# The users whose SCRAM credentials the broker holds are listed in $KAFKA_DIR/sasl (the marker
+# that the storage was formatted with SCRAM). A user added to SASL_USERS since gets them from the
+# running broker (kafka-configs --alter), as admin.
+sasl_add_missing() {
+  local user props=$KAFKA_DIR/admin.properties
+  local -a missing=()
+  for user in "${SASL_USERS[@]}"; do
+    grep -qx -- "$user" "$KAFKA_DIR/sasl" || missing+=("$user")
+  done
+  ((${#missing[@]})) || return 0
+  printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=SCRAM-SHA-512" \
+    "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(sasl_password admin)\";" \
+    >"$props"
+  for user in "${missing[@]}"; do
+    note "kafka: adding the SCRAM credentials of $user to the running broker"
+    "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" kafka.admin.ConfigCommand \
+      --bootstrap-server "$(where)" --command-config "$props" --alter --entity-type users \
+      --entity-name "$user" --add-config "SCRAM-SHA-512=[password=$(sasl_password "$user")]" \
+      >>"$KAFKA_LOG" 2>&1 || die "kafka: adding the SCRAM user $user failed; see $KAFKA_LOG"
+    echo "$user" >>"$KAFKA_DIR/sasl"
+  done
+}
 
 sasl_config() {
   echo
@@ -142,7 +168,7 @@ format_storage() {
   "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" "${scram[@]}" >>"$KAFKA_LOG" 2>&1 \
     || { show_log_tail "$KAFKA_LOG"; die "kafka: formatting $WHISTLE_KAFKA_DATA_DIR failed; see $KAFKA_LOG"; }
-  if [[ $KAFKA_SASL == 1 ]]; then : >"$KAFKA_DIR/sasl"; fi
+  if [[ $KAFKA_SASL == 1 ]]; then printf '%s\n' "${SASL_USERS[@]}" >"$KAFKA_DIR/sasl"; fi
 }
 
 cmd_start() {
@@ -190,6 +216,7 @@ cmd_start() {
     fi
     sleep 0.25
   done
+  if [[ $KAFKA_SASL == 1 ]]; then sasl_add_missing; fi
   echo "kafka: running on $(where) (pid $pid)"
 }
 
