@@ -210,3 +210,41 @@ async fn a_restart_of_the_dev_redis_keeps_what_the_services_wrote_in_transaction
         run.display()
     );
 }
+
+/// The dev broker takes SASL/SCRAM logins only (`deploy/dev/kafka.sh`): a client that does not
+/// log in gets no metadata, and one with a wrong password neither.
+#[tokio::test]
+async fn kafka_refuses_a_client_without_a_login() {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let brokers = std::env::var("WHISTLE_TEST_KAFKA").expect("WHISTLE_TEST_KAFKA is set by `cargo xtask test`");
+    let open = whistle_common::settings::KafkaSettings { brokers: brokers.clone(), ..Default::default() };
+    let wrong = whistle_common::settings::KafkaSettings {
+        brokers,
+        security_protocol: "sasl_plaintext".into(),
+        sasl_username: Some("whistle-test".into()),
+        sasl_password: Some("not-the-password".to_owned().into()),
+        ..Default::default()
+    };
+    for (what, settings) in [("no login", open), ("a wrong password", wrong)] {
+        let answer = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer =
+                whistle_common::kafka::client_config(&settings).create().expect("a client is created");
+            consumer.fetch_metadata(None, std::time::Duration::from_secs(5)).map(|m| m.brokers().len())
+        })
+        .await
+        .expect("join");
+        assert!(answer.is_err(), "the dev broker answered a client with {what}: {answer:?}");
+    }
+    // The suite's own login is accepted.
+    let login = whistle_tests::test_kafka_login(whistle_common::settings::KafkaSettings {
+        brokers: std::env::var("WHISTLE_TEST_KAFKA").expect("set"),
+        ..Default::default()
+    });
+    let answer = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = whistle_common::kafka::client_config(&login).create().expect("a client");
+        consumer.fetch_metadata(None, std::time::Duration::from_secs(10)).map(|m| m.brokers().len())
+    })
+    .await
+    .expect("join");
+    assert!(answer.is_ok(), "whistle-test logs in: {answer:?}");
+}

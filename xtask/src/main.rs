@@ -134,6 +134,19 @@ fn script_output(script: &str, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(output.stdout).with_context(|| format!("{script} {arg} printed no text"))?.trim().to_owned())
 }
 
+/// The test suite's Kafka login (`whistle-test`) when the dev broker takes logins only, as it
+/// does unless started with `WHISTLE_KAFKA_SASL=0`.
+fn test_kafka_login() -> anyhow::Result<Vec<(&'static str, String)>> {
+    if script_output("kafka.sh", &["sasl"])? != "on" {
+        return Ok(Vec::new());
+    }
+    Ok(vec![
+        ("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext".to_owned()),
+        ("WHISTLE_TEST_KAFKA_SASL_USERNAME", "whistle-test".to_owned()),
+        ("WHISTLE_TEST_KAFKA_SASL_PASSWORD", script_output("kafka.sh", &["password", "whistle-test"])?),
+    ])
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -173,7 +186,7 @@ fn up(replicas: u8) -> anyhow::Result<()> {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
     }
     println!(
-        "  Kafka {KAFKA}   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
+        "  Kafka {KAFKA} (SASL/SCRAM: deploy/dev/kafka.sh password whistle-test)   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
     );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
@@ -197,6 +210,12 @@ fn rebuild_ledger(reset: bool) -> anyhow::Result<()> {
         .env("WHISTLE_KAFKA__BROKERS", KAFKA)
         // The service's settings demand a signing key; the rebuild verifies no token.
         .env("WHISTLE_AUTH__JWT_SECRET", "rebuild-ledger-verifies-no-token-0123456789");
+    // It reads the case topic as the ledger's own Kafka user when the broker takes logins only.
+    if script_output("kafka.sh", &["sasl"])? == "on" {
+        cmd.env("WHISTLE_KAFKA__SECURITY_PROTOCOL", "sasl_plaintext")
+            .env("WHISTLE_KAFKA__SASL_USERNAME", "whistle-ledger")
+            .env("WHISTLE_KAFKA__SASL_PASSWORD", script_output("kafka.sh", &["password", "whistle-ledger"])?);
+    }
     run(&mut cmd, "whistle-ledger rebuild")
 }
 
@@ -223,6 +242,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         // The test suite's own Redis user (random key prefixes: any key, no dangerous command).
         .env("WHISTLE_TEST_REDIS", script_output("redis.sh", &["url", "whistle-test"])?)
         .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
+        .envs(test_kafka_login()?)
         .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", &["url"])?)
         .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?);
     let workspace = run(&mut cmd, "cargo test --workspace");

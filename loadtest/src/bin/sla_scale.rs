@@ -82,6 +82,13 @@ async fn main() -> anyhow::Result<()> {
         replication_factor: 1,
         ..KafkaSettings::default()
     };
+    // The dev broker takes logins only: the test suite's, as `cargo xtask test` passes it.
+    let mut kafka = kafka;
+    if let Ok(protocol) = std::env::var("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL") {
+        kafka.security_protocol = protocol;
+        kafka.sasl_username = std::env::var("WHISTLE_TEST_KAFKA_SASL_USERNAME").ok();
+        kafka.sasl_password = std::env::var("WHISTLE_TEST_KAFKA_SASL_PASSWORD").ok().map(SecretString::from);
+    }
     let redis = RedisSettings {
         url: SecretString::from(redis_url),
         key_prefix: format!("scale:{suffix}:"),
