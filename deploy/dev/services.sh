@@ -111,7 +111,8 @@ start_one() {
       export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
     fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
-    # A broker started with WHISTLE_KAFKA_SASL=1 takes logins only: each service as its own user.
+    # The dev broker takes logins only (kafka.sh; unless formatted with WHISTLE_KAFKA_SASL=0): each
+    # service as its own user.
     if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
       export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=whistle-$svc
       WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="whistle-$svc" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
