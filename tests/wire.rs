@@ -56,7 +56,7 @@ async fn redis_refuses_a_client_without_a_password() {
     let (host, port) = address();
     let answer = ping(&format!("redis://{host}:{port}")).await;
     let err = answer.expect_err(
-        "the dev stack's Redis must refuse a client that gives no password (redis.sh: ACL users, default user off)",
+        "the dev stack's Redis must refuse a client that gives no password (redis.sh: ACL users; nobody is given the default user's password)",
     );
     assert_eq!(code(&err), "NOAUTH", "{err}");
 }
