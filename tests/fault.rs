@@ -131,6 +131,9 @@ enum RedisMode {
     Sentinel,
 }
 
+/// The start of every Redis key the suite's services write.
+const FAULT_KEY_PREFIX: &str = "fault:";
+
 /// The suite's own Kafka and Redis, run by the dev scripts in a private `WHISTLE_RUN`.
 struct Infra {
     run: PathBuf,
@@ -217,9 +220,18 @@ impl Infra {
         ]
     }
 
-    /// The Redis settings every service but the router gets.
-    fn redis_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![("WHISTLE_REDIS__URL".to_owned(), format!("redis://127.0.0.1:{}", self.redis_port))];
+    /// The Redis settings of service `name` (every service but the router). Redis, and each
+    /// Sentinel node, takes logins only: each service as its own ACL user, with the password the
+    /// scripts generated (`redis.sh`, `sentinel.sh`); with Sentinels the URL lends only them.
+    fn redis_env(&self, name: &str) -> Vec<(String, String)> {
+        let user = format!("whistle-{name}");
+        let users = std::fs::read_to_string(self.run.join("redis/users")).expect("the dev scripts wrote the users");
+        let password = users
+            .lines()
+            .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
+            .unwrap_or_else(|| panic!("no Redis user {user}"));
+        let url = format!("redis://{user}:{password}@127.0.0.1:{}", self.redis_port);
+        let mut env = vec![("WHISTLE_REDIS__URL".to_owned(), url)];
         if self.mode == RedisMode::Sentinel {
             let sentinels = self.sentinel_ports.map(|p| format!("127.0.0.1:{p}")).join(",");
             env.push(("WHISTLE_REDIS__SENTINELS".to_owned(), sentinels));
@@ -243,6 +255,8 @@ impl Infra {
             .env("WHISTLE_REDIS_REPLICA_PORT", self.replica_port.to_string())
             .env("WHISTLE_SENTINEL_PORTS", self.sentinel_ports.map(|p| p.to_string()).join(","))
             .env("WHISTLE_KAFKA_SASL", if self.sasl { "1" } else { "0" })
+            // The services' Redis users may touch the suite's keys (`fault:<run>:...`) only.
+            .env("WHISTLE_REDIS__KEY_PREFIX", FAULT_KEY_PREFIX)
             .output()
             .await?;
         anyhow::ensure!(
@@ -366,8 +380,8 @@ fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
             }
             if name != "router" {
                 env.push(("WHISTLE_AUTH__JWT_SECRET".into(), JWT_SECRET.into()));
-                env.extend(infra.redis_env());
-                env.push(("WHISTLE_REDIS__KEY_PREFIX".into(), format!("fault:{suffix}:")));
+                env.extend(infra.redis_env(name));
+                env.push(("WHISTLE_REDIS__KEY_PREFIX".into(), format!("{FAULT_KEY_PREFIX}{suffix}:")));
             }
             let group = match name {
                 "router" => Some("router"),

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Local dev Kafka (KRaft, single combined broker+controller) from plain Maven Central jars.
 #
-# usage: deploy/dev/kafka.sh {fetch|start|stop|restart|status|logs [-f]|reset}
+# usage: deploy/dev/kafka.sh {fetch|start|stop|restart|status|logs [-f]|reset|sasl|password USER}
 #   fetch    resolve the broker jars into $WHISTLE_CACHE/kafka-<version>/libs (once)
 #   start    fetch if needed, format storage on first run, start, wait until ready
 #   stop     SIGTERM, wait up to 30 s for a clean shutdown, then SIGKILL
 #   status   one line; exit 0 if running, 3 if not
 #   logs     last 200 lines of the broker log (-f to follow)
 #   reset    stop and delete all Kafka data (topics, offsets, cluster id)
+#   sasl     print "on" if the broker's storage holds SCRAM users (clients must log in), else "off"
+#   password USER  print USER's SCRAM password
 #
-# WHISTLE_KAFKA_SASL=1: the client listener takes SASL/SCRAM-SHA-512 logins only, for the users
-#   admin, whistle-intake, -router, -gateway, -sla, -registry and whistle-test, whose passwords
-#   are generated into $WHISTLE_RUN/kafka/users (0600); needs freshly formatted storage.
+# Logins (WHISTLE_KAFKA_SASL, default 1): the client listener takes SASL/SCRAM-SHA-512 logins
+#   only, for the users admin, whistle-intake, -router, -gateway, -sla, -registry, -ledger,
+#   -notify and whistle-test, whose passwords are generated into $WHISTLE_RUN/kafka/users (0600).
+#   Authentication only: the broker runs no authorizer, so a user that logs in may do anything
+#   (the per-service ACLs are the Kubernetes overlay's, deploy/kubernetes/base/kafka/users.yaml).
+#   Storage formatted without SCRAM users (an older kafka.sh, or WHISTLE_KAFKA_SASL=0) is
+#   migrated on start, its log kept: the broker starts once as it was, gets the users
+#   (kafka-configs --alter), and starts again with the SASL listener. A broker still running
+#   open is restarted so. WHISTLE_KAFKA_SASL=0 starts storage formatted without them open.
 # Environment: WHISTLE_KAFKA_PORT (19092), WHISTLE_KAFKA_CONTROLLER_PORT (19093),
 #   WHISTLE_KAFKA_START_TIMEOUT (90), JAVA_HOME (optional), plus lib.sh's WHISTLE_CACHE/RUN.
 set -euo pipefail
@@ -30,11 +38,12 @@ KAFKA_HOST=127.0.0.1
 WHISTLE_KAFKA_PORT=${WHISTLE_KAFKA_PORT:-19092}
 WHISTLE_KAFKA_CONTROLLER_PORT=${WHISTLE_KAFKA_CONTROLLER_PORT:-19093}
 WHISTLE_KAFKA_DATA_DIR=$KAFKA_DIR/data
-# WHISTLE_KAFKA_SASL=1: clients must log in with SASL/SCRAM-SHA-512 (see sasl_config).
-KAFKA_SASL=${WHISTLE_KAFKA_SASL:-0}
+# Clients must log in with SASL/SCRAM-SHA-512 (see sasl_config) unless WHISTLE_KAFKA_SASL=0.
+KAFKA_SASL=${WHISTLE_KAFKA_SASL:-1}
 KAFKA_USERS=$KAFKA_DIR/users
 # The users a SASL broker knows: the broker itself, each service, and the tests' own clients.
-SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-test)
+SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-ledger
+  whistle-notify whistle-test)
 START_TIMEOUT=${WHISTLE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 # Logged once by kafka.server.KafkaRaftServer after the broker is unfenced and its
@@ -93,15 +102,45 @@ cmd_fetch() {
 # password" lines, 0600), and the broker's SASL listener. The SCRAM credentials go into the
 # metadata log when the storage is formatted; a broker formatted without them stays open.
 sasl_users() {
-  [[ -s $KAFKA_USERS ]] && return 0
-  local user
+  local user tmp=$KAFKA_USERS.tmp.$$
+  if [[ -f $KAFKA_USERS ]]; then cat -- "$KAFKA_USERS" >"$tmp"; else : >"$tmp"; fi
   for user in "${SASL_USERS[@]}"; do
-    printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')"
-  done >"$KAFKA_USERS.tmp.$$"
-  mv -f -- "$KAFKA_USERS.tmp.$$" "$KAFKA_USERS"
+    [[ -n $(sasl_password "$user") ]] && continue
+    printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')" >>"$tmp"
+  done
+  mv -f -- "$tmp" "$KAFKA_USERS"
 }
 
-sasl_password() { awk -v u="$1" '$1 == u { print $2 }' "$KAFKA_USERS"; }
+sasl_password() { [[ -r $KAFKA_USERS ]] && awk -v u="$1" '$1 == u { print $2; exit }' "$KAFKA_USERS"; }
+
+# The users whose SCRAM credentials the broker holds are listed in $KAFKA_DIR/sasl (the marker
+# that the storage was formatted with SCRAM). A user added to SASL_USERS since gets them from the
+# running broker (kafka-configs --alter), as admin.
+# sasl_add_missing [open]  With "open", the broker runs without SASL yet (a migration).
+sasl_add_missing() {
+  local user props=$KAFKA_DIR/admin.properties
+  local -a missing=()
+  for user in "${SASL_USERS[@]}"; do
+    [[ -f $KAFKA_DIR/sasl ]] && grep -qx -- "$user" "$KAFKA_DIR/sasl" && continue
+    missing+=("$user")
+  done
+  ((${#missing[@]})) || return 0
+  if [[ ${1:-} == open ]]; then
+    : >"$props"
+  else
+    printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=SCRAM-SHA-512" \
+      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(sasl_password admin)\";" \
+      >"$props"
+  fi
+  for user in "${missing[@]}"; do
+    note "kafka: adding the SCRAM credentials of $user to the running broker"
+    "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" kafka.admin.ConfigCommand \
+      --bootstrap-server "$(where)" --command-config "$props" --alter --entity-type users \
+      --entity-name "$user" --add-config "SCRAM-SHA-512=[password=$(sasl_password "$user")]" \
+      >>"$KAFKA_LOG" 2>&1 || die "kafka: adding the SCRAM user $user failed; see $KAFKA_LOG"
+    echo "$user" >>"$KAFKA_DIR/sasl"
+  done
+}
 
 sasl_config() {
   echo
@@ -123,9 +162,6 @@ format_storage() {
   local cluster_id conf=$KAFKA_DIR/server.properties user
   local -a scram=()
   if [[ -f $WHISTLE_KAFKA_DATA_DIR/meta.properties ]]; then
-    if [[ $KAFKA_SASL == 1 && ! -f $KAFKA_DIR/sasl ]]; then
-      die "kafka: $WHISTLE_KAFKA_DATA_DIR was formatted without SCRAM users; WHISTLE_KAFKA_SASL=1 needs a fresh one (kafka.sh reset)"
-    fi
     return 0
   fi
   if [[ $KAFKA_SASL == 1 ]]; then
@@ -142,14 +178,32 @@ format_storage() {
   "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" "${scram[@]}" >>"$KAFKA_LOG" 2>&1 \
     || { show_log_tail "$KAFKA_LOG"; die "kafka: formatting $WHISTLE_KAFKA_DATA_DIR failed; see $KAFKA_LOG"; }
-  if [[ $KAFKA_SASL == 1 ]]; then : >"$KAFKA_DIR/sasl"; fi
+  if [[ $KAFKA_SASL == 1 ]]; then printf '%s\n' "${SASL_USERS[@]}" >"$KAFKA_DIR/sasl"; fi
 }
+
+# render_conf [open]  server.properties for this start (without the SASL listener: "open").
+render_conf() {
+  render_template "$KAFKA_TEMPLATE" "$KAFKA_DIR/server.properties" \
+    WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
+  if [[ $KAFKA_SASL == 1 && ${1:-} != open ]]; then
+    sasl_users
+    sasl_config >>"$KAFKA_DIR/server.properties"
+  fi
+}
+
+# Storage that holds the broker's data but no SCRAM users (formatted open).
+formatted_open() { [[ -f $WHISTLE_KAFKA_DATA_DIR/meta.properties && ! -f $KAFKA_DIR/sasl ]]; }
 
 cmd_start() {
   with_lock kafka
   if is_running kafka; then
-    echo "kafka: already running on $(where) (pid $(get_pid kafka))"
-    return 0
+    if [[ $KAFKA_SASL == 1 ]] && formatted_open; then
+      echo "kafka: the broker on $(where) takes clients without a login (formatted without SCRAM users); restarting it with them"
+      stop_pid kafka "$STOP_TIMEOUT" || true
+    else
+      echo "kafka: already running on $(where) (pid $(get_pid kafka))"
+      return 0
+    fi
   fi
   cmd_fetch
   ensure_java
@@ -161,17 +215,29 @@ cmd_start() {
   done
 
   mkdir -p -- "$KAFKA_DIR"
-  render_template "$KAFKA_TEMPLATE" "$KAFKA_DIR/server.properties" \
-    WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
-  if [[ $KAFKA_SASL == 1 ]]; then
+  if [[ $KAFKA_SASL == 1 ]] && formatted_open; then
+    # Migration: the log stays; the broker gets the SCRAM users while it still runs open.
+    note "kafka: $WHISTLE_KAFKA_DATA_DIR was formatted without SCRAM users; adding them (its data is kept)"
     sasl_users
-    sasl_config >>"$KAFKA_DIR/server.properties"
+    render_conf open
+    [[ -f $KAFKA_LOG ]] && mv -f -- "$KAFKA_LOG" "$KAFKA_LOG.1"
+    : >"$KAFKA_LOG"
+    run_broker
+    sasl_add_missing open
+    stop_pid kafka "$STOP_TIMEOUT" || die "kafka: could not stop the broker after adding the SCRAM users"
   fi
+  render_conf
   # One log per run (previous one kept as kafka.log.1), so the readiness grep sees this run only.
   [[ -f $KAFKA_LOG ]] && mv -f -- "$KAFKA_LOG" "$KAFKA_LOG.1"
   : >"$KAFKA_LOG"
   format_storage
+  run_broker
+  if [[ $KAFKA_SASL == 1 ]]; then sasl_add_missing; fi
+  echo "kafka: running on $(where) (pid $(get_pid kafka))"
+}
 
+# Starts the broker on the rendered server.properties and waits until it is ready.
+run_broker() {
   spawn kafka "$KAFKA_LOG" "$JAVA" -Xms256m -Xmx768m \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
@@ -190,7 +256,6 @@ cmd_start() {
     fi
     sleep 0.25
   done
-  echo "kafka: running on $(where) (pid $pid)"
 }
 
 cmd_stop() {
@@ -236,5 +301,11 @@ case ${1:-} in
   status) cmd_status ;;
   logs) cmd_logs "${2:-}" ;;
   reset) cmd_reset ;;
+  sasl) if [[ -f $KAFKA_DIR/sasl ]]; then echo on; else echo off; fi ;;
+  password)
+    [[ -n ${2:-} && " ${SASL_USERS[*]} " == *" $2 "* ]] || die "kafka: name a user: ${SASL_USERS[*]}"
+    sasl_users
+    sasl_password "$2"
+    ;;
   *) usage ;;
 esac

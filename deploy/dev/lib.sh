@@ -115,6 +115,98 @@ render_template() {
   printf '%s\n' "$content" >"$dst.tmp.$$" && mv -f -- "$dst.tmp.$$" "$dst"
 }
 
+# ---------------------------------------------------------------- Redis users
+# The dev Redis (redis.sh) and the Sentinel nodes (sentinel.sh) take logins only: one ACL user per
+# client, their passwords generated once into $WHISTLE_RUN/redis/users ("user password" lines,
+# 0600), the ACL file holding only their SHA-256.
+
+REDIS_USERS_FILE=$WHISTLE_RUN/redis/users
+REDIS_ACL_USERS=(default admin whistle-test whistle-intake whistle-gateway whistle-sla whistle-registry
+  whistle-ledger whistle-notify whistle-replica whistle-sentinel)
+
+# redis_acl_rules USER  The ACL rules of USER (after its password); false for an unknown user.
+# Keys: ~ read and write, %R~ read only; under the services' key prefix (WHISTLE_REDIS__KEY_PREFIX,
+# whistle:). ROLE: a service that finds the primary through the Sentinels checks it with ROLE.
+redis_acl_rules() {
+  local p=${WHISTLE_REDIS__KEY_PREFIX:-whistle:}
+  case $1 in
+    # Not off but behind a password nobody is given: Redis replays the append-only file as the
+    # default user and, up to 7.x, re-checks each MULTI/EXEC against its rights, so a default
+    # user without them silently drops every transaction of the AOF on restart
+    # (redis/redis#14541). A client that does not log in is still refused (NOAUTH).
+    default | admin) echo "~* &* +@all" ;;
+    whistle-test) echo "~* resetchannels +@all -@dangerous +info +role +client|unblock" ;;
+    whistle-intake | whistle-sla) echo "~$p* resetchannels +@all -@dangerous +role" ;;
+    whistle-gateway) echo "~$p* resetchannels +@all -@dangerous +role +client|unblock" ;;
+    whistle-registry) echo "%R~$p* resetchannels -@all +@read +@connection -@dangerous +role" ;;
+    whistle-ledger | whistle-notify)
+      echo "%R~${p}auth:* resetchannels -@all +@read +@connection -@dangerous +role"
+      ;;
+    # A replica's link to its primary; a Sentinel watching and reconfiguring a node.
+    whistle-replica) echo "resetchannels -@all +psync +replconf +ping" ;;
+    whistle-sentinel)
+      echo "resetchannels &__sentinel__:hello -@all +multi +exec +slaveof +ping +subscribe +publish +role +info +config|rewrite +client|setname +client|kill +script|kill"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# redis_password USER  USER's password (empty if none was generated yet).
+redis_password() {
+  [[ -r $REDIS_USERS_FILE ]] || return 0
+  awk -v u="$1" '$1 == u { print $2; exit }' "$REDIS_USERS_FILE"
+}
+
+# The users without a password yet, one a line; false if there are none.
+_redis_missing_users() {
+  local user found=1
+  for user in "${REDIS_ACL_USERS[@]}"; do
+    if [[ -z $(redis_password "$user") ]]; then
+      echo "$user"
+      found=0
+    fi
+  done
+  return "$found"
+}
+
+# redis_ensure_passwords  A password (URL-safe hex) for every user that has none; the others keep
+# theirs.
+redis_ensure_passwords() {
+  _redis_missing_users >/dev/null || return 0
+  mkdir -p -- "$(dirname -- "$REDIS_USERS_FILE")"
+  (
+    # Two first runs at once must not hand out different passwords.
+    exec {fd}>"$WHISTLE_RUN/locks/redis-users.lock"
+    flock -w 60 "$fd" || die "timed out waiting for $WHISTLE_RUN/locks/redis-users.lock"
+    missing=$(_redis_missing_users) || exit 0
+    tmp=$REDIS_USERS_FILE.tmp.$$
+    if [[ -f $REDIS_USERS_FILE ]]; then cat -- "$REDIS_USERS_FILE" >"$tmp"; else : >"$tmp"; fi
+    for user in $missing; do
+      printf '%s %s\n' "$user" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$tmp"
+    done
+    mv -f -- "$tmp" "$REDIS_USERS_FILE"
+  )
+}
+
+# redis_write_acl FILE  The ACL file of every user, for `aclfile FILE`.
+redis_write_acl() {
+  local file=$1 user hash
+  {
+    for user in "${REDIS_ACL_USERS[@]}"; do
+      hash=$(printf '%s' "$(redis_password "$user")" | sha256sum | cut -d' ' -f1)
+      echo "user $user on resetpass #$hash resetkeys $(redis_acl_rules "$user")"
+    done
+  } >"$file.tmp.$$"
+  mv -f -- "$file.tmp.$$" "$file"
+}
+
+# redis_admin_cli HOST PORT ARGS...  redis-cli as admin (the password goes through the
+# environment, not the command line), 3 s timeout, errors silenced.
+redis_admin_cli() {
+  REDISCLI_AUTH=$(redis_password admin) timeout 3 redis-cli --no-auth-warning --user admin \
+    -h "$1" -p "$2" "${@:3}" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- ports
 
 # port_open HOST PORT  True if something accepts TCP connections there (1 s timeout).

@@ -17,6 +17,7 @@
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT /
 # WHISTLE_LEDGER_PORT (8081-8086), WHISTLE_NOTIFY_PORT (8087),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
+# Redis: each service but the router logs in as its own ACL user, whistle-<service> (redis.sh url).
 # Authentication: every service but the router verifies tokens signed with one key, generated
 # once into $WHISTLE_RUN/jwt-secret (or taken from WHISTLE_AUTH__JWT_SECRET). The stack runs with
 # WHISTLE_ENV=development, and intake with WHISTLE_DEMO=1: it serves the demo accounts with the
@@ -110,7 +111,8 @@ start_one() {
       export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
     fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
-    # A broker started with WHISTLE_KAFKA_SASL=1 takes logins only: each service as its own user.
+    # The dev broker takes logins only (kafka.sh; unless formatted with WHISTLE_KAFKA_SASL=0): each
+    # service as its own user.
     if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
       export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=whistle-$svc
       WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="whistle-$svc" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
@@ -119,7 +121,9 @@ start_one() {
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
     # so the sections a service lacks are not passed on to it from the caller's environment.
     if [[ $svc != router ]]; then
-      export WHISTLE_REDIS__URL=redis://127.0.0.1:${WHISTLE_REDIS_PORT:-16379}
+      # Each service logs in to Redis as its own ACL user (redis.sh: passwords and rights).
+      WHISTLE_REDIS__URL=$("$WHISTLE_DEV_DIR/redis.sh" url "whistle-$svc")
+      export WHISTLE_REDIS__URL
       WHISTLE_AUTH__JWT_SECRET=$(jwt_secret)
       export WHISTLE_AUTH__JWT_SECRET
     else

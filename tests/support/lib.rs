@@ -89,6 +89,18 @@ fn env(name: &str) -> String {
     })
 }
 
+/// The test suite's Kafka login, when the broker takes logins only (the dev broker does:
+/// `cargo xtask test` sets `WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL`, `_SASL_USERNAME` and
+/// `_SASL_PASSWORD` from `deploy/dev/kafka.sh password whistle-test`).
+pub fn test_kafka_login(mut kafka: KafkaSettings) -> KafkaSettings {
+    if let Ok(protocol) = std::env::var("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL") {
+        kafka.security_protocol = protocol;
+        kafka.sasl_username = Some(env("WHISTLE_TEST_KAFKA_SASL_USERNAME"));
+        kafka.sasl_password = Some(SecretString::from(env("WHISTLE_TEST_KAFKA_SASL_PASSWORD")));
+    }
+    kafka
+}
+
 pub fn registry_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/data/registry.json")
 }
@@ -117,6 +129,7 @@ impl Isolation {
             replication_factor: 1,
             ..KafkaSettings::default()
         };
+        let kafka = test_kafka_login(kafka);
         let redis = RedisSettings {
             url: SecretString::from(env("WHISTLE_TEST_REDIS")),
             key_prefix: format!("test:{suffix}:"),

@@ -22,7 +22,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 const KAFKA: &str = "127.0.0.1:19092";
-const REDIS: &str = "redis://127.0.0.1:16379";
+/// The dev Redis; clients log in as ACL users (`deploy/dev/redis.sh url USER`).
+const REDIS: &str = "127.0.0.1:16379";
 const SERVICES: [&str; 7] = [
     "whistle-registry",
     "whistle-intake",
@@ -115,14 +116,15 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 
 /// The dev PostgreSQL's connection URL (it carries the generated password), from postgres.sh.
 fn postgres_url() -> anyhow::Result<String> {
-    script_output("postgres.sh", "url")
+    script_output("postgres.sh", &["url"])
 }
 
-/// What `deploy/dev/SCRIPT ARG` prints (e.g. `smtp.sh url`, `smtp.sh mailbox`).
-fn script_output(script: &str, arg: &str) -> anyhow::Result<String> {
+/// What `deploy/dev/SCRIPT ARGS...` prints (e.g. `smtp.sh url`, `redis.sh url whistle-test`).
+fn script_output(script: &str, args: &[&str]) -> anyhow::Result<String> {
+    let arg = args.join(" ");
     let output = Command::new("bash")
         .arg(root().join("deploy/dev").join(script))
-        .arg(arg)
+        .args(args)
         .current_dir(root())
         .output()
         .with_context(|| format!("running {script} {arg}"))?;
@@ -130,6 +132,19 @@ fn script_output(script: &str, arg: &str) -> anyhow::Result<String> {
         bail!("{script} {arg} failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
     Ok(String::from_utf8(output.stdout).with_context(|| format!("{script} {arg} printed no text"))?.trim().to_owned())
+}
+
+/// The test suite's Kafka login (`whistle-test`) when the dev broker takes logins only, as it
+/// does unless started with `WHISTLE_KAFKA_SASL=0`.
+fn test_kafka_login() -> anyhow::Result<Vec<(&'static str, String)>> {
+    if script_output("kafka.sh", &["sasl"])? != "on" {
+        return Ok(Vec::new());
+    }
+    Ok(vec![
+        ("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext".to_owned()),
+        ("WHISTLE_TEST_KAFKA_SASL_USERNAME", "whistle-test".to_owned()),
+        ("WHISTLE_TEST_KAFKA_SASL_PASSWORD", script_output("kafka.sh", &["password", "whistle-test"])?),
+    ])
 }
 
 fn cargo() -> Command {
@@ -170,7 +185,9 @@ fn up(replicas: u8) -> anyhow::Result<()> {
     if replicas > 1 {
         println!("                  replica r of intake, gateway, router and sla: the port above + 10 r (e.g. :8091)");
     }
-    println!("  Kafka {KAFKA}   Redis {REDIS}   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)");
+    println!(
+        "  Kafka {KAFKA} (SASL/SCRAM: deploy/dev/kafka.sh password whistle-test)   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
+    );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     Ok(())
 }
@@ -193,6 +210,12 @@ fn rebuild_ledger(reset: bool) -> anyhow::Result<()> {
         .env("WHISTLE_KAFKA__BROKERS", KAFKA)
         // The service's settings demand a signing key; the rebuild verifies no token.
         .env("WHISTLE_AUTH__JWT_SECRET", "rebuild-ledger-verifies-no-token-0123456789");
+    // It reads the case topic as the ledger's own Kafka user when the broker takes logins only.
+    if script_output("kafka.sh", &["sasl"])? == "on" {
+        cmd.env("WHISTLE_KAFKA__SECURITY_PROTOCOL", "sasl_plaintext")
+            .env("WHISTLE_KAFKA__SASL_USERNAME", "whistle-ledger")
+            .env("WHISTLE_KAFKA__SASL_PASSWORD", script_output("kafka.sh", &["password", "whistle-ledger"])?);
+    }
     run(&mut cmd, "whistle-ledger rebuild")
 }
 
@@ -216,10 +239,12 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .env("WHISTLE_TEST_KAFKA", KAFKA)
-        .env("WHISTLE_TEST_REDIS", REDIS)
+        // The test suite's own Redis user (random key prefixes: any key, no dangerous command).
+        .env("WHISTLE_TEST_REDIS", script_output("redis.sh", &["url", "whistle-test"])?)
         .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
-        .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", "url")?)
-        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", "mailbox")?);
+        .envs(test_kafka_login()?)
+        .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", &["url"])?)
+        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).

@@ -6,7 +6,8 @@
 //! `sla.breached` it publishes: lateness = event time − deadline.
 //!
 //! Usage: `cargo run --release -p loadtest --bin sla-scale -- [--cases 100000] [--spread-secs 300]`
-//! against the Kafka and Redis of `cargo xtask up` (or `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`).
+//! against the Kafka and Redis of `cargo xtask up` (or `WHISTLE_TEST_KAFKA` / `WHISTLE_TEST_REDIS`;
+//! without it, Redis as `whistle-test`, from `deploy/dev/redis.sh url whistle-test`).
 //! Stops by itself; removes its Redis keys at the end.
 
 use std::time::{Duration, Instant};
@@ -53,11 +54,22 @@ struct Cli {
     spread_secs: i64,
 }
 
+/// The dev Redis takes logins only: the test suite's user, as `deploy/dev/redis.sh url` prints it.
+fn dev_redis_url() -> anyhow::Result<String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/redis.sh");
+    let out = std::process::Command::new("bash").arg(&script).args(["url", "whistle-test"]).output()?;
+    anyhow::ensure!(out.status.success(), "redis.sh url whistle-test: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Cli { cases, spread_secs: spread } = Cli::parse();
     let brokers = std::env::var("WHISTLE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into());
-    let redis_url = std::env::var("WHISTLE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:16379".into());
+    let redis_url = match std::env::var("WHISTLE_TEST_REDIS") {
+        Ok(url) => url,
+        Err(_) => dev_redis_url()?,
+    };
     let suffix = Uuid::new_v4().simple().to_string()[..10].to_owned();
     let kafka = KafkaSettings {
         brokers: brokers.clone(),
@@ -70,6 +82,13 @@ async fn main() -> anyhow::Result<()> {
         replication_factor: 1,
         ..KafkaSettings::default()
     };
+    // The dev broker takes logins only: the test suite's, as `cargo xtask test` passes it.
+    let mut kafka = kafka;
+    if let Ok(protocol) = std::env::var("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL") {
+        kafka.security_protocol = protocol;
+        kafka.sasl_username = std::env::var("WHISTLE_TEST_KAFKA_SASL_USERNAME").ok();
+        kafka.sasl_password = std::env::var("WHISTLE_TEST_KAFKA_SASL_PASSWORD").ok().map(SecretString::from);
+    }
     let redis = RedisSettings {
         url: SecretString::from(redis_url),
         key_prefix: format!("scale:{suffix}:"),

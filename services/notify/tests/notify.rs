@@ -74,6 +74,13 @@ impl Run {
             replication_factor: 1,
             ..KafkaSettings::default()
         };
+        // The dev broker takes logins only (`cargo xtask test` passes the suite's).
+        let mut kafka = kafka;
+        if let Ok(protocol) = std::env::var("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL") {
+            kafka.security_protocol = protocol;
+            kafka.sasl_username = Some(env("WHISTLE_TEST_KAFKA_SASL_USERNAME"));
+            kafka.sasl_password = Some(SecretString::from(env("WHISTLE_TEST_KAFKA_SASL_PASSWORD")));
+        }
         let redis = RedisSettings {
             url: SecretString::from(env("WHISTLE_TEST_REDIS")),
             key_prefix: format!("test:{suffix}:"),
