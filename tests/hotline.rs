@@ -68,6 +68,7 @@ async fn a_hotline_import_raises_each_order_once_and_refuses_bad_rows_by_column(
     let refused = |n: u64| {
         let r = row(&report, n);
         assert_eq!(r["outcome"], "failed", "{report}");
+        assert_eq!(r["order_no"], no(n as u32), "a refused row names its order: {report}");
         (r["error"]["code"].as_str().unwrap_or("").to_owned(), r["error"]["field"].as_str().unwrap_or("").to_owned())
     };
     assert_eq!(refused(3), ("invalid_field".into(), "lat".into()));

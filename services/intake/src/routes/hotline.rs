@@ -192,13 +192,20 @@ pub async fn import(
 
     let registry = state.registry.current();
     let now = Utc::now();
-    let checked: Vec<(usize, Result<Checked, RowError>)> =
-        rows.into_iter().map(|(n, raw)| (n, raw.and_then(|raw| check(&registry, &district, &raw, now)))).collect();
+    // A refused row still names its order, as the file gave it, so it can be found and fixed.
+    let checked: Vec<(usize, String, Result<Checked, RowError>)> = rows
+        .into_iter()
+        .map(|(n, raw)| {
+            let order_no = raw.as_ref().ok().and_then(|r| r.get("order_no")).unwrap_or("");
+            let order_no: String = order_no.chars().take(MAX_ORDER_NO_CHARS).collect();
+            (n, order_no, raw.and_then(|raw| check(&registry, &district, &raw, now)))
+        })
+        .collect();
     let results: Vec<HotlineRowResult> = futures::stream::iter(checked)
-        .map(|(n, row)| {
+        .map(|(n, order_no, row)| {
             let state = &state;
             let principal = &principal;
-            async move { outcome(state, principal, n, row, query.dry_run, now).await }
+            async move { outcome(state, principal, n, order_no, row, query.dry_run, now).await }
         })
         .buffered(CONCURRENCY)
         .collect()
@@ -222,14 +229,11 @@ async fn outcome(
     state: &AppState,
     principal: &Principal,
     row: usize,
+    order_no: String,
     checked: Result<Checked, RowError>,
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> HotlineRowResult {
-    let order_no = match &checked {
-        Ok(c) => c.order_no.clone(),
-        Err(_) => String::new(),
-    };
     let mut result = HotlineRowResult {
         row: u32::try_from(row).unwrap_or(u32::MAX),
         order_no,
@@ -337,7 +341,7 @@ fn check(registry: &Registry, district: &str, raw: &RawOrder, now: DateTime<Utc>
     let item = ItemCode::parse(item_text).ok().filter(|c| registry.item(c).is_some()).ok_or_else(|| RowError {
         code: "unknown_item",
         field: Some("item"),
-        message: format!("{item_text:?} is not an item of the registry (GET /api/v1/registry lists them)"),
+        message: format!("{item_text:?} is not an item of the registry (GET /api/v1/registry/items lists them)"),
     })?;
     let degrees = |column: &'static str| -> Result<f64, RowError> {
         let v = raw.get(column).ok_or_else(|| {
