@@ -20,13 +20,28 @@ fn micros_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
+/// The brokers as a client of the dev stack reaches them: with the test suite's SASL login when
+/// the broker takes logins only (`WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL`, `…_SASL_USERNAME`,
+/// `…_SASL_PASSWORD`, as `cargo xtask test` passes them; `deploy/dev/kafka.sh password
+/// whistle-test` prints the password).
+pub fn kafka_settings(brokers: &str, partitions: i32) -> whistle_common::settings::KafkaSettings {
+    let mut settings =
+        whistle_common::settings::KafkaSettings { brokers: brokers.to_owned(), partitions, ..Default::default() };
+    if let Ok(protocol) = std::env::var("WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL") {
+        settings.security_protocol = protocol;
+        settings.sasl_username = std::env::var("WHISTLE_TEST_KAFKA_SASL_USERNAME").ok();
+        settings.sasl_password =
+            std::env::var("WHISTLE_TEST_KAFKA_SASL_PASSWORD").ok().map(secrecy::SecretString::from);
+    }
+    settings
+}
+
 /// Produce (idempotent, acks=all, like intake) → consume on a fresh topic, open loop at `rate`:
 /// latency from the intended send time to consumption.
 pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize) -> anyhow::Result<Histogram<u64>> {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let topic = format!("loadtest-baseline-{}", &suffix[..10]);
-    let settings =
-        whistle_common::settings::KafkaSettings { brokers: brokers.to_owned(), partitions: 6, ..Default::default() };
+    let settings = kafka_settings(brokers, 6);
     let spec = whistle_common::kafka::TopicSpec {
         name: topic.clone(),
         partitions: 6,

@@ -609,8 +609,7 @@ pub fn simulate(seed: u64, n: usize, par: &Params) -> anyhow::Result<Simulation>
 /// Writes a log to a fresh topic and reads it back.
 async fn round_trip(brokers: &str, topic: &str, events: &[CaseEvent]) -> anyhow::Result<Vec<CaseEvent>> {
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let settings =
-        whistle_common::settings::KafkaSettings { brokers: brokers.to_owned(), partitions: 3, ..Default::default() };
+    let settings = crate::baseline::kafka_settings(brokers, 3);
     let spec = whistle_common::kafka::TopicSpec {
         name: topic.to_owned(),
         partitions: 3,

@@ -273,7 +273,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         run(&mut cmd, "stack tests")?;
         // A short load-generator run: proves the tool works end to end (not a timed assertion).
         let mut cmd = cargo();
-        cmd.args(["run", "--quiet", "-p", "loadtest", "--bin", "loadtest", "--", "--rate", "50", "--count", "100"]);
+        cmd.args(["run", "--quiet", "-p", "loadtest", "--bin", "loadtest", "--", "--rate", "50", "--count", "100"])
+            .envs(test_kafka_login()?);
         run(&mut cmd, "loadtest smoke run")?;
         // The web console in a real browser: Debian's Chromium (installed if missing) driven by
         // playwright-core through the ingress; `npm test` exits non-zero when a test fails.
