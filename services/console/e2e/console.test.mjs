@@ -1554,3 +1554,48 @@ describe('issue L: rosters', () => {
     await page.context().close();
   });
 });
+
+describe('issue L: 12345 hotline import', () => {
+  test('a command centre checks a hotline file, imports it, sees each row (a refused one naming its column), and the whistle carries its order number', async () => {
+    const run = Math.random().toString(36).slice(2, 10).toUpperCase();
+    const good = `CQ12345-E2E-${run}-1`;
+    const bad = `CQ12345-E2E-${run}-2`;
+    const csv = `工单编号,事项编码,纬度,经度,地址,诉求内容,处理状态\n${good},${ITEM},29.5571,106.5771,解放碑,热线反映河边有油污 ${run},待派\n${bad},${ITEM},abc,106.5771,,坐标错误,待派\n`;
+    const page = await openAs(browser, CC_USER, '/#/hotline');
+    await page.locator('#hotline-form').waitFor({ timeout: 20_000 });
+    await page.fill('#hotline-text', csv);
+
+    // A dry run first (the default): counted, nothing raised.
+    await page.click('#hotline-import');
+    await page.locator('#hotline-ok').waitFor();
+    assert.match(await page.locator('#hotline-ok').innerText(), /1/);
+    assert.equal(await page.locator('#hotline-table tr[data-row="1"]').getAttribute('data-outcome'), 'created');
+    assert.match(await page.locator('#hotline-ignored').innerText(), /处理状态/);
+    const refused = page.locator('#hotline-table tr[data-row="2"] .row-error');
+    assert.equal(await refused.getAttribute('data-field'), 'lat');
+    assert.equal(await refused.getAttribute('data-code'), 'invalid_field');
+    const dryId = (await page.locator('#hotline-table tr[data-row="1"] a').innerText()).trim();
+    assert.equal((await apiJson('GET', `/api/v1/whistles/${dryId}`)).status, 404, 'a dry run raises nothing');
+
+    // The import itself, then the whistle has the order.
+    await page.uncheck('#hotline-dry-run');
+    await page.click('#hotline-import');
+    await page.locator('#hotline-results h2', { hasText: /导入结果/ }).waitFor();
+    assert.equal(await page.locator('#hotline-table tr[data-row="1"]').getAttribute('data-outcome'), 'created');
+    assert.equal(await page.locator('#hotline-table tr[data-row="2"] td.code').first().innerText(), bad, 'a refused row names its order');
+    const id = (await page.locator('#hotline-table tr[data-row="1"] a').innerText()).trim();
+    assert.equal(id, dryId, 'the order names the same whistle in the dry run and the import');
+    const view = await until(async () => {
+      const r = await apiJson('GET', `/api/v1/whistles/${id}`);
+      return r.status === 200 && r.json.hotline ? r.json : null;
+    }, 'the imported whistle');
+    assert.equal(view.hotline.order_no, good);
+
+    // Imported again: nothing new.
+    await page.click('#hotline-import');
+    await page.locator('#hotline-table tr[data-row="1"][data-outcome="existing"]').waitFor();
+    await shot(page, 'hotline-import');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+});
