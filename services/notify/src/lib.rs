@@ -25,6 +25,7 @@
 pub mod channels;
 pub mod consumer;
 pub mod http;
+pub mod leases;
 pub mod metrics;
 pub mod plan;
 pub mod roster;

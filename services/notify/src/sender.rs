@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::Channels;
+use crate::leases::{self, Leasing};
 use crate::metrics::Metrics;
 use crate::settings::DeliverySettings;
 use crate::store::{Leased, NotifyStore};
@@ -34,43 +34,29 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Runs until cancelled. Waits for the next due delivery, a wake-up from the consumer, or
-    /// the poll interval (another instance may have planned something).
+    /// Runs until cancelled ([`leases::run`]).
     pub async fn run(self, token: CancellationToken) -> anyhow::Result<()> {
-        let poll = Duration::from_millis(self.settings.poll_ms.max(10));
-        let lease = Duration::from_secs(self.settings.lease_seconds.max(1));
-        loop {
-            if token.is_cancelled() {
-                return Ok(());
-            }
-            let batch = match self.store.lease_due(self.settings.batch as i64, lease).await {
-                Ok(batch) => batch,
-                Err(err) => {
-                    tracing::warn!(error = %format_args!("{err:#}"), "could not lease deliveries; retrying");
-                    tokio::select! {
-                        () = token.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(poll) => continue,
-                    }
-                }
-            };
-            if batch.is_empty() {
-                let wait = match self.store.next_due().await {
-                    Ok(Some(at)) => (at - chrono::Utc::now()).to_std().unwrap_or_default().min(poll),
-                    _ => poll,
-                };
-                tokio::select! {
-                    () = token.cancelled() => return Ok(()),
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
-                continue;
-            }
-            // Sends in flight finish even at shutdown (each is bounded by the channel timeout);
-            // one cut short would be sent again after its lease.
-            futures::stream::iter(batch)
-                .for_each_concurrent(self.settings.concurrency.max(1), |d| self.attempt(d))
-                .await;
-        }
+        let timing = leases::Timing {
+            poll: Duration::from_millis(self.settings.poll_ms),
+            lease: Duration::from_secs(self.settings.lease_seconds),
+            concurrency: self.settings.concurrency,
+            housekeeping: None,
+        };
+        leases::run(&self, timing, &self.wake, &token).await;
+        Ok(())
+    }
+}
+
+impl Leasing for Sender {
+    type Item = Leased;
+    const WHAT: &'static str = "deliveries";
+
+    async fn lease(&self, lease: Duration) -> anyhow::Result<Vec<Leased>> {
+        self.store.lease_due(self.settings.batch as i64, lease).await
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        self.store.next_due().await
     }
 
     async fn attempt(&self, d: Leased) {

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{AfterFailure, AttemptRecord, LeasedDelivery};
 use super::{ATTEMPT_HEADER, CONTENT_TYPE, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WEBHOOK_HEADER};
+use crate::leases::{self, Leasing};
 use crate::metrics::Metrics;
 use crate::sender::backoff;
 use crate::settings::WebhookSettings;
@@ -49,50 +49,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs until cancelled; waits for the next due delivery, a wake-up from the consumer, or
-    /// the poll interval (another instance may have recorded something).
+    /// Runs until cancelled ([`leases::run`]), pruning finished deliveries every minute.
     pub async fn run(self, token: CancellationToken) -> anyhow::Result<()> {
-        let poll = Duration::from_millis(self.settings.poll_ms.max(10));
-        let lease = Duration::from_secs(self.settings.lease_seconds.max(1));
-        let mut pruned_at = Instant::now();
-        loop {
-            if token.is_cancelled() {
-                return Ok(());
-            }
-            if pruned_at.elapsed() >= PRUNE_EVERY {
-                pruned_at = Instant::now();
-                match self.store.prune_webhook_deliveries(self.settings.kept_deliveries).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(pruned = n, "pruned old webhook deliveries"),
-                    Err(err) => tracing::warn!(error = %format_args!("{err:#}"), "could not prune webhook deliveries"),
-                }
-            }
-            let batch = match self.store.lease_webhook_deliveries(i64::from(self.settings.batch), lease).await {
-                Ok(batch) => batch,
-                Err(err) => {
-                    tracing::warn!(error = %format_args!("{err:#}"), "could not lease webhook deliveries; retrying");
-                    tokio::select! {
-                        () = token.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(poll) => continue,
-                    }
-                }
-            };
-            if batch.is_empty() {
-                let wait = match self.store.next_webhook_due().await {
-                    Ok(Some(at)) => (at - chrono::Utc::now()).to_std().unwrap_or_default().min(poll),
-                    _ => poll,
-                };
-                tokio::select! {
-                    () = token.cancelled() => return Ok(()),
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
-                continue;
-            }
-            // Attempts in flight finish even at shutdown (each is bounded by the timeout, which
-            // is shorter than the lease); one cut short is attempted again after its lease.
-            futures::stream::iter(batch).for_each_concurrent(self.settings.concurrency, |d| self.attempt(d)).await;
-        }
+        let timing = leases::Timing {
+            poll: Duration::from_millis(self.settings.poll_ms),
+            lease: Duration::from_secs(self.settings.lease_seconds),
+            concurrency: self.settings.concurrency,
+            housekeeping: Some(PRUNE_EVERY),
+        };
+        leases::run(&self, timing, &self.wake, &token).await;
+        Ok(())
     }
 
     /// One POST; answers the receiver's status, or why there was none.
@@ -122,7 +88,7 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, d: LeasedDelivery) {
+    async fn deliver(&self, d: LeasedDelivery) {
         let attempt = d.attempts + 1;
         let started = Instant::now();
         let outcome = self.post(&d, attempt).await;
@@ -186,6 +152,31 @@ impl Worker {
                 // The lease runs out and the delivery is attempted again (at least once).
                 tracing::warn!(delivery = %d.id, error = %format_args!("{err:#}"), "could not record a webhook attempt");
             }
+        }
+    }
+}
+
+impl Leasing for Worker {
+    type Item = LeasedDelivery;
+    const WHAT: &'static str = "webhook deliveries";
+
+    async fn lease(&self, lease: Duration) -> anyhow::Result<Vec<LeasedDelivery>> {
+        self.store.lease_webhook_deliveries(i64::from(self.settings.batch), lease).await
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        self.store.next_webhook_due().await
+    }
+
+    async fn attempt(&self, d: LeasedDelivery) {
+        self.deliver(d).await;
+    }
+
+    async fn housekeeping(&self) {
+        match self.store.prune_webhook_deliveries(self.settings.kept_deliveries).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned old webhook deliveries"),
+            Err(err) => tracing::warn!(error = %format_args!("{err:#}"), "could not prune webhook deliveries"),
         }
     }
 }
