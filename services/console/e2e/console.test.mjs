@@ -1599,3 +1599,63 @@ describe('issue L: 12345 hotline import', () => {
     await page.context().close();
   });
 });
+
+describe('issue L: duplicates', () => {
+  test('a town is shown the open whistle nearby before it raises, and the department merges the duplicate on its board: the card leaves, the town reads where it went', async () => {
+    const firstText = marker('河道油污-首报');
+    // A place of this run's own (other tests raise at the default point).
+    const lat = (29.5540 + Math.random() * 0.002).toFixed(5);
+    const lon = (106.5600 + Math.random() * 0.002).toFixed(5);
+    const raised = await apiJson('POST', '/api/v1/whistles', {
+      town: TOWN, item: ITEM, description: firstText, location: { lat: Number(lat), lon: Number(lon), address: '渝中区嘉陵江滨江路' },
+    }, { as: `town-${TOWN}`, headers: { 'idempotency-key': crypto.randomUUID() } });
+    assert.equal(raised.status, 202, JSON.stringify(raised.json));
+    const first = raised.json.id;
+    const board = await openBoard('zh');
+    const firstCard = board.locator('.card', { hasText: firstText });
+    await until(async () => (await firstCard.getAttribute('data-status')) === 'dispatched', 'the first report dispatched', 20_000);
+
+    // Another town's officer fills in the same item at the same place: the first report is listed
+    // (by status and distance; another town's description is not shown) before anything is sent.
+    const other = '500103002';
+    const town = await openAs(browser, `town-${other}`, `/#/town?town=${other}`);
+    await town.locator(`#item option[value="${ITEM}"]`).waitFor({ state: 'attached' });
+    await town.selectOption('#item', ITEM);
+    await town.fill('#lat', lat);
+    await town.fill('#lon', lon);
+    const listed = town.locator(`#duplicates-found li[data-id="${first}"]`);
+    await listed.waitFor({ timeout: 15_000 });
+    assert.doesNotMatch(await listed.innerText(), /河道油污-首报/);
+    await shot(town, 'town-duplicates');
+
+    // It raises anyway; the raise answers with the likely duplicate.
+    const secondText = marker('河道油污-重复');
+    await town.fill('#description', secondText);
+    await town.fill('#address', '渝中区解放碑步行街 88 号');
+    await town.click('#raise-submit');
+    await town.locator('#raise-duplicates').waitFor();
+
+    // The department merges the second into the first on its board.
+    const secondCard = board.locator('.card', { hasText: secondText });
+    await until(async () => (await secondCard.getAttribute('data-status')) === 'dispatched', 'the second report dispatched', 20_000);
+    const second = await secondCard.getAttribute('data-id');
+    await secondCard.locator('button[data-action="merge"]').click();
+    const form = secondCard.locator('.merge-form');
+    await form.locator('button[type="submit"]').click();
+    await secondCard.locator('.card-error').waitFor();
+    await form.locator('select').selectOption(first);
+    await form.locator('button[type="submit"]').click();
+    await board.locator(`.closed-list li[data-id="${second}"][data-status="merged"]`).waitFor({ state: 'attached', timeout: 20_000 });
+    assert.equal(await board.locator('.card', { hasText: secondText }).count(), 0, 'the merged card leaves the board');
+    const view = await until(async () => {
+      const r = await apiJson('GET', `/api/v1/whistles/${second}`, undefined, { as: `town-${other}` });
+      return r.status === 200 && r.json.status === 'merged' ? r.json : null;
+    }, 'the merged whistle');
+    assert.equal(view.merged_into?.id, first);
+    // The merged town follows the surviving case.
+    assert.equal((await apiJson('GET', `/api/v1/whistles/${first}`, undefined, { as: `town-${other}` })).status, 200);
+    assert.deepEqual(board.errors.map(String), []);
+    await board.context().close();
+    await town.context().close();
+  });
+});
