@@ -428,7 +428,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     return nm(itemNames.get(code), code);
   }
   function townLabel(code: string): string {
-    return nm(towns.get(code)?.names, code);
+    return code ? nm(towns.get(code)?.names, code) : t('common.noTown');
   }
 
   /**

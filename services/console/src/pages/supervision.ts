@@ -99,7 +99,7 @@ export function mountSupervision(root: HTMLElement, params: URLSearchParams): Pa
     return nm(itemNames.get(code), code);
   }
   function townLabel(code: string): string {
-    return nm(towns.get(code)?.names, code);
+    return code ? nm(towns.get(code)?.names, code) : t('common.noTown');
   }
 
   function render(): void {
