@@ -7,7 +7,7 @@
 //! | `whistle.transferred` | the new owner | its duty officer |
 //! | `sla.warning`, `sla.breached` | the owning department | its duty officer |
 //! | `whistle.escalated` | the department, or its district's command centre for `command_centre` | the step's target |
-//! | `whistle.rejected` | the town that raised it | its duty officer |
+//! | `whistle.rejected` | the town that raised it (none for a citizen's report without a town) | its duty officer |
 //!
 //! Every notification becomes one delivery per channel the person (or the unit's robots) has.
 //! A delivery's id is a hash of the event id, the person and the channel, so a replayed event
@@ -222,6 +222,9 @@ fn notices(event: &CaseEvent, town: Option<&str>) -> Vec<Notice> {
             )]
         }
         Effect::Rejected(r) => match town {
+            // A citizen's report with no town (Open311, the 12345 hotline): the command centre
+            // that raised it is the one rejecting or re-triaging it; no town is there to tell.
+            Some("") => vec![],
             Some(town) => vec![notice(
                 Kind::Rejected,
                 town,
@@ -471,5 +474,17 @@ mod tests {
         let email = d.iter().find(|d| d.channel == Channel::Email).unwrap();
         assert_eq!(email.unit, "500103001");
         assert!(email.body.contains("不属于本部门职责") && email.body.contains("http://console/#/town?town=500103001"));
+    }
+
+    #[test]
+    fn a_rejected_report_without_a_town_tells_no_town() {
+        let lookup = |u: &Unit| Some(roster(u.as_str()));
+        let e = event(
+            "whistle.rejected",
+            json!({"actor": {"kind": "department", "code": "500103-CC"}, "reason": "重复工单"}),
+            "2026-11-25T10:00:00+08:00",
+        );
+        let cx = Context { roster: &lookup, town: Some(""), console_url: "http://console", sms: false };
+        assert_eq!(plan(&e, &cx), vec![], "no delivery to an empty unit (it would be unaddressed)");
     }
 }
