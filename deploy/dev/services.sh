@@ -211,6 +211,8 @@ start_one() {
     else
       unset "${!WHISTLE_WEBSOCKET__@}"
     fi
+    # This script's own variables, not settings of the service.
+    unset WHISTLE_DEV_NAMESPACE WHISTLE_INFRA_RUN
     spawn "$name" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))
