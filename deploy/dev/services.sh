@@ -13,7 +13,8 @@
 # instance gets its own transactional id. `start` records N in $WHISTLE_RUN/replicas, which
 # `stop`, `status` and nginx.sh (its upstreams) read.
 #
-# Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug),
+# Environment: WHISTLE_BIN_DIR (default $WHISTLE_ROOT/target/debug, or $CARGO_TARGET_DIR/debug;
+# `cargo xtask up` passes target/release, `cargo xtask up --debug` target/debug),
 # WHISTLE_INTAKE_PORT / WHISTLE_GATEWAY_PORT / WHISTLE_ROUTER_PORT / WHISTLE_SLA_PORT / WHISTLE_REGISTRY_PORT /
 # WHISTLE_LEDGER_PORT (8081-8086), WHISTLE_NOTIFY_PORT (8087),
 # WHISTLE_KAFKA_PORT (19092), WHISTLE_REDIS_PORT (16379). Services log to $WHISTLE_RUN/logs.
@@ -29,6 +30,13 @@
 # (smtp.sh url, or WHISTLE_SMTP__URL). Intake keeps evidence attachments in
 # $WHISTLE_RUN/attachments (created 0700; or WHISTLE_ATTACHMENTS__STORE, e.g. an s3:// URL),
 # indexed in the account store's database.
+# A second stack beside the dev one (e.g. a release build to measure, docs/performance.md):
+# WHISTLE_DEV_NAMESPACE=NS (lower-case letters, digits, _) gives it topics NS.cases.v1,
+# NS.deadletter.v1 and NS.registry.v1, the Redis key prefix whistle:NS:, consumer groups NS-<service>,
+# router transactional ids NS-router-<r> and the databases NS_accounts and NS_ledger, so it shares
+# the broker, Redis and PostgreSQL but no state with the dev stack. Give it its own WHISTLE_RUN
+# and ports too, and WHISTLE_INFRA_RUN: the run directory of the shared PostgreSQL and mail server
+# (default WHISTLE_RUN), where postgres.sh and smtp.sh find them.
 set -euo pipefail
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/lib.sh"
@@ -48,6 +56,9 @@ declare -A PORT=(
 SERVICES=(registry gateway router sla ledger notify intake)
 REPLICATED=" intake router gateway sla notify "
 REPLICAS_FILE=$WHISTLE_RUN/replicas
+
+# infra SCRIPT ARGS...  postgres.sh / smtp.sh of the infrastructure this stack uses.
+infra() { WHISTLE_RUN=${WHISTLE_INFRA_RUN:-$WHISTLE_RUN} "$WHISTLE_DEV_DIR/$1" "${@:2}"; }
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
@@ -111,6 +122,27 @@ start_one() {
       export WHISTLE_TRANSACTIONAL_ID=whistle-router-$(hostname)-$replica
     fi
     export WHISTLE_KAFKA__BROKERS=127.0.0.1:${WHISTLE_KAFKA_PORT:-19092}
+    if [[ -n ${WHISTLE_DEV_NAMESPACE:-} ]]; then
+      local ns=$WHISTLE_DEV_NAMESPACE
+      export WHISTLE_KAFKA__TOPICS__CASES=$ns.cases.v1 WHISTLE_KAFKA__TOPICS__DEADLETTER=$ns.deadletter.v1 \
+        WHISTLE_KAFKA__TOPICS__REGISTRY=$ns.registry.v1
+      if [[ $svc == router ]]; then
+        export WHISTLE_TRANSACTIONAL_ID=$ns-router-$replica
+      fi
+      if [[ $svc == intake || $svc == registry ]]; then
+        unset WHISTLE_GROUP_ID
+      else
+        export WHISTLE_GROUP_ID=$ns-$svc
+      fi
+      if [[ $svc == intake || $svc == notify ]]; then
+        infra postgres.sh create "${ns}_accounts" >/dev/null
+        WHISTLE_DATABASE__URL=$(infra postgres.sh url "${ns}_accounts")
+        export WHISTLE_DATABASE__URL
+      elif [[ $svc == ledger && -z ${WHISTLE_LEDGER_DATABASE_URL:-} ]]; then
+        infra postgres.sh create "${ns}_ledger" >/dev/null
+        WHISTLE_LEDGER_DATABASE_URL=$(infra postgres.sh url "${ns}_ledger")
+      fi
+    fi
     # The dev broker takes logins only (kafka.sh; unless formatted with WHISTLE_KAFKA_SASL=0): each
     # service as its own user.
     if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
@@ -121,9 +153,11 @@ start_one() {
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),
     # so the sections a service lacks are not passed on to it from the caller's environment.
     if [[ $svc != router ]]; then
-      # Each service logs in to Redis as its own ACL user (redis.sh: passwords and rights).
+      # Each service logs in to Redis as its own ACL user (redis.sh: passwords and rights, on
+      # keys under whistle:, which a second stack's prefix stays inside).
       WHISTLE_REDIS__URL=$("$WHISTLE_DEV_DIR/redis.sh" url "whistle-$svc")
       export WHISTLE_REDIS__URL
+      if [[ -n ${WHISTLE_DEV_NAMESPACE:-} ]]; then export WHISTLE_REDIS__KEY_PREFIX=whistle:$WHISTLE_DEV_NAMESPACE:; fi
       WHISTLE_AUTH__JWT_SECRET=$(jwt_secret)
       export WHISTLE_AUTH__JWT_SECRET
     else
@@ -135,7 +169,7 @@ start_one() {
     if [[ $svc == intake ]]; then
       export WHISTLE_DEMO=1 WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
-      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
+      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$(infra postgres.sh url)}
       export WHISTLE_DATABASE__URL
       # Evidence attachments: a directory of this user's only (instances share it).
       if [[ -z ${WHISTLE_ATTACHMENTS__STORE:-} ]]; then
@@ -146,15 +180,15 @@ start_one() {
     elif [[ $svc == ledger ]]; then
       # Its own database: each service's migrations keep their own history.
       if [[ -z ${WHISTLE_LEDGER_DATABASE_URL:-} ]]; then
-        "$WHISTLE_DEV_DIR/postgres.sh" create whistle_ledger
-        WHISTLE_LEDGER_DATABASE_URL=$("$WHISTLE_DEV_DIR/postgres.sh" url whistle_ledger)
+        infra postgres.sh create whistle_ledger
+        WHISTLE_LEDGER_DATABASE_URL=$(infra postgres.sh url whistle_ledger)
       fi
       unset WHISTLE_DEMO "${!WHISTLE_DATABASE__@}"
       export WHISTLE_DATABASE__URL=$WHISTLE_LEDGER_DATABASE_URL
     elif [[ $svc == notify ]]; then
       unset WHISTLE_DEMO
-      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$("$WHISTLE_DEV_DIR/postgres.sh" url)}
-      WHISTLE_SMTP__URL=${WHISTLE_SMTP__URL:-$("$WHISTLE_DEV_DIR/smtp.sh" url)}
+      WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$(infra postgres.sh url)}
+      WHISTLE_SMTP__URL=${WHISTLE_SMTP__URL:-$(infra smtp.sh url)}
       # Webhook receivers of a developer (and of the tests) listen on loopback; production
       # refuses loopback and private receivers (SSRF, docs/webhooks.md).
       WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS=${WHISTLE_WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}
@@ -182,6 +216,8 @@ start_one() {
     else
       unset "${!WHISTLE_WEBSOCKET__@}"
     fi
+    # This script's own variables, not settings of the service.
+    unset WHISTLE_DEV_NAMESPACE WHISTLE_INFRA_RUN
     spawn "$name" "$log" "$bin"
   )
   deadline=$((SECONDS + START_TIMEOUT))
@@ -204,6 +240,9 @@ cmd_start() {
   ensure_cmd curl curl
   local n=${WHISTLE_REPLICAS:-1} svc name old
   [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9)) || die "WHISTLE_REPLICAS must be 1 to 9, not '$n'"
+  if [[ -n ${WHISTLE_DEV_NAMESPACE:-} && ! $WHISTLE_DEV_NAMESPACE =~ ^[a-z][a-z0-9_]{0,30}$ ]]; then
+    die "WHISTLE_DEV_NAMESPACE must be lower-case letters, digits and _ (a letter first, at most 31), not '$WHISTLE_DEV_NAMESPACE'"
+  fi
   # Instances beyond the new count (from an earlier, larger start) stop.
   old=$(recorded_replicas)
   for svc in "${SERVICES[@]}"; do

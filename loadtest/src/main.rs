@@ -6,12 +6,16 @@
 //!   coordinated omission). Then, in the same run, the baselines: a bare rdkafka produce →
 //!   consume round trip on the same broker and message size, and a bare WebSocket broadcast, so
 //!   the results are also given as ratios. Prints the peak RSS of each service.
+//! - `sustain`: the highest rate held for `--seconds` (60) open loop with nothing lost and the
+//!   raise → board p99 not growing (last third ≤ 1.5 × first third), stepping the rate up and
+//!   then bisecting; each step is a `pipeline` run (src/sustain.rs says exactly what "held" is).
 //! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
 //! - `figures`: no stack needed. One seeded stream of problems run through the pre-reform path and
 //!   through Whistle as case events, and the outcome figures of both side by side
 //!   (docs/figures.md); `--brokers` also writes both logs to Kafka and reads them back.
 //!
 //! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
+//! `cargo run --release -p loadtest --bin loadtest -- sustain [--seconds 60 --from 100]`
 //! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
 //! `cargo run --release -p loadtest --bin loadtest -- figures --seed 1 --problems 2000 [--brokers 127.0.0.1:19092]`
 //! against the stack of `cargo xtask up` (`--base` to point elsewhere). `--help` lists every flag
@@ -23,6 +27,7 @@ mod figures;
 mod idle;
 mod pipeline;
 mod report;
+mod sustain;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -42,6 +47,9 @@ enum Mode {
     /// Open-loop raises, one live board per department, acknowledgements; raise and raise → board
     /// latency, then the bare Kafka and WebSocket baselines and the peak RSS of each service.
     Pipeline(PipelineArgs),
+    /// The highest rate held for `--seconds` with nothing lost and raise → board p99 not growing
+    /// (the last third's at most `--p99-growth` × the first third's): steps up, then bisects.
+    Sustain(SustainArgs),
     /// Idle board connections to the gateway; its memory per connection.
     Idle(IdleArgs),
     /// The outcome figures of one seeded stream of problems, pre-reform and with Whistle (a
@@ -102,6 +110,61 @@ pub struct PipelineArgs {
     pub baselines: bool,
 }
 
+/// Flags of `sustain`.
+#[derive(Debug, Clone, Args)]
+pub struct SustainArgs {
+    /// Base URL of the stack (the ingress).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base: String,
+    /// WebSocket endpoint, when it is not `{base}/ws`.
+    #[arg(long)]
+    pub ws: Option<String>,
+    /// How long each rate must be held.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
+    pub seconds: u64,
+    /// The first rate tried, whistles per second.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub from: u64,
+    /// The highest rate tried.
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max: u64,
+    /// Each held rate is multiplied by this until one is not held.
+    #[arg(long, default_value_t = 1.5, value_parser = parse_factor)]
+    pub factor: f64,
+    /// Bisecting stops when the lowest rate not held is within this fraction of the highest held.
+    #[arg(long, default_value_t = 0.1, value_parser = parse_fraction)]
+    pub precision: f64,
+    /// p99 is growing when the last third's exceeds this × the first third's.
+    #[arg(long, default_value_t = 1.5, value_parser = parse_factor)]
+    pub p99_growth: f64,
+    /// A first-third p99 below this counts as this (jitter at low rates is not a growing queue); 0: the bare rule.
+    #[arg(long, default_value_t = 25)]
+    pub p99_floor_ms: u64,
+    /// Seconds the stack gets to settle between steps.
+    #[arg(long, default_value_t = 5)]
+    pub pause_secs: u64,
+    /// Live boards held open, one per responsible department at most.
+    #[arg(long, default_value_t = 64)]
+    pub boards: usize,
+    /// How long a duty officer thinks before acknowledging; 0 never acknowledges.
+    #[arg(long, default_value_t = 500)]
+    pub ack_think_ms: u64,
+}
+
+fn parse_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 1.0 && f <= 10.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a number above 1 and at most 10")),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a number between 0 and 1")),
+    }
+}
+
 /// Flags of `idle`.
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
@@ -122,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.mode {
         None => pipeline::run(&cli.pipeline).await,
         Some(Mode::Pipeline(args)) => pipeline::run(&args).await,
+        Some(Mode::Sustain(args)) => sustain::run(&args).await,
         Some(Mode::Idle(args)) => idle::run(&args).await,
         Some(Mode::Figures(args)) => figures::run(&args).await,
     }
@@ -149,6 +213,7 @@ mod tests {
             "loadtest --help",
             "loadtest -h",
             "loadtest pipeline --help",
+            "loadtest sustain --help",
             "loadtest idle --help",
             "loadtest figures --help",
         ] {
@@ -193,6 +258,30 @@ mod tests {
             (a.base.as_str(), a.ws.as_deref(), a.brokers.as_str(), a.ack_think_ms),
             ("http://h:1", Some("ws://h:2/ws"), "k:3", 0)
         );
+    }
+
+    #[test]
+    fn the_documented_sustain_runs_parse() {
+        let Some(Mode::Sustain(a)) = parse("loadtest sustain").expect("parses").mode else { panic!("sustain mode") };
+        assert_eq!((a.seconds, a.from, a.max, a.boards, a.ack_think_ms, a.p99_floor_ms), (60, 100, 4000, 64, 500, 25));
+        assert_eq!((a.factor, a.precision, a.p99_growth), (1.5, 0.1, 1.5));
+        let Some(Mode::Sustain(a)) =
+            parse("loadtest sustain --seconds 20 --from 200 --max 800 --factor 2 --precision 0.05 --p99-floor-ms 0")
+                .expect("parses")
+                .mode
+        else {
+            panic!("sustain mode")
+        };
+        assert_eq!((a.seconds, a.from, a.max, a.factor, a.precision, a.p99_floor_ms), (20, 200, 800, 2.0, 0.05, 0));
+        for line in [
+            "loadtest sustain --seconds 2",
+            "loadtest sustain --from 0",
+            "loadtest sustain --factor 1",
+            "loadtest sustain --precision 1",
+            "loadtest sustain --p99-growth 0.5",
+        ] {
+            assert!(parse(line).is_err(), "{line}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,113 +117,212 @@ async fn board(
     Ok(())
 }
 
-pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let ws_url = args.ws.clone().unwrap_or_else(|| format!("{}/ws", args.base.replacen("http", "ws", 1)));
-    let logins = Logins::new(http.clone(), &args.base);
-    let targets = targets(&http, &args.base, &logins.token("manager").await?, args.boards).await?;
-    // Log every account in before the clock starts: a login is deliberately slow (argon2).
-    let mut town_tokens = HashMap::new();
-    for t in &targets {
-        let token = logins.token(&format!("town-{}", t.town)).await?;
-        town_tokens.insert(t.town.clone(), token);
+/// Everything a measured run needs that is set up once: the (town, item) pairs, the logins, the
+/// HTTP client. [`Stage::step`] raises at one rate and measures it; `pipeline` runs one step,
+/// `sustain` many.
+pub struct Stage {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub ws_url: String,
+    logins: Logins,
+    targets: Vec<Target>,
+    town_tokens: HashMap<String, String>,
+    ack_think_ms: u64,
+}
+
+/// What one step at one rate measured.
+pub struct Step {
+    /// Whistles offered, and how long offering them took.
+    pub total: u64,
+    pub offered_secs: f64,
+    /// Raises answered `202`, and those that were not (an error or another status).
+    pub accepted: u64,
+    pub errors: u64,
+    /// Accepted whistles whose dispatch reached their board (within 20 s of the last raise).
+    pub on_board: u64,
+    pub acknowledged: u64,
+    /// From the first raise to the last board arrival.
+    pub elapsed_secs: f64,
+    pub raise: Histogram<u64>,
+    pub to_board: Histogram<u64>,
+    /// Raise → board of the whistles intended in the first, second and last third of the step.
+    pub to_board_thirds: [Histogram<u64>; 3],
+    /// CPU seconds each process of the stack (and the load generator) used from the first raise
+    /// until the last acknowledgement and resolution had time to run (`report::cpu_seconds`).
+    pub cpu: Vec<(String, f64)>,
+}
+
+impl Step {
+    /// Accepted whistles that never reached their board.
+    pub fn missing(&self) -> u64 {
+        self.accepted - self.on_board
     }
+
+    /// CPU milliseconds per whistle that reached its board, the stack's processes together (not
+    /// the load generator's).
+    pub fn cpu_ms_per_whistle(&self) -> Option<f64> {
+        let total: f64 = self.cpu.iter().filter(|(n, _)| n != "loadtest").map(|(_, s)| s).sum();
+        (!self.cpu.is_empty() && self.on_board > 0).then(|| total * 1000.0 / self.on_board as f64)
+    }
+}
+
+impl Stage {
+    pub async fn prepare(base: &str, ws: Option<&str>, boards: usize, ack_think_ms: u64) -> anyhow::Result<Stage> {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        let ws_url = ws.map(str::to_owned).unwrap_or_else(|| format!("{}/ws", base.replacen("http", "ws", 1)));
+        let logins = Logins::new(http.clone(), base);
+        let targets = targets(&http, base, &logins.token("manager").await?, boards).await?;
+        // Log every account in before the clock starts: a login is deliberately slow (argon2).
+        let mut town_tokens = HashMap::new();
+        for t in &targets {
+            let token = logins.token(&format!("town-{}", t.town)).await?;
+            town_tokens.insert(t.town.clone(), token);
+        }
+        for t in &targets {
+            logins.token(&format!("dept-{}", t.department)).await?;
+        }
+        Ok(Stage { http, base: base.to_owned(), ws_url, logins, targets, town_tokens, ack_think_ms })
+    }
+
+    pub fn departments(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Opens one board per department, raises `total` whistles open-loop at `rate`, waits up to
+    /// 20 s after the last raise for every accepted one to reach its board, then for the duty
+    /// officers to acknowledge and resolve them, and closes the boards.
+    pub async fn step(&self, rate: u64, total: u64) -> anyhow::Result<Step> {
+        let (arrived_tx, mut arrived_rx) = mpsc::unbounded_channel::<Arrival>();
+        let frames = Arc::new(AtomicU64::new(0));
+        let acked = Arc::new(AtomicU64::new(0));
+        let mut boards = Vec::new();
+        for t in &self.targets {
+            let ack = (self.ack_think_ms > 0)
+                .then(|| (self.http.clone(), self.base.clone(), self.ack_think_ms, acked.clone()));
+            let token = self.logins.token(&format!("dept-{}", t.department)).await?;
+            boards.push(tokio::spawn(board(
+                self.ws_url.clone(),
+                t.department.clone(),
+                token,
+                arrived_tx.clone(),
+                frames.clone(),
+                ack,
+            )));
+        }
+        drop(arrived_tx);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let cpu_before = report::stack_cpu_seconds();
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Option<String>, u64, Instant, Instant)>();
+        let start = Instant::now();
+        for n in 0..total {
+            let intended = start + interval.mul_f64(n as f64);
+            tokio::time::sleep_until(intended.into()).await;
+            let t = &self.targets[n as usize % self.targets.len()];
+            let body = json!({"town": t.town, "item": t.item, "description": format!("loadtest {n}: 河边有废油桶泄漏"),
+                              "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
+            let (http, base, tx) = (self.http.clone(), self.base.clone(), sent_tx.clone());
+            let token = self.town_tokens[&t.town].clone();
+            tokio::spawn(async move {
+                let resp = http.post(format!("{base}/api/v1/whistles")).bearer_auth(token).json(&body).send().await;
+                let id = match resp {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+                    }
+                    _ => None,
+                };
+                let _ = tx.send((id, n, intended, Instant::now()));
+            });
+        }
+        drop(sent_tx);
+        let mut raise = histogram();
+        let mut intended_by_id = HashMap::new();
+        let mut errors = 0u64;
+        while let Some((id, n, intended, done)) = sent_rx.recv().await {
+            raise.record((done - intended).as_micros() as u64)?;
+            match id {
+                Some(id) => {
+                    intended_by_id.insert(id, (intended, (n * 3 / total) as usize));
+                }
+                None => errors += 1,
+            }
+        }
+        let offered_secs = start.elapsed().as_secs_f64();
+        let mut to_board = histogram();
+        let mut thirds = [histogram(), histogram(), histogram()];
+        let mut pending: HashMap<String, Instant> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut matched = HashSet::new();
+        while matched.len() < intended_by_id.len() {
+            let Ok(Some((id, at))) = tokio::time::timeout_at(deadline, arrived_rx.recv()).await else { break };
+            pending.insert(id, at);
+            pending.retain(|id, at| match intended_by_id.get(id) {
+                Some((intended, third)) if matched.insert(id.clone()) => {
+                    let micros = (*at - *intended).as_micros() as u64;
+                    let _ = to_board.record(micros);
+                    let _ = thirds[*third].record(micros);
+                    false
+                }
+                Some(_) => false,
+                None => true,
+            });
+        }
+        let elapsed_secs = start.elapsed().as_secs_f64();
+        // Let the duty officers finish acknowledging and resolving: the CPU counted is that of
+        // each whistle's whole life here (raise, dispatch, acknowledgement, resolution).
+        tokio::time::sleep(Duration::from_millis(2 * self.ack_think_ms + 1000)).await;
+        let cpu_after = report::stack_cpu_seconds();
+        for b in boards {
+            b.abort();
+        }
+        let cpu = cpu_after
+            .into_iter()
+            .filter_map(|(name, after)| {
+                let before = cpu_before.iter().find(|(n, _)| *n == name)?.1;
+                Some((name, after - before))
+            })
+            .collect();
+        Ok(Step {
+            total,
+            offered_secs,
+            accepted: intended_by_id.len() as u64,
+            errors,
+            on_board: matched.len() as u64,
+            acknowledged: acked.load(Ordering::Relaxed),
+            elapsed_secs,
+            raise,
+            to_board,
+            to_board_thirds: thirds,
+            cpu,
+        })
+    }
+}
+
+pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
+    let stage = Stage::prepare(&args.base, args.ws.as_deref(), args.boards, args.ack_think_ms).await?;
+    let (http, ws_url, targets, logins) = (&stage.http, &stage.ws_url, &stage.targets, &stage.logins);
     println!(
         "pipeline: {} departments with a board each; raising at {}/s for {}",
         targets.len(),
         args.rate,
         args.count.map_or(format!("{} s", args.seconds), |c| format!("{c} whistles"))
     );
-
-    let (arrived_tx, mut arrived_rx) = mpsc::unbounded_channel::<Arrival>();
-    let frames = Arc::new(AtomicU64::new(0));
-    let acked = Arc::new(AtomicU64::new(0));
-    let mut boards = Vec::new();
-    for t in &targets {
-        let ack = (args.ack_think_ms > 0).then(|| (http.clone(), args.base.clone(), args.ack_think_ms, acked.clone()));
-        let token = logins.token(&format!("dept-{}", t.department)).await?;
-        boards.push(tokio::spawn(board(
-            ws_url.clone(),
-            t.department.clone(),
-            token,
-            arrived_tx.clone(),
-            frames.clone(),
-            ack,
-        )));
-    }
-    drop(arrived_tx);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
     let total = args.count.unwrap_or(args.rate * args.seconds);
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
-    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Option<String>, Instant, Instant)>();
-    let start = Instant::now();
-    for n in 0..total {
-        let intended = start + interval.mul_f64(n as f64);
-        tokio::time::sleep_until(intended.into()).await;
-        let t = &targets[n as usize % targets.len()];
-        let body = json!({"town": t.town, "item": t.item, "description": format!("loadtest {n}: 河边有废油桶泄漏"),
-                          "location": {"lat": 29.557, "lon": 106.577, "address": "loadtest"}});
-        let (http, base, tx) = (http.clone(), args.base.clone(), sent_tx.clone());
-        let token = town_tokens[&t.town].clone();
-        tokio::spawn(async move {
-            let resp = http.post(format!("{base}/api/v1/whistles")).bearer_auth(token).json(&body).send().await;
-            let id = match resp {
-                Ok(r) if r.status().as_u16() == 202 => {
-                    r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
-                }
-                _ => None,
-            };
-            let _ = tx.send((id, intended, Instant::now()));
-        });
-    }
-    drop(sent_tx);
-    let mut raise = histogram();
-    let mut intended_by_id = HashMap::new();
-    let mut errors = 0u64;
-    while let Some((id, intended, done)) = sent_rx.recv().await {
-        raise.record((done - intended).as_micros() as u64)?;
-        match id {
-            Some(id) => {
-                intended_by_id.insert(id, intended);
-            }
-            None => errors += 1,
-        }
-    }
-    let offered_secs = start.elapsed().as_secs_f64();
-    let mut to_board = histogram();
-    let mut pending: HashMap<String, Instant> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut matched = HashSet::new();
-    while matched.len() < intended_by_id.len() {
-        let Ok(Some((id, at))) = tokio::time::timeout_at(deadline, arrived_rx.recv()).await else { break };
-        pending.insert(id, at);
-        pending.retain(|id, at| match intended_by_id.get(id) {
-            Some(intended) if matched.insert(id.clone()) => {
-                let _ = to_board.record((*at - *intended).as_micros() as u64);
-                false
-            }
-            Some(_) => false,
-            None => true,
-        });
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    // Let the duty officers finish acknowledging and resolving.
-    tokio::time::sleep(Duration::from_millis(2 * args.ack_think_ms + 1000)).await;
-    for b in boards {
-        b.abort();
-    }
-    let accepted = intended_by_id.len() as u64;
+    let step = stage.step(args.rate, total).await?;
+    let (accepted, errors, raise, to_board) = (step.accepted, step.errors, &step.raise, &step.to_board);
     println!(
-        "whistles: {total} offered in {offered_secs:.1}s ({:.0}/s), {accepted} accepted, {errors} errors, {} on their board, {} acknowledged; {:.0} whistles/s end to end",
-        total as f64 / offered_secs,
-        matched.len(),
-        acked.load(Ordering::Relaxed),
-        matched.len() as f64 / elapsed
+        "whistles: {total} offered in {:.1}s ({:.0}/s), {accepted} accepted, {errors} errors, {} on their board, {} acknowledged; {:.0} whistles/s end to end",
+        step.offered_secs,
+        total as f64 / step.offered_secs,
+        step.on_board,
+        step.acknowledged,
+        step.on_board as f64 / step.elapsed_secs
     );
-    println!("{}", report::line("raise (202)", &raise));
-    println!("{}", report::line("raise -> board", &to_board));
-    let missing = accepted as usize - matched.len();
+    println!("{}", report::line("raise (202)", raise));
+    println!("{}", report::line("raise -> board", to_board));
+    report::print_cpu(&step);
+    let missing = step.missing();
 
     if args.baselines {
         let size = serde_json::to_vec(
@@ -237,10 +337,10 @@ pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
         };
         println!(
             "ratio raise->board / bare Kafka: p50 {:.1}x, p99 {:.1}x",
-            ratio(&to_board, &kafka, 0.5),
-            ratio(&to_board, &kafka, 0.99)
+            ratio(to_board, &kafka, 0.5),
+            ratio(to_board, &kafka, 0.99)
         );
-        let fan = fanout(&http, &logins, &args.base, &ws_url, &targets[0], 200, 100).await?;
+        let fan = fanout(http, logins, &args.base, ws_url, &targets[0], 200, 100).await?;
         let bare = baseline::ws_broadcast(200, fan.1, fan.2).await?;
         println!(
             "fan-out: gateway {:.0} frames/s ({} boards on one channel, {} frames each); bare broadcast {bare:.0} frames/s; ratio {:.2}",

@@ -20,18 +20,66 @@ pub fn line(name: &str, h: &Histogram<u64>) -> String {
     )
 }
 
-/// The dev stack's service pids, from the pid files of `deploy/dev/services.sh`.
+/// The stack's pids, from the pid files of `deploy/dev/services.sh` (in `WHISTLE_RUN`) and of
+/// `infra.sh` (Kafka, Redis, PostgreSQL, nginx; in `WHISTLE_INFRA_RUN` when the stack measured is a
+/// second one beside the dev stack, see services.sh's `WHISTLE_DEV_NAMESPACE`).
 pub fn service_pids() -> Vec<(String, u32)> {
-    let run = std::env::var("WHISTLE_RUN")
-        .unwrap_or_else(|_| format!("{}/.cache/whistle/run", std::env::var("HOME").unwrap_or_else(|_| "/root".into())));
-    ["intake", "router", "gateway", "sla", "kafka", "redis"]
-        .iter()
-        .filter_map(|name| {
-            let text = std::fs::read_to_string(format!("{run}/pids/{name}.pid")).ok()?;
-            let pid = text.split_whitespace().next()?.parse().ok()?;
-            Some(((*name).to_owned(), pid))
-        })
-        .collect()
+    let default_run = || format!("{}/.cache/whistle/run", std::env::var("HOME").unwrap_or_else(|_| "/root".into()));
+    let run = std::env::var("WHISTLE_RUN").unwrap_or_else(|_| default_run());
+    let infra = std::env::var("WHISTLE_INFRA_RUN").unwrap_or_else(|_| run.clone());
+    let pid = |dir: &str, name: &str| -> Option<(String, u32)> {
+        let text = std::fs::read_to_string(format!("{dir}/pids/{name}.pid")).ok()?;
+        Some((name.to_owned(), text.split_whitespace().next()?.parse().ok()?))
+    };
+    let services = ["intake", "router", "gateway", "sla", "registry", "ledger", "notify", "nginx"];
+    let services = services.iter().filter_map(|name| pid(&run, name));
+    let shared = ["kafka", "redis", "postgres"].into_iter().filter_map(|name| pid(&infra, name));
+    services.chain(shared).collect()
+}
+
+/// Clock ticks per second of `/proc/PID/stat`'s times (`getconf CLK_TCK`, 100 on Linux here).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// User + system CPU seconds a process has used, its threads included (`/proc/PID/stat`).
+pub fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: the fields after it start at the last ')'.
+    let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let utime: f64 = rest.nth(11)?.parse().ok()?;
+    let stime: f64 = rest.next()?.parse().ok()?;
+    Some((utime + stime) / ticks)
+}
+
+/// CPU seconds used so far by each process of [`service_pids`], and by this load generator.
+pub fn stack_cpu_seconds() -> Vec<(String, f64)> {
+    let ticks = clock_ticks();
+    let mut out: Vec<(String, f64)> =
+        service_pids().into_iter().filter_map(|(name, pid)| Some((name, cpu_seconds(pid, ticks)?))).collect();
+    if let Some(own) = cpu_seconds(std::process::id(), ticks) {
+        out.push(("loadtest".to_owned(), own));
+    }
+    out
+}
+
+/// CPU per whistle of one step, in total (the stack without the load generator) and per process.
+pub fn print_cpu(step: &crate::pipeline::Step) {
+    if step.cpu.is_empty() || step.on_board == 0 {
+        println!("CPU per whistle: no process of the stack found (pid files: WHISTLE_RUN, WHISTLE_INFRA_RUN)");
+        return;
+    }
+    let per = |s: f64| s * 1000.0 / step.on_board as f64;
+    let stack: f64 = step.cpu.iter().filter(|(n, _)| n != "loadtest").map(|(_, s)| s).sum();
+    let parts: Vec<String> = step.cpu.iter().map(|(n, s)| format!("{n} {:.2}", per(*s))).collect();
+    println!("CPU per whistle: {:.2} ms for the stack (ms: {})", per(stack), parts.join(", "));
 }
 
 /// A `/proc/PID/status` field in KiB (`VmRSS`, `VmHWM`).

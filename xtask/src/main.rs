@@ -1,7 +1,7 @@
 //! Developer commands. `cargo xtask <command>`:
 //!
-//! - `up`: start Kafka, Redis, PostgreSQL, every service, build the web console and start the
-//!   local ingress; print the URLs.
+//! - `up`: start Kafka, Redis, PostgreSQL, every service (release builds; `--debug` for the edit
+//!   loop), build the web console and start the local ingress; print the URLs.
 //! - `down`: stop them all (data is kept).
 //! - `test`: run every test against the real Kafka, Redis and PostgreSQL, starting them if needed, the
 //!   fault-injection suite (against its own Kafka and Redis or Sentinels, see `docs/faults.md`),
@@ -50,6 +50,9 @@ enum Task {
         /// them. Instance r listens on the first one's port + 10 r.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=9))]
         replicas: u8,
+        /// Build and run debug binaries (quicker to rebuild after an edit) instead of release ones.
+        #[arg(long)]
+        debug: bool,
     },
     /// Stop everything (data is kept).
     Down,
@@ -82,7 +85,7 @@ fn main() -> ExitCode {
     // Usage errors and a missing command exit 2, `--help` exits 0 (clap's codes).
     let task = task(std::env::args().collect()).unwrap_or_else(|err| err.exit());
     let result = match task {
-        Task::Up { replicas } => up(replicas),
+        Task::Up { replicas, debug } => up(replicas, if debug { Profile::Debug } else { Profile::Release }),
         Task::Down => down(),
         Task::Test { extra } => test(&extra),
         Task::RebuildLedger { reset } => rebuild_ledger(reset),
@@ -151,21 +154,55 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn build_services() -> anyhow::Result<()> {
+/// Which cargo profile the service binaries are built with. Cargo keeps each profile's output in
+/// its own directory (`target/debug`, `target/release`), so neither build clobbers the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    /// The directory under the target directory that holds this profile's binaries.
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        }
+    }
+}
+
+/// Where cargo puts this profile's binaries (`CARGO_TARGET_DIR`, else `<workspace>/target`).
+fn bin_dir(profile: Profile) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = if target.is_absolute() { target } else { root().join(target) };
+    target.join(profile.dir())
+}
+
+fn build_services(profile: Profile) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.arg("build").arg("--bins");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
     for s in SERVICES {
         cmd.args(["-p", s]);
     }
-    run(&mut cmd, "cargo build (services)")
+    run(&mut cmd, &format!("cargo build (services, {})", profile.dir()))
 }
 
-fn up(replicas: u8) -> anyhow::Result<()> {
+/// `cargo xtask up` runs release binaries (production speed, what docs/performance.md measures);
+/// `--debug` and `cargo xtask test` run debug ones.
+fn up(replicas: u8, profile: Profile) -> anyhow::Result<()> {
     script("infra.sh", &["up"])?;
-    build_services()?;
+    build_services(profile)?;
     let services = root().join("deploy/dev/services.sh");
     run(
-        Command::new("bash").arg(&services).arg("start").env("WHISTLE_REPLICAS", replicas.to_string()),
+        Command::new("bash")
+            .arg(&services)
+            .arg("start")
+            .env("WHISTLE_REPLICAS", replicas.to_string())
+            .env("WHISTLE_BIN_DIR", bin_dir(profile)),
         "services.sh start",
     )?;
     // The web console: `npm ci` when needed, then `npm run build` into services/console/dist,
@@ -189,6 +226,7 @@ fn up(replicas: u8) -> anyhow::Result<()> {
         "  Kafka {KAFKA} (SASL/SCRAM: deploy/dev/kafka.sh password whistle-test)   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
     );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
+    println!("  binaries        {} ({} build)", bin_dir(profile).display(), profile.dir());
     Ok(())
 }
 
@@ -249,7 +287,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).
     // WHISTLE_FAULT_SECONDS / WHISTLE_FAULT_RATE lengthen it (docs/faults.md).
-    let faults = build_services().and_then(|()| {
+    // Debug binaries, like the workspace tests' build (CI builds no release profile).
+    let faults = build_services(Profile::Debug).and_then(|()| {
         let mut cmd = cargo();
         // One scenario at a time: each runs its own broker, Redis (or Sentinels) and fleet.
         cmd.args([
@@ -266,7 +305,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         run(&mut cmd, "fault-injection suite")
     });
     // The assembled stack, as a user runs it: binaries, ingress on :8080, default topics.
-    let stack = up(1).and_then(|()| {
+    let stack = up(1, Profile::Debug).and_then(|()| {
         let mut cmd = cargo();
         cmd.args(["test", "-p", "whistle-tests", "--test", "stack", "--", "--ignored", "--test-threads=1"])
             .env("WHISTLE_STACK_URL", "http://127.0.0.1:8080");
@@ -366,14 +405,25 @@ mod tests {
 
     #[test]
     fn the_documented_commands_parse() {
-        assert!(matches!(parse(&["up"]), Ok(Task::Up { replicas: 1 })));
-        assert!(matches!(parse(&["up", "--replicas", "2"]), Ok(Task::Up { replicas: 2 })));
+        assert!(matches!(parse(&["up"]), Ok(Task::Up { replicas: 1, debug: false })));
+        assert!(matches!(parse(&["up", "--replicas", "2"]), Ok(Task::Up { replicas: 2, debug: false })));
+        assert!(matches!(parse(&["up", "--debug"]), Ok(Task::Up { replicas: 1, debug: true })));
+        assert!(matches!(parse(&["up", "--debug", "--replicas", "3"]), Ok(Task::Up { replicas: 3, debug: true })));
+        assert_eq!(parse(&["up", "--debug=no"]).expect_err("a flag takes no value").exit_code(), 2);
+        assert_eq!(parse(&["up", "--release"]).expect_err("unknown flag").exit_code(), 2);
         for bad in ["0", "10", "two"] {
             assert_eq!(parse(&["up", "--replicas", bad]).expect_err(bad).exit_code(), 2, "--replicas {bad}");
         }
         assert!(matches!(parse(&["down"]), Ok(Task::Down)));
         assert!(matches!(parse(&["schemas"]), Ok(Task::Schemas)));
         assert!(extra(&["test"]).is_empty());
+    }
+
+    #[test]
+    fn up_runs_release_binaries_and_debug_ones_on_request_each_from_its_own_directory() {
+        assert_eq!(bin_dir(Profile::Release).file_name().and_then(|n| n.to_str()), Some("release"));
+        assert_eq!(bin_dir(Profile::Debug).file_name().and_then(|n| n.to_str()), Some("debug"));
+        assert_eq!(bin_dir(Profile::Release).parent(), bin_dir(Profile::Debug).parent());
     }
 
     #[test]

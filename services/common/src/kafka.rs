@@ -9,6 +9,11 @@
 //! [`transactional_producer`] and [`transactional_consumer`] instead: the outputs and the input
 //! offsets commit in one Kafka transaction. Every consumer reads with
 //! `isolation.level=read_committed`, so an aborted transaction's messages are never seen.
+//!
+//! Every record of the case topic carries its event's CloudEvents `type` in the
+//! [`TYPE_HEADER`] header ([`case_record`]), so a consumer that acts on a few types only passes
+//! the others over without decoding them ([`passes_over`]). Records written before the header
+//! (or by a producer that does not set it) have none and are decoded, as always.
 
 use std::time::Duration;
 
@@ -19,7 +24,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use whistle_schemas::events::DeadLetter;
@@ -54,6 +59,37 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
         config.set("ssl.ca.location", ca.to_string_lossy());
     }
     config
+}
+
+/// The record header holding a case event's CloudEvents `type` (the name the CloudEvents Kafka
+/// protocol binding gives that attribute). The payload stays the whole structured event.
+pub const TYPE_HEADER: &str = "ce_type";
+
+/// A record of the case topic: the event's JSON, keyed by its whistle, its `type` in
+/// [`TYPE_HEADER`]. Every producer of the case topic writes its records with this.
+pub fn case_record<'a>(
+    topic: &'a str,
+    key: &'a str,
+    payload: &'a [u8],
+    type_name: &'a str,
+) -> FutureRecord<'a, str, [u8]> {
+    let headers = OwnedHeaders::new_with_capacity(1).insert(Header { key: TYPE_HEADER, value: Some(type_name) });
+    FutureRecord::to(topic).key(key).payload(payload).headers(headers)
+}
+
+/// The event type `msg`'s [`TYPE_HEADER`] names; `None` when the record has no such header (or
+/// it is not UTF-8): decode the payload to know.
+pub fn record_type<M: Message>(msg: &M) -> Option<&str> {
+    let headers = msg.headers()?;
+    let header = headers.iter().find(|h| h.key == TYPE_HEADER)?;
+    std::str::from_utf8(header.value?).ok()
+}
+
+/// True when a consumer that acts only on the event types `acts_on` may pass `msg` over without
+/// decoding it: its header names another type. A record without the header is never passed
+/// over (it is decoded and judged by its payload, as before the header existed).
+pub fn passes_over<M: Message>(msg: &M, acts_on: &[&str]) -> bool {
+    record_type(msg).is_some_and(|kind| !acts_on.contains(&kind))
 }
 
 /// An idempotent, `acks=all` producer.
@@ -475,5 +511,55 @@ where
                 delay = (delay * 2).min(std::time::Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::Timestamp;
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+    use rdkafka::producer::FutureRecord;
+
+    use super::{TYPE_HEADER, case_record, passes_over, record_type};
+
+    fn message(headers: Option<OwnedHeaders>) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(b"not json".to_vec()),
+            Some(b"k".to_vec()),
+            "t".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            headers,
+        )
+    }
+
+    fn typed(kind: &str) -> OwnedMessage {
+        message(Some(OwnedHeaders::new().insert(Header { key: TYPE_HEADER, value: Some(kind) })))
+    }
+
+    #[test]
+    fn a_record_whose_header_names_another_type_is_passed_over_and_one_without_it_never() {
+        let router = ["whistle.raised", "whistle.rejected"];
+        assert!(passes_over(&typed("whistle.acknowledged"), &router));
+        assert!(passes_over(&typed("sla.scheduled"), &router));
+        assert!(!passes_over(&typed("whistle.raised"), &router));
+        assert!(!passes_over(&typed("whistle.rejected"), &router));
+        // Written before the header (or by another producer): decoded, whatever it holds.
+        assert!(!passes_over(&message(None), &router));
+        assert!(!passes_over(&message(Some(OwnedHeaders::new())), &router));
+        let other = OwnedHeaders::new().insert(Header { key: "traceparent", value: Some("00-ab") });
+        assert!(!passes_over(&message(Some(other)), &router));
+        let not_utf8 = OwnedHeaders::new().insert(Header { key: TYPE_HEADER, value: Some(&[0xff_u8, 0xfe][..]) });
+        assert_eq!(record_type(&message(Some(not_utf8))), None);
+    }
+
+    #[test]
+    fn case_records_carry_their_type_in_the_header() {
+        let record: FutureRecord<'_, str, [u8]> = case_record("cases", "w1", b"{}", "whistle.raised");
+        let headers = record.headers.expect("headers");
+        let msg = message(Some(headers));
+        assert_eq!(record_type(&msg), Some("whistle.raised"));
+        assert_eq!((record.topic, record.key, record.payload), ("cases", Some("w1"), Some(&b"{}"[..])));
     }
 }

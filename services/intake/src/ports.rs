@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::util::Timeout;
 use uuid::Uuid;
 use whistle_case::Case;
 use whistle_casestore::store::{ActionSlot, Claim};
 use whistle_casestore::{CaseStore, Nearby, StoreError};
-use whistle_common::kafka::DELIVERY_TIMEOUT;
+use whistle_common::kafka::{DELIVERY_TIMEOUT, case_record};
 use whistle_schemas::events::CaseEvent;
 
 use crate::error::ApiError;
@@ -224,7 +224,7 @@ impl EventLog for KafkaLog {
         Box::pin(async move {
             let payload = serde_json::to_vec(event).map_err(anyhow::Error::from)?;
             let key = event.subject.to_string();
-            let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
+            let record = case_record(&self.topic, &key, &payload, event.type_name());
             match self.producer.send(record, Timeout::After(DELIVERY_TIMEOUT)).await {
                 Ok(_) => Ok(()),
                 Err((err, _)) => {

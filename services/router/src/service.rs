@@ -23,13 +23,13 @@ use chrono::Utc;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whistle_case::{Effect, effect};
-use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters};
+use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters, case_record, passes_over};
 use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{Decoded, decode};
 
@@ -133,6 +133,11 @@ async fn blocking<T: Send + 'static>(call: impl FnOnce() -> KafkaResult<T> + Sen
     tokio::task::spawn_blocking(call).await.unwrap_or(Err(KafkaError::Canceled))
 }
 
+/// The event types the router acts on: it routes raises and re-routes returned cases
+/// ([`Router::step`]'s `Effect::Raised` and `Effect::Rejected`). Records of every other type are
+/// passed over by their [`whistle_common::kafka::TYPE_HEADER`] without being decoded.
+pub const ROUTES: &[&str] = &["whistle.raised", "whistle.rejected"];
+
 /// What one consumed message turns into.
 enum Step {
     /// Nothing to publish (another event type, a reroute that is not needed).
@@ -233,7 +238,7 @@ impl Router {
             match step {
                 Step::Skip => Ok(()),
                 Step::Publish(routed) => {
-                    let record = FutureRecord::to(&self.cases_topic).key(&routed.key).payload(&routed.payload);
+                    let record = case_record(&self.cases_topic, &routed.key, &routed.payload, routed.output);
                     self.producer
                         .send(record, Timeout::After(DELIVERY_TIMEOUT))
                         .await
@@ -333,6 +338,10 @@ impl Router {
 
     /// What `msg` turns into. Pure apart from reading the registry copy and the clock.
     fn step(&self, msg: &OwnedMessage) -> anyhow::Result<Step> {
+        // Seven events in eight are for others: those whose header says so are not decoded.
+        if passes_over(msg, ROUTES) {
+            return Ok(Step::Skip);
+        }
         let event = match decode(msg.payload().unwrap_or_default()) {
             Ok(Decoded::Event(event)) => event,
             Ok(Decoded::UnknownType(kind)) => {
@@ -454,8 +463,16 @@ async fn rewind(consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> anyho
 
 #[cfg(test)]
 mod tests {
-    use super::Recent;
+    use super::{ROUTES, Recent};
     use uuid::Uuid;
+    use whistle_schemas::events::CaseEventBody;
+
+    #[test]
+    fn the_routed_types_are_case_event_types() {
+        for kind in ROUTES {
+            assert!(CaseEventBody::TYPES.contains(kind), "{kind}");
+        }
+    }
 
     #[test]
     fn recent_ids_keep_the_newest_up_to_capacity() {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::util::Timeout;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,13 @@ use crate::store::SlaStore;
 use crate::timers::TimerBackend;
 
 pub const SOURCE: &str = "/whistle/sla";
+
+/// Event types that never change SLA state, passed over by their
+/// [`whistle_common::kafka::TYPE_HEADER`] without being decoded or loading the case from Redis: a
+/// raise (the clocks start at the dispatch) and this service's own schedules read back.
+/// [`Sla::apply`] does nothing for either (`CaseSla::apply` changes nothing, so nothing is
+/// saved); a record without the header is decoded and applied as before.
+pub const IGNORES: &[&str] = &["whistle.raised", "sla.scheduled"];
 
 /// Case events being applied at once (across different cases).
 const CONSUME_IN_FLIGHT: usize = 64;
@@ -63,6 +70,9 @@ impl Sla {
     }
 
     async fn handle(&self, msg: OwnedMessage) -> anyhow::Result<()> {
+        if kafka::record_type(&msg).is_some_and(|kind| IGNORES.contains(&kind)) {
+            return Ok(());
+        }
         let event = match decode(msg.payload().unwrap_or_default()) {
             Ok(Decoded::Event(event)) => event,
             Ok(Decoded::UnknownType(_)) => return Ok(()),
@@ -195,7 +205,7 @@ impl Sla {
     async fn publish(&self, event: &CaseEvent) -> anyhow::Result<()> {
         let payload = serde_json::to_vec(event).context("encoding SLA event")?;
         let key = event.subject.to_string();
-        let record = FutureRecord::to(&self.cases_topic).key(&key).payload(&payload);
+        let record = kafka::case_record(&self.cases_topic, &key, &payload, event.type_name());
         self.producer
             .send(record, Timeout::After(DELIVERY_TIMEOUT))
             .await
