@@ -123,6 +123,23 @@ async function withRetry<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A card form's required picker: a placeholder first, the kept choice selected, each pick reported. */
+function choice(
+  id: string,
+  name: string,
+  placeholder: string,
+  options: { value: string; label: string }[],
+  selected: string | undefined,
+  pick: (value: string) => void,
+): HTMLSelectElement {
+  return h(
+    'select',
+    { id, name, required: true, onchange: (e: Event) => pick((e.target as HTMLSelectElement).value) },
+    h('option', { value: '' }, placeholder),
+    options.map((o) => h('option', { value: o.value, selected: o.value === selected }, o.label)),
+  ) as HTMLSelectElement;
+}
+
 export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   const cases = new Map<string, Case>();
   const closed: Case[] = [];
@@ -771,18 +788,13 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     const id = c.id;
     const intoId = `merge-into-${id}`;
     const options = mergeTargets(c);
-    const sel = h(
-      'select',
-      {
-        id: intoId,
-        name: 'into',
-        required: true,
-        onchange: (e: Event) => {
-          u.into = (e.target as HTMLSelectElement).value;
-        },
-      },
-      h('option', { value: '' }, t('board.mergeIntoPlaceholder')),
-      options.map((o) => h('option', { value: o.id, selected: o.id === u.into }, `${o.description.slice(0, 40)} · ${o.location?.address ?? ''} · ${o.id.slice(0, 8)}`)),
+    const sel = choice(
+      intoId,
+      'into',
+      t('board.mergeIntoPlaceholder'),
+      options.map((o) => ({ value: o.id, label: `${o.description.slice(0, 40)} · ${o.location?.address ?? ''} · ${o.id.slice(0, 8)}` })),
+      u.into,
+      (v) => (u.into = v),
     );
     return h(
       'form',
@@ -862,18 +874,13 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
       } else if (!options.length) {
         picker = h('p', { class: 'hint' }, t('board.transferNoTargets'));
       } else {
-        const sel = h(
-          'select',
-          {
-            id: toId,
-            name: 'to',
-            required: true,
-            onchange: (e: Event) => {
-              u.to = (e.target as HTMLSelectElement).value;
-            },
-          },
-          h('option', { value: '' }, t('board.transferToPlaceholder')),
-          options.map((d) => h('option', { value: d.code, selected: d.code === u.to }, `${nm(d.names)} · ${d.code}`)),
+        const sel = choice(
+          toId,
+          'to',
+          t('board.transferToPlaceholder'),
+          options.map((d) => ({ value: d.code, label: `${nm(d.names)} · ${d.code}` })),
+          u.to,
+          (v) => (u.to = v),
         );
         picker = h('div', { class: 'field' }, h('label', { for: toId }, t('board.transferTo')), sel);
       }
