@@ -225,18 +225,24 @@ impl Infra {
     /// scripts generated (`redis.sh`, `sentinel.sh`); with Sentinels the URL lends only them.
     fn redis_env(&self, name: &str) -> Vec<(String, String)> {
         let user = format!("whistle-{name}");
-        let users = std::fs::read_to_string(self.run.join("redis/users")).expect("the dev scripts wrote the users");
-        let password = users
-            .lines()
-            .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
-            .unwrap_or_else(|| panic!("no Redis user {user}"));
-        let url = format!("redis://{user}:{password}@127.0.0.1:{}", self.redis_port);
+        let url = format!("redis://{user}:{}@127.0.0.1:{}", self.redis_password(&user), self.redis_port);
         let mut env = vec![("WHISTLE_REDIS__URL".to_owned(), url)];
         if self.mode == RedisMode::Sentinel {
             let sentinels = self.sentinel_ports.map(|p| format!("127.0.0.1:{p}")).join(",");
             env.push(("WHISTLE_REDIS__SENTINELS".to_owned(), sentinels));
+            env.push(("WHISTLE_REDIS__SENTINEL_PASSWORD".to_owned(), self.redis_password("sentinels")));
         }
         env
+    }
+
+    /// A password the dev scripts generated into `redis/users`: an ACL user's, or the Sentinels'
+    /// own (`sentinels`).
+    fn redis_password(&self, user: &str) -> String {
+        let users = std::fs::read_to_string(self.run.join("redis/users")).expect("the dev scripts wrote the users");
+        users
+            .lines()
+            .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
+            .unwrap_or_else(|| panic!("no Redis password for {user}"))
     }
 
     async fn script(&self, name: &str, arg: &str) -> anyhow::Result<()> {
@@ -1372,6 +1378,14 @@ async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost
     let seconds = knobs.seconds.min(30);
     check_binaries();
     let infra = Arc::new(Infra::start(knobs.keep, RedisMode::Sentinel).await);
+    // The Sentinels take a password of their own: a client without it learns nothing.
+    let anonymous = Command::new("redis-cli")
+        .args(["-p", &infra.sentinel_ports[0].to_string(), "sentinel", "get-master-addr-by-name", "whistle"])
+        .output()
+        .await
+        .expect("redis-cli");
+    let answer = String::from_utf8_lossy(&anonymous.stdout);
+    assert!(answer.contains("NOAUTH"), "a Sentinel answered a client without its password: {answer:?}");
     let Run { suffix, cases_topic, http, fleet, apis, boards } = Run::start(&infra, 1).await;
     let (api, ws) = (apis[0].clone(), boards[0].clone());
     let stop_watchdog = CancellationToken::new();
@@ -1384,7 +1398,9 @@ async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost
     infra.script_args("sentinel.sh", &["kill", "a"]).await.expect("kill node a");
     let failover = loop {
         let out = Command::new("redis-cli")
-            .args(["-p", &infra.sentinel_ports[0].to_string(), "sentinel", "get-master-addr-by-name", "whistle"])
+            .env("REDISCLI_AUTH", infra.redis_password("sentinels"))
+            .args(["--no-auth-warning", "-p", &infra.sentinel_ports[0].to_string()])
+            .args(["sentinel", "get-master-addr-by-name", "whistle"])
             .output()
             .await
             .expect("redis-cli");

@@ -123,6 +123,9 @@ render_template() {
 REDIS_USERS_FILE=$WHISTLE_RUN/redis/users
 REDIS_ACL_USERS=(default admin whistle-test whistle-intake whistle-gateway whistle-sla whistle-registry
   whistle-ledger whistle-notify whistle-replica whistle-sentinel)
+# Passwords in the same file that are no node's ACL user: "sentinels" is the Sentinels' own
+# requirepass (sentinel.sh), which clients give to ask them for the primary.
+REDIS_OTHER_SECRETS=(sentinels)
 
 # redis_acl_rules USER  The ACL rules of USER (after its password); false for an unknown user.
 # Keys: ~ read and write, %R~ read only; under the services' key prefix (WHISTLE_REDIS__KEY_PREFIX,
@@ -160,7 +163,7 @@ redis_password() {
 # The users without a password yet, one a line; false if there are none.
 _redis_missing_users() {
   local user found=1
-  for user in "${REDIS_ACL_USERS[@]}"; do
+  for user in "${REDIS_ACL_USERS[@]}" "${REDIS_OTHER_SECRETS[@]}"; do
     if [[ -z $(redis_password "$user") ]]; then
       echo "$user"
       found=0

@@ -10,6 +10,7 @@
 #   primary        print the port of the primary the Sentinels name now
 #   kill NODE      SIGKILL node a or b (a crash: what it had not written or replicated is lost)
 #   start-node N   start node a or b again; the Sentinels make it a replica of the primary
+#   password       print the Sentinels' password
 #
 # Each node: appendonly yes, appendfsync everysec (a crash loses at most about one second of
 # writes that reached only that node), maxmemory with noeviction as in redis.sh. Replication is
@@ -18,8 +19,9 @@
 # Sentinels: quorum 2 of 3, down-after 1000 ms, failover-timeout 10 s.
 # Logins: the nodes take the dev Redis's ACL users only (redis.sh; `redis.sh url USER` prints a
 # user's URL, with this WHISTLE_RUN); replicas log in to their primary as whistle-replica, the
-# Sentinels to the nodes as whistle-sentinel. The Sentinels themselves answer without a password
-# (they only name the primary).
+# Sentinels to the nodes as whistle-sentinel. The Sentinels themselves take a password of their
+# own (requirepass, and sentinel-pass between them): `sentinel.sh password` prints it, for the
+# services' WHISTLE_REDIS__SENTINEL_PASSWORD; a client without it gets NOAUTH.
 # Environment: WHISTLE_REDIS_PORT (node a, 16390), WHISTLE_REDIS_REPLICA_PORT (node b, 16391),
 # WHISTLE_SENTINEL_PORTS (26390,26391,26392), WHISTLE_SENTINEL_MASTER (whistle),
 # WHISTLE_REDIS_MAXMEMORY (512mb), plus lib.sh's WHISTLE_CACHE / WHISTLE_RUN.
@@ -41,8 +43,10 @@ usage() {
   exit 2
 }
 
-# A Sentinel answers anyone (it only names servers); a Redis node takes ACL logins only.
-cli() { timeout 3 redis-cli -h "$HOST" -p "$1" "${@:2}" 2>/dev/null; }
+# A Sentinel takes its own password; a Redis node takes ACL logins only.
+cli() {
+  REDISCLI_AUTH=$(redis_password sentinels) timeout 3 redis-cli --no-auth-warning -h "$HOST" -p "$1" "${@:2}" 2>/dev/null
+}
 node_cli() { redis_admin_cli "$HOST" "$@"; }
 
 # The nodes' users are the dev Redis's (lib.sh: one password file per run directory).
@@ -93,11 +97,19 @@ sentinel_auth() {
   echo "sentinel auth-pass $MASTER $(redis_password whistle-sentinel)"
 }
 
+# The Sentinels' own password: clients give it, and so do the Sentinels to each other.
+sentinel_requirepass() {
+  echo "requirepass $(redis_password sentinels)"
+  echo "sentinel sentinel-pass $(redis_password sentinels)"
+}
+
 sentinel_conf() {
   local i=$1 port=${SENTINEL_PORTS[$1]} conf=$DIR/sentinel-$1.conf
   mkdir -p -- "$DIR"
   if [[ -s $conf ]]; then
     if ! grep -q '^sentinel auth-user' "$conf"; then sentinel_auth >>"$conf"; fi
+    # A Sentinel configured before it took a password gets one.
+    if ! grep -q '^requirepass' "$conf"; then sentinel_requirepass >>"$conf"; fi
     return 0
   fi
   {
@@ -113,6 +125,7 @@ sentinel_conf() {
     echo "sentinel failover-timeout $MASTER 10000"
     echo "sentinel parallel-syncs $MASTER 1"
     sentinel_auth
+    sentinel_requirepass
   } >"$conf"
 }
 
@@ -217,6 +230,10 @@ case ${1:-} in
   stop) cmd_stop ;;
   status) cmd_status ;;
   primary) primary_port || die "no Sentinel names a primary for $MASTER" ;;
+  password)
+    redis_ensure_passwords
+    redis_password sentinels
+    ;;
   kill)
     node=$(node_arg "${2:-}")
     if pid=$(get_pid "redis-$node") && is_running "redis-$node"; then kill -KILL "$pid" && echo "node $node: SIGKILL"; fi

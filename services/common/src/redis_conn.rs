@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, Value};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, RedisFuture,
+    Value,
+};
 use secrecy::ExposeSecret;
 
 use crate::settings::RedisSettings;
@@ -284,7 +287,20 @@ async fn manager(client: Client) -> redis::RedisResult<ConnectionManager> {
 fn sentinel_client(settings: &RedisSettings, sentinels: &[String]) -> anyhow::Result<SentinelClient> {
     let info = settings.url.expose_secret().into_connection_info().context("parsing Redis URL")?;
     let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info.redis_settings().clone());
-    let addresses: Vec<String> = sentinels.iter().map(|a| format!("redis://{a}")).collect();
+    // The Sentinels' own password (`requirepass`) is theirs, not the servers'.
+    let password = settings.sentinel_password.expose_secret();
+    let addresses = sentinels
+        .iter()
+        .map(|a| {
+            let address =
+                format!("redis://{a}").into_connection_info().with_context(|| format!("Sentinel address {a}"))?;
+            Ok(if password.is_empty() {
+                address
+            } else {
+                address.set_redis_settings(RedisConnectionInfo::default().set_password(password))
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     SentinelClient::build(addresses, settings.sentinel_master.clone(), Some(node), SentinelServerType::Master)
         .with_context(|| format!("Sentinel addresses {sentinels:?}"))
 }

@@ -330,6 +330,10 @@ pub struct RedisSettings {
     pub sentinels: String,
     /// The name the Sentinels monitor the primary under (`sentinel monitor <name> ...`).
     pub sentinel_master: String,
+    /// The Sentinels' own password (their `requirepass`), if they take one; empty: none. The
+    /// servers behind them are logged in to with the credentials of `url`.
+    #[serde(serialize_with = "expose")]
+    pub sentinel_password: SecretString,
     /// How many replicas must hold a consumer's Redis writes (`WAIT`) before it commits the Kafka
     /// offsets behind them, so a failover to a replica cannot lose a projection whose offset was
     /// committed. Unset: 1 with Sentinels, 0 without.
@@ -361,6 +365,7 @@ impl Default for RedisSettings {
             key_prefix: "whistle:".to_owned(),
             sentinels: String::new(),
             sentinel_master: "whistle".to_owned(),
+            sentinel_password: SecretString::from(""),
             replica_acks: None,
         }
     }
@@ -692,11 +697,13 @@ mod tests {
             env(&[
                 ("WHISTLE_REDIS__SENTINELS", " 10.0.0.1:26379, 10.0.0.2:26379 ,,"),
                 ("WHISTLE_REDIS__SENTINEL_MASTER", "m"),
+                ("WHISTLE_REDIS__SENTINEL_PASSWORD", "s3cret"),
             ]),
         )
         .expect("loads");
         assert_eq!(s.redis.sentinel_addresses(), ["10.0.0.1:26379", "10.0.0.2:26379"]);
         assert_eq!(s.redis.sentinel_master, "m");
+        assert_eq!(s.redis.sentinel_password.expose_secret(), "s3cret");
         assert_eq!(s.redis.required_replica_acks(), 1);
         let explicit: Sample =
             load_from("sample", env(&[("WHISTLE_REDIS__SENTINELS", "h:1"), ("WHISTLE_REDIS__REPLICA_ACKS", "0")]))
@@ -704,6 +711,7 @@ mod tests {
         assert_eq!(explicit.redis.required_replica_acks(), 0);
         let single: Sample = load_from("sample", env(&[])).expect("loads");
         assert!(single.redis.sentinel_addresses().is_empty());
+        assert!(single.redis.sentinel_password.expose_secret().is_empty());
         assert_eq!(single.redis.required_replica_acks(), 0);
     }
 

@@ -35,7 +35,7 @@ chmod 600 /conf/redis.conf
 master=""
 for sentinel in $(echo "$SENTINELS" | tr ',' ' '); do
   host=${sentinel%:*} port=${sentinel##*:}
-  master=$(timeout 3 redis-cli -h "$host" -p "$port" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)
+  master=$(REDISCLI_AUTH=$REDIS_PASSWORD timeout 3 redis-cli --no-auth-warning -h "$host" -p "$port" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)
   if [ -n "$master" ]; then
     echo "redis-init: sentinel $sentinel names $master as the primary"
     break

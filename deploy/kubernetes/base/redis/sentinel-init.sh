@@ -16,7 +16,7 @@ master=""
 for sentinel in $(echo "$SENTINELS" | tr ',' ' '); do
   host=${sentinel%:*} port=${sentinel##*:}
   [ "$host" = "$SELF" ] && continue
-  master=$(timeout 3 redis-cli -h "$host" -p "$port" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)
+  master=$(REDISCLI_AUTH=$REDIS_PASSWORD timeout 3 redis-cli --no-auth-warning -h "$host" -p "$port" --raw sentinel get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)
   [ -n "$master" ] && break
 done
 [ -n "$master" ] || master="whistle-redis-0.whistle-redis-headless"
@@ -33,6 +33,9 @@ sentinel announce-ip ${SELF}
 # Quorum 2 of the 3 sentinels to declare the primary down and fail over.
 sentinel monitor ${MASTER_NAME} ${master} 6379 2
 sentinel auth-pass ${MASTER_NAME} ${REDIS_PASSWORD}
+# The sentinels take a password too: clients and the other sentinels give the Redis password.
+requirepass ${REDIS_PASSWORD}
+sentinel sentinel-pass ${REDIS_PASSWORD}
 sentinel down-after-milliseconds ${MASTER_NAME} 5000
 sentinel failover-timeout ${MASTER_NAME} 60000
 sentinel parallel-syncs ${MASTER_NAME} 1
