@@ -200,11 +200,16 @@ impl Infra {
 
     /// A user's password on the SASL broker, from the file `kafka.sh` generated.
     fn kafka_password(&self, user: &str) -> String {
-        let users = std::fs::read_to_string(self.run.join("kafka/users")).expect("kafka.sh wrote the users");
+        self.password_in("kafka/users", user)
+    }
+
+    /// USER's password in a "user password" file the dev scripts generated under the run dir.
+    fn password_in(&self, file: &str, user: &str) -> String {
+        let users = std::fs::read_to_string(self.run.join(file)).unwrap_or_else(|e| panic!("reading {file}: {e}"));
         users
             .lines()
             .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
-            .unwrap_or_else(|| panic!("no Kafka user {user}"))
+            .unwrap_or_else(|| panic!("no password for {user} in {file}"))
     }
 
     /// The Kafka login settings of service `name` (none when the broker is open).
@@ -238,11 +243,7 @@ impl Infra {
     /// A password the dev scripts generated into `redis/users`: an ACL user's, or the Sentinels'
     /// own (`sentinels`).
     fn redis_password(&self, user: &str) -> String {
-        let users = std::fs::read_to_string(self.run.join("redis/users")).expect("the dev scripts wrote the users");
-        users
-            .lines()
-            .find_map(|l| l.split_once(' ').filter(|(u, _)| *u == user).map(|(_, p)| p.to_owned()))
-            .unwrap_or_else(|| panic!("no Redis password for {user}"))
+        self.password_in("redis/users", user)
     }
 
     async fn script(&self, name: &str, arg: &str) -> anyhow::Result<()> {
