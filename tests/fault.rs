@@ -360,12 +360,47 @@ struct Fleet {
     exits: HashMap<&'static str, u32>,
 }
 
+/// A run's topics, consumer groups and transactional ids. An open broker gets names of the run's
+/// own (`fault-<suffix>...`). A SASL broker runs the dev stack's ACLs (`kafka.sh acls`: the
+/// Kubernetes overlay's users.yaml), which grant each service the production names only, so
+/// there the services run under those: the broker is the suite's own and one run uses it.
+struct KafkaNames {
+    production: bool,
+    suffix: String,
+}
+
+impl KafkaNames {
+    fn new(infra: &Infra, suffix: &str) -> KafkaNames {
+        KafkaNames { production: infra.sasl, suffix: suffix.to_owned() }
+    }
+
+    /// `cases`, `deadletter` or `registry`.
+    fn topic(&self, which: &str) -> String {
+        if self.production { format!("whistle.{which}.v1") } else { format!("fault-{}.{which}", self.suffix) }
+    }
+
+    /// `router`, `projector` or `sla`.
+    fn group(&self, service: &str) -> String {
+        if self.production { format!("whistle-{service}") } else { format!("fault-{}-{service}", self.suffix) }
+    }
+
+    fn transactional_id(&self, instance: usize) -> String {
+        // Each instance restarts under its own id: each restart fences its zombie.
+        if self.production {
+            format!("whistle-router-{instance}")
+        } else {
+            format!("fault-{}-router-{instance}", self.suffix)
+        }
+    }
+}
+
 /// `replicas` of each service (each replica its own process and port).
 fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
+    let names = KafkaNames::new(infra, suffix);
     let topics = [
-        ("WHISTLE_KAFKA__TOPICS__CASES", format!("fault-{suffix}.cases")),
-        ("WHISTLE_KAFKA__TOPICS__DEADLETTER", format!("fault-{suffix}.deadletter")),
-        ("WHISTLE_KAFKA__TOPICS__REGISTRY", format!("fault-{suffix}.registry")),
+        ("WHISTLE_KAFKA__TOPICS__CASES", names.topic("cases")),
+        ("WHISTLE_KAFKA__TOPICS__DEADLETTER", names.topic("deadletter")),
+        ("WHISTLE_KAFKA__TOPICS__REGISTRY", names.topic("registry")),
     ];
     let services = SERVICES
         .iter()
@@ -397,11 +432,10 @@ fn fleet(infra: &Infra, suffix: &str, replicas: usize) -> Fleet {
                 _ => None,
             };
             if let Some(group) = group {
-                env.push(("WHISTLE_GROUP_ID".into(), format!("fault-{suffix}-{group}")));
+                env.push(("WHISTLE_GROUP_ID".into(), names.group(group)));
             }
             if name == "router" {
-                // Each instance restarts under its own id: each restart fences its zombie.
-                env.push(("WHISTLE_TRANSACTIONAL_ID".into(), format!("fault-{suffix}-router-{instance}")));
+                env.push(("WHISTLE_TRANSACTIONAL_ID".into(), names.transactional_id(instance)));
             }
             let log = infra.run.join("logs").join(format!("{label}.log"));
             Service { name, label, port, env, log, child: None }
@@ -1044,7 +1078,7 @@ struct Run {
 impl Run {
     async fn start(infra: &Infra, replicas: usize) -> Run {
         let suffix: Arc<str> = Uuid::new_v4().simple().to_string()[..10].into();
-        let cases_topic = format!("fault-{suffix}.cases");
+        let cases_topic = KafkaNames::new(infra, &suffix).topic("cases");
         let http = reqwest::Client::new();
         let mut f = fleet(infra, &suffix, replicas);
         f.start_all(&http).await;
@@ -1304,7 +1338,8 @@ async fn two_of_each_share_the_partitions_and_survivors_take_over_from_killed_in
     let load = Load::start(apis.clone(), suffix.clone(), http.clone(), knobs.rate);
 
     // Both members of each group hold partitions (3 partitions: 2 + 1).
-    let groups = ["router", "projector", "sla"].map(|g| format!("fault-{suffix}-{g}"));
+    let names = KafkaNames::new(&infra, &suffix);
+    let groups = ["router", "projector", "sla"].map(|g| names.group(g));
     for group in &groups {
         let members = wait_for_sharing(&infra.kafka(), group, 2, 3).await.unwrap_or_else(|e| {
             panic!("two instances do not share the partitions: {e}");
@@ -1434,8 +1469,10 @@ async fn a_redis_primary_killed_mid_load_fails_over_and_nothing_accepted_is_lost
 
 /// A broker that takes SASL/SCRAM-SHA-512 logins only (`WHISTLE_KAFKA_SASL=1`): each service logs
 /// in as its own user (`WHISTLE_KAFKA__SECURITY_PROTOCOL`, `_SASL_USERNAME`, `_SASL_PASSWORD`,
-/// as the Kubernetes overlays set them) and every accepted whistle is dispatched, shown and on its
-/// timeline exactly once; a client without credentials, or with a wrong password, gets nothing.
+/// as the Kubernetes overlays set them) under the ACLs of the overlay's KafkaUsers (`kafka.sh
+/// acls`; the services run under the production names those grant, see KafkaNames), and every
+/// accepted whistle is dispatched, shown and on its timeline exactly once; a client without
+/// credentials, or with a wrong password, gets nothing, on the client listener or the controller's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a SASL/SCRAM broker of its own; run by `cargo xtask test` (see docs/faults.md)"]
 async fn services_log_in_to_a_scram_broker_and_clients_without_credentials_are_refused() {
@@ -1454,14 +1491,24 @@ async fn services_log_in_to_a_scram_broker_and_clients_without_credentials_are_r
         sasl_password: Some("not-the-password".to_owned().into()),
         ..infra.kafka()
     };
-    let (anonymous, wrong_password, logged_in) = tokio::task::spawn_blocking({
+    let controller = whistle_common::settings::KafkaSettings {
+        brokers: format!("127.0.0.1:{}", infra.controller_port),
+        ..Default::default()
+    };
+    let (anonymous, anonymous_controller, wrong_password, logged_in) = tokio::task::spawn_blocking({
         let (good, open, wrong) = (infra.kafka(), open, wrong);
-        move || (metadata(open), metadata(wrong), metadata(good))
+        move || (metadata(open), metadata(controller), metadata(wrong), metadata(good))
     })
     .await
     .expect("metadata task");
-    log(format_args!("anonymous: {anonymous:?}; wrong password: {wrong_password:?}; whistle-test: {logged_in:?}"));
+    log(format_args!(
+        "anonymous: {anonymous:?}; anonymous on the controller listener: {anonymous_controller:?}; wrong password: {wrong_password:?}; whistle-test: {logged_in:?}"
+    ));
     assert!(anonymous.is_err(), "a client without credentials read metadata: {anonymous:?}");
+    assert!(
+        anonymous_controller.is_err(),
+        "a client without credentials read the controller's metadata: {anonymous_controller:?}"
+    );
     assert!(wrong_password.is_err(), "a wrong password read metadata: {wrong_password:?}");
     assert!(logged_in.is_ok(), "whistle-test could not log in: {logged_in:?}");
 

@@ -1,9 +1,11 @@
-//! Least privilege on the wire, as the dev stack runs it: Redis takes no client without a
-//! password, and each service's Redis user (`deploy/dev/redis.sh`) can do what its code does and
-//! no more. Runs against the Redis of `WHISTLE_TEST_REDIS` (`cargo xtask test` passes the test
-//! suite's own user); the service users' passwords come from `redis.sh url`, which reads the run
-//! directory (`WHISTLE_RUN`) of that Redis. Nothing here writes to Redis: every write tried is
-//! one that must be refused.
+//! Least privilege on the wire, as the dev stack runs it: Redis and Kafka take no client without
+//! a password, and each service's Redis user (`deploy/dev/redis.sh`) and Kafka user
+//! (`deploy/dev/kafka.sh`, ACLs from the Kubernetes overlay's users.yaml) can do what its code
+//! does and no more. Runs against the Redis of `WHISTLE_TEST_REDIS` and the broker of
+//! `WHISTLE_TEST_KAFKA` (`cargo xtask test` passes the test suite's own users); the service users'
+//! passwords come from `redis.sh url` and `kafka.sh password`, which read the run directory
+//! (`WHISTLE_RUN`). Nothing here writes to Redis or Kafka: every write tried is one that must be
+//! refused.
 
 use std::path::Path;
 
@@ -247,4 +249,82 @@ async fn kafka_refuses_a_client_without_a_login() {
     .await
     .expect("join");
     assert!(answer.is_ok(), "whistle-test logs in: {answer:?}");
+}
+
+/// `deploy/dev/kafka.sh password USER`: a service user's SCRAM password, from the run directory.
+fn kafka_login(user: &str) -> whistle_common::settings::KafkaSettings {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/kafka.sh");
+    let out =
+        std::process::Command::new("bash").arg(&script).args(["password", user]).output().expect("bash runs kafka.sh");
+    assert!(out.status.success(), "kafka.sh password {user}: {}", String::from_utf8_lossy(&out.stderr));
+    whistle_common::settings::KafkaSettings {
+        brokers: std::env::var("WHISTLE_TEST_KAFKA").expect("WHISTLE_TEST_KAFKA is set by `cargo xtask test`"),
+        security_protocol: "sasl_plaintext".into(),
+        sasl_username: Some(user.to_owned()),
+        sasl_password: Some(String::from_utf8(out.stdout).expect("text").trim().to_owned().into()),
+        ..Default::default()
+    }
+}
+
+/// What the broker answers `user` producing one record to `topic`, which the user must not
+/// write: `TOPIC_AUTHORIZATION_FAILED` (a Produce request refused writes nothing). A broker without
+/// the ACLs would take the record, a payload no consumer decodes (they dead-letter it), and the
+/// test fails on the answer.
+async fn produce_refused(user: &str, topic: &str) -> Option<rdkafka::types::RDKafkaErrorCode> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = whistle_common::kafka::client_config(&kafka_login(user))
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("a producer");
+    let record =
+        FutureRecord::<str, str>::to(topic).key("acl-probe").payload("wire.rs: a write this user must not make");
+    match producer.send(record, std::time::Duration::from_secs(10)).await {
+        Ok(_) => None,
+        Err((err, _)) => err.rdkafka_error_code(),
+    }
+}
+
+/// Whether `user` may start transactions under `id` (InitProducerId for a transactional id).
+async fn init_transactions(user: &str, id: &str) -> Result<(), rdkafka::error::KafkaError> {
+    use rdkafka::producer::{BaseProducer, Producer as _};
+    let settings = kafka_login(user);
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer =
+            whistle_common::kafka::client_config(&settings).set("transactional.id", &id).create()?;
+        producer.init_transactions(std::time::Duration::from_secs(15))
+    })
+    .await
+    .expect("join")
+}
+
+/// The dev broker authorises each service's Kafka user as the Kubernetes overlay's KafkaUsers do
+/// (deploy/kubernetes/base/kafka/users.yaml, applied by `kafka.sh acls`): the projector's user
+/// cannot write case events, the ledger's and the notifier's neither, intake and the ledger cannot
+/// write the registry, intake cannot write the dead letters, and only the router's user may open
+/// transactions under `whistle-router-*` (which it can: a refusal is the ACL's, not a broken
+/// login; the running stack's services are the other half of the check).
+#[tokio::test]
+async fn each_service_s_kafka_user_may_do_what_users_yaml_grants_and_no_more() {
+    use rdkafka::types::RDKafkaErrorCode::{TopicAuthorizationFailed, TransactionalIdAuthorizationFailed};
+    for (user, topic) in [
+        ("whistle-gateway", "whistle.cases.v1"),
+        ("whistle-ledger", "whistle.cases.v1"),
+        ("whistle-notify", "whistle.cases.v1"),
+        ("whistle-ledger", "whistle.registry.v1"),
+        ("whistle-intake", "whistle.registry.v1"),
+        ("whistle-intake", "whistle.deadletter.v1"),
+    ] {
+        let answer = produce_refused(user, topic).await;
+        assert_eq!(answer, Some(TopicAuthorizationFailed), "{user} producing to {topic}");
+    }
+    let probe = uuid::Uuid::new_v4().simple().to_string();
+    let refused = init_transactions("whistle-gateway", &format!("whistle-router-probe-{probe}")).await;
+    assert_eq!(
+        refused.as_ref().err().and_then(|e| e.rdkafka_error_code()),
+        Some(TransactionalIdAuthorizationFailed),
+        "the gateway's user opening a router transaction: {refused:?}"
+    );
+    let allowed = init_transactions("whistle-router", &format!("whistle-router-probe-{probe}")).await;
+    assert!(allowed.is_ok(), "the router's user opens a transaction under whistle-router-*: {allowed:?}");
 }

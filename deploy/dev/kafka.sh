@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local dev Kafka (KRaft, single combined broker+controller) from plain Maven Central jars.
 #
-# usage: deploy/dev/kafka.sh {fetch|start|stop|restart|status|logs [-f]|reset|sasl|password USER}
+# usage: deploy/dev/kafka.sh {fetch|start|stop|restart|status|logs [-f]|reset|sasl|password USER|acls [print]}
 #   fetch    resolve the broker jars into $WHISTLE_CACHE/kafka-<version>/libs (once)
 #   start    fetch if needed, format storage on first run, start, wait until ready
 #   stop     SIGTERM, wait up to 30 s for a clean shutdown, then SIGKILL
@@ -10,12 +10,18 @@
 #   reset    stop and delete all Kafka data (topics, offsets, cluster id)
 #   sasl     print "on" if the broker's storage holds SCRAM users (clients must log in), else "off"
 #   password USER  print USER's SCRAM password
+#   acls     make the running broker's ACLs those of deploy/kubernetes/base/kafka/users.yaml (start
+#            does this); "acls print" lists them
 #
 # Logins (WHISTLE_KAFKA_SASL, default 1): the client listener takes SASL/SCRAM-SHA-512 logins
 #   only, for the users admin, whistle-intake, -router, -gateway, -sla, -registry, -ledger,
 #   -notify and whistle-test, whose passwords are generated into $WHISTLE_RUN/kafka/users (0600).
-#   Authentication only: the broker runs no authorizer, so a user that logs in may do anything
-#   (the per-service ACLs are the Kubernetes overlay's, deploy/kubernetes/base/kafka/users.yaml).
+#   Authorisation: the broker runs Kafka's StandardAuthorizer with the per-service ACLs of the
+#   Kubernetes overlay (deploy/kubernetes/base/kafka/users.yaml, applied by deploy/kafka/acls.py
+#   from a virtualenv of its own, venv-kafka, after every start), so a service may do exactly what
+#   it may do there; whistle-test, the tests' own client, may do anything; admin is the super
+#   user. The controller listener takes SASL/PLAIN logins of admin only (KRaft cannot check SCRAM
+#   there: the credentials live in the metadata log the controller serves).
 #   Storage formatted without SCRAM users (an older kafka.sh, or WHISTLE_KAFKA_SASL=0) is
 #   migrated on start, its log kept: the broker starts once as it was, gets the users
 #   (kafka-configs --alter), and starts again with the SASL listener. A broker still running
@@ -44,6 +50,11 @@ KAFKA_USERS=$KAFKA_DIR/users
 # The users a SASL broker knows: the broker itself, each service, and the tests' own clients.
 SASL_USERS=(admin whistle-intake whistle-router whistle-gateway whistle-sla whistle-registry whistle-ledger
   whistle-notify whistle-test)
+KAFKA_USERS_YAML=$WHISTLE_ROOT/deploy/kubernetes/base/kafka/users.yaml
+ACLS_PY=$WHISTLE_ROOT/deploy/kafka/acls.py
+ACLS_VENV=$WHISTLE_CACHE/venv-kafka
+# What acls.py needs (PyPI): the Kafka admin client (librdkafka inside the wheel) and a YAML reader.
+ACLS_REQUIREMENTS=(confluent-kafka==2.16.1 PyYAML==6.0.4)
 START_TIMEOUT=${WHISTLE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 # Logged once by kafka.server.KafkaRaftServer after the broker is unfenced and its
@@ -145,17 +156,23 @@ sasl_add_missing() {
 sasl_config() {
   echo
   printf '%s\n' \
-    "# ---- WHISTLE_KAFKA_SASL=1 (deploy/dev/kafka.sh): SASL/SCRAM-SHA-512 on the client listener." \
-    "# Later keys win: these replace the plaintext listener above. The controller listener stays" \
-    "# plaintext on loopback (KRaft keeps SCRAM credentials in the metadata log, which the" \
-    "# controller must read before it could check them)." \
+    "# ---- WHISTLE_KAFKA_SASL=1 (deploy/dev/kafka.sh): SASL/SCRAM-SHA-512 on the client listener," \
+    "# ACLs on everything. Later keys win: these replace the plaintext listeners above. The" \
+    "# controller listener takes SASL/PLAIN logins of admin only (KRaft keeps SCRAM credentials in" \
+    "# the metadata log, which the controller must serve before it could check them)." \
     "listeners=SASL_PLAINTEXT://127.0.0.1:$WHISTLE_KAFKA_PORT,CONTROLLER://127.0.0.1:$WHISTLE_KAFKA_CONTROLLER_PORT" \
     "advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$WHISTLE_KAFKA_PORT" \
     "inter.broker.listener.name=SASL_PLAINTEXT" \
-    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT" \
+    "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT" \
     "sasl.enabled.mechanisms=SCRAM-SHA-512" \
     "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512" \
-    "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(sasl_password admin)\";"
+    "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(sasl_password admin)\";" \
+    "sasl.mechanism.controller.protocol=PLAIN" \
+    "listener.name.controller.sasl.enabled.mechanisms=PLAIN" \
+    "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$(sasl_password admin)\" user_admin=\"$(sasl_password admin)\";" \
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" \
+    "super.users=User:admin" \
+    "allow.everyone.if.no.acl.found=false"
 }
 
 format_storage() {
@@ -181,14 +198,61 @@ format_storage() {
   if [[ $KAFKA_SASL == 1 ]]; then printf '%s\n' "${SASL_USERS[@]}" >"$KAFKA_DIR/sasl"; fi
 }
 
-# render_conf [open]  server.properties for this start (without the SASL listener: "open").
+# render_conf [open] [FILE]  server.properties for this start (without the SASL listener:
+# "open"; "" for with it) into FILE (default $KAFKA_DIR/server.properties).
 render_conf() {
-  render_template "$KAFKA_TEMPLATE" "$KAFKA_DIR/server.properties" \
-    WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
+  local out=${2:-$KAFKA_DIR/server.properties}
+  render_template "$KAFKA_TEMPLATE" "$out" WHISTLE_KAFKA_PORT WHISTLE_KAFKA_CONTROLLER_PORT WHISTLE_KAFKA_DATA_DIR
   if [[ $KAFKA_SASL == 1 && ${1:-} != open ]]; then
     sasl_users
-    sasl_config >>"$KAFKA_DIR/server.properties"
+    sasl_config >>"$out"
   fi
+}
+
+# A running broker whose server.properties differs from what this script renders now (an older
+# kafka.sh: no authorizer, say) is restarted on start.
+conf_changed() {
+  local tmp=$KAFKA_DIR/server.properties.new.$$ changed=0
+  render_conf "" "$tmp"
+  cmp -s -- "$tmp" "$KAFKA_DIR/server.properties" || changed=1
+  rm -f -- "$tmp"
+  ((changed))
+}
+
+# The virtualenv acls.py runs in (venv-kafka under $WHISTLE_CACHE, shared by every run dir, so
+# made under a lock of its own).
+acls_install() {
+  local py=$ACLS_VENV/bin/python stamp=$ACLS_VENV/.requirements fd
+  [[ -x $py && -f $stamp && $(<"$stamp") == "${ACLS_REQUIREMENTS[*]}" ]] && return 0
+  exec {fd}>"$WHISTLE_CACHE/venv-kafka.lock"
+  flock -w 300 "$fd" || die "kafka: timed out waiting for $WHISTLE_CACHE/venv-kafka.lock"
+  if [[ ! -x $py || ! -f $stamp || $(<"$stamp") != "${ACLS_REQUIREMENTS[*]}" ]]; then
+    note "kafka: installing ${ACLS_REQUIREMENTS[*]} (PyPI) into $ACLS_VENV for the ACLs"
+    python3 -m venv --help >/dev/null 2>&1 || ensure_apt python3-venv
+    rm -rf -- "$ACLS_VENV"
+    python3 -m venv "$ACLS_VENV" || { ensure_apt python3-venv; python3 -m venv "$ACLS_VENV"; }
+    "$py" -m pip install --quiet --disable-pip-version-check "${ACLS_REQUIREMENTS[@]}" \
+      >>"$WHISTLE_LOGS/kafka-fetch.log" 2>&1 \
+      || die "kafka: pip install ${ACLS_REQUIREMENTS[*]} failed; see $WHISTLE_LOGS/kafka-fetch.log"
+    echo "${ACLS_REQUIREMENTS[*]}" >"$stamp"
+  fi
+  exec {fd}>&-
+}
+
+# acls [print]  Make the running broker's ACLs those users.yaml grants (as admin), or list them.
+cmd_acls() {
+  acls_install
+  if [[ ${1:-} == print ]]; then
+    "$ACLS_VENV/bin/python" "$ACLS_PY" print "$KAFKA_USERS_YAML"
+    return
+  fi
+  [[ $KAFKA_SASL == 1 ]] || die "kafka: WHISTLE_KAFKA_SASL=0 runs the broker open: no logins, no authorizer, no ACLs"
+  is_running kafka || die "kafka: not running (deploy/dev/kafka.sh start applies the ACLs)"
+  local out
+  out=$(WHISTLE_KAFKA_BOOTSTRAP=$(where) WHISTLE_KAFKA_ADMIN_PASSWORD=$(sasl_password admin) \
+    "$ACLS_VENV/bin/python" "$ACLS_PY" sync "$KAFKA_USERS_YAML" 2>&1) \
+    || { printf '%s\n' "$out" >>"$KAFKA_LOG"; die "kafka: applying the ACLs failed: $out"; }
+  printf '%s\n' "$out" | tee -a -- "$KAFKA_LOG" >&2
 }
 
 # Storage that holds the broker's data but no SCRAM users (formatted open).
@@ -200,13 +264,19 @@ cmd_start() {
     if [[ $KAFKA_SASL == 1 ]] && formatted_open; then
       echo "kafka: the broker on $(where) takes clients without a login (formatted without SCRAM users); restarting it with them"
       stop_pid kafka "$STOP_TIMEOUT" || true
+    elif conf_changed; then
+      echo "kafka: the broker on $(where) runs an older server.properties (before ACLs, say); restarting it with this one"
+      stop_pid kafka "$STOP_TIMEOUT" || true
     else
+      # users.yaml may have changed since it started.
+      if [[ $KAFKA_SASL == 1 ]]; then cmd_acls; fi
       echo "kafka: already running on $(where) (pid $(get_pid kafka))"
       return 0
     fi
   fi
   cmd_fetch
   ensure_java
+  if [[ $KAFKA_SASL == 1 ]]; then acls_install; fi
   local port
   for port in "$WHISTLE_KAFKA_PORT" "$WHISTLE_KAFKA_CONTROLLER_PORT"; do
     if port_open "$KAFKA_HOST" "$port"; then
@@ -232,7 +302,10 @@ cmd_start() {
   : >"$KAFKA_LOG"
   format_storage
   run_broker
-  if [[ $KAFKA_SASL == 1 ]]; then sasl_add_missing; fi
+  if [[ $KAFKA_SASL == 1 ]]; then
+    sasl_add_missing
+    cmd_acls
+  fi
   echo "kafka: running on $(where) (pid $(get_pid kafka))"
 }
 
@@ -302,6 +375,7 @@ case ${1:-} in
   logs) cmd_logs "${2:-}" ;;
   reset) cmd_reset ;;
   sasl) if [[ -f $KAFKA_DIR/sasl ]]; then echo on; else echo off; fi ;;
+  acls) cmd_acls "${2:-}" ;;
   password)
     [[ -n ${2:-} && " ${SASL_USERS[*]} " == *" $2 "* ]] || die "kafka: name a user: ${SASL_USERS[*]}"
     sasl_users

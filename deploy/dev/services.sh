@@ -34,7 +34,8 @@
 # WHISTLE_DEV_NAMESPACE=NS (lower-case letters, digits, _) gives it topics NS.cases.v1,
 # NS.deadletter.v1 and NS.registry.v1, the Redis key prefix whistle:NS:, consumer groups NS-<service>,
 # router transactional ids NS-router-<r> and the databases NS_accounts and NS_ledger, so it shares
-# the broker, Redis and PostgreSQL but no state with the dev stack. Give it its own WHISTLE_RUN
+# the broker, Redis and PostgreSQL but no state with the dev stack (its services log in to Kafka
+# as whistle-test: the services' own users may use the production names only). Give it its own WHISTLE_RUN
 # and ports too, and WHISTLE_INFRA_RUN: the run directory of the shared PostgreSQL and mail server
 # (default WHISTLE_RUN), where postgres.sh and smtp.sh find them.
 set -euo pipefail
@@ -144,10 +145,13 @@ start_one() {
       fi
     fi
     # The dev broker takes logins only (kafka.sh; unless formatted with WHISTLE_KAFKA_SASL=0): each
-    # service as its own user.
+    # service as its own user, whose ACLs (users.yaml) grant the production names only; a
+    # namespaced stack's names are granted to the tests' own user, whistle-test, alone.
     if [[ -f $WHISTLE_RUN/kafka/sasl && -s $WHISTLE_RUN/kafka/users ]]; then
-      export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=whistle-$svc
-      WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="whistle-$svc" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
+      local kafka_user=whistle-$svc
+      if [[ -n ${WHISTLE_DEV_NAMESPACE:-} ]]; then kafka_user=whistle-test; fi
+      export WHISTLE_KAFKA__SECURITY_PROTOCOL=sasl_plaintext WHISTLE_KAFKA__SASL_USERNAME=$kafka_user
+      WHISTLE_KAFKA__SASL_PASSWORD=$(awk -v u="$kafka_user" '$1 == u { print $2 }' "$WHISTLE_RUN/kafka/users")
       export WHISTLE_KAFKA__SASL_PASSWORD
     fi
     # A WHISTLE_* variable that names no setting of a service stops it (whistle_common::settings),

@@ -3,6 +3,10 @@
 //!
 //! `cargo run -p whistle-assist --bin assist-figures -- --brokers 127.0.0.1:19092
 //!  [--topic whistle.cases.v1] [--split 2026-01-01T00:00:00+08:00] [--window-days 30]`
+//!
+//! A broker that takes logins only: `WHISTLE_KAFKA__SECURITY_PROTOCOL` (`sasl_plaintext`,
+//! `sasl_ssl`), `WHISTLE_KAFKA__SASL_USERNAME` and `WHISTLE_KAFKA__SASL_PASSWORD`, as the services
+//! take them (the dev broker: `whistle-test`, `deploy/dev/kafka.sh password whistle-test`).
 
 use std::time::Duration as StdDuration;
 
@@ -27,7 +31,12 @@ fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
-    let kafka = whistle_common::settings::KafkaSettings { brokers, ..Default::default() };
+    let mut kafka = whistle_common::settings::KafkaSettings { brokers, ..Default::default() };
+    if let Ok(protocol) = std::env::var("WHISTLE_KAFKA__SECURITY_PROTOCOL") {
+        kafka.security_protocol = protocol;
+        kafka.sasl_username = std::env::var("WHISTLE_KAFKA__SASL_USERNAME").ok();
+        kafka.sasl_password = std::env::var("WHISTLE_KAFKA__SASL_PASSWORD").ok().map(Into::into);
+    }
     let (events, skipped) = read_log(&kafka, &topic, StdDuration::from_secs(10))?;
     println!("{topic}: {} case events ({skipped} other payloads skipped)", events.len());
     let window = Duration::days(window_days);
