@@ -282,7 +282,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
         .envs(test_kafka_login()?)
         .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", &["url"])?)
-        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?);
+        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?)
+        // tests/oidc.rs signs in through the dev OpenID Connect provider (infra.sh up starts it).
+        .env("WHISTLE_TEST_OIDC", script_output("oidc.sh", &["url"])?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).
