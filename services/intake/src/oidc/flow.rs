@@ -31,7 +31,7 @@ pub struct ReturnTo(String);
 
 /// Why a `return_to` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("return_to must be a path on this site (like /console/), {0}")]
+#[error("must be a path on this site (like /console/), {0}")]
 pub struct BadReturnTo(&'static str);
 
 impl ReturnTo {

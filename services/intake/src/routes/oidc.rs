@@ -136,7 +136,11 @@ async fn sign_in(
     let subject = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
     let principal = state.directory.account(&username).await.map_err(|e| {
         let user: String = username.chars().take(64).collect();
-        tracing::warn!(user = ?user, %subject, method = "oidc", reason = %e, "login refused");
+        let reason = match &e {
+            LoginError::InvalidCredentials => "no account of that name".to_owned(),
+            other => other.to_string(),
+        };
+        tracing::warn!(user = ?user, %subject, method = "oidc", %reason, "login refused");
         state.metrics.logins_refused.inc();
         match e {
             LoginError::InvalidCredentials => ApiError::OidcNoAccount(user),
