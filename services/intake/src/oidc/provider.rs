@@ -472,6 +472,23 @@ mod tests {
     }
 
     #[test]
+    fn an_es256_id_token_verifies_with_its_p256_key_and_not_with_an_rsa_one() {
+        const P256_DER: &[u8] = include_bytes!("testdata/test-only-p256.der");
+        let ec: JwkSet = serde_json::from_value(json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "ec1",
+            "x": "ZT8VFYJtTu0PT5U7n2pJlHTmXTsXKmV6MtMWbRhIVkI", "y": "z23ab4Ols-I8bLgkr5grGYSCWDUI3qQIXVpNybtzNN8"}]}))
+        .expect("a JWKS");
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("ec1".into());
+        let token = jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_ec_der(P256_DER)).expect("signs");
+        let c = verify_id_token(&config(), &ec, &token, "the-nonce").expect("valid");
+        assert_eq!(c.get("preferred_username"), Some(&json!("li.wei")));
+        // The same kid on an RSA key: no key fits an ES256 signature.
+        let mut rsa = keys(Some("ec1"));
+        rsa.keys.extend(keys(None).keys);
+        assert!(matches!(verify_id_token(&config(), &rsa, &token, "the-nonce"), Err(Unverified::UnknownKey(_))));
+    }
+
+    #[test]
     fn an_id_token_of_another_sign_in_issuer_or_client_is_refused() {
         let k = keys(None);
         let other_nonce = verify_id_token(&config(), &k, &sign(&claims(), None), "another-nonce");
