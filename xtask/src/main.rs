@@ -225,6 +225,9 @@ fn up(replicas: u8, profile: Profile) -> anyhow::Result<()> {
     println!(
         "  Kafka {KAFKA} (SASL/SCRAM: deploy/dev/kafka.sh password whistle-test)   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
     );
+    println!(
+        "  single sign-on  the dev OpenID Connect provider at http://127.0.0.1:19400 (deploy/dev/oidc.sh user SUB ACCOUNT: its subject SUB signs in as ACCOUNT)"
+    );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     println!("  binaries        {} ({} build)", bin_dir(profile).display(), profile.dir());
     Ok(())
