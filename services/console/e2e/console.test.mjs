@@ -524,14 +524,15 @@ describe('console', () => {
     await page.context().close();
   });
 
-  test('single sign-on: the button leads to the identity provider and back in as the Whistle account it names', async (t) => {
+  test('single sign-on: the button leads to the identity provider and back, as the Whistle account it names, to the page the login was for', async (t) => {
     const config = await (await fetch(`${BASE}/api/v1/auth/config`)).json();
     if (!config.oidc) {
       t.skip('the stack has no single sign-on (auth.oidc; deploy/dev/oidc.sh)');
       return;
     }
     const page = await newPage(browser, { lang: 'zh' });
-    await page.goto(`/#/login?next=${encodeURIComponent(`/board?dept=${DEPT}`)}`);
+    // Sent to log in on its way to the ledger (not the account's own first page, the board).
+    await page.goto(`/#/login?next=${encodeURIComponent('/ledger')}`);
     const button = page.locator('#login-sso-button');
     await button.waitFor();
     assert.equal((await button.textContent()).trim(), config.oidc.label.zh);
@@ -550,7 +551,7 @@ describe('console', () => {
     assert.ok(put.ok, `the provider takes the claims: ${put.status}`);
     await page.fill('input[name="sub"]', sub);
     await page.click('form:has(input[name="sub"]) button[type="submit"]');
-    await until(async () => new RegExp(`#/board\\?dept=${DEPT}`).test(page.url()), 'back on the board it was going to');
+    await until(async () => /#\/ledger$/.test(page.url()), 'on the ledger it was going to');
     assert.doesNotMatch(page.url(), /sso_token/, 'the token is out of the address bar');
     assert.equal((await page.textContent('#account-user')).trim(), DEPT_USER);
     const session = JSON.parse(await page.evaluate(() => sessionStorage.getItem('whistle.session')));
