@@ -174,7 +174,8 @@ impl Provider {
     }
 
     /// Checks the id_token (signature by one of the provider's keys, `iss`, `aud`, `azp`, `exp`,
-    /// the flow's `nonce`) and answers its claims. A key not seen yet has the keys read again.
+    /// the flow's `nonce`) and answers its claims. A key not seen yet (or, without a `kid`, a
+    /// signature the only key does not verify) has the keys read again.
     pub async fn validate(&self, id_token: &str, nonce: &str) -> Result<Map<String, Value>, ProviderError> {
         let current = self.current().await?;
         match verify_id_token(&self.config, &current.keys, id_token, nonce) {
@@ -302,7 +303,8 @@ fn key_algorithm_is(key: KeyAlgorithm, alg: Algorithm) -> bool {
 /// Why an id_token did not verify against a key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unverified {
-    /// No key of the set fits its `kid` and algorithm (the keys may have rotated).
+    /// No key of the set fits its `kid` and algorithm, or (no `kid`) the set's only key does
+    /// not verify it: the keys may have rotated.
     UnknownKey(String),
     /// Any other failed check.
     Bad(String),
@@ -351,6 +353,13 @@ pub fn verify_id_token(
     validation.leeway = LEEWAY_SECONDS;
     let claims = match jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation) {
         Ok(data) => data.claims,
+        // Without a `kid`, the provider's only key was taken: it may have been replaced since
+        // the keys were read (a provider that names no keys rotates them just the same).
+        Err(e) if header.kid.is_none() && matches!(e.kind(), ErrorKind::InvalidSignature) => {
+            return Err(Unverified::UnknownKey(
+                "the id_token's signature does not verify with the provider's key (absent kid)".into(),
+            ));
+        }
         Err(e) => {
             return Err(bad(match e.kind() {
                 ErrorKind::ExpiredSignature => "the id_token has expired",
@@ -531,6 +540,18 @@ mod tests {
         assert!(refused(&hs, &k).contains("HS256"));
         assert!(matches!(
             verify_id_token(&config(), &k, &sign(&claims(), Some("k2")), "the-nonce"),
+            Err(Unverified::UnknownKey(_))
+        ));
+        // Without a kid, a signature the only key does not verify may be a rotated key's: the
+        // keys are read again, and the token is refused if it still does not verify.
+        let no_kid = sign(&claims(), None);
+        let parts: Vec<&str> = no_kid.split('.').collect();
+        let mut c = claims();
+        c["preferred_username"] = json!("admin");
+        let other = sign(&c, None);
+        let spliced = format!("{}.{}.{}", parts[0], other.split('.').nth(1).expect("payload"), parts[2]);
+        assert!(matches!(
+            verify_id_token(&config(), &keys(None), &spliced, "the-nonce"),
             Err(Unverified::UnknownKey(_))
         ));
     }
