@@ -863,6 +863,25 @@ async fn demo_accounts_log_in_with_their_role_and_wrong_passwords_do_not() {
         call(&stack, Service::Intake, "POST", "/api/v1/auth/login", &json!({"username": "admin"}), None).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("malformed_body")), "{answer}");
 
+    // The other ways in are public: no token, and every account's, get the same answer (this
+    // stack has no single sign-on configured; tests/oidc.rs has one that does).
+    let public: [(&str, u16, Option<&str>); 3] = [
+        ("/api/v1/auth/config", 200, None),
+        ("/api/v1/auth/oidc/login?return_to=/", 404, Some("oidc_not_configured")),
+        ("/api/v1/auth/oidc/callback?code=c&state=s", 404, Some("oidc_not_configured")),
+    ];
+    let tokens: Vec<(&str, Option<String>)> =
+        std::iter::once(("anonymous", None)).chain(accounts().into_iter().map(|(n, p)| (n, Some(token(&p))))).collect();
+    for (path, want, code) in public {
+        for (name, bearer) in &tokens {
+            let (status, answer) = call(&stack, Service::Intake, "GET", path, &Value::Null, bearer.as_deref()).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (want, code), "{name} GET {path}: {answer}");
+            if want == 200 {
+                assert_eq!(answer, json!({"password": true, "oidc": null}), "{name} GET {path}");
+            }
+        }
+    }
+
     // The audit: an action records the account and role that took it.
     let (_, raised) = stack.post("/api/v1/whistles", &raise_body(TOWN, DEPT_ITEM, "audited")).await;
     let id = raised["id"].as_str().expect("id").to_owned();

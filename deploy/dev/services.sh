@@ -175,6 +175,14 @@ start_one() {
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
       WHISTLE_DATABASE__URL=${WHISTLE_DATABASE__URL:-$(infra postgres.sh url)}
       export WHISTLE_DATABASE__URL
+      # Single sign-on against the dev OpenID Connect provider (oidc.sh, started by infra.sh up),
+      # unless the caller configured another; its callback through nginx.
+      if [[ -z ${WHISTLE_AUTH__OIDC__ISSUER:-} ]] && "$WHISTLE_DEV_DIR/oidc.sh" status >/dev/null 2>&1; then
+        WHISTLE_AUTH__OIDC__ISSUER=$("$WHISTLE_DEV_DIR/oidc.sh" url)
+        export WHISTLE_AUTH__OIDC__ISSUER WHISTLE_AUTH__OIDC__CLIENT_ID=whistle-dev \
+          WHISTLE_AUTH__OIDC__CLIENT_SECRET=whistle-dev-client-secret \
+          WHISTLE_AUTH__OIDC__REDIRECT_URL=http://127.0.0.1:${WHISTLE_HTTP_PORT:-8080}/api/v1/auth/oidc/callback
+      fi
       # Evidence attachments: a directory of this user's only (instances share it).
       if [[ -z ${WHISTLE_ATTACHMENTS__STORE:-} ]]; then
         mkdir -p -m 700 -- "$WHISTLE_RUN/attachments"

@@ -61,6 +61,33 @@ pub struct LoginResponse {
     pub account: AccountView,
 }
 
+/// How one logs in here (`GET /api/v1/auth/config`, no token needed): the console shows the
+/// single sign-on button only when `oidc` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuthConfig {
+    /// Username and password (`POST /api/v1/auth/login`); always on.
+    pub password: bool,
+    /// Single sign-on with the deployment's OpenID Connect provider; `null` when not configured.
+    pub oidc: Option<OidcLoginOption>,
+}
+
+/// The single sign-on button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OidcLoginOption {
+    /// Where the browser goes to sign in (`?return_to=<path of the console>`); it comes back to
+    /// `return_to` with `#/login?sso_token=…&expires_at=…`, or `#/login?sso_error=<code>`.
+    pub login_url: String,
+    /// The button's label per language.
+    pub label: OidcLabel,
+}
+
+/// A label in the console's two languages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OidcLabel {
+    pub zh: String,
+    pub en: String,
+}
+
 /// Who an account is (`GET /api/v1/auth/me`, and in a login's answer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountView {

@@ -165,6 +165,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("dead-letter", schema::<events::DeadLetter>()),
         ("login-request", schema::<api::LoginRequest>()),
         ("login-response", schema::<api::LoginResponse>()),
+        ("auth-config", schema::<api::AuthConfig>()),
         ("account-create-request", schema::<accounts::CreateAccountRequest>()),
         ("account-scope", schema::<accounts::AccountScope>()),
         ("account-reset-password-request", schema::<accounts::ResetPasswordRequest>()),

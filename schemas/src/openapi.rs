@@ -63,12 +63,16 @@ const ACTION: &[u16] = &[400, 401, 403, 404, 409, 413, 422, 429, 503];
 
 fn describe(status: u16) -> &'static str {
     match status {
-        400 => "malformed_body | malformed_query | malformed_request | invalid_field | target_not_allowed",
-        401 => {
-            "unauthenticated | invalid_token | token_expired | token_revoked | invalid_credentials | account_disabled"
+        400 => {
+            "malformed_body | malformed_query | malformed_request | invalid_field | target_not_allowed | \
+             oidc_flow_invalid"
         }
-        403 => "forbidden: outside the account's role or scope",
-        404 => "not_found",
+        401 => {
+            "unauthenticated | invalid_token | token_expired | token_revoked | invalid_credentials | account_disabled | \
+             oidc_token_invalid"
+        }
+        403 => "forbidden: outside the account's role or scope | oidc_no_account | oidc_account_disabled",
+        404 => "not_found | oidc_not_configured",
         409 => {
             "invalid_transition | action_in_progress | overlapping_range | case_limit_reached | account_exists | \
              account_read_only | own_account | webhook_limit_reached"
@@ -81,6 +85,7 @@ fn describe(status: u16) -> &'static str {
              nothing_to_review | invalid_csv | wrong_password | invalid_period | period_too_large | unknown_attachment"
         }
         429 => "rate_limited (with Retry-After)",
+        502 => "oidc_provider_unavailable: the identity provider did not answer or refused Whistle; a retry may help",
         503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
         _ => "error",
     }
@@ -175,6 +180,61 @@ fn ops(g: &mut SchemaGenerator) -> Vec<Op> {
             body: schema(s::<api::LoginRequest>),
             ok: (200, schema(s::<api::LoginResponse>)),
             errors: &[400, 401, 429, 503],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/auth/config",
+            id: "authConfig",
+            tag: "auth",
+            summary: "How to log in here: password always; single sign-on (OIDC) when configured, with its \
+                      login URL and button label",
+            auth: false,
+            params: &[],
+            body: None,
+            ok: (200, schema(s::<api::AuthConfig>)),
+            errors: &[429],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/auth/oidc/login",
+            id: "oidcLogin",
+            tag: "auth",
+            summary: "Single sign-on, step 1 (a browser navigation): 302 to the identity provider's \
+                      authorization endpoint (code flow, PKCE S256, state, nonce), with a 10-minute HttpOnly \
+                      flow cookie",
+            auth: false,
+            params: &[(
+                "return_to",
+                In::Query,
+                "A path on this site (the console's, default `/`) the browser comes back to; never another origin.",
+            )],
+            body: None,
+            ok: (302, None),
+            errors: &[400, 404, 429, 502],
+            idempotent: false,
+        },
+        Op {
+            method: "get",
+            path: "/api/v1/auth/oidc/callback",
+            id: "oidcCallback",
+            tag: "auth",
+            summary: "Single sign-on, step 2 (the provider's redirect): checks the flow cookie and state, \
+                      exchanges the code, verifies the id_token and logs the existing Whistle account of its \
+                      username claim in; 303 to `return_to#/login?sso_token=…&expires_at=…` (the token only \
+                      in the fragment). Errors are JSON, or for a browser (Accept: text/html) a 303 to \
+                      `return_to#/login?sso_error=<code>`",
+            auth: false,
+            params: &[
+                ("code", In::Query, "The provider's authorization code."),
+                ("state", In::Query, "The state the login sent; must be the flow cookie's."),
+                ("error", In::Query, "The provider's refusal (e.g. access_denied), instead of a code."),
+                ("error_description", In::Query, "The provider's words on its refusal."),
+            ],
+            body: None,
+            ok: (303, None),
+            errors: &[400, 401, 403, 404, 429, 502, 503],
             idempotent: false,
         },
         Op {
@@ -1286,7 +1346,7 @@ pub fn document() -> Value {
     }
     let error = g.subschema_for::<api::ErrorBody>().to_value();
     let schemas = g.take_definitions(true);
-    let mut responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 415, 422, 429, 503]
+    let mut responses: Map<String, Value> = [400u16, 401, 403, 404, 409, 413, 415, 422, 429, 502, 503]
         .into_iter()
         .map(|e| {
             (format!("E{e}"), json!({"description": describe(e), "content": {"application/json": {"schema": error}}}))

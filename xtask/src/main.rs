@@ -225,6 +225,9 @@ fn up(replicas: u8, profile: Profile) -> anyhow::Result<()> {
     println!(
         "  Kafka {KAFKA} (SASL/SCRAM: deploy/dev/kafka.sh password whistle-test)   Redis {REDIS} (deploy/dev/redis.sh url admin)   PostgreSQL 127.0.0.1:15432 (deploy/dev/postgres.sh url)"
     );
+    println!(
+        "  single sign-on  the dev OpenID Connect provider at http://127.0.0.1:19400 (deploy/dev/oidc.sh user SUB ACCOUNT: its subject SUB signs in as ACCOUNT)"
+    );
     println!("  logs            ~/.cache/whistle/run/logs/    stop with: cargo xtask down");
     println!("  binaries        {} ({} build)", bin_dir(profile).display(), profile.dir());
     Ok(())
@@ -282,7 +285,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .env("WHISTLE_TEST_POSTGRES", postgres_url()?)
         .envs(test_kafka_login()?)
         .env("WHISTLE_TEST_SMTP", script_output("smtp.sh", &["url"])?)
-        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?);
+        .env("WHISTLE_TEST_MAILBOX", script_output("smtp.sh", &["mailbox"])?)
+        // tests/oidc.rs signs in through the dev OpenID Connect provider (infra.sh up starts it).
+        .env("WHISTLE_TEST_OIDC", script_output("oidc.sh", &["url"])?);
     let workspace = run(&mut cmd, "cargo test --workspace");
     // Fault injection: the service binaries as processes, killed and restarted under load, with
     // the suite's own broker and Redis on other ports (the shared ones are never touched).

@@ -272,6 +272,22 @@ impl Directory {
         }
     }
 
+    /// The account named `username`, for a login someone else vouched for (single sign-on: the
+    /// identity provider checked who it is, no password here). The role comes from wherever the
+    /// account is kept, as at a password login; an unknown name is `InvalidCredentials`, a
+    /// disabled account of the store `Disabled`.
+    pub async fn account(&self, username: &str) -> Result<Principal, LoginError> {
+        if username.is_empty() || username.chars().count() > MAX_CREDENTIAL_CHARS {
+            return Err(LoginError::InvalidCredentials);
+        }
+        match self.find(username).await? {
+            Found::File(role) | Found::Demo(role) => Ok(Principal::new(username, role)),
+            Found::Store(account) if account.enabled => Ok(Principal::new(username, account.role)),
+            Found::Store(_) => Err(LoginError::Disabled),
+            Found::Nobody => Err(LoginError::InvalidCredentials),
+        }
+    }
+
     /// Hashes a new password on the blocking pool, sharing the password checks' permits (a
     /// hash costs what a check does).
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
@@ -385,6 +401,31 @@ mod tests {
         assert_eq!(dir.login("zhang.min", "disabled one", ip).await, Err(LoginError::Disabled));
         assert_eq!(dir.login("zhang.min", "wrong", ip).await, Err(LoginError::InvalidCredentials));
         assert!(dir.in_file("li.wei") && !dir.in_file("admin"));
+    }
+
+    #[tokio::test]
+    async fn an_account_vouched_for_elsewhere_has_its_own_role_and_a_disabled_one_is_refused() {
+        let file = AccountEntry {
+            username: "li.wei".into(),
+            password_hash: hash_password("from the file").expect("hash"),
+            role: Role::Manager { district: None },
+        };
+        let stored = |username: &str, enabled| StoredAccount {
+            username: username.into(),
+            password_hash: hash_password("unused").expect("hash"),
+            role: Role::Admin,
+            enabled,
+        };
+        let store = Arc::new(Store(std::sync::Mutex::new(vec![stored("wang.fang", true), stored("zhang.min", false)])));
+        let dir = Directory::new(vec![file], Some(&SecretString::from("whistle-demo")), resolver())
+            .expect("builds")
+            .with_store(store);
+        assert_eq!(dir.account("li.wei").await.expect("file").role, Role::Manager { district: None });
+        assert_eq!(dir.account("wang.fang").await.expect("store").role, Role::Admin);
+        assert!(matches!(dir.account("town-500103001").await.expect("demo").role, Role::Town { .. }));
+        assert_eq!(dir.account("zhang.min").await, Err(LoginError::Disabled));
+        assert_eq!(dir.account("nobody").await, Err(LoginError::InvalidCredentials));
+        assert_eq!(dir.account("").await, Err(LoginError::InvalidCredentials));
     }
 
     #[test]

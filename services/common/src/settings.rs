@@ -43,6 +43,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "WHISTLE_REDIS_REPLICA_PORT",
     "WHISTLE_POSTGRES_PORT",
     "WHISTLE_SMTP_PORT", // smtp.sh: the dev mail server's port
+    "WHISTLE_OIDC_PORT", // oidc.sh: the dev OpenID Connect provider's port
     "WHISTLE_REPLICAS",  // services.sh: instances of each stateless service
     "WHISTLE_SENTINEL_PORTS",
     "WHISTLE_SENTINEL_MASTER",
@@ -395,6 +396,56 @@ pub struct AuthSettings {
     /// A JSON file of real accounts: `[{"username", "password_hash" (argon2 PHC string), "role", ...}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts_file: Option<std::path::PathBuf>,
+    /// Single sign-on with an OpenID Connect provider (intake only); off unless `issuer` is set.
+    pub oidc: OidcSettings,
+}
+
+/// Single sign-on (`auth.oidc`, `WHISTLE_AUTH__OIDC__...`): the authorization-code flow with PKCE
+/// against an OpenID Connect provider. The provider only vouches for a name: the account, its
+/// role and its scope are Whistle's own. Intake checks these at start-up (`whistle_intake::oidc`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSettings {
+    /// The provider's issuer URL, exactly as its tokens' `iss` says (its discovery document is
+    /// `{issuer}/.well-known/openid-configuration`). Unset: no single sign-on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Whistle's client id at the provider.
+    pub client_id: String,
+    /// Whistle's client secret at the provider (sent with HTTP Basic to its token endpoint).
+    #[serde(serialize_with = "expose_opt", skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretString>,
+    /// The public URL of intake's callback, as registered at the provider, e.g.
+    /// `https://whistle.example.gov.cn/api/v1/auth/oidc/callback`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    /// The id_token claim that names the Whistle account.
+    pub username_claim: String,
+    /// The button's label in both languages; `label_zh` / `label_en` override it per language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_zh: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_en: Option<String>,
+    /// How long the provider's discovery document and keys are kept before they are read again.
+    pub discovery_ttl_seconds: u64,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            issuer: None,
+            client_id: String::new(),
+            client_secret: None,
+            redirect_url: None,
+            username_claim: "preferred_username".to_owned(),
+            label: None,
+            label_zh: None,
+            label_en: None,
+            discovery_ttl_seconds: 3600,
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -406,6 +457,7 @@ impl Default for AuthSettings {
             demo: false,
             demo_password: None,
             accounts_file: None,
+            oidc: OidcSettings::default(),
         }
     }
 }

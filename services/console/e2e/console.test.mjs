@@ -524,6 +524,56 @@ describe('console', () => {
     await page.context().close();
   });
 
+  test('single sign-on: the button leads to the identity provider and back, as the Whistle account it names, to the page the login was for', async (t) => {
+    const config = await (await fetch(`${BASE}/api/v1/auth/config`)).json();
+    if (!config.oidc) {
+      t.skip('the stack has no single sign-on (auth.oidc; deploy/dev/oidc.sh)');
+      return;
+    }
+    const page = await newPage(browser, { lang: 'zh' });
+    // Sent to log in on its way to the ledger (not the account's own first page, the board).
+    await page.goto(`/#/login?next=${encodeURIComponent('/ledger')}`);
+    const button = page.locator('#login-sso-button');
+    await button.waitFor();
+    assert.equal((await button.textContent()).trim(), config.oidc.label.zh);
+    await shot(page, 'login-sso');
+    await button.click();
+    // The dev provider's sign-in form (deploy/dev/oidc.sh): a subject of this test's, whose
+    // preferred_username is the demo department account.
+    await page.locator('input[name="sub"]').waitFor();
+    const issuer = new URL(page.url()).origin;
+    const sub = `e2e-${Date.now()}`;
+    const put = await fetch(`${issuer}/users/${sub}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ preferred_username: DEPT_USER }),
+    });
+    assert.ok(put.ok, `the provider takes the claims: ${put.status}`);
+    await page.fill('input[name="sub"]', sub);
+    await page.click('form:has(input[name="sub"]) button[type="submit"]');
+    await until(async () => /#\/ledger$/.test(page.url()), 'on the ledger it was going to');
+    assert.doesNotMatch(page.url(), /sso_token/, 'the token is out of the address bar');
+    assert.equal((await page.textContent('#account-user')).trim(), DEPT_USER);
+    const session = JSON.parse(await page.evaluate(() => sessionStorage.getItem('whistle.session')));
+    assert.equal(session.account.role, 'department');
+    assert.equal(await page.evaluate(() => document.cookie.includes('whistle_oidc_flow')), false, 'the flow cookie is HttpOnly');
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+
+  test('single sign-on: a refusal comes back to the login page, which says why in the chosen language', async () => {
+    const page = await newPage(browser, { lang: 'zh' });
+    await page.goto('/#/login?sso_error=oidc_no_account');
+    const err = page.locator('#login-error[data-code="oidc_no_account"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /没有与之同名的账号/);
+    assert.match(page.url(), /#\/login$/, 'the code is out of the address bar');
+    await page.click('#lang-toggle');
+    assert.match(await err.textContent(), /no Whistle account of that name/);
+    assert.deepEqual(page.errors.map(String), []);
+    await page.context().close();
+  });
+
   test('a town officer lands on its own town, preselected and locked, and sees only the town page', async () => {
     const page = await newPage(browser, { lang: 'zh' });
     await page.goto('/');

@@ -414,6 +414,12 @@ export interface LoginResponse extends Session {
   token_type: string;
 }
 
+/** GET /api/v1/auth/config: how one logs in here. */
+export interface AuthConfig {
+  password: boolean;
+  oidc: { login_url: string; label: Names } | null;
+}
+
 export interface DistrictInfo {
   code: string;
   names: Names;
@@ -540,6 +546,20 @@ export const api = {
     return r;
   },
   me: () => request<Account>('GET', '/api/v1/auth/me'),
+  /** Whether single sign-on is offered (no token needed). */
+  authConfig: () => request<AuthConfig>('GET', '/api/v1/auth/config', undefined, { anonymous: true }),
+  /**
+   * Keeps the session of a single sign-on: the token came back in the URL fragment (never sent
+   * to a server); the account is the token's, asked of /api/v1/auth/me.
+   */
+  adoptToken: async (tokenValue: string, expiresAt: string) => {
+    const account = await request<Account>('GET', '/api/v1/auth/me', undefined, {
+      anonymous: true,
+      headers: { authorization: `Bearer ${tokenValue}` },
+    });
+    setSession({ token: tokenValue, expires_at: expiresAt, account });
+    return account;
+  },
   /** Revokes the current token on the server (best effort: the session is cleared either way). */
   logout: () => {
     // "Anonymous": a 401 (a token already refused) is an answer here, not "log in again".

@@ -80,6 +80,25 @@ pub enum ApiError {
     /// An administrator may not disable their own account or take away their own admin role.
     #[error("{0}")]
     OwnAccount(String),
+    /// Single sign-on is not configured (`auth.oidc.issuer` is unset).
+    #[error("single sign-on is not configured here; log in with a username and password")]
+    OidcNotConfigured,
+    /// The sign-in cannot go on: no or an expired flow cookie, a `state` that is not the
+    /// cookie's, the provider's `error=` answer, or a code it refused.
+    #[error("{0}")]
+    OidcFlowInvalid(String),
+    /// The provider vouched for a name no Whistle account has.
+    #[error("no Whistle account is named {0}; ask an administrator to create it")]
+    OidcNoAccount(String),
+    /// The provider vouched for the name of a disabled account.
+    #[error("the Whistle account {0} is disabled; ask an administrator")]
+    OidcAccountDisabled(String),
+    /// The provider did not answer or answered something unusable; a retry may help.
+    #[error("{0}")]
+    OidcProviderUnavailable(String),
+    /// The provider's id_token failed a check (signature, issuer, audience, expiry, nonce, claim).
+    #[error("{0}")]
+    OidcTokenInvalid(String),
     /// Not allowed for this account's role or scope (the `auth` crate decides).
     #[error("{0}")]
     Auth(#[from] whistle_auth::AuthError),
@@ -149,6 +168,12 @@ impl ApiError {
             ApiError::AccountExists(_) => (StatusCode::CONFLICT, "account_exists"),
             ApiError::AccountReadOnly(_) => (StatusCode::CONFLICT, "account_read_only"),
             ApiError::OwnAccount(_) => (StatusCode::CONFLICT, "own_account"),
+            ApiError::OidcNotConfigured => (StatusCode::NOT_FOUND, "oidc_not_configured"),
+            ApiError::OidcFlowInvalid(_) => (StatusCode::BAD_REQUEST, "oidc_flow_invalid"),
+            ApiError::OidcNoAccount(_) => (StatusCode::FORBIDDEN, "oidc_no_account"),
+            ApiError::OidcAccountDisabled(_) => (StatusCode::FORBIDDEN, "oidc_account_disabled"),
+            ApiError::OidcProviderUnavailable(_) => (StatusCode::BAD_GATEWAY, "oidc_provider_unavailable"),
+            ApiError::OidcTokenInvalid(_) => (StatusCode::UNAUTHORIZED, "oidc_token_invalid"),
             ApiError::Auth(e) => (e.status(), e.code()),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -171,9 +196,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             ApiError::TooManyAttempts(wait) => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-            ApiError::Unavailable(_) | ApiError::Auth(whistle_auth::AuthError::Unavailable) => {
-                Some(UNAVAILABLE_RETRY_AFTER_SECONDS)
-            }
+            ApiError::Unavailable(_)
+            | ApiError::OidcProviderUnavailable(_)
+            | ApiError::Auth(whistle_auth::AuthError::Unavailable) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
             _ => None,
         };
         if let Some(seconds) = retry_after {

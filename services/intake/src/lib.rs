@@ -15,6 +15,7 @@
 //! - [`error`]: the one place errors become HTTP answers.
 //! - [`extract`]: a JSON extractor whose rejections speak the API's error format.
 //! - [`metrics`]: Prometheus metrics and the request-metrics middleware.
+//! - [`oidc`]: single sign-on (OpenID Connect, authorization code with PKCE), when configured.
 //! - [`ports`]: the event log and the case store as traits, with the real (Kafka, Redis) ones;
 //!   [`memory`]: in-memory ones for handler tests without a broker.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod extract;
 pub mod memory;
 pub mod metrics;
+pub mod oidc;
 pub mod ports;
 pub mod routes;
 pub mod settings;

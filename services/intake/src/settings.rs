@@ -195,6 +195,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.duplicates.validate()?;
         self.auth.validate()?;
+        crate::oidc::Oidc::config(&self.auth)?;
         self.kafka.validate()?;
         self.database.validate()?;
         self.rate_limit.validate()?;
@@ -300,6 +301,36 @@ mod tests {
             load(&[("WHISTLE_ATTACHMENTS__S3__SECRET_ACCESS_KEY", "secret"), ("WHISTLE_ATTACHMENTS__STORE", "s3://b")])
                 .expect("loads");
         assert!(s.attachments.s3.secret_access_key.is_some());
+    }
+
+    #[test]
+    fn single_sign_on_is_configured_by_environment_and_an_http_issuer_stops_production() {
+        let oidc = [
+            ("WHISTLE_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WHISTLE_AUTH__OIDC__ISSUER", "http://127.0.0.1:19400"),
+            ("WHISTLE_AUTH__OIDC__CLIENT_ID", "whistle-dev"),
+            ("WHISTLE_AUTH__OIDC__CLIENT_SECRET", "whistle-dev-client-secret"),
+            ("WHISTLE_AUTH__OIDC__REDIRECT_URL", "http://127.0.0.1:8080/api/v1/auth/oidc/callback"),
+            ("WHISTLE_AUTH__OIDC__LABEL_EN", "City ID"),
+            ("WHISTLE_OIDC_PORT", "19400"),
+        ];
+        let mut dev = oidc.to_vec();
+        dev.push(("WHISTLE_ENV", "development"));
+        let s = load(&dev).expect("loads");
+        s.validate().expect("valid in development");
+        assert_eq!(s.auth.oidc.issuer.as_deref(), Some("http://127.0.0.1:19400"));
+        assert_eq!(
+            (s.auth.oidc.username_claim.as_str(), s.auth.oidc.label_en.as_deref()),
+            ("preferred_username", Some("City ID"))
+        );
+        let mut prod = oidc.to_vec();
+        prod.push(("WHISTLE_ENV", "production"));
+        let err = load(&prod).expect("loads").validate().expect_err("http in production");
+        assert!(err.to_string().contains("auth.oidc.issuer") && err.to_string().contains("production"), "{err}");
+        let mut no_secret = dev.clone();
+        no_secret.retain(|(k, _)| *k != "WHISTLE_AUTH__OIDC__CLIENT_SECRET");
+        let err = load(&no_secret).expect("loads").validate().expect_err("no secret");
+        assert!(err.to_string().contains("auth.oidc.client_secret"), "{err}");
     }
 
     #[test]

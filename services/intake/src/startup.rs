@@ -78,6 +78,11 @@ impl Application {
         };
         let verifier =
             Arc::new(whistle_auth::Verifier::from_settings(&settings.auth, redis.clone(), &settings.redis.key_prefix));
+        let oidc = crate::oidc::Oidc::from_settings(&settings.auth)?.map(Arc::new);
+        match &oidc {
+            Some(o) => tracing::info!(issuer = %o.config_ref().issuer, "single sign-on (OIDC) is on"),
+            None => tracing::info!("single sign-on is off (auth.oidc.issuer is not set)"),
+        }
         let evidence = whistle_attachments::AttachmentStore::connect(&settings.database, &settings.attachments).await?;
         if evidence.is_none() {
             tracing::info!("no attachment store (attachments.store is not set): uploads answer 503");
@@ -106,6 +111,7 @@ impl Application {
             trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
             open311,
             duplicates: Arc::new(settings.duplicates.clone()),
+            oidc,
         };
         let kafka_check = admin::producer_check(producer.clone());
         let redis_check = admin::redis_check(redis.clone());

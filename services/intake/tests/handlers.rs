@@ -67,6 +67,7 @@ fn harness() -> Harness {
             whistle_intake::routes::open311::DEMO_KEY.to_owned(),
         )])),
         duplicates: Default::default(),
+        oidc: None,
     };
     let rate = whistle_common::ratelimit::RateLimitSettings { enabled: false, ..Default::default() };
     let app = routes::router(
@@ -514,4 +515,15 @@ async fn a_raise_near_an_open_whistle_names_it_and_a_merge_publishes_the_survivo
     let shown = found["items"].as_array().expect("items").iter().find(|i| i["id"] == first.to_string()).expect("first");
     assert_eq!(shown["readable"], false);
     assert!(shown.get("description").is_none(), "{shown}");
+}
+
+#[tokio::test]
+async fn without_single_sign_on_the_config_says_password_only_and_its_endpoints_are_not_configured() {
+    let h = harness();
+    let (status, config) = h.call(&town(), "GET", "/api/v1/auth/config", Value::Null, None).await;
+    assert_eq!((status, config), (200, json!({"password": true, "oidc": null})));
+    for uri in ["/api/v1/auth/oidc/login?return_to=/", "/api/v1/auth/oidc/callback?code=x&state=y"] {
+        let (status, body) = h.call(&town(), "GET", uri, Value::Null, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("oidc_not_configured")), "{uri}");
+    }
 }

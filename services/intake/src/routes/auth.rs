@@ -35,19 +35,19 @@ pub async fn login(
     let principal = state.directory.login(&req.username, &req.password, &client).await.map_err(|e| {
         // The name as typed, bounded: it may be garbage, and is never a password.
         let user: String = req.username.chars().take(64).collect();
-        tracing::warn!(user = ?user, %client, reason = %e, "login refused");
+        tracing::warn!(user = ?user, %client, method = "password", reason = %e, "login refused");
         state.metrics.logins_refused.inc();
         login_error(e)
     })?;
     state.metrics.logins.inc();
-    tracing::info!(user = %principal.user, role = principal.role.name(), "logged in");
+    tracing::info!(user = %principal.user, role = principal.role.name(), method = "password", "logged in");
     Ok(Json(issue(&state, &principal).await?))
 }
 
-/// A token for `principal`, issued after any revocation of the account's tokens still in
+/// A token for `principal` (a password login's or a single sign-on's), issued after any revocation of the account's tokens still in
 /// force: right after a change (disabled and enabled again, a new password) the login waits out
 /// the rest of [`super::accounts::REVOKE_MARGIN`] instead of answering a token born revoked.
-async fn issue(state: &AppState, principal: &Principal) -> Result<LoginResponse, ApiError> {
+pub(super) async fn issue(state: &AppState, principal: &Principal) -> Result<LoginResponse, ApiError> {
     let until = state.verifier.revocations.revoked_until(&principal.user).await.map_err(|e| unavailable(e.into()))?;
     if let Some(until) = until {
         let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();

@@ -7,6 +7,7 @@ mod auth;
 pub mod behalf;
 mod cases;
 pub mod hotline;
+mod oidc;
 pub mod open311;
 mod registry;
 mod whistles;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub open311: Arc<open311::Open311Keys>,
     /// The duplicate finder's radius and window.
     pub duplicates: Arc<crate::settings::DuplicateSettings>,
+    /// Single sign-on, when `auth.oidc.issuer` is set.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 /// The API router (without the admin routes).
@@ -124,9 +127,13 @@ pub fn router(
         .route("/api/v1/attachments/{id}", get(attachments::download))
         .route("/api/v1/supervision/queue", get(cases::queue))
         .route("/api/v1/supervision/{item_id}/review", post(cases::review))
-        // Every route above needs a valid token; login is the one way in.
+        // Every route above needs a valid token; login (by password or single sign-on) is the
+        // way in.
         .route_layer(axum::middleware::from_fn_with_state(verifier, require_auth))
         .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/config", get(oidc::config))
+        .route("/api/v1/auth/oidc/login", get(oidc::login))
+        .route("/api/v1/auth/oidc/callback", get(oidc::callback))
         .route("/api/v1/openapi.json", get(openapi))
         // Open311 GeoReport v2: public reads, `api_key` for posting (docs/open311.md).
         .route("/open311/v2/services.json", get(open311::services))
