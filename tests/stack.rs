@@ -476,3 +476,58 @@ fn the_stack_s_logs_data_and_secrets_are_private_to_its_user() {
          writing such files: `cargo xtask down && cargo xtask up`)"
     );
 }
+
+/// Single sign-on through the ingress: its starts share the login zone (a burst from one address
+/// is cut short with the API's 429), and the callback's query (the provider's code and state)
+/// is kept out of the access log. Needs the dev provider (`auth.oidc` on, as `xtask up` runs it).
+#[tokio::test]
+#[ignore = "needs the stack from `cargo xtask up`; run by `cargo xtask test`"]
+async fn single_sign_on_through_the_ingress_is_rate_limited_and_logged_without_its_code() {
+    let base = base();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let config: Value =
+        http.get(format!("{base}/api/v1/auth/config")).send().await.expect("config").json().await.expect("json");
+    assert!(config["oidc"]["login_url"].is_string(), "the dev stack offers single sign-on: {config}");
+
+    let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+    let state = format!("state-{}", uuid::Uuid::new_v4().simple());
+    let answer =
+        http.get(format!("{base}/api/v1/auth/oidc/callback?code={code}&state={state}")).send().await.expect("callback");
+    assert_eq!(answer.status().as_u16(), 400, "a callback without this browser's flow cookie");
+    let run = std::env::var_os("WHISTLE_RUN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/whistle/run")
+    });
+    let log = std::fs::read_to_string(run.join("logs/nginx-access.log")).expect("nginx's access log");
+    let line = log.lines().rev().find(|l| l.contains("/api/v1/auth/oidc/callback"));
+    assert!(line.is_some(), "the callback is in the access log");
+    assert!(
+        !log.contains(&code) && !log.contains(&state),
+        "the callback's code or state is in the access log: {line:?}"
+    );
+
+    let starts = futures::future::join_all((0..60).map(|_| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let resp = http.get(format!("{base}/api/v1/auth/oidc/login")).send().await.expect("sign-in start");
+            let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+            (status, headers, resp.bytes().await.expect("body"))
+        }
+    }))
+    .await;
+    let refused: Vec<_> = starts.iter().filter(|(s, ..)| *s == 429).collect();
+    assert!(
+        starts.iter().all(|(s, ..)| matches!(s, 302 | 429)),
+        "{:?}",
+        starts.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert!(
+        refused.len() >= 20,
+        "a burst of 60 sign-in starts from one address was not cut short: {} refused",
+        refused.len()
+    );
+    for (status, headers, body) in &refused {
+        assert_rate_limited(*status, headers, body, "a refused sign-in start");
+    }
+    // Leave the login zone as the next test expects it: refilled (10/s).
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+}
