@@ -20,18 +20,7 @@ usage() {
   exit 2
 }
 
-cmd_install() {
-  if [[ -x $PY ]] && "$PY" -m pip show georeport 2>/dev/null | grep -q "^Version: $GEOREPORT_VERSION$"; then
-    return 0
-  fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    ensure_apt python3-venv
-  fi
-  rm -rf -- "$VENV"
-  python3 -m venv "$VENV" || { ensure_apt python3-venv; python3 -m venv "$VENV"; }
-  "$PY" -m pip install --quiet --disable-pip-version-check "georeport==$GEOREPORT_VERSION"
-  echo "georeport: georeport $GEOREPORT_VERSION in $VENV"
-}
+cmd_install() { ensure_venv "$VENV" "georeport==$GEOREPORT_VERSION"; }
 
 case ${1:-} in
   install) cmd_install ;;

@@ -219,25 +219,8 @@ conf_changed() {
   ((changed))
 }
 
-# The virtualenv acls.py runs in (venv-kafka under $WHISTLE_CACHE, shared by every run dir, so
-# made under a lock of its own).
-acls_install() {
-  local py=$ACLS_VENV/bin/python stamp=$ACLS_VENV/.requirements fd
-  [[ -x $py && -f $stamp && $(<"$stamp") == "${ACLS_REQUIREMENTS[*]}" ]] && return 0
-  exec {fd}>"$WHISTLE_CACHE/venv-kafka.lock"
-  flock -w 300 "$fd" || die "kafka: timed out waiting for $WHISTLE_CACHE/venv-kafka.lock"
-  if [[ ! -x $py || ! -f $stamp || $(<"$stamp") != "${ACLS_REQUIREMENTS[*]}" ]]; then
-    note "kafka: installing ${ACLS_REQUIREMENTS[*]} (PyPI) into $ACLS_VENV for the ACLs"
-    python3 -m venv --help >/dev/null 2>&1 || ensure_apt python3-venv
-    rm -rf -- "$ACLS_VENV"
-    python3 -m venv "$ACLS_VENV" || { ensure_apt python3-venv; python3 -m venv "$ACLS_VENV"; }
-    "$py" -m pip install --quiet --disable-pip-version-check "${ACLS_REQUIREMENTS[@]}" \
-      >>"$WHISTLE_LOGS/kafka-fetch.log" 2>&1 \
-      || die "kafka: pip install ${ACLS_REQUIREMENTS[*]} failed; see $WHISTLE_LOGS/kafka-fetch.log"
-    echo "${ACLS_REQUIREMENTS[*]}" >"$stamp"
-  fi
-  exec {fd}>&-
-}
+# The virtualenv acls.py runs in.
+acls_install() { ensure_venv "$ACLS_VENV" "${ACLS_REQUIREMENTS[@]}"; }
 
 # acls [print]  Make the running broker's ACLs those users.yaml grants (as admin), or list them.
 cmd_acls() {

@@ -89,6 +89,30 @@ ensure_cmd() {
     || die "installed $pkg but '$cmd' is still not on PATH"
 }
 
+# ensure_venv DIR REQUIREMENT...  A virtualenv at DIR (under $WHISTLE_CACHE) holding REQUIREMENT...
+# (pinned PyPI requirements, "name==version"), made with the machine's python3 (Debian's
+# python3-venv if missing) under a lock of its own (DIR.lock), since every run directory's scripts
+# share it; a no-op when DIR was made with exactly these (its .requirements file says so).
+ensure_venv() {
+  local venv=$1 fd want
+  shift
+  want="$*"
+  [[ -x $venv/bin/python && -f $venv/.requirements && $(<"$venv/.requirements") == "$want" ]] && return 0
+  exec {fd}>"$venv.lock"
+  flock -w 300 "$fd" || die "timed out waiting for $venv.lock"
+  if [[ ! -x $venv/bin/python || ! -f $venv/.requirements || $(<"$venv/.requirements") != "$want" ]]; then
+    ensure_cmd python3 python3
+    note "installing $want (PyPI) into $venv"
+    python3 -m venv --help >/dev/null 2>&1 || ensure_apt python3-venv
+    rm -rf -- "$venv"
+    python3 -m venv "$venv" || { ensure_apt python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >>"$WHISTLE_LOGS/pip.log" 2>&1 \
+      || { show_log_tail "$WHISTLE_LOGS/pip.log"; die "pip install $want into $venv failed; see $WHISTLE_LOGS/pip.log"; }
+    echo "$want" >"$venv/.requirements"
+  fi
+  exec {fd}>&-
+}
+
 # Path of a command, also finding /usr/sbin tools when /usr/sbin is not on PATH.
 cmd_path() {
   command -v "$1" 2>/dev/null || { [[ -x /usr/sbin/$1 ]] && printf '/usr/sbin/%s\n' "$1"; }

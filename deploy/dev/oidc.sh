@@ -42,18 +42,7 @@ discovery_ok() {
   curl -fsS --max-time 2 "$(issuer)/.well-known/openid-configuration" 2>/dev/null | grep -q '"issuer"'
 }
 
-cmd_install() {
-  if [[ -x $PY ]] && "$PY" -m pip show oidc-provider-mock 2>/dev/null | grep -q "^Version: $OIDC_MOCK_VERSION$"; then
-    return 0
-  fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    ensure_apt python3-venv
-  fi
-  rm -rf -- "$VENV"
-  python3 -m venv "$VENV" || { ensure_apt python3-venv; python3 -m venv "$VENV"; }
-  "$PY" -m pip install --quiet --disable-pip-version-check "oidc-provider-mock==$OIDC_MOCK_VERSION"
-  echo "oidc: oidc-provider-mock $OIDC_MOCK_VERSION in $VENV"
-}
+cmd_install() { ensure_venv "$VENV" "oidc-provider-mock==$OIDC_MOCK_VERSION"; }
 
 cmd_start() {
   with_lock oidc

@@ -19,18 +19,7 @@ usage() {
   exit 2
 }
 
-cmd_install() {
-  if [[ -x $BIN ]] && "$VENV/bin/python" -m pip show openapi-spec-validator 2>/dev/null | grep -q "^Version: $VALIDATOR_VERSION$"; then
-    return 0
-  fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    ensure_apt python3-venv
-  fi
-  rm -rf -- "$VENV"
-  python3 -m venv "$VENV" || { ensure_apt python3-venv; python3 -m venv "$VENV"; }
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "openapi-spec-validator==$VALIDATOR_VERSION"
-  echo "openapi: openapi-spec-validator $VALIDATOR_VERSION in $VENV"
-}
+cmd_install() { ensure_venv "$VENV" "openapi-spec-validator==$VALIDATOR_VERSION"; }
 
 case ${1:-} in
   install) cmd_install ;;

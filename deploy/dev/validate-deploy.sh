@@ -63,20 +63,7 @@ usage() {
 
 # ---------------------------------------------------------------- tools
 
-ensure_venv() {
-  ensure_cmd python3 python3
-  local installed=''
-  # Not `pip show | grep -q`: grep quitting early would fail the pipeline under pipefail.
-  [[ -x $VENV/bin/kubernetes-validate ]] && installed=$("$PY" -m pip show kubernetes-validate 2>/dev/null || true)
-  if [[ $installed == *"Version: $KUBERNETES_VALIDATE_VERSION"* ]]; then
-    return 0
-  fi
-  python3 -m venv --help >/dev/null 2>&1 || ensure_apt python3-venv
-  rm -rf -- "$VENV"
-  python3 -m venv "$VENV" || { ensure_apt python3-venv; python3 -m venv "$VENV"; }
-  note "validate-deploy: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $VENV"
-  "$PY" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-}
+deploy_venv() { ensure_venv "$VENV" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"; }
 
 # kustomize's version inside a kubectl ("v5.5.0"), empty when it has none or will not say.
 kustomize_version() {
@@ -324,7 +311,7 @@ cmd_check() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/whistle-validate.XXXXXX")
   TMP_DIR=$tmp
   trap 'rm -rf -- "$TMP_DIR"' EXIT
-  ensure_venv
+  deploy_venv
   ensure_kubectl
   ensure_cmd docker-compose docker-compose
   ensure_cmd nginx nginx
@@ -410,7 +397,7 @@ NOTRUN
 case ${1:-check} in
   check) cmd_check ;;
   sync-rules)
-    ensure_venv
+    deploy_venv
     "$PY" "$CHECK" sync-rules
     ;;
   *) usage ;;
