@@ -157,6 +157,26 @@ pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyho
         .context("creating Kafka consumer")
 }
 
+/// A [`consumer`] for a group off the live path (the ledger): the broker answers a fetch once
+/// [`BULK_FETCH_MIN_BYTES`] are there or [`BULK_FETCH_WAIT`] passed, instead of as soon as one
+/// message is, so under load it serves one fetch per many appends, and the consumer's batches
+/// grow accordingly. Its events arrive up to [`BULK_FETCH_WAIT`] later.
+pub fn bulk_consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
+    consumer_config(settings, group, client_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.min.bytes", BULK_FETCH_MIN_BYTES.to_string())
+        .set("fetch.wait.max.ms", BULK_FETCH_WAIT.as_millis().to_string())
+        .create()
+        .context("creating Kafka consumer")
+}
+
+/// What a [`bulk_consumer`]'s fetch waits for at most.
+pub const BULK_FETCH_WAIT: Duration = Duration::from_millis(100);
+/// What a [`bulk_consumer`]'s fetch waits for, in bytes, unless [`BULK_FETCH_WAIT`] passes first.
+pub const BULK_FETCH_MIN_BYTES: usize = 64 * 1024;
+
 /// A group consumer that never commits by itself: its offsets are committed by a producer's
 /// transaction (`send_offsets_to_transaction` with this consumer's group metadata).
 pub fn transactional_consumer(
@@ -407,6 +427,79 @@ where
     let result = match result {
         Ok(()) => confirm(redis.as_ref(), &mut unconfirmed, &store_now).await,
         Err(err) => Err(err),
+    };
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
+    }
+    result
+}
+
+/// Consumes `consumer` a batch at a time: waits for one message, takes every further message
+/// already fetched (up to `max_batch` in all), hands them to `handler` in the order read, and
+/// stores each partition's last offset of the batch only after the handler succeeded. A batch's
+/// messages therefore keep their order per partition (a whistle's events apply in sequence),
+/// and under load a batch grows to what arrived while the last one was handled: one round trip
+/// to a store per batch instead of one per message.
+///
+/// As with [`consume_in_order`], handlers must be idempotent (a crash replays the batch, or the
+/// batches since the last commit) and deal with poison messages themselves; a handler error is
+/// fatal and nothing of that batch is stored. On cancellation the loop stops between batches
+/// and commits synchronously.
+pub async fn consume_batches<H, Fut>(
+    consumer: std::sync::Arc<StreamConsumer>,
+    token: tokio_util::sync::CancellationToken,
+    max_batch: usize,
+    mut handler: H,
+) -> anyhow::Result<()>
+where
+    H: FnMut(Vec<OwnedMessage>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use futures::FutureExt as _;
+    let max_batch = max_batch.max(1);
+    let result = loop {
+        let first = tokio::select! {
+            biased;
+            () = token.cancelled() => break Ok(()),
+            received = consumer.recv() => received,
+        };
+        let first = match first {
+            Ok(msg) => msg.detach(),
+            // Transient client errors (broker down, rebalance); librdkafka retries.
+            Err(err) => {
+                tracing::warn!(error = %err, "Kafka consumer error");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        // What librdkafka has already fetched is ready at once; stop at the first wait.
+        while batch.len() < max_batch {
+            match consumer.recv().now_or_never() {
+                Some(Ok(msg)) => batch.push(msg.detach()),
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "Kafka consumer error");
+                    break;
+                }
+                None => break,
+            }
+        }
+        let mut last: std::collections::BTreeMap<(String, i32), i64> = std::collections::BTreeMap::new();
+        for msg in &batch {
+            let at = last.entry((msg.topic().to_owned(), msg.partition())).or_insert(msg.offset());
+            *at = (*at).max(msg.offset());
+        }
+        if let Err(err) = handler(batch).await {
+            break Err(err);
+        }
+        for ((topic, partition), offset) in last {
+            if let Err(err) = consumer.store_offset(&topic, partition, offset) {
+                // After a rebalance the partition may belong to another member now; it replays.
+                tracing::warn!(topic, partition, offset, error = %err, "offset not stored");
+            }
+        }
     };
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
