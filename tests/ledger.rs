@@ -323,6 +323,85 @@ async fn a_rebuild_from_the_topic_equals_the_incremental_ledger() {
     ledger.stop().await;
 }
 
+/// The consumer writes a batch of events in one transaction (`LedgerStore::apply_batch`): the
+/// cases interleaved, a case's events several to a batch and across batches, replays inside a
+/// batch and across, an event of a case never raised. Every outcome and every row and event must
+/// equal applying the same events one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_writes_what_its_events_write_one_at_a_time() {
+    use whistle_ledger::store::Applied;
+    let iso = Isolation::new();
+    let connect = |url: String| async move {
+        LedgerStore::connect(&DatabaseSettings { url: Some(secrecy::SecretString::from(url)), ..Default::default() })
+            .await
+            .expect("connects")
+    };
+    let single = connect(iso.create_named_database("single").await).await;
+    let batched = connect(iso.create_named_database("batched").await).await;
+    let cases = fixture();
+    // Round robin over the cases, each case's events in order.
+    let per_case: Vec<Vec<CaseEvent>> = cases.iter().map(synth::events).collect();
+    let longest = per_case.iter().map(Vec::len).max().unwrap_or(0);
+    let mut events: Vec<CaseEvent> = Vec::new();
+    for i in 0..longest {
+        for case in &per_case {
+            if let Some(e) = case.get(i) {
+                events.push(e.clone());
+                // Case 1's events arrive twice in a row: the second inside the same batch.
+                if case[0].subject == per_case[0][0].subject {
+                    events.push(e.clone());
+                }
+            }
+        }
+    }
+    // A replay of case 5's events long after, and a step of a case never raised.
+    events.extend(per_case[4].iter().cloned());
+    let mut stray = per_case[1][1].clone();
+    stray.id = Uuid::new_v4();
+    stray.subject = Uuid::new_v4();
+    events.insert(events.len() / 2, stray);
+
+    let mut one_at_a_time = Vec::new();
+    for e in &events {
+        one_at_a_time.push(single.apply(e).await.expect("applied"));
+    }
+    let mut in_batches = Vec::new();
+    for chunk in events.chunks(7) {
+        let refs: Vec<&CaseEvent> = chunk.iter().collect();
+        in_batches.extend(batched.apply_batch(&refs).await.expect("applied"));
+    }
+    assert_eq!(in_batches, one_at_a_time, "each event's outcome");
+    let count = |outcomes: &[Applied], f: fn(&Applied) -> bool| outcomes.iter().filter(|a| f(a)).count();
+    assert_eq!(count(&in_batches, |a| matches!(a, Applied::Refused(_))), 1, "the stray step is refused");
+    assert_eq!(
+        count(&in_batches, |a| *a == Applied::Duplicate),
+        per_case[0].len() + per_case[4].len(),
+        "replays are duplicates"
+    );
+    assert_eq!(count(&in_batches, |a| *a == Applied::Written) as i64, steps(&cases));
+    assert_eq!(batched.all_views().await.expect("views"), single.all_views().await.expect("views"));
+    assert_eq!(batched.all_events().await.expect("events"), single.all_events().await.expect("events"));
+    type Columns = (Uuid, String, Option<String>, Vec<String>, Option<String>, Option<DateTime<Utc>>, i32, i32, bool);
+    let columns = |store: LedgerStore| async move {
+        let rows: Vec<Columns> = sqlx::query_as(
+            "SELECT id, status, department, assisting, authority, closed_at, breaches, reroutes, overdue \
+             FROM ledger_cases ORDER BY id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("rows");
+        rows
+    };
+    let rows = columns(batched.clone()).await;
+    assert_eq!(rows.len(), cases.len());
+    assert!(rows.iter().any(|r| r.4.is_some()), "the router's authority is kept: {rows:?}");
+    assert_eq!(rows, columns(single.clone()).await);
+    single.pool().close().await;
+    batched.pool().close().await;
+    iso.drop_named_database("single").await;
+    iso.drop_named_database("batched").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_csv_export_has_a_bom_chinese_and_neutralised_formulas() {
     let ledger = Ledger::start().await;

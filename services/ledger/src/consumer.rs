@@ -1,6 +1,7 @@
-//! The consumer group `ledger` on the case topic: each event applied to its case in PostgreSQL
-//! (one transaction), the offset stored only after the commit (`consume_in_order`). A case's
-//! events apply in order, different cases concurrently.
+//! The consumer group `ledger` on the case topic: the events fetched while the last batch was
+//! written are applied to their cases in PostgreSQL in one transaction (`consume_batches`,
+//! [`LedgerStore::apply_batch`]), the offsets stored only after the commit. A case's events
+//! apply in topic order.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::{Message as _, OwnedMessage};
 use tokio_util::sync::CancellationToken;
 use whistle_common::kafka::{self, DeadLetters};
-use whistle_schemas::events::{Decoded, decode};
+use whistle_schemas::events::{CaseEvent, Decoded, decode};
 
 use crate::metrics::Metrics;
 use crate::store::{Applied, LedgerStore};
@@ -20,38 +21,41 @@ pub struct Projector {
     pub dead_letters: DeadLetters,
     pub metrics: Metrics,
     pub token: CancellationToken,
-    pub max_in_flight: usize,
+    pub max_batch: usize,
 }
 
 impl Projector {
     pub async fn consume(self) -> anyhow::Result<()> {
-        let (consumer, token, max) = (self.consumer.clone(), self.token.clone(), self.max_in_flight);
-        kafka::consume_in_order(consumer, token, max, None, move |msg| {
-            let projector = self.clone();
-            async move { projector.handle(msg).await }
-        })
-        .await
+        let (consumer, token, max) = (self.consumer.clone(), self.token.clone(), self.max_batch);
+        kafka::consume_batches(consumer, token, max, |batch| self.handle(batch)).await
     }
 
-    async fn handle(&self, msg: OwnedMessage) -> anyhow::Result<()> {
-        let event = match decode(msg.payload().unwrap_or_default()) {
-            Ok(Decoded::Event(event)) => event,
-            Ok(Decoded::UnknownType(kind)) => {
-                tracing::debug!(kind, "event type unknown to this build; skipped");
-                return Ok(());
-            }
-            Err(err) => {
-                self.metrics.events.with_label_values(&["undecodable"]).inc();
-                let reason = err.to_string();
-                kafka::retry_until_cancelled("dead-lettering", &self.token, || self.dead_letters.send(&msg, &reason))
+    async fn handle(&self, batch: Vec<OwnedMessage>) -> anyhow::Result<()> {
+        let mut events: Vec<CaseEvent> = Vec::with_capacity(batch.len());
+        for msg in &batch {
+            match decode(msg.payload().unwrap_or_default()) {
+                Ok(Decoded::Event(event)) => events.push(*event),
+                Ok(Decoded::UnknownType(kind)) => {
+                    tracing::debug!(kind, "event type unknown to this build; skipped");
+                }
+                Err(err) => {
+                    self.metrics.events.with_label_values(&["undecodable"]).inc();
+                    let reason = err.to_string();
+                    kafka::retry_until_cancelled("dead-lettering", &self.token, || {
+                        self.dead_letters.send(msg, &reason)
+                    })
                     .await?;
-                return Ok(());
+                }
             }
-        };
+        }
+        let refs: Vec<&CaseEvent> = events.iter().collect();
         let applied =
-            kafka::retry_until_cancelled("writing a case to the ledger", &self.token, || self.store.apply(&event))
+            kafka::retry_until_cancelled("writing cases to the ledger", &self.token, || self.store.apply_batch(&refs))
                 .await?;
-        record(&self.metrics, &applied, &event);
+        self.metrics.batch.observe(events.len() as f64);
+        for (applied, event) in applied.iter().zip(&events) {
+            record(&self.metrics, applied, event);
+        }
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Ledger metrics. Labels are bounded: outcome (4), query kind (3: list, report, figures), export format (2).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -10,6 +10,8 @@ pub struct Metrics {
     /// Database time of a list page, a report or the outcome figures.
     pub query_seconds: HistogramVec,
     pub exports: IntCounterVec,
+    /// Case events per transaction (a consumer batch).
+    pub batch: Histogram,
 }
 
 impl Metrics {
@@ -24,7 +26,12 @@ impl Metrics {
         let exports = IntCounterVec::new(Opts::new("exports_total", "Exports started"), &["format"])?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(query_seconds.clone()))?;
+        let batch = Histogram::with_opts(
+            HistogramOpts::new("batch_events", "Case events applied in one transaction")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]),
+        )?;
         registry.register(Box::new(exports.clone()))?;
-        Ok(Metrics { registry, events, query_seconds, exports })
+        registry.register(Box::new(batch.clone()))?;
+        Ok(Metrics { registry, events, query_seconds, exports, batch })
     }
 }

@@ -23,8 +23,9 @@ pub struct Settings {
     /// in `fences.json`).
     pub assist: AssistSettings,
     pub group_id: String,
-    /// Case events applied at once (different cases; one case's events apply in order).
-    pub max_in_flight: usize,
+    /// Case events applied at most in one transaction (a batch: what was fetched while the
+    /// last batch was written; one case's events apply in topic order).
+    pub max_batch: usize,
     /// Token verification (the shared `jwt_secret`).
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
@@ -41,7 +42,7 @@ impl Default for Settings {
             registry_path: Some(std::path::PathBuf::from("deploy/data/registry.json")),
             assist: AssistSettings::default(),
             group_id: "ledger".to_owned(),
-            max_in_flight: 32,
+            max_batch: 512,
             auth: AuthSettings::default(),
             rate_limit: RateLimitSettings::default(),
             shutdown: ShutdownSettings::default(),
@@ -85,8 +86,8 @@ impl Settings {
                 message: "the outcome figures need the assist data's fences.json (or a registry_path beside it)".into(),
             });
         }
-        if !(1..=1024).contains(&self.max_in_flight) {
-            return Err(SettingsError::Invalid { key: "max_in_flight", message: "must be between 1 and 1024".into() });
+        if !(1..=4096).contains(&self.max_batch) {
+            return Err(SettingsError::Invalid { key: "max_batch", message: "must be between 1 and 4096".into() });
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ impl Application {
         }
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-ledger")?;
-        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-ledger")?);
+        let consumer = Arc::new(kafka::bulk_consumer(&settings.kafka, &settings.group_id, "whistle-ledger")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let projector = Projector {
             store,
@@ -61,7 +61,7 @@ impl Application {
             ),
             metrics: Metrics::new()?,
             token: CancellationToken::new(),
-            max_in_flight: settings.max_in_flight,
+            max_batch: settings.max_batch,
         };
         let listener = TcpListener::bind(settings.http.addr())
             .await

@@ -1,7 +1,8 @@
-//! The ledger in PostgreSQL: applying case events (each in one transaction, idempotent on the
+//! The ledger in PostgreSQL: applying case events (a batch in one transaction, idempotent on the
 //! event id: the case's row and the event itself), and the queries of the list, the exports and
 //! the reports.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -93,47 +94,85 @@ impl LedgerStore {
 
     /// Applies one event to its case with the case's own rules, in one transaction.
     pub async fn apply(&self, event: &CaseEvent) -> anyhow::Result<Applied> {
-        let mut tx = self.pool.begin().await.context("starting a transaction")?;
-        let stored: Option<sqlx::types::Json<Value>> =
-            sqlx::query_scalar("SELECT view FROM ledger_cases WHERE id = $1 FOR UPDATE")
-                .bind(event.subject)
-                .fetch_optional(&mut *tx)
-                .await
-                .context("reading a case")?;
-        let current: Option<Case> = match stored {
-            Some(json) => Some(serde_json::from_value(json.0).context("decoding a stored case")?),
-            None => None,
-        };
-        if is_duplicate(current.as_ref(), event) {
-            return Ok(Applied::Duplicate);
+        let mut applied = self.apply_batch(&[event]).await?;
+        Ok(applied.pop().unwrap_or(Applied::Duplicate))
+    }
+
+    /// Applies `events`, in the order given (a case's events in topic order), to their cases
+    /// with the case's own rules, all in one transaction: what each did, in the same order.
+    ///
+    /// The cases are read once and locked in id order (two writers of overlapping batches, as
+    /// around a rebalance, wait for each other instead of deadlocking), evolved in memory, and
+    /// written with one statement for the cases and one for the events. Either every event of
+    /// the batch is in the ledger afterwards or none is: a failed batch is retried whole, and a
+    /// replay of an applied one finds each event a duplicate.
+    pub async fn apply_batch(&self, events: &[&CaseEvent]) -> anyhow::Result<Vec<Applied>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
-        let case = match evolve(current, event) {
-            Ok(case) => case,
-            Err(refusal) => return Ok(Applied::Refused(refusal)),
-        };
-        // The one figure the view does not keep: under which authority the router found the holder.
-        let authority = if let Effect::Routed(d) = effect(&event.body) {
-            d.authority.and_then(|a| serde_json::to_value(a).ok()).and_then(|v| v.as_str().map(str::to_owned))
-        } else {
-            None
-        };
-        let view: WhistleView = case.view();
-        let json = serde_json::to_value(&view).context("encoding a case")?;
-        upsert(&mut tx, &Record::of(&view, json), authority).await?;
-        // The event itself, for the outcome figures (whistle_ledger::figures).
+        let mut ids: Vec<Uuid> = events.iter().map(|e| e.subject).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        let stored: Vec<(Uuid, sqlx::types::Json<Value>)> =
+            sqlx::query_as("SELECT id, view FROM ledger_cases WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .context("reading cases")?;
+        let mut cases: HashMap<Uuid, Case> = HashMap::with_capacity(ids.len());
+        for (id, json) in stored {
+            cases.insert(id, serde_json::from_value(json.0).context("decoding a stored case")?);
+        }
+        // The cases changed, each with the authority the router last found for it in the batch
+        // (the one figure the view does not keep), in id order.
+        let mut changed: BTreeMap<Uuid, Option<String>> = BTreeMap::new();
+        let mut written: Vec<&CaseEvent> = Vec::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for &event in events {
+            let current = cases.get(&event.subject);
+            if is_duplicate(current, event) {
+                outcomes.push(Applied::Duplicate);
+                continue;
+            }
+            match evolve(current.cloned(), event) {
+                Ok(case) => {
+                    cases.insert(event.subject, case);
+                    let authority = changed.entry(event.subject).or_default();
+                    if let Some(found) = routed_authority(event) {
+                        *authority = Some(found);
+                    }
+                    written.push(event);
+                    outcomes.push(Applied::Written);
+                }
+                Err(refusal) => outcomes.push(Applied::Refused(refusal)),
+            }
+        }
+        if written.is_empty() {
+            return Ok(outcomes);
+        }
+        let mut rows = Vec::with_capacity(changed.len());
+        for (id, authority) in changed {
+            let view: WhistleView = cases.get(&id).context("a changed case is missing")?.view();
+            let json = serde_json::to_value(&view).context("encoding a case")?;
+            rows.push((Record::of(&view, json), authority));
+        }
+        upsert(&mut tx, &rows).await?;
+        // The events themselves, for the outcome figures (whistle_ledger::figures).
         sqlx::query(
-            "INSERT INTO ledger_case_events (id, case_id, time, event) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO ledger_case_events (id, case_id, time, event) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::jsonb[]) \
              ON CONFLICT (id) DO NOTHING",
         )
-        .bind(event.id)
-        .bind(event.subject)
-        .bind(event.time)
-        .bind(sqlx::types::Json(event))
+        .bind(written.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(written.iter().map(|e| e.subject).collect::<Vec<_>>())
+        .bind(written.iter().map(|e| e.time).collect::<Vec<_>>())
+        .bind(written.iter().map(|e| sqlx::types::Json(*e)).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
-        .context("writing a case event")?;
-        tx.commit().await.context("committing a case")?;
-        Ok(Applied::Written)
+        .context("writing case events")?;
+        tx.commit().await.context("committing cases")?;
+        Ok(outcomes)
     }
 
     /// Inserts new rows of cases without assisting departments in one statement (the
@@ -281,18 +320,37 @@ pub struct Listed {
     pub view: WhistleView,
 }
 
+/// The router's finding of the holder's authority, on a dispatch.
+fn routed_authority(event: &CaseEvent) -> Option<String> {
+    let Effect::Routed(d) = effect(&event.body) else { return None };
+    d.authority.and_then(|a| serde_json::to_value(a).ok()).and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Writes `rows` (distinct ids), each with the authority found for it (or none, keeping the
+/// stored one), in one statement.
 async fn upsert(
     tx: &mut sqlx::Transaction<'static, Postgres>,
-    r: &Record,
-    authority: Option<String>,
+    rows: &[(Record, Option<String>)],
 ) -> anyhow::Result<()> {
+    fn col<T>(rows: &[(Record, Option<String>)], f: impl Fn(&Record) -> T) -> Vec<T> {
+        rows.iter().map(|(r, _)| f(r)).collect()
+    }
     sqlx::query(
         "INSERT INTO ledger_cases (id, kind, status, district, town, department, assisting, item, authority, \
          raised_at, updated_at, dispatched_at, acknowledged_at, arrived_at, resolved_at, closed_at, overdue, \
          breaches, breached, ack_on_time, arrive_on_time, reopens, reopened, reroutes, rejected, steps, \
          search_text, view, first_breached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23, $24, $25, $26, $27, $28, $29) \
+         SELECT id, kind, status, district, town, department, ARRAY(SELECT jsonb_array_elements_text(assisting)), \
+         item, authority, raised_at, updated_at, dispatched_at, acknowledged_at, arrived_at, resolved_at, \
+         closed_at, overdue, breaches, breaches > 0, ack_on_time, arrive_on_time, reopens, reopens > 0, reroutes, \
+         status = 'rejected', steps, search_text, view, first_breached_at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], \
+         $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], \
+         $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::bool[], $18::int4[], $19::bool[], \
+         $20::bool[], $21::int4[], $22::int4[], $23::int4[], $24::text[], $25::jsonb[], $26::timestamptz[]) \
+         AS t(id, kind, status, district, town, department, assisting, item, authority, raised_at, updated_at, \
+         dispatched_at, acknowledged_at, arrived_at, resolved_at, closed_at, overdue, breaches, ack_on_time, \
+         arrive_on_time, reopens, reroutes, steps, search_text, view, first_breached_at) \
          ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status, \
          district = EXCLUDED.district, town = EXCLUDED.town, department = EXCLUDED.department, \
          assisting = EXCLUDED.assisting, item = EXCLUDED.item, \
@@ -306,38 +364,35 @@ async fn upsert(
          search_text = EXCLUDED.search_text, view = EXCLUDED.view, \
          first_breached_at = EXCLUDED.first_breached_at",
     )
-    .bind(r.id)
-    .bind(&r.kind)
-    .bind(r.status.as_str())
-    .bind(&r.district)
-    .bind(&r.town)
-    .bind(&r.department)
-    .bind(&r.assisting)
-    .bind(&r.item)
-    .bind(authority)
-    .bind(r.raised_at)
-    .bind(r.updated_at)
-    .bind(r.dispatched_at)
-    .bind(r.acknowledged_at)
-    .bind(r.arrived_at)
-    .bind(r.resolved_at)
-    .bind(r.closed_at)
-    .bind(r.overdue)
-    .bind(r.breaches)
-    .bind(r.breaches > 0)
-    .bind(r.ack_on_time)
-    .bind(r.arrive_on_time)
-    .bind(r.reopens)
-    .bind(r.reopens > 0)
-    .bind(r.reroutes)
-    .bind(r.status == whistle_schemas::Status::Rejected)
-    .bind(r.steps)
-    .bind(&r.search_text)
-    .bind(sqlx::types::Json(&r.view))
-    .bind(r.first_breached_at)
+    .bind(col(rows, |r| r.id))
+    .bind(col(rows, |r| r.kind.clone()))
+    .bind(col(rows, |r| r.status.as_str().to_owned()))
+    .bind(col(rows, |r| r.district.clone()))
+    .bind(col(rows, |r| r.town.clone()))
+    .bind(col(rows, |r| r.department.clone()))
+    .bind(col(rows, |r| sqlx::types::Json(r.assisting.clone())))
+    .bind(col(rows, |r| r.item.clone()))
+    .bind(rows.iter().map(|(_, authority)| authority.clone()).collect::<Vec<_>>())
+    .bind(col(rows, |r| r.raised_at))
+    .bind(col(rows, |r| r.updated_at))
+    .bind(col(rows, |r| r.dispatched_at))
+    .bind(col(rows, |r| r.acknowledged_at))
+    .bind(col(rows, |r| r.arrived_at))
+    .bind(col(rows, |r| r.resolved_at))
+    .bind(col(rows, |r| r.closed_at))
+    .bind(col(rows, |r| r.overdue))
+    .bind(col(rows, |r| r.breaches))
+    .bind(col(rows, |r| r.ack_on_time))
+    .bind(col(rows, |r| r.arrive_on_time))
+    .bind(col(rows, |r| r.reopens))
+    .bind(col(rows, |r| r.reroutes))
+    .bind(col(rows, |r| r.steps))
+    .bind(col(rows, |r| r.search_text.clone()))
+    .bind(col(rows, |r| sqlx::types::Json(r.view.clone())))
+    .bind(col(rows, |r| r.first_breached_at))
     .execute(&mut **tx)
     .await
-    .context("writing a case")?;
+    .context("writing cases")?;
     Ok(())
 }
 
