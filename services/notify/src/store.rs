@@ -209,16 +209,6 @@ impl NotifyStore {
         Ok(rosters.len())
     }
 
-    pub async fn record_town(&self, whistle: Uuid, town: &str) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO case_towns (whistle, town) VALUES ($1, $2) ON CONFLICT (whistle) DO NOTHING")
-            .bind(whistle)
-            .bind(town)
-            .execute(&self.pool)
-            .await
-            .context("recording a case's town")?;
-        Ok(())
-    }
-
     pub async fn town_of(&self, whistle: Uuid) -> anyhow::Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT town FROM case_towns WHERE whistle = $1")
             .bind(whistle)

@@ -120,16 +120,6 @@ pub enum CreateOutcome {
 }
 
 impl NotifyStore {
-    pub async fn record_district(&self, whistle: Uuid, district: &str) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO case_districts (whistle, district) VALUES ($1, $2) ON CONFLICT (whistle) DO NOTHING")
-            .bind(whistle)
-            .bind(district)
-            .execute(&self.pool)
-            .await
-            .context("recording a case's district")?;
-        Ok(())
-    }
-
     pub async fn district_of(&self, whistle: Uuid) -> anyhow::Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT district FROM case_districts WHERE whistle = $1")
             .bind(whistle)
@@ -139,16 +129,47 @@ impl NotifyStore {
         Ok(row.map(|(d,)| d))
     }
 
-    /// Whether any active subscription hears `event_type` at all (most events have none: the
-    /// consumer then skips the district lookup).
-    pub async fn anyone_hears(&self, event_type: &str) -> anyhow::Result<bool> {
-        let (any,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM webhooks WHERE state = 'active' AND $1 = ANY(events))")
-                .bind(event_type)
-                .fetch_one(&self.pool)
+    /// The event types some active subscription hears (most have none: the consumer then skips
+    /// the district lookup); read once per consumer batch.
+    pub async fn heard_types(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT e FROM webhooks, unnest(events) AS e WHERE state = 'active'")
+                .fetch_all(&self.pool)
                 .await
                 .context("looking for webhook subscribers")?;
-        Ok(any)
+        Ok(rows.into_iter().map(|(e,)| e).collect())
+    }
+
+    /// Records the districts and towns of new cases (`(case, district, town)`), once per case
+    /// (a replay records nothing), in one transaction.
+    pub async fn record_origins(&self, origins: &[(Uuid, String, Option<String>)]) -> anyhow::Result<()> {
+        if origins.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.context("recording cases' districts")?;
+        sqlx::query(
+            "INSERT INTO case_districts (whistle, district) SELECT * FROM UNNEST($1::uuid[], $2::text[]) \
+             ON CONFLICT (whistle) DO NOTHING",
+        )
+        .bind(origins.iter().map(|o| o.0).collect::<Vec<_>>())
+        .bind(origins.iter().map(|o| o.1.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .context("recording cases' districts")?;
+        let towns: Vec<(Uuid, String)> = origins.iter().filter_map(|o| Some((o.0, o.2.clone()?))).collect();
+        if !towns.is_empty() {
+            sqlx::query(
+                "INSERT INTO case_towns (whistle, town) SELECT * FROM UNNEST($1::uuid[], $2::text[]) \
+                 ON CONFLICT (whistle) DO NOTHING",
+            )
+            .bind(towns.iter().map(|t| t.0).collect::<Vec<_>>())
+            .bind(towns.iter().map(|t| t.1.clone()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .context("recording cases' towns")?;
+        }
+        tx.commit().await.context("recording cases' districts")?;
+        Ok(())
     }
 
     /// The active subscriptions that hear `event_type` for a case of `district` (every-district
