@@ -5,7 +5,9 @@
 //! boards subscribe to one department at once, as they do when a gateway restarts in the
 //! morning. Redis memory is sampled throughout.
 //!
-//! `WHISTLE_STORM_CASES` and `WHISTLE_STORM_BOARDS` (2,000 each) size the storm.
+//! `WHISTLE_STORM_CASES` and `WHISTLE_STORM_BOARDS` (2,000 each) size the storm. Beside it, the
+//! projection's own guarantees on the real Redis: pages without gaps, and the projector's
+//! memory of the cases it wrote yielding to another writer.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -340,6 +342,39 @@ async fn two_thousand_boards_subscribing_at_once_get_bounded_snapshots_and_redis
     assert_eq!(all.len(), want.len(), "pages hold every open case");
     assert_eq!(all, want, "pages continue the snapshot's order without a gap or a repeat");
     stop.cancel();
+    iso.clean_up().await;
+}
+
+/// The projector remembers the cases it wrote (`CaseStore::with_projection_cache`). Another
+/// writer changing a case meanwhile (a second gateway around a rebalance) must neither be
+/// overwritten nor make a fitting event look refused, and a replay is still a duplicate.
+#[tokio::test]
+async fn a_remembered_case_yields_to_another_writers_change() {
+    let iso = Isolation::new();
+    let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
+    let remembering = CaseStore::new(conn.clone(), iso.redis.key_prefix.clone()).with_projection_cache(16);
+    let other = CaseStore::new(conn, iso.redis.key_prefix.clone());
+    let base = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).single().expect("time");
+    let id = Uuid::new_v4();
+    let events = case_events(1, id, base);
+    let steps = |projected: Projected| match projected {
+        Projected::Applied(case) => case.timeline.len(),
+        other => panic!("not applied: {other:?}"),
+    };
+    assert_eq!(steps(remembering.project(&events[0]).await.expect("raised")), 1);
+    // The other writer dispatches: the remembered case is one step behind.
+    assert_eq!(steps(other.project(&events[1]).await.expect("dispatched")), 2);
+    // The acknowledgement fits only after the dispatch: applied on the stored case, not refused
+    // on the remembered one, and not written over the dispatch.
+    assert_eq!(steps(remembering.project(&events[2]).await.expect("acknowledged")), 3);
+    assert!(matches!(remembering.project(&events[1]).await.expect("replayed"), Projected::Duplicate));
+    assert_eq!(steps(other.project(&events[3]).await.expect("scheduled")), 4);
+    assert_eq!(steps(remembering.project(&events[4]).await.expect("paused")), 5);
+    let stored = other.get(id).await.expect("read").expect("stored");
+    assert_eq!(stored.timeline.len(), 5);
+    for e in &events[..5] {
+        assert!(stored.has_event(e.id), "{} is on the stored case", e.type_name());
+    }
     iso.clean_up().await;
 }
 

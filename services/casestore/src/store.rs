@@ -1,6 +1,9 @@
 //! The Redis projection of case events.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use anyhow::Context as _;
+use hashlink::LruCache;
 use redis::AsyncCommands;
 use redis::streams::{StreamId, StreamRangeReply};
 use uuid::Uuid;
@@ -198,6 +201,9 @@ impl StreamEntry {
     }
 }
 
+/// A case as the projector last wrote it, with the version it wrote.
+type Remembered = (u64, Arc<Case>);
+
 #[derive(Clone)]
 pub struct CaseStore {
     conn: Redis,
@@ -209,6 +215,8 @@ pub struct CaseStore {
     provisional: redis::Script,
     claim_action: redis::Script,
     release_action: redis::Script,
+    /// The projector's own last writes, when enabled ([`CaseStore::with_projection_cache`]).
+    cache: Option<Arc<Mutex<LruCache<Uuid, Remembered>>>>,
 }
 
 /// Claims a whistle's action slot: free, or held by `ARGV[3]` (an action already on the
@@ -253,6 +261,37 @@ impl CaseStore {
             provisional: redis::Script::new(PROVISIONAL),
             claim_action: redis::Script::new(CLAIM_ACTION),
             release_action: redis::Script::new(RELEASE_ACTION),
+            cache: None,
+        }
+    }
+
+    /// Keeps the last `capacity` cases this store's [`CaseStore::project`] wrote, with their
+    /// versions, so the next event of a case starts from memory instead of reading and decoding
+    /// it from Redis. The compare-and-set still guards every write: a case another writer
+    /// changed meanwhile fails it, and the case is read again; a refusal computed from memory is
+    /// checked against Redis before it counts. Only for the projector: a cache in a process
+    /// that does not project would never be filled.
+    pub fn with_projection_cache(mut self, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        self.cache = Some(Arc::new(Mutex::new(LruCache::new(capacity))));
+        self
+    }
+
+    fn cached(&self, id: Uuid) -> Option<Remembered> {
+        let cache = self.cache.as_ref()?;
+        cache.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
+    }
+
+    fn remember(&self, id: Uuid, entry: Option<Remembered>) {
+        let Some(cache) = self.cache.as_ref() else { return };
+        let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match entry {
+            Some(entry) => {
+                cache.insert(id, entry);
+            }
+            None => {
+                cache.remove(&id);
+            }
         }
     }
 
@@ -321,16 +360,26 @@ impl CaseStore {
     pub async fn project(&self, event: &CaseEvent) -> Result<Projected, StoreError> {
         let encode = |e: serde_json::Error| StoreError::Unavailable(anyhow::Error::new(e).context("encoding"));
         let event_json = serde_json::to_string(event).map_err(encode)?;
+        let mut from_memory = self.cached(event.subject);
         for _ in 0..CAS_ATTEMPTS {
-            let loaded = self.load(event.subject).await?;
-            // Version 0 is a provisional record: the projection has not seen the case yet.
-            let (version, current) = match &loaded {
-                Some((v, view)) if *v > 0 => (*v, Some(view)),
-                _ => (0, None),
+            let remembered = from_memory.take();
+            let cached = remembered.is_some();
+            let (version, current) = match remembered {
+                Some((v, case)) => (v, Some(case)),
+                None => match self.load(event.subject).await? {
+                    // Version 0 is a provisional record: the projection has not seen the case yet.
+                    Some((v, case)) if v > 0 => (v, Some(Arc::new(case))),
+                    _ => (0, None),
+                },
             };
-            let (case, channels) = match apply(current, event) {
+            let (case, channels) = match apply(current.as_deref(), event) {
                 Applied::Changed { case, channels } => (case, channels),
                 Applied::Duplicate => return Ok(Projected::Duplicate),
+                // The remembered case may be behind another writer's: ask Redis before refusing.
+                Applied::Refused(_) if cached => {
+                    self.remember(event.subject, None);
+                    continue;
+                }
                 Applied::Refused(reason) => return Ok(Projected::Refused(reason)),
             };
             let case_json = serde_json::to_string(&case).map_err(encode)?;
@@ -360,10 +409,22 @@ impl CaseStore {
                 invocation.arg(if *open { "1" } else { "0" });
             }
             let mut conn = self.conn.clone();
-            let written: i64 = invocation.invoke_async(&mut conn).await?;
+            let written: i64 = match invocation.invoke_async(&mut conn).await {
+                Ok(written) => written,
+                Err(err) => {
+                    // Whether it was written is unknown: the next attempt reads it.
+                    self.remember(event.subject, None);
+                    return Err(err.into());
+                }
+            };
             if written == 1 {
+                if self.cache.is_some() {
+                    let version = case.timeline.len() as u64;
+                    self.remember(event.subject, Some((version, Arc::new((*case).clone()))));
+                }
                 return Ok(Projected::Applied(case));
             }
+            self.remember(event.subject, None);
             tracing::debug!(whistle = %event.subject, "case changed under us; retrying");
         }
         Err(StoreError::Conflict(event.subject))

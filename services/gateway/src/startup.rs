@@ -27,6 +27,10 @@ use crate::session::Limits;
 use crate::settings::Settings;
 use crate::ws::{self, WsState};
 
+/// Cases the projector keeps in memory after writing them (its hot set: the open cases whose
+/// events arrive now); the others are read from Redis when their next event comes.
+const PROJECTION_CACHE: usize = 2048;
+
 pub struct Application {
     listener: TcpListener,
     settings: Settings,
@@ -46,7 +50,7 @@ impl Application {
         let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-gateway")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let redis = redis_conn::managed(&settings.redis).await?;
-        let store = CaseStore::new(redis, settings.redis.key_prefix.clone());
+        let store = CaseStore::new(redis, settings.redis.key_prefix.clone()).with_projection_cache(PROJECTION_CACHE);
         let moved = store.migrate_open_sets().await.context("moving open cases to the ranked index")?;
         if moved > 0 {
             tracing::info!(cases = moved, "open cases moved from the old set layout to the ranked index");
