@@ -10,7 +10,6 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::util::Timeout;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whistle_case::{Effect, SlaSignal, effect};
@@ -24,7 +23,7 @@ use crate::case::{CaseSla, Timer, TimerKind};
 use crate::metrics::Metrics;
 use crate::policy::Policies;
 use crate::store::SlaStore;
-use crate::timers::TimerBackend;
+use crate::timers::{Alarm, TimerBackend};
 
 pub const SOURCE: &str = "/whistle/sla";
 
@@ -52,7 +51,7 @@ pub struct Sla {
     pub cases_topic: Arc<str>,
     pub dead_letters: DeadLetters,
     pub metrics: Metrics,
-    pub wake: Arc<Notify>,
+    pub alarm: Arc<Alarm>,
     pub token: CancellationToken,
 }
 
@@ -191,7 +190,9 @@ impl Sla {
         let fired = self.store.fired(case.whistle).await?;
         let timers = case.timers(policy, self.policies.calendar(&case.district), &fired);
         self.store.save(case, &case.all_keys(policy), &timers).await?;
-        self.wake.notify_one();
+        if let Some(first) = timers.iter().map(|t| t.due).min() {
+            self.alarm.armed(first);
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use chrono::Utc;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+
 use tokio_util::sync::CancellationToken;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
@@ -26,7 +26,7 @@ use crate::policy::Policies;
 use crate::service::Sla;
 use crate::settings::Settings;
 use crate::store::SlaStore;
-use crate::timers::{self, SystemNow};
+use crate::timers::{self, Alarm, SystemNow};
 
 pub struct Application {
     listener: TcpListener,
@@ -63,7 +63,7 @@ impl Application {
                 settings.group_id.clone(),
             ),
             metrics: Metrics::new()?,
-            wake: Arc::new(Notify::new()),
+            alarm: Arc::new(Alarm::default()),
             token: CancellationToken::new(),
         };
         let listener = TcpListener::bind(settings.http.addr())
@@ -111,7 +111,7 @@ impl Application {
         service
             .http("http", listener, app)
             .task("consumer", sla.clone().consume())
-            .task("timers", timers::run(sla.clone(), SystemNow, sla.wake.clone(), token.clone()))
+            .task("timers", timers::run(sla.clone(), SystemNow, sla.alarm.clone(), token.clone()))
             .task("gauges", gauges(sla.clone(), Duration::from_secs(settings.gauge_seconds), token))
             .flush_on_stop(producer);
         service.run(shutdown).await

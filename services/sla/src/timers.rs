@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -38,16 +39,58 @@ pub trait TimerBackend: Send + Sync {
     fn next_due(&self) -> impl Future<Output = anyhow::Result<Option<DateTime<Utc>>>> + Send;
 }
 
-/// Runs until `token` is cancelled. `wake` is notified when a timer is armed, so an earlier
+/// How an armed timer reaches the sleeping loop: [`Alarm::armed`] wakes it only when the timer
+/// is due before the time the loop sleeps towards (at most [`MAX_SLEEP`] ahead), so a busy
+/// service arming timers minutes ahead does not make the loop check every partition per event.
+#[derive(Debug)]
+pub struct Alarm {
+    notify: Notify,
+    /// When the loop wakes by itself (ms since the epoch); `i64::MAX` while it is checking,
+    /// when any armed timer may have been missed by the check and wakes it again.
+    until_ms: AtomicI64,
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Alarm { notify: Notify::new(), until_ms: AtomicI64::new(i64::MAX) }
+    }
+}
+
+impl Alarm {
+    /// A timer due at `due` was armed (call after it is stored): wakes the loop if it would
+    /// otherwise sleep past it.
+    pub fn armed(&self, due: DateTime<Utc>) {
+        if due.timestamp_millis() < self.until_ms.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Wakes the loop whatever it sleeps towards.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    fn checking(&self) {
+        self.until_ms.store(i64::MAX, Ordering::SeqCst);
+    }
+
+    fn sleeping_until(&self, at: DateTime<Utc>) {
+        self.until_ms.store(at.timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+/// Runs until `token` is cancelled. `alarm` is told when a timer is armed, so an earlier
 /// deadline than the one slept towards is not missed.
 pub async fn run<B: TimerBackend, N: Now>(
     backend: B,
     now: N,
-    wake: Arc<Notify>,
+    alarm: Arc<Alarm>,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut backoff = StdDuration::from_millis(100);
     loop {
+        // A timer stored from here on may be missed by this check: it wakes the loop again.
+        alarm.checking();
         let step = async {
             backend.fire_due(now.now()).await?;
             backend.next_due().await
@@ -63,9 +106,11 @@ pub async fn run<B: TimerBackend, N: Now>(
                 backoff
             }
         };
+        // From here a timer due before the wake-up must ring the alarm; later ones wait for it.
+        alarm.sleeping_until(now.now() + chrono::Duration::from_std(sleep).unwrap_or(chrono::Duration::zero()));
         tokio::select! {
             () = token.cancelled() => return Ok(()),
-            () = wake.notified() => {}
+            () = alarm.notify.notified() => {}
             () = tokio::time::sleep(sleep) => {}
         }
     }
@@ -146,7 +191,7 @@ mod tests {
         let token = CancellationToken::new();
         let loop_token = token.clone();
         let backend_ref = &backend;
-        let run_loop = run(backend_ref, now, Arc::new(Notify::new()), loop_token);
+        let run_loop = run(backend_ref, now, Arc::new(Alarm::default()), loop_token);
         let stop = async {
             tokio::time::sleep(StdDuration::from_secs(45 * 60)).await;
             token.cancel();
@@ -179,7 +224,7 @@ mod tests {
             policies: policies(),
         };
         let now = TestNow { base: t("2026-11-26T10:00:00+08:00"), start: tokio::time::Instant::now() };
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Alarm::default());
         let token = CancellationToken::new();
         let backend_ref = &backend;
         let run_loop = run(backend_ref, now, wake.clone(), token.clone());
@@ -191,7 +236,7 @@ mod tests {
                 &event(2, "2026-11-26T10:09:00+08:00", CaseEventBody::Acknowledged(Acted { actor: actor() })),
                 &cal,
             );
-            wake.notify_one();
+            wake.wake();
             // 10:20: paused with 20 of the 30 arrival minutes used; resumed at 11:00.
             tokio::time::sleep(StdDuration::from_secs(11 * 60)).await;
             backend.case.lock().expect("lock").apply(
@@ -202,14 +247,14 @@ mod tests {
                 ),
                 &cal,
             );
-            wake.notify_one();
+            wake.wake();
             tokio::time::sleep(StdDuration::from_secs(40 * 60)).await;
             backend
                 .case
                 .lock()
                 .expect("lock")
                 .apply(&event(4, "2026-11-26T11:00:00+08:00", CaseEventBody::Resumed(Acted { actor: actor() })), &cal);
-            wake.notify_one();
+            wake.wake();
             tokio::time::sleep(StdDuration::from_secs(30 * 60)).await;
             token.cancel();
         };
@@ -229,5 +274,26 @@ mod tests {
         assert!((at("arrive.breach") - t("2026-11-26T11:10:00+08:00")).num_seconds().abs() < 1);
         assert!(keys.contains(&"arrive.escalate.2"), "15 minutes after the breach");
         assert!(!keys.contains(&"arrive.escalate.3"), "30 minutes after the breach is past the end of the test");
+    }
+
+    #[test]
+    fn the_alarm_wakes_a_sleeping_loop_only_for_a_timer_before_its_wake_up() {
+        use futures::FutureExt as _;
+        let rang = |alarm: &Alarm| alarm.notify.notified().now_or_never().is_some();
+        let at = t("2026-11-26T10:00:00+08:00");
+        let alarm = Alarm::default();
+        // Checking: any timer may have been missed by the check.
+        alarm.armed(at + chrono::Duration::days(30));
+        assert!(rang(&alarm), "a timer armed during a check wakes the loop again");
+        alarm.sleeping_until(at);
+        alarm.armed(at + chrono::Duration::minutes(30));
+        assert!(!rang(&alarm), "a timer after the wake-up waits for it");
+        alarm.armed(at);
+        assert!(!rang(&alarm), "a timer due at the wake-up is checked then");
+        alarm.armed(at - chrono::Duration::milliseconds(1));
+        assert!(rang(&alarm), "a timer before the wake-up wakes the loop");
+        alarm.checking();
+        alarm.armed(at + chrono::Duration::minutes(30));
+        assert!(rang(&alarm));
     }
 }
