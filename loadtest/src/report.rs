@@ -49,14 +49,40 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// User + system CPU seconds a process has used, its threads included (`/proc/PID/stat`).
-pub fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
+/// User + system CPU seconds a process has used, its threads included, and with the children it
+/// has reaped (`/proc/PID/stat`); and its parent's pid.
+fn stat_cpu(pid: u32, ticks: f64) -> Option<(f64, u32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces: the fields after it start at the last ')'.
-    let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
-    let utime: f64 = rest.nth(11)?.parse().ok()?;
-    let stime: f64 = rest.next()?.parse().ok()?;
-    Some((utime + stime) / ticks)
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    // Fields from the state (3): ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
+    let at = |field: usize| fields.get(field - 3).and_then(|v| v.parse::<f64>().ok());
+    let ppid = fields.get(1)?.parse().ok()?;
+    Some(((at(14)? + at(15)? + at(16)? + at(17)?) / ticks, ppid))
+}
+
+/// CPU seconds of a process and of its live descendants (PostgreSQL's backends and nginx's
+/// workers are children of the process in the pid file).
+pub fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
+    let (own, _) = stat_cpu(pid, ticks)?;
+    let mut parents = std::collections::HashMap::<u32, Vec<(u32, f64)>>::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some((cpu, ppid)) = stat_cpu(child, ticks) {
+                parents.entry(ppid).or_default().push((child, cpu));
+            }
+        }
+    }
+    let mut total = own;
+    let mut stack = vec![pid];
+    while let Some(parent) = stack.pop() {
+        for &(child, cpu) in parents.get(&parent).map(Vec::as_slice).unwrap_or_default() {
+            total += cpu;
+            stack.push(child);
+        }
+    }
+    Some(total)
 }
 
 /// CPU seconds used so far by each process of [`service_pids`], and by this load generator.
