@@ -219,7 +219,9 @@ impl NotifyStore {
     }
 
     /// Records planned deliveries, each once by id (a replay inserts nothing); answers how many
-    /// were new. Unaddressable ones go straight to the dead-letter list.
+    /// were new. Unaddressable ones go straight to the dead-letter list. Each row's `created_at`
+    /// is the time of its own insert, not of the transaction: a consumer batch records many
+    /// events' deliveries in one transaction, and the lists show them in the order planned.
     pub async fn insert(&self, deliveries: &[Delivery]) -> anyhow::Result<u64> {
         let mut tx = self.pool.begin().await.context("recording deliveries")?;
         let mut new = 0;
@@ -227,8 +229,8 @@ impl NotifyStore {
             let dead = d.channel == Channel::None;
             let done = sqlx::query(
                 "INSERT INTO deliveries (id, event_id, whistle, kind, channel, unit, person, address, mention_phone,
-                     mention_wecom, subject, body, state, next_attempt_at, last_error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                     mention_wecom, subject, body, state, next_attempt_at, last_error, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp())
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(&d.id)
