@@ -170,6 +170,10 @@ start_one() {
     # A development stack: the demo accounts are on (services refuse them in production, the
     # default). WHISTLE_ENV=production here makes intake stop with a clear message.
     export WHISTLE_ENV=${WHISTLE_ENV:-development}
+    # glibc's malloc keeps up to 8 arenas per core and returns little of them after a burst:
+    # intake's peak RSS at 500/s was 622 MiB with the default, 205 MiB with two arenas
+    # (docs/performance.md). The image sets the same (deploy/docker/Dockerfile).
+    export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
     if [[ $svc == intake ]]; then
       export WHISTLE_DEMO=1 WHISTLE_AUTH__DEMO_PASSWORD=${WHISTLE_DEMO_PASSWORD:-whistle-demo}
       # The account store: the dev cluster of postgres.sh (infra.sh up starts it).
