@@ -7,7 +7,7 @@
 //!   consume round trip on the same broker and message size, and a bare WebSocket broadcast, so
 //!   the results are also given as ratios. Prints the peak RSS of each service.
 //! - `sustain`: the highest rate held for `--seconds` (60) open loop with nothing lost and the
-//!   raise → board p99 not growing (last third ≤ 1.5 × first third), stepping the rate up and
+//!   raise → board p99 not growing (last third ≤ 1.5 × first third) and at most 1 s, stepping the rate up and
 //!   then bisecting; each step is a `pipeline` run (src/sustain.rs says exactly what "held" is).
 //! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
 //! - `figures`: no stack needed. One seeded stream of problems run through the pre-reform path and
@@ -48,7 +48,8 @@ enum Mode {
     /// latency, then the bare Kafka and WebSocket baselines and the peak RSS of each service.
     Pipeline(PipelineArgs),
     /// The highest rate held for `--seconds` with nothing lost and raise → board p99 not growing
-    /// (the last third's at most `--p99-growth` × the first third's): steps up, then bisects.
+    /// (the last third's at most `--p99-growth` × the first third's) and at most `--p99-max-ms`:
+    /// steps up, then bisects.
     Sustain(SustainArgs),
     /// Idle board connections to the gateway; its memory per connection.
     Idle(IdleArgs),
@@ -140,6 +141,9 @@ pub struct SustainArgs {
     /// A first-third p99 below this counts as this (jitter at low rates is not a growing queue); 0: the bare rule.
     #[arg(long, default_value_t = 25)]
     pub p99_floor_ms: u64,
+    /// A step whose raise → board p99 exceeds this is not held, growing or not (a backlog an earlier step left); 0: no bound.
+    #[arg(long, default_value_t = 1000)]
+    pub p99_max_ms: u64,
     /// Seconds the stack gets to settle between steps.
     #[arg(long, default_value_t = 5)]
     pub pause_secs: u64,
@@ -264,6 +268,7 @@ mod tests {
     fn the_documented_sustain_runs_parse() {
         let Some(Mode::Sustain(a)) = parse("loadtest sustain").expect("parses").mode else { panic!("sustain mode") };
         assert_eq!((a.seconds, a.from, a.max, a.boards, a.ack_think_ms, a.p99_floor_ms), (60, 100, 4000, 64, 500, 25));
+        assert_eq!(a.p99_max_ms, 1000);
         assert_eq!((a.factor, a.precision, a.p99_growth), (1.5, 0.1, 1.5));
         let Some(Mode::Sustain(a)) =
             parse("loadtest sustain --seconds 20 --from 200 --max 800 --factor 2 --precision 0.05 --p99-floor-ms 0")
