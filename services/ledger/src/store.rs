@@ -175,56 +175,13 @@ impl LedgerStore {
         Ok(outcomes)
     }
 
-    /// Inserts new rows of cases without assisting departments in one statement (the
-    /// benchmark's generator; the consumer writes through [`LedgerStore::apply`]).
+    /// Writes rows of cases in one statement, without an authority (the benchmark's generator;
+    /// the consumer writes through [`LedgerStore::apply_batch`]).
     pub async fn insert_bulk(&self, records: &[Record]) -> anyhow::Result<()> {
-        fn col<T>(records: &[Record], f: impl Fn(&Record) -> T) -> Vec<T> {
-            records.iter().map(f).collect()
-        }
-        sqlx::query(
-            "INSERT INTO ledger_cases (id, kind, status, district, town, department, item, authority, raised_at, \
-             updated_at, dispatched_at, acknowledged_at, arrived_at, resolved_at, closed_at, overdue, breaches, \
-             breached, ack_on_time, arrive_on_time, reopens, reopened, reroutes, rejected, steps, search_text, view, \
-             first_breached_at) \
-             SELECT id, kind, status, district, town, department, item, NULL, raised_at, updated_at, dispatched_at, \
-             acknowledged_at, arrived_at, resolved_at, closed_at, overdue, breaches, breaches > 0, ack_on_time, \
-             arrive_on_time, reopens, reopens > 0, reroutes, status = 'rejected', steps, search_text, view, \
-             first_breached_at \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-             $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], \
-             $13::timestamptz[], $14::timestamptz[], $15::bool[], $16::int4[], $17::bool[], $18::bool[], \
-             $19::int4[], $20::int4[], $21::int4[], $22::text[], $23::jsonb[], $24::timestamptz[]) AS t(id, kind, \
-             status, district, town, department, item, raised_at, updated_at, dispatched_at, acknowledged_at, \
-             arrived_at, resolved_at, closed_at, overdue, breaches, ack_on_time, arrive_on_time, reopens, \
-             reroutes, steps, search_text, view, first_breached_at) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(col(records, |r| r.id))
-        .bind(col(records, |r| r.kind.clone()))
-        .bind(col(records, |r| r.status.as_str().to_owned()))
-        .bind(col(records, |r| r.district.clone()))
-        .bind(col(records, |r| r.town.clone()))
-        .bind(col(records, |r| r.department.clone()))
-        .bind(col(records, |r| r.item.clone()))
-        .bind(col(records, |r| r.raised_at))
-        .bind(col(records, |r| r.updated_at))
-        .bind(col(records, |r| r.dispatched_at))
-        .bind(col(records, |r| r.acknowledged_at))
-        .bind(col(records, |r| r.arrived_at))
-        .bind(col(records, |r| r.resolved_at))
-        .bind(col(records, |r| r.closed_at))
-        .bind(col(records, |r| r.overdue))
-        .bind(col(records, |r| r.breaches))
-        .bind(col(records, |r| r.ack_on_time))
-        .bind(col(records, |r| r.arrive_on_time))
-        .bind(col(records, |r| r.reopens))
-        .bind(col(records, |r| r.reroutes))
-        .bind(col(records, |r| r.steps))
-        .bind(col(records, |r| r.search_text.clone()))
-        .bind(col(records, |r| sqlx::types::Json(r.view.clone())))
-        .bind(col(records, |r| r.first_breached_at))
-        .execute(&self.pool)
-        .await
-        .context("inserting cases")?;
+        let rows: Vec<(Record, Option<String>)> = records.iter().map(|r| (r.clone(), None)).collect();
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        upsert(&mut tx, &rows).await?;
+        tx.commit().await.context("committing cases")?;
         Ok(())
     }
 
