@@ -147,25 +147,28 @@ fn consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> Cl
     config
 }
 
-/// A group consumer that only commits offsets the service stored explicitly.
-pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
-    consumer_config(settings, group, client_id)
+/// The configuration of a group consumer that commits, in the background, only the offsets the
+/// service stored explicitly.
+fn storing_consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> ClientConfig {
+    let mut config = consumer_config(settings, group, client_id);
+    config
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "500")
-        .set("enable.auto.offset.store", "false")
-        .create()
-        .context("creating Kafka consumer")
+        .set("enable.auto.offset.store", "false");
+    config
 }
 
-/// A [`consumer`] for a group off the live path (the ledger): the broker answers a fetch once
+/// A group consumer that only commits offsets the service stored explicitly.
+pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
+    storing_consumer_config(settings, group, client_id).create().context("creating Kafka consumer")
+}
+
+/// A [`consumer`] for a group off the live path (the ledger, the notifier): the broker answers a fetch once
 /// [`BULK_FETCH_MIN_BYTES`] are there or [`BULK_FETCH_WAIT`] passed, instead of as soon as one
 /// message is, so under load it serves one fetch per many appends, and the consumer's batches
 /// grow accordingly. Its events arrive up to [`BULK_FETCH_WAIT`] later.
 pub fn bulk_consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
-    consumer_config(settings, group, client_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "500")
-        .set("enable.auto.offset.store", "false")
+    storing_consumer_config(settings, group, client_id)
         .set("fetch.min.bytes", BULK_FETCH_MIN_BYTES.to_string())
         .set("fetch.wait.max.ms", BULK_FETCH_WAIT.as_millis().to_string())
         .create()
@@ -428,11 +431,7 @@ where
         Ok(()) => confirm(redis.as_ref(), &mut unconfirmed, &store_now).await,
         Err(err) => Err(err),
     };
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) => {}
-        Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
-    }
+    commit_stored(&consumer);
     result
 }
 
@@ -501,12 +500,17 @@ where
             }
         }
     };
+    commit_stored(&consumer);
+    result
+}
+
+/// Commits the stored offsets synchronously, as a consumer loop ends (nothing stored is fine).
+fn commit_stored(consumer: &StreamConsumer) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
         Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
         Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
     }
-    result
 }
 
 /// How often [`consume_in_order`] confirms its handlers' Redis writes and stores the offsets

@@ -10,7 +10,6 @@ use chrono::Utc;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
-
 use tokio_util::sync::CancellationToken;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
