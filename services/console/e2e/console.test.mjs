@@ -352,6 +352,32 @@ describe('console', () => {
     await page.context().close();
   });
 
+  test('a district chosen while the first one loads keeps its departments: a slower earlier answer does not overwrite them', async () => {
+    // The board loads the first district's departments on open; a manager who picks another
+    // district before that answer arrives must see the one picked. The first answer is held back
+    // here so that it always arrives last (the race a slow registry call made in CI).
+    let held = 0;
+    const page = await openAs(browser, MANAGER, '/#/board', {
+      lang: 'en',
+      before: (p) => p.route('**/api/v1/registry/items?district=*', async (r) => {
+        if (new URL(r.request().url()).searchParams.get('district') !== '500103') {
+          held += 1;
+          await new Promise((res) => setTimeout(res, 2_000));
+        }
+        await r.continue().catch(() => {});
+      }),
+    });
+    await page.locator('#board-district option[value="500103"]').waitFor({ state: 'attached' });
+    await page.selectOption('#board-district', '500103');
+    await page.locator(`#board-dept option[value="${DEPT}"]`).waitFor({ state: 'attached' });
+    await until(async () => held > 0, 'the first district\'s departments to be asked for');
+    await page.waitForTimeout(2_500);
+    assert.equal(await page.inputValue('#board-district'), '500103', 'the district picked stays picked');
+    assert.equal(await page.locator(`#board-dept option[value="${DEPT}"]`).count(), 1, 'its departments stay listed');
+    assert.equal(await page.locator('#board-dept option[value^="500103-"]').count(), await page.locator('#board-dept option[value]:not([value=""])').count(), 'and only its');
+    await page.context().close();
+  });
+
   test('the board catches up by itself after its WebSocket is cut: the missed whistle appears exactly once', async () => {
     const board = await openBoard('en');
     const before = (await channels(board))[0];

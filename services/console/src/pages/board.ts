@@ -152,6 +152,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   /** Every department of the district (`GET /api/v1/districts`): where a case may be transferred. */
   let targets: reg.Department[] | null = null;
   let targetsP: Promise<void> | null = null;
+  /** Counts department loads: only the latest district's answer fills the picker. */
+  let fillGeneration = 0;
   // What the account may see and do: a department sees only its own board; a command centre and
   // a district manager only their district's; only the department a case belongs to acts on it.
   const role = account()?.role;
@@ -231,8 +233,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
   districtSel.addEventListener('change', async () => {
     districtCode = districtSel.value;
     deptCode = '';
-    await fillDepartments();
-    select('');
+    if (await fillDepartments()) select('');
   });
   deptSel.addEventListener('change', () => select(deptSel.value));
   body.addEventListener('focusout', () => {
@@ -258,7 +259,8 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     if (lockedDistrict) districts = districts.filter((d) => d.code === lockedDistrict);
     if (!districts.some((d) => d.code === districtCode)) districtCode = districts[0]?.code ?? '';
     fillDistricts();
-    await fillDepartments();
+    // A district chosen while this loaded fills the picker itself (its change handler selects).
+    if (!(await fillDepartments())) return;
     select(depts.some((d) => d.code === deptCode) ? deptCode : '');
   }
 
@@ -269,25 +271,37 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): Page {
     );
   }
 
-  async function fillDepartments(): Promise<void> {
+  /**
+   * Fills the department picker for the district chosen now. Returns false when another district
+   * was chosen while this one's departments were loading: the later choice fills the picker, and
+   * an earlier, slower answer must not overwrite it.
+   */
+  async function fillDepartments(): Promise<boolean> {
+    const gen = ++fillGeneration;
     const d = districts.find((x) => x.code === districtCode);
-    depts = [];
+    let list: reg.Department[] = [];
     targets = null;
     targetsP = null;
     if (d) {
       try {
-        depts = await reg.departments(d);
-        if (lockedDept) depts = depts.filter((x) => x.code === lockedDept);
-        for (const it of await reg.items(d.code)) itemNames.set(it.code, it.names);
+        list = await reg.departments(d);
+        if (lockedDept) list = list.filter((x) => x.code === lockedDept);
+        const items = await reg.items(d.code);
+        if (gen !== fillGeneration) return false;
+        for (const it of items) itemNames.set(it.code, it.names);
       } catch (e) {
+        if (gen !== fillGeneration) return false;
         clear(body, errorState(e, init));
       }
     }
+    if (gen !== fillGeneration) return false;
+    depts = list;
     clear(
       deptSel,
       lockedDept ? null : h('option', { value: '' }, t('board.pickPlaceholder')),
       depts.map((x) => h('option', { value: x.code, selected: x.code === deptCode }, nm(x.names))),
     );
+    return true;
   }
 
   /** The departments a case of this district may go to; loaded once, when first needed. */
