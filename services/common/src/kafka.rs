@@ -307,6 +307,45 @@ impl DeadLetters {
     }
 }
 
+/// The completion of the last message started for a key, so the next message with that key waits
+/// for it.
+type Tail = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// Per key, the last message of [`consume_in_order`] still in flight. An entry leaves when that
+/// message finishes, so the map holds at most as many keys as there are messages in flight,
+/// however many keys (whistles) the topic has seen. (It once kept every key whose completion no
+/// later message had awaited, and swept them all on every insert past a bound: memory and a
+/// scan per message that grew with every whistle ever consumed.)
+#[derive(Default)]
+struct KeyChains {
+    tails: std::collections::HashMap<Vec<u8>, (u64, Tail)>,
+    next: u64,
+}
+
+impl KeyChains {
+    /// A message with `key` starts; `done` completes when it finishes. Returns what it must wait
+    /// for (the key's previous message, if still in flight) and its number in the chain.
+    fn started(&mut self, key: &[u8], done: Tail) -> (Option<Tail>, u64) {
+        self.next += 1;
+        let seq = self.next;
+        let previous = self.tails.insert(key.to_vec(), (seq, done)).map(|(_, tail)| tail);
+        (previous, seq)
+    }
+
+    /// The message numbered `seq` with `key` finished: the key leaves unless a later message of
+    /// it started meanwhile.
+    fn finished(&mut self, key: &[u8], seq: u64) {
+        if self.tails.get(key).is_some_and(|(last, _)| *last == seq) {
+            self.tails.remove(key);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tails.len()
+    }
+}
+
 /// Consumes `consumer` with at most `max_in_flight` messages being handled at once, and stores
 /// each message's offset only after its handler succeeded *and* every earlier message did, so the
 /// committed position never passes a message whose effects are not durable. Messages with the
@@ -338,12 +377,11 @@ where
     use futures::StreamExt as _;
     let max_in_flight = max_in_flight.max(1);
     type Position = (String, i32, i64);
+    type Finished = (Position, Option<(Vec<u8>, u64)>);
     let mut in_flight: futures::stream::FuturesOrdered<
-        std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Position>> + Send>>,
+        std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Finished>> + Send>>,
     > = futures::stream::FuturesOrdered::new();
-    // The completion of the last message started for each key still in flight.
-    type Tail = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
-    let mut tails: std::collections::HashMap<Vec<u8>, Tail> = std::collections::HashMap::new();
+    let mut chains = KeyChains::default();
     let store_now = |topic: &str, partition: i32, offset: i64| {
         if let Err(err) = consumer.store_offset(topic, partition, offset) {
             // After a rebalance the partition may belong to another member now; it replays.
@@ -371,7 +409,12 @@ where
             () = token.cancelled() => break Ok(()),
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 match done {
-                    Ok((topic, partition, offset)) => store(&mut unconfirmed, topic, partition, offset),
+                    Ok(((topic, partition, offset), link)) => {
+                        if let Some((key, seq)) = link {
+                            chains.finished(&key, seq);
+                        }
+                        store(&mut unconfirmed, topic, partition, offset);
+                    }
                     Err(err) => break Err(err),
                 }
             }
@@ -387,22 +430,22 @@ where
                         let msg = msg.detach();
                         let position = (msg.topic().to_owned(), msg.partition(), msg.offset());
                         let key = msg.key().map(<[u8]>::to_vec);
-                        let previous = key.as_ref().and_then(|k| tails.get(k).cloned());
                         let handled = handler(msg);
                         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-                        if let Some(key) = key {
-                            if tails.len() > 4 * max_in_flight {
-                                tails.retain(|_, tail| tail.peek().is_none());
+                        let (previous, link) = match key {
+                            Some(key) => {
+                                let (previous, seq) = chains.started(&key, done_rx.map(|_| ()).boxed().shared());
+                                (previous, Some((key, seq)))
                             }
-                            tails.insert(key, done_rx.map(|_| ()).boxed().shared());
-                        }
+                            None => (None, None),
+                        };
                         in_flight.push_back(Box::pin(async move {
                             if let Some(previous) = previous {
                                 previous.await;
                             }
                             let result = handled.await;
                             let _ = done_tx.send(());
-                            result.map(|()| position)
+                            result.map(|()| (position, link))
                         }));
                     }
                     // Transient client errors (broker down, rebalance); librdkafka retries.
@@ -420,7 +463,7 @@ where
         && let Some(done) = in_flight.next().await
     {
         match done {
-            Ok((topic, partition, offset)) => store(&mut unconfirmed, topic, partition, offset),
+            Ok(((topic, partition, offset), _)) => store(&mut unconfirmed, topic, partition, offset),
             Err(err) => {
                 tracing::warn!(error = %format_args!("{err:#}"), "in-flight message not finished; it will be replayed");
                 break;
@@ -617,7 +660,44 @@ mod tests {
     use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
     use rdkafka::producer::FutureRecord;
 
-    use super::{TYPE_HEADER, case_record, passes_over, record_type};
+    use super::{KeyChains, TYPE_HEADER, Tail, case_record, passes_over, record_type};
+
+    fn tail() -> (tokio::sync::oneshot::Sender<()>, Tail) {
+        use futures::FutureExt as _;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        (tx, rx.map(|_| ()).boxed().shared())
+    }
+
+    #[tokio::test]
+    async fn key_chains_keep_only_keys_in_flight_and_chain_a_key_behind_its_last_message() {
+        let mut chains = KeyChains::default();
+        // A hundred thousand whistles, one event each, finished in order: nothing is kept.
+        for n in 0u32..100_000 {
+            let key = n.to_be_bytes();
+            let (tx, done) = tail();
+            let (previous, seq) = chains.started(&key, done);
+            assert!(previous.is_none(), "a new key waits for nothing");
+            let _ = tx.send(());
+            chains.finished(&key, seq);
+        }
+        assert_eq!(chains.len(), 0, "finished keys leave");
+
+        // Two events of one key: the second waits for the first; the key stays until the later
+        // one finishes, whichever order the finishes are seen in.
+        let (tx1, done1) = tail();
+        let (none, seq1) = chains.started(b"w", done1);
+        assert!(none.is_none());
+        let (_tx2, done2) = tail();
+        let (previous, seq2) = chains.started(b"w", done2);
+        let previous = previous.expect("the second waits for the first");
+        assert!(previous.peek().is_none(), "not finished yet");
+        let _ = tx1.send(());
+        previous.await;
+        chains.finished(b"w", seq1);
+        assert_eq!(chains.len(), 1, "the later message is still in flight");
+        chains.finished(b"w", seq2);
+        assert_eq!(chains.len(), 0);
+    }
 
     fn message(headers: Option<OwnedHeaders>) -> OwnedMessage {
         OwnedMessage::new(
