@@ -938,6 +938,13 @@ impl CaseStore {
 
     /// The whistles of `item` raised at or after `since_ms` within `radius_m` of the point,
     /// nearest first, at most `limit`.
+    ///
+    /// Redis stops at the first `4 × limit` places it finds in the radius (`ANY`) and sorts
+    /// those: a search costs the same at a busy place (a market where the same item was raised a
+    /// thousand times today) as at a quiet one. Without `ANY`, it gathered and sorted every place
+    /// of the item in the radius, up to the 10,000 kept per item: 1.7 ms of Redis per raise in the
+    /// load test, which raises at one point. So where more than `4 × limit` places lie in the
+    /// radius, the ones answered are near ones, not strictly the nearest.
     pub async fn near(
         &self,
         item: &str,
@@ -961,6 +968,7 @@ impl CaseStore {
             .arg("ASC")
             .arg("COUNT")
             .arg(limit.saturating_mul(4).max(1))
+            .arg("ANY")
             .arg("WITHDIST")
             .query_async(&mut conn)
             .await
