@@ -79,12 +79,20 @@ impl SlaStore {
         let due = self.due_key(case.partition);
         let mut pipe = redis::pipe();
         pipe.atomic().set(self.case_key(case.whistle), json);
-        let stale: Vec<String> = all_keys.iter().map(|k| format!("{}|{k}", case.whistle)).collect();
+        // One ZREM of the keys no longer armed and one ZADD of those armed (it moves a timer
+        // already there): two commands, not one per timer.
+        let stale: Vec<String> = all_keys
+            .iter()
+            .filter(|k| !timers.iter().any(|t| &t.key == *k))
+            .map(|k| format!("{}|{k}", case.whistle))
+            .collect();
         if !stale.is_empty() {
             pipe.zrem(&due, stale);
         }
-        for t in timers {
-            pipe.zadd(&due, format!("{}|{}", case.whistle, t.key), t.due.timestamp_millis());
+        let armed: Vec<(i64, String)> =
+            timers.iter().map(|t| (t.due.timestamp_millis(), format!("{}|{}", case.whistle, t.key))).collect();
+        if !armed.is_empty() {
+            pipe.zadd_multiple(&due, &armed);
         }
         pipe.zadd(self.index_key(), case.whistle.to_string(), case.dispatched_at.timestamp_millis());
         let mut conn = self.conn.clone();
