@@ -63,17 +63,18 @@ pub async fn find(
     let place = place(state, item, location);
     let window = chrono::Duration::from_std(place.window).unwrap_or(chrono::Duration::MAX);
     let since = (now - window).timestamp_millis();
-    let mut found = Vec::new();
-    for near in state.store.near(&place, since).await? {
-        if Some(near.id) == except {
-            continue;
-        }
-        let Some(case) = state.store.get(near.id).await? else { continue };
-        if case.district == district && case.item == item && can_merge(&case) {
-            found.push(Candidate { case, distance_m: near.distance_m });
-        }
-    }
-    Ok(found)
+    let near: Vec<_> = state.store.near(&place, since).await?.into_iter().filter(|n| Some(n.id) != except).collect();
+    // The candidates' cases are read at once (one round trip, not one per candidate), in order.
+    let cases = futures::future::try_join_all(near.iter().map(|n| state.store.get(n.id))).await?;
+    Ok(near
+        .iter()
+        .zip(cases)
+        .filter_map(|(near, case)| {
+            let case = case?;
+            (case.district == district && case.item == item && can_merge(&case))
+                .then_some(Candidate { case, distance_m: near.distance_m })
+        })
+        .collect())
 }
 
 /// Records an accepted raise's place, so the next raise nearby finds it.
