@@ -138,6 +138,9 @@ pub struct Step {
     /// Raises answered `202`, and those that were not (an error or another status).
     pub accepted: u64,
     pub errors: u64,
+    /// Of the errors, raises intake shed at once (`503 overloaded`: more requests in flight than
+    /// it takes); nothing of them was recorded.
+    pub shed: u64,
     /// Accepted whistles whose dispatch reached their board (within 20 s of the last raise).
     pub on_board: u64,
     pub acknowledged: u64,
@@ -214,7 +217,7 @@ impl Stage {
 
         let cpu_before = report::stack_cpu_seconds();
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Option<String>, u64, Instant, Instant)>();
+        let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(Result<String, bool>, u64, Instant, Instant)>();
         let start = Instant::now();
         for n in 0..total {
             let intended = start + interval.mul_f64(n as f64);
@@ -226,11 +229,16 @@ impl Stage {
             let token = self.town_tokens[&t.town].clone();
             tokio::spawn(async move {
                 let resp = http.post(format!("{base}/api/v1/whistles")).bearer_auth(token).json(&body).send().await;
+                // Err(true): shed (`503 overloaded`); Err(false): any other failure.
                 let id = match resp {
                     Ok(r) if r.status().as_u16() == 202 => {
-                        r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+                        r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned)).ok_or(false)
                     }
-                    _ => None,
+                    Ok(r) if r.status().as_u16() == 503 => {
+                        let body = r.json::<Value>().await.unwrap_or_default();
+                        Err(body["error"]["code"] == "overloaded")
+                    }
+                    _ => Err(false),
                 };
                 let _ = tx.send((id, n, intended, Instant::now()));
             });
@@ -238,14 +246,17 @@ impl Stage {
         drop(sent_tx);
         let mut raise = histogram();
         let mut intended_by_id = HashMap::new();
-        let mut errors = 0u64;
+        let (mut errors, mut shed) = (0u64, 0u64);
         while let Some((id, n, intended, done)) = sent_rx.recv().await {
             raise.record((done - intended).as_micros() as u64)?;
             match id {
-                Some(id) => {
+                Ok(id) => {
                     intended_by_id.insert(id, (intended, (n * 3 / total) as usize));
                 }
-                None => errors += 1,
+                Err(overloaded) => {
+                    errors += 1;
+                    shed += u64::from(overloaded);
+                }
             }
         }
         let offered_secs = start.elapsed().as_secs_f64();
@@ -288,6 +299,7 @@ impl Stage {
             offered_secs,
             accepted: intended_by_id.len() as u64,
             errors,
+            shed,
             on_board: matched.len() as u64,
             acknowledged: acked.load(Ordering::Relaxed),
             elapsed_secs,
@@ -312,9 +324,10 @@ pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     let step = stage.step(args.rate, total).await?;
     let (accepted, errors, raise, to_board) = (step.accepted, step.errors, &step.raise, &step.to_board);
     println!(
-        "whistles: {total} offered in {:.1}s ({:.0}/s), {accepted} accepted, {errors} errors, {} on their board, {} acknowledged; {:.0} whistles/s end to end",
+        "whistles: {total} offered in {:.1}s ({:.0}/s), {accepted} accepted, {errors} errors ({} shed: 503 overloaded), {} on their board, {} acknowledged; {:.0} whistles/s end to end",
         step.offered_secs,
         total as f64 / step.offered_secs,
+        step.shed,
         step.on_board,
         step.acknowledged,
         step.on_board as f64 / step.elapsed_secs

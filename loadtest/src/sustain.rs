@@ -46,7 +46,7 @@ impl Rule {
 
 pub fn verdict(step: &Step, rate: u64, seconds: u64, rule: Rule) -> Option<String> {
     if step.errors > 0 {
-        return Some(format!("{} raises not accepted", step.errors));
+        return Some(format!("{} raises not accepted ({} of them shed: 503 overloaded)", step.errors, step.shed));
     }
     if step.missing() > 0 {
         return Some(format!("{} accepted whistles never reached their board", step.missing()));
@@ -172,6 +172,7 @@ mod tests {
             offered_secs,
             accepted,
             errors: total - accepted,
+            shed: 0,
             on_board,
             acknowledged: on_board,
             elapsed_secs: offered_secs,

@@ -86,7 +86,11 @@ fn describe(status: u16) -> &'static str {
         }
         429 => "rate_limited (with Retry-After)",
         502 => "oidc_provider_unavailable: the identity provider did not answer or refused Whistle; a retry may help",
-        503 => "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After)",
+        503 => {
+            "unavailable: Kafka or Redis is down or full; nothing was recorded, retry (Retry-After) | overloaded: \
+             more requests in flight than the service takes at once (intake's limits.max_in_flight); nothing was \
+             read or recorded, retry (Retry-After: 1)"
+        }
         _ => "error",
     }
 }

@@ -195,3 +195,104 @@ mod tests {
         assert_eq!(method_label(&axum::http::Method::POST), "POST");
     }
 }
+
+/// A bound on the requests an API handles at once. Past it a request is answered at once with
+/// `503 overloaded` and `Retry-After: 1`, before anything of it is read or recorded, instead of
+/// waiting in a queue that grows with the overload: memory stays bounded and the requests taken
+/// keep their latency. Health, readiness and metrics are not behind it (they are merged outside).
+#[derive(Clone, Debug)]
+pub struct InFlightLimit {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl InFlightLimit {
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        InFlightLimit { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max)), max }
+    }
+
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
+
+    /// Wraps `router`'s routes in the bound (`axum::middleware::from_fn_with_state`).
+    pub fn layer(self, router: Router) -> Router {
+        router.layer(axum::middleware::from_fn_with_state(self, shed_load))
+    }
+}
+
+async fn shed_load(
+    axum::extract::State(limit): axum::extract::State<InFlightLimit>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(permit) = limit.permits.clone().try_acquire_owned() else {
+        tracing::debug!(max = limit.max, path = %req.uri().path(), "request shed: too many in flight");
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "this service is handling {} requests at once, its limit; nothing of this request was read or \
+                 recorded: retry in a second",
+                limit.max
+            ),
+        );
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        return response;
+    };
+    let response = next.run(req).await;
+    drop(permit);
+    response
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::InFlightLimit;
+
+    #[tokio::test]
+    async fn past_the_bound_a_request_is_answered_503_overloaded_at_once_and_the_others_finish() {
+        // The handler waits until the gate opens.
+        let (gate, wait) = tokio::sync::watch::channel(false);
+        let limit = InFlightLimit::new(2);
+        let app = limit.clone().layer(axum::Router::new().route(
+            "/slow",
+            get(move || {
+                let mut wait = wait.clone();
+                async move {
+                    let _ = wait.wait_for(|open| *open).await;
+                    "done"
+                }
+            }),
+        ));
+        let call = |app: axum::Router| async move {
+            app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap()
+        };
+        let first = tokio::spawn(call(app.clone()));
+        let second = tokio::spawn(call(app.clone()));
+        while limit.in_flight() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let shed = tokio::time::timeout(std::time::Duration::from_secs(5), call(app.clone()))
+            .await
+            .expect("past the bound the answer comes at once, not after the requests in flight");
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers()["retry-after"], "1");
+        let body = axum::body::to_bytes(shed.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "overloaded", "{body}");
+
+        gate.send_replace(true);
+        assert_eq!(first.await.unwrap().status(), StatusCode::OK);
+        assert_eq!(second.await.unwrap().status(), StatusCode::OK);
+        assert_eq!(limit.in_flight(), 0, "the permits come back");
+        // With room again, a request is taken.
+        assert_eq!(call(app.clone()).await.status(), StatusCode::OK);
+    }
+}

@@ -111,11 +111,15 @@ pub struct Limits {
     /// Largest request body accepted (JSON). Uploads (`POST /api/v1/attachments`) have their
     /// own limits, `attachments.max_image_bytes` and `attachments.max_video_bytes`.
     pub max_body_bytes: usize,
+    /// API requests handled at once; past it a request is answered `503 overloaded` with
+    /// `Retry-After: 1` before anything of it is read (health, readiness and metrics are not
+    /// counted). It bounds memory and keeps the latency of the requests taken under overload.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 64 * 1024 }
+        Limits { max_body_bytes: 64 * 1024, max_in_flight: 256 }
     }
 }
 
@@ -210,6 +214,12 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "limits.max_body_bytes",
                 message: "must be at least 1024".into(),
+            });
+        }
+        if self.limits.max_in_flight == 0 {
+            return Err(SettingsError::Invalid {
+                key: "limits.max_in_flight",
+                message: "must be at least 1 (it is how many API requests are handled at once)".into(),
             });
         }
         if let Some(legacy) = &self.registry {

@@ -134,8 +134,15 @@ impl Application {
         // requests without a valid token, logins among them, are keyed by client address.
         let rate_limit = RateLimitLayer::from_settings(&settings.rate_limit)
             .with_key(whistle_auth::http::rate_key(state.keys.clone()));
-        let router = routes::router(state, settings.limits.max_body_bytes, rate_limit, settings.http.request_timeout())
-            .merge(admin::routes(metrics.registry.clone(), checks));
+        let in_flight = whistle_common::http::InFlightLimit::new(settings.limits.max_in_flight);
+        let router = routes::router(
+            state,
+            settings.limits.max_body_bytes,
+            rate_limit,
+            settings.http.request_timeout(),
+            in_flight,
+        )
+        .merge(admin::routes(metrics.registry.clone(), checks));
 
         let listener = TcpListener::bind(settings.http.addr())
             .await

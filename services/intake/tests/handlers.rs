@@ -75,6 +75,7 @@ fn harness() -> Harness {
         64 * 1024,
         whistle_common::ratelimit::RateLimitLayer::from_settings(&rate),
         Duration::from_secs(30),
+        whistle_common::http::InFlightLimit::new(256),
     );
     Harness { app, log, cases, keys }
 }

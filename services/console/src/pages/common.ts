@@ -36,6 +36,8 @@ export function isForbidden(e: unknown): boolean {
 
 export function errorMessage(e: unknown): string {
   if (isForbidden(e)) return t('common.forbidden', { msg: (e as ApiError).message });
+  // Shed before anything was read (`503 overloaded`): nothing was recorded, a retry is safe.
+  if (e instanceof ApiError && e.code === 'overloaded') return t('common.overloaded');
   if (e instanceof ApiError) return e.network ? t('common.networkError') : `${e.message} (${e.status || e.code})`;
   return e instanceof Error ? e.message : String(e);
 }

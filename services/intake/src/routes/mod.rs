@@ -67,12 +67,14 @@ pub struct AppState {
 ///
 /// Layers, innermost first: the body limit, the rate limit (it must sit inside anything that
 /// identifies the caller, so its key closure can charge the user rather than the address), the
-/// JSON error safety net, and the metrics, which count every answer including `429`s.
+/// JSON error safety net, the bound on requests in flight (`503 overloaded`), and the metrics,
+/// which count every answer including `429`s and `503`s.
 pub fn router(
     state: AppState,
     max_body_bytes: usize,
     rate_limit: RateLimitLayer,
     timeout: std::time::Duration,
+    in_flight: whistle_common::http::InFlightLimit,
 ) -> Router {
     let metrics = state.metrics.clone();
     let verifier = state.verifier.clone();
@@ -147,7 +149,10 @@ pub fn router(
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
         .layer(rate_limit);
-    whistle_common::http::api_layers(api, timeout)
+    // The in-flight bound sits outside everything but the metrics: a shed request costs no
+    // token check and no body read, and is still counted (status 503).
+    in_flight
+        .layer(whistle_common::http::api_layers(api, timeout))
         .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
 }
 
