@@ -152,9 +152,9 @@ fn consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> Cl
 /// How long a prompt group's fetch (the router, the projector, the SLA) waits at most for
 /// [`PROMPT_FETCH_MIN_BYTES`]. With librdkafka's default of one byte the broker answered each of
 /// the three groups once per append: at 200 whistles/s, a fetch round trip per event per group.
-/// Waiting up to 5 ms for 4 KiB (a few events) took the stack from 8.87 to 7.83 ms of CPU per
-/// whistle and raise → board p99 from 151 to 73 ms, its p50 unchanged (docs/performance.md,
-/// issue N, third step): the broker's CPU, not the wait, was the latency.
+/// Waiting up to 5 ms for 4 KiB (a few events) took the stack from 8.67 to 7.82 ms of CPU per
+/// whistle at 200/s (means of three runs each), with raise → board p50 unchanged and p99 lower
+/// in each run; at 50/s the p50 rose by 6.5 ms (docs/performance.md, issue N, third step).
 pub const PROMPT_FETCH_WAIT: Duration = Duration::from_millis(5);
 /// What a prompt group's fetch waits for, in bytes, unless [`PROMPT_FETCH_WAIT`] passes first.
 pub const PROMPT_FETCH_MIN_BYTES: usize = 4 * 1024;
