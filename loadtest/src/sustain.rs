@@ -45,8 +45,11 @@ impl Rule {
 }
 
 pub fn verdict(step: &Step, rate: u64, seconds: u64, rule: Rule) -> Option<String> {
-    if step.errors > 0 {
+    if step.errors > 0 && step.shed > 0 {
         return Some(format!("{} raises not accepted ({} of them shed: 503 overloaded)", step.errors, step.shed));
+    }
+    if step.errors > 0 {
+        return Some(format!("{} raises not accepted", step.errors));
     }
     if step.missing() > 0 {
         return Some(format!("{} accepted whistles never reached their board", step.missing()));
@@ -192,6 +195,8 @@ mod tests {
         assert_eq!(lost.as_deref(), Some("1 accepted whistles never reached their board"));
         let refused = verdict(&step(6000, 60.2, 5997, 5997, [8, 9, 11]), 100, 60, RULE);
         assert_eq!(refused.as_deref(), Some("3 raises not accepted"));
+        let shed = verdict(&Step { shed: 2, ..step(6000, 60.2, 5997, 5997, [8, 9, 11]) }, 100, 60, RULE);
+        assert_eq!(shed.as_deref(), Some("3 raises not accepted (2 of them shed: 503 overloaded)"));
         let growing = verdict(&step(6000, 60.2, 6000, 6000, [30, 60, 46]), 100, 60, RULE).expect("grew");
         assert!(growing.contains("from 30.0 ms") && growing.contains("to 46.0 ms"), "{growing}");
         // Under the floor, jitter is not growth; with the floor at 0 it is.
