@@ -379,6 +379,54 @@ async fn a_remembered_case_yields_to_another_writers_change() {
 }
 
 #[tokio::test]
+async fn the_hub_reads_the_streams_the_bell_names_without_waiting_for_a_sweep() {
+    use whistle_casestore::Channel;
+    use whistle_gateway::hub::{Hub, HubConfig};
+    let iso = Isolation::new();
+    let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
+    let store = CaseStore::new(conn.clone(), iso.redis.key_prefix.clone());
+    // A hub that sweeps once an hour: after its first sweep only the bell can bring it frames.
+    let config = HubConfig { sweep_every: Duration::from_secs(3600), ..HubConfig::default() };
+    let hub = Hub::with_known(store.clone(), config, None);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reader = tokio::spawn(hub.clone().run_reader(iso.redis.clone(), stop.clone()));
+    let town = Channel::parse("town:500103001").expect("channel");
+    let quiet = Channel::parse("town:500103002").expect("channel");
+    let (_member, mut frames) = hub.join(&town);
+    let (_other, _) = hub.join(&quiet);
+    hub.start_at(&town, store.last_cursor(&town).await.expect("cursor")).await;
+    hub.start_at(&quiet, store.last_cursor(&quiet).await.expect("cursor")).await;
+    let base = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).single().expect("time");
+    let events = case_events(1, Uuid::new_v4(), base);
+    let mut last = None;
+    for e in &events[..4] {
+        assert!(matches!(store.project(e).await.expect("projected"), Projected::Applied(_)), "{}", e.type_name());
+        let frame = tokio::time::timeout(Duration::from_secs(20), frames.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no frame for {} (the reader waits for its next sweep)", e.type_name()))
+            .expect("frame");
+        if let Some(last) = last {
+            assert_eq!(frame.prev, last, "frames follow each other without a gap");
+        }
+        last = Some(frame.cursor);
+    }
+    // Each projected event rang the bell once, naming the streams it wrote.
+    let bell: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(store.bell_key())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn.clone())
+        .await
+        .expect("bell");
+    assert_eq!(bell.ids.len(), 4);
+    let named: String = bell.ids[3].get("s").expect("field s");
+    assert!(named.split(' ').any(|k| k == store.stream_key(&town)), "{named}");
+    stop.cancel();
+    reader.await.expect("reader").expect("reader ends cleanly");
+    iso.clean_up().await;
+}
+
+#[tokio::test]
 async fn pages_walk_ties_and_changes_without_a_gap_or_a_repeat() {
     let iso = Isolation::new();
     let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");

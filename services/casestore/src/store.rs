@@ -25,11 +25,13 @@ const CAS_ATTEMPTS: usize = 8;
 /// indexes the registry's what-if reads.
 ///
 /// KEYS: case, open-cases set, the item's open-cases set, raised-at index, the item's raised-at
-/// index, then (stream, open-index) per channel. ARGV: expected version, new version, case JSON,
+/// index, the bell stream, then (stream, open-index) per channel. ARGV: expected version, new version, case JSON,
 /// event JSON, stream maxlen, whistle id, summary JSON, rank score, `1`/`0` (the case is open),
 /// raise time (ms), index horizon (ms: older raises leave the raised-at indexes), then `1`/`0`
 /// (open after this event) per channel. A stream entry carries the event and the case's summary,
 /// not the case with its timeline: entries stay small however long the case's history grows.
+/// The bell ([`CaseStore::bell_key`]) gets one small entry naming the streams written, so a
+/// gateway's reader blocks on the bell alone and reads only the streams that changed.
 const WRITE: &str = r#"
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[1]) then return 0 end
@@ -45,14 +47,19 @@ for k = 4, 5 do
   redis.call('ZADD', KEYS[k], ARGV[10], ARGV[6])
   redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. ARGV[11])
 end
-local channels = (#KEYS - 5) / 2
+local channels = (#KEYS - 6) / 2
+local rung = {}
 for i = 1, channels do
-  redis.call('XADD', KEYS[4 + 2 * i], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4], 'case', ARGV[7])
+  redis.call('XADD', KEYS[5 + 2 * i], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4], 'case', ARGV[7])
+  rung[#rung + 1] = KEYS[5 + 2 * i]
   if ARGV[11 + i] == '1' then
-    redis.call('ZADD', KEYS[5 + 2 * i], ARGV[8], ARGV[6])
+    redis.call('ZADD', KEYS[6 + 2 * i], ARGV[8], ARGV[6])
   else
-    redis.call('ZREM', KEYS[5 + 2 * i], ARGV[6])
+    redis.call('ZREM', KEYS[6 + 2 * i], ARGV[6])
   end
+end
+if #rung > 0 then
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', 's', table.concat(rung, ' '))
 end
 return 1
 "#;
@@ -314,6 +321,15 @@ impl CaseStore {
         format!("{}stream:{channel}", self.prefix)
     }
 
+    /// The bell: a stream with one small entry per projected event, naming (field `s`, the keys
+    /// separated by spaces) the channel streams it wrote, kept to about [`STREAM_MAXLEN`] entries. A reader of
+    /// many channels blocks on the bell alone and then reads only the streams it names, instead
+    /// of re-issuing one `XREAD BLOCK` over every stream after each wake-up (Redis registers and
+    /// unregisters the reader on each key, so that cost grows with the channels watched).
+    pub fn bell_key(&self) -> String {
+        format!("{}stream-bell", self.prefix)
+    }
+
     /// A key of this store's prefix, for a caller's own small index beside the cases (e.g.
     /// intake's Open311 requests).
     pub fn prefixed(&self, name: &str) -> String {
@@ -389,7 +405,8 @@ impl CaseStore {
                 .key(self.index_key("open"))
                 .key(self.index_key(&format!("open:item:{}", case.item)))
                 .key(self.index_key("raised"))
-                .key(self.index_key(&format!("raised:item:{}", case.item)));
+                .key(self.index_key(&format!("raised:item:{}", case.item)))
+                .key(self.bell_key());
             for (channel, _) in &channels {
                 invocation.key(self.stream_key(channel)).key(self.open_key(channel));
             }

@@ -91,6 +91,7 @@ impl Application {
             subscribes_per_second: ws.subscribes_per_second,
             subscribes_burst: ws.subscribes_burst,
             subscribe_max_wait: Duration::from_millis(ws.subscribe_max_wait_ms),
+            ..HubConfig::default()
         };
         let hub = Hub::with_known(store.clone(), hub_config, Some(known));
         let ws_state = WsState {
