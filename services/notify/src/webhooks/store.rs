@@ -147,27 +147,14 @@ impl NotifyStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.context("recording cases' districts")?;
-        sqlx::query(
-            "INSERT INTO case_districts (whistle, district) SELECT * FROM UNNEST($1::uuid[], $2::text[]) \
-             ON CONFLICT (whistle) DO NOTHING",
-        )
-        .bind(origins.iter().map(|o| o.0).collect::<Vec<_>>())
-        .bind(origins.iter().map(|o| o.1.clone()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .context("recording cases' districts")?;
+        let districts: Vec<(Uuid, String)> = origins.iter().map(|o| (o.0, o.1.clone())).collect();
+        insert_pairs(&mut tx, "case_districts (whistle, district)", &districts)
+            .await
+            .context("recording cases' districts")?;
         let towns: Vec<(Uuid, String)> = origins.iter().filter_map(|o| Some((o.0, o.2.clone()?))).collect();
-        if !towns.is_empty() {
-            sqlx::query(
-                "INSERT INTO case_towns (whistle, town) SELECT * FROM UNNEST($1::uuid[], $2::text[]) \
-                 ON CONFLICT (whistle) DO NOTHING",
-            )
-            .bind(towns.iter().map(|t| t.0).collect::<Vec<_>>())
-            .bind(towns.iter().map(|t| t.1.clone()).collect::<Vec<_>>())
-            .execute(&mut *tx)
+        insert_pairs(&mut tx, "case_towns (whistle, town)", &towns)
             .await
             .context("recording cases' towns")?;
-        }
         tx.commit().await.context("recording cases' districts")?;
         Ok(())
     }
@@ -505,5 +492,26 @@ async fn insert_attempt(
     .execute(&mut **tx)
     .await
     .context("recording a webhook attempt")?;
+    Ok(())
+}
+
+/// Inserts `(case, value)` pairs into `table (whistle, column)` once per case, in one statement
+/// (nothing for no pairs).
+async fn insert_pairs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    pairs: &[(Uuid, String)],
+) -> Result<(), sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {table} SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT (whistle) DO NOTHING"
+    );
+    sqlx::query(&sql)
+        .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|p| p.1.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
