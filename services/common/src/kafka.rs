@@ -144,20 +144,10 @@ fn consumer_config(settings: &KafkaSettings, group: &str, client_id: &str) -> Cl
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("fetch.min.bytes", PROMPT_FETCH_MIN_BYTES.to_string())
-        .set("fetch.wait.max.ms", PROMPT_FETCH_WAIT.as_millis().to_string());
+        .set("fetch.min.bytes", settings.fetch.min_bytes.to_string())
+        .set("fetch.wait.max.ms", settings.fetch.wait_ms.to_string());
     config
 }
-
-/// How long a prompt group's fetch (the router, the projector, the SLA) waits at most for
-/// [`PROMPT_FETCH_MIN_BYTES`]. With librdkafka's default of one byte the broker answered each of
-/// the three groups once per append: at 200 whistles/s, a fetch round trip per event per group.
-/// Waiting up to 5 ms for 4 KiB (a few events) took the stack from 8.67 to 7.82 ms of CPU per
-/// whistle at 200/s (means of three runs each), with raise → board p50 unchanged and p99 lower
-/// in each run; at 50/s the p50 rose by 6.5 ms (docs/performance.md, issue N, third step).
-pub const PROMPT_FETCH_WAIT: Duration = Duration::from_millis(5);
-/// What a prompt group's fetch waits for, in bytes, unless [`PROMPT_FETCH_WAIT`] passes first.
-pub const PROMPT_FETCH_MIN_BYTES: usize = 4 * 1024;
 
 /// The configuration of a group consumer that commits, in the background, only the offsets the
 /// service stored explicitly.
@@ -170,27 +160,11 @@ fn storing_consumer_config(settings: &KafkaSettings, group: &str, client_id: &st
     config
 }
 
-/// A group consumer that only commits offsets the service stored explicitly.
+/// A group consumer that only commits offsets the service stored explicitly, fetching as
+/// `settings.fetch` says.
 pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
     storing_consumer_config(settings, group, client_id).create().context("creating Kafka consumer")
 }
-
-/// A [`consumer`] for a group off the live path (the ledger, the notifier): the broker answers a
-/// fetch once [`BULK_FETCH_MIN_BYTES`] are there or [`BULK_FETCH_WAIT`] passed, rather than the
-/// prompt groups' few KiB or 5 ms, so under load it serves one fetch per many appends, and the
-/// consumer's batches grow accordingly. Its events arrive up to [`BULK_FETCH_WAIT`] later.
-pub fn bulk_consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyhow::Result<StreamConsumer> {
-    storing_consumer_config(settings, group, client_id)
-        .set("fetch.min.bytes", BULK_FETCH_MIN_BYTES.to_string())
-        .set("fetch.wait.max.ms", BULK_FETCH_WAIT.as_millis().to_string())
-        .create()
-        .context("creating Kafka consumer")
-}
-
-/// What a [`bulk_consumer`]'s fetch waits for at most.
-pub const BULK_FETCH_WAIT: Duration = Duration::from_millis(100);
-/// What a [`bulk_consumer`]'s fetch waits for, in bytes, unless [`BULK_FETCH_WAIT`] passes first.
-pub const BULK_FETCH_MIN_BYTES: usize = 64 * 1024;
 
 /// A group consumer that never commits by itself: its offsets are committed by a producer's
 /// transaction (`send_offsets_to_transaction` with this consumer's group metadata).

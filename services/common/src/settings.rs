@@ -250,6 +250,57 @@ pub struct KafkaSettings {
     /// A CA bundle (PEM) to verify the brokers' certificates with (`ssl` / `sasl_ssl`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl_ca_location: Option<std::path::PathBuf>,
+    /// How this service's consumer group fetches (`WHISTLE_KAFKA__FETCH__MIN_BYTES`,
+    /// `WHISTLE_KAFKA__FETCH__WAIT_MS`); each service has its own default.
+    pub fetch: FetchSettings,
+}
+
+/// How long the broker holds a consumer group's fetch for data: it answers once `min_bytes` are
+/// there or `wait_ms` passed (librdkafka's `fetch.min.bytes` and `fetch.wait.max.ms`). With
+/// nothing to read, each consumer sends a fetch every `wait_ms`: the broker's idle work. A fetch
+/// answered at the first byte is a fetch per append under load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchSettings {
+    pub min_bytes: usize,
+    pub wait_ms: u64,
+}
+
+impl FetchSettings {
+    /// The groups on a whistle's way to its board (router, projector): answered at the first
+    /// byte, so a fetch waits for no more than the append it is for; an idle consumer asks twice
+    /// a second. (4 KiB or 5 ms, tried before, cost the same CPU under load and ten times the
+    /// broker's idle work: 200 fetches a second per consumer; docs/performance.md, issue N.)
+    pub const PROMPT: FetchSettings = FetchSettings { min_bytes: 1, wait_ms: 500 };
+    /// The groups whose events may come later (SLA, ledger, notifier): one fetch per many appends
+    /// under load; their events arrive up to `wait_ms` later.
+    pub const BULK: FetchSettings = FetchSettings { min_bytes: 64 * 1024, wait_ms: 100 };
+
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.wait_ms)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=100 * 1024 * 1024).contains(&self.min_bytes) {
+            return Err(SettingsError::Invalid {
+                key: "kafka.fetch.min_bytes",
+                message: format!("{} is outside 1..=104857600 bytes", self.min_bytes),
+            });
+        }
+        if !(1..=60_000).contains(&self.wait_ms) {
+            return Err(SettingsError::Invalid {
+                key: "kafka.fetch.wait_ms",
+                message: format!("{} is outside 1..=60000 ms", self.wait_ms),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings::PROMPT
+    }
 }
 
 impl Default for KafkaSettings {
@@ -264,13 +315,20 @@ impl Default for KafkaSettings {
             sasl_username: None,
             sasl_password: None,
             ssl_ca_location: None,
+            fetch: FetchSettings::default(),
         }
     }
 }
 
 impl KafkaSettings {
+    /// These settings with the consumer group fetching as `fetch` (a service's default).
+    pub fn fetching(self, fetch: FetchSettings) -> Self {
+        KafkaSettings { fetch, ..self }
+    }
+
     /// Refuses a protocol librdkafka does not know, and SASL without a user and password.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.fetch.validate()?;
         let protocol = self.security_protocol.to_ascii_lowercase();
         if !matches!(protocol.as_str(), "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl") {
             return Err(SettingsError::Invalid {
@@ -626,6 +684,36 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    /// A service whose group fetches in bulk by default.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Bulk {
+        kafka: KafkaSettings,
+    }
+
+    impl Default for Bulk {
+        fn default() -> Self {
+            Bulk { kafka: KafkaSettings::default().fetching(FetchSettings::BULK) }
+        }
+    }
+
+    #[test]
+    fn one_fetch_setting_from_the_environment_keeps_the_services_other_default() {
+        let s: Bulk = load_from("bulk", env(&[("WHISTLE_KAFKA__FETCH__WAIT_MS", "20")])).expect("loads");
+        assert_eq!(s.kafka.fetch, FetchSettings { min_bytes: FetchSettings::BULK.min_bytes, wait_ms: 20 });
+        let s: Sample = load_from("sample", env(&[])).expect("loads");
+        assert_eq!(s.kafka.fetch, FetchSettings::PROMPT);
+    }
+
+    #[test]
+    fn a_fetch_that_never_waits_is_refused_by_name() {
+        let kafka = KafkaSettings::default().fetching(FetchSettings { min_bytes: 1, wait_ms: 0 });
+        let err = kafka.validate().expect_err("refused");
+        assert!(err.to_string().contains("kafka.fetch.wait_ms"), "{err}");
+        let kafka = KafkaSettings::default().fetching(FetchSettings { min_bytes: 0, wait_ms: 5 });
+        assert!(kafka.validate().expect_err("refused").to_string().contains("kafka.fetch.min_bytes"));
     }
 
     #[test]

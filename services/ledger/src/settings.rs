@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+    AuthSettings, DatabaseSettings, FetchSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError,
+    ShutdownSettings,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,7 +37,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             http: HttpSettings::new(8086),
-            kafka: KafkaSettings::default(),
+            kafka: KafkaSettings::default().fetching(FetchSettings::BULK),
             redis: RedisSettings::default(),
             database: DatabaseSettings::default(),
             registry_path: Some(std::path::PathBuf::from("deploy/data/registry.json")),

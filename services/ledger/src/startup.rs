@@ -49,7 +49,7 @@ impl Application {
         }
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-ledger")?;
-        let consumer = Arc::new(kafka::bulk_consumer(&settings.kafka, &settings.group_id, "whistle-ledger")?);
+        let consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-ledger")?);
         consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let projector = Projector {
             store,

@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use whistle_common::ratelimit::RateLimitSettings;
 use whistle_common::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError, ShutdownSettings,
+    AuthSettings, DatabaseSettings, FetchSettings, HttpSettings, KafkaSettings, RedisSettings, SettingsError,
+    ShutdownSettings,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,7 +178,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             http: HttpSettings::new(8087),
-            kafka: KafkaSettings::default(),
+            kafka: KafkaSettings::default().fetching(FetchSettings::BULK),
             redis: RedisSettings::default(),
             database: DatabaseSettings::default(),
             group_id: "whistle-notify".to_owned(),

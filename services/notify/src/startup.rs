@@ -78,7 +78,7 @@ impl Application {
         }
         kafka::ensure_topics(&settings.kafka, &kafka::standard_topics(&settings.kafka)).await?;
         let producer = kafka::producer(&settings.kafka, "whistle-notify")?;
-        let kafka_consumer = Arc::new(kafka::bulk_consumer(&settings.kafka, &settings.group_id, "whistle-notify")?);
+        let kafka_consumer = Arc::new(kafka::consumer(&settings.kafka, &settings.group_id, "whistle-notify")?);
         kafka_consumer.subscribe(&[&settings.kafka.topics.cases]).context("subscribing to the case topic")?;
         let redis = redis_conn::managed(&settings.redis).await?;
         let metrics = Metrics::new()?;
