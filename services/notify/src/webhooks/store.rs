@@ -152,9 +152,7 @@ impl NotifyStore {
             .await
             .context("recording cases' districts")?;
         let towns: Vec<(Uuid, String)> = origins.iter().filter_map(|o| Some((o.0, o.2.clone()?))).collect();
-        insert_pairs(&mut tx, "case_towns (whistle, town)", &towns)
-            .await
-            .context("recording cases' towns")?;
+        insert_pairs(&mut tx, "case_towns (whistle, town)", &towns).await.context("recording cases' towns")?;
         tx.commit().await.context("recording cases' districts")?;
         Ok(())
     }
@@ -505,9 +503,8 @@ async fn insert_pairs(
     if pairs.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO {table} SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT (whistle) DO NOTHING"
-    );
+    let sql =
+        format!("INSERT INTO {table} SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT (whistle) DO NOTHING");
     sqlx::query(&sql)
         .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
         .bind(pairs.iter().map(|p| p.1.clone()).collect::<Vec<_>>())
