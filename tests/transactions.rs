@@ -190,3 +190,61 @@ async fn a_router_fenced_by_a_newer_instance_with_its_transactional_id_stops() {
     new.abort();
     iso.clean_up().await;
 }
+
+/// The offsets the router's group has committed on the case topic, summed over its partitions.
+async fn committed_total(iso: &Isolation, group: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (kafka, topic, group) = (iso.kafka.clone(), iso.kafka.topics.cases.clone(), group.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer =
+            kafka::client_config(&kafka).set("group.id", &group).create().expect("offset reader");
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for partition in 0..kafka.partitions {
+            tpl.add_partition(&topic, partition);
+        }
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+        committed.elements().iter().filter_map(|e| e.offset().to_raw()).filter(|o| *o > 0).sum()
+    })
+    .await
+    .expect("task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_that_route_nothing_open_no_transaction_and_their_offsets_commit_within_the_carry() {
+    let iso = Isolation::new();
+    kafka::ensure_topics(&iso.kafka, &kafka::standard_topics(&iso.kafka)).await.expect("topics");
+    let settings = whistle_tests::router_settings(&iso);
+    let group = settings.group_id.clone();
+    let (admin, router) = start_router_with(settings, None).await;
+    // Twenty events the router passes over by their type header, each in a batch of its own
+    // (50 ms apart, the linger is 10 ms), all within one carry.
+    let producer = kafka::producer(&iso.kafka, "test-acknowledger").expect("producer");
+    const EVENTS: i64 = 20;
+    for n in 0..EVENTS {
+        let key = Uuid::now_v7().to_string();
+        let payload = format!(r#"{{"n":{n}}}"#);
+        let record = kafka::case_record(&iso.kafka.topics.cases, &key, payload.as_bytes(), "whistle.acknowledged");
+        producer.send(record, Duration::from_secs(10)).await.expect("written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The carried offsets commit on their own, at most CARRY_FOR after the first was read.
+    let deadline = tokio::time::Instant::now() + whistle_router::service::CARRY_FOR + Duration::from_secs(20);
+    while committed_total(&iso, &group).await < EVENTS {
+        assert!(tokio::time::Instant::now() < deadline, "the passed-over events' offsets were never committed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = reqwest::get(format!("{admin}/metrics")).await.expect("metrics").text().await.expect("text");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    let transactions = value(r#"whistle_router_transactions_total{result="committed"}"#);
+    assert!(transactions <= 2.0, "{transactions} transactions for {EVENTS} passed-over events (one per batch before)");
+    assert!(value("whistle_router_carried_batches_total") >= 10.0, "{metrics}");
+    assert_eq!(value("whistle_router_events_skipped_total"), EVENTS as f64);
+
+    router.abort();
+    iso.clean_up().await;
+}

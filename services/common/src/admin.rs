@@ -59,7 +59,9 @@ async fn metrics(State(state): State<AdminState>) -> Response {
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Ready while the broker answers a metadata request from this consumer.
-pub fn consumer_check(consumer: Arc<rdkafka::consumer::StreamConsumer>) -> Check {
+pub fn consumer_check<C: rdkafka::consumer::ConsumerContext + 'static>(
+    consumer: Arc<rdkafka::consumer::StreamConsumer<C>>,
+) -> Check {
     Arc::new(move || Box::pin(crate::kafka::broker_reachable(consumer.clone(), PROBE_TIMEOUT)))
 }
 

@@ -167,17 +167,43 @@ pub fn consumer(settings: &KafkaSettings, group: &str, client_id: &str) -> anyho
 }
 
 /// A group consumer that never commits by itself: its offsets are committed by a producer's
-/// transaction (`send_offsets_to_transaction` with this consumer's group metadata).
+/// transaction (`send_offsets_to_transaction` with this consumer's group metadata). Its context
+/// counts the rebalances it took part in.
 pub fn transactional_consumer(
     settings: &KafkaSettings,
     group: &str,
     client_id: &str,
-) -> anyhow::Result<StreamConsumer> {
+) -> anyhow::Result<StreamConsumer<Rebalances>> {
     consumer_config(settings, group, client_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .create()
+        .create_with_context(Rebalances::default())
         .context("creating Kafka consumer")
+}
+
+/// A consumer context counting rebalances: a partition is revoked or assigned only between two
+/// reads of the counter that differ. librdkafka runs the callback while the consumer is polled
+/// (`recv`), never in the middle of the caller's own work between two polls.
+#[derive(Debug, Default)]
+pub struct Rebalances(std::sync::atomic::AtomicU64);
+
+impl Rebalances {
+    /// How many rebalances have begun so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl rdkafka::ClientContext for Rebalances {}
+
+impl rdkafka::consumer::ConsumerContext for Rebalances {
+    fn pre_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        _rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A topic this deployment needs.
@@ -238,7 +264,7 @@ pub async fn ensure_topics(settings: &KafkaSettings, topics: &[TopicSpec]) -> an
 }
 
 /// True when the broker answers a metadata request within `timeout`.
-pub async fn broker_reachable<C: Consumer + Send + Sync + 'static>(
+pub async fn broker_reachable<X: rdkafka::consumer::ConsumerContext, C: Consumer<X> + Send + Sync + 'static>(
     client: std::sync::Arc<C>,
     timeout: Duration,
 ) -> bool {

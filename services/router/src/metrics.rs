@@ -17,6 +17,8 @@ pub struct Metrics {
     pub batch_messages: Histogram,
     /// Repeated input events (same event id) passed over instead of routed twice.
     pub repeats: IntCounter,
+    /// Batches that routed nothing: no transaction, their offsets committed with a later one.
+    pub carried_batches: IntCounter,
 }
 
 impl Metrics {
@@ -42,6 +44,11 @@ impl Metrics {
             "Input events seen again (same event id) after their outputs were committed, passed over",
         )?;
         registry.register(Box::new(repeats.clone()))?;
-        Ok(Metrics { registry, routed, dead_letters, skipped, transactions, batch_messages, repeats })
+        let carried_batches = IntCounter::new(
+            "carried_batches_total",
+            "Batches that routed nothing: no transaction of their own, offsets committed with a later one",
+        )?;
+        registry.register(Box::new(carried_batches.clone()))?;
+        Ok(Metrics { registry, routed, dead_letters, skipped, transactions, batch_messages, repeats, carried_batches })
     }
 }

@@ -7,6 +7,12 @@
 //! visible together or not at all, so a crash replays the batch without leaving a second copy of
 //! its outputs in the committed log.
 //!
+//! A batch that routes nothing (the raises' and returns' are one event type in five) opens no
+//! transaction: its offsets wait in [`Carried`] and commit with the next transaction, or on their
+//! own once they are [`CARRY_FOR`] old. A rebalance drops them (a partition this instance no
+//! longer owns, or owned again since, must not be committed from an older read); their messages
+//! are then consumed again after a restart and passed over again, which changes nothing.
+//!
 //! On an abortable error the transaction is aborted and the batch's partitions still assigned
 //! are rewound to the batch's first offsets — the committed position, since every earlier batch
 //! committed — so the messages are consumed and decided again. A fatal error (a newer instance
@@ -29,6 +35,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whistle_case::{Effect, effect};
+use whistle_common::kafka::Rebalances;
 use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters, case_record, passes_over};
 use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{Decoded, decode};
@@ -40,6 +47,45 @@ use crate::metrics::Metrics;
 const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a retriable coordinator error (a timeout, a coordinator moving) is retried in place.
 const TXN_CALL_ATTEMPTS: u32 = 3;
+/// How long the offsets of batches that routed nothing wait for a transaction before one is
+/// opened for them alone: how far the group's committed offsets may trail what it has read.
+pub const CARRY_FOR: Duration = Duration::from_secs(2);
+
+/// The router's consumer: its context counts rebalances (see [`Carried`]).
+pub type RouterConsumer = StreamConsumer<Rebalances>;
+
+/// The next offsets of batches that routed nothing, not committed yet.
+#[derive(Debug, Default)]
+struct Carried {
+    next: HashMap<(String, i32), i64>,
+    /// When the first of them was read.
+    since: Option<tokio::time::Instant>,
+    /// The consumer's rebalance count then: the offsets are good only while it stands.
+    rebalances: u64,
+}
+
+impl Carried {
+    /// Keeps `batch`'s offsets, read while the consumer's rebalance count was `rebalances`.
+    fn add(&mut self, batch: &[OwnedMessage], rebalances: u64) {
+        if self.since.is_none() || self.rebalances != rebalances {
+            *self = Carried { since: Some(tokio::time::Instant::now()), rebalances, ..Carried::default() };
+        }
+        for msg in batch {
+            let entry = self.next.entry((msg.topic().to_owned(), msg.partition())).or_insert(0);
+            *entry = (*entry).max(msg.offset() + 1);
+        }
+    }
+
+    /// When the carried offsets must be committed, if there are any.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.since.map(|since| since + CARRY_FOR)
+    }
+
+    /// The offsets still good after `rebalances` rebalances (none if one began since).
+    fn valid(&self, rebalances: u64) -> impl Iterator<Item = (&(String, i32), &i64)> {
+        self.next.iter().filter(move |_| self.rebalances == rebalances)
+    }
+}
 
 /// A test seam, awaited after a batch's outputs were produced and before its offsets and commit.
 /// An error aborts the transaction as an abortable Kafka error would; a future that never resolves
@@ -178,17 +224,30 @@ impl Router {
     }
 
     /// Runs until `token` is cancelled or a transaction fails fatally.
-    pub async fn run(self, consumer: Arc<StreamConsumer>, token: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, consumer: Arc<RouterConsumer>, token: CancellationToken) -> anyhow::Result<()> {
         let mut failures: u32 = 0;
+        let mut carried = Carried::default();
         loop {
             let batch = tokio::select! {
                 biased;
                 () = token.cancelled() => return Ok(()),
-                batch = next_batch(&consumer, self.batch) => batch,
+                batch = next_batch(&consumer, self.batch, carried.due()) => batch,
             };
+            let steps = self.plan(&batch).map_err(|err| err.context("routing transaction"))?;
+            let routes_nothing = steps.iter().all(|step| matches!(step, Step::Skip));
+            let due = carried.due().is_some_and(|due| tokio::time::Instant::now() >= due);
+            if routes_nothing && !batch.is_empty() && !due {
+                carried.add(&batch, consumer.context().count());
+                self.metrics.skipped.inc_by(batch.len() as u64);
+                self.metrics.carried_batches.inc();
+                continue;
+            }
             // A started transaction is finished even at shutdown: each call is bounded.
-            match self.transact(&consumer, &batch).await {
-                Ok(()) => failures = 0,
+            match self.transact(&consumer, &batch, steps, &carried).await {
+                Ok(()) => {
+                    failures = 0;
+                    carried = Carried::default();
+                }
                 Err(TxnError::Fatal(err)) => {
                     tracing::error!(error = %format_args!("{err:#}"), "routing transaction failed fatally; stopping");
                     return Err(err.context("routing transaction"));
@@ -214,25 +273,39 @@ impl Router {
         }
     }
 
-    async fn transact(&self, consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> Result<(), TxnError> {
-        let mut steps =
-            batch.iter().map(|msg| self.step(msg)).collect::<anyhow::Result<Vec<Step>>>().map_err(TxnError::Fatal)?;
-        // A copy of an input already routed, earlier in this batch or in a committed one, is
-        // passed over (see `Recent`).
-        {
-            let recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut in_batch = std::collections::HashSet::new();
-            for step in &mut steps {
-                if let Step::Publish(routed) = step
-                    && (recent.contains(&routed.input) || !in_batch.insert(routed.input))
-                {
-                    tracing::info!(whistle = %routed.whistle, event = %routed.input, "a repeated input event passed over");
-                    self.metrics.repeats.inc();
-                    *step = Step::Skip;
-                }
+    /// What each message of `batch` turns into; a copy of an input already routed, earlier in
+    /// this batch or in a committed one, is passed over (see `Recent`). An error is fatal.
+    fn plan(&self, batch: &[OwnedMessage]) -> anyhow::Result<Vec<Step>> {
+        let mut steps = batch.iter().map(|msg| self.step(msg)).collect::<anyhow::Result<Vec<Step>>>()?;
+        let recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut in_batch = std::collections::HashSet::new();
+        for step in &mut steps {
+            if let Step::Publish(routed) = step
+                && (recent.contains(&routed.input) || !in_batch.insert(routed.input))
+            {
+                tracing::info!(whistle = %routed.whistle, event = %routed.input, "a repeated input event passed over");
+                self.metrics.repeats.inc();
+                *step = Step::Skip;
             }
         }
-        let offsets = next_offsets(batch).map_err(TxnError::Fatal)?;
+        Ok(steps)
+    }
+
+    /// Publishes `steps` (the plan of `batch`) and commits them with the batch's offsets and the
+    /// carried ones in one transaction.
+    async fn transact(
+        &self,
+        consumer: &Arc<RouterConsumer>,
+        batch: &[OwnedMessage],
+        steps: Vec<Step>,
+        carried: &Carried,
+    ) -> Result<(), TxnError> {
+        // Rebalances run only inside `recv`: the count read here holds until the commit.
+        let offsets = next_offsets(batch, carried.valid(consumer.context().count())).map_err(TxnError::Fatal)?;
+        if offsets.count() == 0 {
+            // Only carried offsets, dropped by a rebalance: nothing to commit.
+            return Ok(());
+        }
         self.producer.begin_transaction().map_err(|err| TxnError::kafka("beginning a transaction", err))?;
         let sends = steps.iter().zip(batch).map(|(step, msg)| async move {
             match step {
@@ -272,7 +345,9 @@ impl Router {
                 }
             }
         }
-        self.metrics.batch_messages.observe(batch.len() as f64);
+        if !batch.is_empty() {
+            self.metrics.batch_messages.observe(batch.len() as f64);
+        }
         for step in steps {
             match step {
                 Step::Skip => self.metrics.skipped.inc(),
@@ -386,11 +461,23 @@ impl Router {
 }
 
 /// Waits for a message, then takes what else arrives within `limits.linger`, up to
-/// `limits.max_messages`. Cancel-safe: a dropped batch was not committed and is consumed again.
-async fn next_batch(consumer: &StreamConsumer, limits: BatchLimits) -> Vec<OwnedMessage> {
+/// `limits.max_messages`; empty if `until` passes first. Cancel-safe: a dropped batch was not
+/// committed and is consumed again.
+async fn next_batch(
+    consumer: &RouterConsumer,
+    limits: BatchLimits,
+    until: Option<tokio::time::Instant>,
+) -> Vec<OwnedMessage> {
     let mut batch = Vec::new();
     while batch.is_empty() {
-        match consumer.recv().await {
+        let received = match until {
+            Some(until) => match tokio::time::timeout_at(until, consumer.recv()).await {
+                Ok(received) => received,
+                Err(_) => return batch,
+            },
+            None => consumer.recv().await,
+        };
+        match received {
             Ok(msg) => batch.push(msg.detach()),
             // Transient client errors (broker down, rebalance); librdkafka retries.
             Err(err) => {
@@ -413,9 +500,14 @@ async fn next_batch(consumer: &StreamConsumer, limits: BatchLimits) -> Vec<Owned
     batch
 }
 
-/// Per partition of `batch`, the offset after its last message: what the transaction commits.
-fn next_offsets(batch: &[OwnedMessage]) -> anyhow::Result<TopicPartitionList> {
-    let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+/// Per partition of `batch` and of `carried`, the offset after its last message: what the
+/// transaction commits.
+fn next_offsets<'a>(
+    batch: &'a [OwnedMessage],
+    carried: impl Iterator<Item = (&'a (String, i32), &'a i64)>,
+) -> anyhow::Result<TopicPartitionList> {
+    let mut next: HashMap<(&str, i32), i64> =
+        carried.map(|((topic, partition), next)| ((topic.as_str(), *partition), *next)).collect();
     for msg in batch {
         let entry = next.entry((msg.topic(), msg.partition())).or_insert(0);
         *entry = (*entry).max(msg.offset() + 1);
@@ -431,7 +523,7 @@ fn next_offsets(batch: &[OwnedMessage]) -> anyhow::Result<TopicPartitionList> {
 /// it, so an aborted batch is consumed again. A partition revoked meanwhile needs nothing: its
 /// new owner starts from the committed offset. An error here is fatal: without the seek the
 /// batch's messages would be skipped, so the service stops and a restart replays them.
-async fn rewind(consumer: &Arc<StreamConsumer>, batch: &[OwnedMessage]) -> anyhow::Result<()> {
+async fn rewind(consumer: &Arc<RouterConsumer>, batch: &[OwnedMessage]) -> anyhow::Result<()> {
     let mut first: HashMap<(String, i32), i64> = HashMap::new();
     for msg in batch {
         let entry = first.entry((msg.topic().to_owned(), msg.partition())).or_insert(i64::MAX);

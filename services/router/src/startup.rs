@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use tokio::net::TcpListener;
 use whistle_common::admin;
 use whistle_common::kafka::{self, DeadLetters};
@@ -13,13 +13,13 @@ use whistle_registry::live::{self, Follower};
 use whistle_registry::{LiveRegistry, Registry};
 
 use crate::metrics::Metrics;
-use crate::service::{BatchLimits, BeforeCommit, Router};
+use crate::service::{BatchLimits, BeforeCommit, Router, RouterConsumer};
 use crate::settings::Settings;
 
 pub struct Application {
     listener: TcpListener,
     admin: axum::Router,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<RouterConsumer>,
     router: Router,
     follower: Follower,
     settings: Settings,
