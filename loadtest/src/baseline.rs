@@ -36,6 +36,25 @@ pub fn kafka_settings(brokers: &str, partitions: i32) -> whistle_common::setting
     settings
 }
 
+/// Creates a topic of the load generator's own; when that fails without a login configured, says
+/// how to give one (the dev broker takes SASL logins only, and a client without one times out).
+pub async fn create_topic(
+    settings: &whistle_common::settings::KafkaSettings,
+    spec: whistle_common::kafka::TopicSpec,
+) -> anyhow::Result<()> {
+    let result = whistle_common::kafka::ensure_topics(settings, &[spec]).await;
+    if settings.sasl_username.is_none() {
+        return result.context(NO_LOGIN);
+    }
+    result
+}
+
+/// What a failed topic creation without a login adds to the error.
+pub const NO_LOGIN: &str = "could not create a topic on the broker, and no Kafka login is set; the dev broker takes \
+     SASL logins only: set WHISTLE_TEST_KAFKA_SECURITY_PROTOCOL=sasl_plaintext, WHISTLE_TEST_KAFKA_SASL_USERNAME=whistle-test \
+     and WHISTLE_TEST_KAFKA_SASL_PASSWORD=\"$(deploy/dev/kafka.sh password whistle-test)\" (pipeline: or skip its \
+     baselines with --no-baselines)";
+
 /// Produce (idempotent, acks=all, like intake) → consume on a fresh topic, open loop at `rate`:
 /// latency from the intended send time to consumption.
 pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize) -> anyhow::Result<Histogram<u64>> {
@@ -48,7 +67,7 @@ pub async fn kafka_round_trip(brokers: &str, rate: u64, count: u64, size: usize)
         retention_ms: 3_600_000,
         compacted: false,
     };
-    whistle_common::kafka::ensure_topics(&settings, &[spec]).await?;
+    create_topic(&settings, spec).await?;
     let producer: FutureProducer = whistle_common::kafka::producer(&settings, "loadtest-baseline")?;
     let consumer: StreamConsumer = whistle_common::kafka::client_config(&settings)
         .set("group.id", format!("loadtest-baseline-{suffix}"))

@@ -616,7 +616,7 @@ async fn round_trip(brokers: &str, topic: &str, events: &[CaseEvent]) -> anyhow:
         retention_ms: 24 * 3_600_000,
         compacted: false,
     };
-    whistle_common::kafka::ensure_topics(&settings, &[spec]).await?;
+    crate::baseline::create_topic(&settings, spec).await?;
     let producer: FutureProducer = whistle_common::kafka::producer(&settings, "loadtest-figures")?;
     for chunk in events.chunks(500) {
         let sends = chunk.iter().map(|e| {
