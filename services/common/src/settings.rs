@@ -276,10 +276,6 @@ impl FetchSettings {
     /// under load; their events arrive up to `wait_ms` later.
     pub const BULK: FetchSettings = FetchSettings { min_bytes: 64 * 1024, wait_ms: 100 };
 
-    pub fn wait(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.wait_ms)
-    }
-
     fn validate(&self) -> Result<(), SettingsError> {
         if !(1..=100 * 1024 * 1024).contains(&self.min_bytes) {
             return Err(SettingsError::Invalid {

@@ -14,9 +14,10 @@
 //! are then consumed again after a restart and passed over again, which changes nothing.
 //!
 //! On an abortable error the transaction is aborted and the batch's partitions still assigned
-//! are rewound to the batch's first offsets — the committed position, since every earlier batch
-//! committed — so the messages are consumed and decided again. A fatal error (a newer instance
-//! with the same `transactional.id` fenced this one) ends the loop, and with it the service.
+//! are rewound to the batch's first offsets (earlier batches committed, or carried and still
+//! waiting for a commit), so the messages are consumed and decided again. A fatal error (a newer
+//! instance with the same `transactional.id` fenced this one) ends the loop, and with it the
+//! service.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,8 +36,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whistle_case::{Effect, effect};
-use whistle_common::kafka::Rebalances;
-use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters, case_record, passes_over};
+use whistle_common::kafka::{DELIVERY_TIMEOUT, DeadLetters, Rebalances, case_record, passes_over};
 use whistle_registry::LiveRegistry;
 use whistle_schemas::events::{Decoded, decode};
 
