@@ -21,7 +21,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use secrecy::SecretString;
 use uuid::Uuid;
-use whistle_common::settings::{HttpSettings, KafkaSettings, RedisSettings, Topics};
+use whistle_common::settings::{AuthSettings, HttpSettings, KafkaSettings, RedisSettings, Topics};
 use whistle_schemas::Names;
 use whistle_schemas::events::{Authority, CaseEvent, CaseEventBody, Decoded, DepartmentRef, Dispatched, decode};
 use whistle_sla::case::CaseSla;
@@ -100,107 +100,116 @@ async fn main() -> anyhow::Result<()> {
     let policy = policies.by_name("scale");
     whistle_common::kafka::ensure_topics(&kafka, &whistle_common::kafka::standard_topics(&kafka)).await?;
     let store = SlaStore::new(whistle_common::redis_conn::managed(&redis).await?, redis.key_prefix.clone());
-
-    // Deadlines start after the seeding is expected to finish, spread evenly over the window.
-    let seed_allowance = chrono::Duration::seconds(30 + (cases as i64) / 2000);
-    let first_due = Utc::now() + seed_allowance;
-    let started = Instant::now();
-    let calendar = policies.calendar("500103");
-    let seeded = futures::stream::iter(0..cases)
-        .map(|i| {
-            let store = store.clone();
-            let due = first_due + chrono::Duration::milliseconds(spread * 1000 * i as i64 / cases as i64);
-            let dispatched_at = due - chrono::Duration::seconds(ACK_SECONDS);
-            let event = CaseEvent::new(
-                Uuid::new_v4(),
-                "/loadtest/sla-scale",
-                Uuid::new_v4(),
-                dispatched_at,
-                CaseEventBody::Dispatched(Dispatched {
-                    department: DepartmentRef {
-                        code: "500103-EE".into(),
-                        names: Names { zh: "x".into(), en: "x".into() },
-                    },
-                    district: "500103".into(),
-                    item: "CQ-ENV-001".into(),
-                    authority: Some(Authority::Recovered),
-                    triage: false,
-                    basis: "sla-scale".into(),
-                    registry_version: None,
-                    assisting: vec![],
-                }),
-            );
-            let case = CaseSla::dispatched(
-                &event,
-                (i % PARTITIONS as usize) as i32,
-                "500103-EE",
-                "500103",
-                "CQ-ENV-001",
-                policy,
-            );
-            let timers = case.timers(policy, calendar, &Default::default());
-            let keys = case.all_keys(policy);
-            async move { store.save(&case, &keys, &timers).await }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<_>>()
-        .await;
-    for r in seeded {
-        r?;
-    }
-    let seed_secs = started.elapsed().as_secs_f64();
-    let mut armed = 0;
-    for p in 0..PARTITIONS {
-        armed += store.armed(p).await?;
-    }
-    println!("seeded {cases} open cases in {seed_secs:.1}s; {armed} timers armed on {PARTITIONS} partitions");
-    if Utc::now() > first_due {
-        println!(
-            "warning: seeding overran the allowance; the first deadlines were already due when the service started"
-        );
-    }
-
-    // One real SLA instance owns every partition.
-    let settings = whistle_sla::Settings {
-        http: HttpSettings::new(0),
-        kafka: kafka.clone(),
-        redis: redis.clone(),
-        registry_path: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/data/registry.json"),
-        policy_path: policy_path.clone(),
-        group_id: format!("scale-{suffix}-sla"),
-        gauge_seconds: 3600,
-        ..Default::default()
-    };
-    let app = whistle_sla::Application::build(settings).await?;
-    let sla = tokio::spawn(app.run_until_stopped(std::future::pending()));
-
-    let consumer: StreamConsumer = whistle_common::kafka::client_config(&kafka)
-        .set("group.id", format!("scale-{suffix}-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[&kafka.topics.cases])?;
-    let mut lateness = Histogram::<u64>::new(3)?;
-    let deadline = Instant::now() + Duration::from_secs((seed_allowance.num_seconds() + spread + 180) as u64);
-    let mut seen = std::collections::HashSet::new();
-    while seen.len() < cases && Instant::now() < deadline {
-        let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else { continue };
-        if let Ok(Decoded::Event(event)) = decode(msg.payload().unwrap_or_default())
-            && let CaseEventBody::SlaBreached(b) = &event.body
-            && seen.insert(event.subject)
-        {
-            lateness.record((event.time - b.deadline).num_milliseconds().max(0) as u64)?;
+    // From here on the run has keys in Redis: they are removed however it ends.
+    let outcome: anyhow::Result<usize> = async {
+        // Deadlines start after the seeding is expected to finish, spread evenly over the window.
+        let seed_allowance = chrono::Duration::seconds(30 + (cases as i64) / 2000);
+        let first_due = Utc::now() + seed_allowance;
+        let started = Instant::now();
+        let calendar = policies.calendar("500103");
+        let seeded = futures::stream::iter(0..cases)
+            .map(|i| {
+                let store = store.clone();
+                let due = first_due + chrono::Duration::milliseconds(spread * 1000 * i as i64 / cases as i64);
+                let dispatched_at = due - chrono::Duration::seconds(ACK_SECONDS);
+                let event = CaseEvent::new(
+                    Uuid::new_v4(),
+                    "/loadtest/sla-scale",
+                    Uuid::new_v4(),
+                    dispatched_at,
+                    CaseEventBody::Dispatched(Dispatched {
+                        department: DepartmentRef {
+                            code: "500103-EE".into(),
+                            names: Names { zh: "x".into(), en: "x".into() },
+                        },
+                        district: "500103".into(),
+                        item: "CQ-ENV-001".into(),
+                        authority: Some(Authority::Recovered),
+                        triage: false,
+                        basis: "sla-scale".into(),
+                        registry_version: None,
+                        assisting: vec![],
+                    }),
+                );
+                let case = CaseSla::dispatched(
+                    &event,
+                    (i % PARTITIONS as usize) as i32,
+                    "500103-EE",
+                    "500103",
+                    "CQ-ENV-001",
+                    policy,
+                );
+                let timers = case.timers(policy, calendar, &Default::default());
+                let keys = case.all_keys(policy);
+                async move { store.save(&case, &keys, &timers).await }
+            })
+            .buffer_unordered(64)
+            .collect::<Vec<_>>()
+            .await;
+        for r in seeded {
+            r?;
         }
+        let seed_secs = started.elapsed().as_secs_f64();
+        let mut armed = 0;
+        for p in 0..PARTITIONS {
+            armed += store.armed(p).await?;
+        }
+        println!("seeded {cases} open cases in {seed_secs:.1}s; {armed} timers armed on {PARTITIONS} partitions");
+        if Utc::now() > first_due {
+            println!(
+                "warning: seeding overran the allowance; the first deadlines were already due when the service started"
+            );
+        }
+
+        // One real SLA instance owns every partition. Its HTTP API verifies tokens: a key of its own
+        // (nothing here signs one).
+        let settings = whistle_sla::Settings {
+            http: HttpSettings::new(0),
+            kafka: kafka.clone(),
+            redis: redis.clone(),
+            registry_path: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/data/registry.json"),
+            policy_path: policy_path.clone(),
+            group_id: format!("scale-{suffix}-sla"),
+            gauge_seconds: 3600,
+            auth: AuthSettings {
+                jwt_secret: SecretString::from(format!("sla-scale-{}", Uuid::new_v4().simple())),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let app = whistle_sla::Application::build(settings).await?;
+        let sla = tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+        let consumer: StreamConsumer = whistle_common::kafka::client_config(&kafka)
+            .set("group.id", format!("scale-{suffix}-reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed")
+            .create()?;
+        consumer.subscribe(&[&kafka.topics.cases])?;
+        let mut lateness = Histogram::<u64>::new(3)?;
+        let deadline = Instant::now() + Duration::from_secs((seed_allowance.num_seconds() + spread + 180) as u64);
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < cases && Instant::now() < deadline {
+            let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else { continue };
+            if let Ok(Decoded::Event(event)) = decode(msg.payload().unwrap_or_default())
+                && let CaseEventBody::SlaBreached(b) = &event.body
+                && seen.insert(event.subject)
+            {
+                lateness.record((event.time - b.deadline).num_milliseconds().max(0) as u64)?;
+            }
+        }
+        sla.abort();
+        println!(
+            "breaches seen: {} of {cases}; lateness p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+            seen.len(),
+            lateness.value_at_quantile(0.5),
+            lateness.value_at_quantile(0.9),
+            lateness.value_at_quantile(0.99),
+            lateness.max()
+        );
+        Ok(seen.len())
     }
-    sla.abort();
-    println!(
-        "breaches seen: {} of {cases}; lateness p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
-        seen.len(),
-        lateness.value_at_quantile(0.5),
-        lateness.value_at_quantile(0.9),
-        lateness.value_at_quantile(0.99),
-        lateness.max()
-    );
+    .await;
 
     // Clean up the Redis keys of this run.
     let mut conn = whistle_common::redis_conn::managed(&redis).await?;
@@ -223,8 +232,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_file(&policy_path);
-    if seen.len() < cases {
-        bail!("only {} of {cases} breaches fired in time", seen.len());
+    let seen = outcome?;
+    if seen < cases {
+        bail!("only {seen} of {cases} breaches fired in time");
     }
     Ok(())
 }
