@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -52,7 +53,12 @@ impl Logins {
 
 /// Connects a board and authenticates it with its first frame.
 pub async fn connect(url: &str, token: &str) -> anyhow::Result<Socket> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("connecting {url}"))?;
+    // tungstenite's 128 KiB read buffer per socket would make thousands of idle boards cost the
+    // load generator gigabytes; the buffer grows for a large snapshot as it must.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .with_context(|| format!("connecting {url}"))?;
     ws.send(Message::Text(json!({"type": "auth", "token": token}).to_string().into())).await?;
     match ws.next().await {
         Some(Ok(Message::Text(t))) if t.contains("\"authenticated\"") => Ok(ws),

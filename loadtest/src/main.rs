@@ -9,14 +9,15 @@
 //! - `sustain`: the highest rate held for `--seconds` (60) open loop with nothing lost and the
 //!   raise → board p99 not growing (last third ≤ 1.5 × first third) and at most 1 s, stepping the rate up and
 //!   then bisecting; each step is a `pipeline` run (src/sustain.rs says exactly what "held" is).
-//! - `idle`: opens N idle board connections to the gateway and reports its memory per connection.
+//! - `idle`: opens N idle board connections to the gateway and reports its memory per connection;
+//!   `--department-cases 500` makes them a busy department's boards, each sent a 500-case snapshot.
 //! - `figures`: no stack needed. One seeded stream of problems run through the pre-reform path and
 //!   through Whistle as case events, and the outcome figures of both side by side
 //!   (docs/figures.md); `--brokers` also writes both logs to Kafka and reads them back.
 //!
 //! `cargo run --release -p loadtest --bin loadtest -- pipeline --rate 200 --seconds 20`
 //! `cargo run --release -p loadtest --bin loadtest -- sustain [--seconds 60 --from 100]`
-//! `cargo run --release -p loadtest --bin loadtest -- idle --connections 10000 [--ws ws://127.0.0.1:8082/ws]`
+//! `cargo run --release -p loadtest --bin loadtest -- idle --connections 19000 --department-cases 500 [--ws ws://127.0.0.1:8082/ws]`
 //! `cargo run --release -p loadtest --bin loadtest -- figures --seed 1 --problems 2000 [--brokers 127.0.0.1:19092]`
 //! against the stack of `cargo xtask up` (`--base` to point elsewhere). `--help` lists every flag
 //! with its default; without a mode it runs `pipeline`.
@@ -181,6 +182,11 @@ pub struct IdleArgs {
     /// Idle board connections to open.
     #[arg(long, default_value_t = 2000)]
     pub connections: usize,
+    /// Subscribe every connection to one department's channel holding this many open cases
+    /// (raised first, resolved again at the end; at most 500, the snapshot's size), as the
+    /// department's officer. 0: town channels, one per connection in turn, as the city manager.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=500))]
+    pub department_cases: u64,
 }
 
 #[tokio::main]
@@ -301,7 +307,12 @@ mod tests {
             (10000, Some("ws://127.0.0.1:8082/ws"), "http://127.0.0.1:8080")
         );
         let Some(Mode::Idle(a)) = parse("loadtest idle").expect("parses").mode else { panic!("idle mode") };
-        assert_eq!(a.connections, 2000);
+        assert_eq!((a.connections, a.department_cases), (2000, 0));
+        let line = "loadtest idle --connections 19000 --department-cases 500 --ws ws://127.0.0.1:8082/ws";
+        let Some(Mode::Idle(a)) = parse(line).expect("parses").mode else { panic!("idle mode") };
+        assert_eq!((a.connections, a.department_cases), (19000, 500));
+        // A snapshot carries at most 500 cases: more would not be what each board is sent.
+        assert!(parse("loadtest idle --department-cases 501").is_err());
     }
 
     #[test]

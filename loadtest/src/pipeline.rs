@@ -19,15 +19,20 @@ use crate::report::{self, histogram};
 
 /// A town and an item that routes to a department, with that department.
 #[derive(Debug, Clone)]
-struct Target {
-    town: String,
-    item: String,
-    department: String,
+pub(crate) struct Target {
+    pub town: String,
+    pub item: String,
+    pub department: String,
 }
 
 /// Picks (town, item) pairs that route to a department, spread over districts, one per
 /// department up to `boards`.
-async fn targets(http: &reqwest::Client, base: &str, token: &str, boards: usize) -> anyhow::Result<Vec<Target>> {
+pub(crate) async fn targets(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    boards: usize,
+) -> anyhow::Result<Vec<Target>> {
     let towns: Value = http.get(format!("{base}/api/v1/towns")).bearer_auth(token).send().await?.json().await?;
     let items: Value =
         http.get(format!("{base}/api/v1/registry/items")).bearer_auth(token).send().await?.json().await?;
