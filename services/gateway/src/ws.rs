@@ -79,13 +79,19 @@ pub async fn upgrade(
         Err(err @ AuthError::Token(_)) => Some(Err(err)),
         Err(_) => None,
     };
-    // tungstenite's 128 KiB read and write buffers per connection would make an idle board cost
-    // far more than its state; boards read little and frames go out one by one.
-    ws.max_message_size(state.max_message_bytes)
-        .max_frame_size(state.max_message_bytes)
+    sized(ws, state.max_message_bytes).on_upgrade(move |socket| serve(socket, state, upgrade_auth, permit))
+}
+
+/// The socket's limits and buffers. tungstenite's 128 KiB read and write buffers per connection
+/// would make an idle board cost far more than its state: boards read little (client frames of
+/// at most `max_message_bytes`), and frames go out one by one. The write buffer still grows to
+/// the largest frame sent (a 500-case snapshot is about 470 KiB); the vendored tungstenite gives
+/// that back once the frame is written (vendor/README.md).
+pub fn sized(ws: WebSocketUpgrade, max_message_bytes: usize) -> WebSocketUpgrade {
+    ws.max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve(socket, state, upgrade_auth, permit))
 }
 
 /// Runs one connection; its place under the caps is given back when `_permit` drops with it.
