@@ -15,7 +15,7 @@
 //! `cargo xtask --help` and `cargo xtask <command> --help` describe them. The heavy lifting is in
 //! `deploy/dev/*.sh`; this crate sequences it and runs cargo.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, bail};
@@ -100,8 +100,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace root. `cargo run` (what `cargo xtask` is) names the package's directory in the
+/// environment at run time; that comes first, because the compiled-in path is the one of the
+/// clone that built the binary: cargo reuses a build across clones that share a target directory
+/// (`.ci/run` caches builds outside the clone), and the first clone may since have gone.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 fn script(name: &str, args: &[&str]) -> anyhow::Result<()> {
