@@ -199,7 +199,57 @@ fn build_services(profile: Profile) -> anyhow::Result<()> {
 
 /// `cargo xtask up` runs release binaries (production speed, what docs/performance.md measures);
 /// `--debug` and `cargo xtask test` run debug ones.
+/// Rebuilds the workspace's own crates when the target directory was last used from another
+/// clone. Cargo reuses a build across clones that share a target directory (`.ci/run` keeps it
+/// outside the clone), and what it reuses names the clone that built it: every
+/// `env!("CARGO_MANIFEST_DIR")` in a test, a tool or a default points into that clone, which may
+/// hold another commit or be gone ("services/console/src/generated/names.ts is stale or missing"
+/// from a test that read another clone's file). Dependencies stay cached; a stamp in the target
+/// directory names the clone its workspace crates were last built from.
+fn own_crates_built_here() -> anyhow::Result<()> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    let target =
+        PathBuf::from(metadata["target_directory"].as_str().context("cargo metadata names no target directory")?);
+    let here = root().canonicalize().context("the workspace root")?.display().to_string();
+    let stamp = target.join("whistle-workspace-root");
+    match std::fs::read_to_string(&stamp) {
+        Ok(last) if last.trim() == here => return Ok(()),
+        Ok(last) => eprintln!(
+            "xtask: {} was last built from {}; rebuilding the workspace's own crates",
+            target.display(),
+            last.trim()
+        ),
+        Err(_) => {}
+    }
+    let members: Vec<&str> = metadata["packages"]
+        .as_array()
+        .context("cargo metadata lists no packages")?
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for profile in [None, Some("--release")] {
+        let mut cmd = cargo();
+        cmd.arg("clean").args(profile);
+        for member in &members {
+            cmd.args(["-p", member]);
+        }
+        run(&mut cmd, "cargo clean of the workspace's own crates")?;
+    }
+    std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    std::fs::write(&stamp, &here).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(())
+}
+
 fn up(replicas: u8, profile: Profile) -> anyhow::Result<()> {
+    own_crates_built_here()?;
     script("infra.sh", &["up"])?;
     build_services(profile)?;
     let services = root().join("deploy/dev/services.sh");
@@ -272,6 +322,7 @@ fn down() -> anyhow::Result<()> {
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    own_crates_built_here()?;
     script("infra.sh", &["up"])?;
     // tests/prometheus.rs runs its own short-lived Prometheus server.
     script("prometheus.sh", &["install"])?;
