@@ -197,8 +197,6 @@ fn build_services(profile: Profile) -> anyhow::Result<()> {
     run(&mut cmd, &format!("cargo build (services, {})", profile.dir()))
 }
 
-/// `cargo xtask up` runs release binaries (production speed, what docs/performance.md measures);
-/// `--debug` and `cargo xtask test` run debug ones.
 /// Rebuilds the workspace's own crates when the target directory was last used from another
 /// clone. Cargo reuses a build across clones that share a target directory (`.ci/run` keeps it
 /// outside the clone), and what it reuses names the clone that built it: every
@@ -218,36 +216,46 @@ fn own_crates_built_here() -> anyhow::Result<()> {
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
     let target =
         PathBuf::from(metadata["target_directory"].as_str().context("cargo metadata names no target directory")?);
-    let here = root().canonicalize().context("the workspace root")?.display().to_string();
+    let root = root().canonicalize().context("the workspace root")?;
+    let here = root.display().to_string();
     let stamp = target.join("whistle-workspace-root");
-    match std::fs::read_to_string(&stamp) {
+    let rebuild = match std::fs::read_to_string(&stamp) {
         Ok(last) if last.trim() == here => return Ok(()),
-        Ok(last) => eprintln!(
-            "xtask: {} was last built from {}; rebuilding the workspace's own crates",
-            target.display(),
-            last.trim()
-        ),
-        Err(_) => {}
-    }
-    let members: Vec<&str> = metadata["packages"]
-        .as_array()
-        .context("cargo metadata lists no packages")?
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    for profile in [None, Some("--release")] {
-        let mut cmd = cargo();
-        cmd.arg("clean").args(profile);
-        for member in &members {
-            cmd.args(["-p", member]);
+        Ok(last) => {
+            eprintln!(
+                "xtask: {} was last built from {}; rebuilding the workspace's own crates",
+                target.display(),
+                last.trim()
+            );
+            true
         }
-        run(&mut cmd, "cargo clean of the workspace's own crates")?;
+        // No stamp yet: a target directory inside this clone (`target/`) was built from it; one
+        // outside may hold another clone's build.
+        Err(_) => !target.starts_with(&root),
+    };
+    if rebuild {
+        let members: Vec<&str> = metadata["packages"]
+            .as_array()
+            .context("cargo metadata lists no packages")?
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for profile in [None, Some("--release")] {
+            let mut cmd = cargo();
+            cmd.arg("clean").args(profile);
+            for member in &members {
+                cmd.args(["-p", member]);
+            }
+            run(&mut cmd, "cargo clean of the workspace's own crates")?;
+        }
     }
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
     std::fs::write(&stamp, &here).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(())
 }
 
+/// `cargo xtask up` runs release binaries (production speed, what docs/performance.md measures);
+/// `--debug` and `cargo xtask test` run debug ones.
 fn up(replicas: u8, profile: Profile) -> anyhow::Result<()> {
     own_crates_built_here()?;
     script("infra.sh", &["up"])?;

@@ -5,8 +5,6 @@
 //!
 //! Its own test binary, so that nothing else runs in the process whose memory it reads.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::WebSocketUpgrade;
 use axum::extract::ws::Message;
@@ -29,12 +27,15 @@ fn resident() -> usize {
 const FRAME: usize = 1 << 20;
 
 /// Tells the server's one connection to send its frame; it answers once the frame is written.
+/// The connection hands it over once it is upgraded and waiting.
 type Trigger = oneshot::Sender<oneshot::Sender<()>>;
 
 async fn serve(upgrade: WebSocketUpgrade, triggers: mpsc::Sender<Trigger>) -> Response {
-    let (trigger, wait) = oneshot::channel::<oneshot::Sender<()>>();
-    let _ = triggers.send(trigger).await;
     whistle_gateway::ws::sized(upgrade, 16 * 1024).on_upgrade(move |mut socket| async move {
+        let (trigger, wait) = oneshot::channel::<oneshot::Sender<()>>();
+        if triggers.send(trigger).await.is_err() {
+            return;
+        }
         let Ok(sent) = wait.await else { return };
         let frame = "x".repeat(FRAME);
         if socket.send(Message::Text(frame.into())).await.is_ok() {
@@ -79,17 +80,16 @@ async fn a_large_frame_is_not_kept_by_the_socket_that_sent_it() {
         head.push(buf[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101"), "not upgraded: {}", String::from_utf8_lossy(&head));
-    let trigger = triggers.recv().await.expect("the connection's trigger");
     // The upgraded connection's task is running and waiting: from here, what it allocates.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let trigger = triggers.recv().await.expect("the connection's trigger");
     let before = resident();
 
     let (sent_tx, sent) = oneshot::channel();
     trigger.send(sent_tx).expect("the connection waits for its trigger");
     // The frame's header (2 bytes and an 8-byte length, unmasked) and its payload.
     drain(&mut client, &mut buf, FRAME + 10).await;
+    // Written out, so the socket has given back (or kept) its write buffer by now.
     sent.await.expect("the frame was written");
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let kept = resident().saturating_sub(before);
 
     assert!(
