@@ -6,8 +6,9 @@
 //! morning. Redis memory is sampled throughout.
 //!
 //! `WHISTLE_STORM_CASES` and `WHISTLE_STORM_BOARDS` (2,000 each) size the storm. Beside it, the
-//! projection's own guarantees on the real Redis: pages without gaps, and the projector's
-//! memory of the cases it wrote yielding to another writer.
+//! projection's own guarantees on the real Redis: pages without gaps, the projector's memory of
+//! the cases it wrote yielding to another writer, and the hub's reader leaving a Redis connection
+//! that went silent.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -421,6 +422,108 @@ async fn the_hub_reads_the_streams_the_bell_names_without_waiting_for_a_sweep() 
     assert_eq!(bell.ids.len(), 4);
     let named: String = bell.ids[3].get("s").expect("field s");
     assert!(named.split(' ').any(|k| k == store.stream_key(&town)), "{named}");
+    stop.cancel();
+    reader.await.expect("reader").expect("reader ends cleanly");
+    iso.clean_up().await;
+}
+
+/// A TCP relay in front of the real Redis that can go silent: after [`Relay::freeze`] the
+/// connections it relays already stay open but pass nothing either way (a host lost without a
+/// FIN, a partition, a frozen process); connections opened later pass again.
+struct Relay {
+    port: u16,
+    epoch: Arc<AtomicU64>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let epoch = Arc::new(AtomicU64::new(0));
+        let frozen = epoch.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let born = frozen.load(Ordering::Acquire);
+                let (epoch_a, epoch_b) = (frozen.clone(), frozen.clone());
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(pass(client_read, server_write, born, epoch_a));
+                tokio::spawn(pass(server_read, client_write, born, epoch_b));
+            }
+        });
+        Relay { port, epoch }
+    }
+
+    /// Connections relayed so far go silent.
+    fn freeze(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Copies `from` to `to` until either closes, dropping every byte once the relay froze the
+/// connection (it stays open: nothing tells the other end).
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    born: u64,
+    epoch: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if epoch.load(Ordering::Acquire) != born {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The hub's reader blocks on Redis on a connection of its own. When the server stops answering
+/// without closing it, the reader must leave it and read again on a new one; waiting for ever
+/// left every board of the gateway without frames and without an error.
+#[tokio::test]
+async fn the_hub_reader_leaves_a_redis_connection_that_went_silent() {
+    use secrecy::ExposeSecret as _;
+    use whistle_casestore::Channel;
+    use whistle_gateway::hub::{Hub, HubConfig};
+    let iso = Isolation::new();
+    let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
+    let store = CaseStore::new(conn.clone(), iso.redis.key_prefix.clone());
+    let url = iso.redis.url.expose_secret().to_owned();
+    let parsed = url::Url::parse(&url).expect("the test Redis URL");
+    let upstream = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(6379));
+    let relay = Relay::start(upstream.clone()).await;
+    let mut through_relay = iso.redis.clone();
+    through_relay.url = url.replacen(&upstream, &format!("127.0.0.1:{}", relay.port), 1).into();
+    let config = HubConfig { sweep_every: Duration::from_millis(500), ..HubConfig::default() };
+    let hub = Hub::with_known(store.clone(), config, None);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reader = tokio::spawn(hub.clone().run_reader(through_relay, stop.clone()));
+    let town = Channel::parse("town:500103001").expect("channel");
+    let (_member, mut frames) = hub.join(&town);
+    hub.start_at(&town, store.last_cursor(&town).await.expect("cursor")).await;
+    let base = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).single().expect("time");
+    let events = case_events(1, Uuid::new_v4(), base);
+    let mut next_frame = async |what: &str| {
+        tokio::time::timeout(Duration::from_secs(30), frames.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no frame for {what} within 30 s: the reader still waits on a silent server"))
+            .expect("frame")
+    };
+    assert!(matches!(store.project(&events[0]).await.expect("projected"), Projected::Applied(_)));
+    let first = next_frame("the first event, before the relay froze").await;
+    relay.freeze();
+    // Written to Redis directly: only the reader's own connection is silent.
+    assert!(matches!(store.project(&events[1]).await.expect("projected"), Projected::Applied(_)));
+    let second = next_frame("the event after the relay froze").await;
+    assert_eq!(second.prev, first.cursor, "the frame after the reconnect follows the last one without a gap");
     stop.cancel();
     reader.await.expect("reader").expect("reader ends cleanly");
     iso.clean_up().await;

@@ -310,10 +310,13 @@ pub async fn managed(settings: &RedisSettings) -> anyhow::Result<Redis> {
     Redis::connect(settings).await
 }
 
-/// A dedicated connection for blocking reads (`XREAD BLOCK`): no response timeout, and nobody
-/// else's commands queue behind it. With Sentinels it goes to the primary they name now; a reader
-/// that loses it calls this again.
-pub async fn dedicated(settings: &RedisSettings) -> anyhow::Result<MultiplexedConnection> {
+/// A dedicated connection for blocking reads (`XREAD BLOCK`), so nobody else's commands queue
+/// behind them. A command on it may take `longest_block` (the longest `BLOCK` its reader asks
+/// for) plus [`RESPONSE_TIMEOUT`]; past that the caller gets a timeout error, so a server that
+/// went silent without closing the connection (a host lost, a partition, a frozen process) is
+/// left rather than waited on for ever. With Sentinels it goes to the primary they name now; a
+/// reader that loses it calls this again.
+pub async fn dedicated(settings: &RedisSettings, longest_block: Duration) -> anyhow::Result<MultiplexedConnection> {
     let sentinels = settings.sentinel_addresses();
     let client = if sentinels.is_empty() {
         Client::open(settings.url.expose_secret()).context("parsing Redis URL")?
@@ -323,8 +326,9 @@ pub async fn dedicated(settings: &RedisSettings) -> anyhow::Result<MultiplexedCo
             .await
             .context("asking the Sentinels for the primary")?
     };
-    let config =
-        AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(5))).set_response_timeout(None);
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(longest_block.saturating_add(RESPONSE_TIMEOUT)));
     client.get_multiplexed_async_connection_with_config(&config).await.context("connecting to Redis (dedicated)")
 }
 

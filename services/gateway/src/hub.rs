@@ -261,7 +261,9 @@ impl Hub {
     }
 
     async fn read_loop(&self, redis: &RedisSettings, token: &CancellationToken) -> anyhow::Result<()> {
-        let mut conn = redis_conn::dedicated(redis).await?;
+        // Its longest block is one sweep interval; a read unanswered well past that is a server
+        // that went silent, and the reader reconnects (to the Sentinels' primary, if any).
+        let mut conn = redis_conn::dedicated(redis, self.sweep_every).await?;
         let id: u64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await?;
         self.reader_id.store(id, Ordering::Relaxed);
         let bell = self.store.bell_key();
