@@ -306,12 +306,96 @@ impl Drop for Infra {
         for name in ["kafka", "redis", "redis-a", "redis-b", "sentinel-0", "sentinel-1", "sentinel-2"] {
             self.kill(name);
         }
+        if std::thread::panicking() {
+            // CI keeps a failed run's output, not its machine: what the logs say goes there.
+            eprint!("{}", log_excerpts(&self.run.join("logs")));
+        }
         if self.keep || std::thread::panicking() {
             eprintln!("fault suite: logs and data kept in {}", self.run.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.run);
         }
     }
+}
+
+/// Lines of each log printed when a scenario fails: its warnings and errors, and its last lines.
+const EXCERPT_WARNINGS: usize = 40;
+const EXCERPT_TAIL: usize = 15;
+
+/// For a failed scenario: each log's warnings and errors (the first and the last of them, if
+/// there are many) and its last lines, without colour codes, as written (each line starts with
+/// its time).
+fn log_excerpts(logs: &Path) -> String {
+    use std::fmt::Write as _;
+    let Ok(entries) = std::fs::read_dir(logs) else { return String::new() };
+    let mut files: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "log")).collect();
+    files.sort();
+    let mut out = String::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let lines: Vec<String> = text.lines().map(without_colour).collect();
+        let flagged: Vec<&String> =
+            lines.iter().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("panicked")).collect();
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let _ = writeln!(out, "---- {name}: {} lines, {} warnings or errors", lines.len(), flagged.len());
+        let half = EXCERPT_WARNINGS / 2;
+        for (i, line) in flagged.iter().enumerate() {
+            if flagged.len() <= EXCERPT_WARNINGS || i < half || i >= flagged.len() - half {
+                let _ = writeln!(out, "  {line}");
+            } else if i == half {
+                let _ = writeln!(out, "  ... {} more ...", flagged.len() - EXCERPT_WARNINGS);
+            }
+        }
+        let _ = writeln!(out, "  -- last lines:");
+        for line in &lines[lines.len().saturating_sub(EXCERPT_TAIL)..] {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+/// A log line without its ANSI colour sequences (ESC [ ... m), cut at 400 characters.
+fn without_colour(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.chars().take(400).collect()
+}
+
+#[test]
+fn a_failed_scenario_prints_each_logs_warnings_and_last_lines_without_colour() {
+    let dir = std::env::temp_dir().join(format!("whistle-fault-excerpt-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut gateway = String::new();
+    for i in 0..100 {
+        let level = if i % 2 == 0 { "\u{1b}[33m WARN\u{1b}[0m" } else { "\u{1b}[32m INFO\u{1b}[0m" };
+        gateway.push_str(&format!("2026-12-07T23:38:{:02}Z{level} line {i}\n", i % 60));
+    }
+    std::fs::write(dir.join("gateway.log"), gateway).expect("log");
+    std::fs::write(dir.join("router.log"), "2026-12-07T23:38:00Z  INFO quiet\n").expect("log");
+    std::fs::write(dir.join("notes.txt"), "not a log").expect("file");
+    let text = log_excerpts(&dir);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    assert!(!text.contains('\u{1b}'), "colour codes stripped: {text}");
+    assert!(text.contains("---- gateway.log: 100 lines, 50 warnings or errors"), "{text}");
+    // The first and last 20 warnings, the 10 between counted, then the last 15 lines.
+    assert!(text.contains("  2026-12-07T23:38:00Z WARN line 0\n"), "{text}");
+    assert!(text.contains("WARN line 38\n") && !text.contains("WARN line 40\n"), "{text}");
+    assert!(text.contains("  ... 10 more ...") && text.contains("WARN line 60\n"), "{text}");
+    assert!(text.contains("INFO line 85\n") && !text.contains("INFO line 83\n"), "{text}");
+    assert!(text.contains("---- router.log: 1 lines, 0 warnings or errors"), "{text}");
+    assert!(!text.contains("notes.txt"), "{text}");
 }
 
 // ------------------------------------------------------------------------------------ services
