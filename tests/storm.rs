@@ -529,6 +529,40 @@ async fn the_hub_reader_leaves_a_redis_connection_that_went_silent() {
     iso.clean_up().await;
 }
 
+/// The services' shared Redis connection gives a command 5 s (`RESPONSE_TIMEOUT`). A connection
+/// that went silent must then be replaced, not kept: every later command would wait its 5 s and
+/// fail the same way, for as long as the process runs.
+#[tokio::test]
+async fn the_shared_redis_connection_is_replaced_after_it_went_silent() {
+    use secrecy::ExposeSecret as _;
+    let iso = Isolation::new();
+    let url = iso.redis.url.expose_secret().to_owned();
+    let parsed = url::Url::parse(&url).expect("the test Redis URL");
+    let upstream = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(6379));
+    let relay = Relay::start(upstream.clone()).await;
+    let mut through_relay = iso.redis.clone();
+    through_relay.url = url.replacen(&upstream, &format!("127.0.0.1:{}", relay.port), 1).into();
+    let mut conn = whistle_common::redis_conn::managed(&through_relay).await.expect("redis");
+    let key = format!("{}silent", iso.redis.key_prefix);
+    let () = redis::cmd("SET").arg(&key).arg("before").query_async(&mut conn).await.expect("SET before the freeze");
+    relay.freeze();
+    let first: redis::RedisResult<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+    assert!(first.as_ref().is_err_and(|e| e.is_timeout()), "the silent connection times out: {first:?}");
+    // Within a few attempts the handle is on a new connection, which the relay passes.
+    let mut answered = None;
+    for _ in 0..5 {
+        match redis::cmd("GET").arg(&key).query_async::<String>(&mut conn).await {
+            Ok(value) => {
+                answered = Some(value);
+                break;
+            }
+            Err(err) => eprintln!("GET after the freeze: {err}"),
+        }
+    }
+    assert_eq!(answered.as_deref(), Some("before"), "the handle left the silent connection");
+    iso.clean_up().await;
+}
+
 #[tokio::test]
 async fn pages_walk_ties_and_changes_without_a_gap_or_a_repeat() {
     let iso = Isolation::new();

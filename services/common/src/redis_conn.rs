@@ -4,9 +4,12 @@
 //! self-reconnecting multiplexed connection. With `redis.sentinels` set it asks the Sentinels for
 //! the primary of `redis.sentinel_master`, and asks again when a command fails in a way a
 //! failover explains (the connection dropped or was refused, a timeout, `READONLY` from a demoted
-//! primary); a new primary replaces the connection for every clone at once. The failed command
-//! itself is not retried here: its caller sees the error and retries as it always does (the
-//! consumers back off and replay, intake answers `503`).
+//! primary); a new primary replaces the connection for every clone at once. A command that timed
+//! out on the server it is already on replaces the connection too (a new one to the same
+//! server): a connection that went silent without closing (a host lost, a partition, a
+//! middlebox that forgot it) never recovers, and the underlying manager reconnects only when a
+//! connection closes. The failed command itself is not retried here: its caller sees the error
+//! and retries as it always does (the consumers back off and replay, intake answers `503`).
 //!
 //! A failover can lose writes the old primary acknowledged but had not yet sent to a replica
 //! (replication is asynchronous). The consumers therefore commit a Kafka offset only after
@@ -44,6 +47,9 @@ pub struct Redis {
 
 struct Inner {
     current: Mutex<Current>,
+    /// When the connection was last looked at after an error (Sentinels asked, or replaced):
+    /// at most every [`RESOLVE_EVERY`] while commands keep failing.
+    last_resolve: Mutex<Option<Instant>>,
     /// Bumped each time the connection moves to another server.
     generation: AtomicU64,
     /// The generation [`Redis::durable`] last confirmed.
@@ -57,12 +63,13 @@ struct Current {
     conn: ConnectionManager,
     /// `host:port` of the server, for logs and for telling a new primary from the old one.
     address: String,
+    /// How `conn` was made, to make another to the same server.
+    client: Client,
 }
 
 struct Sentinel {
     client: tokio::sync::Mutex<SentinelClient>,
     master: String,
-    last_resolve: Mutex<Option<Instant>>,
 }
 
 /// Why [`Redis::durable`] could not confirm the writes.
@@ -74,9 +81,12 @@ pub enum NotDurable {
     /// Redis did not answer `WAIT`: the offsets wait.
     #[error("Redis did not answer WAIT: {0}")]
     Unavailable(#[source] RedisError),
-    /// The primary changed since the last confirmation: writes since then may be gone with the old
-    /// one, so the consumer must replay from its last committed offset.
-    #[error("the Redis primary changed (now {address}); writes since the last confirmation may be lost")]
+    /// The primary changed since the last confirmation, or the connection to it was replaced (a
+    /// `WAIT` on the new connection says nothing of the old one's writes): writes since then may
+    /// be gone, so the consumer must replay from its last committed offset.
+    #[error(
+        "the Redis primary or the connection to it changed (now {address}); writes since the last confirmation may be lost"
+    )]
     PrimaryChanged { address: String },
 }
 
@@ -91,20 +101,17 @@ impl Redis {
             let primary = client.async_get_client().await.with_context(|| {
                 format!("asking the Sentinels {sentinels:?} for primary {}", settings.sentinel_master)
             })?;
-            let sentinel = Sentinel {
-                client: tokio::sync::Mutex::new(client),
-                master: settings.sentinel_master.clone(),
-                last_resolve: Mutex::new(None),
-            };
+            let sentinel =
+                Sentinel { client: tokio::sync::Mutex::new(client), master: settings.sentinel_master.clone() };
             (Some(sentinel), primary)
         };
         let db = client.get_connection_info().redis_settings().db();
         let address = client.get_connection_info().addr().to_string();
-        let conn = manager(client).await.with_context(|| format!("connecting to Redis at {address}"))?;
+        let conn = manager(client.clone()).await.with_context(|| format!("connecting to Redis at {address}"))?;
         if sentinel.is_some() {
             tracing::info!(primary = %address, "Redis primary found through the Sentinels");
         }
-        Ok(Redis::from_parts(conn, address, sentinel, settings.required_replica_acks(), db))
+        Ok(Redis::from_parts(Current { conn, address, client }, sentinel, settings.required_replica_acks(), db))
     }
 
     /// A handle to `url` that connects on first use (for tests that never reach Redis).
@@ -112,20 +119,15 @@ impl Redis {
         let client = Client::open(url).context("parsing Redis URL")?;
         let db = client.get_connection_info().redis_settings().db();
         let address = client.get_connection_info().addr().to_string();
-        let conn = ConnectionManager::new_lazy_with_config(client, ConnectionManagerConfig::new())?;
-        Ok(Redis::from_parts(conn, address, None, 0, db))
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), ConnectionManagerConfig::new())?;
+        Ok(Redis::from_parts(Current { conn, address, client }, None, 0, db))
     }
 
-    fn from_parts(
-        conn: ConnectionManager,
-        address: String,
-        sentinel: Option<Sentinel>,
-        replica_acks: u32,
-        db: i64,
-    ) -> Redis {
+    fn from_parts(current: Current, sentinel: Option<Sentinel>, replica_acks: u32, db: i64) -> Redis {
         Redis {
             inner: Arc::new(Inner {
-                current: Mutex::new(Current { conn, address }),
+                current: Mutex::new(current),
+                last_resolve: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 confirmed: AtomicU64::new(0),
                 sentinel,
@@ -190,44 +192,61 @@ impl Redis {
         (self.inner.generation.load(Ordering::Acquire), current.conn.clone())
     }
 
-    /// After a failed command: with Sentinels, ask them (at most every [`RESOLVE_EVERY`]) whether
-    /// the primary moved, and move every clone to it.
+    /// After a failed command (at most every [`RESOLVE_EVERY`]): with Sentinels, ask them whether
+    /// the primary moved, and move every clone to it; after a timeout on the server the handle is
+    /// still on, give every clone a new connection to it. Either bumps the generation, so
+    /// [`Redis::durable`] reports the change.
     async fn after_error(&self, generation: u64, err: &RedisError) {
-        let Some(sentinel) = &self.inner.sentinel else { return };
         if !failover_explains(err) {
             return;
         }
         {
-            let mut last = sentinel.last_resolve.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.inner.last_resolve.lock().unwrap_or_else(|p| p.into_inner());
             if last.is_some_and(|at| at.elapsed() < RESOLVE_EVERY) {
                 return;
             }
             *last = Some(Instant::now());
         }
-        let client = {
-            let mut sentinels = sentinel.client.lock().await;
-            match sentinels.async_get_client().await {
-                Ok(client) => client,
-                Err(e) => {
-                    tracing::warn!(master = %sentinel.master, error = %e, "the Sentinels name no reachable primary yet");
-                    return;
+        let (current_address, current_client) = {
+            let current = self.lock();
+            (current.address.clone(), current.client.clone())
+        };
+        let primary = match &self.inner.sentinel {
+            Some(sentinel) => {
+                let mut sentinels = sentinel.client.lock().await;
+                match sentinels.async_get_client().await {
+                    Ok(client) => Some(client),
+                    Err(e) => {
+                        tracing::warn!(master = %sentinel.master, error = %e, "the Sentinels name no reachable primary yet");
+                        return;
+                    }
                 }
             }
+            None => None,
+        };
+        let moved = primary.as_ref().is_some_and(|c| c.get_connection_info().addr().to_string() != current_address);
+        let client = match primary {
+            Some(client) if moved => client,
+            // The same server: only a timeout says this connection itself is the trouble (a
+            // closed or refused one the manager reconnects by itself).
+            _ if err.is_timeout() => current_client,
+            _ => return,
         };
         let address = client.get_connection_info().addr().to_string();
-        if address == self.lock().address {
-            return;
-        }
-        match manager(client).await {
+        match manager(client.clone()).await {
             Ok(conn) => {
                 let mut current = self.lock();
                 if self.inner.generation.load(Ordering::Acquire) == generation {
-                    tracing::warn!(from = %current.address, to = %address, "Redis failover: moving to the new primary");
-                    *current = Current { conn, address };
+                    if moved {
+                        tracing::warn!(from = %current.address, to = %address, "Redis failover: moving to the new primary");
+                    } else {
+                        tracing::warn!(server = %address, error = %err, "Redis did not answer in time; replacing the connection");
+                    }
+                    *current = Current { conn, address, client };
                     self.inner.generation.fetch_add(1, Ordering::AcqRel);
                 }
             }
-            Err(e) => tracing::warn!(primary = %address, error = %e, "cannot connect to the new Redis primary yet"),
+            Err(e) => tracing::warn!(server = %address, error = %e, "cannot connect to Redis yet"),
         }
     }
 }
