@@ -455,6 +455,18 @@ impl Relay {
         Relay { port, epoch }
     }
 
+    /// A relay in front of the Redis of `settings`, and the same settings pointed at it.
+    async fn before(settings: &RedisSettings) -> (Relay, RedisSettings) {
+        use secrecy::ExposeSecret as _;
+        let url = settings.url.expose_secret().to_owned();
+        let parsed = url::Url::parse(&url).expect("the test Redis URL");
+        let upstream = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(6379));
+        let relay = Relay::start(upstream.clone()).await;
+        let mut through_relay = settings.clone();
+        through_relay.url = url.replacen(&upstream, &format!("127.0.0.1:{}", relay.port), 1).into();
+        (relay, through_relay)
+    }
+
     /// Connections relayed so far go silent.
     fn freeze(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -490,18 +502,12 @@ async fn pass(
 /// left every board of the gateway without frames and without an error.
 #[tokio::test]
 async fn the_hub_reader_leaves_a_redis_connection_that_went_silent() {
-    use secrecy::ExposeSecret as _;
     use whistle_casestore::Channel;
     use whistle_gateway::hub::{Hub, HubConfig};
     let iso = Isolation::new();
     let conn = whistle_common::redis_conn::managed(&iso.redis).await.expect("redis");
     let store = CaseStore::new(conn.clone(), iso.redis.key_prefix.clone());
-    let url = iso.redis.url.expose_secret().to_owned();
-    let parsed = url::Url::parse(&url).expect("the test Redis URL");
-    let upstream = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(6379));
-    let relay = Relay::start(upstream.clone()).await;
-    let mut through_relay = iso.redis.clone();
-    through_relay.url = url.replacen(&upstream, &format!("127.0.0.1:{}", relay.port), 1).into();
+    let (relay, through_relay) = Relay::before(&iso.redis).await;
     let config = HubConfig { sweep_every: Duration::from_millis(500), ..HubConfig::default() };
     let hub = Hub::with_known(store.clone(), config, None);
     let stop = tokio_util::sync::CancellationToken::new();
@@ -534,14 +540,8 @@ async fn the_hub_reader_leaves_a_redis_connection_that_went_silent() {
 /// fail the same way, for as long as the process runs.
 #[tokio::test]
 async fn the_shared_redis_connection_is_replaced_after_it_went_silent() {
-    use secrecy::ExposeSecret as _;
     let iso = Isolation::new();
-    let url = iso.redis.url.expose_secret().to_owned();
-    let parsed = url::Url::parse(&url).expect("the test Redis URL");
-    let upstream = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(6379));
-    let relay = Relay::start(upstream.clone()).await;
-    let mut through_relay = iso.redis.clone();
-    through_relay.url = url.replacen(&upstream, &format!("127.0.0.1:{}", relay.port), 1).into();
+    let (relay, through_relay) = Relay::before(&iso.redis).await;
     let mut conn = whistle_common::redis_conn::managed(&through_relay).await.expect("redis");
     let key = format!("{}silent", iso.redis.key_prefix);
     let () = redis::cmd("SET").arg(&key).arg("before").query_async(&mut conn).await.expect("SET before the freeze");
