@@ -248,3 +248,53 @@ async fn batches_that_route_nothing_open_no_transaction_and_their_offsets_commit
     router.abort();
     iso.clean_up().await;
 }
+
+/// The projector and the SLA service commit an offset only once a Redis replica holds the writes
+/// behind it (`consume_in_order` with `redis.replica_acks`). While no replica confirms (one is
+/// down for maintenance, say), the offsets must wait and the messages must still be handled:
+/// before, each confirmation took the `WAIT` timeout (2 s) in the loop's place and the next was
+/// due at once, so the consumer stopped taking messages (boards and clocks stood still) until a
+/// replica came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_goes_on_handling_messages_while_no_redis_replica_confirms_its_writes() {
+    use rdkafka::consumer::Consumer as _;
+    let iso = Isolation::new();
+    let ids = raise_directly(&iso, WHISTLES).await;
+    let group = format!("test-{}-confirm", iso.suffix);
+    let consumer = Arc::new(kafka::consumer(&iso.kafka, &group, "test-confirm").expect("consumer"));
+    consumer.subscribe(&[iso.kafka.topics.cases.as_str()]).expect("subscribe");
+    // The test Redis has no replica: every WAIT for one waits its timeout and comes back short.
+    let settings = whistle_common::settings::RedisSettings { replica_acks: Some(1), ..iso.redis.clone() };
+    let redis = whistle_common::redis_conn::managed(&settings).await.expect("redis");
+    assert!(redis.needs_confirmation());
+    let handled = Arc::new(AtomicUsize::new(0));
+    let token = tokio_util::sync::CancellationToken::new();
+    let handler = {
+        let (handled, redis, prefix) = (handled.clone(), redis.clone(), iso.redis.key_prefix.clone());
+        move |msg: rdkafka::message::OwnedMessage| {
+            let (handled, mut conn) = (handled.clone(), redis.clone());
+            let key = format!("{prefix}confirm:{}", rdkafka::Message::offset(&msg));
+            async move {
+                // A write, as the projector's, and some work after it.
+                let () = redis::cmd("SET").arg(&key).arg(1).query_async(&mut conn).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                handled.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+    };
+    let consuming = tokio::spawn(kafka::consume_in_order(consumer, token.clone(), 1, Some(redis), handler));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while handled.load(Ordering::SeqCst) < ids.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    token.cancel();
+    consuming.await.expect("task").expect("the loop ends without an error (short replicas only hold offsets back)");
+    assert_eq!(
+        handled.load(Ordering::SeqCst),
+        ids.len(),
+        "every message handled within 30 s although no replica confirmed a write"
+    );
+    assert_eq!(committed_total(&iso, &group).await, 0, "no offset committed without a replica's confirmation");
+    iso.clean_up().await;
+}

@@ -372,9 +372,11 @@ impl KeyChains {
 /// With `redis` that [needs confirmation](Redis::needs_confirmation) (Sentinels, or replicas
 /// that must hold the writes), finished offsets are stored in batches, every
 /// [`CONFIRM_EVERY`], once [`Redis::durable`] confirmed the handlers' writes; until then they
-/// wait (a crash replays them). A change of Redis primary since the last confirmation ends the
-/// loop with an error: writes the old primary had not replicated may be gone, and only a replay
-/// from the committed offsets writes them again.
+/// wait (a crash replays them). A confirmation runs beside the handling, not in its place:
+/// while replicas are slow or missing (`WAIT` waits its full timeout and comes back short) the
+/// messages go on being handled, and only their offsets wait. A change of Redis primary since the
+/// last confirmation ends the loop with an error: writes the old primary had not replicated may
+/// be gone, and only a replay from the committed offsets writes them again.
 pub async fn consume_in_order<H, Fut>(
     consumer: std::sync::Arc<StreamConsumer>,
     token: tokio_util::sync::CancellationToken,
@@ -415,6 +417,15 @@ where
     };
     let mut confirm_tick = tokio::time::interval(CONFIRM_EVERY);
     confirm_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The confirmation under way, and the positions it is for. (It ran in the loop's place
+    // before: with a replica missing, each `WAIT` took its 2 s timeout, the next tick was due at
+    // once, and the consumer stopped taking messages until a replica came back.)
+    type Confirming = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), NotDurable>> + Send>>;
+    let mut confirming: Option<Confirming> = None;
+    let mut confirming_positions: std::collections::BTreeMap<(String, i32), i64> = std::collections::BTreeMap::new();
+    // Since when confirmations fail, and when that was last logged.
+    let mut held_since: Option<std::time::Instant> = None;
+    let mut last_warned: Option<std::time::Instant> = None;
     let result = loop {
         tokio::select! {
             biased;
@@ -430,9 +441,38 @@ where
                     Err(err) => break Err(err),
                 }
             }
-            _ = confirm_tick.tick(), if redis.is_some() => {
-                if let Err(err) = confirm(redis.as_ref(), &mut unconfirmed, &store_now).await {
-                    break Err(err);
+            outcome = async { confirming.as_mut().expect("enabled only while confirming").await }, if confirming.is_some() => {
+                confirming = None;
+                let positions = std::mem::take(&mut confirming_positions);
+                match outcome {
+                    Ok(()) => {
+                        if held_since.take().is_some_and(|since| since.elapsed() >= HELD_BACK_WARNING) {
+                            tracing::info!(held = positions.len(), "Redis confirms the writes again; offsets stored");
+                        }
+                        last_warned = None;
+                        for ((topic, partition), offset) in positions {
+                            store_now(topic.as_str(), partition, offset);
+                        }
+                    }
+                    Err(err @ NotDurable::PrimaryChanged { .. }) => {
+                        break Err(anyhow::Error::new(err).context("offsets held back; replaying from the last committed ones"));
+                    }
+                    Err(err) => {
+                        // Short waits come and go (a replica a little behind); say so once it lasts.
+                        let since = *held_since.get_or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= HELD_BACK_WARNING && last_warned.is_none_or(|at| at.elapsed() >= HELD_BACK_WARNING) {
+                            tracing::warn!(error = %err, held = positions.len(), held_for_s = since.elapsed().as_secs(), "offsets held back until Redis confirms the writes");
+                            last_warned = Some(std::time::Instant::now());
+                        }
+                        hold_back(&mut unconfirmed, positions);
+                    }
+                }
+            }
+            _ = confirm_tick.tick(), if confirming.is_none() && !unconfirmed.is_empty() => {
+                if let Some(redis) = redis.clone() {
+                    // Every position taken here finished (its writes answered) before the `WAIT`.
+                    confirming_positions = std::mem::take(&mut unconfirmed);
+                    confirming = Some(Box::pin(async move { redis.durable().await }));
                 }
             }
             received = consumer.recv(), if in_flight.len() < max_in_flight => {
@@ -482,6 +522,9 @@ where
             }
         }
     }
+    // A confirmation cut short says nothing: its positions wait for the last one.
+    drop(confirming);
+    hold_back(&mut unconfirmed, confirming_positions);
     let result = match result {
         Ok(()) => confirm(redis.as_ref(), &mut unconfirmed, &store_now).await,
         Err(err) => Err(err),
@@ -567,6 +610,22 @@ fn commit_stored(consumer: &StreamConsumer) {
         Err(err) => tracing::warn!(error = %err, "final offset commit failed; uncommitted messages will be replayed"),
     }
 }
+
+/// Puts positions that could not be confirmed back among those waiting, unless a later one of the
+/// same partition finished meanwhile (it stands for both).
+fn hold_back(
+    unconfirmed: &mut std::collections::BTreeMap<(String, i32), i64>,
+    positions: std::collections::BTreeMap<(String, i32), i64>,
+) {
+    for (partition, offset) in positions {
+        let waiting = unconfirmed.entry(partition).or_insert(offset);
+        *waiting = (*waiting).max(offset);
+    }
+}
+
+/// How long [`consume_in_order`]'s offsets may wait for Redis's confirmation before it warns (and
+/// how often it warns again while they wait).
+const HELD_BACK_WARNING: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often [`consume_in_order`] confirms its handlers' Redis writes and stores the offsets
 /// behind them, when Redis needs confirmation.
