@@ -268,25 +268,30 @@ async fn a_consumer_goes_on_handling_messages_while_no_redis_replica_confirms_it
     let redis = whistle_common::redis_conn::managed(&settings).await.expect("redis");
     assert!(redis.needs_confirmation());
     let handled = Arc::new(AtomicUsize::new(0));
+    let one_more = Arc::new(tokio::sync::Notify::new());
     let token = tokio_util::sync::CancellationToken::new();
     let handler = {
-        let (handled, redis, prefix) = (handled.clone(), redis.clone(), iso.redis.key_prefix.clone());
+        let (handled, one_more, redis, prefix) =
+            (handled.clone(), one_more.clone(), redis.clone(), iso.redis.key_prefix.clone());
         move |msg: rdkafka::message::OwnedMessage| {
-            let (handled, mut conn) = (handled.clone(), redis.clone());
+            let (handled, one_more, mut conn) = (handled.clone(), one_more.clone(), redis.clone());
             let key = format!("{prefix}confirm:{}", rdkafka::Message::offset(&msg));
             async move {
                 // A write, as the projector's, and some work after it.
                 let () = redis::cmd("SET").arg(&key).arg(1).query_async(&mut conn).await?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 handled.fetch_add(1, Ordering::SeqCst);
+                one_more.notify_one();
                 Ok(())
             }
         }
     };
     let consuming = tokio::spawn(kafka::consume_in_order(consumer, token.clone(), 1, Some(redis), handler));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while handled.load(Ordering::SeqCst) < ids.len() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    while handled.load(Ordering::SeqCst) < ids.len() {
+        if tokio::time::timeout_at(deadline, one_more.notified()).await.is_err() {
+            break;
+        }
     }
     token.cancel();
     consuming.await.expect("task").expect("the loop ends without an error (short replicas only hold offsets back)");
